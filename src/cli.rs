@@ -1,0 +1,216 @@
+//! Command-line and environment definitions (clap derive).
+//!
+//! Every flag has an environment variable `CHAINSEAL_<FLAG>`; the two are the same
+//! setting, the flag winning when both are given. This module only describes the
+//! settings; [`crate::config`] validates them into the values the pipeline uses.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::secret::SecretString;
+
+/// Default builder id for Tekton records: the id Tekton Chains writes, so that
+/// policies written for Chains keep matching (see `docs/configuration.md`).
+pub const DEFAULT_BUILDER_ID: &str = "https://tekton.dev/chains/v2";
+
+/// Default storage: a directory `attestations` below the working directory.
+pub const DEFAULT_STORAGE: &str = "attestations";
+
+/// Signed, verifiable SLSA provenance for finished CI builds.
+///
+/// With no subcommand, `chainseal` runs `attest`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "chainseal",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    /// What to do (default: `attest`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Settings of the default `attest` command.
+    #[command(flatten)]
+    pub attest: AttestArgs,
+
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build SLSA provenance for a build record, sign it and store it (the default).
+    Attest(AttestArgs),
+    /// Verify DSSE envelopes (a `.json` envelope or an `.intoto.jsonl` file).
+    ///
+    /// Exit status: 0 every envelope verified, 1 a signature or content check failed,
+    /// 2 bad usage or unreadable input.
+    Verify(VerifyArgs),
+    /// Generate an ECDSA P-256 key pair (`PREFIX.key`, `PREFIX.pub`).
+    Keygen(KeygenArgs),
+}
+
+/// Settings shared by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Log level: `error`, `warn`, `info`, `debug` or `trace`. Logs go to stderr.
+    #[arg(
+        long,
+        env = "CHAINSEAL_LOG_LEVEL",
+        default_value = "info",
+        global = true
+    )]
+    pub log_level: String,
+}
+
+/// Settings of `chainseal attest`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AttestArgs {
+    /// The build record: a Tekton `tekton.dev/v1` TaskRun or PipelineRun as JSON or
+    /// YAML. A PipelineRun's child TaskRuns come from the same input: a YAML
+    /// multi-document file, a Kubernetes `List`, or several paths separated by commas.
+    #[arg(long, env = "CHAINSEAL_RECORD", value_name = "PATH[,PATH...]")]
+    pub record: Option<String>,
+
+    /// The signing key: a PKCS#8 PEM ECDSA key (`PRIVATE KEY`) or a cosign-encrypted
+    /// key (`ENCRYPTED COSIGN PRIVATE KEY` / `ENCRYPTED SIGSTORE PRIVATE KEY`), as a
+    /// path or a `file://` URI.
+    #[arg(long, env = "CHAINSEAL_KEY", value_name = "PATH")]
+    pub key: Option<String>,
+
+    /// Password of an encrypted key.
+    #[arg(
+        long,
+        env = "CHAINSEAL_KEY_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD",
+        conflicts_with = "key_password_file"
+    )]
+    pub key_password: Option<SecretString>,
+
+    /// File holding the password of an encrypted key (read as is; see the docs on
+    /// trailing newlines).
+    #[arg(long, env = "CHAINSEAL_KEY_PASSWORD_FILE", value_name = "PATH")]
+    pub key_password_file: Option<PathBuf>,
+
+    /// Where to store attestations, a comma-separated list: `file:///dir` or a
+    /// directory path.
+    #[arg(long, env = "CHAINSEAL_STORAGE", default_value = DEFAULT_STORAGE, value_name = "URI[,URI...]")]
+    pub storage: String,
+
+    /// The SLSA builder id written into the provenance.
+    #[arg(long, env = "CHAINSEAL_BUILDER_ID", default_value = DEFAULT_BUILDER_ID, value_name = "URI")]
+    pub builder_id: String,
+
+    /// Print the in-toto Statement to stdout; sign and store nothing.
+    #[arg(long, env = "CHAINSEAL_DRY_RUN")]
+    pub dry_run: bool,
+}
+
+/// Settings of `chainseal verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The PEM public key the envelopes must be signed with.
+    #[arg(long, env = "CHAINSEAL_VERIFY_KEY", value_name = "PATH")]
+    pub key: PathBuf,
+
+    /// Files to verify: a DSSE envelope as JSON, or `.intoto.jsonl` (one envelope per line).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// Settings of `chainseal keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Path prefix of the files to write: `PREFIX.key` and `PREFIX.pub`.
+    #[arg(long, env = "CHAINSEAL_KEYGEN_OUT", value_name = "PREFIX")]
+    pub out: PathBuf,
+
+    /// Encrypt the private key (cosign format) with this password.
+    #[arg(
+        long,
+        env = "CHAINSEAL_KEY_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD",
+        conflicts_with = "key_password_file"
+    )]
+    pub key_password: Option<SecretString>,
+
+    /// Encrypt the private key (cosign format) with the password in this file.
+    #[arg(long, env = "CHAINSEAL_KEY_PASSWORD_FILE", value_name = "PATH")]
+    pub key_password_file: Option<PathBuf>,
+
+    /// Overwrite existing files.
+    #[arg(long, env = "CHAINSEAL_KEYGEN_FORCE")]
+    pub force: bool,
+}
+
+/// Every environment variable the command line knows, sorted.
+pub fn known_env_vars() -> Vec<String> {
+    fn walk(cmd: &clap::Command, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                out.push(env.to_string_lossy().into_owned());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&<Cli as clap::CommandFactory>::command(), &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_flag_has_a_chainseal_env_var() {
+        fn walk(cmd: &clap::Command) {
+            for arg in cmd.get_arguments() {
+                if arg.is_positional() || matches!(arg.get_id().as_str(), "help" | "version") {
+                    continue;
+                }
+                let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+                let want = format!(
+                    "CHAINSEAL_{}",
+                    arg.get_id().as_str().to_uppercase().replace('-', "_")
+                );
+                let env = env.unwrap_or_else(|| panic!("--{} has no env var", arg.get_id()));
+                assert!(
+                    env == want || env.starts_with("CHAINSEAL_"),
+                    "--{} uses {env}",
+                    arg.get_id()
+                );
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub);
+            }
+        }
+        walk(&Cli::command());
+    }
+
+    #[test]
+    fn known_env_vars_lists_attest_and_verify_settings() {
+        let vars = known_env_vars();
+        for v in ["CHAINSEAL_RECORD", "CHAINSEAL_KEY", "CHAINSEAL_VERIFY_KEY"] {
+            assert!(vars.iter().any(|x| x == v), "{v} missing from {vars:?}");
+        }
+    }
+}

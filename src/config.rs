@@ -1,0 +1,289 @@
+//! Validated configuration, built from [`crate::cli`] before any I/O.
+//!
+//! Precedence is flag > `CHAINSEAL_*` environment variable > built-in default, which
+//! clap implements once for every setting. This module then checks the values
+//! (URIs, required settings) and rejects unknown `CHAINSEAL_*` variables, because a
+//! misspelt variable must never silently change what gets signed or where it goes.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::cli::{AttestArgs, known_env_vars};
+use crate::secret::SecretString;
+
+/// Configuration errors. Each message names the setting and how to fix it.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A `CHAINSEAL_*` variable that no setting reads.
+    #[error("unknown environment variable `{name}`{}", suggestion(closest))]
+    UnknownEnvVar {
+        /// The variable found in the environment.
+        name: String,
+        /// The closest valid name, if any is close.
+        closest: Option<String>,
+    },
+    /// `attest` without a record.
+    #[error(
+        "no build record given: set `CHAINSEAL_RECORD` (or `--record`) to a TaskRun or PipelineRun file"
+    )]
+    MissingRecord,
+    /// `attest` without a key.
+    #[error(
+        "no signing key given: set `CHAINSEAL_KEY` (or `--key`) to a key file; create one with `chainseal keygen --out cosign`"
+    )]
+    MissingKey,
+    /// An empty item in a comma-separated list.
+    #[error("`{setting}` has an empty entry in `{value}`: separate entries with single commas")]
+    EmptyListItem {
+        /// The setting's environment variable name.
+        setting: &'static str,
+        /// The whole value.
+        value: String,
+    },
+    /// A storage URI this build cannot write to.
+    #[error("unsupported storage `{0}`: use `file:///dir` or a directory path")]
+    UnsupportedStorage(String),
+    /// A key reference this build cannot load.
+    #[error("unsupported key reference `{0}`: use a key file path or a `file://` URI")]
+    UnsupportedKey(String),
+    /// An empty builder id.
+    #[error("`CHAINSEAL_BUILDER_ID` is empty: set it to a URI naming the build platform")]
+    EmptyBuilderId,
+}
+
+fn suggestion(closest: &Option<String>) -> String {
+    match closest {
+        Some(c) => format!(": did you mean `{c}`?"),
+        None => ": see `chainseal --help` for the valid names".to_owned(),
+    }
+}
+
+/// Reject every `CHAINSEAL_*` variable in `vars` that no setting reads.
+pub fn check_env<I>(vars: I) -> Result<(), Error>
+where
+    I: IntoIterator<Item = String>,
+{
+    let known = known_env_vars();
+    let mut unknown: Vec<String> = vars
+        .into_iter()
+        .filter(|name| name.starts_with("CHAINSEAL_") && !known.contains(name))
+        .collect();
+    unknown.sort();
+    match unknown.into_iter().next() {
+        None => Ok(()),
+        Some(name) => {
+            let closest = known
+                .iter()
+                .map(|k| (strsim::jaro_winkler(k, &name), k))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, k)| k.clone());
+            Err(Error::UnknownEnvVar { name, closest })
+        }
+    }
+}
+
+/// Where the signing key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRef {
+    /// A PEM key file.
+    File(PathBuf),
+}
+
+/// Where the password of an encrypted key comes from.
+#[derive(Debug, Clone, Default)]
+pub enum PasswordSource {
+    /// No password configured.
+    #[default]
+    None,
+    /// Given directly (`CHAINSEAL_KEY_PASSWORD`).
+    Value(SecretString),
+    /// Read from a file (`CHAINSEAL_KEY_PASSWORD_FILE`).
+    File(PathBuf),
+}
+
+impl PasswordSource {
+    /// Combine the two password settings (clap already rejects both at once).
+    pub fn from_args(value: Option<SecretString>, file: Option<PathBuf>) -> Self {
+        match (value, file) {
+            (Some(v), _) => Self::Value(v),
+            (None, Some(f)) => Self::File(f),
+            (None, None) => Self::None,
+        }
+    }
+}
+
+/// One storage destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageTarget {
+    /// A local directory.
+    Dir(PathBuf),
+}
+
+impl StorageTarget {
+    /// Parse one entry of `CHAINSEAL_STORAGE`.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        if let Some(path) = s.strip_prefix("file://") {
+            if path.is_empty() {
+                return Err(Error::UnsupportedStorage(s.to_owned()));
+            }
+            return Ok(Self::Dir(PathBuf::from(path)));
+        }
+        if s.contains("://") || matches!(s, "oci" | "tekton" | "docdb" | "gcs" | "grafeas") {
+            return Err(Error::UnsupportedStorage(s.to_owned()));
+        }
+        Ok(Self::Dir(PathBuf::from(s)))
+    }
+}
+
+/// Validated settings of `chainseal attest`.
+#[derive(Debug, Clone)]
+pub struct AttestConfig {
+    /// Record files, in the order given.
+    pub record: Vec<PathBuf>,
+    /// Signing key; `None` only in dry-run mode.
+    pub key: Option<KeyRef>,
+    /// Password for an encrypted key.
+    pub password: PasswordSource,
+    /// Storage destinations, in the order given.
+    pub storage: Vec<StorageTarget>,
+    /// SLSA builder id.
+    pub builder_id: String,
+    /// Print the Statement only.
+    pub dry_run: bool,
+}
+
+fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, Error> {
+    value
+        .split(',')
+        .map(|item| {
+            let item = item.trim();
+            if item.is_empty() {
+                Err(Error::EmptyListItem {
+                    setting,
+                    value: value.to_owned(),
+                })
+            } else {
+                Ok(item.to_owned())
+            }
+        })
+        .collect()
+}
+
+impl AttestConfig {
+    /// Validate the raw `attest` arguments.
+    pub fn from_args(args: AttestArgs) -> Result<Self, Error> {
+        let record = split_list(
+            "CHAINSEAL_RECORD",
+            args.record.as_deref().ok_or(Error::MissingRecord)?,
+        )?
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+        let key = match args.key.as_deref() {
+            None if args.dry_run => None,
+            None => return Err(Error::MissingKey),
+            Some(k) => Some(parse_key_ref(k)?),
+        };
+        let storage = split_list("CHAINSEAL_STORAGE", &args.storage)?
+            .iter()
+            .map(|s| StorageTarget::parse(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        if args.builder_id.trim().is_empty() {
+            return Err(Error::EmptyBuilderId);
+        }
+        Ok(Self {
+            record,
+            key,
+            password: PasswordSource::from_args(args.key_password, args.key_password_file),
+            storage,
+            builder_id: args.builder_id,
+            dry_run: args.dry_run,
+        })
+    }
+}
+
+fn parse_key_ref(s: &str) -> Result<KeyRef, Error> {
+    let s = s.trim();
+    if let Some(path) = s.strip_prefix("file://") {
+        if !path.is_empty() {
+            return Ok(KeyRef::File(PathBuf::from(path)));
+        }
+    } else if !s.is_empty() && !s.contains("://") {
+        return Ok(KeyRef::File(PathBuf::from(s)));
+    }
+    Err(Error::UnsupportedKey(s.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> AttestArgs {
+        AttestArgs {
+            record: Some("a.json".into()),
+            key: Some("k.pem".into()),
+            storage: "file:///tmp/out,rel/dir".into(),
+            builder_id: "https://example.com/builder".into(),
+            ..AttestArgs::default()
+        }
+    }
+
+    #[test]
+    fn unknown_env_var_names_the_closest_valid_one() {
+        let err = check_env(vec!["CHAINSEAL_STORGE".to_owned(), "HOME".to_owned()])
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "unknown environment variable `CHAINSEAL_STORGE`: did you mean `CHAINSEAL_STORAGE`?"
+            )
+        );
+        assert!(check_env(vec!["CHAINSEAL_KEY".to_owned(), "OTHER_X".to_owned()]).is_ok());
+    }
+
+    #[test]
+    fn storage_list_is_parsed_in_order() {
+        let cfg = AttestConfig::from_args(args()).expect("valid");
+        assert_eq!(
+            cfg.storage,
+            vec![
+                StorageTarget::Dir("/tmp/out".into()),
+                StorageTarget::Dir("rel/dir".into())
+            ]
+        );
+        assert_eq!(cfg.key, Some(KeyRef::File("k.pem".into())));
+    }
+
+    #[test]
+    fn bad_settings_are_rejected_with_the_setting_named() {
+        let mut a = args();
+        a.storage = "s3://bucket".into();
+        assert!(matches!(
+            AttestConfig::from_args(a),
+            Err(Error::UnsupportedStorage(_))
+        ));
+        let mut a = args();
+        a.record = Some("a.json,,b.json".into());
+        assert!(matches!(
+            AttestConfig::from_args(a),
+            Err(Error::EmptyListItem { .. })
+        ));
+        let mut a = args();
+        a.key = None;
+        assert!(matches!(AttestConfig::from_args(a), Err(Error::MissingKey)));
+        let mut a = args();
+        a.key = None;
+        a.dry_run = true;
+        assert!(AttestConfig::from_args(a).is_ok());
+        let mut a = args();
+        a.key = Some("awskms:///alias/x".into());
+        assert!(matches!(
+            AttestConfig::from_args(a),
+            Err(Error::UnsupportedKey(_))
+        ));
+    }
+}

@@ -1,0 +1,7 @@
+//! Envelopes around signed payloads: DSSE (the in-toto recommended envelope).
+//!
+//! This module knows how bytes are wrapped and what is signed, not where they go.
+
+pub mod dsse;
+
+pub use dsse::{Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE};

@@ -1,0 +1,30 @@
+//! chainseal turns a finished CI build into signed, verifiable SLSA provenance.
+//!
+//! One pipeline, thin front doors:
+//!
+//! ```text
+//! build record ──► provenance ──► envelope ──► signer ──► storage ──► outputs
+//! (record)          (provenance)  (envelope)   (signing)  (storage)
+//! ```
+//!
+//! * [`record`] reads build records (Tekton TaskRuns and PipelineRuns).
+//! * [`provenance`] turns them into in-toto Statements (SLSA v1.0); pure, no I/O.
+//! * [`envelope`] wraps payloads in DSSE.
+//! * [`signing`] signs bytes ([`signing::Signer`]).
+//! * [`storage`] writes signed envelopes ([`storage::Storage`]).
+//! * [`verify`] checks envelopes against a public key.
+//! * [`attest`] composes the pipeline; [`cli`] and [`config`] describe and validate
+//!   the settings.
+
+pub mod attest;
+pub mod cli;
+pub mod config;
+pub mod envelope;
+pub mod keygen;
+pub mod provenance;
+pub mod record;
+pub mod reference;
+pub mod secret;
+pub mod signing;
+pub mod storage;
+pub mod verify;

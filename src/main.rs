@@ -1,0 +1,25 @@
+//! The `chainseal` binary: parse settings, run a command, map the outcome to an exit
+//! status (0 success, 1 verification failed, 2 error).
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+mod run;
+
+fn main() -> ExitCode {
+    if let Err(e) =
+        chainseal::config::check_env(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()))
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let cli = chainseal::cli::Cli::parse();
+    match run::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

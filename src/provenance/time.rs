@@ -1,0 +1,46 @@
+//! Timestamps as Chains writes them: RFC 3339 in UTC with `Z`, and 0, 3, 6 or 9
+//! fractional digits (protobuf JSON's `Timestamp` form).
+
+use jiff::Timestamp;
+
+/// Normalise an RFC 3339 timestamp; `Err` carries the parser's message.
+pub fn normalise(input: &str) -> Result<String, String> {
+    let ts: Timestamp = input
+        .trim()
+        .parse()
+        .map_err(|e: jiff::Error| e.to_string())?;
+    let nanos = ts.subsec_nanosecond();
+    let base = ts.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    Ok(match nanos {
+        0 => format!("{base}Z"),
+        n if n % 1_000_000 == 0 => format!("{base}.{:03}Z", n / 1_000_000),
+        n if n % 1_000 == 0 => format!("{base}.{:06}Z", n / 1_000),
+        n => format!("{base}.{n:09}Z"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_to_utc_with_protobuf_precision() {
+        assert_eq!(
+            normalise("2021-03-29T09:50:00Z").as_deref(),
+            Ok("2021-03-29T09:50:00Z")
+        );
+        assert_eq!(
+            normalise("2021-03-29T11:50:00+02:00").as_deref(),
+            Ok("2021-03-29T09:50:00Z")
+        );
+        assert_eq!(
+            normalise("2021-03-29T09:50:00.5Z").as_deref(),
+            Ok("2021-03-29T09:50:00.500Z")
+        );
+        assert_eq!(
+            normalise("2021-03-29T09:50:00.1234Z").as_deref(),
+            Ok("2021-03-29T09:50:00.123400Z")
+        );
+        assert!(normalise("yesterday").is_err());
+    }
+}

@@ -1,0 +1,240 @@
+//! Typed views of Tekton `tekton.dev/v1` TaskRun and PipelineRun objects.
+//!
+//! Only the fields provenance needs are typed; unknown fields are ignored. Field
+//! names follow the Kubernetes JSON (camelCase).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Kubernetes object metadata (the subset provenance uses).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ObjectMeta {
+    /// Object name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Unique id, used as the invocation id and in storage keys.
+    pub uid: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A `status.conditions[]` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Condition {
+    /// Condition type, e.g. `Succeeded`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// Machine-readable reason.
+    pub reason: String,
+}
+
+/// A run or step result (`{name, value}`); the value is a string, array or object.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunResult {
+    /// Result name.
+    pub name: String,
+    /// Result value as written by Tekton.
+    #[serde(default)]
+    pub value: Value,
+}
+
+/// A `params[]` entry of a run spec.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Param {
+    /// Parameter name.
+    pub name: String,
+    /// Parameter value.
+    #[serde(default)]
+    pub value: Value,
+}
+
+/// A `params[]` entry of a Task or Pipeline spec.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ParamSpec {
+    /// Parameter name.
+    pub name: String,
+    /// Default value, if any.
+    #[serde(default)]
+    pub default: Option<Value>,
+}
+
+/// Where a remotely resolved Task, Pipeline or StepAction came from.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RefSource {
+    /// Source URI, e.g. `git+https://github.com/org/repo`.
+    pub uri: String,
+    /// Digests of the source, algorithm → hex.
+    pub digest: BTreeMap<String, String>,
+    /// Path of the definition within the source.
+    pub entry_point: String,
+}
+
+/// `status.provenance`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Provenance {
+    /// Source of the resolved definition.
+    pub ref_source: Option<RefSource>,
+    /// Tekton Pipelines feature flags in force when the run executed.
+    pub feature_flags: Option<serde_json::Map<String, Value>>,
+}
+
+/// `status.steps[]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StepState {
+    /// Step name.
+    pub name: String,
+    /// Container name.
+    pub container: String,
+    /// Resolved image id, e.g. `docker-pullable://repo@sha256:…`.
+    #[serde(rename = "imageID")]
+    pub image_id: String,
+    /// Step results (StepActions).
+    pub results: Vec<RunResult>,
+    /// Provenance of a remote StepAction.
+    pub provenance: Option<Provenance>,
+}
+
+/// `status.sidecars[]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SidecarState {
+    /// Sidecar name.
+    pub name: String,
+    /// Container name.
+    pub container: String,
+    /// Resolved image id.
+    #[serde(rename = "imageID")]
+    pub image_id: String,
+}
+
+/// `status.taskSpec` (the subset used).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TaskSpec {
+    /// Declared parameters.
+    pub params: Vec<ParamSpec>,
+}
+
+/// `status` of a TaskRun.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TaskRunStatus {
+    /// When the run started (RFC 3339).
+    pub start_time: Option<String>,
+    /// When the run completed (RFC 3339).
+    pub completion_time: Option<String>,
+    /// Conditions; `Succeeded` tells the outcome.
+    pub conditions: Vec<Condition>,
+    /// Step states, in execution order.
+    pub steps: Vec<StepState>,
+    /// Sidecar states.
+    pub sidecars: Vec<SidecarState>,
+    /// TaskRun results.
+    pub results: Vec<RunResult>,
+    /// The resolved Task spec.
+    pub task_spec: Option<TaskSpec>,
+    /// Provenance recorded by Tekton Pipelines.
+    pub provenance: Option<Provenance>,
+}
+
+/// A `tekton.dev/v1` TaskRun.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskRun {
+    /// Metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// The spec, copied verbatim into provenance.
+    #[serde(default)]
+    pub spec: Value,
+    /// The status.
+    pub status: TaskRunStatus,
+}
+
+/// A pipeline task (`spec.tasks[]` / `spec.finally[]` of a Pipeline).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PipelineTask {
+    /// Pipeline task name.
+    pub name: String,
+}
+
+/// `status.pipelineSpec` (the subset used).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PipelineSpec {
+    /// Declared parameters.
+    pub params: Vec<ParamSpec>,
+    /// Tasks.
+    pub tasks: Vec<PipelineTask>,
+    /// Finally tasks.
+    pub finally: Vec<PipelineTask>,
+}
+
+/// `status.childReferences[]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ChildReference {
+    /// Kind of the child, e.g. `TaskRun`.
+    pub kind: String,
+    /// Name of the child object.
+    pub name: String,
+    /// Pipeline task it ran.
+    pub pipeline_task_name: String,
+}
+
+/// `status` of a PipelineRun.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PipelineRunStatus {
+    /// When the run started.
+    pub start_time: Option<String>,
+    /// When the run completed.
+    pub completion_time: Option<String>,
+    /// Conditions.
+    pub conditions: Vec<Condition>,
+    /// PipelineRun results.
+    pub results: Vec<RunResult>,
+    /// The resolved Pipeline spec.
+    pub pipeline_spec: Option<PipelineSpec>,
+    /// Provenance recorded by Tekton Pipelines.
+    pub provenance: Option<Provenance>,
+    /// Child TaskRuns (and other runs).
+    pub child_references: Vec<ChildReference>,
+}
+
+/// A `tekton.dev/v1` PipelineRun.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineRun {
+    /// Metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// The spec, copied verbatim into provenance.
+    #[serde(default)]
+    pub spec: Value,
+    /// The status.
+    pub status: PipelineRunStatus,
+}
+
+/// The parameters of a run spec (`spec.params`), ignoring malformed entries.
+pub fn spec_params(spec: &Value) -> Vec<Param> {
+    spec.get("params")
+        .and_then(Value::as_array)
+        .map(|ps| {
+            ps.iter()
+                .filter_map(|p| serde_json::from_value(p.clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,196 @@
+//! Container image references, normalised as go-containerregistry's `name.NewDigest`
+//! and `Repository.Name()` do (the names Tekton Chains and cosign write).
+//!
+//! * `repo@sha256:<64 hex>` is required; a tag before `@` is dropped.
+//! * The first path component is the registry only if it contains `.` or `:`;
+//!   otherwise the registry is Docker Hub (`index.docker.io`), and a repository
+//!   without `/` gets the `library/` namespace. `docker.io` becomes `index.docker.io`.
+//! * Repository: 2–255 characters of `a-z 0-9 _ - . /`; tag: 1–127 of
+//!   `A-Z a-z 0-9 _ - .`.
+
+use std::fmt;
+
+use thiserror::Error;
+
+/// Docker Hub's canonical registry name.
+pub const DEFAULT_REGISTRY: &str = "index.docker.io";
+
+/// Why a reference was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("`{reference}` is not a valid image digest reference: {reason}")]
+pub struct ReferenceError {
+    /// The input.
+    pub reference: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+/// A digest reference `registry/repository@sha256:hex`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DigestReference {
+    /// Registry host (with port), e.g. `gcr.io`, `index.docker.io`.
+    pub registry: String,
+    /// Repository path, e.g. `library/busybox`.
+    pub repository: String,
+    /// Lower-case hex of the sha256 digest.
+    pub sha256: String,
+}
+
+impl DigestReference {
+    /// Parse `name@sha256:hex`, normalising the name.
+    pub fn parse(reference: &str) -> Result<Self, ReferenceError> {
+        let err = |reason| ReferenceError {
+            reference: reference.to_owned(),
+            reason,
+        };
+        let mut parts = reference.split('@');
+        let (Some(name), Some(digest), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(err(
+                "expected exactly one `@` (registry/repository@sha256:hex)",
+            ));
+        };
+        let hex = digest
+            .strip_prefix("sha256:")
+            .ok_or_else(|| err("the digest must be `sha256:` followed by 64 hex characters"))?;
+        if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(err(
+                "the digest must be `sha256:` followed by 64 lower-case hex characters",
+            ));
+        }
+        let (registry, repository) =
+            split_repository(strip_tag(name).map_err(err)?).map_err(err)?;
+        Ok(Self {
+            registry,
+            repository,
+            sha256: hex.to_owned(),
+        })
+    }
+
+    /// The normalised repository name, e.g. `index.docker.io/library/busybox`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// `sha256:<hex>`.
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", self.sha256)
+    }
+}
+
+impl fmt::Display for DigestReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}@sha256:{}",
+            self.registry, self.repository, self.sha256
+        )
+    }
+}
+
+/// Drop a `:tag` (a `:` whose remainder has no `/`, so ports are kept).
+fn strip_tag(name: &str) -> Result<&str, &'static str> {
+    match name.rsplit_once(':') {
+        Some((base, tag)) if !tag.contains('/') => {
+            let ok = !tag.is_empty()
+                && tag.len() <= 127
+                && tag
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+            if ok { Ok(base) } else { Err("invalid tag") }
+        }
+        _ => Ok(name),
+    }
+}
+
+fn split_repository(name: &str) -> Result<(String, String), &'static str> {
+    let (mut registry, repo) = match name.split_once('/') {
+        Some((first, rest)) if first.contains('.') || first.contains(':') => {
+            (first.to_owned(), rest.to_owned())
+        }
+        _ => (String::new(), name.to_owned()),
+    };
+    if repo.len() < 2
+        || repo.len() > 255
+        || !repo
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'.' | b'/'))
+    {
+        return Err("the repository must be 2-255 characters of a-z, 0-9, `_`, `-`, `.`, `/`");
+    }
+    if !registry
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+    {
+        return Err("invalid registry host");
+    }
+    if registry.is_empty() || registry == "docker.io" {
+        registry = DEFAULT_REGISTRY.to_owned();
+    }
+    let repo = if registry == DEFAULT_REGISTRY && !repo.contains('/') {
+        format!("library/{repo}")
+    } else {
+        repo
+    };
+    Ok((registry, repo))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex() -> String {
+        "d4b63d3e24d6eef04a6dc0795cf8a73470688803d97c52cffa3c8d4efd3397b6".into()
+    }
+
+    fn name(r: &str) -> Result<String, ReferenceError> {
+        DigestReference::parse(&format!("{r}@sha256:{}", hex())).map(|d| d.name())
+    }
+
+    #[test]
+    fn normalises_like_go_containerregistry() {
+        assert_eq!(
+            name("busybox").as_deref(),
+            Ok("index.docker.io/library/busybox")
+        );
+        assert_eq!(
+            name("docker.io/busybox").as_deref(),
+            Ok("index.docker.io/library/busybox")
+        );
+        assert_eq!(name("org/app").as_deref(), Ok("index.docker.io/org/app"));
+        assert_eq!(name("gcr.io/my/image").as_deref(), Ok("gcr.io/my/image"));
+        assert_eq!(name("gcr.io/my/image:v1").as_deref(), Ok("gcr.io/my/image"));
+        assert_eq!(
+            name("localhost:5000/app").as_deref(),
+            Ok("localhost:5000/app")
+        );
+        assert_eq!(
+            name("localhost:5000/app:tag").as_deref(),
+            Ok("localhost:5000/app")
+        );
+        assert_eq!(
+            name("registry.local/app").as_deref(),
+            Ok("registry.local/app")
+        );
+    }
+
+    #[test]
+    fn rejects_invalid_references() {
+        assert!(name("Upper/Case").is_err());
+        assert!(name("a").is_err());
+        assert!(name("gcr.io/x:bad tag").is_err());
+        assert!(DigestReference::parse("gcr.io/x").is_err());
+        assert!(DigestReference::parse("gcr.io/x@sha256:abc").is_err());
+        assert!(DigestReference::parse(&format!("gcr.io/x@sha512:{}", hex())).is_err());
+        assert!(DigestReference::parse(&format!("a@b@sha256:{}", hex())).is_err());
+    }
+
+    #[test]
+    fn display_round_trips() {
+        let r = DigestReference::parse(&format!("busybox:1@sha256:{}", hex())).expect("valid");
+        assert_eq!(
+            r.to_string(),
+            format!("index.docker.io/library/busybox@sha256:{}", hex())
+        );
+        assert_eq!(r.digest(), format!("sha256:{}", hex()));
+    }
+}

@@ -1,0 +1,119 @@
+//! Command dispatch for the binary (the only place `anyhow` is used).
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chainseal::attest::{self, Outcome};
+use chainseal::cli::{AttestArgs, Cli, Command, KeygenArgs, VerifyArgs};
+use chainseal::config::{AttestConfig, PasswordSource};
+use chainseal::keygen;
+use chainseal::signing::key::read_password;
+use chainseal::verify::Verifier;
+
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    init_logging(&cli.global.log_level)?;
+    match cli.command {
+        None => attest(cli.attest),
+        Some(Command::Attest(args)) => attest(args),
+        Some(Command::Verify(args)) => verify(&args),
+        Some(Command::Keygen(args)) => keygen(args),
+    }
+}
+
+fn init_logging(level: &str) -> anyhow::Result<()> {
+    let level: tracing::Level = level.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "invalid `CHAINSEAL_LOG_LEVEL` `{level}`: use error, warn, info, debug or trace"
+        )
+    })?;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .init();
+    Ok(())
+}
+
+fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
+    let cfg = AttestConfig::from_args(args)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match rt.block_on(attest::run(&cfg))? {
+        Outcome::DryRun(generated) => {
+            let json = serde_json::to_string_pretty(&generated.statement)?;
+            println!("{json}");
+            if generated.findings.is_empty() {
+                eprintln!("dry run: no type-hint findings; nothing signed or stored");
+            } else {
+                eprintln!(
+                    "dry run: {} type hint(s) skipped:",
+                    generated.findings.len()
+                );
+                for f in &generated.findings {
+                    eprintln!("  - {f}");
+                }
+                eprintln!("nothing signed or stored");
+            }
+        }
+        Outcome::Stored {
+            generated,
+            stored,
+            key,
+        } => {
+            let subjects = generated.statement.subject.len();
+            println!("attestation {key} ({subjects} subject(s)) signed and stored:");
+            for s in stored {
+                let note = if s.written { "" } else { " (already present)" };
+                println!("  {}: {}{note}", s.backend, s.location);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let verifier = Verifier::from_pem_file(&args.key)?;
+    let (mut ok, mut failed) = (0usize, 0usize);
+    for file in &args.files {
+        for outcome in verifier.verify_file(file)? {
+            match outcome.result {
+                Ok(v) => {
+                    ok += 1;
+                    println!("verified {}", outcome.location);
+                    println!("  predicate type: {}", v.predicate_type);
+                    println!(
+                        "  builder id: {}",
+                        v.builder_id.as_deref().unwrap_or("(none)")
+                    );
+                    for (name, digests) in v.subjects {
+                        println!("  subject: {name} {}", digests.join(" "));
+                    }
+                }
+                Err(reason) => {
+                    failed += 1;
+                    println!("FAILED {}: {reason}", outcome.location);
+                }
+            }
+        }
+    }
+    eprintln!("{ok} envelope(s) verified, {failed} rejected");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
+    let password = read_password(&PasswordSource::from_args(
+        args.key_password,
+        args.key_password_file,
+    ))?;
+    let written = keygen::generate(&args.out, password.as_ref(), args.force)?;
+    println!("private key: {}", written.private.display());
+    println!("public key:  {}", written.public.display());
+    println!("key id:      {}", written.key_id);
+    Ok(ExitCode::SUCCESS)
+}

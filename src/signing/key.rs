@@ -1,0 +1,277 @@
+//! Key-file signers: PKCS#8 PEM ECDSA keys and cosign/sigstore encrypted keys.
+//!
+//! Encrypted keys use cosign's format (scrypt + nacl/secretbox around a PKCS#8 DER
+//! key, PEM label `ENCRYPTED COSIGN PRIVATE KEY` or `ENCRYPTED SIGSTORE PRIVATE KEY`);
+//! decryption and signing come from the `sigstore` crate (aws-lc-rs underneath).
+//! Hashes follow cosign: P-256 → SHA-256, P-384 → SHA-384, P-521 → SHA-512.
+
+use std::fmt;
+use std::path::Path;
+
+use async_trait::async_trait;
+use sigstore::crypto::SigStoreSigner;
+use sigstore::crypto::signing_key::ecdsa::{ECDSAKeys, EllipticCurve};
+use sigstore::crypto::signing_key::{SigStoreKeyPair, kdf};
+
+use super::{Error, PublicKey, Signature, Signer, keyid};
+use crate::config::PasswordSource;
+use crate::secret::SecretBytes;
+
+const LABEL_PKCS8: &str = "PRIVATE KEY";
+const LABEL_COSIGN: &str = "ENCRYPTED COSIGN PRIVATE KEY";
+const LABEL_SIGSTORE: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
+
+/// A signer backed by a private key loaded from a file.
+pub struct KeyFileSigner {
+    signer: SigStoreSigner,
+    public: PublicKey,
+}
+
+impl fmt::Debug for KeyFileSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyFileSigner")
+            .field("key_id", &self.public.key_id)
+            .field("algorithm", &self.public.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Read the password configured for an encrypted key.
+pub fn read_password(source: &PasswordSource) -> Result<Option<SecretBytes>, Error> {
+    Ok(match source {
+        PasswordSource::None => None,
+        PasswordSource::Value(v) => Some(SecretBytes::from(v.clone())),
+        PasswordSource::File(path) => {
+            Some(SecretBytes::new(std::fs::read(path).map_err(|source| {
+                Error::ReadPassword {
+                    path: path.clone(),
+                    source,
+                }
+            })?))
+        }
+    })
+}
+
+impl KeyFileSigner {
+    /// Load a key file; `password` is needed for encrypted keys.
+    pub fn load(path: &Path, password: Option<&SecretBytes>) -> Result<Self, Error> {
+        let bytes = std::fs::read(path).map_err(|source| Error::ReadKey {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_pem(path, &bytes, password)
+    }
+
+    /// Parse a PEM key; `origin` names it in errors.
+    pub fn from_pem(
+        origin: &Path,
+        pem_bytes: &[u8],
+        password: Option<&SecretBytes>,
+    ) -> Result<Self, Error> {
+        let block = pem::parse(pem_bytes).map_err(|_| Error::NotPem {
+            path: origin.to_owned(),
+        })?;
+        let pair = match block.tag() {
+            LABEL_PKCS8 => {
+                SigStoreKeyPair::from_der(block.contents()).map_err(|e| Error::Malformed {
+                    path: origin.to_owned(),
+                    reason: e.to_string(),
+                })?
+            }
+            LABEL_COSIGN | LABEL_SIGSTORE => {
+                let password = password.ok_or_else(|| Error::PasswordRequired {
+                    path: origin.to_owned(),
+                })?;
+                let der = decrypt(origin, block.contents(), password.expose())?;
+                SigStoreKeyPair::from_der(&der).map_err(|e| Error::Malformed {
+                    path: origin.to_owned(),
+                    reason: e.to_string(),
+                })?
+            }
+            other => {
+                return Err(Error::UnsupportedPem {
+                    path: origin.to_owned(),
+                    label: other.to_owned(),
+                    hint: unsupported_label_hint(other),
+                });
+            }
+        };
+        Self::from_key_pair(origin, &pair)
+    }
+
+    fn from_key_pair(origin: &Path, pair: &SigStoreKeyPair) -> Result<Self, Error> {
+        let SigStoreKeyPair::ECDSA(ec) = pair else {
+            return Err(Error::UnsupportedKeyType {
+                path: origin.to_owned(),
+                kind: pair.to_string(),
+            });
+        };
+        let malformed = |e: sigstore::errors::SigstoreError| Error::Malformed {
+            path: origin.to_owned(),
+            reason: e.to_string(),
+        };
+        let signer = ec.to_sigstore_signer().map_err(malformed)?;
+        let der = pair.public_key_to_der().map_err(malformed)?;
+        let pem = pair.public_key_to_pem().map_err(malformed)?;
+        let key_id = keyid::ssh_fingerprint(&der).ok_or_else(|| Error::Malformed {
+            path: origin.to_owned(),
+            reason: "the public key has no SSH fingerprint".into(),
+        })?;
+        let algorithm = match ec {
+            ECDSAKeys::P256(_) => "ECDSA_P256_SHA256_ASN1",
+            ECDSAKeys::P384(_) => "ECDSA_P384_SHA384_ASN1",
+            ECDSAKeys::P521(_) => "ECDSA_P521_SHA512_ASN1",
+        };
+        Ok(Self {
+            signer,
+            public: PublicKey {
+                der,
+                pem,
+                key_id,
+                algorithm: algorithm.to_owned(),
+            },
+        })
+    }
+
+    /// Generate a new ECDSA P-256 key pair.
+    pub fn generate() -> Result<(Self, SigStoreKeyPair), Error> {
+        let keys = ECDSAKeys::new(EllipticCurve::P256).map_err(|e| Error::Sign(e.to_string()))?;
+        let pair = SigStoreKeyPair::ECDSA(keys);
+        let signer = Self::from_key_pair(Path::new("(generated)"), &pair)?;
+        Ok((signer, pair))
+    }
+}
+
+/// Decrypt a cosign-encrypted key. A password read from a file that ends in a
+/// newline is also tried without it, since `echo pw > file` is the common mistake.
+fn decrypt(origin: &Path, ciphertext: &[u8], password: &[u8]) -> Result<Vec<u8>, Error> {
+    let wrong = |hint| Error::WrongPassword {
+        path: origin.to_owned(),
+        hint,
+    };
+    match kdf::decrypt(ciphertext, password) {
+        Ok(der) => Ok(der),
+        Err(_) => {
+            let trimmed = password
+                .strip_suffix(b"\n")
+                .map(|p| p.strip_suffix(b"\r").unwrap_or(p));
+            match trimmed {
+                Some(p) => kdf::decrypt(ciphertext, p).map_err(|_| {
+                    wrong(" (also tried without the trailing newline of the password)")
+                }),
+                None => Err(wrong(
+                    ": check `CHAINSEAL_KEY_PASSWORD` / `CHAINSEAL_KEY_PASSWORD_FILE`",
+                )),
+            }
+        }
+    }
+}
+
+fn unsupported_label_hint(label: &str) -> &'static str {
+    match label {
+        "PUBLIC KEY" => "this is a public key; `--key` needs the private key",
+        "EC PRIVATE KEY" => {
+            "convert the SEC1 key to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8`"
+        }
+        "ENCRYPTED PRIVATE KEY" => {
+            "decrypt it to PKCS#8 with `openssl pkcs8 -in KEY -out KEY.pk8`, or use a cosign-encrypted key"
+        }
+        _ => "use a PKCS#8 `PRIVATE KEY` or a cosign-encrypted key",
+    }
+}
+
+#[async_trait]
+impl Signer for KeyFileSigner {
+    async fn sign(&self, message: &[u8]) -> Result<Signature, Error> {
+        let sig = self
+            .signer
+            .sign(message)
+            .map_err(|e| Error::Sign(e.to_string()))?;
+        Ok(Signature {
+            sig,
+            key_id: self.public.key_id.clone(),
+        })
+    }
+
+    fn public_key(&self) -> Option<&PublicKey> {
+        Some(&self.public)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sigstore::crypto::CosignVerificationKey;
+
+    const CHAINS_KEY: &[u8] = include_bytes!("../../tests/fixtures/keys/cosign.key");
+    const CHAINS_PUB: &[u8] = include_bytes!("../../tests/fixtures/keys/cosign.pub");
+
+    fn pw(p: &[u8]) -> SecretBytes {
+        SecretBytes::new(p.to_vec())
+    }
+
+    #[tokio::test]
+    async fn chains_test_key_loads_and_signs_verifiably() {
+        let signer = KeyFileSigner::from_pem(Path::new("cosign.key"), CHAINS_KEY, Some(&pw(b"p")))
+            .expect("chains key loads");
+        let public = signer.public_key().expect("has a public key");
+        assert_eq!(
+            public.key_id,
+            "SHA256:yYS4pD9tqWXZw5+maNJ3gWm9HyoAB0qH0ef0FkIWfYs"
+        );
+        let sig = signer.sign(b"message").await.expect("signs");
+        let vk = CosignVerificationKey::try_from_pem(CHAINS_PUB).expect("pub key");
+        vk.verify_signature(sigstore::crypto::Signature::Raw(&sig.sig), b"message")
+            .expect("verifies with the published cosign.pub");
+        assert!(
+            vk.verify_signature(sigstore::crypto::Signature::Raw(&sig.sig), b"other")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn wrong_password_and_missing_password_are_named() {
+        let err = KeyFileSigner::from_pem(Path::new("k"), CHAINS_KEY, Some(&pw(b"nope")))
+            .expect_err("wrong password");
+        assert!(matches!(err, Error::WrongPassword { .. }), "{err}");
+        let err = KeyFileSigner::from_pem(Path::new("k"), CHAINS_KEY, None).expect_err("none");
+        assert!(matches!(err, Error::PasswordRequired { .. }), "{err}");
+    }
+
+    #[test]
+    fn password_with_trailing_newline_is_accepted() {
+        assert!(KeyFileSigner::from_pem(Path::new("k"), CHAINS_KEY, Some(&pw(b"p\n"))).is_ok());
+    }
+
+    #[test]
+    fn public_key_and_garbage_are_refused() {
+        let err = KeyFileSigner::from_pem(Path::new("k"), CHAINS_PUB, None).expect_err("pub");
+        assert!(err.to_string().contains("public key"), "{err}");
+        let err = KeyFileSigner::from_pem(Path::new("k"), b"hello", None).expect_err("garbage");
+        assert!(matches!(err, Error::NotPem { .. }));
+    }
+
+    #[test]
+    fn generated_keys_round_trip_through_pem_and_encrypted_pem() {
+        let (signer, pair) = KeyFileSigner::generate().expect("generate");
+        let id = signer.public_key().map(|p| p.key_id.clone());
+        let plain = pair.private_key_to_pem().expect("pem");
+        let again = KeyFileSigner::from_pem(Path::new("k"), plain.as_bytes(), None).expect("load");
+        assert_eq!(again.public_key().map(|p| p.key_id.clone()), id);
+        let enc = pair.private_key_to_encrypted_pem(b"pw").expect("enc");
+        let again = KeyFileSigner::from_pem(Path::new("k"), enc.as_bytes(), Some(&pw(b"pw")))
+            .expect("load");
+        assert_eq!(again.public_key().map(|p| p.key_id.clone()), id);
+    }
+
+    #[test]
+    fn debug_shows_no_key_material() {
+        let (signer, _) = KeyFileSigner::generate().expect("generate");
+        let dbg = format!("{signer:?}");
+        assert!(
+            dbg.starts_with("KeyFileSigner { key_id: \"SHA256:"),
+            "{dbg}"
+        );
+        assert!(!dbg.contains("PRIVATE"));
+    }
+}

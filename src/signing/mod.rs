@@ -1,0 +1,127 @@
+//! Signers: sign bytes, expose the public key and its key id.
+//!
+//! The [`Signer`] trait is deliberately small (the rustls `SigningKey` shape) so that
+//! key files, cloud KMS keys and keyless certificates can all implement it. Signers
+//! never see provenance or storage.
+
+use std::fmt::Debug;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+pub mod key;
+pub mod keyid;
+
+pub use key::KeyFileSigner;
+
+/// A signature and the id of the key that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// Signature bytes (ASN.1 DER for ECDSA).
+    pub sig: Vec<u8>,
+    /// Key id as Tekton Chains writes it (`SHA256:<ssh fingerprint>`).
+    pub key_id: String,
+}
+
+/// A public key in the forms verifiers need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    /// DER SubjectPublicKeyInfo.
+    pub der: Vec<u8>,
+    /// PEM (`PUBLIC KEY`).
+    pub pem: String,
+    /// Key id (`SHA256:<ssh fingerprint>`).
+    pub key_id: String,
+    /// Signature algorithm, e.g. `ECDSA_P256_SHA256_ASN1`.
+    pub algorithm: String,
+}
+
+/// Something that signs bytes.
+#[async_trait]
+pub trait Signer: Debug + Send + Sync {
+    /// Sign `message` (the signer hashes it as its algorithm requires).
+    async fn sign(&self, message: &[u8]) -> Result<Signature, Error>;
+
+    /// The public key, when the signer has one.
+    fn public_key(&self) -> Option<&PublicKey>;
+}
+
+/// Signing errors. Messages name the key and the fix, never secret material.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The key file could not be read.
+    #[error("cannot read key `{path}`: {source}")]
+    ReadKey {
+        /// Key path.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The password file could not be read.
+    #[error("cannot read password file `{path}`: {source}")]
+    ReadPassword {
+        /// Password file path.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a PEM key.
+    #[error(
+        "`{path}` is not a PEM key file: expected `-----BEGIN PRIVATE KEY-----` or `-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----`"
+    )]
+    NotPem {
+        /// Key path.
+        path: PathBuf,
+    },
+    /// A PEM block this build cannot use as a signing key.
+    #[error("`{path}` holds a `{label}` block, which cannot be used as a signing key: {hint}")]
+    UnsupportedPem {
+        /// Key path.
+        path: PathBuf,
+        /// PEM label.
+        label: String,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// An encrypted key without a password.
+    #[error(
+        "key `{path}` is encrypted: set `CHAINSEAL_KEY_PASSWORD` or `CHAINSEAL_KEY_PASSWORD_FILE`"
+    )]
+    PasswordRequired {
+        /// Key path.
+        path: PathBuf,
+    },
+    /// Decryption failed.
+    #[error("wrong password for key `{path}`{hint}")]
+    WrongPassword {
+        /// Key path.
+        path: PathBuf,
+        /// Extra hint.
+        hint: &'static str,
+    },
+    /// A key whose type this build cannot sign with.
+    #[error(
+        "key `{path}` is {kind}; this version signs with ECDSA keys (P-256, P-384, P-521) only"
+    )]
+    UnsupportedKeyType {
+        /// Key path.
+        path: PathBuf,
+        /// What the key is.
+        kind: String,
+    },
+    /// The key material is malformed.
+    #[error("key `{path}` is malformed: {reason}")]
+    Malformed {
+        /// Key path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The signing operation itself failed.
+    #[error("signing failed: {0}")]
+    Sign(String),
+}

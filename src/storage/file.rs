@@ -1,0 +1,210 @@
+//! Local-directory storage: `<dir>/<key>.intoto.jsonl`, one DSSE envelope per line.
+//!
+//! Writes are atomic (a temporary file in the same directory, synced, then renamed
+//! over the target) and serialised between processes with an advisory lock on the
+//! directory, so a concurrent or interrupted run never leaves a torn or partial file.
+//! Existing envelopes are kept; an identical envelope is not added twice.
+
+use std::fmt;
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use super::{Error, Signed, Storage, Stored};
+
+/// Stores envelopes below one directory (created when missing).
+#[derive(Debug, Clone)]
+pub struct FileStorage {
+    dir: PathBuf,
+}
+
+impl FileStorage {
+    /// Storage in `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    /// The path an item with `key` is written to.
+    pub fn path_for(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.intoto.jsonl"))
+    }
+
+    fn store_blocking(&self, key: &str, line: &str) -> Result<Stored, Error> {
+        if key.is_empty()
+            || key.starts_with('.')
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(Error::InvalidKey(key.to_owned()));
+        }
+        let io = |action, path: &Path| {
+            let path = path.to_owned();
+            move |source| Error::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io("create directory", &self.dir))?;
+        let lock = File::open(&self.dir).map_err(io("open directory", &self.dir))?;
+        lock.lock().map_err(io("lock directory", &self.dir))?;
+
+        let path = self.path_for(key);
+        let mut content = match std::fs::read_to_string(&path) {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io("read", &path)(e)),
+        };
+        if content.lines().any(|l| l == line) {
+            return Ok(Stored {
+                backend: "file",
+                location: path.display().to_string(),
+                written: false,
+            });
+        }
+        if let Some(bad) = content
+            .lines()
+            .find(|l| !l.is_empty() && serde_json::from_str::<serde_json::Value>(l).is_err())
+        {
+            return Err(Error::Corrupt {
+                path,
+                reason: format!(
+                    "line `{}` is not JSON",
+                    bad.chars().take(40).collect::<String>()
+                ),
+            });
+        }
+        if !content.is_empty() && !content.ends_with('\n') {
+            content.push('\n');
+        }
+        content.push_str(line);
+        content.push('\n');
+
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".chainseal-")
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
+            .map_err(io("create a temporary file in", &self.dir))?;
+        tmp.write_all(content.as_bytes())
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(io("write", tmp.path()))?;
+        tmp.persist(&path).map_err(|e| Error::Io {
+            action: "rename into place",
+            path: path.clone(),
+            source: e.error,
+        })?;
+        // Make the rename itself durable.
+        lock.sync_all().map_err(io("sync directory", &self.dir))?;
+        Ok(Stored {
+            backend: "file",
+            location: path.display().to_string(),
+            written: true,
+        })
+    }
+}
+
+impl fmt::Display for FileStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "file://{}", self.dir.display())
+    }
+}
+
+#[async_trait]
+impl Storage for FileStorage {
+    async fn store(&self, item: &Signed<'_>) -> Result<Stored, Error> {
+        let line = item.envelope.to_json();
+        self.store_blocking(item.key, &line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{Envelope, EnvelopeSignature};
+
+    fn envelope(n: u8) -> Envelope {
+        Envelope {
+            payload_type: "application/vnd.in-toto+json".into(),
+            payload: vec![b'{', n, b'}'],
+            signatures: vec![EnvelopeSignature {
+                keyid: String::new(),
+                sig: vec![n],
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn appends_new_envelopes_and_skips_identical_ones() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = FileStorage::new(dir.path().join("out"));
+        let (a, b) = (envelope(1), envelope(2));
+        for (env, written) in [(&a, true), (&b, true), (&a, false)] {
+            let stored = store
+                .store(&Signed {
+                    key: "taskrun-1",
+                    envelope: env,
+                })
+                .await
+                .expect("stored");
+            assert_eq!(stored.written, written);
+        }
+        let text = std::fs::read_to_string(store.path_for("taskrun-1")).expect("read");
+        assert_eq!(text, format!("{}\n{}\n", a.to_json(), b.to_json()));
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("out"))
+            .expect("ls")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            leftovers,
+            vec![std::ffi::OsString::from("taskrun-1.intoto.jsonl")]
+        );
+    }
+
+    #[tokio::test]
+    async fn unsafe_keys_and_corrupt_files_are_refused_without_writing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = FileStorage::new(dir.path().to_owned());
+        let env = envelope(1);
+        for key in ["../x", "", ".hidden", "a/b"] {
+            let err = store
+                .store(&Signed {
+                    key,
+                    envelope: &env,
+                })
+                .await;
+            assert!(matches!(err, Err(Error::InvalidKey(_))), "{key}");
+        }
+        std::fs::write(store.path_for("k"), "not json\n").expect("write");
+        let err = store
+            .store(&Signed {
+                key: "k",
+                envelope: &env,
+            })
+            .await;
+        assert!(matches!(err, Err(Error::Corrupt { .. })));
+        assert_eq!(
+            std::fs::read_to_string(store.path_for("k")).expect("read"),
+            "not json\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn unwritable_directory_is_an_error_naming_the_path() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "x").expect("write");
+        let store = FileStorage::new(blocker.join("sub"));
+        let err = store
+            .store(&Signed {
+                key: "k",
+                envelope: &envelope(1),
+            })
+            .await
+            .expect_err("cannot create a directory below a file");
+        assert!(err.to_string().contains("cannot create directory"), "{err}");
+    }
+}
