@@ -1,1 +1,71 @@
-fn main() {}
+//! Criterion benchmarks of the attest pipeline on a generated PipelineRun with 50
+//! TaskRuns (`benches/gen_pipelinerun.py`): loading the record, generating the
+//! Statement, and the whole in-process run (file key, file storage).
+//! Whole-process time and peak memory: `scripts/bench`.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::Command;
+
+use chainseal::attest;
+use chainseal::config::{AttestConfig, KeyRef, PasswordSource, StorageTarget};
+use chainseal::provenance::slsa_v1::{Options, generate};
+use chainseal::record::tekton::load;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+
+fn record(dir: &std::path::Path, tasks: usize) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(root.join("benches/gen_pipelinerun.py"))
+        .arg(tasks.to_string())
+        .output()
+        .expect("python3 runs the generator");
+    assert!(out.status.success(), "generator failed");
+    let path = dir.join(format!("pipelinerun-{tasks}.yaml"));
+    std::fs::write(&path, out.stdout).expect("write record");
+    path
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = record(dir.path(), 50);
+    let paths = vec![path.clone()];
+    let rec = load(&paths).expect("record loads");
+    let options = Options::new("https://tekton.dev/chains/v2");
+
+    c.bench_function("load 50-task PipelineRun (YAML)", |b| {
+        b.iter(|| load(black_box(&paths)).expect("loads"));
+    });
+    c.bench_function("generate SLSA v1.0 for 50-task PipelineRun", |b| {
+        b.iter(|| generate(black_box(&rec), &options).expect("generates"));
+    });
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    c.bench_function(
+        "attest 50-task PipelineRun (load, generate, sign, store)",
+        |b| {
+            b.iter_batched(
+                || {
+                    let out = tempfile::tempdir().expect("tmp");
+                    let cfg = AttestConfig {
+                        record: paths.clone(),
+                        key: Some(KeyRef::File(root.join("examples/demo.key"))),
+                        password: PasswordSource::None,
+                        storage: vec![StorageTarget::Dir(out.path().to_owned())],
+                        builder_id: "https://tekton.dev/chains/v2".into(),
+                        dry_run: false,
+                    };
+                    (out, cfg)
+                },
+                |(_out, cfg)| rt.block_on(attest::run(&cfg)).expect("attests"),
+                BatchSize::PerIteration,
+            );
+        },
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

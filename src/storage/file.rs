@@ -53,6 +53,8 @@ impl FileStorage {
         lock.lock().map_err(io("lock directory", &self.dir))?;
 
         let path = self.path_for(key);
+        // Report absolute locations; `absolute` does not touch the file system.
+        let path = std::path::absolute(&path).unwrap_or(path);
         let mut content = match std::fs::read_to_string(&path) {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

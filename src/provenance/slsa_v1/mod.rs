@@ -154,19 +154,20 @@ fn predicate(
         .pointer(&format!("/{}/resolver", parts.resolver_ref))
         .and_then(Value::as_str)
         .unwrap_or("");
-    if let Some(src) = ref_source {
-        if !resolver.is_empty() && resolver != "Cluster" {
-            let reference = src
-                .digest
-                .iter()
-                .next()
-                .map(|(alg, hex)| format!("{alg}:{hex}"))
-                .unwrap_or_default();
-            external.insert(
-                "buildConfigSource".into(),
-                json!({"ref": reference, "repository": src.uri, "path": src.entry_point}),
-            );
-        }
+    if let Some(src) = ref_source
+        && !resolver.is_empty()
+        && resolver != "Cluster"
+    {
+        let reference = src
+            .digest
+            .iter()
+            .next()
+            .map(|(alg, hex)| format!("{alg}:{hex}"))
+            .unwrap_or_default();
+        external.insert(
+            "buildConfigSource".into(),
+            json!({"ref": reference, "repository": src.uri, "path": src.entry_point}),
+        );
     }
 
     let mut internal = Map::new();

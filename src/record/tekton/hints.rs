@@ -199,10 +199,10 @@ pub fn subjects(
     }
 
     for a in &artifacts {
-        if let Some((alg, hex)) = a.digest.iter().next() {
-            if let Ok(reference) = DigestReference::parse(&format!("{}@{alg}:{hex}", a.name)) {
-                push_image(reference, out);
-            }
+        if let Some((alg, hex)) = a.digest.iter().next()
+            && let Ok(reference) = DigestReference::parse(&format!("{}@{alg}:{hex}", a.name))
+        {
+            push_image(reference, out);
         }
     }
 }

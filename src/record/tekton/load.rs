@@ -356,7 +356,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let list = format!(r#"{{"apiVersion":"v1","kind":"List","items":[{TR}]}}"#);
         let a = write(dir.path(), "list.json", &list);
-        assert!(matches!(load(&[a.clone()]), Ok(Record::TaskRun(_))));
+        assert!(matches!(
+            load(std::slice::from_ref(&a)),
+            Ok(Record::TaskRun(_))
+        ));
         let b = write(dir.path(), "two.json", TR);
         assert!(matches!(
             load(&[a, b]),

@@ -1,0 +1,359 @@
+//! End-to-end tests of the real `chainseal` binary: attest → file storage → verify,
+//! configuration from flags and env, and every bad-input path (exit 2, one-line
+//! error, nothing written, no panic).
+
+mod common;
+
+use common::{EXAMPLE_KEY, assert_error, chainseal, files_below, repo, run};
+
+fn example_args(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    cmd.env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+        .env("CHAINSEAL_KEY", repo("examples/demo.key"))
+}
+
+#[test]
+fn attest_then_verify_round_trip_with_env_only_configuration() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // No subcommand: `attest` is the default; storage defaults to ./attestations.
+    let r = run(example_args(&mut chainseal(dir.path())));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = dir
+        .path()
+        .join(format!("attestations/{EXAMPLE_KEY}.intoto.jsonl"));
+    assert!(
+        r.stdout.contains(&file.display().to_string()),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file)
+            .expect("stored")
+            .lines()
+            .count(),
+        1
+    );
+
+    let v = run(chainseal(dir.path())
+        .args(["verify", "--key"])
+        .arg(repo("examples/demo.pub"))
+        .arg(&file));
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stdout
+            .contains("predicate type: https://slsa.dev/provenance/v1"),
+        "{}",
+        v.stdout
+    );
+    assert!(
+        v.stdout
+            .contains("builder id: https://tekton.dev/chains/v2"),
+        "{}",
+        v.stdout
+    );
+    assert!(
+        v.stdout
+            .contains("subject: registry.example.com/team/hello-service sha256:6a1f0d6f"),
+        "{}",
+        v.stdout
+    );
+
+    // Re-running keeps the first envelope and appends the new one (ECDSA signatures
+    // are randomised, so the envelopes differ; identical ones are not repeated).
+    let again = run(example_args(&mut chainseal(dir.path())));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&file)
+            .expect("stored")
+            .lines()
+            .count(),
+        2
+    );
+    let v = run(chainseal(dir.path())
+        .arg("verify")
+        .env("CHAINSEAL_VERIFY_KEY", repo("examples/demo.pub"))
+        .arg(&file));
+    assert_eq!(v.code, 0, "{}", v.stdout);
+    assert!(
+        v.stderr.contains("2 envelope(s) verified, 0 rejected"),
+        "{}",
+        v.stderr
+    );
+}
+
+#[test]
+fn flags_override_env_and_file_uri_storage_works() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("out");
+    let r = run(example_args(&mut chainseal(dir.path()))
+        .env("CHAINSEAL_STORAGE", "/nonexistent/never-used")
+        .env("CHAINSEAL_BUILDER_ID", "https://env.example/builder")
+        .arg("attest")
+        .arg(format!("--storage=file://{}", out.display()))
+        .args(["--builder-id", "https://flag.example/builder"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = out.join(format!("{EXAMPLE_KEY}.intoto.jsonl"));
+    let v = run(chainseal(dir.path())
+        .args(["verify", "--key"])
+        .arg(repo("examples/demo.pub"))
+        .arg(&file));
+    assert!(
+        v.stdout
+            .contains("builder id: https://flag.example/builder"),
+        "{}",
+        v.stdout
+    );
+}
+
+#[test]
+fn chains_encrypted_key_with_password_file_signs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = run(chainseal(dir.path())
+        .env(
+            "CHAINSEAL_RECORD",
+            repo("tests/fixtures/chains/unit-inputs/slsa-v2alpha4/taskrun1.json"),
+        )
+        .env(
+            "CHAINSEAL_KEY",
+            format!(
+                "file://{}",
+                repo("tests/fixtures/keys/cosign.key").display()
+            ),
+        )
+        .env(
+            "CHAINSEAL_KEY_PASSWORD_FILE",
+            repo("tests/fixtures/keys/cosign.password"),
+        )
+        .env("CHAINSEAL_STORAGE", "store"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = dir
+        .path()
+        .join("store/taskrun-abhhf-12354-asjsdbjs23-3435353n.intoto.jsonl");
+    let line = std::fs::read_to_string(&file).expect("stored");
+    assert!(
+        line.contains(r#""keyid":"SHA256:yYS4pD9tqWXZw5+maNJ3gWm9HyoAB0qH0ef0FkIWfYs""#),
+        "{line}"
+    );
+    let v = run(chainseal(dir.path())
+        .args(["verify", "--key"])
+        .arg(repo("tests/fixtures/keys/cosign.pub"))
+        .arg(&file));
+    assert_eq!(v.code, 0, "{}", v.stdout);
+    assert!(
+        v.stdout
+            .contains("subject: gcr.io/my/image/fromstep3 sha256:827521c8"),
+        "{}",
+        v.stdout
+    );
+}
+
+#[test]
+fn wrong_password_fails_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = run(chainseal(dir.path())
+        .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+        .env("CHAINSEAL_KEY", repo("tests/fixtures/keys/cosign.key"))
+        .env("CHAINSEAL_KEY_PASSWORD", "not-the-password"));
+    assert_error(&r, "wrong password for key");
+    assert!(
+        !r.stderr.contains("not-the-password"),
+        "the password leaked: {}",
+        r.stderr
+    );
+    assert!(
+        files_below(dir.path()).is_empty(),
+        "{:?}",
+        files_below(dir.path())
+    );
+
+    let r = run(chainseal(dir.path())
+        .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+        .env("CHAINSEAL_KEY", repo("tests/fixtures/keys/cosign.key")));
+    assert_error(&r, "CHAINSEAL_KEY_PASSWORD");
+}
+
+#[test]
+fn unknown_env_var_names_the_closest_valid_one() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = run(example_args(&mut chainseal(dir.path())).env("CHAINSEAL_STORGE", "x"));
+    assert_error(&r, "did you mean `CHAINSEAL_STORAGE`?");
+    assert!(files_below(dir.path()).is_empty());
+}
+
+#[test]
+fn dry_run_prints_the_statement_and_findings_and_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = std::fs::read_to_string(repo("examples/pipelinerun.yaml"))
+        .expect("example")
+        .replacen(
+            "value: sha256:6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+            "value: sha256:not-a-digest",
+            1,
+        );
+    let record = dir.path().join("bad-digest.yaml");
+    std::fs::write(&record, bad).expect("write");
+    let r = run(chainseal(dir.path())
+        .env("CHAINSEAL_RECORD", &record)
+        .arg("--dry-run"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let statement: serde_json::Value =
+        serde_json::from_str(&r.stdout).expect("stdout is the Statement");
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    assert!(
+        statement.get("subject").is_none(),
+        "the invalid image must not be a subject"
+    );
+    assert!(
+        r.stderr
+            .contains("pipelineRunResults/build-and-push-x7k2p/IMAGE_URL"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("not a valid image digest reference"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(files_below(dir.path()), vec!["bad-digest.yaml"]);
+}
+
+#[test]
+fn bad_records_get_one_line_errors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cases = [
+        (
+            "broken.json",
+            "{\"kind\": \"TaskRun\",",
+            "is not valid JSON",
+        ),
+        ("broken.yaml", "kind: [TaskRun\n", "is not valid YAML"),
+        (
+            "nostatus.yaml",
+            "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata: {name: t}\nspec: {}\n",
+            "has no `status`",
+        ),
+        (
+            "beta.yaml",
+            "apiVersion: tekton.dev/v1beta1\nkind: PipelineRun\nmetadata: {name: p}\nstatus: {}\n",
+            "reads `tekton.dev/v1` only",
+        ),
+        (
+            "pod.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+            "expected a TaskRun or PipelineRun",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let r = run(chainseal(dir.path())
+            .env("CHAINSEAL_RECORD", &path)
+            .env("CHAINSEAL_KEY", repo("examples/demo.key")));
+        assert_error(&r, needle);
+    }
+    let r = run(chainseal(dir.path())
+        .env("CHAINSEAL_RECORD", dir.path().join("missing.yaml"))
+        .env("CHAINSEAL_KEY", repo("examples/demo.key")));
+    assert_error(&r, "cannot read record");
+    assert!(!dir.path().join("attestations").exists());
+}
+
+#[test]
+fn unreadable_key_and_missing_settings_are_errors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = run(chainseal(dir.path())
+        .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+        .env("CHAINSEAL_KEY", dir.path().join("nope.key")));
+    assert_error(&r, "cannot read key");
+    let r = run(chainseal(dir.path()).env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml")));
+    assert_error(&r, "CHAINSEAL_KEY");
+    let r = run(chainseal(dir.path()).env("CHAINSEAL_KEY", repo("examples/demo.key")));
+    assert_error(&r, "CHAINSEAL_RECORD");
+    let r =
+        run(example_args(&mut chainseal(dir.path()))
+            .env("CHAINSEAL_KEY", repo("examples/demo.pub")));
+    assert_error(&r, "public key");
+    assert!(files_below(dir.path()).is_empty());
+}
+
+#[test]
+fn unwritable_storage_directory_is_an_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("blocker"), "x").expect("write");
+    let r = run(example_args(&mut chainseal(dir.path())).env("CHAINSEAL_STORAGE", "blocker/sub"));
+    assert_error(&r, "cannot create directory");
+    assert_eq!(files_below(dir.path()), vec!["blocker"]);
+}
+
+#[test]
+fn verify_rejects_tampering_and_wrong_keys_with_exit_1() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = run(example_args(&mut chainseal(dir.path())));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = dir
+        .path()
+        .join(format!("attestations/{EXAMPLE_KEY}.intoto.jsonl"));
+    let line = std::fs::read_to_string(&file).expect("stored");
+    let mut env: serde_json::Value = serde_json::from_str(&line).expect("json");
+
+    // Tamper with the payload.
+    let payload = env["payload"].as_str().expect("payload").to_owned();
+    env["payload"] = serde_json::Value::String(payload.replacen('e', "f", 1));
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, env.to_string()).expect("write");
+    let v = run(chainseal(dir.path())
+        .args(["verify", "--key"])
+        .arg(repo("examples/demo.pub"))
+        .arg(&tampered));
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(v.stdout.contains("no signature verifies"), "{}", v.stdout);
+
+    // A different key.
+    let v = run(chainseal(dir.path())
+        .args(["verify", "--key"])
+        .arg(repo("tests/fixtures/keys/cosign.pub"))
+        .arg(&file));
+    assert_eq!(v.code, 1, "{}", v.stdout);
+
+    // Unreadable input and a non-key are usage errors.
+    let v = run(chainseal(dir.path())
+        .args(["verify", "--key"])
+        .arg(repo("examples/demo.pub"))
+        .arg(dir.path().join("missing.jsonl")));
+    assert_error(&v, "cannot read");
+    let v = run(chainseal(dir.path())
+        .args(["verify", "--key"])
+        .arg(repo("examples/pipelinerun.yaml"))
+        .arg(&file));
+    assert_error(&v, "not a PEM public key");
+}
+
+#[test]
+fn keygen_writes_a_usable_encrypted_pair_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = run(chainseal(dir.path())
+        .args(["keygen", "--out", "team"])
+        .env("CHAINSEAL_KEY_PASSWORD", "s3cret"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let key = std::fs::read_to_string(dir.path().join("team.key")).expect("key");
+    assert!(
+        key.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"),
+        "{key}"
+    );
+
+    let r = run(chainseal(dir.path())
+        .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+        .env("CHAINSEAL_KEY", "team.key")
+        .env("CHAINSEAL_KEY_PASSWORD", "s3cret"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = run(chainseal(dir.path())
+        .args(["verify", "--key", "team.pub"])
+        .arg(format!("attestations/{EXAMPLE_KEY}.intoto.jsonl")));
+    assert_eq!(v.code, 0, "{}", v.stdout);
+
+    let r = run(chainseal(dir.path()).args(["keygen", "--out", "team"]));
+    assert_error(&r, "already exists");
+    let r = run(chainseal(dir.path()).args(["keygen", "--out", "team", "--force"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let key = std::fs::read_to_string(dir.path().join("team.key")).expect("key");
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
+}
