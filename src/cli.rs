@@ -85,19 +85,8 @@ pub struct AttestArgs {
     pub key: Option<String>,
 
     /// Password of an encrypted key.
-    #[arg(
-        long,
-        env = "CHAINSEAL_KEY_PASSWORD",
-        hide_env_values = true,
-        value_name = "PASSWORD",
-        conflicts_with = "key_password_file"
-    )]
-    pub key_password: Option<SecretString>,
-
-    /// File holding the password of an encrypted key (read as is; see the docs on
-    /// trailing newlines).
-    #[arg(long, env = "CHAINSEAL_KEY_PASSWORD_FILE", value_name = "PATH")]
-    pub key_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
 
     /// Where to store attestations, a comma-separated list: `file:///dir` or a
     /// directory path.
@@ -111,6 +100,25 @@ pub struct AttestArgs {
     /// Print the in-toto Statement to stdout; sign and store nothing.
     #[arg(long, env = "CHAINSEAL_DRY_RUN")]
     pub dry_run: bool,
+}
+
+/// The password of an encrypted key (`attest`: to decrypt it; `keygen`: to encrypt).
+#[derive(Debug, Args, Clone, Default)]
+pub struct PasswordArgs {
+    /// Password of an encrypted key (never logged).
+    #[arg(
+        long,
+        env = "CHAINSEAL_KEY_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD",
+        conflicts_with = "key_password_file"
+    )]
+    pub key_password: Option<SecretString>,
+
+    /// File holding the password (read as is; a trailing newline is tolerated when
+    /// decrypting).
+    #[arg(long, env = "CHAINSEAL_KEY_PASSWORD_FILE", value_name = "PATH")]
+    pub key_password_file: Option<PathBuf>,
 }
 
 /// Settings of `chainseal verify`.
@@ -133,18 +141,8 @@ pub struct KeygenArgs {
     pub out: PathBuf,
 
     /// Encrypt the private key (cosign format) with this password.
-    #[arg(
-        long,
-        env = "CHAINSEAL_KEY_PASSWORD",
-        hide_env_values = true,
-        value_name = "PASSWORD",
-        conflicts_with = "key_password_file"
-    )]
-    pub key_password: Option<SecretString>,
-
-    /// Encrypt the private key (cosign format) with the password in this file.
-    #[arg(long, env = "CHAINSEAL_KEY_PASSWORD_FILE", value_name = "PATH")]
-    pub key_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
 
     /// Overwrite existing files.
     #[arg(long, env = "CHAINSEAL_KEYGEN_FORCE")]

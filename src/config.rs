@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::cli::{AttestArgs, known_env_vars};
+use crate::cli::{AttestArgs, PasswordArgs, known_env_vars};
 use crate::secret::SecretString;
 
 /// Configuration errors. Each message names the setting and how to fix it.
@@ -106,8 +106,8 @@ pub enum PasswordSource {
 
 impl PasswordSource {
     /// Combine the two password settings (clap already rejects both at once).
-    pub fn from_args(value: Option<SecretString>, file: Option<PathBuf>) -> Self {
-        match (value, file) {
+    pub fn from_args(args: PasswordArgs) -> Self {
+        match (args.key_password, args.key_password_file) {
             (Some(v), _) => Self::Value(v),
             (None, Some(f)) => Self::File(f),
             (None, None) => Self::None,
@@ -197,7 +197,7 @@ impl AttestConfig {
         Ok(Self {
             record,
             key,
-            password: PasswordSource::from_args(args.key_password, args.key_password_file),
+            password: PasswordSource::from_args(args.password),
             storage,
             builder_id: args.builder_id,
             dry_run: args.dry_run,

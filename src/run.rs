@@ -107,10 +107,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
-    let password = read_password(&PasswordSource::from_args(
-        args.key_password,
-        args.key_password_file,
-    ))?;
+    let password = read_password(&PasswordSource::from_args(args.password))?;
     let written = keygen::generate(&args.out, password.as_ref(), args.force)?;
     println!("private key: {}", written.private.display());
     println!("public key:  {}", written.public.display());

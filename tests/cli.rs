@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{EXAMPLE_KEY, assert_error, chainseal, files_below, repo, run};
+use common::{EXAMPLE_KEY, assert_error, chainseal, files_below, repo, run, verify};
 
 fn example_args(cmd: &mut std::process::Command) -> &mut std::process::Command {
     cmd.env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
@@ -33,10 +33,7 @@ fn attest_then_verify_round_trip_with_env_only_configuration() {
         1
     );
 
-    let v = run(chainseal(dir.path())
-        .args(["verify", "--key"])
-        .arg(repo("examples/demo.pub"))
-        .arg(&file));
+    let v = verify(dir.path(), repo("examples/demo.pub"), &file);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     assert!(
         v.stdout
@@ -57,17 +54,27 @@ fn attest_then_verify_round_trip_with_env_only_configuration() {
         v.stdout
     );
 
-    // Re-running keeps the first envelope and appends the new one (ECDSA signatures
-    // are randomised, so the envelopes differ; identical ones are not repeated).
+    // Re-running is idempotent: signatures are deterministic, so the same record
+    // gives the same envelope, and an identical line is not stored twice.
     let again = run(example_args(&mut chainseal(dir.path())));
     assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("(already present)"),
+        "{}",
+        again.stdout
+    );
     assert_eq!(
         std::fs::read_to_string(&file)
             .expect("stored")
             .lines()
             .count(),
-        2
+        1
     );
+
+    // A different builder id is a different Statement: appended, both verify.
+    let third = run(example_args(&mut chainseal(dir.path()))
+        .env("CHAINSEAL_BUILDER_ID", "https://other.example/b"));
+    assert_eq!(third.code, 0, "{}", third.stderr);
     let v = run(chainseal(dir.path())
         .arg("verify")
         .env("CHAINSEAL_VERIFY_KEY", repo("examples/demo.pub"))
@@ -92,10 +99,7 @@ fn flags_override_env_and_file_uri_storage_works() {
         .args(["--builder-id", "https://flag.example/builder"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let file = out.join(format!("{EXAMPLE_KEY}.intoto.jsonl"));
-    let v = run(chainseal(dir.path())
-        .args(["verify", "--key"])
-        .arg(repo("examples/demo.pub"))
-        .arg(&file));
+    let v = verify(dir.path(), repo("examples/demo.pub"), &file);
     assert!(
         v.stdout
             .contains("builder id: https://flag.example/builder"),
@@ -133,10 +137,7 @@ fn chains_encrypted_key_with_password_file_signs() {
         line.contains(r#""keyid":"SHA256:yYS4pD9tqWXZw5+maNJ3gWm9HyoAB0qH0ef0FkIWfYs""#),
         "{line}"
     );
-    let v = run(chainseal(dir.path())
-        .args(["verify", "--key"])
-        .arg(repo("tests/fixtures/keys/cosign.pub"))
-        .arg(&file));
+    let v = verify(dir.path(), repo("tests/fixtures/keys/cosign.pub"), &file);
     assert_eq!(v.code, 0, "{}", v.stdout);
     assert!(
         v.stdout
@@ -300,30 +301,22 @@ fn verify_rejects_tampering_and_wrong_keys_with_exit_1() {
     env["payload"] = serde_json::Value::String(payload.replacen('e', "f", 1));
     let tampered = dir.path().join("tampered.json");
     std::fs::write(&tampered, env.to_string()).expect("write");
-    let v = run(chainseal(dir.path())
-        .args(["verify", "--key"])
-        .arg(repo("examples/demo.pub"))
-        .arg(&tampered));
+    let v = verify(dir.path(), repo("examples/demo.pub"), &tampered);
     assert_eq!(v.code, 1, "{}", v.stdout);
     assert!(v.stdout.contains("no signature verifies"), "{}", v.stdout);
 
     // A different key.
-    let v = run(chainseal(dir.path())
-        .args(["verify", "--key"])
-        .arg(repo("tests/fixtures/keys/cosign.pub"))
-        .arg(&file));
+    let v = verify(dir.path(), repo("tests/fixtures/keys/cosign.pub"), &file);
     assert_eq!(v.code, 1, "{}", v.stdout);
 
     // Unreadable input and a non-key are usage errors.
-    let v = run(chainseal(dir.path())
-        .args(["verify", "--key"])
-        .arg(repo("examples/demo.pub"))
-        .arg(dir.path().join("missing.jsonl")));
+    let v = verify(
+        dir.path(),
+        repo("examples/demo.pub"),
+        dir.path().join("missing.jsonl"),
+    );
     assert_error(&v, "cannot read");
-    let v = run(chainseal(dir.path())
-        .args(["verify", "--key"])
-        .arg(repo("examples/pipelinerun.yaml"))
-        .arg(&file));
+    let v = verify(dir.path(), repo("examples/pipelinerun.yaml"), &file);
     assert_error(&v, "not a PEM public key");
 }
 

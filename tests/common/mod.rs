@@ -64,6 +64,15 @@ pub fn assert_error(r: &Run, needle: &str) {
     );
 }
 
+/// `chainseal verify --key KEY FILE` in `cwd`.
+pub fn verify(
+    cwd: &Path,
+    key: impl AsRef<std::ffi::OsStr>,
+    file: impl AsRef<std::ffi::OsStr>,
+) -> Run {
+    run(chainseal(cwd).args(["verify", "--key"]).arg(key).arg(file))
+}
+
 /// Every file below `dir` (relative names), sorted.
 pub fn files_below(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();

@@ -10,7 +10,6 @@ use super::{
 };
 use crate::provenance::statement::{ResourceDescriptor, append_material, append_subject};
 use crate::record::tekton::hints::{self, Finding, GitSource};
-use crate::record::tekton::model::spec_params;
 use crate::record::tekton::{PipelineRun, TaskRun};
 
 const PIPELINE_TASK_LABEL: &str = "tekton.dev/pipelineTask";
@@ -178,18 +177,12 @@ fn pipeline_inputs(
             }
         }
     }
-    let mut git = GitSource::default();
-    for p in pr.status.pipeline_spec.iter().flat_map(|s| &s.params) {
-        if let Some(default) = &p.default {
-            git.apply(&p.name, default);
-        }
-    }
-    for p in spec_params(&pr.spec) {
-        git.apply(&p.name, &p.value);
-    }
-    for r in &pr.status.results {
-        git.apply(&r.name, &r.value);
-    }
+    let defaults = pr
+        .status
+        .pipeline_spec
+        .as_ref()
+        .map(|s| s.params.as_slice());
+    let git = GitSource::from_run(defaults.unwrap_or_default(), &pr.spec, &pr.status.results);
     if let Some(m) = git.material(INPUTS) {
         append_material(&mut out, m);
     }

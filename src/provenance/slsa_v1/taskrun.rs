@@ -7,7 +7,6 @@ use super::{
 use crate::provenance::statement::{ResourceDescriptor, append_material, append_subject};
 use crate::record::tekton::TaskRun;
 use crate::record::tekton::hints::{self, Finding, GitSource};
-use crate::record::tekton::model::spec_params;
 
 pub(super) fn generate(tr: &TaskRun, options: &Options) -> Result<Generated, Error> {
     let mut findings = Vec::new();
@@ -79,18 +78,8 @@ pub(super) fn param_and_result_inputs(
     tr: &TaskRun,
     findings: &mut Vec<Finding>,
 ) -> Vec<ResourceDescriptor> {
-    let mut git = GitSource::default();
-    for p in tr.status.task_spec.iter().flat_map(|s| &s.params) {
-        if let Some(default) = &p.default {
-            git.apply(&p.name, default);
-        }
-    }
-    for p in spec_params(&tr.spec) {
-        git.apply(&p.name, &p.value);
-    }
-    for r in &tr.status.results {
-        git.apply(&r.name, &r.value);
-    }
+    let defaults = tr.status.task_spec.as_ref().map(|s| s.params.as_slice());
+    let git = GitSource::from_run(defaults.unwrap_or_default(), &tr.spec, &tr.status.results);
     let mut out = Vec::new();
     if let Some(m) = git.material(INPUTS) {
         append_material(&mut out, m);

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 
-use super::model::RunResult;
+use super::model::{ParamSpec, RunResult, spec_params};
 use crate::provenance::digest::parse_digest;
 use crate::provenance::statement::{ResourceDescriptor, append_material, append_subject};
 use crate::reference::DigestReference;
@@ -301,6 +301,24 @@ impl GitSource {
             "CHAINS-GIT_COMMIT" => self.commit = value,
             _ => {}
         }
+    }
+
+    /// The git pair of a run: its spec's parameter defaults, then `spec.params`,
+    /// then its results, each overriding the previous.
+    pub fn from_run(defaults: &[ParamSpec], spec: &Value, results: &[RunResult]) -> Self {
+        let mut git = Self::default();
+        for p in defaults {
+            if let Some(default) = &p.default {
+                git.apply(&p.name, default);
+            }
+        }
+        for p in spec_params(spec) {
+            git.apply(&p.name, &p.value);
+        }
+        for r in results {
+            git.apply(&r.name, &r.value);
+        }
+        git
     }
 
     /// The source material, when both URL and commit are known:

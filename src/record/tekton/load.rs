@@ -200,22 +200,29 @@ fn parse_documents(path: &Path, text: &str) -> Result<Vec<Value>, Error> {
     if trimmed.is_empty() {
         return Err(Error::Empty(path.to_owned()));
     }
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+    let json_error = if trimmed.starts_with('{') || trimmed.starts_with('[') {
         // JSON; a top-level array is treated like a List.
-        let value: Value = serde_json::from_str(text).map_err(|e| Error::Syntax {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Array(items)) => return Ok(items),
+            Ok(other) => return Ok(vec![other]),
+            // Maybe JSON documents in a YAML stream (`---` separated): try YAML,
+            // but report the JSON error if that fails too.
+            Err(e) => Some(e),
+        }
+    } else {
+        None
+    };
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| match &json_error {
+        Some(je) => Error::Syntax {
             path: path.to_owned(),
             format: "JSON",
+            message: je.to_string(),
+        },
+        None => Error::Syntax {
+            path: path.to_owned(),
+            format: "YAML",
             message: e.to_string(),
-        })?;
-        return Ok(match value {
-            Value::Array(items) => items,
-            other => vec![other],
-        });
-    }
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| Error::Syntax {
-        path: path.to_owned(),
-        format: "YAML",
-        message: e.to_string(),
+        },
     })?;
     let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
     if docs.is_empty() {
@@ -413,6 +420,17 @@ mod tests {
         assert!(err.to_string().contains("status.steps[0].name"), "{err}");
         let p = write(dir.path(), "empty.yaml", "\n");
         assert!(matches!(load(&[p]), Err(Error::Empty(_))));
+    }
+
+    #[test]
+    fn json_documents_in_a_yaml_stream() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let pr = r#"{"apiVersion":"tekton.dev/v1","kind":"PipelineRun","metadata":{"name":"p"},"status":{}}"#;
+        let p = write(dir.path(), "stream.yaml", &format!("{pr}\n---\n{TR}\n"));
+        match load(&[p]).expect("loads") {
+            Record::PipelineRun { children, .. } => assert_eq!(children.len(), 1),
+            Record::TaskRun(_) => panic!("expected a PipelineRun"),
+        }
     }
 
     #[test]

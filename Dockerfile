@@ -1,0 +1,27 @@
+# chainseal container image: one static (musl) binary on a distroless base, non-root,
+# configured entirely from CHAINSEAL_* environment variables.
+#
+#   docker build -t chainseal .
+#   docker run --rm -v "$PWD:/work" -w /work \
+#     -e CHAINSEAL_RECORD=examples/pipelinerun.yaml -e CHAINSEAL_KEY=examples/demo.key \
+#     chainseal
+#
+# Pin the base images by digest when publishing.
+
+FROM docker.io/library/rust:1.95-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends musl-tools \
+ && rm -rf /var/lib/apt/lists/* \
+ && rustup target add x86_64-unknown-linux-musl
+WORKDIR /src
+COPY . .
+RUN CC_x86_64_unknown_linux_musl=musl-gcc \
+    cargo build --locked --release --target x86_64-unknown-linux-musl --bin chainseal \
+ && cp target/x86_64-unknown-linux-musl/release/chainseal /chainseal
+
+# distroless/static: CA certificates, /tmp and a non-root user, no shell.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /chainseal /usr/local/bin/chainseal
+USER 65532:65532
+WORKDIR /home/nonroot
+ENTRYPOINT ["/usr/local/bin/chainseal"]
