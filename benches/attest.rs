@@ -18,10 +18,11 @@ fn record(dir: &std::path::Path, tasks: usize) -> PathBuf {
     let out = Command::new("python3")
         .arg(root.join("benches/gen_pipelinerun.py"))
         .arg(tasks.to_string())
+        .arg("json")
         .output()
         .expect("python3 runs the generator");
     assert!(out.status.success(), "generator failed");
-    let path = dir.join(format!("pipelinerun-{tasks}.yaml"));
+    let path = dir.join(format!("pipelinerun-{tasks}.json"));
     std::fs::write(&path, out.stdout).expect("write record");
     path
 }
@@ -33,7 +34,7 @@ fn bench(c: &mut Criterion) {
     let rec = load(&paths).expect("record loads");
     let options = Options::new("https://tekton.dev/chains/v2");
 
-    c.bench_function("load 50-task PipelineRun (YAML)", |b| {
+    c.bench_function("load 50-task PipelineRun (JSON List)", |b| {
         b.iter(|| load(black_box(&paths)).expect("loads"));
     });
     c.bench_function("generate SLSA v1.0 for 50-task PipelineRun", |b| {

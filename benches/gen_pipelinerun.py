@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Write a synthetic finished PipelineRun with N child TaskRuns (YAML multi-document).
+"""Write a synthetic finished PipelineRun with N child TaskRuns.
 
-usage: gen_pipelinerun.py N > record.yaml
+usage: gen_pipelinerun.py N [json|yaml] > record
+
+json (default): a Kubernetes `List`, as `kubectl get ... -o json` prints it.
+yaml: a YAML stream, one document per object (flow style).
 
 Each TaskRun has three steps with image ids, a git pair, a byproduct result and an
 image result pair; the PipelineRun surfaces one image. Deterministic output.
@@ -15,7 +18,7 @@ def h(*parts: object) -> str:
     return hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
 
 
-def main(n: int) -> None:
+def main(n: int, fmt: str) -> None:
     tasks = [f"task-{i:03d}" for i in range(n)]
     pr_name = "bench-pipeline-run"
     docs = [{
@@ -74,9 +77,12 @@ def main(n: int) -> None:
                 "provenance": {"refSource": {"uri": "git+https://github.com/example/tasks", "digest": {"sha1": h("tasks")[:40]}, "entryPoint": "build.yaml"}},
             },
         })
-    # JSON is valid YAML; one document per object.
-    sys.stdout.write("\n---\n".join(json.dumps(d, indent=1) for d in docs) + "\n")
+    if fmt == "yaml":
+        # JSON is valid (flow-style) YAML; one document per object.
+        sys.stdout.write("\n---\n".join(json.dumps(d, indent=1) for d in docs) + "\n")
+    else:
+        sys.stdout.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "json")

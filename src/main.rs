@@ -7,6 +7,12 @@ use clap::Parser as _;
 
 mod run;
 
+// musl's allocator is slow for the many small allocations JSON/YAML parsing makes
+// (a third of `attest`'s time on a 50-TaskRun record, see BENCHMARKS.md); mimalloc is
+// used on every target so the static and dynamic builds behave alike.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     if let Err(e) =
         chainseal::config::check_env(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()))

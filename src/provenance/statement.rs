@@ -60,18 +60,11 @@ impl Statement {
 }
 
 /// Sort every object's keys recursively (Chains' predicates come out sorted because
-/// they pass through a protobuf `Struct`; this keeps our bytes independent of how
-/// `serde_json` orders maps).
-pub fn sorted(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
-        other => other,
-    }
+/// they pass through a protobuf `Struct`). A no-op unless some dependency turns on
+/// serde_json's `preserve_order`; kept so our bytes never depend on that.
+pub fn sorted(mut value: Value) -> Value {
+    value.sort_all_objects();
+    value
 }
 
 /// Chains' merge rule for subjects (`AppendSubjects`): an item with the same name as

@@ -246,13 +246,11 @@ fn flatten(
     let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     if kind == "List" || (kind.ends_with("List") && obj.contains_key("items")) {
-        let items = obj
-            .get("items")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        for item in items {
-            flatten(path, index, item, out)?;
+        let mut doc = doc;
+        if let Some(Value::Array(items)) = doc.get_mut("items").map(Value::take) {
+            for item in items {
+                flatten(path, index, item, out)?;
+            }
         }
         return Ok(());
     }
