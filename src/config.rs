@@ -246,6 +246,18 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_never_contains_the_password() {
+        let mut a = args();
+        a.password.key_password = Some(SecretString::new("hunter2-secret".into()));
+        let shown = format!(
+            "{a:?} {:?}",
+            AttestConfig::from_args(a.clone()).expect("valid")
+        );
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
+
+    #[test]
     fn storage_list_is_parsed_in_order() {
         let cfg = AttestConfig::from_args(args()).expect("valid");
         assert_eq!(

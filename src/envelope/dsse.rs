@@ -41,6 +41,14 @@ pub struct EnvelopeSignature {
 }
 
 /// Pre-Authentication Encoding of DSSE v1.
+///
+/// ```
+/// use chainseal::envelope::dsse::pae;
+/// assert_eq!(
+///     pae("http://example.com/HelloWorld", b"hello world"),
+///     b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+/// );
+/// ```
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload_type.len() + payload.len() + 32);
     out.extend_from_slice(b"DSSEv1 ");
