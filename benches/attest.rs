@@ -9,7 +9,7 @@ use std::process::Command;
 
 use chainseal::attest;
 use chainseal::config::{AttestConfig, KeyRef, PasswordSource, StorageTarget};
-use chainseal::provenance::slsa_v1::{Options, generate};
+use chainseal::provenance::{Options, generate};
 use chainseal::record::tekton::load;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
@@ -56,8 +56,9 @@ fn bench(c: &mut Criterion) {
                         key: Some(KeyRef::File(root.join("examples/demo.key"))),
                         password: PasswordSource::None,
                         storage: vec![StorageTarget::Dir(out.path().to_owned())],
-                        builder_id: "https://tekton.dev/chains/v2".into(),
+                        provenance: Options::new("https://tekton.dev/chains/v2"),
                         dry_run: false,
+                        explain: false,
                     };
                     (out, cfg)
                 },

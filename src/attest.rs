@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use crate::config::{AttestConfig, KeyRef};
 use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
-use crate::provenance::slsa_v1::{self, Generated, Options};
+use crate::provenance::{self, Generated};
 use crate::record::tekton::{self, Record};
 use crate::signing::{self, KeyFileSigner, Signer};
 use crate::storage::{self, Signed, Stored};
@@ -23,7 +23,7 @@ pub enum Error {
     Record(#[from] tekton::Error),
     /// Generating provenance failed.
     #[error(transparent)]
-    Provenance(#[from] slsa_v1::Error),
+    Provenance(#[from] provenance::Error),
     /// Loading the key or signing failed.
     #[error(transparent)]
     Signing(#[from] signing::Error),
@@ -109,8 +109,8 @@ pub fn load_signer(cfg: &AttestConfig) -> Result<Option<Box<dyn Signer>>, Error>
 pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
     let signer = if cfg.dry_run { None } else { load_signer(cfg)? };
     let record = tekton::load(&cfg.record)?;
-    let generated = slsa_v1::generate(&record, &Options::new(cfg.builder_id.clone()))?;
-    for f in &generated.findings {
+    let generated = provenance::generate(&record, &cfg.provenance)?;
+    for f in generated.findings.iter().filter(|f| f.is_skipped()) {
         warn!(source = %f.source, "type hint skipped: {}", f.message);
     }
     let Some(signer) = signer else {

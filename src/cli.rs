@@ -97,9 +97,39 @@ pub struct AttestArgs {
     #[arg(long, env = "CHAINSEAL_BUILDER_ID", default_value = DEFAULT_BUILDER_ID, value_name = "URI")]
     pub builder_id: String,
 
+    /// Provenance format: `slsa/v1.0` (SLSA 1.0) or `slsa/v0.2`; Tekton Chains' names
+    /// `in-toto`, `slsa/v1`, `slsa/v2alpha3`, `slsa/v2alpha4` are accepted too.
+    #[arg(
+        long,
+        env = "CHAINSEAL_FORMAT",
+        default_value = "slsa/v1.0",
+        value_name = "NAME"
+    )]
+    pub format: String,
+
+    /// `buildDefinition.buildType` of SLSA 1.0 provenance:
+    /// `https://tekton.dev/chains/v2/slsa` or `https://tekton.dev/chains/v2/slsa-tekton`.
+    #[arg(
+        long,
+        env = "CHAINSEAL_BUILDTYPE",
+        default_value = "https://tekton.dev/chains/v2/slsa",
+        value_name = "URI"
+    )]
+    pub buildtype: String,
+
+    /// Take a PipelineRun's subjects, inputs and byproducts from its child TaskRuns
+    /// too (Chains' `artifacts.pipelinerun.enable-deep-inspection`).
+    #[arg(long, env = "CHAINSEAL_DEEP_INSPECTION")]
+    pub deep_inspection: bool,
+
     /// Print the in-toto Statement to stdout; sign and store nothing.
     #[arg(long, env = "CHAINSEAL_DRY_RUN")]
     pub dry_run: bool,
+
+    /// With `--dry-run`: list every result and parameter considered and what became
+    /// of it (subject, material, byproduct, or rejected with the reason).
+    #[arg(long, env = "CHAINSEAL_EXPLAIN", requires = "dry_run")]
+    pub explain: bool,
 }
 
 /// The password of an encrypted key (`attest`: to decrypt it; `keygen`: to encrypt).

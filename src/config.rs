@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::cli::{AttestArgs, PasswordArgs, known_env_vars};
+use crate::provenance::Options;
 use crate::secret::SecretString;
 
 /// Configuration errors. Each message names the setting and how to fix it.
@@ -48,6 +49,15 @@ pub enum Error {
     /// A key reference this build cannot load.
     #[error("unsupported key reference `{0}`: use a key file path or a `file://` URI")]
     UnsupportedKey(String),
+    /// An unknown format or build type.
+    #[error("`CHAINSEAL_{setting}`: {source}")]
+    Name {
+        /// The setting (`FORMAT`, `BUILDTYPE`).
+        setting: &'static str,
+        /// What is wrong.
+        #[source]
+        source: crate::provenance::UnknownName,
+    },
     /// An empty builder id.
     #[error("`CHAINSEAL_BUILDER_ID` is empty: set it to a URI naming the build platform")]
     EmptyBuilderId,
@@ -149,10 +159,12 @@ pub struct AttestConfig {
     pub password: PasswordSource,
     /// Storage destinations, in the order given.
     pub storage: Vec<StorageTarget>,
-    /// SLSA builder id.
-    pub builder_id: String,
+    /// Provenance settings (format, build type, builder id, deep inspection).
+    pub provenance: Options,
     /// Print the Statement only.
     pub dry_run: bool,
+    /// With `dry_run`: explain every type-hint decision.
+    pub explain: bool,
 }
 
 fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, Error> {
@@ -194,13 +206,27 @@ impl AttestConfig {
         if args.builder_id.trim().is_empty() {
             return Err(Error::EmptyBuilderId);
         }
+        let format = args.format.parse().map_err(|source| Error::Name {
+            setting: "FORMAT",
+            source,
+        })?;
+        let build_type = args.buildtype.parse().map_err(|source| Error::Name {
+            setting: "BUILDTYPE",
+            source,
+        })?;
         Ok(Self {
             record,
             key,
             password: PasswordSource::from_args(args.password),
             storage,
-            builder_id: args.builder_id,
+            provenance: Options {
+                format,
+                build_type,
+                builder_id: args.builder_id,
+                deep_inspection: args.deep_inspection,
+            },
             dry_run: args.dry_run,
+            explain: args.explain,
         })
     }
 }
@@ -227,6 +253,8 @@ mod tests {
             key: Some("k.pem".into()),
             storage: "file:///tmp/out,rel/dir".into(),
             builder_id: "https://example.com/builder".into(),
+            format: "slsa/v1.0".into(),
+            buildtype: "https://tekton.dev/chains/v2/slsa".into(),
             ..AttestArgs::default()
         }
     }
@@ -291,6 +319,14 @@ mod tests {
         a.key = None;
         a.dry_run = true;
         assert!(AttestConfig::from_args(a).is_ok());
+        let mut a = args();
+        a.format = "slsa/v9".into();
+        let err = AttestConfig::from_args(a).expect_err("unknown format");
+        assert!(
+            err.to_string()
+                .starts_with("`CHAINSEAL_FORMAT`: unknown format `slsa/v9`"),
+            "{err}"
+        );
         let mut a = args();
         a.key = Some("awskms:///alias/x".into());
         assert!(matches!(

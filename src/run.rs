@@ -44,18 +44,23 @@ fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
         Outcome::DryRun(generated) => {
             let json = serde_json::to_string_pretty(&generated.statement)?;
             println!("{json}");
-            if generated.findings.is_empty() {
-                eprintln!("dry run: no type-hint findings; nothing signed or stored");
-            } else {
-                eprintln!(
-                    "dry run: {} type hint(s) skipped:",
-                    generated.findings.len()
-                );
+            let skipped: Vec<_> = generated
+                .findings
+                .iter()
+                .filter(|f| f.is_skipped())
+                .collect();
+            if cfg.explain {
+                eprintln!("explain: every type hint considered and what became of it:");
                 for f in &generated.findings {
+                    eprintln!("  {f}");
+                }
+            } else if !skipped.is_empty() {
+                eprintln!("dry run: {} type hint(s) skipped:", skipped.len());
+                for f in &skipped {
                     eprintln!("  - {f}");
                 }
-                eprintln!("nothing signed or stored");
             }
+            eprintln!("dry run: nothing signed or stored");
         }
         Outcome::Stored {
             generated,

@@ -1,5 +1,6 @@
-//! Timestamps as Chains writes them: RFC 3339 in UTC with `Z`, and 0, 3, 6 or 9
-//! fractional digits (protobuf JSON's `Timestamp` form).
+//! Timestamps as Chains writes them: RFC 3339 in UTC with `Z`. SLSA v1.0 uses
+//! protobuf JSON's `Timestamp` form (0, 3, 6 or 9 fractional digits); SLSA v0.2 uses
+//! Go's `RFC3339Nano` (trailing fractional zeros dropped).
 
 use jiff::Timestamp;
 
@@ -16,6 +17,22 @@ pub fn normalise(input: &str) -> Result<String, String> {
         n if n % 1_000_000 == 0 => format!("{base}.{:03}Z", n / 1_000_000),
         n if n % 1_000 == 0 => format!("{base}.{:06}Z", n / 1_000),
         n => format!("{base}.{n:09}Z"),
+    })
+}
+
+/// Normalise as Go's `time.RFC3339Nano` in UTC (SLSA v0.2).
+pub fn normalise_nano(input: &str) -> Result<String, String> {
+    let ts: Timestamp = input
+        .trim()
+        .parse()
+        .map_err(|e: jiff::Error| e.to_string())?;
+    let base = ts.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    let frac = format!("{:09}", ts.subsec_nanosecond());
+    let frac = frac.trim_end_matches('0');
+    Ok(if frac.is_empty() {
+        format!("{base}Z")
+    } else {
+        format!("{base}.{frac}Z")
     })
 }
 
@@ -42,5 +59,13 @@ mod tests {
             Ok("2021-03-29T09:50:00.123400Z")
         );
         assert!(normalise("yesterday").is_err());
+        assert_eq!(
+            normalise_nano("2021-03-29T09:50:00.500Z").as_deref(),
+            Ok("2021-03-29T09:50:00.5Z")
+        );
+        assert_eq!(
+            normalise_nano("2021-03-29T11:50:00+02:00").as_deref(),
+            Ok("2021-03-29T09:50:00Z")
+        );
     }
 }

@@ -10,15 +10,16 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
-use thiserror::Error;
 
+use super::tekton::{INPUTS, ref_descriptor};
+use super::{BuildType, Error, Format, Generated, Options};
 use crate::provenance::gojson;
 use crate::provenance::statement::{
     ResourceDescriptor, STATEMENT_V1, Statement, append_material, sorted,
 };
-use crate::record::tekton::hints::{self, Finding, ParamValue};
-use crate::record::tekton::model::{Provenance, RefSource, RunResult, StepState};
-use crate::record::tekton::{Record, TaskRun};
+use crate::record::tekton::hints::{self, Finding, FindingKind, ParamValue};
+use crate::record::tekton::model::{ObjectMeta, Provenance, RunResult, StepState};
+use crate::record::tekton::{PipelineRun, Record, TaskRun};
 
 mod feature_flags;
 mod pipelinerun;
@@ -26,95 +27,6 @@ mod taskrun;
 
 /// Predicate type of SLSA Provenance v1.
 pub const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
-
-/// Chains' default build type.
-pub const BUILD_TYPE_SLSA: &str = "https://tekton.dev/chains/v2/slsa";
-
-/// Settings of the generator.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// `runDetails.builder.id`.
-    pub builder_id: String,
-    /// `buildDefinition.buildType`.
-    pub build_type: String,
-    /// Walk a PipelineRun's child TaskRuns for subjects, inputs and byproducts
-    /// (Chains' `artifacts.pipelinerun.enable-deep-inspection`).
-    pub deep_inspection: bool,
-}
-
-impl Options {
-    /// Default options with the given builder id.
-    pub fn new(builder_id: impl Into<String>) -> Self {
-        Self {
-            builder_id: builder_id.into(),
-            build_type: BUILD_TYPE_SLSA.to_owned(),
-            deep_inspection: false,
-        }
-    }
-}
-
-/// A generated Statement and the type hints that were skipped on the way.
-#[derive(Debug, Clone)]
-pub struct Generated {
-    /// The in-toto Statement.
-    pub statement: Statement,
-    /// Skipped or suspicious type hints.
-    pub findings: Vec<Finding>,
-}
-
-/// Why no provenance could be generated.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// A step or sidecar image id that is not `repo@alg:hex`.
-    #[error(
-        "TaskRun `{run}`: {what} `{name}` has image id `{image_id}`, expected `repository@algorithm:hex` (did the {what} run?)"
-    )]
-    ImageId {
-        /// TaskRun name.
-        run: String,
-        /// `step` or `sidecar`.
-        what: &'static str,
-        /// Step or sidecar name.
-        name: String,
-        /// The image id found.
-        image_id: String,
-    },
-    /// A timestamp that is not RFC 3339.
-    #[error("{kind} `{run}`: `{field}` is not an RFC 3339 timestamp (`{value}`): {message}")]
-    Timestamp {
-        /// Run kind.
-        kind: &'static str,
-        /// Run name.
-        run: String,
-        /// Field path.
-        field: &'static str,
-        /// Value found.
-        value: String,
-        /// Parser message.
-        message: String,
-    },
-    /// A feature flag of the wrong type.
-    #[error("{kind} `{run}`: status.provenance.featureFlags: {message}")]
-    FeatureFlags {
-        /// Run kind.
-        kind: &'static str,
-        /// Run name.
-        run: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A child TaskRun listed by the PipelineRun but not given.
-    #[error(
-        "PipelineRun `{run}` lists TaskRun `{child}` in status.childReferences but the record does not contain it: add it to CHAINSEAL_RECORD (e.g. `kubectl get taskrun {child} -o yaml`)"
-    )]
-    MissingChild {
-        /// PipelineRun name.
-        run: String,
-        /// Missing TaskRun name.
-        child: String,
-    },
-}
 
 /// Generate the SLSA v1.0 Statement for a record.
 pub fn generate(record: &Record, options: &Options) -> Result<Generated, Error> {
@@ -125,19 +37,47 @@ pub fn generate(record: &Record, options: &Options) -> Result<Generated, Error> 
 }
 
 /// The parts every Tekton run's predicate shares.
-struct Parts {
+struct Parts<'a> {
     kind: &'static str,
-    name: String,
-    uid: String,
-    spec: Value,
+    raw: &'a Value,
+    meta: &'a ObjectMeta,
+    spec: &'a Value,
     resolver_ref: &'static str,
-    provenance: Option<Provenance>,
-    start: Option<String>,
-    finish: Option<String>,
+    provenance: Option<&'a Provenance>,
+    start: Option<&'a str>,
+    finish: Option<&'a str>,
+}
+
+impl<'a> Parts<'a> {
+    fn taskrun(tr: &'a TaskRun) -> Self {
+        Self {
+            kind: "TaskRun",
+            raw: &tr.raw,
+            meta: &tr.metadata,
+            spec: &tr.spec,
+            resolver_ref: "taskRef",
+            provenance: tr.status.provenance.as_ref(),
+            start: tr.status.start_time.as_deref(),
+            finish: tr.status.completion_time.as_deref(),
+        }
+    }
+
+    fn pipelinerun(pr: &'a PipelineRun) -> Self {
+        Self {
+            kind: "PipelineRun",
+            raw: &pr.raw,
+            meta: &pr.metadata,
+            spec: &pr.spec,
+            resolver_ref: "pipelineRef",
+            provenance: pr.status.provenance.as_ref(),
+            start: pr.status.start_time.as_deref(),
+            finish: pr.status.completion_time.as_deref(),
+        }
+    }
 }
 
 fn predicate(
-    parts: &Parts,
+    parts: &Parts<'_>,
     options: &Options,
     resolved: Vec<ResourceDescriptor>,
     byproducts: Vec<ResourceDescriptor>,
@@ -178,7 +118,7 @@ fn predicate(
     {
         let flags = feature_flags::normalise(flags).map_err(|message| Error::FeatureFlags {
             kind: parts.kind,
-            run: parts.name.clone(),
+            run: parts.meta.name.clone(),
             message,
         })?;
         internal.insert(
@@ -186,21 +126,28 @@ fn predicate(
             Value::Object(flags),
         );
     }
+    if options.build_type == BuildType::SlsaTekton {
+        // Unfiltered, as Chains writes them; absent maps are `null`.
+        for key in ["labels", "annotations"] {
+            let value = parts.raw.pointer(&format!("/metadata/{key}")).cloned();
+            internal.insert(key.into(), value.unwrap_or(Value::Null));
+        }
+    }
 
     let mut metadata = Map::new();
-    if !parts.uid.is_empty() {
-        metadata.insert("invocationId".into(), Value::String(parts.uid.clone()));
+    if !parts.meta.uid.is_empty() {
+        metadata.insert("invocationId".into(), Value::String(parts.meta.uid.clone()));
     }
     for (key, field, value) in [
-        ("startedOn", "status.startTime", &parts.start),
-        ("finishedOn", "status.completionTime", &parts.finish),
+        ("startedOn", "status.startTime", parts.start),
+        ("finishedOn", "status.completionTime", parts.finish),
     ] {
         if let Some(v) = value {
             let t = crate::provenance::time::normalise(v).map_err(|message| Error::Timestamp {
                 kind: parts.kind,
-                run: parts.name.clone(),
+                run: parts.meta.name.clone(),
                 field,
-                value: v.clone(),
+                value: v.to_owned(),
                 message,
             })?;
             metadata.insert(key.into(), Value::String(t));
@@ -208,7 +155,7 @@ fn predicate(
     }
 
     let mut build_definition = json!({
-        "buildType": options.build_type,
+        "buildType": options.build_type.uri(),
         "externalParameters": external,
         "internalParameters": internal,
     });
@@ -238,68 +185,6 @@ fn to_value(list: &[ResourceDescriptor]) -> Value {
     serde_json::to_value(list).unwrap_or_default()
 }
 
-/// `{name, uri, digest}` from a ref source.
-fn ref_descriptor(name: &str, src: &RefSource) -> ResourceDescriptor {
-    ResourceDescriptor {
-        name: name.to_owned(),
-        uri: src.uri.clone(),
-        digest: src.digest.clone(),
-        ..ResourceDescriptor::default()
-    }
-}
-
-/// Step images then sidecar images of a TaskRun, each list merged (`AppendMaterials`).
-fn image_materials(tr: &TaskRun) -> Result<Vec<ResourceDescriptor>, Error> {
-    let mut out = Vec::new();
-    let mut steps = Vec::new();
-    for s in &tr.status.steps {
-        append_material(
-            &mut steps,
-            image_material(tr, "step", &s.name, &s.image_id)?,
-        );
-    }
-    let mut sidecars = Vec::new();
-    for s in &tr.status.sidecars {
-        append_material(
-            &mut sidecars,
-            image_material(tr, "sidecar", &s.name, &s.image_id)?,
-        );
-    }
-    out.extend(steps);
-    out.extend(sidecars);
-    Ok(out)
-}
-
-fn image_material(
-    tr: &TaskRun,
-    what: &'static str,
-    name: &str,
-    image_id: &str,
-) -> Result<ResourceDescriptor, Error> {
-    let err = || Error::ImageId {
-        run: tr.metadata.name.clone(),
-        what,
-        name: name.to_owned(),
-        image_id: image_id.to_owned(),
-    };
-    let mut at = image_id.split('@');
-    let (Some(repo), Some(digest), None) = (at.next(), at.next(), at.next()) else {
-        return Err(err());
-    };
-    let mut colon = digest.split(':');
-    let (Some(alg), Some(hex), None) = (colon.next(), colon.next(), colon.next()) else {
-        return Err(err());
-    };
-    Ok(ResourceDescriptor {
-        uri: format!(
-            "oci://{}",
-            repo.strip_prefix("docker-pullable://").unwrap_or(repo)
-        ),
-        digest: BTreeMap::from([(alg.to_owned(), hex.to_owned())]),
-        ..ResourceDescriptor::default()
-    })
-}
-
 /// `stepAction/<step>` descriptors for remotely resolved StepActions.
 fn step_actions(steps: &[StepState]) -> Vec<ResourceDescriptor> {
     steps
@@ -319,7 +204,8 @@ fn step_result_inputs(tr: &TaskRun, findings: &mut Vec<Finding>) -> Vec<Resource
         for r in &step.results {
             git.apply(&r.name, &r.value);
         }
-        if let Some(m) = git.material(INPUTS) {
+        let origin = format!("stepResults/{}/{}", tr.metadata.name, step.name);
+        if let Some(m) = git.material_noted(INPUTS, &origin, findings) {
             append_material(&mut out, m);
         }
     }
@@ -339,18 +225,42 @@ fn step_result_inputs(tr: &TaskRun, findings: &mut Vec<Finding>) -> Vec<Resource
     out
 }
 
-/// Name of input descriptors found by type hinting.
-const INPUTS: &str = "inputs/result";
-
 /// Byproducts of one results list: everything but image hints and build artifacts.
-fn byproducts(results: &[RunResult], prefix: &str, out: &mut Vec<ResourceDescriptor>) {
+fn byproducts(
+    results: &[RunResult],
+    prefix: &str,
+    out: &mut Vec<ResourceDescriptor>,
+    findings: &mut Vec<Finding>,
+) {
     for r in results {
         if hints::is_image_hint(&r.name) || !matches!(hints::build_artifact(r), Ok(None)) {
             continue;
         }
         let content = gojson::param_value(&ParamValue::from_json(&r.value));
+        let name = format!("{prefix}/{}", r.name);
+        findings.push(Finding::new(&name, FindingKind::Byproduct, &name));
         out.push(ResourceDescriptor {
-            name: format!("{prefix}/{}", r.name),
+            name,
+            content: STANDARD.encode(content),
+            media_type: "application/json".to_owned(),
+            ..ResourceDescriptor::default()
+        });
+    }
+}
+
+/// `slsa/v2alpha3` byproducts: every result, unfiltered, as `<prefix>/<result>`.
+fn unfiltered_byproducts(
+    results: &[RunResult],
+    prefix: &str,
+    out: &mut Vec<ResourceDescriptor>,
+    findings: &mut Vec<Finding>,
+) {
+    for r in results {
+        let content = gojson::param_value(&ParamValue::from_json(&r.value));
+        let name = format!("{prefix}/{}", r.name);
+        findings.push(Finding::new(&name, FindingKind::Byproduct, &name));
+        out.push(ResourceDescriptor {
+            name,
             content: STANDARD.encode(content),
             media_type: "application/json".to_owned(),
             ..ResourceDescriptor::default()

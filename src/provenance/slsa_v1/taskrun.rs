@@ -1,28 +1,36 @@
 //! TaskRun provenance (`v2alpha4/internal/taskrun`).
 
 use super::{
-    Error, Generated, INPUTS, Options, Parts, byproducts, dedup, image_materials, predicate,
-    ref_descriptor, step_actions, step_result_inputs,
+    Error, Format, Generated, Options, Parts, byproducts, dedup, predicate, step_actions,
+    step_result_inputs, unfiltered_byproducts,
 };
-use crate::provenance::statement::{ResourceDescriptor, append_material, append_subject};
+use crate::provenance::statement::{ResourceDescriptor, append_subject};
+use crate::provenance::tekton::{image_materials, param_and_result_inputs, ref_descriptor};
 use crate::record::tekton::TaskRun;
-use crate::record::tekton::hints::{self, Finding, GitSource};
+use crate::record::tekton::hints::{self, Finding, SubjectRules};
 
 pub(super) fn generate(tr: &TaskRun, options: &Options) -> Result<Generated, Error> {
     let mut findings = Vec::new();
-    let subject = subjects(tr, &mut findings);
-    let resolved = resolved_dependencies(tr, &mut findings)?;
-    let byproducts = taskrun_byproducts(tr);
-    let parts = Parts {
-        kind: "TaskRun",
-        name: tr.metadata.name.clone(),
-        uid: tr.metadata.uid.clone(),
-        spec: tr.spec.clone(),
-        resolver_ref: "taskRef",
-        provenance: tr.status.provenance.clone(),
-        start: tr.status.start_time.clone(),
-        finish: tr.status.completion_time.clone(),
+    let alpha3 = options.format == Format::V2Alpha3;
+    let subject = if alpha3 {
+        legacy_subjects(tr, &mut findings)
+    } else {
+        subjects(tr, &mut findings)
     };
+    let resolved = resolved_dependencies(tr, alpha3, &mut findings)?;
+    let byproducts = if alpha3 {
+        let mut out = Vec::new();
+        unfiltered_byproducts(
+            &tr.status.results,
+            "taskRunResults",
+            &mut out,
+            &mut findings,
+        );
+        out
+    } else {
+        taskrun_byproducts(tr, &mut findings)
+    };
+    let parts = Parts::taskrun(tr);
     let statement = predicate(&parts, options, resolved, byproducts, subject)?;
     Ok(Generated {
         statement,
@@ -30,17 +38,25 @@ pub(super) fn generate(tr: &TaskRun, options: &Options) -> Result<Generated, Err
     })
 }
 
-/// Subjects: each step's results in step order, then the TaskRun's results.
+/// `slsa/v2alpha4` subjects: each step's results in step order, then the TaskRun's
+/// results.
 pub(super) fn subjects(tr: &TaskRun, findings: &mut Vec<Finding>) -> Vec<ResourceDescriptor> {
     let mut out = Vec::new();
     let steps_origin = format!("stepResults/{}", tr.metadata.name);
     for step in &tr.status.steps {
-        hints::subjects(&step.results, &steps_origin, &mut out, findings);
+        hints::subjects(
+            &step.results,
+            &steps_origin,
+            SubjectRules::BuildArtifacts,
+            &mut out,
+            findings,
+        );
     }
     let mut own = Vec::new();
     hints::subjects(
         &tr.status.results,
         &format!("taskRunResults/{}", tr.metadata.name),
+        SubjectRules::BuildArtifacts,
         &mut own,
         findings,
     );
@@ -50,13 +66,33 @@ pub(super) fn subjects(tr: &TaskRun, findings: &mut Vec<Finding>) -> Vec<Resourc
     out
 }
 
+/// `slsa/v2alpha3` (and SLSA v0.2) subjects: the TaskRun's results only.
+pub(crate) fn legacy_subjects(
+    tr: &TaskRun,
+    findings: &mut Vec<Finding>,
+) -> Vec<ResourceDescriptor> {
+    let mut out = Vec::new();
+    hints::subjects(
+        &tr.status.results,
+        &format!("taskRunResults/{}", tr.metadata.name),
+        SubjectRules::Legacy,
+        &mut out,
+        findings,
+    );
+    out
+}
+
 /// Byproducts: TaskRun results, then step results.
-pub(super) fn taskrun_byproducts(tr: &TaskRun) -> Vec<ResourceDescriptor> {
+pub(super) fn taskrun_byproducts(
+    tr: &TaskRun,
+    findings: &mut Vec<Finding>,
+) -> Vec<ResourceDescriptor> {
     let mut out = Vec::new();
     byproducts(
         &tr.status.results,
         &format!("taskRunResults/{}", tr.metadata.name),
         &mut out,
+        findings,
     );
     let steps: Vec<_> = tr
         .status
@@ -68,27 +104,6 @@ pub(super) fn taskrun_byproducts(tr: &TaskRun) -> Vec<ResourceDescriptor> {
         &steps,
         &format!("stepResults/{}", tr.metadata.name),
         &mut out,
-    );
-    out
-}
-
-/// Inputs from the Task's params and the TaskRun's results: the git pair (param
-/// defaults → params → results), then `*ARTIFACT_INPUTS` results.
-pub(super) fn param_and_result_inputs(
-    tr: &TaskRun,
-    findings: &mut Vec<Finding>,
-) -> Vec<ResourceDescriptor> {
-    let defaults = tr.status.task_spec.as_ref().map(|s| s.params.as_slice());
-    let git = GitSource::from_run(defaults.unwrap_or_default(), &tr.spec, &tr.status.results);
-    let mut out = Vec::new();
-    if let Some(m) = git.material(INPUTS) {
-        append_material(&mut out, m);
-    }
-    hints::artifact_inputs(
-        &tr.status.results,
-        &format!("taskRunResults/{}", tr.metadata.name),
-        INPUTS,
-        &mut out,
         findings,
     );
     out
@@ -96,11 +111,14 @@ pub(super) fn param_and_result_inputs(
 
 fn resolved_dependencies(
     tr: &TaskRun,
+    alpha3: bool,
     findings: &mut Vec<Finding>,
 ) -> Result<Vec<ResourceDescriptor>, Error> {
     let mut list = image_materials(tr)?;
-    list.extend(step_result_inputs(tr, findings));
-    list.extend(step_actions(&tr.status.steps));
+    if !alpha3 {
+        list.extend(step_result_inputs(tr, findings));
+        list.extend(step_actions(&tr.status.steps));
+    }
     list.extend(param_and_result_inputs(tr, findings));
     let mut out: Vec<ResourceDescriptor> = tr
         .status

@@ -19,18 +19,60 @@ use crate::provenance::digest::parse_digest;
 use crate::provenance::statement::{ResourceDescriptor, append_material, append_subject};
 use crate::reference::DigestReference;
 
-/// A skipped or suspicious type hint.
+/// What happened to one result or parameter (one line of `--explain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingKind {
+    /// It named a subject.
+    Subject,
+    /// It named an input (material / resolved dependency).
+    Input,
+    /// It was recorded as a byproduct.
+    Byproduct,
+    /// It was skipped because it is malformed; logged as a warning.
+    Skipped,
+}
+
+/// A type-hint decision: what a result or parameter became, or why it was skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// Where, e.g. `taskRunResults/build/IMAGE_DIGEST`.
     pub source: String,
-    /// What was wrong and what happened.
+    /// What became of it.
+    pub kind: FindingKind,
+    /// Details: the subject or input named, or what was wrong.
     pub message: String,
+}
+
+impl Finding {
+    /// A skipped hint (a warning).
+    pub fn skipped(source: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(source, FindingKind::Skipped, message)
+    }
+
+    /// Any decision.
+    pub fn new(source: impl Into<String>, kind: FindingKind, message: impl Into<String>) -> Self {
+        Self {
+            source: source.into(),
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Whether this is a warning.
+    pub fn is_skipped(&self) -> bool {
+        self.kind == FindingKind::Skipped
+    }
 }
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.source, self.message)
+        let what = match self.kind {
+            FindingKind::Subject => "subject",
+            FindingKind::Input => "input",
+            FindingKind::Byproduct => "byproduct",
+            FindingKind::Skipped => "skipped",
+        };
+        write!(f, "{}: {what}: {}", self.source, self.message)
     }
 }
 
@@ -104,27 +146,33 @@ pub fn build_artifact(result: &RunResult) -> Result<Option<ResourceDescriptor>, 
     if obj.get("isBuildArtifact").map(String::as_str) != Some("true") {
         return Ok(None);
     }
-    let uri = obj.get("uri").map(String::as_str).unwrap_or("");
-    let digest = obj.get("digest").map(String::as_str).unwrap_or("");
-    if uri.is_empty() || digest.is_empty() {
-        return Err("a build artifact needs non-empty `uri` and `digest`".into());
-    }
-    parse_digest(digest).map_err(|e| e.to_string())?;
     // Chains keeps the digest as written (split on `:`), not the normalised form.
-    let (alg, hex) = digest.split_once(':').unwrap_or((digest, ""));
-    Ok(Some(ResourceDescriptor {
-        name: uri.to_owned(),
-        digest: BTreeMap::from([(alg.to_owned(), hex.to_owned())]),
-        ..ResourceDescriptor::default()
-    }))
+    artifact_object(result)
+        .map(Some)
+        .map_err(|e| format!("a build artifact {e}"))
 }
 
-/// Subjects named by one list of results, in Chains' order: build artifacts, image
-/// URL/DIGEST pairs (in order of first appearance; Chains uses Go map order), `IMAGES`
-/// items, then build artifacts again as normalised image names. Merged into `out`.
+/// Which subject rules apply to a results list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectRules {
+    /// `slsa/v2alpha4`: build artifacts (`*ARTIFACT_OUTPUTS` with `isBuildArtifact:
+    /// "true"`), then images.
+    BuildArtifacts,
+    /// `slsa/v0.2` and `slsa/v2alpha3`: images, then `*ARTIFACT_URI`/`*ARTIFACT_DIGEST`
+    /// pairs, then every valid `*ARTIFACT_OUTPUTS` whatever its `isBuildArtifact`.
+    Legacy,
+}
+
+/// Subjects named by one list of results, merged into `out`.
+///
+/// Images are, in order: `*IMAGE_URL`/`*IMAGE_DIGEST` pairs (in order of first
+/// appearance; Chains uses Go map order), `IMAGES` items, then build artifacts again as
+/// normalised image names (so a build artifact `abc` also gives
+/// `index.docker.io/library/abc`, as in Chains).
 pub fn subjects(
     results: &[RunResult],
     origin: &str,
+    rules: SubjectRules,
     out: &mut Vec<ResourceDescriptor>,
     findings: &mut Vec<Finding>,
 ) {
@@ -132,21 +180,29 @@ pub fn subjects(
     let mut artifacts = Vec::new();
     for r in results {
         match build_artifact(r) {
-            Ok(Some(d)) => artifacts.push(d),
+            Ok(Some(d)) => artifacts.push((r.name.as_str(), d)),
             Ok(None) => {}
-            Err(message) => findings.push(Finding {
-                source: at(&r.name),
-                message: format!("{message}; skipped"),
-            }),
+            Err(message) => {
+                // Legacy rules re-check every `*ARTIFACT_OUTPUTS` below and report there.
+                if rules == SubjectRules::BuildArtifacts {
+                    findings.push(Finding::skipped(at(&r.name), message));
+                }
+            }
         }
     }
-    for a in &artifacts {
-        append_subject(out, a.clone());
+    if rules == SubjectRules::BuildArtifacts {
+        for (name, a) in &artifacts {
+            findings.push(Finding::new(at(name), FindingKind::Subject, describe(a)));
+            append_subject(out, a.clone());
+        }
     }
 
     let mut seen = HashSet::new();
-    let mut push_image = |reference: DigestReference, out: &mut Vec<ResourceDescriptor>| {
-        if seen.insert(reference.to_string()) {
+    let mut push_image = |source: String,
+                          reference: DigestReference,
+                          out: &mut Vec<ResourceDescriptor>,
+                          findings: &mut Vec<Finding>| {
+        let note = if seen.insert(reference.to_string()) {
             append_subject(
                 out,
                 ResourceDescriptor {
@@ -155,28 +211,25 @@ pub fn subjects(
                     ..ResourceDescriptor::default()
                 },
             );
-        }
+            format!("image {reference}")
+        } else {
+            format!("image {reference} (already a subject)")
+        };
+        findings.push(Finding::new(source, FindingKind::Subject, note));
     };
 
-    for (prefix, (url, digest)) in image_pairs(results) {
-        let source = at(&format!("{prefix}IMAGE_URL"));
-        match (url.as_str(), digest.as_str()) {
-            ("", "") => {}
-            (_, "") => findings.push(Finding {
-                source,
-                message: format!("no matching `{prefix}IMAGE_DIGEST`; skipped"),
-            }),
-            ("", _) => findings.push(Finding {
-                source: at(&format!("{prefix}IMAGE_DIGEST")),
-                message: format!("no matching `{prefix}IMAGE_URL`; skipped"),
-            }),
-            _ => match DigestReference::parse(&format!("{url}@{digest}")) {
-                Ok(r) => push_image(r, out),
-                Err(e) => findings.push(Finding {
-                    source,
-                    message: format!("{e}; skipped"),
-                }),
-            },
+    for (prefix, url, digest) in pairs(results, "IMAGE_URL", "IMAGE_DIGEST") {
+        if let Some(source) = check_pair(
+            &at,
+            &prefix,
+            ("IMAGE_URL", &url),
+            ("IMAGE_DIGEST", &digest),
+            findings,
+        ) {
+            match DigestReference::parse(&format!("{url}@{digest}")) {
+                Ok(r) => push_image(source, r, out, findings),
+                Err(e) => findings.push(Finding::skipped(source, e.to_string())),
+            }
         }
     }
 
@@ -189,32 +242,133 @@ pub fn subjects(
             .filter(|i| !i.is_empty())
         {
             match DigestReference::parse(item) {
-                Ok(reference) => push_image(reference, out),
-                Err(e) => findings.push(Finding {
-                    source: at("IMAGES"),
-                    message: format!("{e}; skipped"),
-                }),
+                Ok(reference) => push_image(at("IMAGES"), reference, out, findings),
+                Err(e) => findings.push(Finding::skipped(at("IMAGES"), e.to_string())),
             }
         }
     }
 
-    for a in &artifacts {
+    for (name, a) in &artifacts {
         if let Some((alg, hex)) = a.digest.iter().next()
             && let Ok(reference) = DigestReference::parse(&format!("{}@{alg}:{hex}", a.name))
         {
-            push_image(reference, out);
+            push_image(at(name), reference, out, findings);
+        }
+    }
+
+    if rules == SubjectRules::Legacy {
+        for (prefix, uri, digest) in pairs(results, "ARTIFACT_URI", "ARTIFACT_DIGEST") {
+            let Some(source) = check_pair(
+                &at,
+                &prefix,
+                ("ARTIFACT_URI", &uri),
+                ("ARTIFACT_DIGEST", &digest),
+                findings,
+            ) else {
+                continue;
+            };
+            match parse_digest(&digest) {
+                Ok(_) => {
+                    let (alg, hex) = digest.split_once(':').unwrap_or((&digest, ""));
+                    let d = ResourceDescriptor {
+                        name: uri.clone(),
+                        digest: BTreeMap::from([(alg.to_owned(), hex.to_owned())]),
+                        ..ResourceDescriptor::default()
+                    };
+                    findings.push(Finding::new(source, FindingKind::Subject, describe(&d)));
+                    append_subject(out, d);
+                }
+                Err(e) => findings.push(Finding::skipped(source, e.to_string())),
+            }
+        }
+        for r in results
+            .iter()
+            .filter(|r| r.name.ends_with(ARTIFACT_OUTPUTS))
+        {
+            match artifact_object(r) {
+                Ok(d) => {
+                    findings.push(Finding::new(
+                        at(&r.name),
+                        FindingKind::Subject,
+                        describe(&d),
+                    ));
+                    append_subject(out, d);
+                }
+                Err(message) => findings.push(Finding::skipped(at(&r.name), message)),
+            }
         }
     }
 }
 
-/// `*IMAGE_URL` / `*IMAGE_DIGEST` values by prefix, in order of the prefix's first
-/// appearance; values trimmed, later results overriding earlier ones.
-fn image_pairs(results: &[RunResult]) -> Vec<(String, (String, String))> {
-    let mut pairs: Vec<(String, (String, String))> = Vec::new();
+/// Report an incomplete `<prefix><url>` / `<prefix><digest>` pair; `Some(source)` when
+/// both halves are present.
+fn check_pair(
+    at: &dyn Fn(&str) -> String,
+    prefix: &str,
+    (url_name, url): (&str, &str),
+    (digest_name, digest): (&str, &str),
+    findings: &mut Vec<Finding>,
+) -> Option<String> {
+    match (url.is_empty(), digest.is_empty()) {
+        (true, true) => None,
+        (false, true) => {
+            findings.push(Finding::skipped(
+                at(&format!("{prefix}{url_name}")),
+                format!("no matching `{prefix}{digest_name}`"),
+            ));
+            None
+        }
+        (true, false) => {
+            findings.push(Finding::skipped(
+                at(&format!("{prefix}{digest_name}")),
+                format!("no matching `{prefix}{url_name}`"),
+            ));
+            None
+        }
+        (false, false) => Some(at(&format!("{prefix}{url_name} + {prefix}{digest_name}"))),
+    }
+}
+
+/// A `{uri, digest}` object result as a descriptor named by its URI, the digest kept
+/// as written (`isBuildArtifact` not considered).
+fn artifact_object(result: &RunResult) -> Result<ResourceDescriptor, String> {
+    let ParamValue::Object(obj) = ParamValue::from_json(&result.value) else {
+        return Err("value is not an object of strings".into());
+    };
+    let uri = obj.get("uri").map(String::as_str).unwrap_or("");
+    let digest = obj.get("digest").map(String::as_str).unwrap_or("");
+    if uri.is_empty() || digest.is_empty() {
+        return Err("needs non-empty `uri` and `digest`".into());
+    }
+    parse_digest(digest).map_err(|e| e.to_string())?;
+    let (alg, hex) = digest.split_once(':').unwrap_or((digest, ""));
+    Ok(ResourceDescriptor {
+        name: uri.to_owned(),
+        digest: BTreeMap::from([(alg.to_owned(), hex.to_owned())]),
+        ..ResourceDescriptor::default()
+    })
+}
+
+/// `name alg:hex …` of a descriptor, for `--explain`.
+pub fn describe(d: &ResourceDescriptor) -> String {
+    let name = if d.uri.is_empty() { &d.name } else { &d.uri };
+    let digests: Vec<String> = d.digest.iter().map(|(a, h)| format!("{a}:{h}")).collect();
+    format!("{name} {}", digests.join(" "))
+}
+
+/// `<prefix><url_suffix>` / `<prefix><digest_suffix>` string results paired by prefix,
+/// in order of the prefix's first appearance; values trimmed, later results overriding
+/// earlier ones. Returns `(prefix, url, digest)`.
+fn pairs(
+    results: &[RunResult],
+    url_suffix: &str,
+    digest_suffix: &str,
+) -> Vec<(String, String, String)> {
+    let mut pairs: Vec<(String, String, String)> = Vec::new();
     for r in results {
-        let (prefix, is_url) = if let Some(p) = r.name.strip_suffix("IMAGE_URL") {
+        let (prefix, is_url) = if let Some(p) = r.name.strip_suffix(url_suffix) {
             (p, true)
-        } else if let Some(p) = r.name.strip_suffix("IMAGE_DIGEST") {
+        } else if let Some(p) = r.name.strip_suffix(digest_suffix) {
             (p, false)
         } else {
             continue;
@@ -223,17 +377,17 @@ fn image_pairs(results: &[RunResult]) -> Vec<(String, (String, String))> {
             .string_val()
             .trim()
             .to_owned();
-        let idx = match pairs.iter().position(|(p, _)| p == prefix) {
+        let idx = match pairs.iter().position(|(p, _, _)| p == prefix) {
             Some(i) => i,
             None => {
-                pairs.push((prefix.to_owned(), (String::new(), String::new())));
+                pairs.push((prefix.to_owned(), String::new(), String::new()));
                 pairs.len() - 1
             }
         };
         if is_url {
-            pairs[idx].1.0 = value;
+            pairs[idx].1 = value;
         } else {
-            pairs[idx].1.1 = value;
+            pairs[idx].2 = value;
         }
     }
     pairs
@@ -258,15 +412,18 @@ pub fn artifact_inputs(
                 } else {
                     match parse_digest(digest) {
                         Ok((alg, hex)) => {
-                            append_material(
-                                out,
-                                ResourceDescriptor {
-                                    name: name.to_owned(),
-                                    uri: uri.to_owned(),
-                                    digest: BTreeMap::from([(alg, hex)]),
-                                    ..ResourceDescriptor::default()
-                                },
-                            );
+                            let d = ResourceDescriptor {
+                                name: name.to_owned(),
+                                uri: uri.to_owned(),
+                                digest: BTreeMap::from([(alg, hex)]),
+                                ..ResourceDescriptor::default()
+                            };
+                            findings.push(Finding::new(
+                                format!("{origin}/{}", r.name),
+                                FindingKind::Input,
+                                describe(&d),
+                            ));
+                            append_material(out, d);
                             None
                         }
                         Err(e) => Some(e.to_string()),
@@ -276,10 +433,7 @@ pub fn artifact_inputs(
             _ => Some("value is not an object of strings".to_owned()),
         };
         if let Some(message) = problem {
-            findings.push(Finding {
-                source: format!("{origin}/{}", r.name),
-                message: format!("{message}; skipped"),
-            });
+            findings.push(Finding::skipped(format!("{origin}/{}", r.name), message));
         }
     }
 }
@@ -321,6 +475,22 @@ impl GitSource {
         git
     }
 
+    /// [`Self::material`], noted as an input found at `origin`.
+    pub fn material_noted(
+        &self,
+        name: &str,
+        origin: &str,
+        findings: &mut Vec<Finding>,
+    ) -> Option<ResourceDescriptor> {
+        let m = self.material(name)?;
+        findings.push(Finding::new(
+            format!("{origin}/CHAINS-GIT_URL + CHAINS-GIT_COMMIT"),
+            FindingKind::Input,
+            describe(&m),
+        ));
+        Some(m)
+    }
+
     /// The source material, when both URL and commit are known:
     /// `git+<url>.git` with digest `{sha1: commit}` (the commit is not validated).
     pub fn material(&self, name: &str) -> Option<ResourceDescriptor> {
@@ -354,6 +524,7 @@ mod tests {
     fn r(name: &str, value: Value) -> RunResult {
         RunResult {
             name: name.into(),
+            kind: None,
             value,
         }
     }
@@ -397,7 +568,13 @@ mod tests {
             ),
         ];
         let (mut out, mut findings) = (Vec::new(), Vec::new());
-        subjects(&results, "taskRunResults/t", &mut out, &mut findings);
+        subjects(
+            &results,
+            "taskRunResults/t",
+            SubjectRules::BuildArtifacts,
+            &mut out,
+            &mut findings,
+        );
         assert_eq!(
             names(&out),
             vec![
@@ -408,7 +585,15 @@ mod tests {
                 "index.docker.io/library/abc"
             ]
         );
-        assert!(findings.is_empty(), "{findings:?}");
+        assert!(!findings.iter().any(Finding::is_skipped), "{findings:?}");
+        assert_eq!(
+            findings
+                .iter()
+                .filter(|f| f.kind == FindingKind::Subject)
+                .count(),
+            5,
+            "every subject is explained: {findings:?}"
+        );
     }
 
     #[test]
@@ -428,18 +613,64 @@ mod tests {
             r("IMAGES", json!("not-a-ref")),
         ];
         let (mut out, mut findings) = (Vec::new(), Vec::new());
-        subjects(&results, "taskRunResults/t", &mut out, &mut findings);
+        subjects(
+            &results,
+            "taskRunResults/t",
+            SubjectRules::BuildArtifacts,
+            &mut out,
+            &mut findings,
+        );
         assert!(out.is_empty(), "{out:?}");
+        assert!(findings.iter().all(Finding::is_skipped), "{findings:?}");
         let sources: Vec<_> = findings.iter().map(|f| f.source.as_str()).collect();
         assert_eq!(
             sources,
             vec![
                 "taskRunResults/t/bad-ARTIFACT_OUTPUTS",
                 "taskRunResults/t/bool-ARTIFACT_OUTPUTS",
-                "taskRunResults/t/IMAGE_URL",
+                "taskRunResults/t/IMAGE_URL + IMAGE_DIGEST",
                 "taskRunResults/t/lonely-IMAGE_URL",
                 "taskRunResults/t/IMAGES"
             ]
+        );
+    }
+
+    #[test]
+    fn legacy_rules_add_artifact_uri_pairs_and_every_artifact_output() {
+        let results = vec![
+            r("x-ARTIFACT_URI", json!("https://example.com/file.tgz")),
+            r("x-ARTIFACT_DIGEST", json!(format!("sha256:{H1}"))),
+            r(
+                "o-ARTIFACT_OUTPUTS",
+                json!({"uri": "busybox", "digest": format!("sha256:{H2}"), "isBuildArtifact": "true"}),
+            ),
+            r(
+                "n-ARTIFACT_OUTPUTS",
+                json!({"uri": "gcr.io/n/m", "digest": format!("sha256:{H2}")}),
+            ),
+        ];
+        let (mut out, mut findings) = (Vec::new(), Vec::new());
+        subjects(&results, "o", SubjectRules::Legacy, &mut out, &mut findings);
+        assert_eq!(
+            names(&out),
+            vec![
+                "index.docker.io/library/busybox",
+                "https://example.com/file.tgz",
+                "busybox",
+                "gcr.io/n/m"
+            ]
+        );
+        let (mut out, mut findings) = (Vec::new(), Vec::new());
+        subjects(
+            &results,
+            "o",
+            SubjectRules::BuildArtifacts,
+            &mut out,
+            &mut findings,
+        );
+        assert_eq!(
+            names(&out),
+            vec!["busybox", "index.docker.io/library/busybox"]
         );
     }
 
@@ -454,7 +685,13 @@ mod tests {
             r("IMAGE_DIGEST", json!(format!("sha256:{H1}"))),
         ];
         let (mut out, mut findings) = (Vec::new(), Vec::new());
-        subjects(&results, "o", &mut out, &mut findings);
+        subjects(
+            &results,
+            "o",
+            SubjectRules::BuildArtifacts,
+            &mut out,
+            &mut findings,
+        );
         assert_eq!(names(&out), vec!["gcr.io/a/b"]);
     }
 
@@ -471,7 +708,8 @@ mod tests {
         artifact_inputs(&results, "o", "inputs/result", &mut out, &mut findings);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].digest.get("sha256").map(String::as_str), Some(H1));
-        assert_eq!(findings.len(), 1);
+        let kinds: Vec<_> = findings.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec![FindingKind::Input, FindingKind::Skipped]);
 
         let mut git = GitSource::default();
         git.apply("CHAINS-GIT_URL", &json!("https://git.test.com"));

@@ -167,8 +167,16 @@ pub fn load(paths: &[PathBuf]) -> Result<Record, Error> {
     let mut taskruns = Vec::new();
     for (path, kind, value) in objects {
         match kind {
-            Kind::PipelineRun => pipelineruns.push(typed::<PipelineRun>(&path, kind, value)?),
-            Kind::TaskRun => taskruns.push(typed::<TaskRun>(&path, kind, value)?),
+            Kind::PipelineRun => {
+                let mut pr: PipelineRun = typed(&path, kind, &value)?;
+                pr.raw = value;
+                pipelineruns.push(pr);
+            }
+            Kind::TaskRun => {
+                let mut tr: TaskRun = typed(&path, kind, &value)?;
+                tr.raw = value;
+                taskruns.push(tr);
+            }
         }
     }
     match (pipelineruns.len(), taskruns.len()) {
@@ -304,7 +312,7 @@ fn shape_of(doc: &Value) -> Kind {
 fn typed<T: serde::de::DeserializeOwned>(
     path: &Path,
     kind: Kind,
-    value: Value,
+    value: &Value,
 ) -> Result<T, Error> {
     let name = value
         .pointer("/metadata/name")

@@ -42,6 +42,9 @@ pub struct Condition {
 pub struct RunResult {
     /// Result name.
     pub name: String,
+    /// Declared type (`string`, `array`, `object`), when recorded.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
     /// Result value as written by Tekton.
     #[serde(default)]
     pub value: Value,
@@ -119,12 +122,28 @@ pub struct SidecarState {
     pub image_id: String,
 }
 
+/// A step of a Task spec (the subset used).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Step {
+    /// Step name.
+    pub name: String,
+    /// Script, if any.
+    pub script: String,
+    /// Command.
+    pub command: Vec<String>,
+    /// Arguments; `None` when absent (SLSA v0.2 writes `null` then).
+    pub args: Option<Vec<String>>,
+}
+
 /// `status.taskSpec` (the subset used).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TaskSpec {
     /// Declared parameters.
     pub params: Vec<ParamSpec>,
+    /// Steps, resolved (`$(results.x.path)` already substituted).
+    pub steps: Vec<Step>,
 }
 
 /// `status` of a TaskRun.
@@ -152,6 +171,9 @@ pub struct TaskRunStatus {
 /// A `tekton.dev/v1` TaskRun.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TaskRun {
+    /// The whole object as read (for formats that embed it, e.g. `slsa-tekton`).
+    #[serde(skip)]
+    pub raw: Value,
     /// Metadata.
     #[serde(default)]
     pub metadata: ObjectMeta,
@@ -168,6 +190,18 @@ pub struct TaskRun {
 pub struct PipelineTask {
     /// Pipeline task name.
     pub name: String,
+    /// Task reference, if any.
+    pub task_ref: Option<Value>,
+    /// Explicit ordering.
+    pub run_after: Vec<String>,
+    /// Parameters (may reference other tasks' results).
+    pub params: Vec<Value>,
+    /// Matrix (its params may reference results too).
+    pub matrix: Option<Value>,
+    /// When expressions.
+    pub when: Vec<Value>,
+    /// Embedded Task spec.
+    pub task_spec: Option<Value>,
 }
 
 /// `status.pipelineSpec` (the subset used).
@@ -217,6 +251,9 @@ pub struct PipelineRunStatus {
 /// A `tekton.dev/v1` PipelineRun.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PipelineRun {
+    /// The whole object as read (for formats that embed it, e.g. `slsa-tekton`).
+    #[serde(skip)]
+    pub raw: Value,
     /// Metadata.
     #[serde(default)]
     pub metadata: ObjectMeta,
