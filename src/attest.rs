@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use crate::config::{AttestConfig, KeyRef};
 use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
+use crate::provenance::simplesigning::{self, ImagePayload};
 use crate::provenance::{self, Generated};
 use crate::record::tekton::{self, Record};
 use crate::signing::{self, KeyFileSigner, Signer};
@@ -65,7 +66,12 @@ fn stored_note(stored: &[Stored]) -> String {
 #[derive(Debug)]
 pub enum Outcome {
     /// `--dry-run`: the Statement, not signed or stored.
-    DryRun(Generated),
+    DryRun {
+        /// Generated Statement and findings.
+        generated: Generated,
+        /// The images a TaskRun names (image signatures would be made for these).
+        images: Vec<ImagePayload>,
+    },
     /// Signed and stored.
     Stored {
         /// Generated Statement and findings.
@@ -114,7 +120,10 @@ pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
         warn!(source = %f.source, "type hint skipped: {}", f.message);
     }
     let Some(signer) = signer else {
-        return Ok(Outcome::DryRun(generated));
+        return Ok(Outcome::DryRun {
+            generated,
+            images: simplesigning::payloads(&record),
+        });
     };
     let key = storage_key(&record)?;
     let envelope = Envelope::sign(

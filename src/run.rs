@@ -41,7 +41,7 @@ fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     match rt.block_on(attest::run(&cfg))? {
-        Outcome::DryRun(generated) => {
+        Outcome::DryRun { generated, images } => {
             let json = serde_json::to_string_pretty(&generated.statement)?;
             println!("{json}");
             let skipped: Vec<_> = generated
@@ -58,6 +58,12 @@ fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("dry run: {} type hint(s) skipped:", skipped.len());
                 for f in &skipped {
                     eprintln!("  - {f}");
+                }
+            }
+            if !images.is_empty() {
+                eprintln!("images named by the TaskRun's results (simple-signing payloads):");
+                for i in &images {
+                    eprintln!("  {} ({})", i.image, String::from_utf8_lossy(&i.payload));
                 }
             }
             eprintln!("dry run: nothing signed or stored");

@@ -350,3 +350,117 @@ fn keygen_writes_a_usable_encrypted_pair_and_refuses_to_overwrite() {
     let key = std::fs::read_to_string(dir.path().join("team.key")).expect("key");
     assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
 }
+
+#[test]
+fn format_buildtype_and_deep_inspection_settings_reach_the_statement() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let dry = |envs: &[(&str, &str)]| {
+        let mut cmd = chainseal(dir.path());
+        cmd.env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+            .arg("--dry-run");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        serde_json::from_str::<serde_json::Value>(&r.stdout).expect("statement")
+    };
+    for name in ["slsa/v0.2", "in-toto", "slsa/v1"] {
+        let s = dry(&[("CHAINSEAL_FORMAT", name)]);
+        assert_eq!(
+            s["predicateType"], "https://slsa.dev/provenance/v0.2",
+            "{name}"
+        );
+        assert_eq!(s["predicate"]["buildType"], "tekton.dev/v1/PipelineRun");
+        assert_eq!(
+            s["predicate"]["buildConfig"]["tasks"][1]["after"][0],
+            "fetch-source"
+        );
+    }
+    for name in ["slsa/v1.0", "slsa/v2alpha4", "slsa/v2alpha3"] {
+        let s = dry(&[("CHAINSEAL_FORMAT", name)]);
+        assert_eq!(
+            s["predicateType"], "https://slsa.dev/provenance/v1",
+            "{name}"
+        );
+    }
+    let s = dry(&[("CHAINSEAL_FORMAT", "slsa/v2alpha3")]);
+    assert_eq!(
+        s["predicate"]["runDetails"]["byproducts"][0]["name"],
+        "pipelineRunResults/IMAGE_URL"
+    );
+
+    let s = dry(&[(
+        "CHAINSEAL_BUILDTYPE",
+        "https://tekton.dev/chains/v2/slsa-tekton",
+    )]);
+    let bd = &s["predicate"]["buildDefinition"];
+    assert_eq!(bd["buildType"], "https://tekton.dev/chains/v2/slsa-tekton");
+    assert_eq!(
+        bd["internalParameters"]["labels"]["tekton.dev/pipeline"],
+        "build-and-push"
+    );
+    let tasks: Vec<_> = bd["resolvedDependencies"]
+        .as_array()
+        .expect("deps")
+        .iter()
+        .filter(|d| d["name"] == "pipelineTask")
+        .collect();
+    assert_eq!(tasks.len(), 2, "one pipelineTask per child TaskRun: {bd}");
+
+    // Deep inspection adds the children's byproducts (here: the fetch task's commit).
+    let shallow = dry(&[]);
+    let deep = dry(&[("CHAINSEAL_DEEP_INSPECTION", "true")]);
+    let names = |s: &serde_json::Value| -> Vec<String> {
+        s["predicate"]["runDetails"]["byproducts"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|b| b["name"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(names(&shallow).is_empty(), "{:?}", names(&shallow));
+    assert_eq!(
+        names(&deep),
+        vec!["taskRunResults/build-and-push-x7k2p-fetch-source/commit"]
+    );
+}
+
+#[test]
+fn explain_lists_every_decision_and_needs_dry_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = run(chainseal(dir.path())
+        .env(
+            "CHAINSEAL_RECORD",
+            repo("tests/fixtures/chains/unit-inputs/slsa-v2alpha4/taskrun1.json"),
+        )
+        .args(["attest", "--dry-run", "--explain"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for line in [
+        "stepResults/taskrun-build/step3_result1-ARTIFACT_OUTPUTS: subject: gcr.io/my/image/fromstep3 sha256:827521c8",
+        "taskRunResults/taskrun-build/IMAGE_URL + IMAGE_DIGEST: subject: image gcr.io/my/image@sha256:d31cc832",
+        "taskRun/taskrun-build/CHAINS-GIT_URL + CHAINS-GIT_COMMIT: input: git+https://git.test.com.git sha1:taskrun",
+        "stepResults/taskrun-build/step1_result1: byproduct: stepResults/taskrun-build/step1_result1",
+    ] {
+        assert!(
+            r.stderr.contains(line),
+            "missing `{line}` in:\n{}",
+            r.stderr
+        );
+    }
+    assert!(
+        r.stderr.contains("gcr.io/my/image@sha256:d31cc8328054de2bd93735f9cbf0ccfb6e0ee8f4c4225da7d8f8cb3900eaf466 ({\"critical\""),
+        "image signature payloads are listed:\n{}",
+        r.stderr
+    );
+    let r = run(chainseal(dir.path())
+        .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+        .env("CHAINSEAL_KEY", repo("examples/demo.key"))
+        .arg("--explain"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--dry-run"), "{}", r.stderr);
+    let r = run(example_args(&mut chainseal(dir.path())).env("CHAINSEAL_FORMAT", "slsa/v2alpha2"));
+    assert_error(&r, "unknown format `slsa/v2alpha2`");
+}

@@ -225,32 +225,33 @@ fn step_result_inputs(tr: &TaskRun, findings: &mut Vec<Finding>) -> Vec<Resource
     out
 }
 
-/// Byproducts of one results list: everything but image hints and build artifacts.
+/// Byproducts of one results list (`slsa/v2alpha4`): everything but image hints and
+/// build artifacts, as `<prefix>/<result>`.
 fn byproducts(
     results: &[RunResult],
     prefix: &str,
     out: &mut Vec<ResourceDescriptor>,
     findings: &mut Vec<Finding>,
 ) {
-    for r in results {
-        if hints::is_image_hint(&r.name) || !matches!(hints::build_artifact(r), Ok(None)) {
-            continue;
-        }
-        let content = gojson::param_value(&ParamValue::from_json(&r.value));
-        let name = format!("{prefix}/{}", r.name);
-        findings.push(Finding::new(&name, FindingKind::Byproduct, &name));
-        out.push(ResourceDescriptor {
-            name,
-            content: STANDARD.encode(content),
-            media_type: "application/json".to_owned(),
-            ..ResourceDescriptor::default()
-        });
-    }
+    let kept = results
+        .iter()
+        .filter(|r| !hints::is_image_hint(&r.name) && matches!(hints::build_artifact(r), Ok(None)));
+    push_byproducts(kept, prefix, out, findings);
 }
 
 /// `slsa/v2alpha3` byproducts: every result, unfiltered, as `<prefix>/<result>`.
 fn unfiltered_byproducts(
     results: &[RunResult],
+    prefix: &str,
+    out: &mut Vec<ResourceDescriptor>,
+    findings: &mut Vec<Finding>,
+) {
+    push_byproducts(results.iter(), prefix, out, findings);
+}
+
+/// One byproduct per result: base64 of Go's JSON of the value.
+fn push_byproducts<'a>(
+    results: impl Iterator<Item = &'a RunResult>,
     prefix: &str,
     out: &mut Vec<ResourceDescriptor>,
     findings: &mut Vec<Finding>,

@@ -198,10 +198,7 @@ pub fn subjects(
     }
 
     let mut seen = HashSet::new();
-    let mut push_image = |source: String,
-                          reference: DigestReference,
-                          out: &mut Vec<ResourceDescriptor>,
-                          findings: &mut Vec<Finding>| {
+    for (source, reference) in images(results, origin, findings) {
         let note = if seen.insert(reference.to_string()) {
             append_subject(
                 out,
@@ -216,44 +213,6 @@ pub fn subjects(
             format!("image {reference} (already a subject)")
         };
         findings.push(Finding::new(source, FindingKind::Subject, note));
-    };
-
-    for (prefix, url, digest) in pairs(results, "IMAGE_URL", "IMAGE_DIGEST") {
-        if let Some(source) = check_pair(
-            &at,
-            &prefix,
-            ("IMAGE_URL", &url),
-            ("IMAGE_DIGEST", &digest),
-            findings,
-        ) {
-            match DigestReference::parse(&format!("{url}@{digest}")) {
-                Ok(r) => push_image(source, r, out, findings),
-                Err(e) => findings.push(Finding::skipped(source, e.to_string())),
-            }
-        }
-    }
-
-    for r in results.iter().filter(|r| r.name == "IMAGES") {
-        let value = ParamValue::from_json(&r.value);
-        for item in value
-            .string_val()
-            .split([',', '\n'])
-            .map(str::trim)
-            .filter(|i| !i.is_empty())
-        {
-            match DigestReference::parse(item) {
-                Ok(reference) => push_image(at("IMAGES"), reference, out, findings),
-                Err(e) => findings.push(Finding::skipped(at("IMAGES"), e.to_string())),
-            }
-        }
-    }
-
-    for (name, a) in &artifacts {
-        if let Some((alg, hex)) = a.digest.iter().next()
-            && let Ok(reference) = DigestReference::parse(&format!("{}@{alg}:{hex}", a.name))
-        {
-            push_image(at(name), reference, out, findings);
-        }
     }
 
     if rules == SubjectRules::Legacy {
@@ -298,6 +257,57 @@ pub fn subjects(
             }
         }
     }
+}
+
+/// The images one results list names, with where each was found, in Chains' order:
+/// `*IMAGE_URL`/`*IMAGE_DIGEST` pairs (in order of first appearance; Chains uses Go map
+/// order), `IMAGES` items, then build artifacts (`*ARTIFACT_OUTPUTS`, `isBuildArtifact:
+/// "true"`) whose `uri@digest` is an image reference. Duplicates are kept; invalid
+/// pairs and `IMAGES` items are reported.
+pub fn images(
+    results: &[RunResult],
+    origin: &str,
+    findings: &mut Vec<Finding>,
+) -> Vec<(String, DigestReference)> {
+    let at = |name: &str| format!("{origin}/{name}");
+    let mut out = Vec::new();
+    for (prefix, url, digest) in pairs(results, "IMAGE_URL", "IMAGE_DIGEST") {
+        if let Some(source) = check_pair(
+            &at,
+            &prefix,
+            ("IMAGE_URL", &url),
+            ("IMAGE_DIGEST", &digest),
+            findings,
+        ) {
+            match DigestReference::parse(&format!("{url}@{digest}")) {
+                Ok(r) => out.push((source, r)),
+                Err(e) => findings.push(Finding::skipped(source, e.to_string())),
+            }
+        }
+    }
+    for r in results.iter().filter(|r| r.name == "IMAGES") {
+        let value = ParamValue::from_json(&r.value);
+        for item in value
+            .string_val()
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        {
+            match DigestReference::parse(item) {
+                Ok(reference) => out.push((at("IMAGES"), reference)),
+                Err(e) => findings.push(Finding::skipped(at("IMAGES"), e.to_string())),
+            }
+        }
+    }
+    for r in results {
+        if let Ok(Some(a)) = build_artifact(r)
+            && let Some((alg, hex)) = a.digest.iter().next()
+            && let Ok(reference) = DigestReference::parse(&format!("{}@{alg}:{hex}", a.name))
+        {
+            out.push((at(&r.name), reference));
+        }
+    }
+    out
 }
 
 /// Report an incomplete `<prefix><url>` / `<prefix><digest>` pair; `Some(source)` when
