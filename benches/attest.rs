@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the attest pipeline on a generated PipelineRun with 50
 //! TaskRuns (`benches/gen_pipelinerun.py`): loading the record, generating the
-//! Statement, and the whole in-process run (file key, file storage).
+//! Statement, and the whole in-process run (file key, file storage); and generation
+//! for 200 TaskRuns with deep inspection.
 //! Whole-process time and peak memory: `scripts/bench`.
 
 use std::hint::black_box;
@@ -40,6 +41,21 @@ fn bench(c: &mut Criterion) {
     c.bench_function("generate SLSA v1.0 for 50-task PipelineRun", |b| {
         b.iter(|| generate(black_box(&rec), &options).expect("generates"));
     });
+
+    // Issue #3: 200 TaskRuns with deep inspection, both SLSA 1.0 and 0.2.
+    let big = vec![record(dir.path(), 200)];
+    let big_rec = load(&big).expect("record loads");
+    for format in ["slsa/v1.0", "slsa/v0.2"] {
+        let mut deep = Options::new("https://tekton.dev/chains/v2");
+        deep.deep_inspection = true;
+        deep.format = format.parse().expect("format");
+        c.bench_function(
+            &format!("generate {format} for 200-task PipelineRun, deep inspection"),
+            |b| {
+                b.iter(|| generate(black_box(&big_rec), &deep).expect("generates"));
+            },
+        );
+    }
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -303,6 +303,34 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn dedup_output_is_an_ordered_subset_without_unexempt_repeats(
+            items in proptest::collection::vec(
+                (proptest::sample::select(vec!["", "inputs/result", "task", "pipeline", "stepAction/s"]),
+                 proptest::sample::select(vec!["oci://a", "oci://b", "git+x"])),
+                0..24,
+            )
+        ) {
+            let input: Vec<ResourceDescriptor> = items.iter().map(|(n, u)| rd(n, u)).collect();
+            let out = dedup(input.clone());
+            // An ordered subsequence of the input.
+            let mut rest = input.iter();
+            for d in &out {
+                proptest::prop_assert!(rest.any(|x| x == d));
+            }
+            // Each uri appears once among non-exempt entries, and first occurrences stay.
+            for uri in ["oci://a", "oci://b", "git+x"] {
+                if let Some(first) = input.iter().find(|d| d.uri == uri) {
+                    proptest::prop_assert_eq!(out.iter().find(|d| d.uri == uri), Some(first));
+                }
+                let exempt = |d: &&ResourceDescriptor| d.name == "task" || d.name == "pipeline" || d.name.starts_with("stepAction/");
+                let plain = out.iter().filter(|d| d.uri == uri && !exempt(d)).count();
+                proptest::prop_assert!(plain <= 1);
+            }
+        }
+    }
+
     #[test]
     fn dedup_keeps_first_and_exempt_names() {
         let out = dedup(vec![
