@@ -23,10 +23,15 @@ fn generated(inputs: &[&str], builder: &str) -> Value {
 }
 
 fn generated_as(inputs: &[&str], builder: &str, format: &str) -> Value {
+    generated_with(inputs, builder, format, false)
+}
+
+fn generated_with(inputs: &[&str], builder: &str, format: &str, deep: bool) -> Value {
     let paths: Vec<PathBuf> = inputs.iter().map(|i| fixture(i)).collect();
     let record = load(&paths).expect("fixture loads");
     let mut options = Options::new(builder);
     options.format = format.parse().expect("format");
+    options.deep_inspection = deep;
     let out = generate(&record, &options).expect("provenance");
     serde_json::to_value(&out.statement).expect("statement serialises")
 }
@@ -140,6 +145,189 @@ fn slsa_v1_pipelinerun1_matches_chains() {
         &got,
         &expected("expected-derived/slsa-v1-pipelinerun1.expected.json"),
     );
+}
+
+/// Compare with Chains' expectation except `runSpec`, which chainseal copies from the
+/// record verbatim where Chains re-serialises Go structs (dropping e.g. an empty
+/// `params: []`): deliberate difference 1 of `docs/chains-compatibility.md`. The
+/// runSpec is checked against the input's `spec` instead.
+fn assert_json_eq_runspec_verbatim(got: &Value, want: &Value, input: &str) {
+    let ptr = "/predicate/buildDefinition/externalParameters/runSpec";
+    let input: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture(input)).expect("input"))
+            .expect("JSON");
+    match got.pointer(ptr) {
+        Some(spec) => {
+            assert_eq!(spec, &input["spec"], "runSpec is the recorded spec");
+            let mut want = want.clone();
+            if let Some(w) = want.pointer_mut(ptr) {
+                w.clone_from(spec);
+            }
+            assert_json_eq(got, &want);
+        }
+        None => assert_json_eq(got, want),
+    }
+}
+
+/// Expectations transcribed from Chains' Go unit tests (`tests/fixtures/derived/README.md`).
+fn derived(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/derived")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).expect("derived file")).expect("JSON")
+}
+
+#[test]
+fn transcribed_go_test_expectations_match() {
+    let v4 = "unit-inputs/slsa-v2alpha4";
+    let cases: &[(&[&str], &str, &str, bool, &str)] = &[
+        (
+            &["unit-inputs/slsa-v2alpha4/taskrun2.json"],
+            "test_builder-2",
+            "slsa/v2alpha4",
+            false,
+            "v2alpha4-taskrun2.json",
+        ),
+        (
+            &["unit-inputs/slsa-v2alpha4/taskrun-multiple-subjects.json"],
+            "test_builder-multiple",
+            "slsa/v2alpha4",
+            false,
+            "v2alpha4-taskrun-multiple-subjects.json",
+        ),
+        (
+            &["unit-inputs/slsa-v2alpha3/taskrun2.json"],
+            "test_builder-2",
+            "slsa/v2alpha3",
+            false,
+            "v2alpha3-taskrun2.json",
+        ),
+        (
+            &[
+                "unit-inputs/pipeline-v1/pipelinerun1.json",
+                "unit-inputs/pipeline-v1/taskrun1.json",
+                "unit-inputs/pipeline-v1/taskrun2.json",
+            ],
+            "test_builder-1",
+            "slsa/v1",
+            true,
+            "v1-pipelinerun1-deep-on.json",
+        ),
+    ];
+    for (inputs, builder, format, deep, want) in cases {
+        let got = generated_with(inputs, builder, format, *deep);
+        assert_json_eq_runspec_verbatim(&got, &derived(want), inputs[0]);
+    }
+    let pr1 = [
+        format!("{v4}/pipelinerun1.json"),
+        format!("{v4}/taskrun1.json"),
+        format!("{v4}/taskrun2.json"),
+    ];
+    let pr1: Vec<&str> = pr1.iter().map(String::as_str).collect();
+    for (deep, want) in [
+        (false, "v2alpha4-pipelinerun1-deep-off.json"),
+        (true, "v2alpha4-pipelinerun1-deep-on.json"),
+    ] {
+        let got = generated_with(&pr1, "test_builder-1", "slsa/v2alpha4", deep);
+        assert_json_eq(&got, &derived(want));
+    }
+    let pr2 = [
+        format!("{v4}/pipelinerun2.json"),
+        format!("{v4}/taskrun3.json"),
+        format!("{v4}/taskrun4.json"),
+    ];
+    let pr2: Vec<&str> = pr2.iter().map(String::as_str).collect();
+    let got = generated_with(&pr2, "test_builder-1", "slsa/v2alpha4", true);
+    assert_json_eq(&got, &derived("v2alpha4-pipelinerun2-deep-on.json"));
+}
+
+#[test]
+fn transcribed_partial_expectations_match() {
+    // Remote resolvers: externalParameters.buildConfigSource. The PipelineRun lists
+    // children by name that the fixture set lacks; Chains' formatter test hands
+    // children over directly, so the references are dropped here (chainseal refuses a
+    // record whose listed TaskRuns are missing).
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut pr: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture(
+            "unit-inputs/slsa-v2alpha3/pipelinerun-remote-resolver.json",
+        ))
+        .expect("input"),
+    )
+    .expect("JSON");
+    if let Some(status) = pr["status"].as_object_mut() {
+        status.remove("childReferences");
+    }
+    let pr_path = dir.path().join("pipelinerun-remote-resolver.json");
+    std::fs::write(&pr_path, pr.to_string()).expect("write");
+    let pr_path = pr_path.to_string_lossy().into_owned();
+    for (inputs, want) in [
+        (
+            vec!["unit-inputs/slsa-v2alpha3/taskrun-remote-resolver.json"],
+            "v2alpha3-taskrun-remote-resolver.partial.json",
+        ),
+        (
+            vec![
+                pr_path.as_str(),
+                "unit-inputs/slsa-v2alpha3/taskrun1.json",
+                "unit-inputs/slsa-v2alpha3/taskrun2.json",
+            ],
+            "v2alpha3-pipelinerun-remote-resolver.partial.json",
+        ),
+    ] {
+        let got = generated_as(&inputs, "b", "slsa/v2alpha3");
+        let mut want = derived(want)["externalParameters"].clone();
+        // runSpec is verbatim (deliberate difference 1); buildConfigSource is the point.
+        want["runSpec"] =
+            got["predicate"]["buildDefinition"]["externalParameters"]["runSpec"].clone();
+        assert_json_eq(
+            &got["predicate"]["buildDefinition"]["externalParameters"],
+            &want,
+        );
+    }
+    let pv1 = |names: &[&str]| -> Vec<String> {
+        names
+            .iter()
+            .map(|n| format!("unit-inputs/pipeline-v1/{n}"))
+            .collect()
+    };
+    let inputs = pv1(&[
+        "pipelinerun_structured_results.json",
+        "taskrun1.json",
+        "taskrun2.json",
+    ]);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let got = generated_as(&inputs, "b", "slsa/v1");
+    assert_json_eq(
+        &got["predicate"]["materials"],
+        &derived("v1-pipelinerun-structured-results.partial.json")["materials"],
+    );
+    for (children, want) in [
+        (
+            vec!["taskrun1.json", "taskrun2.json", "taskrun3.json"],
+            "v1-pipelinerun1-tr123.buildconfig.partial.json",
+        ),
+        (
+            vec![
+                "taskrun1.json",
+                "taskrun2.json",
+                "taskrun3.json",
+                "taskrun4.json",
+                "taskrun5.json",
+            ],
+            "v1-pipelinerun1-tr12345.buildconfig.partial.json",
+        ),
+    ] {
+        let mut names = vec!["pipelinerun1.json"];
+        names.extend(children);
+        let inputs = pv1(&names);
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let got = generated_as(&inputs, "b", "slsa/v1");
+        assert_json_eq(
+            &got["predicate"]["buildConfig"],
+            &derived(want)["buildConfig"],
+        );
+    }
 }
 
 #[test]
