@@ -5,7 +5,7 @@
 //! the main one: `externalParameters.runSpec` is the run's `spec` as given, not Go's
 //! re-serialisation of it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -273,19 +273,13 @@ fn push_byproducts<'a>(
 /// uri, digests and content as an earlier one, unless it is named `task`,
 /// `pipeline` or `stepAction/…`.
 fn dedup(list: Vec<ResourceDescriptor>) -> Vec<ResourceDescriptor> {
-    let mut seen: Vec<(String, BTreeMap<String, String>, String)> = Vec::new();
-    let mut out = Vec::new();
+    let mut seen: HashSet<(String, BTreeMap<String, String>, String)> = HashSet::new();
+    let mut out = Vec::with_capacity(list.len());
     for d in list {
-        let key = (d.uri.clone(), d.digest.clone(), d.content.clone());
         let exempt = d.name == "task" || d.name == "pipeline" || d.name.starts_with("stepAction/");
-        if seen.contains(&key) {
-            if exempt {
-                out.push(d);
-            }
-            continue;
+        if seen.insert((d.uri.clone(), d.digest.clone(), d.content.clone())) || exempt {
+            out.push(d);
         }
-        seen.push(key);
-        out.push(d);
     }
     out
 }
