@@ -28,6 +28,53 @@ fn python() -> Option<PathBuf> {
 }
 
 #[test]
+fn securesystemslib_verifies_every_key_type() {
+    let Some(python) = python() else { return };
+    for (key, public) in [
+        ("examples/demo.key", "examples/demo.pub"),
+        (
+            "tests/fixtures/keys/p384-sec1.pem",
+            "tests/fixtures/keys/p384.pub",
+        ),
+        (
+            "tests/fixtures/keys/ed25519.pem",
+            "tests/fixtures/keys/ed25519.pub",
+        ),
+        (
+            "tests/fixtures/keys/rsa2048.pem",
+            "tests/fixtures/keys/rsa2048.pub",
+        ),
+        (
+            "tests/fixtures/keys/rsa2048-pkcs1.pem",
+            "tests/fixtures/keys/rsa2048.pub",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let r = run(chainseal(dir.path())
+            .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+            .env("CHAINSEAL_KEY", repo(key)));
+        assert_eq!(r.code, 0, "{key}: {}", r.stderr);
+        let file = dir
+            .path()
+            .join(format!("attestations/{EXAMPLE_KEY}.intoto.jsonl"));
+        let out = Command::new(&python)
+            .arg(repo("tests/interop/verify_dsse.py"))
+            .arg(&file)
+            .arg(repo(public))
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "{key}: securesystemslib rejected the envelope:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v = common::verify(dir.path(), repo(public), &file);
+        assert_eq!(v.code, 0, "{key}: chainseal verify: {}", v.stdout);
+    }
+}
+
+#[test]
 fn securesystemslib_verifies_our_envelopes_and_rejects_tampering() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().expect("tmp");

@@ -1,10 +1,17 @@
-//! Key-file signers: PKCS#8 PEM ECDSA keys and cosign/sigstore encrypted keys.
+//! Key-file signers: ECDSA (P-256/384/521), Ed25519 and RSA (2048/3072/4096) keys in
+//! PKCS#8 (`PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`) PEM,
+//! and cosign/sigstore encrypted keys.
 //!
 //! Encrypted keys use cosign's format (scrypt + nacl/secretbox around a PKCS#8 DER
 //! key, PEM label `ENCRYPTED COSIGN PRIVATE KEY` or `ENCRYPTED SIGSTORE PRIVATE KEY`);
 //! decryption and key parsing come from the `sigstore` crate.
 //!
-//! Signatures are deterministic ECDSA (RFC 6979, RustCrypto `p256`/`p384`/`p521`),
+//! Ed25519 signs pure Ed25519 (RFC 8032), which DSSE verifiers (securesystemslib,
+//! in-toto) check; Tekton Chains loads cosign Ed25519 keys as Ed25519ph, whose
+//! signatures those verifiers reject. RSA signs PKCS#1 v1.5 with SHA-256, as cosign
+//! does.
+//!
+//! ECDSA signatures are deterministic (RFC 6979, RustCrypto `p256`/`p384`/`p521`),
 //! ASN.1 DER, hashed as cosign does: P-256 → SHA-256, P-384 → SHA-384,
 //! P-521 → SHA-512. Deterministic signing needs no random numbers, which keeps a
 //! short-lived process from paying for entropy-pool seeding (about 60 ms of CPU in
@@ -17,7 +24,9 @@ use std::path::Path;
 use async_trait::async_trait;
 use p256::pkcs8::DecodePrivateKey as _;
 use sigstore::crypto::signing_key::ecdsa::{ECDSAKeys, EllipticCurve};
+use sigstore::crypto::signing_key::rsa::keypair::RSAKeys;
 use sigstore::crypto::signing_key::{SigStoreKeyPair, kdf};
+use sigstore::crypto::{SigStoreSigner, SigningScheme};
 
 use super::{Error, PublicKey, Signature, Signer, keyid};
 use crate::config::PasswordSource;
@@ -26,23 +35,27 @@ use crate::secret::SecretBytes;
 const LABEL_PKCS8: &str = "PRIVATE KEY";
 const LABEL_COSIGN: &str = "ENCRYPTED COSIGN PRIVATE KEY";
 const LABEL_SIGSTORE: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
+const LABEL_SEC1: &str = "EC PRIVATE KEY";
+const LABEL_PKCS1: &str = "RSA PRIVATE KEY";
 
 /// A signer backed by a private key loaded from a file.
 pub struct KeyFileSigner {
-    key: EcKey,
+    key: LocalKey,
     public: PublicKey,
 }
 
-enum EcKey {
+enum LocalKey {
     P256(p256::ecdsa::SigningKey),
     P384(p384::ecdsa::SigningKey),
     P521(p521::ecdsa::SigningKey),
+    /// Ed25519 (pure, RFC 8032) and RSA (PKCS#1 v1.5, SHA-256) through aws-lc.
+    Other(SigStoreSigner),
 }
 
-impl EcKey {
-    fn sign(&self, message: &[u8]) -> Vec<u8> {
+impl LocalKey {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
         use p256::ecdsa::signature::Signer as _;
-        match self {
+        Ok(match self {
             Self::P256(k) => {
                 let sig: p256::ecdsa::Signature = k.sign(message);
                 sig.to_der().as_bytes().to_vec()
@@ -55,7 +68,10 @@ impl EcKey {
                 let sig: p521::ecdsa::Signature = k.sign(message);
                 sig.to_der().as_bytes().to_vec()
             }
-        }
+            Self::Other(signer) => signer
+                .sign(message)
+                .map_err(|e| Error::Sign(e.to_string()))?,
+        })
     }
 }
 
@@ -104,21 +120,27 @@ impl KeyFileSigner {
             path: origin.to_owned(),
         })?;
         let pair = match block.tag() {
-            LABEL_PKCS8 => {
-                SigStoreKeyPair::from_der(block.contents()).map_err(|e| Error::Malformed {
-                    path: origin.to_owned(),
-                    reason: e.to_string(),
-                })?
-            }
+            LABEL_PKCS8 => pkcs8_pair(origin, block.contents())?,
             LABEL_COSIGN | LABEL_SIGSTORE => {
                 let password = password.ok_or_else(|| Error::PasswordRequired {
                     path: origin.to_owned(),
                 })?;
                 let der = decrypt(origin, block.contents(), password.expose())?;
-                SigStoreKeyPair::from_der(&der).map_err(|e| Error::Malformed {
+                pkcs8_pair(origin, &der)?
+            }
+            LABEL_SEC1 => {
+                let pkcs8 = sec1_to_pkcs8(block.contents()).ok_or_else(|| Error::Malformed {
+                    path: origin.to_owned(),
+                    reason: "not a SEC1 ECDSA key on P-256, P-384 or P-521".into(),
+                })?;
+                pkcs8_pair(origin, &pkcs8)?
+            }
+            LABEL_PKCS1 => {
+                let keys = RSAKeys::from_pem(pem_bytes).map_err(|e| Error::Malformed {
                     path: origin.to_owned(),
                     reason: e.to_string(),
-                })?
+                })?;
+                SigStoreKeyPair::RSA(keys)
             }
             other => {
                 return Err(Error::UnsupportedPem {
@@ -132,30 +154,61 @@ impl KeyFileSigner {
     }
 
     fn from_key_pair(origin: &Path, pair: &SigStoreKeyPair) -> Result<Self, Error> {
-        let SigStoreKeyPair::ECDSA(ec) = pair else {
-            return Err(Error::UnsupportedKeyType {
-                path: origin.to_owned(),
-                kind: pair.to_string(),
-            });
-        };
         let malformed = |e: sigstore::errors::SigstoreError| Error::Malformed {
             path: origin.to_owned(),
             reason: e.to_string(),
         };
-        let pkcs8 = pair.private_key_to_der().map_err(malformed)?;
         let bad = |e: p256::pkcs8::Error| Error::Malformed {
             path: origin.to_owned(),
             reason: e.to_string(),
         };
-        let key = match ec {
-            ECDSAKeys::P256(_) => {
-                EcKey::P256(p256::ecdsa::SigningKey::from_pkcs8_der(&pkcs8).map_err(bad)?)
+        let (key, algorithm) = match pair {
+            SigStoreKeyPair::ECDSA(ec) => {
+                let pkcs8 = pair.private_key_to_der().map_err(malformed)?;
+                match ec {
+                    ECDSAKeys::P256(_) => (
+                        LocalKey::P256(
+                            p256::ecdsa::SigningKey::from_pkcs8_der(&pkcs8).map_err(bad)?,
+                        ),
+                        "ECDSA_P256_SHA256_ASN1".to_owned(),
+                    ),
+                    ECDSAKeys::P384(_) => (
+                        LocalKey::P384(
+                            p384::ecdsa::SigningKey::from_pkcs8_der(&pkcs8).map_err(bad)?,
+                        ),
+                        "ECDSA_P384_SHA384_ASN1".to_owned(),
+                    ),
+                    ECDSAKeys::P521(_) => (
+                        LocalKey::P521(
+                            p521::ecdsa::SigningKey::from_pkcs8_der(&pkcs8).map_err(bad)?,
+                        ),
+                        "ECDSA_P521_SHA512_ASN1".to_owned(),
+                    ),
+                }
             }
-            ECDSAKeys::P384(_) => {
-                EcKey::P384(p384::ecdsa::SigningKey::from_pkcs8_der(&pkcs8).map_err(bad)?)
-            }
-            ECDSAKeys::P521(_) => {
-                EcKey::P521(p521::ecdsa::SigningKey::from_pkcs8_der(&pkcs8).map_err(bad)?)
+            SigStoreKeyPair::ED25519(_) => (
+                LocalKey::Other(
+                    pair.to_sigstore_signer(&SigningScheme::ED25519)
+                        .map_err(malformed)?,
+                ),
+                "ED25519".to_owned(),
+            ),
+            SigStoreKeyPair::RSA(_) => {
+                let der = pair.public_key_to_der().map_err(malformed)?;
+                let bits = keyid::rsa_modulus_bits(&der).unwrap_or(0);
+                if !matches!(bits, 2048 | 3072 | 4096) {
+                    return Err(Error::UnsupportedKeyType {
+                        path: origin.to_owned(),
+                        kind: format!(
+                            "an RSA key of {bits} bits (2048, 3072 or 4096 are supported)"
+                        ),
+                    });
+                }
+                let scheme = SigningScheme::RSA_PKCS1_SHA256(bits);
+                (
+                    LocalKey::Other(pair.to_sigstore_signer(&scheme).map_err(malformed)?),
+                    format!("RSA_PKCS1_SHA256_{bits}"),
+                )
             }
         };
         let der = pair.public_key_to_der().map_err(malformed)?;
@@ -164,18 +217,13 @@ impl KeyFileSigner {
             path: origin.to_owned(),
             reason: "the public key has no SSH fingerprint".into(),
         })?;
-        let algorithm = match ec {
-            ECDSAKeys::P256(_) => "ECDSA_P256_SHA256_ASN1",
-            ECDSAKeys::P384(_) => "ECDSA_P384_SHA384_ASN1",
-            ECDSAKeys::P521(_) => "ECDSA_P521_SHA512_ASN1",
-        };
         Ok(Self {
             key,
             public: PublicKey {
                 der,
                 pem,
                 key_id,
-                algorithm: algorithm.to_owned(),
+                algorithm,
             },
         })
     }
@@ -187,6 +235,49 @@ impl KeyFileSigner {
         let signer = Self::from_key_pair(Path::new("(generated)"), &pair)?;
         Ok((signer, pair))
     }
+}
+
+/// Parse a PKCS#8 key; when that fails, say which kind of key it is.
+fn pkcs8_pair(origin: &Path, der: &[u8]) -> Result<SigStoreKeyPair, Error> {
+    SigStoreKeyPair::from_der(der).map_err(|e| {
+        use p256::pkcs8::PrivateKeyInfoRef;
+        use spki::der::Decode as _;
+        let kind = PrivateKeyInfoRef::from_der(der).ok().map(|info| {
+            match info.algorithm.oid.to_string().as_str() {
+                "1.2.840.113549.1.1.1" => {
+                    match keyid::rsa_private_modulus_bits(info.private_key.as_bytes()) {
+                        Some(bits) => format!("an RSA key of {bits} bits"),
+                        None => "a malformed RSA key".to_owned(),
+                    }
+                }
+                "1.2.840.10045.2.1" => "an ECDSA key on an unsupported curve".to_owned(),
+                oid => format!("a key of algorithm {oid}"),
+            }
+        });
+        match kind {
+            Some(kind) => Error::UnsupportedKeyType {
+                path: origin.to_owned(),
+                kind,
+            },
+            None => Error::Malformed {
+                path: origin.to_owned(),
+                reason: e.to_string(),
+            },
+        }
+    })
+}
+
+/// A SEC1 `EC PRIVATE KEY` re-encoded as PKCS#8 (the curve follows from the key).
+fn sec1_to_pkcs8(der: &[u8]) -> Option<Vec<u8>> {
+    use p256::pkcs8::EncodePrivateKey as _;
+    let doc = if let Ok(k) = p256::SecretKey::from_sec1_der(der) {
+        k.to_pkcs8_der()
+    } else if let Ok(k) = p384::SecretKey::from_sec1_der(der) {
+        k.to_pkcs8_der()
+    } else {
+        p521::SecretKey::from_sec1_der(der).ok()?.to_pkcs8_der()
+    };
+    doc.ok().map(|d| d.as_bytes().to_vec())
 }
 
 /// Decrypt a cosign-encrypted key. A password read from a file that ends in a
@@ -217,9 +308,6 @@ fn decrypt(origin: &Path, ciphertext: &[u8], password: &[u8]) -> Result<Vec<u8>,
 fn unsupported_label_hint(label: &str) -> &'static str {
     match label {
         "PUBLIC KEY" => "this is a public key; `--key` needs the private key",
-        "EC PRIVATE KEY" => {
-            "convert the SEC1 key to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8`"
-        }
         "ENCRYPTED PRIVATE KEY" => {
             "decrypt it to PKCS#8 with `openssl pkcs8 -in KEY -out KEY.pk8`, or use a cosign-encrypted key"
         }
@@ -231,7 +319,7 @@ fn unsupported_label_hint(label: &str) -> &'static str {
 impl Signer for KeyFileSigner {
     async fn sign(&self, message: &[u8]) -> Result<Signature, Error> {
         Ok(Signature {
-            sig: self.key.sign(message),
+            sig: self.key.sign(message)?,
             key_id: self.public.key_id.clone(),
         })
     }
@@ -294,6 +382,75 @@ mod tests {
             vk.verify_signature(sigstore::crypto::Signature::Raw(&a.sig), b"payload")
                 .expect("aws-lc verifies the RustCrypto signature");
         }
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/keys")
+            .join(name);
+        std::fs::read(path).expect("fixture")
+    }
+
+    #[tokio::test]
+    async fn every_key_format_loads_signs_and_has_the_ssh_key_id() {
+        // Key ids from `ssh-keygen -l` on the OpenSSH form of each public key.
+        for (key, public, algorithm, key_id) in [
+            (
+                "ed25519.pem",
+                "ed25519.pub",
+                "ED25519",
+                "SHA256:xB1bp1GFkuBCMpaqTRiJj6hgKhpNScfLV+zqLYctR6U",
+            ),
+            (
+                "rsa2048.pem",
+                "rsa2048.pub",
+                "RSA_PKCS1_SHA256_2048",
+                "SHA256:EfU28gQHztpwTPtM5jjzpKHyKV7lyo4dpaumwiHvQsI",
+            ),
+            (
+                "rsa2048-pkcs1.pem",
+                "rsa2048.pub",
+                "RSA_PKCS1_SHA256_2048",
+                "SHA256:EfU28gQHztpwTPtM5jjzpKHyKV7lyo4dpaumwiHvQsI",
+            ),
+            (
+                "p384-sec1.pem",
+                "p384.pub",
+                "ECDSA_P384_SHA384_ASN1",
+                "SHA256:PV0Zrz/Q+/vyeC9MMUdGSeqtcKg1lL3nUuGu2JbMYvY",
+            ),
+        ] {
+            let signer = KeyFileSigner::from_pem(Path::new(key), &fixture(key), None)
+                .unwrap_or_else(|e| panic!("{key}: {e}"));
+            let p = signer.public_key().expect("public key");
+            assert_eq!(p.algorithm, algorithm, "{key}");
+            assert_eq!(p.key_id, key_id, "{key}");
+            let sig = signer.sign(b"payload").await.expect("signs");
+            let vk = CosignVerificationKey::try_from_pem(&fixture(public)).expect("pub");
+            vk.verify_signature(sigstore::crypto::Signature::Raw(&sig.sig), b"payload")
+                .unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert!(
+                vk.verify_signature(sigstore::crypto::Signature::Raw(&sig.sig), b"other")
+                    .is_err()
+            );
+        }
+        let sec1 = KeyFileSigner::from_pem(Path::new("k"), &fixture("p256-sec1.pem"), None)
+            .expect("SEC1 P-256");
+        assert_eq!(
+            sec1.public_key().map(|p| p.algorithm.as_str()),
+            Some("ECDSA_P256_SHA256_ASN1")
+        );
+    }
+
+    #[test]
+    fn small_rsa_keys_are_refused() {
+        let err = KeyFileSigner::from_pem(Path::new("k"), &fixture("rsa1024.pem"), None)
+            .expect_err("1024-bit RSA");
+        assert!(
+            err.to_string().contains("is an RSA key of 1024 bits"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("RSA 2048/3072/4096"), "{err}");
     }
 
     #[test]

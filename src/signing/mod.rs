@@ -105,7 +105,7 @@ pub enum Error {
     },
     /// A key whose type this build cannot sign with.
     #[error(
-        "key `{path}` is {kind}; this version signs with ECDSA keys (P-256, P-384, P-521) only"
+        "key `{path}` is {kind}; supported: ECDSA P-256/P-384/P-521, Ed25519, RSA 2048/3072/4096"
     )]
     UnsupportedKeyType {
         /// Key path.
