@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use chainseal::attest;
-use chainseal::config::{AttestConfig, KeyRef, PasswordSource, StorageTarget};
+use chainseal::config::{AttestConfig, KeyRef, PasswordSource, SignerConfig, StorageTarget};
 use chainseal::provenance::{Options, generate};
 use chainseal::record::tekton::load;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -69,8 +69,10 @@ fn bench(c: &mut Criterion) {
                     let out = tempfile::tempdir().expect("tmp");
                     let cfg = AttestConfig {
                         record: paths.clone(),
-                        key: Some(KeyRef::File(root.join("examples/demo.key"))),
-                        password: PasswordSource::None,
+                        signer: Some(SignerConfig {
+                            key: KeyRef::File(root.join("examples/demo.key")),
+                            password: PasswordSource::None,
+                        }),
                         storage: vec![StorageTarget::Dir(out.path().to_owned())],
                         provenance: Options::new("https://tekton.dev/chains/v2"),
                         dry_run: false,

@@ -7,12 +7,12 @@
 use thiserror::Error;
 use tracing::{info, warn};
 
-use crate::config::{AttestConfig, KeyRef};
+use crate::config::AttestConfig;
 use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use crate::provenance::simplesigning::{self, ImagePayload};
 use crate::provenance::{self, Generated};
 use crate::record::tekton::{self, Record};
-use crate::signing::{self, KeyFileSigner, Signer};
+use crate::signing;
 use crate::storage::{self, Signed, Stored};
 
 /// Errors of the attest pipeline, one variant per stage.
@@ -99,21 +99,12 @@ pub fn storage_key(record: &Record) -> Result<String, Error> {
     Ok(format!("{prefix}-{}", meta.uid))
 }
 
-/// Load the configured signer.
-pub fn load_signer(cfg: &AttestConfig) -> Result<Option<Box<dyn Signer>>, Error> {
-    let Some(KeyRef::File(path)) = &cfg.key else {
-        return Ok(None);
-    };
-    let password = signing::key::read_password(&cfg.password)?;
-    Ok(Some(Box::new(KeyFileSigner::load(
-        path,
-        password.as_ref(),
-    )?)))
-}
-
 /// Run the pipeline once.
 pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
-    let signer = if cfg.dry_run { None } else { load_signer(cfg)? };
+    let signer = match (&cfg.signer, cfg.dry_run) {
+        (Some(signer), false) => Some(signing::load(signer)?),
+        _ => None,
+    };
     let record = tekton::load(&cfg.record)?;
     let generated = provenance::generate(&record, &cfg.provenance)?;
     for f in generated.findings.iter().filter(|f| f.is_skipped()) {

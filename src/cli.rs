@@ -54,6 +54,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Generate an ECDSA P-256 key pair (`PREFIX.key`, `PREFIX.pub`).
     Keygen(KeygenArgs),
+    /// Print the PEM public key (and its key id, on stderr) of the configured signer.
+    PublicKey(SignerArgs),
 }
 
 /// Settings shared by every command.
@@ -78,15 +80,9 @@ pub struct AttestArgs {
     #[arg(long, env = "CHAINSEAL_RECORD", value_name = "PATH[,PATH...]")]
     pub record: Option<String>,
 
-    /// The signing key: a PKCS#8 PEM ECDSA key (`PRIVATE KEY`) or a cosign-encrypted
-    /// key (`ENCRYPTED COSIGN PRIVATE KEY` / `ENCRYPTED SIGSTORE PRIVATE KEY`), as a
-    /// path or a `file://` URI.
-    #[arg(long, env = "CHAINSEAL_KEY", value_name = "PATH")]
-    pub key: Option<String>,
-
-    /// Password of an encrypted key.
+    /// The signing key.
     #[command(flatten)]
-    pub password: PasswordArgs,
+    pub signer: SignerArgs,
 
     /// Where to store attestations, a comma-separated list: `file:///dir` or a
     /// directory path.
@@ -130,6 +126,30 @@ pub struct AttestArgs {
     /// of it (subject, material, byproduct, or rejected with the reason).
     #[arg(long, env = "CHAINSEAL_EXPLAIN", requires = "dry_run")]
     pub explain: bool,
+}
+
+/// Which key signs: a key file, or Tekton Chains' `signing-secrets` directory.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SignerArgs {
+    /// The signing key file, as a path or `file://` URI: PEM `PRIVATE KEY` (PKCS#8:
+    /// ECDSA P-256/384/521, Ed25519, RSA 2048-4096), `EC PRIVATE KEY`,
+    /// `RSA PRIVATE KEY`, or a cosign-encrypted key.
+    #[arg(
+        long,
+        env = "CHAINSEAL_KEY",
+        value_name = "PATH",
+        conflicts_with = "signing_secrets"
+    )]
+    pub key: Option<String>,
+
+    /// A directory laid out like Tekton Chains' `signing-secrets` Secret: `x509.pem`
+    /// if present, else `cosign.key` with `cosign.password`.
+    #[arg(long, env = "CHAINSEAL_SIGNING_SECRETS", value_name = "DIR")]
+    pub signing_secrets: Option<PathBuf>,
+
+    /// Password of an encrypted key.
+    #[command(flatten)]
+    pub password: PasswordArgs,
 }
 
 /// The password of an encrypted key (`attest`: to decrypt it; `keygen`: to encrypt).

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::cli::{AttestArgs, PasswordArgs, known_env_vars};
+use crate::cli::{AttestArgs, PasswordArgs, SignerArgs, known_env_vars};
 use crate::provenance::Options;
 use crate::secret::SecretString;
 
@@ -100,6 +100,32 @@ where
 pub enum KeyRef {
     /// A PEM key file.
     File(PathBuf),
+    /// A Tekton Chains `signing-secrets` directory.
+    SigningSecrets(PathBuf),
+}
+
+/// A validated signer setting.
+#[derive(Debug, Clone)]
+pub struct SignerConfig {
+    /// The key.
+    pub key: KeyRef,
+    /// Its password, if encrypted.
+    pub password: PasswordSource,
+}
+
+impl SignerConfig {
+    /// Validate the signer arguments; `Ok(None)` when no key is configured.
+    pub fn from_args(args: SignerArgs) -> Result<Option<Self>, Error> {
+        let key = match (args.key.as_deref(), args.signing_secrets) {
+            (Some(k), _) => parse_key_ref(k)?,
+            (None, Some(dir)) => KeyRef::SigningSecrets(dir),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(Self {
+            key,
+            password: PasswordSource::from_args(args.password),
+        }))
+    }
 }
 
 /// Where the password of an encrypted key comes from.
@@ -153,10 +179,8 @@ impl StorageTarget {
 pub struct AttestConfig {
     /// Record files, in the order given.
     pub record: Vec<PathBuf>,
-    /// Signing key; `None` only in dry-run mode.
-    pub key: Option<KeyRef>,
-    /// Password for an encrypted key.
-    pub password: PasswordSource,
+    /// The signer; `None` only in dry-run mode.
+    pub signer: Option<SignerConfig>,
     /// Storage destinations, in the order given.
     pub storage: Vec<StorageTarget>,
     /// Provenance settings (format, build type, builder id, deep inspection).
@@ -194,10 +218,10 @@ impl AttestConfig {
         .into_iter()
         .map(PathBuf::from)
         .collect();
-        let key = match args.key.as_deref() {
+        let signer = match SignerConfig::from_args(args.signer)? {
             None if args.dry_run => None,
             None => return Err(Error::MissingKey),
-            Some(k) => Some(parse_key_ref(k)?),
+            some => some,
         };
         let storage = split_list("CHAINSEAL_STORAGE", &args.storage)?
             .iter()
@@ -216,8 +240,7 @@ impl AttestConfig {
         })?;
         Ok(Self {
             record,
-            key,
-            password: PasswordSource::from_args(args.password),
+            signer,
             storage,
             provenance: Options {
                 format,
@@ -250,7 +273,10 @@ mod tests {
     fn args() -> AttestArgs {
         AttestArgs {
             record: Some("a.json".into()),
-            key: Some("k.pem".into()),
+            signer: SignerArgs {
+                key: Some("k.pem".into()),
+                ..SignerArgs::default()
+            },
             storage: "file:///tmp/out,rel/dir".into(),
             builder_id: "https://example.com/builder".into(),
             format: "slsa/v1.0".into(),
@@ -276,7 +302,7 @@ mod tests {
     #[test]
     fn debug_output_never_contains_the_password() {
         let mut a = args();
-        a.password.key_password = Some(SecretString::new("hunter2-secret".into()));
+        a.signer.password.key_password = Some(SecretString::new("hunter2-secret".into()));
         let shown = format!(
             "{a:?} {:?}",
             AttestConfig::from_args(a.clone()).expect("valid")
@@ -295,7 +321,10 @@ mod tests {
                 StorageTarget::Dir("rel/dir".into())
             ]
         );
-        assert_eq!(cfg.key, Some(KeyRef::File("k.pem".into())));
+        assert_eq!(
+            cfg.signer.map(|s| s.key),
+            Some(KeyRef::File("k.pem".into()))
+        );
     }
 
     #[test]
@@ -313,10 +342,10 @@ mod tests {
             Err(Error::EmptyListItem { .. })
         ));
         let mut a = args();
-        a.key = None;
+        a.signer.key = None;
         assert!(matches!(AttestConfig::from_args(a), Err(Error::MissingKey)));
         let mut a = args();
-        a.key = None;
+        a.signer.key = None;
         a.dry_run = true;
         assert!(AttestConfig::from_args(a).is_ok());
         let mut a = args();
@@ -328,7 +357,7 @@ mod tests {
             "{err}"
         );
         let mut a = args();
-        a.key = Some("awskms:///alias/x".into());
+        a.signer.key = Some("awskms:///alias/x".into());
         assert!(matches!(
             AttestConfig::from_args(a),
             Err(Error::UnsupportedKey(_))

@@ -88,6 +88,8 @@ pub fn generate(
         Ok(tmp)
     };
     // tempfile creates files with mode 0600, right for the private key.
+    // sigstore writes CRLF line endings; write the usual LF.
+    let pem = zeroize::Zeroizing::new(pem.replace("\r\n", "\n"));
     let key_tmp = write(pem.as_bytes(), &private)?;
     let pub_tmp = write(pubkey.pem.as_bytes(), &public)?;
     set_public_mode(pub_tmp.path()).map_err(|source| Error::Write {

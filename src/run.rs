@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use chainseal::attest::{self, Outcome};
-use chainseal::cli::{AttestArgs, Cli, Command, KeygenArgs, VerifyArgs};
-use chainseal::config::{AttestConfig, PasswordSource};
+use chainseal::cli::{AttestArgs, Cli, Command, KeygenArgs, SignerArgs, VerifyArgs};
+use chainseal::config::{AttestConfig, PasswordSource, SignerConfig};
 use chainseal::keygen;
 use chainseal::signing::key::read_password;
 use chainseal::verify::Verifier;
@@ -17,6 +17,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Attest(args)) => attest(args),
         Some(Command::Verify(args)) => verify(&args),
         Some(Command::Keygen(args)) => keygen(args),
+        Some(Command::PublicKey(args)) => public_key(args),
     }
 }
 
@@ -115,6 +116,17 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn public_key(args: SignerArgs) -> anyhow::Result<ExitCode> {
+    let cfg = SignerConfig::from_args(args)?.ok_or(chainseal::config::Error::MissingKey)?;
+    let signer = chainseal::signing::load(&cfg)?;
+    let public = signer
+        .public_key()
+        .ok_or_else(|| anyhow::anyhow!("this signer has no public key until it signs"))?;
+    print!("{}", public.pem);
+    eprintln!("key id: {} ({})", public.key_id, public.algorithm);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {

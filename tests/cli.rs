@@ -332,6 +332,12 @@ fn keygen_writes_a_usable_encrypted_pair_and_refuses_to_overwrite() {
         key.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"),
         "{key}"
     );
+    assert!(!key.contains('\r'), "LF line endings");
+    let public = std::fs::read_to_string(dir.path().join("team.pub")).expect("pub");
+    assert!(
+        public.starts_with("-----BEGIN PUBLIC KEY-----\n"),
+        "{public}"
+    );
 
     let r = run(chainseal(dir.path())
         .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
@@ -463,4 +469,87 @@ fn explain_lists_every_decision_and_needs_dry_run() {
     assert!(r.stderr.contains("--dry-run"), "{}", r.stderr);
     let r = run(example_args(&mut chainseal(dir.path())).env("CHAINSEAL_FORMAT", "slsa/v2alpha2"));
     assert_error(&r, "unknown format `slsa/v2alpha2`");
+}
+
+#[test]
+fn signing_secrets_directory_is_read_as_chains_reads_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let secrets = dir.path().join("signing-secrets");
+    std::fs::create_dir(&secrets).expect("mkdir");
+    let attest = |dir: &std::path::Path| {
+        run(chainseal(dir)
+            .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+            .env("CHAINSEAL_SIGNING_SECRETS", &secrets))
+    };
+    let r = attest(dir.path());
+    assert_error(&r, "no valid private key found");
+    assert!(r.stderr.contains("[x509.pem, cosign.key]"), "{}", r.stderr);
+
+    // cosign.key + cosign.password (the Chains e2e pair).
+    for f in ["cosign.key", "cosign.password"] {
+        std::fs::copy(repo(&format!("tests/fixtures/keys/{f}")), secrets.join(f)).expect("copy");
+    }
+    let r = attest(dir.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = dir
+        .path()
+        .join(format!("attestations/{EXAMPLE_KEY}.intoto.jsonl"));
+    assert_eq!(
+        verify(dir.path(), repo("tests/fixtures/keys/cosign.pub"), &file).code,
+        0
+    );
+
+    // x509.pem wins when present.
+    std::fs::copy(repo("examples/demo.key"), secrets.join("x509.pem")).expect("copy");
+    let other = tempfile::tempdir().expect("tmp");
+    let r = attest(other.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = other
+        .path()
+        .join(format!("attestations/{EXAMPLE_KEY}.intoto.jsonl"));
+    assert_eq!(
+        verify(other.path(), repo("examples/demo.pub"), &file).code,
+        0
+    );
+
+    // A key and a secrets directory at once is a usage error.
+    let r = run(chainseal(dir.path())
+        .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+        .env("CHAINSEAL_SIGNING_SECRETS", &secrets)
+        .env("CHAINSEAL_KEY", repo("examples/demo.key")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn public_key_prints_the_pem_and_key_id_of_any_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for (key, public, password) in [
+        ("examples/demo.key", "examples/demo.pub", None),
+        (
+            "tests/fixtures/keys/cosign.key",
+            "tests/fixtures/keys/cosign.pub",
+            Some("p"),
+        ),
+        (
+            "tests/fixtures/keys/ed25519.pem",
+            "tests/fixtures/keys/ed25519.pub",
+            None,
+        ),
+        (
+            "tests/fixtures/keys/rsa2048-pkcs1.pem",
+            "tests/fixtures/keys/rsa2048.pub",
+            None,
+        ),
+    ] {
+        let mut cmd = chainseal(dir.path());
+        cmd.args(["public-key", "--key"]).arg(repo(key));
+        if let Some(p) = password {
+            cmd.env("CHAINSEAL_KEY_PASSWORD", p);
+        }
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 0, "{key}: {}", r.stderr);
+        let want = std::fs::read_to_string(repo(public)).expect("pub");
+        assert_eq!(r.stdout.trim(), want.trim(), "{key}");
+        assert!(r.stderr.contains("key id: SHA256:"), "{}", r.stderr);
+    }
 }

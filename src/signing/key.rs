@@ -212,7 +212,10 @@ impl KeyFileSigner {
             }
         };
         let der = pair.public_key_to_der().map_err(malformed)?;
-        let pem = pair.public_key_to_pem().map_err(malformed)?;
+        let pem = pem::encode_config(
+            &pem::Pem::new("PUBLIC KEY", der.clone()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        );
         let key_id = keyid::ssh_fingerprint(&der).ok_or_else(|| Error::Malformed {
             path: origin.to_owned(),
             reason: "the public key has no SSH fingerprint".into(),

@@ -8,12 +8,44 @@ use std::fmt::Debug;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+
+use crate::config::{KeyRef, PasswordSource, SignerConfig};
 use thiserror::Error;
 
 pub mod key;
 pub mod keyid;
 
 pub use key::KeyFileSigner;
+
+/// Load the configured signer.
+///
+/// A `signing-secrets` directory is read as Tekton Chains reads it: `x509.pem`
+/// (unencrypted) if present, else `cosign.key` with the password in `cosign.password`
+/// (read as is), unless a password is configured explicitly.
+pub fn load(cfg: &SignerConfig) -> Result<Box<dyn Signer>, Error> {
+    match &cfg.key {
+        KeyRef::File(path) => {
+            let password = key::read_password(&cfg.password)?;
+            Ok(Box::new(KeyFileSigner::load(path, password.as_ref())?))
+        }
+        KeyRef::SigningSecrets(dir) => {
+            let x509 = dir.join("x509.pem");
+            if x509.exists() {
+                return Ok(Box::new(KeyFileSigner::load(&x509, None)?));
+            }
+            let cosign = dir.join("cosign.key");
+            if !cosign.exists() {
+                return Err(Error::NoKeyInSecrets { dir: dir.clone() });
+            }
+            let password = match &cfg.password {
+                PasswordSource::None => PasswordSource::File(dir.join("cosign.password")),
+                explicit => explicit.clone(),
+            };
+            let password = key::read_password(&password)?;
+            Ok(Box::new(KeyFileSigner::load(&cosign, password.as_ref())?))
+        }
+    }
+}
 
 /// A signature and the id of the key that made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +152,12 @@ pub enum Error {
         path: PathBuf,
         /// Why.
         reason: String,
+    },
+    /// A `signing-secrets` directory without a key.
+    #[error("no valid private key found in `{dir}`, looked for: [x509.pem, cosign.key]")]
+    NoKeyInSecrets {
+        /// The directory.
+        dir: PathBuf,
     },
     /// The signing operation itself failed.
     #[error("signing failed: {0}")]
