@@ -330,6 +330,70 @@ fn transcribed_partial_expectations_match() {
     }
 }
 
+/// Drop what Chains' e2e test does not compare: `internalParameters` and
+/// `environment` entries at any depth (`tests/fixtures/e2e/README.md`).
+fn without_ignored(mut v: Value) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("internalParameters");
+                map.remove("environment");
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+#[test]
+fn chains_e2e_templates_match() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/e2e");
+    let cases = [
+        ("task-output-image", "v1", "slsa/v1", false),
+        ("pipeline-output-image", "v1", "slsa/v1", false),
+        ("task-output-image", "v2alpha3", "slsa/v2alpha3", false),
+        ("pipeline-output-image", "v2alpha3", "slsa/v2alpha3", false),
+        ("task-output-image", "v2alpha4", "slsa/v2alpha4", false),
+        ("pipeline-output-image", "v2alpha4", "slsa/v2alpha4", false),
+        (
+            "task-with-object-type-hinting",
+            "v2alpha4",
+            "slsa/v2alpha4",
+            false,
+        ),
+        (
+            "pipeline-with-object-type-hinting",
+            "v2alpha4",
+            "slsa/v2alpha4",
+            false,
+        ),
+        (
+            "pipeline-with-repeated-results",
+            "v2alpha4",
+            "slsa/v2alpha4",
+            true,
+        ),
+    ];
+    for (record, dir, format, deep) in cases {
+        let input = root.join(format!("records/{record}.json"));
+        let got = generated_with(
+            &[input.to_str().expect("utf-8 path")],
+            "https://tekton.dev/chains/v2",
+            format,
+            deep,
+        );
+        let want: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join(format!("expected/{dir}/{record}.json")))
+                .expect("expected"),
+        )
+        .expect("JSON");
+        assert_json_eq(&without_ignored(got), &without_ignored(want));
+    }
+}
+
 #[test]
 fn payload_bytes_have_sorted_predicate_keys() {
     let paths = vec![fixture("unit-inputs/slsa-v2alpha4/taskrun1.json")];
