@@ -21,7 +21,10 @@ fn bench(c: &mut Criterion) {
     ] {
         let signer = KeyFileSigner::load(&root.join(file), None).expect("key loads");
         c.bench_function(&format!("sign 4 KiB, {name}"), |b| {
-            b.iter(|| rt.block_on(signer.sign(black_box(&message))).expect("signs"));
+            b.iter(|| {
+                rt.block_on(signer.sign(black_box(&message)))
+                    .expect("signs")
+            });
         });
     }
     let pem = std::fs::read(root.join("examples/demo.key")).expect("key");

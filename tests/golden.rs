@@ -213,6 +213,17 @@ fn transcribed_go_test_expectations_match() {
             true,
             "v1-pipelinerun1-deep-on.json",
         ),
+        (
+            &[
+                "unit-inputs/pipeline-v1/pipelinerun-childrefs.json",
+                "unit-inputs/pipeline-v1/taskrun1.json",
+                "unit-inputs/pipeline-v1/taskrun2.json",
+            ],
+            "test_builder-1",
+            "slsa/v1",
+            false,
+            "v1-pipelinerun-childrefs.json",
+        ),
     ];
     for (inputs, builder, format, deep, want) in cases {
         let got = generated_with(inputs, builder, format, *deep);
@@ -275,7 +286,12 @@ fn transcribed_partial_expectations_match() {
             "v2alpha3-pipelinerun-remote-resolver.partial.json",
         ),
     ] {
-        let got = generated_as(&inputs, "b", "slsa/v2alpha3");
+        let format = if inputs[0].contains("taskrun") {
+            "slsa/v2alpha3"
+        } else {
+            "slsa/v2alpha3"
+        };
+        let got = generated_as(&inputs, "b", format);
         let mut want = derived(want)["externalParameters"].clone();
         // runSpec is verbatim (deliberate difference 1); buildConfigSource is the point.
         want["runSpec"] =
