@@ -286,20 +286,18 @@ fn transcribed_partial_expectations_match() {
             "v2alpha3-pipelinerun-remote-resolver.partial.json",
         ),
     ] {
-        let format = if inputs[0].contains("taskrun") {
-            "slsa/v2alpha3"
-        } else {
-            "slsa/v2alpha3"
-        };
-        let got = generated_as(&inputs, "b", format);
-        let mut want = derived(want)["externalParameters"].clone();
-        // runSpec is verbatim (deliberate difference 1); buildConfigSource is the point.
-        want["runSpec"] =
-            got["predicate"]["buildDefinition"]["externalParameters"]["runSpec"].clone();
-        assert_json_eq(
-            &got["predicate"]["buildDefinition"]["externalParameters"],
-            &want,
-        );
+        // v2alpha4 builds externalParameters with the same function as v2alpha3.
+        for format in ["slsa/v2alpha3", "slsa/v2alpha4"] {
+            let got = generated_as(&inputs, "b", format);
+            let mut want = derived(want)["externalParameters"].clone();
+            // runSpec is verbatim (deliberate difference 1); buildConfigSource is the point.
+            want["runSpec"] =
+                got["predicate"]["buildDefinition"]["externalParameters"]["runSpec"].clone();
+            assert_json_eq(
+                &got["predicate"]["buildDefinition"]["externalParameters"],
+                &want,
+            );
+        }
     }
     let pv1 = |names: &[&str]| -> Vec<String> {
         names
