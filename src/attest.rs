@@ -102,7 +102,7 @@ pub fn storage_key(record: &Record) -> Result<String, Error> {
 /// Run the pipeline once.
 pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
     let signer = match (&cfg.signer, cfg.dry_run) {
-        (Some(signer), false) => Some(signing::load(signer)?),
+        (Some(signer), false) => Some(signing::load(signer).await?),
         _ => None,
     };
     let record = tekton::load(&cfg.record)?;

@@ -47,7 +47,9 @@ pub enum Error {
     #[error("unsupported storage `{0}`: use `file:///dir` or a directory path")]
     UnsupportedStorage(String),
     /// A key reference this build cannot load.
-    #[error("unsupported key reference `{0}`: use a key file path or a `file://` URI")]
+    #[error(
+        "unsupported key reference `{0}`: use a key file path, a `file://` URI or `hashivault://<key>`"
+    )]
     UnsupportedKey(String),
     /// An unknown format or build type.
     #[error("`CHAINSEAL_{setting}`: {source}")]
@@ -102,6 +104,8 @@ pub enum KeyRef {
     File(PathBuf),
     /// A Tekton Chains `signing-secrets` directory.
     SigningSecrets(PathBuf),
+    /// A Vault / OpenBao transit key (`hashivault://<key>`).
+    Vault(String),
 }
 
 /// A validated signer setting.
@@ -256,6 +260,9 @@ impl AttestConfig {
 
 fn parse_key_ref(s: &str) -> Result<KeyRef, Error> {
     let s = s.trim();
+    if let Some(key) = s.strip_prefix("hashivault://") {
+        return Ok(KeyRef::Vault(key.to_owned()));
+    }
     if let Some(path) = s.strip_prefix("file://") {
         if !path.is_empty() {
             return Ok(KeyRef::File(PathBuf::from(path)));

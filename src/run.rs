@@ -120,7 +120,11 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 
 fn public_key(args: SignerArgs) -> anyhow::Result<ExitCode> {
     let cfg = SignerConfig::from_args(args)?.ok_or(chainseal::config::Error::MissingKey)?;
-    let signer = chainseal::signing::load(&cfg)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let signer = rt.block_on(chainseal::signing::load(&cfg))?;
     let public = signer
         .public_key()
         .ok_or_else(|| anyhow::anyhow!("this signer has no public key until it signs"))?;

@@ -14,6 +14,7 @@ use thiserror::Error;
 
 pub mod key;
 pub mod keyid;
+pub mod vault;
 
 pub use key::KeyFileSigner;
 
@@ -22,8 +23,9 @@ pub use key::KeyFileSigner;
 /// A `signing-secrets` directory is read as Tekton Chains reads it: `x509.pem`
 /// (unencrypted) if present, else `cosign.key` with the password in `cosign.password`
 /// (read as is), unless a password is configured explicitly.
-pub fn load(cfg: &SignerConfig) -> Result<Box<dyn Signer>, Error> {
+pub async fn load(cfg: &SignerConfig) -> Result<Box<dyn Signer>, Error> {
     match &cfg.key {
+        KeyRef::Vault(key) => Ok(Box::new(vault::VaultSigner::connect(key).await?)),
         KeyRef::File(path) => {
             let password = key::read_password(&cfg.password)?;
             Ok(Box::new(KeyFileSigner::load(path, password.as_ref())?))
@@ -152,6 +154,14 @@ pub enum Error {
         path: PathBuf,
         /// Why.
         reason: String,
+    },
+    /// A KMS operation failed (the message names the key and the fix).
+    #[error("{uri}: {message}")]
+    Kms {
+        /// The key URI.
+        uri: String,
+        /// What failed and what to check.
+        message: String,
     },
     /// A `signing-secrets` directory without a key.
     #[error("no valid private key found in `{dir}`, looked for: [x509.pem, cosign.key]")]
