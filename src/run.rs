@@ -35,12 +35,17 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
-    let cfg = AttestConfig::from_args(args)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// A single-threaded runtime: one command does one thing at a time.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .context("cannot start the async runtime")
+}
+
+fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
+    let cfg = AttestConfig::from_args(args)?;
+    let rt = runtime()?;
     match rt.block_on(attest::run(&cfg))? {
         Outcome::DryRun { generated, images } => {
             let json = serde_json::to_string_pretty(&generated.statement)?;
@@ -120,10 +125,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 
 fn public_key(args: SignerArgs) -> anyhow::Result<ExitCode> {
     let cfg = SignerConfig::from_args(args)?.ok_or(chainseal::config::Error::MissingKey)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = runtime()?;
     let signer = rt.block_on(chainseal::signing::load(&cfg))?;
     let public = signer
         .public_key()

@@ -6,9 +6,13 @@
 //!   `repo@sha256:hex`) name images; names are normalised ([`DigestReference`]).
 //! * `*ARTIFACT_OUTPUTS` objects `{uri, digest, isBuildArtifact: "true"}` are build
 //!   artifacts; `*ARTIFACT_INPUTS` objects `{uri, digest}` are inputs.
+//! * Under the older rules ([`SubjectRules::Legacy`]: SLSA v0.2, `slsa/v2alpha3`),
+//!   `*ARTIFACT_URI` + `*ARTIFACT_DIGEST` pairs and every valid `*ARTIFACT_OUTPUTS`
+//!   (whatever its `isBuildArtifact`) are subjects too.
 //! * `CHAINS-GIT_URL` / `CHAINS-GIT_COMMIT` name the source repository.
 //!
-//! Invalid hints are skipped and reported as [`Finding`]s, never fatal.
+//! Every decision is recorded as a [`Finding`] (subject, input, byproduct, or skipped
+//! with the reason; `--explain` prints them). Invalid hints are skipped, never fatal.
 
 use std::collections::{BTreeMap, HashSet};
 
