@@ -48,7 +48,7 @@ pub enum Error {
     UnsupportedStorage(String),
     /// A key reference this build cannot load.
     #[error(
-        "unsupported key reference `{0}`: use a key file path, a `file://` URI or `hashivault://<key>`"
+        "unsupported key reference `{0}`: use a key file path, a `file://` URI, `hashivault://<key>` or `awskms://[endpoint]/<key>`"
     )]
     UnsupportedKey(String),
     /// An unknown format or build type.
@@ -106,6 +106,8 @@ pub enum KeyRef {
     SigningSecrets(PathBuf),
     /// A Vault / OpenBao transit key (`hashivault://<key>`).
     Vault(String),
+    /// An AWS KMS key (`awskms://[endpoint]/<key>`; the part after the scheme).
+    AwsKms(String),
 }
 
 /// A validated signer setting.
@@ -263,6 +265,9 @@ fn parse_key_ref(s: &str) -> Result<KeyRef, Error> {
     if let Some(key) = s.strip_prefix("hashivault://") {
         return Ok(KeyRef::Vault(key.to_owned()));
     }
+    if let Some(rest) = s.strip_prefix("awskms://") {
+        return Ok(KeyRef::AwsKms(rest.to_owned()));
+    }
     if let Some(path) = s.strip_prefix("file://") {
         if !path.is_empty() {
             return Ok(KeyRef::File(PathBuf::from(path)));
@@ -364,7 +369,7 @@ mod tests {
             "{err}"
         );
         let mut a = args();
-        a.signer.key = Some("awskms:///alias/x".into());
+        a.signer.key = Some("gcpkms://projects/p".into());
         assert!(matches!(
             AttestConfig::from_args(a),
             Err(Error::UnsupportedKey(_))

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use crate::config::{KeyRef, PasswordSource, SignerConfig};
 use thiserror::Error;
 
+pub mod aws;
 pub mod key;
 pub mod keyid;
 pub mod vault;
@@ -26,6 +27,7 @@ pub use key::KeyFileSigner;
 pub async fn load(cfg: &SignerConfig) -> Result<Box<dyn Signer>, Error> {
     match &cfg.key {
         KeyRef::Vault(key) => Ok(Box::new(vault::VaultSigner::connect(key).await?)),
+        KeyRef::AwsKms(rest) => Ok(Box::new(aws::AwsKmsSigner::connect(rest).await?)),
         KeyRef::File(path) => {
             let password = key::read_password(&cfg.password)?;
             Ok(Box::new(KeyFileSigner::load(path, password.as_ref())?))
