@@ -13,18 +13,7 @@ use std::process::Command;
 use common::{EXAMPLE_KEY, chainseal, repo, run};
 
 fn python() -> Option<PathBuf> {
-    match std::env::var_os("INTEROP_PYTHON") {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("INTEROP_PYTHON is not set in CI: run the tests with scripts/test")
-        }
-        None => {
-            eprintln!(
-                "SKIPPED securesystemslib interop: INTEROP_PYTHON is unset (scripts/test sets it)"
-            );
-            None
-        }
-    }
+    common::tool("INTEROP_PYTHON", "securesystemslib interop")
 }
 
 #[test]

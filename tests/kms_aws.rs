@@ -18,20 +18,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{EXAMPLE_KEY, assert_error, chainseal, repo, run};
-
-fn tool(var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("{var} is not set in CI: run the tests with scripts/test")
-        }
-        None => {
-            eprintln!("SKIPPED AWS KMS test: {var} is unset (scripts/test sets it)");
-            None
-        }
-    }
-}
+use common::{EXAMPLE_KEY, assert_error, chainseal, repo, run, tool};
 
 struct Moto(Child);
 
@@ -54,7 +41,10 @@ fn aws<'a>(cmd: &'a mut Command, endpoint_region: Option<&str>) -> &'a mut Comma
 
 #[test]
 fn aws_kms_keys_sign_the_pae_digest() {
-    let (Some(moto), Some(python)) = (tool("MOTO_SERVER"), tool("INTEROP_PYTHON")) else {
+    let (Some(moto), Some(python)) = (
+        tool("MOTO_SERVER", "AWS KMS test"),
+        tool("INTEROP_PYTHON", "AWS KMS test"),
+    ) else {
         return;
     };
     let work = tempfile::tempdir().expect("tmp");

@@ -14,20 +14,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{EXAMPLE_KEY, assert_error, chainseal, repo, run, verify};
-
-fn tool(var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("{var} is not set in CI: run the tests with scripts/test")
-        }
-        None => {
-            eprintln!("SKIPPED Vault transit test: {var} is unset (scripts/test sets it)");
-            None
-        }
-    }
-}
+use common::{EXAMPLE_KEY, assert_error, chainseal, repo, run, tool, verify};
 
 /// An OpenBao dev server, stopped on drop.
 struct Bao {
@@ -106,7 +93,10 @@ impl Bao {
 
 #[test]
 fn vault_transit_keys_sign_verifiable_attestations() {
-    let (Some(bin), Some(python)) = (tool("BAO_BIN"), tool("INTEROP_PYTHON")) else {
+    let (Some(bin), Some(python)) = (
+        tool("BAO_BIN", "Vault transit test"),
+        tool("INTEROP_PYTHON", "Vault transit test"),
+    ) else {
         return;
     };
     let bao = Bao::start(bin);

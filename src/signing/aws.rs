@@ -24,7 +24,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, MessageType, SigningAlgorithmSpec};
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
-use super::{Error, PublicKey, Signature, Signer, keyid};
+use super::{Error, PublicKey, Signature, Signer};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -144,22 +144,13 @@ impl AwsKmsSigner {
             .public_key()
             .map(|b| b.as_ref().to_vec())
             .ok_or_else(|| kms("GetPublicKey returned no key".into()))?;
-        let key_id = keyid::ssh_fingerprint(&der)
+        let public = PublicKey::from_spki_der(der, format!("awskms {}", algorithm.as_str()))
             .ok_or_else(|| kms("the public key has no SSH fingerprint".into()))?;
-        let pem = pem::encode_config(
-            &pem::Pem::new("PUBLIC KEY", der.clone()),
-            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-        );
         Ok(Self {
             client,
             uri,
             key,
-            public: PublicKey {
-                der,
-                pem,
-                key_id,
-                algorithm: format!("awskms {}", algorithm.as_str()),
-            },
+            public,
             algorithm,
         })
     }

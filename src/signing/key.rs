@@ -212,23 +212,11 @@ impl KeyFileSigner {
             }
         };
         let der = pair.public_key_to_der().map_err(malformed)?;
-        let pem = pem::encode_config(
-            &pem::Pem::new("PUBLIC KEY", der.clone()),
-            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-        );
-        let key_id = keyid::ssh_fingerprint(&der).ok_or_else(|| Error::Malformed {
+        let public = PublicKey::from_spki_der(der, algorithm).ok_or_else(|| Error::Malformed {
             path: origin.to_owned(),
             reason: "the public key has no SSH fingerprint".into(),
         })?;
-        Ok(Self {
-            key,
-            public: PublicKey {
-                der,
-                pem,
-                key_id,
-                algorithm,
-            },
-        })
+        Ok(Self { key, public })
     }
 
     /// Generate a new ECDSA P-256 key pair.

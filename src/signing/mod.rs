@@ -73,6 +73,24 @@ pub struct PublicKey {
     pub algorithm: String,
 }
 
+impl PublicKey {
+    /// A public key from DER SubjectPublicKeyInfo: PEM (LF line endings) and the SSH
+    /// key id derived; `None` for key types SSH cannot represent.
+    pub fn from_spki_der(der: Vec<u8>, algorithm: String) -> Option<Self> {
+        let key_id = keyid::ssh_fingerprint(&der)?;
+        let pem = pem::encode_config(
+            &pem::Pem::new("PUBLIC KEY", der.clone()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        );
+        Some(Self {
+            der,
+            pem,
+            key_id,
+            algorithm,
+        })
+    }
+}
+
 /// Something that signs bytes.
 #[async_trait]
 pub trait Signer: Debug + Send + Sync {

@@ -24,7 +24,7 @@ use vaultrs::api::transit::{HashAlgorithm, KeyType, MarshalingAlgorithm, Signatu
 use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
 use vaultrs::error::ClientError;
 
-use super::{Error, PublicKey, Signature, Signer, keyid};
+use super::{Error, PublicKey, Signature, Signer};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -152,23 +152,14 @@ impl VaultSigner {
                 .map_err(|e| kms(format!("unreadable public key: {e}")))?
                 .into_contents(),
         };
-        let key_id = keyid::ssh_fingerprint(&der)
+        let public = PublicKey::from_spki_der(der, format!("hashivault {:?}", info.key_type))
             .ok_or_else(|| kms("the public key has no SSH fingerprint".into()))?;
-        let pem = pem::encode_config(
-            &pem::Pem::new("PUBLIC KEY", der.clone()),
-            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-        );
         Ok(Self {
             client,
             mount,
             key: key.to_owned(),
             scheme,
-            public: PublicKey {
-                der,
-                pem,
-                key_id,
-                algorithm: format!("hashivault {:?}", info.key_type),
-            },
+            public,
         })
     }
 }

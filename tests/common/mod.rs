@@ -94,3 +94,18 @@ pub fn files_below(dir: &Path) -> Vec<String> {
 
 /// The storage file the example PipelineRun is written to.
 pub const EXAMPLE_KEY: &str = "pipelinerun-4f9c2a2e-6d1b-4c1e-9a57-1f0d3b7e8a21";
+
+/// A tool path from `var` (set by scripts/test). Outside CI, `None` with a message
+/// saying what was skipped; in CI an unset variable is a failure.
+pub fn tool(var: &str, what: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(p) => Some(PathBuf::from(p)),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("{var} is not set in CI: run the tests with scripts/test")
+        }
+        None => {
+            eprintln!("SKIPPED {what}: {var} is unset (scripts/test sets it)");
+            None
+        }
+    }
+}
