@@ -187,10 +187,7 @@ impl Signer for AwsKmsSigner {
                 uri: self.uri.clone(),
                 message: "Sign returned no signature".into(),
             })?;
-        Ok(Signature {
-            sig,
-            key_id: self.public.key_id.clone(),
-        })
+        Ok(self.public.signature(sig))
     }
 
     fn public_key(&self) -> Option<&PublicKey> {

@@ -309,10 +309,7 @@ fn unsupported_label_hint(label: &str) -> &'static str {
 #[async_trait]
 impl Signer for KeyFileSigner {
     async fn sign(&self, message: &[u8]) -> Result<Signature, Error> {
-        Ok(Signature {
-            sig: self.key.sign(message)?,
-            key_id: self.public.key_id.clone(),
-        })
+        Ok(self.public.signature(self.key.sign(message)?))
     }
 
     fn public_key(&self) -> Option<&PublicKey> {

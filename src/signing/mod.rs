@@ -74,6 +74,14 @@ pub struct PublicKey {
 }
 
 impl PublicKey {
+    /// A signature made with this key, carrying its key id.
+    pub fn signature(&self, sig: Vec<u8>) -> Signature {
+        Signature {
+            sig,
+            key_id: self.key_id.clone(),
+        }
+    }
+
     /// A public key from DER SubjectPublicKeyInfo: PEM (LF line endings) and the SSH
     /// key id derived; `None` for key types SSH cannot represent.
     pub fn from_spki_der(der: Vec<u8>, algorithm: String) -> Option<Self> {

@@ -206,10 +206,7 @@ impl Signer for VaultSigner {
             uri,
             message: format!("unreadable signature from Vault: {e}"),
         })?;
-        Ok(Signature {
-            sig,
-            key_id: self.public.key_id.clone(),
-        })
+        Ok(self.public.signature(sig))
     }
 
     fn public_key(&self) -> Option<&PublicKey> {
