@@ -70,6 +70,7 @@ fn bench(c: &mut Criterion) {
                     let cfg = AttestConfig {
                         record: paths.clone(),
                         signer: Some(SignerConfig {
+                            kms: Default::default(),
                             key: KeyRef::File(root.join("examples/demo.key")),
                             password: PasswordSource::None,
                         }),

@@ -131,13 +131,15 @@ pub struct AttestArgs {
 /// Which key signs: a key file, or Tekton Chains' `signing-secrets` directory.
 #[derive(Debug, Args, Clone, Default)]
 pub struct SignerArgs {
-    /// The signing key file, as a path or `file://` URI: PEM `PRIVATE KEY` (PKCS#8:
+    /// The signing key: a key file path or `file://` URI (PEM `PRIVATE KEY` (PKCS#8:
     /// ECDSA P-256/384/521, Ed25519, RSA 2048-4096), `EC PRIVATE KEY`,
-    /// `RSA PRIVATE KEY`, or a cosign-encrypted key.
+    /// `RSA PRIVATE KEY`, or a cosign-encrypted key), or a KMS key:
+    /// `awskms://[endpoint]/<key>`, `gcpkms://projects/…/cryptoKeys/<k>[/cryptoKeyVersions/<v>]`,
+    /// `azurekms://<vault>/<key>`, `hashivault://<key>`.
     #[arg(
         long,
         env = "CHAINSEAL_KEY",
-        value_name = "PATH",
+        value_name = "KEY",
         conflicts_with = "signing_secrets"
     )]
     pub key: Option<String>,
@@ -150,6 +152,58 @@ pub struct SignerArgs {
     /// Password of an encrypted key.
     #[command(flatten)]
     pub password: PasswordArgs,
+
+    /// KMS connection settings.
+    #[command(flatten)]
+    pub kms: KmsArgs,
+}
+
+/// KMS settings: endpoint, key version and Vault authentication (Tekton Chains'
+/// `signers.kms.auth.*` keys).
+#[derive(Debug, Args, Clone, Default)]
+pub struct KmsArgs {
+    /// KMS API endpoint override (`gcpkms://`; `awskms://` keys without an endpoint in
+    /// the URI), e.g. a private endpoint or a local test double.
+    #[arg(long, env = "CHAINSEAL_KMS_ENDPOINT", value_name = "URL")]
+    pub kms_endpoint: Option<String>,
+
+    /// Key version to sign with (`hashivault://`, `azurekms://`); default: the latest.
+    #[arg(long, env = "CHAINSEAL_KMS_KEY_VERSION", value_name = "VERSION")]
+    pub kms_key_version: Option<String>,
+
+    /// Vault server address (Chains `signers.kms.auth.address`); default `VAULT_ADDR`.
+    #[arg(long, env = "CHAINSEAL_KMS_AUTH_ADDRESS", value_name = "URL")]
+    pub kms_auth_address: Option<String>,
+
+    /// Vault token (Chains `signers.kms.auth.token`; never logged); default
+    /// `VAULT_TOKEN`.
+    #[arg(
+        long,
+        env = "CHAINSEAL_KMS_AUTH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub kms_auth_token: Option<SecretString>,
+
+    /// File holding the Vault token (Chains `signers.kms.auth.token-path`; wins over
+    /// the token).
+    #[arg(long, env = "CHAINSEAL_KMS_AUTH_TOKEN_PATH", value_name = "PATH")]
+    pub kms_auth_token_path: Option<PathBuf>,
+
+    /// Vault JWT auth mount (Chains `signers.kms.auth.oidc.path`, e.g. `jwt`); with a
+    /// role, log in with a JWT instead of a token.
+    #[arg(long, env = "CHAINSEAL_KMS_AUTH_OIDC_PATH", value_name = "MOUNT")]
+    pub kms_auth_oidc_path: Option<String>,
+
+    /// Vault JWT auth role (Chains `signers.kms.auth.oidc.role`).
+    #[arg(long, env = "CHAINSEAL_KMS_AUTH_OIDC_ROLE", value_name = "ROLE")]
+    pub kms_auth_oidc_role: Option<String>,
+
+    /// JWT file for the Vault login (Chains `signers.kms.auth.oidc.token-path`);
+    /// default: the pod's service account token,
+    /// `/var/run/secrets/kubernetes.io/serviceaccount/token`.
+    #[arg(long, env = "CHAINSEAL_KMS_AUTH_OIDC_TOKEN_PATH", value_name = "PATH")]
+    pub kms_auth_oidc_token_path: Option<PathBuf>,
 }
 
 /// The password of an encrypted key (`attest`: to decrypt it; `keygen`: to encrypt).

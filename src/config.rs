@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::cli::{AttestArgs, PasswordArgs, SignerArgs, known_env_vars};
+use crate::cli::{AttestArgs, KmsArgs, PasswordArgs, SignerArgs, known_env_vars};
 use crate::provenance::Options;
 use crate::secret::SecretString;
 
@@ -48,7 +48,7 @@ pub enum Error {
     UnsupportedStorage(String),
     /// A key reference this build cannot load.
     #[error(
-        "unsupported key reference `{0}`: use a key file path, a `file://` URI, `hashivault://<key>` or `awskms://[endpoint]/<key>`"
+        "unsupported key reference `{0}`: use a key file path, a `file://` URI, `awskms://[endpoint]/<key>`, `gcpkms://projects/…`, `azurekms://<vault>/<key>` or `hashivault://<key>`"
     )]
     UnsupportedKey(String),
     /// An unknown format or build type.
@@ -60,6 +60,11 @@ pub enum Error {
         #[source]
         source: crate::provenance::UnknownName,
     },
+    /// Only one of the Vault JWT login settings.
+    #[error(
+        "Vault JWT login needs both `CHAINSEAL_KMS_AUTH_OIDC_PATH` (the auth mount, e.g. `jwt`) and `CHAINSEAL_KMS_AUTH_OIDC_ROLE`"
+    )]
+    IncompleteVaultLogin,
     /// An empty builder id.
     #[error("`CHAINSEAL_BUILDER_ID` is empty: set it to a URI naming the build platform")]
     EmptyBuilderId,
@@ -108,6 +113,70 @@ pub enum KeyRef {
     Vault(String),
     /// An AWS KMS key (`awskms://[endpoint]/<key>`; the part after the scheme).
     AwsKms(String),
+    /// A GCP Cloud KMS key (`gcpkms://projects/…`; the part after the scheme).
+    GcpKms(String),
+    /// An Azure Key Vault key (`azurekms://<vault>/<key>`; the part after the scheme).
+    AzureKms(String),
+}
+
+/// KMS connection settings (see [`KmsArgs`]).
+#[derive(Debug, Clone, Default)]
+pub struct KmsOptions {
+    /// API endpoint override.
+    pub endpoint: Option<String>,
+    /// Key version to sign with (Vault, Azure).
+    pub key_version: Option<String>,
+    /// Vault address (else `VAULT_ADDR`).
+    pub address: Option<String>,
+    /// Vault token (else `VAULT_TOKEN`).
+    pub token: Option<SecretString>,
+    /// File holding the Vault token (wins over `token`).
+    pub token_path: Option<PathBuf>,
+    /// Vault JWT login: auth mount, role and JWT file.
+    pub oidc: Option<VaultJwtLogin>,
+}
+
+/// A Vault JWT login (`auth/<mount>/login` with `role` and the JWT in `token_path`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultJwtLogin {
+    /// The JWT auth mount path, e.g. `jwt`.
+    pub mount: String,
+    /// The role.
+    pub role: String,
+    /// The JWT file.
+    pub token_path: PathBuf,
+}
+
+/// Default JWT for Vault logins: the pod's service account token.
+const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+impl KmsOptions {
+    /// Validate the KMS arguments.
+    pub fn from_args(args: KmsArgs) -> Result<Self, Error> {
+        let nonempty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let oidc = match (
+            nonempty(args.kms_auth_oidc_path),
+            nonempty(args.kms_auth_oidc_role),
+        ) {
+            (Some(mount), Some(role)) => Some(VaultJwtLogin {
+                mount: mount.trim_matches('/').to_owned(),
+                role,
+                token_path: args
+                    .kms_auth_oidc_token_path
+                    .unwrap_or_else(|| PathBuf::from(SERVICE_ACCOUNT_TOKEN)),
+            }),
+            (None, None) => None,
+            _ => return Err(Error::IncompleteVaultLogin),
+        };
+        Ok(Self {
+            endpoint: nonempty(args.kms_endpoint),
+            key_version: nonempty(args.kms_key_version),
+            address: nonempty(args.kms_auth_address),
+            token: args.kms_auth_token.filter(|t| !t.expose().is_empty()),
+            token_path: args.kms_auth_token_path,
+            oidc,
+        })
+    }
 }
 
 /// A validated signer setting.
@@ -117,6 +186,8 @@ pub struct SignerConfig {
     pub key: KeyRef,
     /// Its password, if encrypted.
     pub password: PasswordSource,
+    /// KMS connection settings.
+    pub kms: KmsOptions,
 }
 
 impl SignerConfig {
@@ -130,6 +201,7 @@ impl SignerConfig {
         Ok(Some(Self {
             key,
             password: PasswordSource::from_args(args.password),
+            kms: KmsOptions::from_args(args.kms)?,
         }))
     }
 }
@@ -268,11 +340,17 @@ fn parse_key_ref(s: &str) -> Result<KeyRef, Error> {
     if let Some(rest) = s.strip_prefix("awskms://") {
         return Ok(KeyRef::AwsKms(rest.to_owned()));
     }
+    if let Some(rest) = s.strip_prefix("gcpkms://") {
+        return Ok(KeyRef::GcpKms(rest.to_owned()));
+    }
+    if let Some(rest) = s.strip_prefix("azurekms://") {
+        return Ok(KeyRef::AzureKms(rest.to_owned()));
+    }
     if let Some(path) = s.strip_prefix("file://") {
         if !path.is_empty() {
             return Ok(KeyRef::File(PathBuf::from(path)));
         }
-    } else if !s.is_empty() && !s.contains("://") {
+    } else if !s.is_empty() && !s.contains("://") && !s.starts_with("pkcs11:") {
         return Ok(KeyRef::File(PathBuf::from(s)));
     }
     Err(Error::UnsupportedKey(s.to_owned()))
@@ -369,10 +447,50 @@ mod tests {
             "{err}"
         );
         let mut a = args();
-        a.signer.key = Some("gcpkms://projects/p".into());
+        a.signer.key = Some("pkcs11:token=x".into());
         assert!(matches!(
             AttestConfig::from_args(a),
             Err(Error::UnsupportedKey(_))
         ));
+    }
+
+    #[test]
+    fn kms_uris_and_options() {
+        for (uri, expected) in [
+            ("gcpkms://projects/p", KeyRef::GcpKms("projects/p".into())),
+            (
+                "azurekms://v.vault.azure.net/k",
+                KeyRef::AzureKms("v.vault.azure.net/k".into()),
+            ),
+            ("awskms:///alias/a", KeyRef::AwsKms("/alias/a".into())),
+            ("hashivault://k", KeyRef::Vault("k".into())),
+        ] {
+            assert_eq!(parse_key_ref(uri).expect(uri), expected);
+        }
+        let login = KmsOptions::from_args(KmsArgs {
+            kms_auth_oidc_path: Some("/jwt/".into()),
+            kms_auth_oidc_role: Some("signer".into()),
+            ..KmsArgs::default()
+        })
+        .expect("valid");
+        assert_eq!(
+            login.oidc,
+            Some(VaultJwtLogin {
+                mount: "jwt".into(),
+                role: "signer".into(),
+                token_path: SERVICE_ACCOUNT_TOKEN.into(),
+            })
+        );
+        let half = KmsOptions::from_args(KmsArgs {
+            kms_auth_oidc_role: Some("signer".into()),
+            ..KmsArgs::default()
+        });
+        assert!(matches!(half, Err(Error::IncompleteVaultLogin)));
+        let token = KmsOptions::from_args(KmsArgs {
+            kms_auth_token: Some(SecretString::new("s3cr3t".into())),
+            ..KmsArgs::default()
+        })
+        .expect("valid");
+        assert!(!format!("{token:?}").contains("s3cr3t"), "token in Debug");
     }
 }

@@ -27,10 +27,25 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
             "invalid `CHAINSEAL_LOG_LEVEL` `{level}`: use error, warn, info, debug or trace"
         )
     })?;
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
+    // Libraries (cloud SDKs, HTTP clients) only speak up for warnings, unless asked
+    // for debug or trace, where their detail is the point.
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let libraries = if level >= tracing::Level::DEBUG {
+        level
+    } else {
+        tracing::Level::WARN.min(level)
+    };
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("chainseal", level)
+        .with_default(libraries);
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .with(filter)
         .init();
     Ok(())
 }

@@ -553,3 +553,14 @@ fn public_key_prints_the_pem_and_key_id_of_any_key() {
         assert!(r.stderr.contains("key id: SHA256:"), "{}", r.stderr);
     }
 }
+
+#[test]
+fn every_setting_is_documented_in_the_readme() {
+    let readme = std::fs::read_to_string(common::repo("README.md")).expect("README");
+    for var in chainseal::cli::known_env_vars() {
+        assert!(
+            readme.contains(&format!("| `{var}` |")),
+            "{var} is missing from the README's configuration table"
+        );
+    }
+}

@@ -10,6 +10,7 @@
 //!
 //! Needs `MOTO_SERVER` and `INTEROP_PYTHON` (scripts/test sets them); skipped with a
 //! message outside CI when unset, a failure in CI.
+#![cfg(feature = "aws")]
 
 mod common;
 

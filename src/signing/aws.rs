@@ -5,7 +5,7 @@
 //!   `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, profiles, web identity, instance
 //!   metadata). An endpoint in the URI (`awskms://localhost:4566/alias/x`) overrides the
 //!   service endpoint: `http://` for loopback hosts, `https://` otherwise;
-//!   `AWS_ENDPOINT_URL` works too.
+//!   `CHAINSEAL_KMS_ENDPOINT` and `AWS_ENDPOINT_URL` work too.
 //! * `GetPublicKey` is called when the signer is created: the key spec picks the
 //!   algorithm and the public key gives the key id, so a wrong key or missing permission
 //!   fails before any work.
@@ -25,6 +25,7 @@ use aws_sdk_kms::types::{KeySpec, MessageType, SigningAlgorithmSpec};
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
 use super::{Error, PublicKey, Signature, Signer};
+use crate::config::KmsOptions;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -52,15 +53,7 @@ fn parse(rest: &str) -> Option<(Option<String>, String)> {
     if key.is_empty() {
         return None;
     }
-    let endpoint = (!host.is_empty()).then(|| {
-        let name = host.split(':').next().unwrap_or(host);
-        let scheme = if name == "localhost" || name.starts_with("127.") || name == "[::1]" {
-            "http"
-        } else {
-            "https"
-        };
-        format!("{scheme}://{host}")
-    });
+    let endpoint = (!host.is_empty()).then(|| super::host_url(host));
     Some((endpoint, key.to_owned()))
 }
 
@@ -81,7 +74,7 @@ fn hint(message: &str) -> &'static str {
 impl AwsKmsSigner {
     /// Connect to KMS and read the key's public key (`rest` is the part after
     /// `awskms://`).
-    pub async fn connect(rest: &str) -> Result<Self, Error> {
+    pub async fn connect(rest: &str, options: &KmsOptions) -> Result<Self, Error> {
         let uri = format!("awskms://{rest}");
         let kms = |message: String| Error::Kms {
             uri: uri.clone(),
@@ -96,7 +89,7 @@ impl AwsKmsSigner {
             .build();
         let mut loader =
             aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
-        if let Some(endpoint) = endpoint {
+        if let Some(endpoint) = endpoint.or_else(|| options.endpoint.clone()) {
             loader = loader.endpoint_url(endpoint);
         }
         let config = loader.load().await;

@@ -12,9 +12,15 @@ use async_trait::async_trait;
 use crate::config::{KeyRef, PasswordSource, SignerConfig};
 use thiserror::Error;
 
+#[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "azure")]
+pub mod azure;
+#[cfg(feature = "gcp")]
+pub mod gcp;
 pub mod key;
 pub mod keyid;
+#[cfg(feature = "vault")]
 pub mod vault;
 
 pub use key::KeyFileSigner;
@@ -26,8 +32,36 @@ pub use key::KeyFileSigner;
 /// (read as is), unless a password is configured explicitly.
 pub async fn load(cfg: &SignerConfig) -> Result<Box<dyn Signer>, Error> {
     match &cfg.key {
-        KeyRef::Vault(key) => Ok(Box::new(vault::VaultSigner::connect(key).await?)),
-        KeyRef::AwsKms(rest) => Ok(Box::new(aws::AwsKmsSigner::connect(rest).await?)),
+        #[cfg(feature = "vault")]
+        KeyRef::Vault(key) => Ok(Box::new(vault::VaultSigner::connect(key, &cfg.kms).await?)),
+        #[cfg(feature = "aws")]
+        KeyRef::AwsKms(rest) => Ok(Box::new(aws::AwsKmsSigner::connect(rest, &cfg.kms).await?)),
+        #[cfg(feature = "gcp")]
+        KeyRef::GcpKms(rest) => Ok(Box::new(gcp::GcpKmsSigner::connect(rest, &cfg.kms).await?)),
+        #[cfg(feature = "azure")]
+        KeyRef::AzureKms(rest) => Ok(Box::new(
+            azure::AzureKmsSigner::connect(rest, &cfg.kms).await?,
+        )),
+        #[cfg(not(feature = "vault"))]
+        KeyRef::Vault(_) => Err(Error::ProviderNotBuilt {
+            scheme: "hashivault",
+            feature: "vault",
+        }),
+        #[cfg(not(feature = "aws"))]
+        KeyRef::AwsKms(_) => Err(Error::ProviderNotBuilt {
+            scheme: "awskms",
+            feature: "aws",
+        }),
+        #[cfg(not(feature = "gcp"))]
+        KeyRef::GcpKms(_) => Err(Error::ProviderNotBuilt {
+            scheme: "gcpkms",
+            feature: "gcp",
+        }),
+        #[cfg(not(feature = "azure"))]
+        KeyRef::AzureKms(_) => Err(Error::ProviderNotBuilt {
+            scheme: "azurekms",
+            feature: "azure",
+        }),
         KeyRef::File(path) => {
             let password = key::read_password(&cfg.password)?;
             Ok(Box::new(KeyFileSigner::load(path, password.as_ref())?))
@@ -49,6 +83,21 @@ pub async fn load(cfg: &SignerConfig) -> Result<Box<dyn Signer>, Error> {
             Ok(Box::new(KeyFileSigner::load(&cosign, password.as_ref())?))
         }
     }
+}
+
+/// `http://host` for loopback hosts (local test servers), `https://host` otherwise.
+#[cfg(feature = "aws")]
+pub(crate) fn host_url(host: &str) -> String {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host.split(':').next().unwrap_or(host),
+    };
+    let loopback = name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let scheme = if loopback { "http" } else { "https" };
+    format!("{scheme}://{host}")
 }
 
 /// A signature and the id of the key that made it.
@@ -196,6 +245,16 @@ pub enum Error {
     NoKeyInSecrets {
         /// The directory.
         dir: PathBuf,
+    },
+    /// A KMS provider this binary was built without.
+    #[error(
+        "`{scheme}://` keys are not supported by this build: rebuild with `cargo build --features {feature}` (the default build has every provider)"
+    )]
+    ProviderNotBuilt {
+        /// The URI scheme.
+        scheme: &'static str,
+        /// The cargo feature that adds it.
+        feature: &'static str,
     },
     /// The signing operation itself failed.
     #[error("signing failed: {0}")]

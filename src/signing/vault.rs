@@ -5,8 +5,14 @@
 //!   the token file `~/.vault-token`), `VAULT_CACERT`, `VAULT_SKIP_VERIFY`,
 //!   `VAULT_NAMESPACE`; the transit mount from `TRANSIT_SECRET_ENGINE_PATH` (default
 //!   `transit`), as cosign reads them.
-//! * The public key of the key's latest version is read when the signer is created, so
-//!   the key id is known and a missing key or a denied token fails before any work.
+//! * The address and token may also come from Tekton Chains' `signers.kms.auth.*`
+//!   equivalents (`CHAINSEAL_KMS_AUTH_ADDRESS`, `_TOKEN`, `_TOKEN_PATH`), and a JWT
+//!   login (`CHAINSEAL_KMS_AUTH_OIDC_PATH`, `_ROLE`, `_TOKEN_PATH`: the pod's service
+//!   account token by default) replaces the token, in Chains' order: token file, token,
+//!   JWT login, `VAULT_TOKEN`, `~/.vault-token`.
+//! * The public key of the chosen version (`CHAINSEAL_KMS_KEY_VERSION`, default the
+//!   latest) is read when the signer is created, so the key id is known and a missing
+//!   key or a denied token fails before any work; signing is pinned to that version.
 //! * ECDSA keys sign a digest computed here (prehashed, SHA-256/384/512 by curve, ASN.1
 //!   DER); RSA keys PKCS#1 v1.5 over SHA-256; Ed25519 keys sign the message itself.
 //! * Every request has a 30 s timeout.
@@ -21,10 +27,45 @@ use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use vaultrs::api::transit::requests::SignDataRequest;
 use vaultrs::api::transit::responses::ReadKeyData;
 use vaultrs::api::transit::{HashAlgorithm, KeyType, MarshalingAlgorithm, SignatureAlgorithm};
-use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
+use vaultrs::client::{Client as _, VaultClient, VaultClientSettingsBuilder};
 use vaultrs::error::ClientError;
 
 use super::{Error, PublicKey, Signature, Signer};
+use crate::config::{KmsOptions, VaultJwtLogin};
+use crate::secret::SecretBytes;
+
+/// How the signer authenticates to Vault.
+enum Credential {
+    Token(SecretBytes),
+    Jwt(VaultJwtLogin),
+}
+
+/// The credential, in Tekton Chains' order: token file, token, JWT login, then the
+/// standard `VAULT_TOKEN` and `~/.vault-token`.
+fn token(options: &KmsOptions) -> Result<Option<Credential>, String> {
+    if let Some(path) = &options.token_path {
+        let token = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the Vault token file `{}`: {e}", path.display()))?;
+        return Ok(Some(Credential::Token(SecretBytes::new(
+            token.trim_end().as_bytes().to_vec(),
+        ))));
+    }
+    if let Some(token) = &options.token {
+        return Ok(Some(Credential::Token(token.clone().into())));
+    }
+    if let Some(login) = &options.oidc {
+        return Ok(Some(Credential::Jwt(login.clone())));
+    }
+    if let Some(token) = std::env::var("VAULT_TOKEN").ok().filter(|t| !t.is_empty()) {
+        return Ok(Some(Credential::Token(SecretBytes::new(
+            token.into_bytes(),
+        ))));
+    }
+    let file = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".vault-token"));
+    Ok(file
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .map(|t| Credential::Token(SecretBytes::new(t.trim().as_bytes().to_vec()))))
+}
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -41,6 +82,7 @@ pub struct VaultSigner {
     client: VaultClient,
     mount: String,
     key: String,
+    version: u64,
     scheme: Scheme,
     public: PublicKey,
 }
@@ -50,6 +92,7 @@ impl fmt::Debug for VaultSigner {
         f.debug_struct("VaultSigner")
             .field("mount", &self.mount)
             .field("key", &self.key)
+            .field("version", &self.version)
             .field("key_id", &self.public.key_id)
             .finish_non_exhaustive()
     }
@@ -80,7 +123,7 @@ fn vault_error(uri: &str, action: &str, e: ClientError) -> Error {
 impl VaultSigner {
     /// Connect to Vault and read the public key of `key` (the part after
     /// `hashivault://`).
-    pub async fn connect(key: &str) -> Result<Self, Error> {
+    pub async fn connect(key: &str, options: &KmsOptions) -> Result<Self, Error> {
         let uri = format!("hashivault://{key}");
         let kms = |message: String| Error::Kms {
             uri: uri.clone(),
@@ -89,30 +132,58 @@ impl VaultSigner {
         if key.is_empty() || key.contains('/') {
             return Err(kms("expected `hashivault://<key name>`".into()));
         }
-        if std::env::var_os("VAULT_ADDR").is_none() {
-            return Err(kms("`VAULT_ADDR` is not set".into()));
-        }
+        let address = options
+            .address
+            .clone()
+            .or_else(|| std::env::var("VAULT_ADDR").ok().filter(|a| !a.is_empty()))
+            .ok_or_else(|| {
+                kms("no Vault address: set `CHAINSEAL_KMS_AUTH_ADDRESS` or `VAULT_ADDR`".into())
+            })?;
         let mut settings = VaultClientSettingsBuilder::default();
-        settings.timeout(Some(TIMEOUT));
-        if std::env::var("VAULT_TOKEN").map_or(true, |t| t.is_empty()) {
-            let file =
-                std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".vault-token"));
-            match file.and_then(|f| std::fs::read_to_string(f).ok()) {
-                Some(token) => {
-                    settings.token(token.trim().to_owned());
-                }
-                None => {
-                    return Err(kms(
-                        "no token: set `VAULT_TOKEN` or write `~/.vault-token`".into()
-                    ));
-                }
-            }
+        settings.timeout(Some(TIMEOUT)).address(&address);
+        let token = token(options).map_err(kms)?;
+        if let Some(Credential::Token(token)) = &token {
+            settings.token(String::from_utf8_lossy(token.expose()).into_owned());
         }
         let settings = settings
             .build()
             .map_err(|e| kms(format!("invalid Vault settings: {e}")))?;
-        let client = VaultClient::new(settings)
+        let mut client = VaultClient::new(settings)
             .map_err(|e| kms(format!("cannot create the Vault client: {e}")))?;
+        match token {
+            Some(Credential::Jwt(login)) => {
+                let jwt = std::fs::read_to_string(&login.token_path).map_err(|e| {
+                    kms(format!(
+                        "cannot read the JWT for the Vault login `{}`: {e}",
+                        login.token_path.display()
+                    ))
+                })?;
+                let auth = vaultrs::auth::oidc::login(
+                    &client,
+                    &login.mount,
+                    jwt.trim(),
+                    Some(login.role.clone()),
+                )
+                .await
+                .map_err(|e| {
+                    vault_error(
+                        &uri,
+                        &format!(
+                            "JWT login at `auth/{}` as role `{}`",
+                            login.mount, login.role
+                        ),
+                        e,
+                    )
+                })?;
+                client.set_token(&auth.client_token);
+            }
+            Some(Credential::Token(_)) => {}
+            None => {
+                return Err(kms(
+                    "no Vault token: set `CHAINSEAL_KMS_AUTH_TOKEN`, `CHAINSEAL_KMS_AUTH_TOKEN_PATH`, `VAULT_TOKEN`, a JWT login (`CHAINSEAL_KMS_AUTH_OIDC_PATH` + `_ROLE`), or write `~/.vault-token`".into(),
+                ));
+            }
+        }
         let mount =
             std::env::var("TRANSIT_SECRET_ENGINE_PATH").unwrap_or_else(|_| "transit".to_owned());
 
@@ -130,12 +201,37 @@ impl VaultSigner {
         let ReadKeyData::Asymmetric(versions) = info.keys else {
             return Err(kms("the key has no public keys".into()));
         };
-        let latest = versions
+        let wanted = match &options.key_version {
+            Some(v) => Some(v.trim_start_matches('v').parse::<u64>().map_err(|_| {
+                kms(format!(
+                    "`CHAINSEAL_KMS_KEY_VERSION` must be a version number, got `{v}`"
+                ))
+            })?),
+            None => None,
+        };
+        let mut available: Vec<(u64, &str)> = versions
             .iter()
-            .filter_map(|(v, entry)| v.parse::<u64>().ok().map(|v| (v, entry)))
-            .max_by_key(|(v, _)| *v)
-            .map(|(_, entry)| entry.public_key.clone())
-            .ok_or_else(|| kms("the key has no versions".into()))?;
+            .filter_map(|(v, entry)| Some((v.parse::<u64>().ok()?, entry.public_key.as_str())))
+            .collect();
+        available.sort_unstable_by_key(|(v, _)| *v);
+        let (version, latest) = match wanted {
+            Some(w) => available
+                .iter()
+                .find(|(v, _)| *v == w)
+                .copied()
+                .ok_or_else(|| {
+                    let have: Vec<String> = available.iter().map(|(v, _)| v.to_string()).collect();
+                    kms(format!(
+                        "key version {w} does not exist or is below the key's minimum decryption version (available: {})",
+                        have.join(", ")
+                    ))
+                })?,
+            None => available
+                .last()
+                .copied()
+                .ok_or_else(|| kms("the key has no versions".into()))?,
+        };
+        let latest = latest.to_owned();
         let der = match scheme {
             // Vault returns Ed25519 public keys as base64 of the raw 32 bytes.
             Scheme::Ed25519 => {
@@ -158,6 +254,7 @@ impl VaultSigner {
             client,
             mount,
             key: key.to_owned(),
+            version,
             scheme,
             public,
         })
@@ -168,6 +265,9 @@ impl VaultSigner {
 impl Signer for VaultSigner {
     async fn sign(&self, message: &[u8]) -> Result<Signature, Error> {
         let mut request = SignDataRequest::builder();
+        // Pin the version whose public key was read, so a rotation in between cannot
+        // produce a signature that the recorded key id does not match.
+        request.key_version(self.version);
         let input = match self.scheme {
             Scheme::Ecdsa(hash) => {
                 let digest = match hash {

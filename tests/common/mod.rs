@@ -109,3 +109,148 @@ pub fn tool(var: &str, what: &str) -> Option<PathBuf> {
         }
     }
 }
+
+/// A background process stopped on drop (a local service or a test double).
+pub struct Service(pub std::process::Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `tests/interop/kms_double.py MODE DIR` and return it with the JSON line it
+/// prints when ready (its addresses).
+pub fn kms_double(python: &Path, mode: &str, dir: &Path) -> (Service, serde_json::Value) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(python)
+        .arg(repo("tests/interop/kms_double.py"))
+        .arg(mode)
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("the KMS double starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let service = Service(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the KMS double prints its addresses");
+    let info = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("the KMS double printed {line:?}: {e}"));
+    (service, info)
+}
+
+/// Every request a KMS double recorded (`DIR/requests.jsonl`), oldest first.
+pub fn double_requests(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("requests.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("request log line is JSON"))
+        .collect()
+}
+
+/// Attest the example record with `key` (plus `env`), then check the envelope against
+/// `public` (a PEM the key's service gave out) with `chainseal verify` and with python
+/// securesystemslib, and that `chainseal public-key` prints the same key. Returns the
+/// envelope file.
+pub fn attest_and_verify_with(
+    dir: &Path,
+    python: &Path,
+    key: &str,
+    env: &[(&str, String)],
+    public: &Path,
+    label: &str,
+) -> PathBuf {
+    let out = dir.join(format!("out-{label}"));
+    let mut pk = chainseal(dir);
+    pk.args(["public-key", "--key", key]);
+    for (k, v) in env {
+        pk.env(k, v);
+    }
+    let r = run(&mut pk);
+    assert_eq!(r.code, 0, "{label}: public-key: {}", r.stderr);
+    let expected = std::fs::read_to_string(public).expect("service public key");
+    assert_eq!(
+        pem_der(&r.stdout),
+        pem_der(&expected),
+        "{label}: public-key must print the service's key"
+    );
+
+    let r = attest_example(dir, key, &out, env);
+    assert_eq!(r.code, 0, "{label}: attest: {}", r.stderr);
+    let file = out.join(format!("{EXAMPLE_KEY}.intoto.jsonl"));
+    let v = verify(dir, public, &file);
+    assert_eq!(
+        v.code, 0,
+        "{label}: chainseal verify: {}{}",
+        v.stdout, v.stderr
+    );
+    let py = Command::new(python)
+        .arg(repo("tests/interop/verify_dsse.py"))
+        .arg(&file)
+        .arg(public)
+        .output()
+        .expect("python runs");
+    assert!(
+        py.status.success(),
+        "{label}: securesystemslib rejected the envelope: {}",
+        String::from_utf8_lossy(&py.stdout)
+    );
+
+    // A changed payload must fail both verifiers.
+    let tampered = dir.join(format!("tampered-{label}.intoto.jsonl"));
+    let line = std::fs::read_to_string(&file).expect("envelope");
+    let mut envelope: serde_json::Value = serde_json::from_str(line.trim()).expect("JSON");
+    let payload = envelope["payload"].as_str().expect("payload").to_owned();
+    let flipped = if payload.starts_with('e') { "f" } else { "e" };
+    envelope["payload"] = format!("{flipped}{}", &payload[1..]).into();
+    std::fs::write(&tampered, format!("{envelope}\n")).expect("write tampered");
+    assert_eq!(
+        verify(dir, public, &tampered).code,
+        1,
+        "{label}: chainseal verify accepted a tampered payload"
+    );
+    assert!(
+        !securesystemslib_verifies(python, &tampered, public).0,
+        "{label}: securesystemslib accepted a tampered payload"
+    );
+    file
+}
+
+/// Whether python securesystemslib (`tests/interop/verify_dsse.py`) verifies every
+/// envelope in `file` with `public`, and what it printed.
+pub fn securesystemslib_verifies(python: &Path, file: &Path, public: &Path) -> (bool, String) {
+    let py = Command::new(python)
+        .arg(repo("tests/interop/verify_dsse.py"))
+        .arg(file)
+        .arg(public)
+        .output()
+        .expect("python runs");
+    (
+        py.status.success(),
+        String::from_utf8_lossy(&py.stdout).into_owned(),
+    )
+}
+
+/// `chainseal` attesting the example record with `key` into `storage`, with `env`.
+pub fn attest_example(dir: &Path, key: &str, storage: &Path, env: &[(&str, String)]) -> Run {
+    let mut cmd = chainseal(dir);
+    cmd.env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+        .env("CHAINSEAL_KEY", key)
+        .env("CHAINSEAL_STORAGE", storage);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+/// The DER inside the first PEM block of `text` (ignores anything after it).
+fn pem_der(text: &str) -> Vec<u8> {
+    let start = text.find("-----BEGIN").expect("a PEM block");
+    pem::parse(&text[start..])
+        .expect("valid PEM")
+        .into_contents()
+}

@@ -16,7 +16,7 @@ from securesystemslib.signer import SSlibKey
 def scheme_for(key) -> str:
     """The securesystemslib scheme matching how chainseal signs with this key type."""
     if isinstance(key, ec.EllipticCurvePublicKey):
-        return {"secp256r1": "ecdsa-sha2-nistp256", "secp384r1": "ecdsa-sha2-nistp384"}[key.curve.name]
+        return {"secp256r1": "ecdsa-sha2-nistp256", "secp384r1": "ecdsa-sha2-nistp384", "secp521r1": "ecdsa-sha2-nistp521"}[key.curve.name]
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "ed25519"
     if isinstance(key, rsa.RSAPublicKey):
