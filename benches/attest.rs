@@ -75,6 +75,8 @@ fn bench(c: &mut Criterion) {
                             password: PasswordSource::None,
                         }),
                         storage: vec![StorageTarget::Dir(out.path().to_owned())],
+                        oci_encoding: Default::default(),
+                        registry: Default::default(),
                         provenance: Options::new("https://tekton.dev/chains/v2"),
                         dry_run: false,
                         explain: false,

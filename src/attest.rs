@@ -13,7 +13,7 @@ use crate::provenance::simplesigning::{self, ImagePayload};
 use crate::provenance::{self, Generated};
 use crate::record::tekton::{self, Record};
 use crate::signing;
-use crate::storage::{self, Signed, Stored};
+use crate::storage::{self, Signed, SignedImage, Stored, Subject};
 
 /// Errors of the attest pipeline, one variant per stage.
 #[derive(Debug, Error)]
@@ -99,6 +99,69 @@ pub fn storage_key(record: &Record) -> Result<String, Error> {
     Ok(format!("{prefix}-{}", meta.uid))
 }
 
+/// An image signature in both forms storage may want.
+struct ImageSignature {
+    payload: ImagePayload,
+    signature: Vec<u8>,
+    statement: Envelope,
+}
+
+impl ImageSignature {
+    fn as_item<'a>(&'a self, public_key: Option<&'a signing::PublicKey>) -> SignedImage<'a> {
+        SignedImage {
+            image: &self.payload.image,
+            payload: &self.payload.payload,
+            signature: &self.signature,
+            statement: &self.statement,
+            public_key,
+        }
+    }
+}
+
+/// Sign every image the record's TaskRuns name: the simple-signing payload (cosign
+/// `.sig`), and cosign 3's in-toto Statement about the image digest (bundles).
+async fn sign_images(
+    record: &Record,
+    signer: &dyn signing::Signer,
+) -> Result<Vec<ImageSignature>, Error> {
+    let mut out = Vec::new();
+    for payload in simplesigning::payloads(record) {
+        let signature = signer.sign(&payload.payload).await?.sig;
+        let statement = serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"digest": {"sha256": payload.image.sha256}}],
+            "predicateType": storage::oci::COSIGN_SIGN_PREDICATE,
+            "predicate": {},
+        });
+        let statement = Envelope::sign(
+            IN_TOTO_PAYLOAD_TYPE,
+            serde_json::to_vec(&statement).unwrap_or_default(),
+            signer,
+        )
+        .await?;
+        out.push(ImageSignature {
+            payload,
+            signature,
+            statement,
+        });
+    }
+    Ok(out)
+}
+
+/// The Statement's subjects that have a SHA-256 digest.
+fn sha256_subjects(statement: &provenance::Statement) -> Vec<Subject> {
+    statement
+        .subject
+        .iter()
+        .filter_map(|s| {
+            Some(Subject {
+                name: s.name.clone(),
+                sha256: s.digest.get("sha256")?.clone(),
+            })
+        })
+        .collect()
+}
+
 /// Run the pipeline once.
 pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
     let signer = match (&cfg.signer, cfg.dry_run) {
@@ -117,29 +180,61 @@ pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
         });
     };
     let key = storage_key(&record)?;
+    let backends = storage::from_config(cfg).map_err(|source| Error::Storage {
+        target: "CHAINSEAL_STORAGE".into(),
+        stored: Vec::new(),
+        source,
+    })?;
     let envelope = Envelope::sign(
         IN_TOTO_PAYLOAD_TYPE,
         generated.statement.to_bytes(),
         signer.as_ref(),
     )
     .await?;
+    let images = if backends.iter().any(|b| b.keeps_image_signatures()) {
+        sign_images(&record, signer.as_ref()).await?
+    } else {
+        Vec::new()
+    };
+    let subjects = sha256_subjects(&generated.statement);
+    let item = Signed {
+        key: &key,
+        envelope: &envelope,
+        predicate_type: &generated.statement.predicate_type,
+        subjects: &subjects,
+        public_key: signer.public_key(),
+    };
     let mut stored = Vec::new();
-    for backend in storage::from_targets(&cfg.storage) {
-        let item = Signed {
-            key: &key,
-            envelope: &envelope,
+    for backend in &backends {
+        let fail = |stored: Vec<Stored>, source| Error::Storage {
+            target: backend.to_string(),
+            stored,
+            source,
         };
         match backend.store(&item).await {
-            Ok(s) => {
-                info!(backend = s.backend, location = %s.location, written = s.written, "stored attestation {key}");
-                stored.push(s);
+            Ok(places) => {
+                for s in &places {
+                    info!(backend = s.backend, location = %s.location, written = s.written, "stored attestation {key}");
+                }
+                stored.extend(places);
             }
-            Err(source) => {
-                return Err(Error::Storage {
-                    target: backend.to_string(),
-                    stored,
-                    source,
-                });
+            Err(source) => return Err(fail(stored, source)),
+        }
+        if !backend.keeps_image_signatures() {
+            continue;
+        }
+        for image in &images {
+            match backend
+                .store_image(&image.as_item(signer.public_key()))
+                .await
+            {
+                Ok(places) => {
+                    for s in &places {
+                        info!(backend = s.backend, location = %s.location, written = s.written, "stored image signature of {}", image.payload.image);
+                    }
+                    stored.extend(places);
+                }
+                Err(source) => return Err(fail(stored, source)),
             }
         }
     }

@@ -85,9 +85,24 @@ pub struct AttestArgs {
     pub signer: SignerArgs,
 
     /// Where to store attestations, a comma-separated list: `file:///dir` or a
-    /// directory path.
+    /// directory path; `oci` (next to each image: cosign tags or referrers, plus image
+    /// signatures) or `oci://<registry>/<repository>` (all in one repository).
     #[arg(long, env = "CHAINSEAL_STORAGE", default_value = DEFAULT_STORAGE, value_name = "URI[,URI...]")]
     pub storage: String,
+
+    /// How `oci` storage writes: `dsse` (cosign tags `sha256-<hex>.att`/`.sig`) or
+    /// `sigstore-bundle` (Sigstore bundles as OCI 1.1 referrers).
+    #[arg(
+        long,
+        env = "CHAINSEAL_OCI_ENCODING",
+        default_value = "dsse",
+        value_name = "ENCODING"
+    )]
+    pub oci_encoding: String,
+
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     /// The SLSA builder id written into the provenance.
     #[arg(long, env = "CHAINSEAL_BUILDER_ID", default_value = DEFAULT_BUILDER_ID, value_name = "URI")]
@@ -126,6 +141,27 @@ pub struct AttestArgs {
     /// of it (subject, material, byproduct, or rejected with the reason).
     #[arg(long, env = "CHAINSEAL_EXPLAIN", requires = "dry_run")]
     pub explain: bool,
+}
+
+/// Registry access settings (`attest` with `oci` storage, `verify --image`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RegistryArgs {
+    /// Registries (`host[:port]`, comma-separated) reached over plain HTTP.
+    #[arg(
+        long,
+        env = "CHAINSEAL_INSECURE_REGISTRIES",
+        value_name = "HOST[,HOST...]"
+    )]
+    pub insecure_registries: Option<String>,
+
+    /// Docker `config.json` files, or mounted `.dockerconfigjson` Secret keys, read
+    /// for registry credentials before `$DOCKER_CONFIG/config.json`.
+    #[arg(
+        long,
+        env = "CHAINSEAL_REGISTRY_AUTH_FILES",
+        value_name = "FILE[,FILE...]"
+    )]
+    pub registry_auth_files: Option<String>,
 }
 
 /// Which key signs: a key file, or Tekton Chains' `signing-secrets` directory.
@@ -233,8 +269,43 @@ pub struct VerifyArgs {
     pub key: PathBuf,
 
     /// Files to verify: a DSSE envelope as JSON, or `.intoto.jsonl` (one envelope per line).
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "image", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+
+    /// Verify what is stored in the registry for this image (`<repo>@sha256:<hex>`):
+    /// attestations (cosign `.att` tag and Sigstore bundle referrers) and image
+    /// signatures (`.sig` tag).
+    #[arg(
+        long,
+        env = "CHAINSEAL_VERIFY_IMAGE",
+        value_name = "IMAGE",
+        conflicts_with = "files"
+    )]
+    pub image: Option<String>,
+
+    /// With `--image`: the repository attestations were stored in, when not the
+    /// image's (`oci://<registry>/<repository>` storage).
+    #[arg(
+        long,
+        env = "CHAINSEAL_VERIFY_REPOSITORY",
+        value_name = "REPOSITORY",
+        requires = "image"
+    )]
+    pub repository: Option<String>,
+
+    /// With `--image`: only attestations of this predicate type count (a URI, or
+    /// `slsaprovenance1` / `slsaprovenance02`), checked in the verified payload.
+    #[arg(
+        long = "type",
+        env = "CHAINSEAL_VERIFY_TYPE",
+        value_name = "PREDICATE_TYPE",
+        requires = "image"
+    )]
+    pub predicate_type: Option<String>,
+
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// Settings of `chainseal keygen`.

@@ -44,8 +44,20 @@ pub enum Error {
         value: String,
     },
     /// A storage URI this build cannot write to.
-    #[error("unsupported storage `{0}`: use `file:///dir` or a directory path")]
+    #[error(
+        "unsupported storage `{0}`: use `file:///dir`, a directory path, `oci` or `oci://<registry>/<repository>`"
+    )]
     UnsupportedStorage(String),
+    /// An `oci://` storage without a repository, or with a tag or digest.
+    #[error(
+        "`{0}`: expected `oci://<registry>/<repository>` (no tag or digest), e.g. `oci://ghcr.io/org/attestations`"
+    )]
+    OciRepository(String),
+    /// An unknown OCI encoding.
+    #[error(
+        "`CHAINSEAL_OCI_ENCODING` is `{0}`: use `dsse` (cosign tags) or `sigstore-bundle` (OCI referrers)"
+    )]
+    OciEncoding(String),
     /// A key reference this build cannot load.
     #[error(
         "unsupported key reference `{0}`: use a key file path, a `file://` URI, `awskms://[endpoint]/<key>`, `gcpkms://projects/…`, `azurekms://<vault>/<key>` or `hashivault://<key>`"
@@ -234,6 +246,12 @@ impl PasswordSource {
 pub enum StorageTarget {
     /// A local directory.
     Dir(PathBuf),
+    /// An OCI registry: next to each image, or in one repository
+    /// (`oci://<registry>/<repo>`, Chains' `storage.oci.repository`).
+    Oci {
+        /// The repository override.
+        repository: Option<String>,
+    },
 }
 
 impl StorageTarget {
@@ -245,11 +263,66 @@ impl StorageTarget {
             }
             return Ok(Self::Dir(PathBuf::from(path)));
         }
-        if s.contains("://") || matches!(s, "oci" | "tekton" | "docdb" | "gcs" | "grafeas") {
+        if s == "oci" {
+            return Ok(Self::Oci { repository: None });
+        }
+        if let Some(repo) = s.strip_prefix("oci://") {
+            let repo = repo.trim_end_matches('/');
+            if !repo.contains('/')
+                || repo.contains('@')
+                || repo
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|last| last.contains(':'))
+            {
+                return Err(Error::OciRepository(s.to_owned()));
+            }
+            return Ok(Self::Oci {
+                repository: Some(repo.to_owned()),
+            });
+        }
+        if s.contains("://") || matches!(s, "tekton" | "docdb" | "gcs" | "grafeas") {
             return Err(Error::UnsupportedStorage(s.to_owned()));
         }
         Ok(Self::Dir(PathBuf::from(s)))
     }
+}
+
+/// How OCI storage stores signed items (Chains' `storage.oci.encoding-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OciEncoding {
+    /// cosign tags: `sha256-<hex>.att` (DSSE layers) and `.sig` (simple signing).
+    #[default]
+    Dsse,
+    /// Sigstore bundles v0.3 as OCI 1.1 referrers.
+    SigstoreBundle,
+}
+
+impl std::str::FromStr for OciEncoding {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim() {
+            "" | "dsse" => Ok(Self::Dsse),
+            "sigstore-bundle" => Ok(Self::SigstoreBundle),
+            other => Err(Error::OciEncoding(other.to_owned())),
+        }
+    }
+}
+
+/// Registry settings from their arguments.
+pub fn registry_settings(args: &crate::cli::RegistryArgs) -> Result<crate::oci::Settings, Error> {
+    let list = |setting: &'static str, value: &Option<String>| match value.as_deref().map(str::trim)
+    {
+        None | Some("") => Ok(Vec::new()),
+        Some(v) => split_list(setting, v),
+    };
+    Ok(crate::oci::Settings {
+        insecure: list("CHAINSEAL_INSECURE_REGISTRIES", &args.insecure_registries)?,
+        auth_files: list("CHAINSEAL_REGISTRY_AUTH_FILES", &args.registry_auth_files)?
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
+    })
 }
 
 /// Validated settings of `chainseal attest`.
@@ -261,6 +334,10 @@ pub struct AttestConfig {
     pub signer: Option<SignerConfig>,
     /// Storage destinations, in the order given.
     pub storage: Vec<StorageTarget>,
+    /// How OCI storage encodes what it pushes.
+    pub oci_encoding: OciEncoding,
+    /// Registry access (insecure registries, credential files).
+    pub registry: crate::oci::Settings,
     /// Provenance settings (format, build type, builder id, deep inspection).
     pub provenance: Options,
     /// Print the Statement only.
@@ -308,6 +385,8 @@ impl AttestConfig {
         if args.builder_id.trim().is_empty() {
             return Err(Error::EmptyBuilderId);
         }
+        let oci_encoding = args.oci_encoding.parse()?;
+        let registry = registry_settings(&args.registry)?;
         let format = args.format.parse().map_err(|source| Error::Name {
             setting: "FORMAT",
             source,
@@ -320,6 +399,8 @@ impl AttestConfig {
             record,
             signer,
             storage,
+            oci_encoding,
+            registry,
             provenance: Options {
                 format,
                 build_type,

@@ -96,6 +96,9 @@ fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
         } => {
             let subjects = generated.statement.subject.len();
             println!("attestation {key} ({subjects} subject(s)) signed and stored:");
+            if stored.is_empty() {
+                println!("  nowhere: no storage had a place for it (see the log)");
+            }
             for s in stored {
                 let note = if s.written { "" } else { " (already present)" };
                 println!("  {}: {}{note}", s.backend, s.location);
@@ -105,23 +108,85 @@ fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn print_verified(location: &str, v: &chainseal::verify::Verified) {
+    println!("verified {location}");
+    println!("  predicate type: {}", v.predicate_type);
+    if let Some(id) = &v.builder_id {
+        println!("  builder id: {id}");
+    }
+    for (name, digests) in &v.subjects {
+        println!("  subject: {name} {}", digests.join(" "));
+    }
+}
+
+fn verify_image(args: &VerifyArgs, verifier: &Verifier, image: &str) -> anyhow::Result<ExitCode> {
+    let settings = chainseal::config::registry_settings(&args.registry)?;
+    let registry = chainseal::oci::Registry::new(&settings)?;
+    let repository = args
+        .repository
+        .as_deref()
+        .map(|r| r.trim_start_matches("oci://"));
+    let found = runtime()?.block_on(verifier.verify_image(&registry, image, repository))?;
+    let wanted = args
+        .predicate_type
+        .as_deref()
+        .map(chainseal::verify::registry::predicate_type_alias);
+    let mut attested = 0usize;
+    for o in &found.attestations {
+        match &o.result {
+            Ok(v) if wanted.is_some_and(|t| t != v.predicate_type) => {
+                println!(
+                    "skipped {} (predicate type {})",
+                    o.location, v.predicate_type
+                );
+            }
+            Ok(v) => {
+                attested += 1;
+                print_verified(&o.location, v);
+            }
+            Err(reason) => println!("FAILED {}: {reason}", o.location),
+        }
+    }
+    let mut signed = 0usize;
+    for o in &found.signatures {
+        match &o.result {
+            Ok(_) => {
+                signed += 1;
+                println!("verified image signature {}", o.location);
+            }
+            Err(reason) => println!("FAILED image signature {}: {reason}", o.location),
+        }
+    }
+    eprintln!(
+        "{image}: {attested} attestation(s) verified{}, {signed} image signature(s) verified; {} item(s) rejected",
+        wanted.map(|t| format!(" of type {t}")).unwrap_or_default(),
+        found
+            .attestations
+            .iter()
+            .chain(&found.signatures)
+            .filter(|o| o.result.is_err())
+            .count()
+    );
+    Ok(if attested > 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("no attestation verified for {image}");
+        ExitCode::from(1)
+    })
+}
+
 fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let verifier = Verifier::from_pem_file(&args.key)?;
+    if let Some(image) = &args.image {
+        return verify_image(args, &verifier, image);
+    }
     let (mut ok, mut failed) = (0usize, 0usize);
     for file in &args.files {
         for outcome in verifier.verify_file(file)? {
             match outcome.result {
                 Ok(v) => {
                     ok += 1;
-                    println!("verified {}", outcome.location);
-                    println!("  predicate type: {}", v.predicate_type);
-                    println!(
-                        "  builder id: {}",
-                        v.builder_id.as_deref().unwrap_or("(none)")
-                    );
-                    for (name, digests) in v.subjects {
-                        println!("  subject: {name} {}", digests.join(" "));
-                    }
+                    print_verified(&outcome.location, &v);
                 }
                 Err(reason) => {
                     failed += 1;

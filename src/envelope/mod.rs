@@ -2,6 +2,7 @@
 //!
 //! This module knows how bytes are wrapped and what is signed, not where they go.
 
+pub mod bundle;
 pub mod dsse;
 
 pub use dsse::{Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE};

@@ -4,8 +4,9 @@
 //!
 //! Images come from the TaskRun's `status.results` only, in Chains' order
 //! (`*IMAGE_URL`/`*IMAGE_DIGEST` pairs, `IMAGES`, build-artifact `*ARTIFACT_OUTPUTS`),
-//! de-duplicated on the normalised `repository@sha256:hex`. PipelineRuns have none
-//! (Chains signs images only for TaskRuns). The bytes are signed as they are (no DSSE).
+//! de-duplicated on the normalised `repository@sha256:hex`. For a PipelineRun record,
+//! the images of its TaskRuns (Chains signs images when it signs each TaskRun). The
+//! bytes are signed as they are (no DSSE).
 
 use serde::Serialize;
 
@@ -78,11 +79,20 @@ pub fn payload(image: &DigestReference) -> Vec<u8> {
     serde_json::to_vec(&p).unwrap_or_default()
 }
 
-/// Payloads for every image a record's TaskRun names (none for PipelineRuns).
+/// Payloads for every image a record's TaskRuns name: a TaskRun's own, or for a
+/// PipelineRun those of its TaskRuns (what Chains' TaskRun controller would sign for
+/// them), without repeats.
 pub fn payloads(record: &Record) -> Vec<ImagePayload> {
     match record {
         Record::TaskRun(tr) => taskrun_payloads(tr),
-        Record::PipelineRun { .. } => Vec::new(),
+        Record::PipelineRun { children, .. } => {
+            let mut seen = std::collections::HashSet::new();
+            children
+                .iter()
+                .flat_map(taskrun_payloads)
+                .filter(|p| seen.insert(p.image.to_string()))
+                .collect()
+        }
     }
 }
 

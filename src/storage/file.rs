@@ -116,9 +116,9 @@ impl fmt::Display for FileStorage {
 
 #[async_trait]
 impl Storage for FileStorage {
-    async fn store(&self, item: &Signed<'_>) -> Result<Stored, Error> {
+    async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
         let line = item.envelope.to_json();
-        self.store_blocking(item.key, &line)
+        self.store_blocking(item.key, &line).map(|s| vec![s])
     }
 }
 
@@ -126,6 +126,16 @@ impl Storage for FileStorage {
 mod tests {
     use super::*;
     use crate::envelope::{Envelope, EnvelopeSignature};
+
+    fn signed<'a>(key: &'a str, envelope: &'a Envelope) -> Signed<'a> {
+        Signed {
+            key,
+            envelope,
+            predicate_type: "",
+            subjects: &[],
+            public_key: None,
+        }
+    }
 
     fn envelope(n: u8) -> Envelope {
         Envelope {
@@ -145,13 +155,11 @@ mod tests {
         let (a, b) = (envelope(1), envelope(2));
         for (env, written) in [(&a, true), (&b, true), (&a, false)] {
             let stored = store
-                .store(&Signed {
-                    key: "taskrun-1",
-                    envelope: env,
-                })
+                .store(&signed("taskrun-1", env))
                 .await
                 .expect("stored");
-            assert_eq!(stored.written, written);
+            assert_eq!(stored.len(), 1);
+            assert_eq!(stored[0].written, written);
         }
         let text = std::fs::read_to_string(store.path_for("taskrun-1")).expect("read");
         assert_eq!(text, format!("{}\n{}\n", a.to_json(), b.to_json()));
@@ -172,21 +180,11 @@ mod tests {
         let store = FileStorage::new(dir.path().to_owned());
         let env = envelope(1);
         for key in ["../x", "", ".hidden", "a/b"] {
-            let err = store
-                .store(&Signed {
-                    key,
-                    envelope: &env,
-                })
-                .await;
+            let err = store.store(&signed(key, &env)).await;
             assert!(matches!(err, Err(Error::InvalidKey(_))), "{key}");
         }
         std::fs::write(store.path_for("k"), "not json\n").expect("write");
-        let err = store
-            .store(&Signed {
-                key: "k",
-                envelope: &env,
-            })
-            .await;
+        let err = store.store(&signed("k", &env)).await;
         assert!(matches!(err, Err(Error::Corrupt { .. })));
         assert_eq!(
             std::fs::read_to_string(store.path_for("k")).expect("read"),
@@ -201,10 +199,7 @@ mod tests {
         std::fs::write(&blocker, "x").expect("write");
         let store = FileStorage::new(blocker.join("sub"));
         let err = store
-            .store(&Signed {
-                key: "k",
-                envelope: &envelope(1),
-            })
+            .store(&signed("k", &envelope(1)))
             .await
             .expect_err("cannot create a directory below a file");
         assert!(err.to_string().contains("cannot create directory"), "{err}");

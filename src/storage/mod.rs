@@ -2,7 +2,8 @@
 //!
 //! Each backend implements [`Storage`] in its own file and is chosen by the URI in
 //! `CHAINSEAL_STORAGE` ([`crate::config::StorageTarget`]). Backends know nothing of
-//! the payload format: they receive a key and a signed envelope.
+//! provenance formats: they receive a key, a signed envelope and its subjects, and
+//! (backends that keep them, like OCI) image signatures.
 
 use std::fmt::{Debug, Display};
 use std::path::PathBuf;
@@ -10,20 +11,56 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use thiserror::Error;
 
-use crate::config::StorageTarget;
+use crate::config::{AttestConfig, StorageTarget};
 use crate::envelope::Envelope;
+use crate::reference::DigestReference;
+use crate::signing::PublicKey;
 
 pub mod file;
+pub mod oci;
 
 pub use file::FileStorage;
+pub use oci::OciStorage;
 
-/// One signed item to store.
+/// A Statement subject that has a SHA-256 digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// Name (for images, the repository).
+    pub name: String,
+    /// Hex SHA-256.
+    pub sha256: String,
+}
+
+/// One signed attestation to store.
 #[derive(Debug, Clone, Copy)]
 pub struct Signed<'a> {
     /// Storage key, e.g. `taskrun-<uid>` or `pipelinerun-<uid>` (Chains' short key).
     pub key: &'a str,
     /// The signed DSSE envelope.
     pub envelope: &'a Envelope,
+    /// The Statement's predicate type.
+    pub predicate_type: &'a str,
+    /// The Statement's subjects with SHA-256 digests.
+    pub subjects: &'a [Subject],
+    /// The signer's public key, when it has one.
+    pub public_key: Option<&'a PublicKey>,
+}
+
+/// One signed image (cosign's image signature).
+#[derive(Debug, Clone, Copy)]
+pub struct SignedImage<'a> {
+    /// The image.
+    pub image: &'a DigestReference,
+    /// The simple-signing payload.
+    pub payload: &'a [u8],
+    /// The signature over `payload` (what cosign's `.sig` layers carry).
+    pub signature: &'a [u8],
+    /// The same claim as cosign 3 signs it for Sigstore bundles: a DSSE envelope of an
+    /// in-toto Statement about the image digest
+    /// (predicate type `https://sigstore.dev/cosign/sign/v1`).
+    pub statement: &'a Envelope,
+    /// The signer's public key, when it has one.
+    pub public_key: Option<&'a PublicKey>,
 }
 
 /// Where a stored item went.
@@ -40,8 +77,19 @@ pub struct Stored {
 /// A place attestations are written to.
 #[async_trait]
 pub trait Storage: Display + Debug + Send + Sync {
-    /// Store one signed item; either all of it lands or none of it does.
-    async fn store(&self, item: &Signed<'_>) -> Result<Stored, Error>;
+    /// Store one attestation; every place it lands is listed (none when the
+    /// backend has nowhere to put it, e.g. OCI without image subjects).
+    async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error>;
+
+    /// Whether this backend keeps image signatures (then `attest` makes them).
+    fn keeps_image_signatures(&self) -> bool {
+        false
+    }
+
+    /// Store one image signature.
+    async fn store_image(&self, _item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
+        Ok(Vec::new())
+    }
 }
 
 /// Storage errors. Messages name the destination and the fix.
@@ -62,6 +110,12 @@ pub enum Error {
     /// A storage key that is not safe as a file name.
     #[error("storage key `{0}` is not a safe name (letters, digits, `.`, `_`, `-` only)")]
     InvalidKey(String),
+    /// A registry operation failed.
+    #[error(transparent)]
+    Oci(Box<crate::oci::Error>),
+    /// Sigstore bundles need the signer's public key (for the key hint).
+    #[error("`CHAINSEAL_OCI_ENCODING=sigstore-bundle` needs a signer with a public key")]
+    NoPublicKey,
     /// Existing content that cannot be extended safely.
     #[error("`{path}` exists but is not an `.intoto.jsonl` file ({reason}); move it away")]
     Corrupt {
@@ -70,6 +124,12 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+}
+
+impl From<crate::oci::Error> for Error {
+    fn from(e: crate::oci::Error) -> Self {
+        Self::Oci(Box::new(e))
+    }
 }
 
 fn fs_hint(e: &std::io::Error) -> &'static str {
@@ -81,12 +141,30 @@ fn fs_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
-/// Build the backends for the configured targets.
-pub fn from_targets(targets: &[StorageTarget]) -> Vec<Box<dyn Storage>> {
-    targets
+/// Build the backends for the configured targets (one registry client is shared).
+pub fn from_config(cfg: &AttestConfig) -> Result<Vec<Box<dyn Storage>>, Error> {
+    let mut registry: Option<std::sync::Arc<crate::oci::Registry>> = None;
+    cfg.storage
         .iter()
         .map(|t| match t {
-            StorageTarget::Dir(dir) => Box::new(FileStorage::new(dir.clone())) as Box<dyn Storage>,
+            StorageTarget::Dir(dir) => {
+                Ok(Box::new(FileStorage::new(dir.clone())) as Box<dyn Storage>)
+            }
+            StorageTarget::Oci { repository } => {
+                let registry = match &registry {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = std::sync::Arc::new(crate::oci::Registry::new(&cfg.registry)?);
+                        registry = Some(r.clone());
+                        r
+                    }
+                };
+                Ok(Box::new(OciStorage::new(
+                    registry,
+                    repository.clone(),
+                    cfg.oci_encoding,
+                )?) as Box<dyn Storage>)
+            }
         })
         .collect()
 }

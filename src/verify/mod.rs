@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sigstore::crypto::{CosignVerificationKey, Signature};
+
+pub mod registry;
 use thiserror::Error;
 
 use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};

@@ -1,0 +1,102 @@
+//! Sigstore bundle v0.3 (`application/vnd.dev.sigstore.bundle.v0.3+json`) around a
+//! DSSE envelope, in the protobuf-JSON form Tekton Chains and cosign write for
+//! key-based signing: the verification material is a public-key hint (standard
+//! base64 of the SHA-256 of the DER public key), the envelope's signatures carry no
+//! key id, and `tlogEntries` is absent without a transparency log.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use super::{Envelope, EnvelopeSignature};
+
+/// The bundle media type.
+pub const MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+/// The bundle JSON for `envelope` signed with the key whose DER SubjectPublicKeyInfo
+/// is `public_key_der`.
+pub fn to_json(envelope: &Envelope, public_key_der: &[u8]) -> Vec<u8> {
+    let signatures: Vec<Value> = envelope
+        .signatures
+        .iter()
+        .map(|s| json!({"sig": STANDARD.encode(&s.sig)}))
+        .collect();
+    let bundle = json!({
+        "mediaType": MEDIA_TYPE,
+        "verificationMaterial": {
+            "publicKey": {"hint": STANDARD.encode(Sha256::digest(public_key_der))},
+        },
+        "dsseEnvelope": {
+            "payload": STANDARD.encode(&envelope.payload),
+            "payloadType": envelope.payload_type,
+            "signatures": signatures,
+        },
+    });
+    serde_json::to_vec(&bundle).unwrap_or_default()
+}
+
+/// The DSSE envelope inside a bundle (any v0.x media type), or why there is none.
+pub fn envelope(bundle: &[u8]) -> Result<Envelope, String> {
+    let value: Value =
+        serde_json::from_slice(bundle).map_err(|e| format!("the bundle is not JSON: {e}"))?;
+    let media_type = value["mediaType"].as_str().unwrap_or_default();
+    if !media_type.starts_with("application/vnd.dev.sigstore.bundle") {
+        return Err(format!("not a Sigstore bundle (mediaType `{media_type}`)"));
+    }
+    let dsse = value
+        .get("dsseEnvelope")
+        .ok_or("the bundle holds no DSSE envelope (a message signature?)")?;
+    let decode = |v: &Value, what: &str| {
+        let text = v.as_str().unwrap_or_default();
+        STANDARD
+            .decode(text)
+            .map_err(|e| format!("bundle {what} is not base64: {e}"))
+    };
+    let signatures = dsse["signatures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            Ok(EnvelopeSignature {
+                keyid: s["keyid"].as_str().unwrap_or_default().to_owned(),
+                sig: decode(&s["sig"], "signature")?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Envelope {
+        payload_type: dsse["payloadType"].as_str().unwrap_or_default().to_owned(),
+        payload: decode(&dsse["payload"], "payload")?,
+        signatures,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundles_round_trip_and_hint_the_key() {
+        let env = Envelope {
+            payload_type: "application/vnd.in-toto+json".into(),
+            payload: b"{}".to_vec(),
+            signatures: vec![EnvelopeSignature {
+                keyid: "SHA256:x".into(),
+                sig: vec![1, 2, 3],
+            }],
+        };
+        let json = to_json(&env, b"der");
+        let v: Value = serde_json::from_slice(&json).expect("JSON");
+        assert_eq!(v["mediaType"], MEDIA_TYPE);
+        assert_eq!(
+            v["verificationMaterial"]["publicKey"]["hint"],
+            STANDARD.encode(Sha256::digest(b"der"))
+        );
+        assert!(v["dsseEnvelope"]["signatures"][0].get("keyid").is_none());
+        assert!(v.get("tlogEntries").is_none());
+        let back = envelope(&json).expect("parses");
+        assert_eq!(back.payload, env.payload);
+        assert_eq!(back.signatures[0].sig, vec![1, 2, 3]);
+        assert!(envelope(br#"{"mediaType":"x"}"#).is_err());
+    }
+}

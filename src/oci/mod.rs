@@ -1,0 +1,436 @@
+//! OCI registry access for storage and verification, on `oci-client`.
+//!
+//! [`Registry`] adds what the product needs around the client: credentials from
+//! docker config files ([`auth`]), plain HTTP only for the registries listed as
+//! insecure, bounded retries with backoff and jitter on 5xx, 429 and connection
+//! errors, and errors that name the registry and the fix. [`cosign`] writes and reads
+//! cosign's tag layout (`sha256-<hex>.att` / `.sig`), [`referrers`] OCI 1.1 referrers
+//! (Sigstore bundles).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::{Client, Reference};
+use thiserror::Error;
+use tracing::{debug, warn};
+
+pub mod auth;
+pub mod cosign;
+pub mod referrers;
+
+/// Registry errors. Messages name the registry and what to check.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The registry wants credentials it did not get, or refused them.
+    #[error(
+        "{registry}: {action}: not authorized ({detail}); credentials were looked for in {searched} (found: {source_used})"
+    )]
+    Unauthorized {
+        /// Registry host.
+        registry: String,
+        /// What was being done.
+        action: String,
+        /// The registry's words.
+        detail: String,
+        /// Where credentials were looked for.
+        searched: String,
+        /// Which credentials were used.
+        source_used: String,
+    },
+    /// The registry could not be reached (after retries).
+    #[error(
+        "{registry}: {action}: {detail} (is the registry reachable? for plain HTTP list it in `CHAINSEAL_INSECURE_REGISTRIES`)"
+    )]
+    Unreachable {
+        /// Registry host.
+        registry: String,
+        /// What was being done.
+        action: String,
+        /// Cause.
+        detail: String,
+    },
+    /// Any other refusal by the registry (after retries, for transient ones).
+    #[error("{registry}: {action}: {detail}")]
+    Registry {
+        /// Registry host.
+        registry: String,
+        /// What was being done.
+        action: String,
+        /// The registry's answer.
+        detail: String,
+    },
+    /// Not a usable image reference.
+    #[error("`{reference}` is not a valid image reference: {reason}")]
+    InvalidReference {
+        /// The text.
+        reference: String,
+        /// Why.
+        reason: String,
+    },
+    /// A credentials file could not be used.
+    #[error("registry credentials `{path}`: {reason}")]
+    Credentials {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Content read from the registry is not what it should be.
+    #[error("{location}: {reason}")]
+    Content {
+        /// Where.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Registry settings.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Hosts (`host[:port]`) reached over plain HTTP.
+    pub insecure: Vec<String>,
+    /// Docker config / `.dockerconfigjson` files read before the docker configuration.
+    pub auth_files: Vec<PathBuf>,
+}
+
+/// Retry bounds: attempts and total time.
+const ATTEMPTS: u32 = 5;
+const RETRY_BUDGET: Duration = Duration::from_secs(60);
+
+/// A registry client with credentials, retries and readable errors.
+pub struct Registry {
+    client: Client,
+    keychain: auth::Keychain,
+    /// Registries whose credentials were handed to the client already.
+    authed: std::sync::Mutex<BTreeSet<String>>,
+    /// Where each registry's credentials came from.
+    sources: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}
+
+/// What a failed attempt means.
+enum Failure {
+    /// Worth another attempt.
+    Transient(OciDistributionError),
+    /// Final.
+    Permanent(OciDistributionError),
+}
+
+fn classify(e: OciDistributionError) -> Failure {
+    match &e {
+        OciDistributionError::ServerError { code, .. } if *code >= 500 || *code == 429 => {
+            Failure::Transient(e)
+        }
+        OciDistributionError::RegistryError { envelope, .. }
+            if envelope
+                .errors
+                .iter()
+                .any(|x| x.code == OciErrorCode::Toomanyrequests) =>
+        {
+            Failure::Transient(e)
+        }
+        OciDistributionError::RequestError(r)
+            if r.is_connect() || r.is_timeout() || r.is_request() || r.is_body() =>
+        {
+            Failure::Transient(e)
+        }
+        OciDistributionError::IoError(_) => Failure::Transient(e),
+        _ => Failure::Permanent(e),
+    }
+}
+
+/// Whether an error says the manifest or repository does not exist.
+pub fn is_not_found(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::ServerError { code: 404, .. } => true,
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|x| {
+            matches!(
+                x.code,
+                OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound
+            )
+        }),
+        _ => false,
+    }
+}
+
+fn is_unauthorized(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => true,
+        OciDistributionError::ServerError { code, .. } => *code == 401 || *code == 403,
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|x| matches!(x.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)),
+        _ => false,
+    }
+}
+
+/// The first line of an error chain, joined with its causes.
+fn detail(e: &OciDistributionError) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        let line = err.to_string();
+        if !parts.iter().any(|p| p.contains(&line)) {
+            parts.push(line);
+        }
+        next = err.source();
+    }
+    parts.join(": ")
+}
+
+impl Registry {
+    /// A client for `settings`.
+    pub fn new(settings: &Settings) -> Result<Self, Error> {
+        let config = ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(settings.insecure.clone()),
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(30)),
+            user_agent: concat!("chainseal/", env!("CARGO_PKG_VERSION")),
+            ..ClientConfig::default()
+        };
+        let client = Client::try_from(config).map_err(|e| Error::Registry {
+            registry: String::new(),
+            action: "creating the registry client".into(),
+            detail: e.to_string(),
+        })?;
+        Ok(Self {
+            client,
+            keychain: auth::Keychain::new(settings.auth_files.clone()),
+            authed: Default::default(),
+            sources: Default::default(),
+        })
+    }
+
+    /// The underlying client, with credentials for `r`'s registry in place.
+    async fn client_for(&self, r: &Reference) -> Result<&Client, Error> {
+        let registry = r.resolve_registry().to_owned();
+        let fresh = self
+            .authed
+            .lock()
+            .map(|mut set| set.insert(registry.clone()))
+            .unwrap_or(false);
+        if fresh {
+            let found = self.keychain.lookup(&registry)?;
+            debug!(registry, source = %found.source, "registry credentials");
+            if let Ok(mut sources) = self.sources.lock() {
+                sources.insert(registry.clone(), found.source.clone());
+            }
+            self.client
+                .store_auth_if_needed(&registry, &found.auth)
+                .await;
+        }
+        Ok(&self.client)
+    }
+
+    /// Run `op` with bounded retries; `action` names it in errors.
+    async fn retry<T, F, Fut>(&self, r: &Reference, action: &str, op: F) -> Result<T, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+    {
+        let start = Instant::now();
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            match op().await.map_err(classify) {
+                Ok(v) => return Ok(v),
+                Err(Failure::Transient(e))
+                    if attempt < ATTEMPTS && start.elapsed() + delay < RETRY_BUDGET =>
+                {
+                    // Full jitter: a random wait up to the current backoff step.
+                    let wait = delay.mul_f64(0.5 + fastrand::f64() / 2.0);
+                    warn!(
+                        registry = r.resolve_registry(),
+                        attempt,
+                        "{action}: {} (retrying in {wait:?})",
+                        detail(&e)
+                    );
+                    tokio::time::sleep(wait).await;
+                    delay = (delay * 3).min(Duration::from_secs(5));
+                    attempt += 1;
+                }
+                Err(Failure::Transient(e) | Failure::Permanent(e)) => {
+                    return Err(self.error(r, action, e));
+                }
+            }
+        }
+    }
+
+    fn error(&self, r: &Reference, action: &str, e: OciDistributionError) -> Error {
+        let registry = r.resolve_registry().to_owned();
+        if is_unauthorized(&e) {
+            let source_used = self
+                .sources
+                .lock()
+                .ok()
+                .and_then(|s| s.get(&registry).cloned())
+                .unwrap_or_else(|| "anonymous".into());
+            return Error::Unauthorized {
+                registry,
+                action: action.to_owned(),
+                detail: detail(&e),
+                searched: format!(
+                    "{} (set `CHAINSEAL_REGISTRY_AUTH_FILES` to a mounted `.dockerconfigjson`)",
+                    self.keychain.searched()
+                ),
+                source_used,
+            };
+        }
+        if matches!(classify_ref(&e), Some(true)) {
+            return Error::Unreachable {
+                registry,
+                action: action.to_owned(),
+                detail: detail(&e),
+            };
+        }
+        Error::Registry {
+            registry,
+            action: action.to_owned(),
+            detail: detail(&e),
+        }
+    }
+
+    /// The manifest at `r` (tag or digest) and its digest; `None` when absent.
+    pub async fn manifest(
+        &self,
+        r: &Reference,
+        accept: &[&str],
+    ) -> Result<Option<(Vec<u8>, String)>, Error> {
+        let client = self.client_for(r).await?;
+        let action = format!("reading manifest {}", r.whole());
+        let got = self
+            .retry(r, &action, || async {
+                match client
+                    .pull_manifest_raw(r, &oci_client::secrets::RegistryAuth::Anonymous, accept)
+                    .await
+                {
+                    Ok((body, digest)) => Ok(Some((body.to_vec(), digest))),
+                    Err(e) if is_not_found(&e) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        Ok(got)
+    }
+
+    /// Upload `data` as a blob of `r`'s repository (skipped when the registry has it);
+    /// returns its digest.
+    pub async fn push_blob(&self, r: &Reference, data: &[u8]) -> Result<String, Error> {
+        let client = self.client_for(r).await?;
+        let digest = sha256_digest(data);
+        let action = format!("uploading blob {digest} to {}", r.repository());
+        self.retry(r, &action, || async {
+            if client.blob_exists(r, &digest).await.unwrap_or(false) {
+                return Ok(());
+            }
+            client
+                .push_blob(r, bytes::Bytes::copy_from_slice(data), &digest)
+                .await
+                .map(|_| ())
+        })
+        .await?;
+        Ok(digest)
+    }
+
+    /// Upload a manifest to `r` (a tag or digest reference); returns its digest.
+    pub async fn push_manifest(
+        &self,
+        r: &Reference,
+        body: &[u8],
+        media_type: &str,
+    ) -> Result<String, Error> {
+        let client = self.client_for(r).await?;
+        let action = format!("writing manifest {}", r.whole());
+        let content_type = reqwest_header(media_type).map_err(|detail| Error::Registry {
+            registry: r.resolve_registry().to_owned(),
+            action: action.clone(),
+            detail,
+        })?;
+        self.retry(r, &action, || async {
+            client
+                .push_manifest_raw(r, bytes::Bytes::copy_from_slice(body), content_type.clone())
+                .await
+        })
+        .await?;
+        Ok(sha256_digest(body))
+    }
+
+    /// Download a blob of `r`'s repository, checking its digest.
+    pub async fn blob(&self, r: &Reference, digest: &str, size: i64) -> Result<Vec<u8>, Error> {
+        let client = self.client_for(r).await?;
+        let action = format!("reading blob {digest} from {}", r.repository());
+        let descriptor = oci_client::manifest::OciDescriptor {
+            digest: digest.to_owned(),
+            size,
+            ..Default::default()
+        };
+        self.retry(r, &action, || async {
+            let mut out = Vec::new();
+            client.pull_blob(r, &descriptor, &mut out).await?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The OCI 1.1 referrers of `r` (a digest reference) with `artifact_type`: the
+    /// referrers API where the registry has it, else the referrers tag schema.
+    pub async fn referrers(
+        &self,
+        r: &Reference,
+        artifact_type: Option<&str>,
+    ) -> Result<oci_client::manifest::OciImageIndex, Error> {
+        let client = self.client_for(r).await?;
+        let action = format!("listing referrers of {}", r.whole());
+        self.retry(r, &action, || async {
+            client.pull_referrers(r, artifact_type).await
+        })
+        .await
+    }
+}
+
+/// `Some(true)` for connection-level failures.
+fn classify_ref(e: &OciDistributionError) -> Option<bool> {
+    match e {
+        OciDistributionError::RequestError(r) => Some(r.is_connect() || r.is_timeout()),
+        OciDistributionError::IoError(_) => Some(true),
+        _ => None,
+    }
+}
+
+fn reqwest_header(media_type: &str) -> Result<http::HeaderValue, String> {
+    http::HeaderValue::from_str(media_type).map_err(|e| format!("media type `{media_type}`: {e}"))
+}
+
+/// `sha256:<hex>` of `data`.
+pub fn sha256_digest(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(data);
+    let mut out = String::with_capacity(71);
+    out.push_str("sha256:");
+    for b in hash {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Parse an image reference (`registry/repo@sha256:…`, `registry/repo:tag`).
+pub fn parse_reference(text: &str) -> Result<Reference, Error> {
+    text.parse::<Reference>()
+        .map_err(|e| Error::InvalidReference {
+            reference: text.to_owned(),
+            reason: e.to_string(),
+        })
+}

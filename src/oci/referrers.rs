@@ -1,0 +1,212 @@
+//! OCI 1.1 referrers: a Sigstore bundle attached to an image as Tekton Chains'
+//! `sigstore-bundle` mode and cosign 3 attach it.
+//!
+//! The referrer is an image manifest pushed by digest with the image as `subject`,
+//! `artifactType` the bundle media type, the empty config, one layer (the bundle) and
+//! the annotations `dev.sigstore.bundle.content`, `dev.sigstore.bundle.predicateType`
+//! and `org.opencontainers.image.created`. Registries with the referrers API index it
+//! themselves; for the others the referrers tag schema is kept up to date: the image
+//! index at tag `sha256-<hex>` gets a descriptor of the referrer (read-modify-write,
+//! manifests sorted by digest, as go-containerregistry does).
+
+use oci_client::Reference;
+use serde_json::{Value, json};
+
+use super::{Error, Registry, sha256_digest};
+
+/// Media type (and artifact type) of a Sigstore bundle v0.3.
+pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// The empty config blob and its media type.
+const EMPTY: &[u8] = b"{}";
+const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Every manifest type an image may have.
+const ANY_MANIFEST: &[&str] = &[
+    OCI_MANIFEST,
+    OCI_INDEX,
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+/// Attach `bundle` (JSON) to `image` (a digest reference). Returns the referrer's
+/// digest reference and whether anything was written (`false`: a referrer with an
+/// identical bundle exists).
+pub async fn attach(
+    registry: &Registry,
+    image: &Reference,
+    bundle: &[u8],
+    predicate_type: &str,
+) -> Result<(Reference, bool), Error> {
+    let image_digest = image.digest().unwrap_or_default().to_owned();
+    let (subject_body, _) = registry
+        .manifest(image, ANY_MANIFEST)
+        .await?
+        .ok_or_else(|| Error::Content {
+            location: image.whole(),
+            reason: "the image does not exist in the registry: push it before attesting".into(),
+        })?;
+    let subject_type = serde_json::from_slice::<Value>(&subject_body)
+        .ok()
+        .and_then(|m| m["mediaType"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| OCI_MANIFEST.to_owned());
+    let bundle_digest = sha256_digest(bundle);
+
+    // An identical bundle attached before (a re-run) is not attached again.
+    for existing in listed(registry, image).await? {
+        let referrer = image.clone_with_digest(existing.clone());
+        if let Some((body, _)) = registry.manifest(&referrer, &[OCI_MANIFEST]).await?
+            && let Ok(m) = serde_json::from_slice::<Value>(&body)
+            && m["layers"]
+                .as_array()
+                .is_some_and(|ls| ls.iter().any(|l| l["digest"] == bundle_digest.as_str()))
+        {
+            return Ok((referrer, false));
+        }
+    }
+
+    registry.push_blob(image, EMPTY).await?;
+    registry.push_blob(image, bundle).await?;
+    let created = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": BUNDLE_MEDIA_TYPE,
+        "config": {
+            "mediaType": EMPTY_MEDIA_TYPE,
+            "size": EMPTY.len(),
+            "digest": sha256_digest(EMPTY),
+        },
+        "layers": [{
+            "mediaType": BUNDLE_MEDIA_TYPE,
+            "size": bundle.len(),
+            "digest": bundle_digest,
+        }],
+        "annotations": {
+            "dev.sigstore.bundle.content": "dsse-envelope",
+            "dev.sigstore.bundle.predicateType": predicate_type,
+            "org.opencontainers.image.created": created,
+        },
+        "subject": {
+            "mediaType": subject_type,
+            "size": subject_body.len(),
+            "digest": image_digest,
+        },
+    });
+    let body = serde_json::to_vec(&manifest).unwrap_or_default();
+    let digest = sha256_digest(&body);
+    let referrer = image.clone_with_digest(digest.clone());
+    registry
+        .push_manifest(&referrer, &body, OCI_MANIFEST)
+        .await?;
+
+    // Registries with the referrers API list it now; otherwise keep the tag schema.
+    if !listed(registry, image).await?.contains(&digest) {
+        add_to_fallback_index(registry, image, &image_digest, &digest, body.len()).await?;
+    }
+    Ok((referrer, true))
+}
+
+/// Digests of the bundle referrers of `image`.
+async fn listed(registry: &Registry, image: &Reference) -> Result<Vec<String>, Error> {
+    let index = registry.referrers(image, Some(BUNDLE_MEDIA_TYPE)).await?;
+    Ok(index
+        .manifests
+        .into_iter()
+        .filter(|m| {
+            m.artifact_type.as_deref() == Some(BUNDLE_MEDIA_TYPE) || m.artifact_type.is_none()
+        })
+        .map(|m| m.digest)
+        .collect())
+}
+
+/// The referrers tag schema: add the referrer to the index at `sha256-<hex>`.
+async fn add_to_fallback_index(
+    registry: &Registry,
+    image: &Reference,
+    image_digest: &str,
+    referrer_digest: &str,
+    referrer_size: usize,
+) -> Result<(), Error> {
+    let tag = Reference::with_tag(
+        image.registry().to_owned(),
+        image.repository().to_owned(),
+        image_digest.replace(':', "-"),
+    );
+    for _ in 0..3 {
+        let mut index = match registry.manifest(&tag, &[OCI_INDEX]).await? {
+            Some((body, _)) => serde_json::from_slice::<Value>(&body)
+                .ok()
+                .filter(|i| i["schemaVersion"] == 2 && i["mediaType"] == OCI_INDEX)
+                .ok_or_else(|| Error::Content {
+                    location: tag.whole(),
+                    reason: "the referrers tag holds something other than an OCI image index; move it away".into(),
+                })?,
+            None => json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
+        };
+        let mut manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+        if manifests.iter().any(|m| m["digest"] == referrer_digest) {
+            return Ok(());
+        }
+        manifests.push(json!({
+            "mediaType": OCI_MANIFEST,
+            "size": referrer_size,
+            "digest": referrer_digest,
+            "artifactType": BUNDLE_MEDIA_TYPE,
+        }));
+        manifests.sort_by(|a, b| {
+            a["digest"]
+                .as_str()
+                .unwrap_or_default()
+                .cmp(b["digest"].as_str().unwrap_or_default())
+        });
+        index["manifests"] = Value::Array(manifests);
+        let body = serde_json::to_vec(&index).unwrap_or_default();
+        registry.push_manifest(&tag, &body, OCI_INDEX).await?;
+        // Confirm against concurrent writers, as for cosign tags.
+        let landed = registry
+            .manifest(&tag, &[OCI_INDEX])
+            .await?
+            .and_then(|(b, _)| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|i| {
+                i["manifests"]
+                    .as_array()
+                    .is_some_and(|ms| ms.iter().any(|m| m["digest"] == referrer_digest))
+            });
+        if landed {
+            return Ok(());
+        }
+    }
+    Err(Error::Content {
+        location: tag.whole(),
+        reason: "the referrers tag kept changing while it was written; try again".into(),
+    })
+}
+
+/// Every Sigstore bundle attached to `image`, with its referrer digest.
+pub async fn bundles(
+    registry: &Registry,
+    image: &Reference,
+) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let mut out = Vec::new();
+    for digest in listed(registry, image).await? {
+        let referrer = image.clone_with_digest(digest.clone());
+        let Some((body, _)) = registry.manifest(&referrer, &[OCI_MANIFEST]).await? else {
+            continue;
+        };
+        let Ok(m) = serde_json::from_slice::<Value>(&body) else {
+            continue;
+        };
+        for l in m["layers"].as_array().into_iter().flatten() {
+            if l["mediaType"] == BUNDLE_MEDIA_TYPE
+                && let Some(d) = l["digest"].as_str()
+            {
+                let size = l["size"].as_i64().unwrap_or(0);
+                out.push((digest.clone(), registry.blob(&referrer, d, size).await?));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,211 @@
+//! OCI storage (`oci`, `oci://<registry>/<repository>`): attestations and image
+//! signatures next to the image, as Tekton Chains' `oci` storage and cosign write them.
+//!
+//! * `dsse` encoding (default): each attestation goes to the `.att` tag of every
+//!   Statement subject (`sha256-<hex>.att`), as a DSSE-envelope layer with cosign's
+//!   annotations; each image signature to the image's `.sig` tag as a simple-signing
+//!   layer with the base64 signature annotation. With a repository override the tags
+//!   go there instead of the image's repository.
+//! * `sigstore-bundle` encoding: a Sigstore bundle v0.3 per attestation and subject,
+//!   and per image signature (cosign 3's form: an in-toto Statement with predicate
+//!   type `https://sigstore.dev/cosign/sign/v1`), attached as OCI 1.1 referrers of the
+//!   image. Referrers live next to their subject, so a repository override is ignored
+//!   (with a warning), as in Chains.
+//!
+//! A run whose Statement names no subject with a SHA-256 digest pushes nothing; that
+//! is logged once and is not an error.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use oci_client::Reference;
+use tracing::{info, warn};
+
+use super::{Error, Signed, SignedImage, Storage, Stored};
+use crate::config::OciEncoding;
+use crate::envelope::bundle;
+use crate::oci::{self, Registry, cosign, referrers};
+use crate::provenance::simplesigning;
+
+/// The predicate type cosign 3 gives image signatures in bundles.
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+
+/// Stores in OCI registries.
+pub struct OciStorage {
+    registry: Arc<Registry>,
+    repository: Option<Reference>,
+    encoding: OciEncoding,
+}
+
+impl fmt::Debug for OciStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OciStorage({self})")
+    }
+}
+
+impl fmt::Display for OciStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repository {
+            Some(r) => write!(f, "oci://{}/{}", r.registry(), r.repository()),
+            None => f.write_str("oci"),
+        }
+    }
+}
+
+impl OciStorage {
+    /// OCI storage through `registry`, optionally into one `repository`
+    /// (`<registry>/<repository>`).
+    pub fn new(
+        registry: Arc<Registry>,
+        repository: Option<String>,
+        encoding: OciEncoding,
+    ) -> Result<Self, Error> {
+        let repository = match repository {
+            Some(r) if encoding == OciEncoding::SigstoreBundle => {
+                warn!(
+                    "`oci://{r}`: Sigstore bundles are attached to the image as referrers, so the repository override is ignored"
+                );
+                None
+            }
+            Some(r) => Some(oci::parse_reference(&r)?),
+            None => None,
+        };
+        Ok(Self {
+            registry,
+            repository,
+            encoding,
+        })
+    }
+
+    /// The repository the cosign tags of `image` go to.
+    fn tag_repository<'a>(&'a self, image: &'a Reference) -> &'a Reference {
+        self.repository.as_ref().unwrap_or(image)
+    }
+
+    async fn put(
+        &self,
+        image: &Reference,
+        kind: cosign::Kind,
+        layer: cosign::Layer,
+        bundle: impl FnOnce() -> Result<Vec<u8>, Error>,
+        predicate_type: &str,
+    ) -> Result<Stored, Error> {
+        let digest = image.digest().unwrap_or_default().to_owned();
+        let (location, written) = match self.encoding {
+            OciEncoding::Dsse => {
+                let (tag, written) = cosign::append(
+                    &self.registry,
+                    self.tag_repository(image),
+                    &digest,
+                    kind,
+                    &layer,
+                )
+                .await?;
+                (tag.whole(), written)
+            }
+            OciEncoding::SigstoreBundle => {
+                let json = bundle()?;
+                let (referrer, written) =
+                    referrers::attach(&self.registry, image, &json, predicate_type).await?;
+                (
+                    format!("{} (referrer of {})", referrer.whole(), image.whole()),
+                    written,
+                )
+            }
+        };
+        Ok(Stored {
+            backend: "oci",
+            location,
+            written,
+        })
+    }
+}
+
+/// The cosign annotations every layer Chains writes has; the certificate and chain
+/// are empty for key-based signing.
+fn annotations(signature: &str) -> BTreeMap<String, String> {
+    [
+        (cosign::SIGNATURE, signature),
+        (cosign::CERTIFICATE, ""),
+        (cosign::CHAIN, ""),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+#[async_trait]
+impl Storage for OciStorage {
+    async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
+        if item.subjects.is_empty() {
+            info!(
+                "attestation {} has no subject with a sha256 digest: nothing pushed to OCI",
+                item.key
+            );
+            return Ok(Vec::new());
+        }
+        let blob = item.envelope.to_json().into_bytes();
+        let mut stored = Vec::new();
+        for subject in item.subjects {
+            let image =
+                oci::parse_reference(&format!("{}@sha256:{}", subject.name, subject.sha256))?;
+            let mut notes = annotations("");
+            notes.insert(
+                cosign::PREDICATE_TYPE.to_owned(),
+                item.predicate_type.to_owned(),
+            );
+            let layer = cosign::Layer {
+                media_type: cosign::DSSE_LAYER,
+                blob: blob.clone(),
+                annotations: notes,
+            };
+            let make_bundle = || {
+                let key = item.public_key.ok_or(Error::NoPublicKey)?;
+                Ok(bundle::to_json(item.envelope, &key.der))
+            };
+            stored.push(
+                self.put(
+                    &image,
+                    cosign::Kind::Attestation,
+                    layer,
+                    make_bundle,
+                    item.predicate_type,
+                )
+                .await?,
+            );
+        }
+        Ok(stored)
+    }
+
+    fn keeps_image_signatures(&self) -> bool {
+        true
+    }
+
+    async fn store_image(&self, item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
+        let image =
+            oci::parse_reference(&format!("{}@{}", item.image.name(), item.image.digest()))?;
+        let layer = cosign::Layer {
+            media_type: simplesigning::MEDIA_TYPE,
+            blob: item.payload.to_vec(),
+            annotations: annotations(&STANDARD.encode(item.signature)),
+        };
+        let make_bundle = || {
+            let key = item.public_key.ok_or(Error::NoPublicKey)?;
+            Ok(bundle::to_json(item.statement, &key.der))
+        };
+        Ok(vec![
+            self.put(
+                &image,
+                cosign::Kind::Signature,
+                layer,
+                make_bundle,
+                COSIGN_SIGN_PREDICATE,
+            )
+            .await?,
+        ])
+    }
+}

@@ -1,0 +1,180 @@
+//! Verification of what a registry holds for an image: attestations in the cosign
+//! `.att` tag and in Sigstore bundle referrers, and image signatures in the `.sig`
+//! tag. Every item is verified with the key, then its claim is checked against the
+//! image: an attestation must name the image digest among its subjects, a signature
+//! payload must carry it as `docker-manifest-digest`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use sigstore::crypto::Signature;
+
+use super::{Outcome, Verified, Verifier};
+use crate::envelope::{Envelope, bundle};
+use crate::oci::{self, Registry, cosign, referrers};
+use crate::provenance::simplesigning;
+
+/// What was found for an image.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Attestations (both encodings), verified or not.
+    pub attestations: Vec<Outcome>,
+    /// Image signatures, verified or not.
+    pub signatures: Vec<Outcome>,
+}
+
+/// Short names for predicate types, as cosign's `--type` accepts them.
+pub fn predicate_type_alias(name: &str) -> &str {
+    match name {
+        "slsaprovenance" | "slsaprovenance02" => "https://slsa.dev/provenance/v0.2",
+        "slsaprovenance1" => "https://slsa.dev/provenance/v1",
+        "link" => "https://in-toto.io/Link/v1",
+        other => other,
+    }
+}
+
+impl Verifier {
+    /// Verify everything stored for `image` (`repo@sha256:<hex>`); `repository`
+    /// overrides where the cosign tags are looked for.
+    pub async fn verify_image(
+        &self,
+        registry: &Registry,
+        image: &str,
+        repository: Option<&str>,
+    ) -> Result<Found, oci::Error> {
+        let image_ref = oci::parse_reference(image)?;
+        let digest = image_ref
+            .digest()
+            .ok_or_else(|| oci::Error::InvalidReference {
+                reference: image.to_owned(),
+                reason: "it has no digest: use `<repository>@sha256:<hex>`".into(),
+            })?
+            .to_owned();
+        let repo = match repository {
+            Some(r) => oci::parse_reference(r)?,
+            None => image_ref.clone(),
+        };
+        let mut found = Found::default();
+
+        let att_tag = cosign::tag(&repo, &digest, cosign::Kind::Attestation).whole();
+        for layer in cosign::read(registry, &repo, &digest, cosign::Kind::Attestation).await? {
+            let location = format!("{att_tag} layer {}", layer.digest);
+            let result = serde_json::from_slice::<Envelope>(&layer.blob)
+                .map_err(|e| format!("the layer is not a DSSE envelope: {e}"))
+                .and_then(|env| self.verify(&env))
+                .and_then(|v| names_digest(v, &digest));
+            found.attestations.push(Outcome { location, result });
+        }
+        for (referrer, blob) in referrers::bundles(registry, &image_ref).await? {
+            let location = format!("referrer {referrer}");
+            let envelope = bundle::envelope(&blob);
+            let result = match envelope {
+                Ok(env) => self.verify(&env).and_then(|v| names_digest(v, &digest)),
+                Err(e) => Err(e),
+            };
+            // cosign 3 image signatures are bundles too: count them as signatures.
+            let is_signature = result
+                .as_ref()
+                .is_ok_and(|v| v.predicate_type == crate::storage::oci::COSIGN_SIGN_PREDICATE);
+            if is_signature {
+                found.signatures.push(Outcome { location, result });
+            } else {
+                found.attestations.push(Outcome { location, result });
+            }
+        }
+
+        let sig_tag = cosign::tag(&repo, &digest, cosign::Kind::Signature).whole();
+        for layer in cosign::read(registry, &repo, &digest, cosign::Kind::Signature).await? {
+            let location = format!("{sig_tag} layer {}", layer.digest);
+            let result = self.verify_simple_signing(&layer, &digest);
+            found.signatures.push(Outcome { location, result });
+        }
+        Ok(found)
+    }
+
+    /// A cosign `.sig` layer: the base64 signature annotation over the payload, and
+    /// the payload's digest claim.
+    fn verify_simple_signing(
+        &self,
+        layer: &cosign::ReadLayer,
+        digest: &str,
+    ) -> Result<Verified, String> {
+        if layer.media_type != simplesigning::MEDIA_TYPE {
+            return Err(format!(
+                "unexpected layer media type `{}`",
+                layer.media_type
+            ));
+        }
+        let sig = layer
+            .annotations
+            .get(cosign::SIGNATURE)
+            .ok_or("the layer has no signature annotation")?;
+        let sig = STANDARD
+            .decode(sig)
+            .map_err(|e| format!("the signature annotation is not base64: {e}"))?;
+        self.key
+            .verify_signature(Signature::Raw(&sig), &layer.blob)
+            .map_err(|_| "the signature does not verify with this key".to_owned())?;
+        let payload: Value = serde_json::from_slice(&layer.blob)
+            .map_err(|e| format!("the signed payload is not JSON: {e}"))?;
+        let claimed = payload
+            .pointer("/critical/image/docker-manifest-digest")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if claimed != digest {
+            return Err(format!("the payload signs `{claimed}`, not {digest}"));
+        }
+        let name = payload
+            .pointer("/critical/identity/docker-reference")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Verified {
+            predicate_type: simplesigning::MEDIA_TYPE.to_owned(),
+            subjects: vec![(name, vec![claimed.to_owned()])],
+            builder_id: None,
+        })
+    }
+}
+
+/// A verified attestation whose subjects must include `digest` (`sha256:<hex>`).
+fn names_digest(v: Verified, digest: &str) -> Result<Verified, String> {
+    if v.subjects
+        .iter()
+        .any(|(_, ds)| ds.iter().any(|d| d == digest))
+    {
+        Ok(v)
+    } else {
+        Err(format!(
+            "verified, but its subjects do not include {digest}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_match_cosign() {
+        assert_eq!(
+            predicate_type_alias("slsaprovenance1"),
+            "https://slsa.dev/provenance/v1"
+        );
+        assert_eq!(
+            predicate_type_alias("https://example.com/p"),
+            "https://example.com/p"
+        );
+    }
+
+    #[test]
+    fn subjects_must_name_the_image() {
+        let v = Verified {
+            predicate_type: "p".into(),
+            subjects: vec![("img".into(), vec!["sha256:aa".into()])],
+            builder_id: None,
+        };
+        assert!(names_digest(v.clone(), "sha256:aa").is_ok());
+        assert!(names_digest(v, "sha256:bb").is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! A real OCI registry for tests: Debian's `docker-registry` (distribution 2.8) on a
+//! free loopback port, optionally with htpasswd basic auth, plus test images pushed
+//! with `skopeo` from a hand-made OCI layout.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::Digest as _;
+
+use super::Service;
+
+/// User and password of the basic-auth registry.
+pub const USER: &str = "testuser";
+/// Password of the basic-auth registry.
+pub const PASSWORD: &str = "testpass";
+
+/// A running registry.
+pub struct TestRegistry {
+    _service: Service,
+    /// `127.0.0.1:<port>`.
+    pub host: String,
+    /// Whether it wants basic auth.
+    pub auth: bool,
+    /// Scratch directory (storage, config).
+    pub dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+impl TestRegistry {
+    /// Start `docker-registry` (path `bin`) in `dir`; with `auth`, behind htpasswd.
+    pub fn start(bin: &Path, dir: &Path, auth: bool) -> Self {
+        std::fs::create_dir_all(dir).expect("registry dir");
+        let port = free_port();
+        let mut config = format!(
+            "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+            dir.join("data").display()
+        );
+        if auth {
+            let htpasswd = dir.join("htpasswd");
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", USER, PASSWORD])
+                .output()
+                .expect("htpasswd runs (apache2-utils)");
+            assert!(out.status.success(), "htpasswd failed");
+            std::fs::write(&htpasswd, out.stdout).expect("write htpasswd");
+            config.push_str(&format!(
+                "auth:\n  htpasswd: {{realm: basic-realm, path: {}}}\n",
+                htpasswd.display()
+            ));
+        }
+        let config_path = dir.join("config.yml");
+        std::fs::write(&config_path, config).expect("write config");
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry starts");
+        let registry = Self {
+            _service: Service(child),
+            host: format!("127.0.0.1:{port}"),
+            auth,
+            dir: dir.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "registry did not start in 15 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+
+    /// A docker `config.json` with this registry's credentials, in `dir`.
+    pub fn docker_config(&self, dir: &Path) -> PathBuf {
+        use base64::Engine as _;
+        let auth =
+            base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let path = dir.join("config.json");
+        std::fs::write(
+            &path,
+            serde_json::json!({"auths": {self.host.clone(): {"auth": auth}}}).to_string(),
+        )
+        .expect("write config.json");
+        path
+    }
+
+    /// skopeo's credential flags for this registry.
+    fn creds(&self, flag: &str) -> Vec<String> {
+        if self.auth {
+            vec![flag.to_owned(), format!("{USER}:{PASSWORD}")]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Push a small, unique test image (`label` changes its config) to `repo:tag`
+    /// with skopeo; returns its manifest digest `sha256:<hex>`.
+    pub fn push_image(&self, repo: &str, tag: &str, label: &str) -> String {
+        let layout = self.dir.join(format!("layout-{label}"));
+        let blobs = layout.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).expect("layout dir");
+        let write_blob = |data: &[u8]| {
+            let hex = hex(&sha2::Sha256::digest(data));
+            std::fs::write(blobs.join(&hex), data).expect("blob");
+            (format!("sha256:{hex}"), data.len())
+        };
+        // An empty tar (two zero blocks) as the only layer.
+        let (layer, layer_size) = write_blob(&[0u8; 1024]);
+        let config = serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Labels": {"test": label}},
+            "rootfs": {"type": "layers", "diff_ids": [layer]},
+        })
+        .to_string();
+        let (config_digest, config_size) = write_blob(config.as_bytes());
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": layer_size}],
+        })
+        .to_string();
+        let (manifest_digest, manifest_size) = write_blob(manifest.as_bytes());
+        std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
+            .expect("oci-layout");
+        std::fs::write(
+            layout.join("index.json"),
+            serde_json::json!({
+                "schemaVersion": 2,
+                "manifests": [{
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": manifest_digest, "size": manifest_size,
+                    "annotations": {"org.opencontainers.image.ref.name": tag},
+                }],
+            })
+            .to_string(),
+        )
+        .expect("index.json");
+        let out = Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false", "--preserve-digests"])
+            .args(self.creds("--dest-creds"))
+            .arg(format!("oci:{}:{tag}", layout.display()))
+            .arg(format!("docker://{}/{repo}:{tag}", self.host))
+            .output()
+            .expect("skopeo runs");
+        assert!(
+            out.status.success(),
+            "skopeo copy failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        manifest_digest
+    }
+
+    /// `skopeo inspect --raw` of `repo:tag` (or `repo@digest` when `tag` starts with
+    /// `sha256:`), parsed.
+    pub fn inspect_raw(&self, repo: &str, tag: &str) -> Option<serde_json::Value> {
+        let sep = if tag.starts_with("sha256:") { '@' } else { ':' };
+        let out = Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .args(self.creds("--creds"))
+            .arg(format!("docker://{}/{repo}{sep}{tag}", self.host))
+            .output()
+            .expect("skopeo runs");
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).expect("manifest JSON"))
+    }
+
+    /// A blob of `repo`, fetched over plain HTTP with curl (independent of chainseal).
+    pub fn blob(&self, repo: &str, digest: &str) -> Vec<u8> {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sfL"]);
+        if self.auth {
+            cmd.args(["-u", &format!("{USER}:{PASSWORD}")]);
+        }
+        let out = cmd
+            .arg(format!("http://{}/v2/{repo}/blobs/{digest}", self.host))
+            .output()
+            .expect("curl runs");
+        assert!(out.status.success(), "blob {digest} not readable");
+        out.stdout
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
