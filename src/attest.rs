@@ -29,15 +29,16 @@ pub enum Error {
     #[error(transparent)]
     Signing(#[from] signing::Error),
     /// A store failed; earlier stores may have succeeded (listed).
-    #[error("storing in `{target}` failed: {source}{}", stored_note(.stored))]
+    // The message carries the cause (not also exposed as `source`, which would
+    // print it twice in `{:#}` chains).
+    #[error("storing in `{target}` failed: {cause}{}", stored_note(.stored))]
     Storage {
         /// The failing destination.
         target: String,
         /// What was stored before the failure.
         stored: Vec<Stored>,
         /// Cause.
-        #[source]
-        source: storage::Error,
+        cause: storage::Error,
     },
     /// A record without a usable storage key.
     #[error(
@@ -183,7 +184,7 @@ pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
     let backends = storage::from_config(cfg).map_err(|source| Error::Storage {
         target: "CHAINSEAL_STORAGE".into(),
         stored: Vec::new(),
-        source,
+        cause: source,
     })?;
     let envelope = Envelope::sign(
         IN_TOTO_PAYLOAD_TYPE,
@@ -206,10 +207,10 @@ pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
     };
     let mut stored = Vec::new();
     for backend in &backends {
-        let fail = |stored: Vec<Stored>, source| Error::Storage {
+        let fail = |stored: Vec<Stored>, cause| Error::Storage {
             target: backend.to_string(),
             stored,
-            source,
+            cause,
         };
         match backend.store(&item).await {
             Ok(places) => {

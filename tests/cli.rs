@@ -564,3 +564,23 @@ fn every_setting_is_documented_in_the_readme() {
         );
     }
 }
+
+#[test]
+fn error_messages_do_not_repeat_their_cause() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = common::run(
+        common::chainseal(dir.path())
+            .env(
+                "CHAINSEAL_RECORD",
+                common::repo("examples/pipelinerun.yaml"),
+            )
+            .env("CHAINSEAL_KEY", dir.path().join("missing.key")),
+    );
+    common::assert_error(&r, "missing.key");
+    assert_eq!(
+        r.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+}

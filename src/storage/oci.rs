@@ -149,10 +149,14 @@ impl Storage for OciStorage {
             return Ok(Vec::new());
         }
         let blob = item.envelope.to_json().into_bytes();
+        // Every subject must be an image before anything is pushed.
+        let images = item
+            .subjects
+            .iter()
+            .map(|s| oci::parse_reference(&format!("{}@sha256:{}", s.name, s.sha256)))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut stored = Vec::new();
-        for subject in item.subjects {
-            let image =
-                oci::parse_reference(&format!("{}@sha256:{}", subject.name, subject.sha256))?;
+        for image in &images {
             let mut notes = annotations("");
             notes.insert(
                 cosign::PREDICATE_TYPE.to_owned(),
@@ -169,7 +173,7 @@ impl Storage for OciStorage {
             };
             stored.push(
                 self.put(
-                    &image,
+                    image,
                     cosign::Kind::Attestation,
                     layer,
                     make_bundle,

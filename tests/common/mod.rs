@@ -2,6 +2,8 @@
 //! environment in a temporary directory.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -231,7 +233,11 @@ pub fn securesystemslib_verifies(python: &Path, file: &Path, public: &Path) -> (
         .expect("python runs");
     (
         py.status.success(),
-        String::from_utf8_lossy(&py.stdout).into_owned(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&py.stdout),
+            String::from_utf8_lossy(&py.stderr)
+        ),
     )
 }
 

@@ -82,8 +82,7 @@ impl TestRegistry {
     /// A docker `config.json` with this registry's credentials, in `dir`.
     pub fn docker_config(&self, dir: &Path) -> PathBuf {
         use base64::Engine as _;
-        let auth =
-            base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
         std::fs::create_dir_all(dir).expect("mkdir");
         let path = dir.join("config.json");
         std::fs::write(
@@ -132,8 +131,11 @@ impl TestRegistry {
         })
         .to_string();
         let (manifest_digest, manifest_size) = write_blob(manifest.as_bytes());
-        std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
-            .expect("oci-layout");
+        std::fs::write(
+            layout.join("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .expect("oci-layout");
         std::fs::write(
             layout.join("index.json"),
             serde_json::json!({

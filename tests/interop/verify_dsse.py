@@ -32,7 +32,7 @@ def main(envelopes_path: str, pub_path: str) -> int:
         lines = [line for line in f if line.strip()]
     for line in lines:
         data = json.loads(line)
-        keyid = data["signatures"][0]["keyid"]
+        keyid = data["signatures"][0].get("keyid", "")
         # securesystemslib only tries keys whose keyid equals the signature's
         # (securesystemslib#416); DSSE says keyid is a hint, so bind it here.
         key = SSlibKey(keyid, base.keytype, base.scheme, base.keyval)

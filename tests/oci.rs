@@ -1,0 +1,625 @@
+//! OCI storage against a real registry: Debian's `docker-registry` (distribution
+//! 2.8) on loopback, without and with htpasswd basic auth, test images pushed with
+//! skopeo from a hand-made OCI layout. What chainseal writes is read back with
+//! skopeo and curl and its envelopes verified with python securesystemslib.
+//!
+//! Needs `REGISTRY_BIN` (docker-registry) and `INTEROP_PYTHON`, and skopeo, htpasswd
+//! and curl on PATH (scripts/test and .ci/run provide them); skipped outside CI, with
+//! a message, when the variables are unset.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::registry::TestRegistry;
+use common::{
+    EXAMPLE_KEY, Run, Service, assert_error, chainseal, repo, run, securesystemslib_verifies, tool,
+};
+use serde_json::Value;
+
+const EXAMPLE_DIGEST: &str =
+    "sha256:6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+const EXAMPLE_IMAGE: &str = "registry.example.com/team/hello-service";
+const REPO: &str = "team/hello-service";
+
+/// The example record, naming `host/team/hello-service@digest` instead of the
+/// example image; `taskrun_only` keeps only the build TaskRun.
+fn record(dir: &Path, host: &str, digest: &str, taskrun_only: bool, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(repo("examples/pipelinerun.yaml")).expect("example");
+    let text = text
+        .replace(EXAMPLE_IMAGE, &format!("{host}/{REPO}"))
+        .replace(EXAMPLE_DIGEST, digest);
+    let text = if taskrun_only {
+        text.split("\n---\n").last().expect("a TaskRun").to_owned()
+    } else {
+        text
+    };
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write record");
+    path
+}
+
+fn attest(dir: &Path, record: &Path, storage: &str, env: &[(&str, String)]) -> Run {
+    let mut cmd = chainseal(dir);
+    cmd.env("CHAINSEAL_RECORD", record)
+        .env("CHAINSEAL_KEY", repo("examples/demo.key"))
+        .env("CHAINSEAL_STORAGE", storage);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+fn verify_image(dir: &Path, image: &str, env: &[(&str, String)], extra: &[&str]) -> Run {
+    let mut cmd = chainseal(dir);
+    cmd.args(["verify", "--key"])
+        .arg(repo("examples/demo.pub"))
+        .args(["--image", image])
+        .args(extra);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+fn layers(manifest: &Value) -> Vec<Value> {
+    manifest["layers"].as_array().cloned().unwrap_or_default()
+}
+
+/// A test's scene: scratch directory, a running registry with one pushed image (its
+/// digest), and the python with the verifiers. `None` (skipped) outside CI without
+/// the tools.
+struct Scene {
+    dir: tempfile::TempDir,
+    reg: TestRegistry,
+    digest: String,
+    python: PathBuf,
+}
+
+impl Scene {
+    fn new(auth: bool, label: &str) -> Option<Self> {
+        let bin = tool("REGISTRY_BIN", "OCI registry test")?;
+        let python = tool("INTEROP_PYTHON", "OCI registry test")?;
+        let dir = tempfile::tempdir().expect("tmp");
+        let reg = TestRegistry::start(&bin, &dir.path().join("registry"), auth);
+        let digest = reg.push_image(REPO, "v1", label);
+        Some(Self {
+            dir,
+            reg,
+            digest,
+            python,
+        })
+    }
+
+    fn hex(&self) -> &str {
+        self.digest.trim_start_matches("sha256:")
+    }
+}
+
+#[test]
+fn cosign_tags_are_written_read_back_and_verified() {
+    let Some(scene) = Scene::new(false, "tags") else {
+        return;
+    };
+    let (dir, reg, digest, python) = (
+        &scene.dir,
+        &scene.reg,
+        scene.digest.clone(),
+        scene.python.clone(),
+    );
+    let hex = scene.hex();
+    let env = vec![("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone())];
+    let taskrun = record(dir.path(), &reg.host, &digest, true, "taskrun.yaml");
+
+    let r = attest(dir.path(), &taskrun, "oci", &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!("{REPO}:sha256-{hex}.att")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("{REPO}:sha256-{hex}.sig")),
+        "{}",
+        r.stdout
+    );
+
+    // The .att tag, as skopeo sees it: one DSSE layer with cosign's annotations,
+    // config listing it; the blob is our envelope and securesystemslib verifies it.
+    let att = reg
+        .inspect_raw(REPO, &format!("sha256-{hex}.att"))
+        .expect(".att tag exists");
+    assert_eq!(
+        att["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(
+        att["config"]["mediaType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
+    let [layer] = layers(&att).try_into().expect("one layer");
+    assert_eq!(layer["mediaType"], "application/vnd.dsse.envelope.v1+json");
+    assert_eq!(
+        layer["annotations"]["dev.cosignproject.cosign/signature"],
+        ""
+    );
+    assert_eq!(layer["annotations"]["dev.sigstore.cosign/certificate"], "");
+    assert_eq!(layer["annotations"]["dev.sigstore.cosign/chain"], "");
+    assert_eq!(
+        layer["annotations"]["predicateType"],
+        "https://slsa.dev/provenance/v1"
+    );
+    let config: Value = serde_json::from_slice(&reg.blob(
+        REPO,
+        att["config"]["digest"].as_str().expect("config digest"),
+    ))
+    .expect("config JSON");
+    assert_eq!(
+        config["rootfs"]["diff_ids"],
+        serde_json::json!([layer["digest"]])
+    );
+    let envelope = reg.blob(REPO, layer["digest"].as_str().expect("digest"));
+    let file = dir.path().join("att.json");
+    std::fs::write(&file, &envelope).expect("write");
+    let (ok, said) = securesystemslib_verifies(&python, &file, &repo("examples/demo.pub"));
+    assert!(ok, "securesystemslib: {said}");
+
+    // The .sig tag: the simple-signing payload, signature annotation.
+    let sig = reg
+        .inspect_raw(REPO, &format!("sha256-{hex}.sig"))
+        .expect(".sig tag exists");
+    let [sig_layer] = layers(&sig).try_into().expect("one layer");
+    assert_eq!(
+        sig_layer["mediaType"],
+        "application/vnd.dev.cosign.simplesigning.v1+json"
+    );
+    assert!(
+        sig_layer["annotations"]["dev.cosignproject.cosign/signature"]
+            .as_str()
+            .is_some_and(|s| s.len() > 20)
+    );
+    let payload: Value =
+        serde_json::from_slice(&reg.blob(REPO, sig_layer["digest"].as_str().expect("d")))
+            .expect("payload");
+    assert_eq!(
+        payload["critical"]["image"]["docker-manifest-digest"],
+        digest.as_str()
+    );
+
+    // Again: nothing new. Then the PipelineRun's attestation joins as a second layer.
+    let r = attest(dir.path(), &taskrun, "oci", &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout.matches("(already present)").count(),
+        2,
+        "{}",
+        r.stdout
+    );
+    let pipelinerun = record(dir.path(), &reg.host, &digest, false, "pipelinerun.yaml");
+    let r = attest(dir.path(), &pipelinerun, "oci,out", &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        dir.path()
+            .join("out")
+            .join(format!("{EXAMPLE_KEY}.intoto.jsonl"))
+            .exists()
+    );
+    let att = reg
+        .inspect_raw(REPO, &format!("sha256-{hex}.att"))
+        .expect("tag");
+    assert_eq!(
+        layers(&att).len(),
+        2,
+        "the PipelineRun attestation is appended"
+    );
+    let sig = reg
+        .inspect_raw(REPO, &format!("sha256-{hex}.sig"))
+        .expect("tag");
+    assert_eq!(
+        layers(&sig).len(),
+        1,
+        "same image, same signature: not repeated"
+    );
+
+    // verify --image finds and verifies all of it; --type filters.
+    let image = format!("{}/{REPO}@{digest}", reg.host);
+    let v = verify_image(dir.path(), &image, &env, &[]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert_eq!(
+        v.stdout.matches("\nverified ").count() + usize::from(v.stdout.starts_with("verified ")),
+        3,
+        "{}",
+        v.stdout
+    );
+    assert!(
+        v.stderr.contains("2 attestation(s) verified"),
+        "{}",
+        v.stderr
+    );
+    assert!(
+        v.stderr.contains("1 image signature(s) verified"),
+        "{}",
+        v.stderr
+    );
+    let v = verify_image(dir.path(), &image, &env, &["--type", "slsaprovenance02"]);
+    assert_eq!(v.code, 1, "no SLSA v0.2 attestation: {}", v.stdout);
+    // With another key nothing verifies.
+    let mut cmd = chainseal(dir.path());
+    cmd.args(["verify", "--key"])
+        .arg(repo("tests/fixtures/keys/cosign.pub"))
+        .args(["--image", &image])
+        .envs(env.iter().map(|(k, v)| (*k, v)));
+    let v = run(&mut cmd);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(v.stdout.contains("FAILED"), "{}", v.stdout);
+
+    // A repository override keeps all tags in one place.
+    let r = attest(
+        dir.path(),
+        &taskrun,
+        &format!("oci://{}/attestations/store", reg.host),
+        &env,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let moved = reg
+        .inspect_raw("attestations/store", &format!("sha256-{hex}.att"))
+        .expect("override repository has the tag");
+    assert_eq!(layers(&moved).len(), 1);
+    let v = verify_image(
+        dir.path(),
+        &image,
+        &env,
+        &["--repository", &format!("{}/attestations/store", reg.host)],
+    );
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+}
+
+#[test]
+fn sigstore_bundles_are_referrers_with_the_tag_schema_fallback() {
+    let Some(scene) = Scene::new(false, "bundles") else {
+        return;
+    };
+    let (dir, reg, digest, python) = (
+        &scene.dir,
+        &scene.reg,
+        scene.digest.clone(),
+        scene.python.clone(),
+    );
+    let hex = scene.hex();
+    let env = vec![
+        ("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone()),
+        ("CHAINSEAL_OCI_ENCODING", "sigstore-bundle".to_owned()),
+    ];
+    let taskrun = record(dir.path(), &reg.host, &digest, true, "taskrun.yaml");
+    for _ in 0..2 {
+        let r = attest(dir.path(), &taskrun, "oci", &env);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    // distribution 2.8 has no referrers API: the index at tag sha256-<hex> lists the
+    // attestation and the image signature, once each.
+    let index = reg
+        .inspect_raw(REPO, &format!("sha256-{hex}"))
+        .expect("referrers tag");
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+    assert_eq!(manifests.len(), 2, "{index}");
+    let mut predicate_types = Vec::new();
+    for m in &manifests {
+        assert_eq!(
+            m["artifactType"],
+            "application/vnd.dev.sigstore.bundle.v0.3+json"
+        );
+        let referrer = reg
+            .inspect_raw(REPO, m["digest"].as_str().expect("digest"))
+            .expect("referrer manifest");
+        assert_eq!(referrer["subject"]["digest"], digest.as_str());
+        assert_eq!(
+            referrer["config"]["mediaType"],
+            "application/vnd.oci.empty.v1+json"
+        );
+        assert_eq!(
+            referrer["annotations"]["dev.sigstore.bundle.content"],
+            "dsse-envelope"
+        );
+        predicate_types.push(
+            referrer["annotations"]["dev.sigstore.bundle.predicateType"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+        let [layer] = layers(&referrer).try_into().expect("one layer");
+        let bundle: Value =
+            serde_json::from_slice(&reg.blob(REPO, layer["digest"].as_str().expect("d")))
+                .expect("bundle JSON");
+        assert_eq!(
+            bundle["mediaType"],
+            "application/vnd.dev.sigstore.bundle.v0.3+json"
+        );
+        assert!(bundle["verificationMaterial"]["publicKey"]["hint"].is_string());
+        assert_eq!(
+            bundle["dsseEnvelope"]["payloadType"],
+            "application/vnd.in-toto+json"
+        );
+        // The bundle's envelope verifies with securesystemslib too (bundles carry no
+        // key id; securesystemslib's parser wants the field, so it gets an empty one).
+        let mut envelope = bundle["dsseEnvelope"].clone();
+        for s in envelope["signatures"].as_array_mut().into_iter().flatten() {
+            s["keyid"] = "".into();
+        }
+        let file = dir.path().join("bundle-envelope.json");
+        std::fs::write(&file, envelope.to_string()).expect("write");
+        let (ok, said) = securesystemslib_verifies(&python, &file, &repo("examples/demo.pub"));
+        assert!(ok, "securesystemslib rejected a bundle's envelope: {said}");
+    }
+    predicate_types.sort();
+    assert_eq!(
+        predicate_types,
+        [
+            "https://sigstore.dev/cosign/sign/v1",
+            "https://slsa.dev/provenance/v1"
+        ]
+    );
+    let image = format!("{}/{REPO}@{digest}", reg.host);
+    let v = verify_image(
+        dir.path(),
+        &image,
+        &env[..1],
+        &["--type", "slsaprovenance1"],
+    );
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stderr.contains("1 attestation(s) verified"),
+        "{}",
+        v.stderr
+    );
+    assert!(
+        v.stderr.contains("1 image signature(s) verified"),
+        "{}",
+        v.stderr
+    );
+}
+
+#[test]
+fn registry_credentials_and_their_errors() {
+    let Some(scene) = Scene::new(true, "auth") else {
+        return;
+    };
+    let (dir, reg, digest) = (&scene.dir, &scene.reg, scene.digest.clone());
+    let hex = scene.hex();
+    let insecure = ("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone());
+    let taskrun = record(dir.path(), &reg.host, &digest, true, "taskrun.yaml");
+
+    // No credentials anywhere: a clear error naming the registry and where we looked.
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let r = attest(
+        dir.path(),
+        &taskrun,
+        "oci",
+        &[insecure.clone(), ("HOME", home.display().to_string())],
+    );
+    assert_error(&r, &reg.host);
+    assert!(r.stderr.contains("not authorized"), "{}", r.stderr);
+    assert!(r.stderr.contains("config.json"), "{}", r.stderr);
+    assert!(
+        reg.inspect_raw(REPO, &format!("sha256-{hex}.att"))
+            .is_none()
+    );
+
+    // DOCKER_CONFIG works, and so does a mounted .dockerconfigjson.
+    let docker = reg.docker_config(&dir.path().join("docker"));
+    let r = attest(
+        dir.path(),
+        &taskrun,
+        "oci",
+        &[
+            insecure.clone(),
+            (
+                "DOCKER_CONFIG",
+                docker.parent().expect("dir").display().to_string(),
+            ),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let secret = dir.path().join("secret/.dockerconfigjson");
+    std::fs::create_dir_all(secret.parent().expect("dir")).expect("mkdir");
+    std::fs::copy(&docker, &secret).expect("copy");
+    let r = attest(
+        dir.path(),
+        &taskrun,
+        "oci",
+        &[
+            insecure.clone(),
+            ("HOME", home.display().to_string()),
+            (
+                "CHAINSEAL_REGISTRY_AUTH_FILES",
+                secret.display().to_string(),
+            ),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("(already present)"), "{}", r.stdout);
+    assert!(
+        !r.stderr.contains(common::registry::PASSWORD),
+        "password leaked"
+    );
+    let att = reg
+        .inspect_raw(REPO, &format!("sha256-{hex}.att"))
+        .expect("tag");
+    assert_eq!(layers(&att).len(), 1);
+
+    // Wrong password.
+    let bad = dir.path().join("bad/config.json");
+    std::fs::create_dir_all(bad.parent().expect("dir")).expect("mkdir");
+    std::fs::write(
+        &bad,
+        serde_json::json!({"auths": {reg.host.clone(): {"auth": "dGVzdHVzZXI6d3Jvbmc="}}})
+            .to_string(),
+    )
+    .expect("write");
+    let r = attest(
+        dir.path(),
+        &taskrun,
+        "oci",
+        &[
+            insecure.clone(),
+            ("CHAINSEAL_REGISTRY_AUTH_FILES", bad.display().to_string()),
+        ],
+    );
+    assert_error(&r, "not authorized");
+    assert!(
+        r.stderr.contains(&bad.display().to_string()),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bad_input_and_unreachable_registries_fail_cleanly() {
+    let Some(scene) = Scene::new(false, "bad") else {
+        return;
+    };
+    let (dir, reg, digest, python) = (
+        &scene.dir,
+        &scene.reg,
+        scene.digest.clone(),
+        scene.python.clone(),
+    );
+    let env = vec![("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone())];
+
+    // Nothing listens.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .to_string();
+    let r = attest(
+        dir.path(),
+        &record(dir.path(), &closed, &digest, true, "closed.yaml"),
+        "oci",
+        &[("CHAINSEAL_INSECURE_REGISTRIES", closed.clone())],
+    );
+    assert_error(&r, "reachable");
+    // Plain HTTP registry not listed as insecure: HTTPS fails with a hint.
+    let r = attest(
+        dir.path(),
+        &record(dir.path(), &reg.host, &digest, true, "secure.yaml"),
+        "oci",
+        &[],
+    );
+    assert_error(&r, "CHAINSEAL_INSECURE_REGISTRIES");
+    // A registry refusing the manifest (media type not accepted).
+    let log = dir.path().join("reject.log");
+    let proxy = start_proxy(&python, &reg.host, 0.0, true, &log);
+    let r = attest(
+        dir.path(),
+        &record(dir.path(), &proxy.1, &digest, true, "reject.yaml"),
+        "oci",
+        &[("CHAINSEAL_INSECURE_REGISTRIES", proxy.1.clone())],
+    );
+    assert_error(&r, "MANIFEST_INVALID");
+    drop(proxy);
+    // A subject that is not an image reference (a build artifact in a bucket):
+    // OCI storage has no place for it, which is an error, as in Chains.
+    let bad = record(dir.path(), &reg.host, &digest, true, "bad.yaml");
+    let mut text = std::fs::read_to_string(&bad).expect("read");
+    text.push_str(&format!(
+        "\n    - name: BINARY_ARTIFACT_OUTPUTS\n      value:\n        uri: gs://bucket/hello.tar.gz\n        digest: sha256:{}\n        isBuildArtifact: \"true\"\n",
+        "ab".repeat(32)
+    ));
+    std::fs::write(&bad, text).expect("write");
+    let r = attest(dir.path(), &bad, "oci", &env);
+    assert_error(&r, "not a valid image reference");
+    assert!(
+        r.stderr.contains("gs://bucket/hello.tar.gz"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        reg.inspect_raw(REPO, &format!("sha256-{}.att", &digest[7..]))
+            .is_none(),
+        "nothing pushed for the valid subject either"
+    );
+    // verify --image without a digest.
+    let v = verify_image(dir.path(), &format!("{}/{REPO}:v1", reg.host), &env, &[]);
+    assert_error(&v, "has no digest");
+}
+
+/// Start the fault proxy; returns it and its `127.0.0.1:<port>`.
+fn start_proxy(
+    python: &Path,
+    upstream: &str,
+    rate: f64,
+    reject: bool,
+    log: &Path,
+) -> (Service, String) {
+    use std::io::BufRead as _;
+    let mut cmd = Command::new(python);
+    cmd.arg(repo("tests/interop/fault_proxy.py"))
+        .arg(upstream)
+        .arg("7")
+        .arg(rate.to_string());
+    if reject {
+        cmd.arg("reject-manifests");
+    }
+    let mut child = cmd
+        .arg(log)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("proxy starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let service = Service(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("proxy port");
+    (service, format!("127.0.0.1:{}", line.trim()))
+}
+
+#[test]
+fn attestations_land_once_through_a_faulty_network() {
+    let Some(scene) = Scene::new(false, "fault") else {
+        return;
+    };
+    let (dir, reg, python) = (&scene.dir, &scene.reg, scene.python.clone());
+    let log = dir.path().join("faults.log");
+    let (_proxy, host) = start_proxy(&python, &reg.host, 0.3, false, &log);
+    let env = vec![("CHAINSEAL_INSECURE_REGISTRIES", host.clone())];
+    // Three images, each attested three times through the proxy, in both encodings.
+    for n in 0..3 {
+        let digest = reg.push_image(REPO, &format!("v{n}"), &format!("fault-{n}"));
+        let hex = digest.trim_start_matches("sha256:").to_owned();
+        let taskrun = record(dir.path(), &host, &digest, true, &format!("t{n}.yaml"));
+        for encoding in ["dsse", "sigstore-bundle"] {
+            for _ in 0..3 {
+                let mut env = env.clone();
+                env.push(("CHAINSEAL_OCI_ENCODING", encoding.to_owned()));
+                let r = attest(dir.path(), &taskrun, "oci", &env);
+                assert_eq!(r.code, 0, "attest through faults failed: {}", r.stderr);
+            }
+        }
+        let att = reg
+            .inspect_raw(REPO, &format!("sha256-{hex}.att"))
+            .expect("att");
+        assert_eq!(layers(&att).len(), 1, "no duplicate attestation layers");
+        let sig = reg
+            .inspect_raw(REPO, &format!("sha256-{hex}.sig"))
+            .expect("sig");
+        assert_eq!(layers(&sig).len(), 1, "no duplicate signature layers");
+        let index = reg
+            .inspect_raw(REPO, &format!("sha256-{hex}"))
+            .expect("index");
+        assert_eq!(
+            index["manifests"].as_array().map(Vec::len),
+            Some(2),
+            "one attestation and one signature referrer: {index}"
+        );
+    }
+    let faults = std::fs::read_to_string(&log).expect("fault log");
+    for kind in ["error500", "reset-before", "reset-after"] {
+        assert!(faults.contains(kind), "the proxy never injected {kind}");
+    }
+}
