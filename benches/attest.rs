@@ -68,7 +68,10 @@ fn bench(c: &mut Criterion) {
                 || {
                     let out = tempfile::tempdir().expect("tmp");
                     let cfg = AttestConfig {
-                        record: paths.clone(),
+                        record: chainseal::config::RecordSource::Files(paths.clone()),
+                        namespace: None,
+                        result_locations: None,
+                        result_subjects: None,
                         signer: Some(SignerConfig {
                             kms: Default::default(),
                             key: KeyRef::File(root.join("examples/demo.key")),

@@ -7,7 +7,7 @@
 use thiserror::Error;
 use tracing::{info, warn};
 
-use crate::config::AttestConfig;
+use crate::config::{AttestConfig, RecordSource};
 use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use crate::provenance::simplesigning::{self, ImagePayload};
 use crate::provenance::{self, Generated};
@@ -22,6 +22,9 @@ pub enum Error {
     /// Loading the record failed.
     #[error(transparent)]
     Record(#[from] tekton::Error),
+    /// Reading the record from the cluster failed.
+    #[error(transparent)]
+    Api(#[from] tekton::api::Error),
     /// Generating provenance failed.
     #[error(transparent)]
     Provenance(#[from] provenance::Error),
@@ -163,14 +166,47 @@ fn sha256_subjects(statement: &provenance::Statement) -> Vec<Subject> {
         .collect()
 }
 
+/// The record (from files or the cluster) and the provenance options for it.
+async fn read_record(cfg: &AttestConfig) -> Result<(Record, provenance::Options), Error> {
+    let mut options = cfg.provenance.clone();
+    let record = match &cfg.record {
+        RecordSource::Files(paths) => tekton::load(paths)?,
+        RecordSource::Api(what) => {
+            let cluster = crate::kube::Cluster::connect(cfg.namespace.as_deref())
+                .await
+                .map_err(tekton::api::Error::from)?;
+            let (objects, state) = tekton::api::fetch(&cluster, what).await?;
+            for (name, why) in &state.excluded {
+                info!("TaskRun {name} left out: {why}");
+            }
+            options.run_state = state.note();
+            let source = format!("the Kubernetes API (namespace {})", cluster.namespace);
+            tekton::from_values(&source, objects)?
+        }
+    };
+    Ok((record, options))
+}
+
+fn run_id(record: &Record) -> storage::RunId {
+    let (kind, meta) = match record {
+        Record::TaskRun(tr) => ("TaskRun", &tr.metadata),
+        Record::PipelineRun { run, .. } => ("PipelineRun", &run.metadata),
+    };
+    storage::RunId {
+        kind,
+        name: meta.name.clone(),
+        namespace: (!meta.namespace.is_empty()).then(|| meta.namespace.clone()),
+    }
+}
+
 /// Run the pipeline once.
 pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
     let signer = match (&cfg.signer, cfg.dry_run) {
         (Some(signer), false) => Some(signing::load(signer).await?),
         _ => None,
     };
-    let record = tekton::load(&cfg.record)?;
-    let generated = provenance::generate(&record, &cfg.provenance)?;
+    let (record, options) = read_record(cfg).await?;
+    let generated = provenance::generate(&record, &options)?;
     for f in generated.findings.iter().filter(|f| f.is_skipped()) {
         warn!(source = %f.source, "type hint skipped: {}", f.message);
     }
@@ -198,12 +234,14 @@ pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
         Vec::new()
     };
     let subjects = sha256_subjects(&generated.statement);
+    let run = run_id(&record);
     let item = Signed {
         key: &key,
         envelope: &envelope,
         predicate_type: &generated.statement.predicate_type,
         subjects: &subjects,
         public_key: signer.public_key(),
+        run: Some(&run),
     };
     let mut stored = Vec::new();
     for backend in &backends {

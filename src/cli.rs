@@ -44,6 +44,8 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process; boxing would only complicate the clap derive.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Build SLSA provenance for a build record, sign it and store it (the default).
     Attest(AttestArgs),
@@ -80,13 +82,47 @@ pub struct AttestArgs {
     #[arg(long, env = "CHAINSEAL_RECORD", value_name = "PATH[,PATH...]")]
     pub record: Option<String>,
 
+    /// Read the record from the Kubernetes API: this PipelineRun and its finished
+    /// TaskRuns (a `finally` Task passes `$(context.pipelineRun.name)`).
+    #[arg(long, env = "CHAINSEAL_PIPELINERUN", value_name = "NAME")]
+    pub pipelinerun: Option<String>,
+
+    /// Read the record from the Kubernetes API: this (finished) TaskRun.
+    #[arg(long, env = "CHAINSEAL_TASKRUN", value_name = "NAME")]
+    pub taskrun: Option<String>,
+
+    /// Namespace of `--pipelinerun` / `--taskrun` and of `tekton` storage; default: the
+    /// pod's namespace (service-account mount) or the kubeconfig context's.
+    #[arg(long, env = "CHAINSEAL_NAMESPACE", value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// An image to add as a subject (with `--image-digest`), for pipelines that pass
+    /// the image to the attesting Task as parameters.
+    #[arg(long, env = "CHAINSEAL_IMAGE_URL", value_name = "IMAGE")]
+    pub image_url: Option<String>,
+
+    /// The digest of `--image-url` (`sha256:<hex>`).
+    #[arg(long, env = "CHAINSEAL_IMAGE_DIGEST", value_name = "DIGEST")]
+    pub image_digest: Option<String>,
+
+    /// File to write where the attestation went (one location per line), e.g. a
+    /// Tekton result path `$(results.ATTESTATIONS.path)`.
+    #[arg(long, env = "CHAINSEAL_RESULT_LOCATIONS", value_name = "PATH")]
+    pub result_locations: Option<PathBuf>,
+
+    /// File to write the attested subjects to (`name@sha256:<hex>`, one per line),
+    /// e.g. `$(results.SUBJECTS.path)`.
+    #[arg(long, env = "CHAINSEAL_RESULT_SUBJECTS", value_name = "PATH")]
+    pub result_subjects: Option<PathBuf>,
+
     /// The signing key.
     #[command(flatten)]
     pub signer: SignerArgs,
 
     /// Where to store attestations, a comma-separated list: `file:///dir` or a
     /// directory path; `oci` (next to each image: cosign tags or referrers, plus image
-    /// signatures) or `oci://<registry>/<repository>` (all in one repository).
+    /// signatures) or `oci://<registry>/<repository>` (all in one repository);
+    /// `tekton` (Chains' annotations on the run itself).
     #[arg(long, env = "CHAINSEAL_STORAGE", default_value = DEFAULT_STORAGE, value_name = "URI[,URI...]")]
     pub storage: String,
 
@@ -172,18 +208,13 @@ pub struct SignerArgs {
     /// `RSA PRIVATE KEY`, or a cosign-encrypted key), or a KMS key:
     /// `awskms://[endpoint]/<key>`, `gcpkms://projects/…/cryptoKeys/<k>[/cryptoKeyVersions/<v>]`,
     /// `azurekms://<vault>/<key>`, `hashivault://<key>`.
-    #[arg(
-        long,
-        env = "CHAINSEAL_KEY",
-        value_name = "KEY",
-        conflicts_with = "signing_secrets"
-    )]
+    #[arg(long, env = "CHAINSEAL_KEY", value_name = "KEY")]
     pub key: Option<String>,
 
     /// A directory laid out like Tekton Chains' `signing-secrets` Secret: `x509.pem`
     /// if present, else `cosign.key` with `cosign.password`.
     #[arg(long, env = "CHAINSEAL_SIGNING_SECRETS", value_name = "DIR")]
-    pub signing_secrets: Option<PathBuf>,
+    pub signing_secrets: Option<String>,
 
     /// Password of an encrypted key.
     #[command(flatten)]

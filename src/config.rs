@@ -27,9 +27,15 @@ pub enum Error {
     },
     /// `attest` without a record.
     #[error(
-        "no build record given: set `CHAINSEAL_RECORD` (or `--record`) to a TaskRun or PipelineRun file"
+        "no build record given: set `CHAINSEAL_RECORD` to a TaskRun or PipelineRun file, or `CHAINSEAL_PIPELINERUN` / `CHAINSEAL_TASKRUN` to read one from the cluster"
     )]
     MissingRecord,
+    /// Two settings that exclude each other.
+    #[error("`{0}` and `{1}` exclude each other: set only one")]
+    Conflict(&'static str, &'static str),
+    /// An image subject that is not `image` + `sha256:<hex>`.
+    #[error("`CHAINSEAL_IMAGE_URL`/`CHAINSEAL_IMAGE_DIGEST`: {0}")]
+    ImageSubject(String),
     /// `attest` without a key.
     #[error(
         "no signing key given: set `CHAINSEAL_KEY` (or `--key`) to a key file; create one with `chainseal keygen --out cosign`"
@@ -205,8 +211,17 @@ pub struct SignerConfig {
 impl SignerConfig {
     /// Validate the signer arguments; `Ok(None)` when no key is configured.
     pub fn from_args(args: SignerArgs) -> Result<Option<Self>, Error> {
-        let key = match (args.key.as_deref(), args.signing_secrets) {
-            (Some(k), _) => parse_key_ref(k)?,
+        // Empty values count as unset (a Tekton Task passes every param, bound or not).
+        let key = args.key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+        let secrets = args.signing_secrets.filter(|d| !d.trim().is_empty()).map(PathBuf::from);
+        let key = match (key, secrets) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Conflict(
+                    "CHAINSEAL_KEY",
+                    "CHAINSEAL_SIGNING_SECRETS",
+                ));
+            }
+            (Some(k), None) => parse_key_ref(k)?,
             (None, Some(dir)) => KeyRef::SigningSecrets(dir),
             (None, None) => return Ok(None),
         };
@@ -252,6 +267,17 @@ pub enum StorageTarget {
         /// The repository override.
         repository: Option<String>,
     },
+    /// Tekton Chains' annotations on the run itself.
+    Tekton,
+}
+
+/// Where the record comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordSource {
+    /// Files, in the order given.
+    Files(Vec<PathBuf>),
+    /// The Kubernetes API.
+    Api(crate::record::tekton::api::RunRef),
 }
 
 impl StorageTarget {
@@ -281,7 +307,10 @@ impl StorageTarget {
                 repository: Some(repo.to_owned()),
             });
         }
-        if s.contains("://") || matches!(s, "tekton" | "docdb" | "gcs" | "grafeas") {
+        if s == "tekton" {
+            return Ok(Self::Tekton);
+        }
+        if s.contains("://") || matches!(s, "docdb" | "gcs" | "grafeas") {
             return Err(Error::UnsupportedStorage(s.to_owned()));
         }
         Ok(Self::Dir(PathBuf::from(s)))
@@ -328,8 +357,14 @@ pub fn registry_settings(args: &crate::cli::RegistryArgs) -> Result<crate::oci::
 /// Validated settings of `chainseal attest`.
 #[derive(Debug, Clone)]
 pub struct AttestConfig {
-    /// Record files, in the order given.
-    pub record: Vec<PathBuf>,
+    /// Where the record comes from.
+    pub record: RecordSource,
+    /// Namespace for the API record and `tekton` storage (else the client's default).
+    pub namespace: Option<String>,
+    /// Where to write the stored locations.
+    pub result_locations: Option<PathBuf>,
+    /// Where to write the attested subjects.
+    pub result_subjects: Option<PathBuf>,
     /// The signer; `None` only in dry-run mode.
     pub signer: Option<SignerConfig>,
     /// Storage destinations, in the order given.
@@ -366,13 +401,58 @@ fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, Error> 
 impl AttestConfig {
     /// Validate the raw `attest` arguments.
     pub fn from_args(args: AttestArgs) -> Result<Self, Error> {
-        let record = split_list(
-            "CHAINSEAL_RECORD",
-            args.record.as_deref().ok_or(Error::MissingRecord)?,
-        )?
-        .into_iter()
-        .map(PathBuf::from)
-        .collect();
+        use crate::record::tekton::api::RunRef;
+        let nonempty = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let sources = [
+            ("CHAINSEAL_RECORD", nonempty(&args.record)),
+            ("CHAINSEAL_PIPELINERUN", nonempty(&args.pipelinerun)),
+            ("CHAINSEAL_TASKRUN", nonempty(&args.taskrun)),
+        ];
+        let given: Vec<&str> = sources
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(n, _)| *n)
+            .collect();
+        if let [a, b, ..] = given[..] {
+            return Err(Error::Conflict(a, b));
+        }
+        let record = match (
+            nonempty(&args.record),
+            nonempty(&args.pipelinerun),
+            nonempty(&args.taskrun),
+        ) {
+            (Some(files), _, _) => RecordSource::Files(
+                split_list("CHAINSEAL_RECORD", &files)?
+                    .into_iter()
+                    .map(PathBuf::from)
+                    .collect(),
+            ),
+            (None, Some(pr), _) => RecordSource::Api(RunRef::PipelineRun(pr)),
+            (None, None, Some(tr)) => RecordSource::Api(RunRef::TaskRun(tr)),
+            (None, None, None) => return Err(Error::MissingRecord),
+        };
+        let extra_subjects = match (nonempty(&args.image_url), nonempty(&args.image_digest)) {
+            (Some(url), Some(digest)) => {
+                let image = crate::reference::DigestReference::parse(&format!("{url}@{digest}"))
+                    .map_err(|e| Error::ImageSubject(e.to_string()))?;
+                vec![crate::provenance::ResourceDescriptor {
+                    name: image.name(),
+                    digest: [("sha256".to_owned(), image.sha256.clone())].into(),
+                    ..Default::default()
+                }]
+            }
+            (None, None) => Vec::new(),
+            _ => {
+                return Err(Error::ImageSubject(
+                    "set both the image and its digest, or neither".into(),
+                ));
+            }
+        };
         let signer = match SignerConfig::from_args(args.signer)? {
             None if args.dry_run => None,
             None => return Err(Error::MissingKey),
@@ -406,7 +486,12 @@ impl AttestConfig {
                 build_type,
                 builder_id: args.builder_id,
                 deep_inspection: args.deep_inspection,
+                run_state: None,
+                extra_subjects,
             },
+            namespace: nonempty(&args.namespace),
+            result_locations: args.result_locations,
+            result_subjects: args.result_subjects,
             dry_run: args.dry_run,
             explain: args.explain,
         })

@@ -21,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod envelope;
 pub mod keygen;
+pub mod kube;
 pub mod oci;
 pub mod provenance;
 pub mod record;

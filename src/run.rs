@@ -99,13 +99,49 @@ fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
             if stored.is_empty() {
                 println!("  nowhere: no storage had a place for it (see the log)");
             }
-            for s in stored {
+            for s in &stored {
                 let note = if s.written { "" } else { " (already present)" };
                 println!("  {}: {}{note}", s.backend, s.location);
             }
+            write_results(&cfg, &generated.statement, &stored)?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The result files (`CHAINSEAL_RESULT_LOCATIONS`, `CHAINSEAL_RESULT_SUBJECTS`),
+/// e.g. Tekton results: one location, or one `name@alg:hex` subject, per line.
+fn write_results(
+    cfg: &AttestConfig,
+    statement: &chainseal::provenance::Statement,
+    stored: &[chainseal::storage::Stored],
+) -> anyhow::Result<()> {
+    let write = |path: &std::path::Path, lines: Vec<String>| {
+        std::fs::write(path, lines.join("\n"))
+            .with_context(|| format!("cannot write the result file `{}`", path.display()))
+    };
+    if let Some(path) = &cfg.result_locations {
+        write(
+            path,
+            stored
+                .iter()
+                .map(|s| format!("{}: {}", s.backend, s.location))
+                .collect(),
+        )?;
+    }
+    if let Some(path) = &cfg.result_subjects {
+        let subjects = statement
+            .subject
+            .iter()
+            .flat_map(|s| {
+                s.digest
+                    .iter()
+                    .map(move |(alg, hex)| format!("{}@{alg}:{hex}", s.name))
+            })
+            .collect();
+        write(path, subjects)?;
+    }
+    Ok(())
 }
 
 fn print_verified(location: &str, v: &chainseal::verify::Verified) {

@@ -4,7 +4,9 @@
 //! Looked up per registry host, first match wins:
 //! 1. the files in `CHAINSEAL_REGISTRY_AUTH_FILES`, in order: docker `config.json`
 //!    files or the `.dockerconfigjson` key of a Kubernetes
-//!    `kubernetes.io/dockerconfigjson` Secret mounted in the pod (same format);
+//!    `kubernetes.io/dockerconfigjson` Secret mounted in the pod (same format); a
+//!    directory entry (a mounted Secret, a Tekton workspace) means its
+//!    `.dockerconfigjson`, else its `config.json`, and is skipped when it has neither;
 //! 2. `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, including its
 //!    `credsStore` / `credHelpers` programs (run as docker runs them);
 //! 3. anonymous access.
@@ -62,7 +64,20 @@ impl Keychain {
 
     /// The credentials for `registry` (a host, e.g. `ghcr.io` or `127.0.0.1:5000`).
     pub fn lookup(&self, registry: &str) -> Result<Found, Error> {
-        for file in &self.files {
+        for entry in &self.files {
+            let file = if entry.is_dir() {
+                match [".dockerconfigjson", "config.json"]
+                    .iter()
+                    .map(|name| entry.join(name))
+                    .find(|p| p.is_file())
+                {
+                    Some(f) => f,
+                    None => continue,
+                }
+            } else {
+                entry.clone()
+            };
+            let file = &file;
             let f = std::fs::File::open(file).map_err(|e| Error::Credentials {
                 path: file.clone(),
                 reason: e.to_string(),

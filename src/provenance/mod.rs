@@ -132,7 +132,16 @@ pub struct Options {
     /// Walk a PipelineRun's child TaskRuns for subjects, inputs and byproducts
     /// (Chains' `artifacts.pipelinerun.enable-deep-inspection`).
     pub deep_inspection: bool,
+    /// How complete the run was when read (a `finally` Task attests a PipelineRun
+    /// that is still running); recorded under [`RUN_STATE_KEY`].
+    pub run_state: Option<serde_json::Value>,
+    /// Subjects named explicitly, added after those found in the record.
+    pub extra_subjects: Vec<ResourceDescriptor>,
 }
+
+/// Where a partial run's state is recorded: SLSA v1 `internalParameters`, SLSA v0.2
+/// `invocation.environment`.
+pub const RUN_STATE_KEY: &str = "chainseal.dev/run-state";
 
 impl Options {
     /// Default options (`slsa/v1.0`, build type `…/slsa`) with the given builder id.
@@ -142,6 +151,8 @@ impl Options {
             build_type: BuildType::Slsa,
             builder_id: builder_id.into(),
             deep_inspection: false,
+            run_state: None,
+            extra_subjects: Vec::new(),
         }
     }
 }
@@ -211,10 +222,33 @@ pub enum Error {
 
 /// Generate the Statement for a record in the configured format.
 pub fn generate(record: &Record, options: &Options) -> Result<Generated, Error> {
-    match options.format {
-        Format::SlsaV1 | Format::V2Alpha4 | Format::V2Alpha3 => slsa_v1::generate(record, options),
-        Format::SlsaV02 => slsa_v02::generate(record, options),
+    let mut generated = match options.format {
+        Format::SlsaV1 | Format::V2Alpha4 | Format::V2Alpha3 => slsa_v1::generate(record, options)?,
+        Format::SlsaV02 => slsa_v02::generate(record, options)?,
+    };
+    for extra in &options.extra_subjects {
+        statement::append_subject(&mut generated.statement.subject, extra.clone());
     }
+    if let Some(state) = &options.run_state {
+        let pointer = match options.format {
+            Format::SlsaV02 => "/invocation/environment",
+            _ => "/buildDefinition/internalParameters",
+        };
+        let predicate = &mut generated.statement.predicate;
+        if !predicate
+            .pointer(pointer)
+            .is_some_and(serde_json::Value::is_object)
+        {
+            let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+            if let Some(serde_json::Value::Object(map)) = predicate.pointer_mut(parent) {
+                map.insert(key.to_owned(), serde_json::json!({}));
+            }
+        }
+        if let Some(serde_json::Value::Object(map)) = predicate.pointer_mut(pointer) {
+            map.insert(RUN_STATE_KEY.to_owned(), state.clone());
+        }
+    }
+    Ok(generated)
 }
 
 #[cfg(test)]

@@ -134,6 +134,7 @@ mod tests {
             predicate_type: "",
             subjects: &[],
             public_key: None,
+            run: None,
         }
     }
 

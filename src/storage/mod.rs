@@ -18,6 +18,7 @@ use crate::signing::PublicKey;
 
 pub mod file;
 pub mod oci;
+pub mod tekton;
 
 pub use file::FileStorage;
 pub use oci::OciStorage;
@@ -44,6 +45,19 @@ pub struct Signed<'a> {
     pub subjects: &'a [Subject],
     /// The signer's public key, when it has one.
     pub public_key: Option<&'a PublicKey>,
+    /// The run the attestation is about (for storage on the run itself).
+    pub run: Option<&'a RunId>,
+}
+
+/// A Tekton run: kind, name and namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunId {
+    /// `TaskRun` or `PipelineRun`.
+    pub kind: &'static str,
+    /// Name.
+    pub name: String,
+    /// Namespace, when the record names one.
+    pub namespace: Option<String>,
 }
 
 /// One signed image (cosign's image signature).
@@ -113,6 +127,22 @@ pub enum Error {
     /// A registry operation failed.
     #[error(transparent)]
     Oci(Box<crate::oci::Error>),
+    /// The Kubernetes API failed.
+    #[error(transparent)]
+    Kube(Box<crate::kube::Error>),
+    /// `tekton` storage for an attestation without a run.
+    #[error("`tekton` storage needs a Tekton run to annotate")]
+    NoRun,
+    /// The annotations would exceed Kubernetes' limit.
+    #[error(
+        "{run}: with this attestation its annotations would be {size} bytes, over Kubernetes' 256 KiB limit; nothing was patched. Store large attestations elsewhere, e.g. `CHAINSEAL_STORAGE=oci`"
+    )]
+    AnnotationsTooLarge {
+        /// The run.
+        run: String,
+        /// The size the annotations would have.
+        size: usize,
+    },
     /// Sigstore bundles need the signer's public key (for the key hint).
     #[error("`CHAINSEAL_OCI_ENCODING=sigstore-bundle` needs a signer with a public key")]
     NoPublicKey,
@@ -124,6 +154,12 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+}
+
+impl From<crate::kube::Error> for Error {
+    fn from(e: crate::kube::Error) -> Self {
+        Self::Kube(Box::new(e))
+    }
 }
 
 impl From<crate::oci::Error> for Error {
@@ -164,6 +200,9 @@ pub fn from_config(cfg: &AttestConfig) -> Result<Vec<Box<dyn Storage>>, Error> {
                     repository.clone(),
                     cfg.oci_encoding,
                 )?) as Box<dyn Storage>)
+            }
+            StorageTarget::Tekton => {
+                Ok(Box::new(tekton::TektonStorage::new(cfg.namespace.clone())) as Box<dyn Storage>)
             }
         })
         .collect()

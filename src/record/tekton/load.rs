@@ -163,6 +163,21 @@ pub fn load(paths: &[PathBuf]) -> Result<Record, Error> {
             flatten(path, i + 1, doc, &mut objects)?;
         }
     }
+    assemble(objects)
+}
+
+/// The run to attest from objects read elsewhere (e.g. the Kubernetes API);
+/// `source` names where they came from in messages.
+pub fn from_values(source: &str, values: Vec<Value>) -> Result<Record, Error> {
+    let path = PathBuf::from(source);
+    let mut objects = Vec::new();
+    for (i, value) in values.into_iter().enumerate() {
+        flatten(&path, i + 1, value, &mut objects)?;
+    }
+    assemble(objects)
+}
+
+fn assemble(objects: Vec<(PathBuf, Kind, Value)>) -> Result<Record, Error> {
     let mut pipelineruns = Vec::new();
     let mut taskruns = Vec::new();
     for (path, kind, value) in objects {

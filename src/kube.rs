@@ -1,0 +1,227 @@
+//! Kubernetes access shared by the Tekton record source, `tekton` storage and the
+//! controller: client construction and the Tekton resources, with errors that name
+//! the verb and resource and point at the RBAC example.
+//!
+//! The client is configured as kubectl is: `KUBECONFIG` (or `~/.kube/config`), else
+//! the in-cluster service account (token and CA under
+//! `/var/run/secrets/kubernetes.io/serviceaccount`). Every request has a 30 s timeout.
+
+use std::time::Duration;
+
+use ::kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+};
+use serde_json::Value;
+use thiserror::Error;
+
+/// Where the least-privilege Role for the `finally` Task is.
+pub const RBAC_EXAMPLE: &str = "examples/tekton/rbac.yaml";
+
+/// Kubernetes errors.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No usable configuration.
+    #[error(
+        "no Kubernetes configuration: {0} (inside a pod the service account is used; elsewhere set `KUBECONFIG`)"
+    )]
+    Config(String),
+    /// The API refused: RBAC.
+    #[error(
+        "the Kubernetes API refused to {verb} {resource} `{name}` in namespace `{namespace}`: {message} (grant `{verb}` on `{resource}` to the service account; see {RBAC_EXAMPLE})"
+    )]
+    Forbidden {
+        /// Verb.
+        verb: &'static str,
+        /// Resource, e.g. `pipelineruns.tekton.dev`.
+        resource: String,
+        /// Object name (or `*` for lists).
+        name: String,
+        /// Namespace.
+        namespace: String,
+        /// The API server's message.
+        message: String,
+    },
+    /// The object does not exist.
+    #[error("{resource} `{name}` not found in namespace `{namespace}`")]
+    NotFound {
+        /// Resource.
+        resource: String,
+        /// Name.
+        name: String,
+        /// Namespace.
+        namespace: String,
+    },
+    /// Any other failure.
+    #[error(
+        "Kubernetes API: {verb} {resource} `{name}` in namespace `{namespace}` failed: {message}"
+    )]
+    Api {
+        /// Verb.
+        verb: &'static str,
+        /// Resource.
+        resource: String,
+        /// Name.
+        name: String,
+        /// Namespace.
+        namespace: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// The Tekton kinds chainseal reads and annotates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TektonKind {
+    /// `tekton.dev/v1` TaskRun.
+    TaskRun,
+    /// `tekton.dev/v1` PipelineRun.
+    PipelineRun,
+}
+
+impl TektonKind {
+    fn resource(self) -> ApiResource {
+        let kind = match self {
+            Self::TaskRun => "TaskRun",
+            Self::PipelineRun => "PipelineRun",
+        };
+        ApiResource::from_gvk(&GroupVersionKind::gvk("tekton.dev", "v1", kind))
+    }
+
+    /// `taskruns.tekton.dev` / `pipelineruns.tekton.dev`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Self::TaskRun => "taskruns.tekton.dev",
+            Self::PipelineRun => "pipelineruns.tekton.dev",
+        }
+    }
+}
+
+/// A Kubernetes client and the namespace to work in.
+#[derive(Clone)]
+pub struct Cluster {
+    client: ::kube::Client,
+    /// The namespace given, else the client's default (the pod's, or the kubeconfig
+    /// context's).
+    pub namespace: String,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Connect as kubectl would; `namespace` overrides the default namespace.
+    pub async fn connect(namespace: Option<&str>) -> Result<Self, Error> {
+        let mut config = ::kube::Config::infer()
+            .await
+            .map_err(|e| Error::Config(e.to_string()))?;
+        config.read_timeout = Some(Duration::from_secs(30));
+        config.connect_timeout = Some(Duration::from_secs(10));
+        let namespace = namespace
+            .map(str::to_owned)
+            .unwrap_or_else(|| config.default_namespace.clone());
+        let client = ::kube::Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
+        Ok(Self { client, namespace })
+    }
+
+    fn api(&self, kind: TektonKind, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), namespace, &kind.resource())
+    }
+
+    fn error(
+        &self,
+        e: ::kube::Error,
+        verb: &'static str,
+        kind: TektonKind,
+        name: &str,
+        namespace: &str,
+    ) -> Error {
+        let resource = kind.plural().to_owned();
+        let (name, namespace) = (name.to_owned(), namespace.to_owned());
+        match e {
+            ::kube::Error::Api(status) if status.code == 403 => Error::Forbidden {
+                verb,
+                resource,
+                name,
+                namespace,
+                message: status.message,
+            },
+            ::kube::Error::Api(status) if status.code == 404 => Error::NotFound {
+                resource,
+                name,
+                namespace,
+            },
+            ::kube::Error::Api(status) => Error::Api {
+                verb,
+                resource,
+                name,
+                namespace,
+                message: format!("{} ({})", status.message, status.code),
+            },
+            other => Error::Api {
+                verb,
+                resource,
+                name,
+                namespace,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// One run, as JSON.
+    pub async fn get(&self, kind: TektonKind, namespace: &str, name: &str) -> Result<Value, Error> {
+        let obj = self
+            .api(kind, namespace)
+            .get(name)
+            .await
+            .map_err(|e| self.error(e, "get", kind, name, namespace))?;
+        Ok(to_value(obj, kind))
+    }
+
+    /// The runs with `label_selector`, as JSON.
+    pub async fn list(
+        &self,
+        kind: TektonKind,
+        namespace: &str,
+        label_selector: &str,
+    ) -> Result<Vec<Value>, Error> {
+        let list = self
+            .api(kind, namespace)
+            .list(&ListParams::default().labels(label_selector))
+            .await
+            .map_err(|e| self.error(e, "list", kind, "*", namespace))?;
+        Ok(list.items.into_iter().map(|o| to_value(o, kind)).collect())
+    }
+
+    /// Merge `annotations` into a run's annotations (a JSON merge patch).
+    pub async fn annotate(
+        &self,
+        kind: TektonKind,
+        namespace: &str,
+        name: &str,
+        annotations: &serde_json::Map<String, Value>,
+    ) -> Result<(), Error> {
+        let patch = serde_json::json!({"metadata": {"annotations": annotations}});
+        self.api(kind, namespace)
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| self.error(e, "patch", kind, name, namespace))?;
+        Ok(())
+    }
+}
+
+/// A dynamic object as plain JSON with its `apiVersion` and `kind`.
+fn to_value(obj: DynamicObject, kind: TektonKind) -> Value {
+    let mut value = serde_json::to_value(&obj).unwrap_or(Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        let resource = kind.resource();
+        map.insert("apiVersion".into(), resource.api_version.into());
+        map.insert("kind".into(), resource.kind.into());
+    }
+    value
+}

@@ -1,0 +1,523 @@
+"""A loopback double of the Kubernetes API server, for tests of chainseal's Tekton
+record source, `tekton` storage and controller (no API server runs on the test
+machines).
+
+    python kube_api.py CONFIG.json
+
+CONFIG: {"tokens": {"<bearer token>": {"user": "...", "allow": "*" | [["verb", "resource"], ...]}},
+         "seed": ["objects.json", ...], "log": "requests.jsonl"}
+
+It keeps objects in memory and speaks the REST API the official clients use, with
+the semantics they rely on:
+
+* resources: tekton.dev/v1 taskruns and pipelineruns, v1 configmaps and secrets,
+  coordination.k8s.io/v1 leases; namespaced paths and cluster-wide lists;
+* get, list (labelSelector with `=`, `==`, `!=`, existence; fieldSelector
+  `metadata.name`/`metadata.namespace`), create (409 AlreadyExists), update (409
+  Conflict on a stale resourceVersion), delete (finalizers hold the object with a
+  deletionTimestamp until they are removed);
+* patch: JSON merge patch, strategic merge (as merge), JSON patch (RFC 6902 add,
+  remove, replace, test), server-side apply (fieldManager required; fields owned by
+  another manager conflict with 409 unless `force=true`; tracked per top-level
+  metadata key: labels, annotations, finalizers, and per spec/status key);
+* watch streams (`watch=true`) from a resourceVersion, with ADDED / MODIFIED /
+  DELETED events, BOOKMARKs when `allowWatchBookmarks=true`, `timeoutSeconds`, and
+  410 Gone for a resourceVersion older than the event history kept;
+* authentication by bearer token (401) and authorization by a per-token allow list
+  (403 with the API server's message);
+* every resourceVersion is a global counter, as etcd's revision is.
+
+Prints one JSON line `{"port": N}` when ready; appends each request to the log.
+"""
+
+import copy
+import datetime
+import http.server
+import json
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+
+RESOURCES = {
+    ("tekton.dev", "v1", "taskruns"): "TaskRun",
+    ("tekton.dev", "v1", "pipelineruns"): "PipelineRun",
+    ("", "v1", "configmaps"): "ConfigMap",
+    ("", "v1", "secrets"): "Secret",
+    ("coordination.k8s.io", "v1", "leases"): "Lease",
+}
+KIND_TO_RESOURCE = {kind: key for key, kind in RESOURCES.items()}
+HISTORY = 1000  # events kept for watches
+
+LOCK = threading.Condition()
+STATE = {"rv": 0, "objects": {}, "events": [], "first_event_rv": 1, "managers": {}}
+CONFIG = {}
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def api_version(group, version):
+    return f"{group}/{version}" if group else version
+
+
+def status(code, reason, message, details=None):
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code}
+    if details:
+        body["details"] = details
+    return body
+
+
+def key_of(res, ns, name):
+    return (res, ns or "", name)
+
+
+def bump(obj):
+    """Give obj the next resourceVersion (caller holds LOCK)."""
+    STATE["rv"] += 1
+    obj.setdefault("metadata", {})["resourceVersion"] = str(STATE["rv"])
+    return STATE["rv"]
+
+
+def record_event(kind, res, obj):
+    STATE["events"].append((int(obj["metadata"]["resourceVersion"]), kind, res, copy.deepcopy(obj)))
+    if len(STATE["events"]) > HISTORY:
+        STATE["events"].pop(0)
+        STATE["first_event_rv"] = STATE["events"][0][0]
+    LOCK.notify_all()
+
+
+def put_object(res, obj, event):
+    meta = obj.setdefault("metadata", {})
+    meta.setdefault("uid", str(uuid.uuid4()))
+    meta.setdefault("creationTimestamp", now())
+    meta.setdefault("generation", 1)
+    group, version, _ = res
+    obj["apiVersion"] = api_version(group, version)
+    obj["kind"] = RESOURCES[res]
+    bump(obj)
+    STATE["objects"][key_of(res, meta.get("namespace"), meta["name"])] = obj
+    record_event(event, res, obj)
+
+
+def seed(path):
+    with open(path) as f:
+        data = json.load(f)
+    items = data if isinstance(data, list) else data.get("items", [data]) if data.get("kind", "").endswith("List") else [data]
+    for obj in items:
+        group, _, version = obj["apiVersion"].rpartition("/")
+        res = (group, version, KIND_TO_RESOURCE[obj["kind"]][2])
+        obj["metadata"].setdefault("namespace", "default")
+        put_object(res, obj, "ADDED")
+
+
+def merge_patch(target, patch):
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if not isinstance(target, dict):
+        target = {}
+    out = dict(target)
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+def json_pointer(doc, pointer):
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+    parent = doc
+    for p in parts[:-1]:
+        parent = parent[int(p)] if isinstance(parent, list) else parent[p]
+    return parent, parts[-1] if parts else None
+
+
+def json_patch(doc, ops):
+    doc = copy.deepcopy(doc)
+    for op in ops:
+        parent, last = json_pointer(doc, op["path"])
+        if op["op"] == "test":
+            cur = parent[int(last)] if isinstance(parent, list) else parent.get(last)
+            if cur != op["value"]:
+                raise ValueError(f"test failed at {op['path']}")
+        elif op["op"] in ("add", "replace"):
+            if isinstance(parent, list):
+                if last == "-":
+                    parent.append(op["value"])
+                elif op["op"] == "add":
+                    parent.insert(int(last), op["value"])
+                else:
+                    parent[int(last)] = op["value"]
+            else:
+                if op["op"] == "replace" and last not in parent:
+                    raise ValueError(f"replace of missing {op['path']}")
+                parent[last] = op["value"]
+        elif op["op"] == "remove":
+            if isinstance(parent, list):
+                parent.pop(int(last))
+            else:
+                del parent[last]
+        else:
+            raise ValueError(f"unsupported op {op['op']}")
+    return doc
+
+
+def owned_fields(obj):
+    """The SSA field units of an applied object: metadata.<labels|annotations> keys,
+    finalizers entries, and spec/status top-level keys."""
+    fields = set()
+    meta = obj.get("metadata", {})
+    for m in ("labels", "annotations"):
+        for k in (meta.get(m) or {}):
+            fields.add(f"metadata.{m}.{k}")
+    for f in meta.get("finalizers") or []:
+        fields.add(f"metadata.finalizers.{f}")
+    for top in ("spec", "status", "data"):
+        for k in (obj.get(top) or {}):
+            fields.add(f"{top}.{k}")
+    return fields
+
+
+def matches_labels(obj, selector):
+    labels = obj.get("metadata", {}).get("labels") or {}
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        if "!=" in term:
+            k, v = term.split("!=", 1)
+            if labels.get(k) == v:
+                return False
+        elif "=" in term:
+            k, v = term.replace("==", "=").split("=", 1)
+            if labels.get(k) != v:
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def matches_fields(obj, selector):
+    meta = obj.get("metadata", {})
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        k, v = term.replace("==", "=").split("=", 1)
+        if {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace")}.get(k) != v:
+            return False
+    return True
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send_json(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_request_line(self, verb, resource, body=None):
+        if CONFIG.get("log"):
+            with LOCK, open(CONFIG["log"], "a") as f:
+                f.write(json.dumps({"verb": verb, "path": self.path, "resource": resource,
+                                    "contentType": self.headers.get("Content-Type"), "body": body}) + "\n")
+
+    def parse(self):
+        url = urllib.parse.urlparse(self.path)
+        q = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
+        parts = [p for p in url.path.split("/") if p]
+        if parts[:1] == ["api"] and len(parts) >= 2:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return None
+        ns = None
+        if rest[:1] == ["namespaces"] and len(rest) >= 3:
+            ns, rest = rest[1], rest[2:]
+        if not rest:
+            return None
+        res = (group, version, rest[0])
+        if res not in RESOURCES:
+            return None
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        return res, ns, name, sub, q
+
+    def authorize(self, verb, res, ns, name):
+        auth = self.headers.get("Authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else None
+        entry = CONFIG.get("tokens", {}).get(token)
+        if entry is None:
+            self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+            return False
+        allow = entry.get("allow", "*")
+        resource = res[2]
+        if allow != "*" and [verb, resource] not in allow and ["*", resource] not in allow:
+            group = res[0]
+            what = f'{resource}.{group}' if group else resource
+            named = f' "{name}"' if name else ""
+            scope = f' in the namespace "{ns}"' if ns else " at the cluster scope"
+            msg = (f'{what}{named} is forbidden: User "{entry.get("user", "unknown")}" cannot {verb} '
+                   f'resource "{resource}" in API group "{group}"{scope}')
+            self.send_json(403, status(403, "Forbidden", msg, {"name": name or "", "group": group, "kind": resource}))
+            return False
+        return True
+
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length)) if length else None
+
+    def not_found(self, res, name):
+        group = res[0]
+        what = f"{res[2]}.{group}" if group else res[2]
+        self.send_json(404, status(404, "NotFound", f'{what} "{name}" not found', {"name": name, "group": group, "kind": res[2]}))
+
+    def do_GET(self):
+        if self.path.startswith("/version"):
+            return self.send_json(200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0-double"})
+        parsed = self.parse()
+        if not parsed:
+            return self.send_json(404, status(404, "NotFound", f"no route {self.path}"))
+        res, ns, name, _, q = parsed
+        watching = q.get("watch") in ("true", "1")
+        verb = "get" if name else ("watch" if watching else "list")
+        self.log_request_line(verb, res[2])
+        if not self.authorize(verb, res, ns, name):
+            return
+        if name:
+            with LOCK:
+                obj = STATE["objects"].get(key_of(res, ns, name))
+            if obj is None:
+                return self.not_found(res, name)
+            return self.send_json(200, obj)
+        if watching:
+            return self.watch(res, ns, q)
+        with LOCK:
+            items = [copy.deepcopy(o) for (r, n, _), o in sorted(STATE["objects"].items()) if r == res and (ns is None or n == ns)]
+            rv = STATE["rv"]
+        items = [o for o in items if matches_labels(o, q.get("labelSelector", "")) and matches_fields(o, q.get("fieldSelector", ""))]
+        group, version, plural = res
+        self.send_json(200, {"kind": RESOURCES[res] + "List", "apiVersion": api_version(group, version),
+                             "metadata": {"resourceVersion": str(rv)}, "items": items})
+
+    def watch(self, res, ns, q):
+        since = q.get("resourceVersion", "")
+        timeout = float(q.get("timeoutSeconds", "300"))
+        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def send(event):
+            data = (json.dumps(event) + "\n").encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        def wanted(r, obj):
+            return r == res and (ns is None or obj["metadata"].get("namespace") == ns) \
+                and matches_labels(obj, q.get("labelSelector", "")) and matches_fields(obj, q.get("fieldSelector", ""))
+
+        deadline = time.time() + timeout
+        try:
+            with LOCK:
+                if since in ("", "0"):
+                    initial = [copy.deepcopy(o) for (r, _, _), o in sorted(STATE["objects"].items()) if wanted(r, o)]
+                    cursor = STATE["rv"]
+                else:
+                    cursor = int(since)
+                    initial = []
+                    if cursor < STATE["first_event_rv"] - 1:
+                        gone = status(410, "Expired", f"too old resource version: {cursor} ({STATE['first_event_rv'] - 1})")
+                        send({"type": "ERROR", "object": gone})
+                        self.wfile.write(b"0\r\n\r\n")
+                        return
+            for obj in initial:
+                send({"type": "ADDED", "object": obj})
+            last_bookmark = time.time()
+            while time.time() < deadline:
+                with LOCK:
+                    events = [e for e in STATE["events"] if e[0] > cursor]
+                    if not events:
+                        LOCK.wait(timeout=0.2)
+                        events = [e for e in STATE["events"] if e[0] > cursor]
+                    current = STATE["rv"]
+                for rv, kind, r, obj in events:
+                    cursor = rv
+                    if wanted(r, obj):
+                        send({"type": kind, "object": obj})
+                if not events:
+                    cursor = max(cursor, current)
+                if bookmarks and time.time() - last_bookmark > 1.0:
+                    group, version, _ = res
+                    send({"type": "BOOKMARK", "object": {"kind": RESOURCES[res], "apiVersion": api_version(group, version),
+                                                         "metadata": {"resourceVersion": str(cursor)}}})
+                    last_bookmark = time.time()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+    def do_POST(self):
+        parsed = self.parse()
+        if not parsed:
+            return self.send_json(404, status(404, "NotFound", f"no route {self.path}"))
+        res, ns, _, _, _ = parsed
+        obj = self.body() or {}
+        self.log_request_line("create", res[2], obj)
+        name = obj.get("metadata", {}).get("name")
+        if not self.authorize("create", res, ns, name):
+            return
+        obj.setdefault("metadata", {})["namespace"] = ns
+        with LOCK:
+            if key_of(res, ns, name) in STATE["objects"]:
+                return self.send_json(409, status(409, "AlreadyExists", f'{res[2]} "{name}" already exists'))
+            put_object(res, obj, "ADDED")
+        self.send_json(201, obj)
+
+    def do_PUT(self):
+        parsed = self.parse()
+        if not parsed:
+            return self.send_json(404, status(404, "NotFound", f"no route {self.path}"))
+        res, ns, name, sub, _ = parsed
+        obj = self.body() or {}
+        self.log_request_line("update", res[2], obj)
+        if not self.authorize("update", res, ns, name):
+            return
+        with LOCK:
+            cur = STATE["objects"].get(key_of(res, ns, name))
+            if cur is None:
+                return self.not_found(res, name)
+            want = obj.get("metadata", {}).get("resourceVersion")
+            if want and want != cur["metadata"]["resourceVersion"]:
+                return self.send_json(409, status(409, "Conflict", f'Operation cannot be fulfilled on {res[2]} "{name}": the object has been modified; please apply your changes to the latest version and try again'))
+            if sub == "status":
+                new = copy.deepcopy(cur)
+                new["status"] = obj.get("status")
+            else:
+                new = obj
+                new["metadata"]["uid"] = cur["metadata"]["uid"]
+                new["metadata"]["creationTimestamp"] = cur["metadata"]["creationTimestamp"]
+            new["metadata"]["namespace"] = ns
+            self.finish_write(res, ns, name, new)
+
+    def finish_write(self, res, ns, name, new):
+        """Store an updated object (caller holds LOCK), honouring finalizers on delete."""
+        meta = new["metadata"]
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            bump(new)
+            del STATE["objects"][key_of(res, ns, name)]
+            record_event("DELETED", res, new)
+        else:
+            put_object(res, new, "MODIFIED")
+        self.send_json(200, new)
+
+    def do_PATCH(self):
+        parsed = self.parse()
+        if not parsed:
+            return self.send_json(404, status(404, "NotFound", f"no route {self.path}"))
+        res, ns, name, sub, q = parsed
+        patch = self.body()
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0]
+        self.log_request_line("patch", res[2], patch)
+        if not self.authorize("patch", res, ns, name):
+            return
+        with LOCK:
+            cur = STATE["objects"].get(key_of(res, ns, name))
+            if cur is None:
+                return self.not_found(res, name)
+            try:
+                if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+                    new = merge_patch(cur, patch)
+                elif ctype == "application/json-patch+json":
+                    new = json_patch(cur, patch)
+                elif ctype == "application/apply-patch+yaml":
+                    manager = q.get("fieldManager")
+                    if not manager:
+                        return self.send_json(400, status(400, "BadRequest", "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests"))
+                    managers = STATE["managers"].setdefault(key_of(res, ns, name), {})
+                    applied = owned_fields(patch)
+                    conflicts = sorted(f for other, fields in managers.items() if other != manager for f in fields if f in applied
+                                       and self.field_value(cur, f) != self.field_value(patch, f))
+                    if conflicts and q.get("force") not in ("true", "1"):
+                        return self.send_json(409, status(409, "Conflict", f"Apply failed with {len(conflicts)} conflict(s): " + "; ".join(
+                            f'conflict with "{o}": .{f}' for o, fs in managers.items() for f in conflicts if f in fs)))
+                    for other in managers:
+                        if other != manager:
+                            managers[other] = [f for f in managers[other] if f not in applied]
+                    previous = set(managers.get(manager, []))
+                    new = merge_patch(cur, {k: v for k, v in patch.items() if k not in ("apiVersion", "kind")})
+                    for f in previous - applied:  # fields the manager no longer applies are removed
+                        self.remove_field(new, f)
+                    managers[manager] = sorted(applied)
+                else:
+                    return self.send_json(415, status(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"))
+            except (ValueError, KeyError, IndexError) as e:
+                return self.send_json(422, status(422, "Invalid", f"patch failed: {e}"))
+            new["metadata"]["uid"] = cur["metadata"]["uid"]
+            new["metadata"]["name"] = name
+            new["metadata"]["namespace"] = ns
+            self.finish_write(res, ns, name, new)
+
+    @staticmethod
+    def field_value(obj, field):
+        parts = field.split(".")
+        if parts[0] == "metadata" and parts[1] in ("labels", "annotations"):
+            return (obj.get("metadata", {}).get(parts[1]) or {}).get(".".join(parts[2:]))
+        if parts[:2] == ["metadata", "finalizers"]:
+            return ".".join(parts[2:]) in (obj.get("metadata", {}).get("finalizers") or [])
+        return (obj.get(parts[0]) or {}).get(".".join(parts[1:]))
+
+    @staticmethod
+    def remove_field(obj, field):
+        parts = field.split(".")
+        meta = obj.get("metadata", {})
+        if parts[0] == "metadata" and parts[1] in ("labels", "annotations"):
+            (meta.get(parts[1]) or {}).pop(".".join(parts[2:]), None)
+        elif parts[:2] == ["metadata", "finalizers"]:
+            meta["finalizers"] = [f for f in meta.get("finalizers") or [] if f != ".".join(parts[2:])]
+        else:
+            (obj.get(parts[0]) or {}).pop(".".join(parts[1:]), None)
+
+    def do_DELETE(self):
+        parsed = self.parse()
+        if not parsed:
+            return self.send_json(404, status(404, "NotFound", f"no route {self.path}"))
+        res, ns, name, _, _ = parsed
+        self.log_request_line("delete", res[2])
+        if not self.authorize("delete", res, ns, name):
+            return
+        with LOCK:
+            cur = STATE["objects"].get(key_of(res, ns, name))
+            if cur is None:
+                return self.not_found(res, name)
+            new = copy.deepcopy(cur)
+            new["metadata"].setdefault("deletionTimestamp", now())
+            self.finish_write(res, ns, name, new)
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        CONFIG.update(json.load(f))
+    with LOCK:
+        for path in CONFIG.get("seed", []):
+            seed(path)
+    server = Server(("127.0.0.1", 0), Handler)
+    print(json.dumps({"port": server.server_address[1]}), flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+//! The `finally`-Task front door against the Kubernetes API double
+//! (`tests/doubles/kube_api.py`): the real binary, with a kubeconfig pointing at the
+//! double, reads a PipelineRun built from Chains' fixtures (`pipelinerun1.json` with
+//! its TaskRuns, plus the running `finally` TaskRun), attests it, and writes Chains'
+//! annotations back; the test decodes and verifies them. Also: a single TaskRun, RBAC
+//! refusals, the annotation size limit, and the Task's result files.
+//!
+//! Needs `INTEROP_PYTHON` (the double and securesystemslib); skipped outside CI, with
+//! a message, when it is unset.
+
+mod common;
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::{Run, Service, assert_error, chainseal, repo, run, securesystemslib_verifies, tool};
+use serde_json::{Value, json};
+
+const NS: &str = "ci";
+const PR: &str = "pipelinerun-build";
+const ADMIN: &str = "admin-token";
+const FIXTURES: &str = "tests/fixtures/chains/unit-inputs/slsa-v2alpha4";
+
+/// The API double with its kubeconfig.
+struct Cluster {
+    _service: Service,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// Start the double seeded with `objects`; `tokens` maps bearer tokens to allow
+    /// lists (`"*"` or `[["verb", "resource"], ...]`).
+    fn start(python: &Path, dir: &Path, objects: &[Value], tokens: Value) -> Self {
+        let seed = dir.join("seed.json");
+        std::fs::write(&seed, Value::Array(objects.to_vec()).to_string()).expect("seed");
+        let mut all = json!({ADMIN: {"user": "admin", "allow": "*"}});
+        for (k, v) in tokens.as_object().into_iter().flatten() {
+            all[k] = v.clone();
+        }
+        let config = dir.join("double.json");
+        std::fs::write(
+            &config,
+            json!({"tokens": all, "seed": [seed], "log": dir.join("requests.jsonl")}).to_string(),
+        )
+        .expect("config");
+        let mut child = Command::new(python)
+            .arg(repo("tests/doubles/kube_api.py"))
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the API double starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let service = Service(child);
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("ready line");
+        let ready: Value = serde_json::from_str(&line).expect("JSON ready line");
+        let port = u16::try_from(ready["port"].as_u64().expect("port")).expect("port");
+        Self {
+            _service: service,
+            port,
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// A kubeconfig for `token`, namespace `ci`.
+    fn kubeconfig(&self, token: &str) -> PathBuf {
+        let path = self.dir.join(format!("kubeconfig-{token}"));
+        let config = json!({
+            "apiVersion": "v1", "kind": "Config", "current-context": "double",
+            "clusters": [{"name": "double", "cluster": {"server": format!("http://127.0.0.1:{}", self.port)}}],
+            "users": [{"name": "sa", "user": {"token": token}}],
+            "contexts": [{"name": "double", "context": {"cluster": "double", "user": "sa", "namespace": NS}}],
+        });
+        std::fs::write(&path, config.to_string()).expect("kubeconfig");
+        path
+    }
+
+    /// GET an object as the admin, with curl (independent of chainseal).
+    fn get(&self, plural: &str, name: &str) -> Value {
+        let out = Command::new("curl")
+            .args(["-sf", "-H", &format!("Authorization: Bearer {ADMIN}")])
+            .arg(format!(
+                "http://127.0.0.1:{}/apis/tekton.dev/v1/namespaces/{NS}/{plural}/{name}",
+                self.port
+            ))
+            .output()
+            .expect("curl runs");
+        assert!(out.status.success(), "GET {plural}/{name} failed");
+        serde_json::from_slice(&out.stdout).expect("JSON object")
+    }
+}
+
+fn fixture(name: &str) -> Value {
+    let text = std::fs::read_to_string(repo(&format!("{FIXTURES}/{name}"))).expect("fixture");
+    serde_json::from_str(&text).expect("fixture JSON")
+}
+
+/// Chains' pipelinerun1 with its two TaskRuns, as Tekton would have them while the
+/// `finally` task runs: kinds and namespace set, TaskRuns labelled with their
+/// PipelineRun, the PipelineRun still running, and the running finally TaskRun.
+fn objects() -> Vec<Value> {
+    let mut pr = fixture("pipelinerun1.json");
+    pr["apiVersion"] = "tekton.dev/v1".into();
+    pr["kind"] = "PipelineRun".into();
+    pr["metadata"]["namespace"] = NS.into();
+    let status = pr["status"].as_object_mut().expect("status");
+    status.remove("completionTime");
+    status.insert(
+        "conditions".into(),
+        json!([{"type": "Succeeded", "status": "Unknown", "reason": "Running"}]),
+    );
+    let mut out = vec![pr];
+    for (file, uid) in [
+        ("taskrun1.json", "uid-build"),
+        ("taskrun2.json", "uid-clone"),
+    ] {
+        let mut tr = fixture(file);
+        tr["apiVersion"] = "tekton.dev/v1".into();
+        tr["kind"] = "TaskRun".into();
+        tr["metadata"]["namespace"] = NS.into();
+        tr["metadata"]["uid"] = uid.into();
+        tr["metadata"]["labels"]["tekton.dev/pipelineRun"] = PR.into();
+        out.push(tr);
+    }
+    out.push(json!({
+        "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+        "metadata": {"name": format!("{PR}-attest"), "namespace": NS, "uid": "uid-attest",
+                     "labels": {"tekton.dev/pipelineRun": PR, "tekton.dev/memberOf": "finally"}},
+        "spec": {"taskRef": {"name": "chainseal"}},
+        "status": {"startTime": "2021-03-29T09:50:20Z",
+                   "conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "Running"}]},
+    }));
+    out
+}
+
+fn attest(dir: &Path, kubeconfig: &Path, env: &[(&str, &str)]) -> Run {
+    let mut cmd = chainseal(dir);
+    cmd.env("KUBECONFIG", kubeconfig)
+        .env("HOME", dir)
+        .env("CHAINSEAL_KEY", repo("examples/demo.key"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+/// Decode the envelope annotation `key` of `obj`, verify it with chainseal and
+/// securesystemslib, and return the Statement.
+fn verify_annotation(dir: &Path, python: &Path, obj: &Value, key: &str) -> Value {
+    let notes = &obj["metadata"]["annotations"];
+    assert_eq!(notes["chains.tekton.dev/signed"], "true", "{notes}");
+    assert_eq!(notes[format!("chains.tekton.dev/cert-{key}")], "");
+    assert_eq!(notes[format!("chains.tekton.dev/chain-{key}")], "");
+    let decode = |name: &str| {
+        STANDARD
+            .decode(
+                notes[format!("chains.tekton.dev/{name}-{key}")]
+                    .as_str()
+                    .expect(name),
+            )
+            .expect("base64")
+    };
+    let envelope = decode("signature");
+    let file = dir.join(format!("{key}.json"));
+    std::fs::write(&file, &envelope).expect("write");
+    let v = common::verify(dir, repo("examples/demo.pub"), &file);
+    assert_eq!(v.code, 0, "chainseal verify: {}{}", v.stdout, v.stderr);
+    let (ok, said) = securesystemslib_verifies(python, &file, &repo("examples/demo.pub"));
+    assert!(ok, "securesystemslib: {said}");
+    let env: Value = serde_json::from_slice(&envelope).expect("envelope JSON");
+    let payload = STANDARD
+        .decode(env["payload"].as_str().expect("payload"))
+        .expect("base64");
+    assert_eq!(
+        decode("payload"),
+        payload,
+        "payload annotation = signed payload"
+    );
+    serde_json::from_slice(&payload).expect("Statement")
+}
+
+#[test]
+fn a_finally_task_attests_its_running_pipelinerun() {
+    let Some(python) = tool("INTEROP_PYTHON", "Tekton finally-task test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let cluster = Cluster::start(&python, dir.path(), &objects(), json!({}));
+    let kubeconfig = cluster.kubeconfig(ADMIN);
+    let results = dir.path().join("results");
+    std::fs::create_dir(&results).expect("results dir");
+    let (locations, subjects) = (results.join("ATTESTATIONS"), results.join("SUBJECTS"));
+    let out = dir.path().join("out");
+    let env = [
+        ("CHAINSEAL_PIPELINERUN", PR),
+        ("CHAINSEAL_STORAGE", &*format!("tekton,{}", out.display())),
+        (
+            "CHAINSEAL_RESULT_LOCATIONS",
+            &*locations.display().to_string(),
+        ),
+        (
+            "CHAINSEAL_RESULT_SUBJECTS",
+            &*subjects.display().to_string(),
+        ),
+        // Empty values, as a Task passes unset params, count as unset.
+        ("CHAINSEAL_TASKRUN", ""),
+        ("CHAINSEAL_IMAGE_URL", ""),
+        ("CHAINSEAL_IMAGE_DIGEST", ""),
+        ("CHAINSEAL_SIGNING_SECRETS", ""),
+    ];
+    let r = attest(dir.path(), &kubeconfig, &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let pr = cluster.get("pipelineruns", PR);
+    let uid = pr["metadata"]["uid"].as_str().expect("uid");
+    let statement = verify_annotation(dir.path(), &python, &pr, &format!("pipelinerun-{uid}"));
+    let subjects_found: Vec<&str> = statement["subject"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    // As Chains writes them (the build artifact `abc` is also re-parsed as an image).
+    assert_eq!(
+        subjects_found,
+        ["abc", "test.io/test/image", "index.docker.io/library/abc"]
+    );
+    // The run was still running: finishedOn is the last finished TaskRun's, and the
+    // provenance says so and names what was left out.
+    assert_eq!(
+        statement["predicate"]["runDetails"]["metadata"]["finishedOn"],
+        "2021-03-29T09:50:15Z"
+    );
+    let state =
+        &statement["predicate"]["buildDefinition"]["internalParameters"]["chainseal.dev/run-state"];
+    assert_eq!(state["pipelineRun"], "Running", "{statement}");
+    assert_eq!(
+        state["excludedTaskRuns"],
+        json!([{"name": format!("{PR}-attest"), "reason": "not finished"}])
+    );
+    // Tekton results for later tasks.
+    let locations = std::fs::read_to_string(&locations).expect("locations result");
+    assert!(
+        locations.contains(&format!("tekton: pipelineruns.tekton.dev/{NS}/{PR}")),
+        "{locations}"
+    );
+    assert!(locations.contains("file: "), "{locations}");
+    let subjects = std::fs::read_to_string(&subjects).expect("subjects result");
+    assert!(
+        subjects.contains(
+            "test.io/test/image@sha256:827521c857fdcd4374f4da5442fbae2edb01e7fbae285c3ec15673d4c1daecb7"
+        ),
+        "{subjects}"
+    );
+    // Again: nothing new.
+    let r = attest(dir.path(), &kubeconfig, &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout.matches("(already present)").count(),
+        2,
+        "{}",
+        r.stdout
+    );
+
+    // One TaskRun, and an image passed as parameters.
+    let r = attest(
+        dir.path(),
+        &kubeconfig,
+        &[
+            ("CHAINSEAL_TASKRUN", "taskrun-build"),
+            ("CHAINSEAL_STORAGE", "tekton"),
+            ("CHAINSEAL_IMAGE_URL", "registry.example.com/extra"),
+            (
+                "CHAINSEAL_IMAGE_DIGEST",
+                "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+            ),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let tr = cluster.get("taskruns", "taskrun-build");
+    let statement = verify_annotation(dir.path(), &python, &tr, "taskrun-uid-build");
+    assert!(
+        statement["subject"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|x| x["name"] == "registry.example.com/extra")),
+        "{statement}"
+    );
+    // A TaskRun still running is refused.
+    let r = attest(
+        dir.path(),
+        &kubeconfig,
+        &[
+            ("CHAINSEAL_TASKRUN", &*format!("{PR}-attest")),
+            ("CHAINSEAL_STORAGE", "tekton"),
+        ],
+    );
+    assert_error(&r, "has not finished");
+}
+
+#[test]
+fn rbac_refusals_name_the_verb_and_the_example_role() {
+    let Some(python) = tool("INTEROP_PYTHON", "Tekton RBAC test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let tokens = json!({
+        "read-pr-only": {"user": "system:serviceaccount:ci:chainseal",
+                          "allow": [["get", "pipelineruns"]]},
+        "no-patch": {"user": "system:serviceaccount:ci:chainseal",
+                      "allow": [["get", "pipelineruns"], ["get", "taskruns"], ["list", "taskruns"]]},
+    });
+    let cluster = Cluster::start(&python, dir.path(), &objects(), tokens);
+    let r = attest(
+        dir.path(),
+        &cluster.kubeconfig("read-pr-only"),
+        &[
+            ("CHAINSEAL_PIPELINERUN", PR),
+            ("CHAINSEAL_STORAGE", "tekton"),
+        ],
+    );
+    assert_error(&r, "refused to list taskruns.tekton.dev");
+    assert!(
+        r.stderr.contains("examples/tekton/rbac.yaml"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("cannot list resource \"taskruns\""),
+        "{}",
+        r.stderr
+    );
+    let r = attest(
+        dir.path(),
+        &cluster.kubeconfig("no-patch"),
+        &[
+            ("CHAINSEAL_PIPELINERUN", PR),
+            ("CHAINSEAL_STORAGE", "tekton"),
+        ],
+    );
+    assert_error(&r, "refused to patch pipelineruns.tekton.dev");
+    let pr = cluster.get("pipelineruns", PR);
+    assert!(
+        pr["metadata"]["annotations"]["chains.tekton.dev/signed"].is_null(),
+        "nothing patched"
+    );
+    let r = attest(
+        dir.path(),
+        &cluster.kubeconfig("wrong-token"),
+        &[
+            ("CHAINSEAL_PIPELINERUN", PR),
+            ("CHAINSEAL_STORAGE", "tekton"),
+        ],
+    );
+    assert_error(&r, "Unauthorized");
+    let r = attest(
+        dir.path(),
+        &cluster.kubeconfig(ADMIN),
+        &[
+            ("CHAINSEAL_PIPELINERUN", "missing"),
+            ("CHAINSEAL_STORAGE", "tekton"),
+        ],
+    );
+    assert_error(
+        &r,
+        "pipelineruns.tekton.dev `missing` not found in namespace `ci`",
+    );
+}
+
+#[test]
+fn annotations_over_the_kubernetes_limit_are_refused_before_patching() {
+    let Some(python) = tool("INTEROP_PYTHON", "Tekton annotation limit test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut objects = objects();
+    objects[0]["metadata"]["annotations"] = json!({"big": "x".repeat(255 * 1024)});
+    let cluster = Cluster::start(&python, dir.path(), &objects, json!({}));
+    let r = attest(
+        dir.path(),
+        &cluster.kubeconfig(ADMIN),
+        &[
+            ("CHAINSEAL_PIPELINERUN", PR),
+            ("CHAINSEAL_STORAGE", "tekton"),
+        ],
+    );
+    assert_error(&r, "over Kubernetes' 256 KiB limit");
+    assert!(r.stderr.contains("CHAINSEAL_STORAGE=oci"), "{}", r.stderr);
+    let pr = cluster.get("pipelineruns", PR);
+    assert_eq!(
+        pr["metadata"]["annotations"].as_object().map(|m| m.len()),
+        Some(1),
+        "nothing patched"
+    );
+}
