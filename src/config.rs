@@ -213,7 +213,10 @@ impl SignerConfig {
     pub fn from_args(args: SignerArgs) -> Result<Option<Self>, Error> {
         // Empty values count as unset (a Tekton Task passes every param, bound or not).
         let key = args.key.as_deref().map(str::trim).filter(|k| !k.is_empty());
-        let secrets = args.signing_secrets.filter(|d| !d.trim().is_empty()).map(PathBuf::from);
+        let secrets = args
+            .signing_secrets
+            .filter(|d| !d.trim().is_empty())
+            .map(PathBuf::from);
         let key = match (key, secrets) {
             (Some(_), Some(_)) => {
                 return Err(Error::Conflict(

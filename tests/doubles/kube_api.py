@@ -5,7 +5,7 @@ machines).
     python kube_api.py CONFIG.json
 
 CONFIG: {"tokens": {"<bearer token>": {"user": "...", "allow": "*" | [["verb", "resource"], ...]}},
-         "seed": ["objects.json", ...], "log": "requests.jsonl"}
+         "seed": ["objects.json", ...], "log": "requests.jsonl", "history": 1000}
 
 It keeps objects in memory and speaks the REST API the official clients use, with
 the semantics they rely on:
@@ -83,7 +83,7 @@ def bump(obj):
 
 def record_event(kind, res, obj):
     STATE["events"].append((int(obj["metadata"]["resourceVersion"]), kind, res, copy.deepcopy(obj)))
-    if len(STATE["events"]) > HISTORY:
+    if len(STATE["events"]) > CONFIG.get("history", HISTORY):
         STATE["events"].pop(0)
         STATE["first_event_rv"] = STATE["events"][0][0]
     LOCK.notify_all()
@@ -492,6 +492,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not parsed:
             return self.send_json(404, status(404, "NotFound", f"no route {self.path}"))
         res, ns, name, _, _ = parsed
+        self.body()  # DeleteOptions, if any: read so the connection stays in step
         self.log_request_line("delete", res[2])
         if not self.authorize("delete", res, ns, name):
             return
