@@ -623,3 +623,25 @@ fn attestations_land_once_through_a_faulty_network() {
         assert!(faults.contains(kind), "the proxy never injected {kind}");
     }
 }
+
+#[test]
+fn a_run_without_image_subjects_pushes_nothing_and_succeeds() {
+    // Chains #458: no subjects is not an error. No registry is contacted at all.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut cmd = chainseal(dir.path());
+    cmd.env(
+        "CHAINSEAL_RECORD",
+        repo("tests/fixtures/chains/unit-inputs/slsa-v2alpha4/taskrun2.json"),
+    )
+    .env("CHAINSEAL_KEY", repo("examples/demo.key"))
+    .env("CHAINSEAL_STORAGE", "oci");
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("nowhere"), "{}", r.stdout);
+    assert_eq!(
+        r.stderr.matches("nothing pushed to OCI").count(),
+        1,
+        "logged once: {}",
+        r.stderr
+    );
+}

@@ -199,6 +199,9 @@ impl Registry {
             connect_timeout: Some(Duration::from_secs(10)),
             read_timeout: Some(Duration::from_secs(30)),
             user_agent: concat!("chainseal/", env!("CARGO_PKG_VERSION")),
+            // Our blobs are small: POST + PUT instead of POST + PATCH + PUT saves a
+            // round trip per blob.
+            use_monolithic_push: true,
             ..ClientConfig::default()
         };
         let client = Client::try_from(config).map_err(|e| Error::Registry {
