@@ -46,18 +46,8 @@ fn securesystemslib_verifies_every_key_type() {
         let file = dir
             .path()
             .join(format!("attestations/{EXAMPLE_KEY}.intoto.jsonl"));
-        let out = Command::new(&python)
-            .arg(repo("tests/interop/verify_dsse.py"))
-            .arg(&file)
-            .arg(repo(public))
-            .output()
-            .expect("python runs");
-        assert!(
-            out.status.success(),
-            "{key}: securesystemslib rejected the envelope:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (ok, said) = common::securesystemslib_verifies(&python, &file, &repo(public));
+        assert!(ok, "{key}: securesystemslib rejected the envelope:\n{said}");
         let v = common::verify(dir.path(), repo(public), &file);
         assert_eq!(v.code, 0, "{key}: chainseal verify: {}", v.stdout);
     }

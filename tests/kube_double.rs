@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::io::BufRead as _;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -26,44 +24,11 @@ async fn client(
     python: &std::path::Path,
     dir: &std::path::Path,
 ) -> (common::Service, kube::Client, kube::Client) {
-    let config = dir.join("double.json");
-    std::fs::write(
-        &config,
-        json!({"history": 20, "tokens": {
-            "admin": {"user": "admin", "allow": "*"},
-            "nobody": {"user": "system:serviceaccount:ci:nobody", "allow": []},
-        }})
-        .to_string(),
-    )
-    .expect("config");
-    let mut child = Command::new(python)
-        .arg(common::repo("tests/doubles/kube_api.py"))
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("double starts");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready");
-    let port = serde_json::from_str::<serde_json::Value>(&line).expect("JSON")["port"]
-        .as_u64()
-        .expect("port");
-    let make = |token: &str| {
-        let path = dir.join(format!("kubeconfig-{token}"));
-        std::fs::write(
-            &path,
-            json!({
-                "apiVersion": "v1", "kind": "Config", "current-context": "d",
-                "clusters": [{"name": "d", "cluster": {"server": format!("http://127.0.0.1:{port}")}}],
-                "users": [{"name": "u", "user": {"token": token}}],
-                "contexts": [{"name": "d", "context": {"cluster": "d", "user": "u", "namespace": "ci"}}],
-            })
-            .to_string(),
-        )
-        .expect("kubeconfig");
-        path
-    };
+    let config = json!({"history": 20, "tokens": {
+        "admin": {"user": "admin", "allow": "*"},
+        "nobody": {"user": "system:serviceaccount:ci:nobody", "allow": []},
+    }});
+    let (service, port) = common::kube_double(python, dir, &config);
     let connect = |path: std::path::PathBuf| async move {
         let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("kubeconfig");
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
@@ -71,9 +36,9 @@ async fn client(
             .expect("config");
         kube::Client::try_from(config).expect("client")
     };
-    let admin = connect(make("admin")).await;
-    let nobody = connect(make("nobody")).await;
-    (common::Service(child), admin, nobody)
+    let admin = connect(common::kubeconfig(dir, port, "admin")).await;
+    let nobody = connect(common::kubeconfig(dir, port, "nobody")).await;
+    (service, admin, nobody)
 }
 
 fn api_error(e: kube::Error) -> u16 {

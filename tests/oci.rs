@@ -10,7 +10,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::registry::TestRegistry;
 use common::{
@@ -556,7 +556,6 @@ fn start_proxy(
     reject: bool,
     log: &Path,
 ) -> (Service, String) {
-    use std::io::BufRead as _;
     let mut cmd = Command::new(python);
     cmd.arg(repo("tests/interop/fault_proxy.py"))
         .arg(upstream)
@@ -565,18 +564,8 @@ fn start_proxy(
     if reject {
         cmd.arg("reject-manifests");
     }
-    let mut child = cmd
-        .arg(log)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("proxy starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let service = Service(child);
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("proxy port");
-    (service, format!("127.0.0.1:{}", line.trim()))
+    let (service, port) = common::spawn_ready(cmd.arg(log), "the fault proxy");
+    (service, format!("127.0.0.1:{port}"))
 }
 
 #[test]

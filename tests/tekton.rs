@@ -10,9 +10,8 @@
 
 mod common;
 
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -41,26 +40,8 @@ impl Cluster {
         for (k, v) in tokens.as_object().into_iter().flatten() {
             all[k] = v.clone();
         }
-        let config = dir.join("double.json");
-        std::fs::write(
-            &config,
-            json!({"tokens": all, "seed": [seed], "log": dir.join("requests.jsonl")}).to_string(),
-        )
-        .expect("config");
-        let mut child = Command::new(python)
-            .arg(repo("tests/doubles/kube_api.py"))
-            .arg(&config)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the API double starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let service = Service(child);
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("ready line");
-        let ready: Value = serde_json::from_str(&line).expect("JSON ready line");
-        let port = u16::try_from(ready["port"].as_u64().expect("port")).expect("port");
+        let config = json!({"tokens": all, "seed": [seed], "log": dir.join("requests.jsonl")});
+        let (service, port) = common::kube_double(python, dir, &config);
         Self {
             _service: service,
             port,
@@ -70,15 +51,7 @@ impl Cluster {
 
     /// A kubeconfig for `token`, namespace `ci`.
     fn kubeconfig(&self, token: &str) -> PathBuf {
-        let path = self.dir.join(format!("kubeconfig-{token}"));
-        let config = json!({
-            "apiVersion": "v1", "kind": "Config", "current-context": "double",
-            "clusters": [{"name": "double", "cluster": {"server": format!("http://127.0.0.1:{}", self.port)}}],
-            "users": [{"name": "sa", "user": {"token": token}}],
-            "contexts": [{"name": "double", "context": {"cluster": "double", "user": "sa", "namespace": NS}}],
-        });
-        std::fs::write(&path, config.to_string()).expect("kubeconfig");
-        path
+        common::kubeconfig(&self.dir, self.port, token)
     }
 
     /// GET an object as the admin, with curl (independent of chainseal).

@@ -292,7 +292,7 @@ impl Registry {
                 source_used,
             };
         }
-        if matches!(classify_ref(&e), Some(true)) {
+        if is_unreachable(&e) {
             return Error::Unreachable {
                 registry,
                 action: action.to_owned(),
@@ -404,12 +404,12 @@ impl Registry {
     }
 }
 
-/// `Some(true)` for connection-level failures.
-fn classify_ref(e: &OciDistributionError) -> Option<bool> {
+/// Whether the registry was never reached (connection, timeout, I/O).
+fn is_unreachable(e: &OciDistributionError) -> bool {
     match e {
-        OciDistributionError::RequestError(r) => Some(r.is_connect() || r.is_timeout()),
-        OciDistributionError::IoError(_) => Some(true),
-        _ => None,
+        OciDistributionError::RequestError(r) => r.is_connect() || r.is_timeout(),
+        OciDistributionError::IoError(_) => true,
+        _ => false,
     }
 }
 

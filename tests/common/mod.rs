@@ -122,27 +122,65 @@ impl Drop for Service {
     }
 }
 
-/// Start `tests/interop/kms_double.py MODE DIR` and return it with the JSON line it
-/// prints when ready (its addresses).
-pub fn kms_double(python: &Path, mode: &str, dir: &Path) -> (Service, serde_json::Value) {
+/// Spawn `cmd` (a local service or double) and return it with the first line it
+/// prints, which says it is ready and where it listens.
+pub fn spawn_ready(cmd: &mut Command, what: &str) -> (Service, String) {
     use std::io::BufRead as _;
-    let mut child = Command::new(python)
-        .arg(repo("tests/interop/kms_double.py"))
-        .arg(mode)
-        .arg(dir)
+    let mut child = cmd
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
         .spawn()
-        .expect("the KMS double starts");
+        .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
     let stdout = child.stdout.take().expect("piped stdout");
     let service = Service(child);
     let mut line = String::new();
     std::io::BufReader::new(stdout)
         .read_line(&mut line)
-        .expect("the KMS double prints its addresses");
+        .unwrap_or_else(|e| panic!("{what} printed no ready line: {e}"));
+    (service, line.trim().to_owned())
+}
+
+/// Start `tests/interop/kms_double.py MODE DIR` and return it with the JSON line it
+/// prints when ready (its addresses).
+pub fn kms_double(python: &Path, mode: &str, dir: &Path) -> (Service, serde_json::Value) {
+    let (service, line) = spawn_ready(
+        Command::new(python)
+            .arg(repo("tests/interop/kms_double.py"))
+            .arg(mode)
+            .arg(dir),
+        "the KMS double",
+    );
     let info = serde_json::from_str(&line)
         .unwrap_or_else(|e| panic!("the KMS double printed {line:?}: {e}"));
     (service, info)
+}
+
+/// Start the Kubernetes API double (`tests/doubles/kube_api.py`) with `config`
+/// (tokens, seed files, request log, history), written to `dir`; returns its port.
+pub fn kube_double(python: &Path, dir: &Path, config: &serde_json::Value) -> (Service, u16) {
+    let path = dir.join("kube-double.json");
+    std::fs::write(&path, config.to_string()).expect("write double config");
+    let (service, line) = spawn_ready(
+        Command::new(python)
+            .arg(repo("tests/doubles/kube_api.py"))
+            .arg(&path),
+        "the Kubernetes API double",
+    );
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("JSON ready line");
+    let port = ready["port"].as_u64().and_then(|p| u16::try_from(p).ok());
+    (service, port.expect("port"))
+}
+
+/// A kubeconfig in `dir` for the API double on `port`, as `token`, namespace `ci`.
+pub fn kubeconfig(dir: &Path, port: u16, token: &str) -> PathBuf {
+    let path = dir.join(format!("kubeconfig-{token}"));
+    let config = serde_json::json!({
+        "apiVersion": "v1", "kind": "Config", "current-context": "double",
+        "clusters": [{"name": "double", "cluster": {"server": format!("http://127.0.0.1:{port}")}}],
+        "users": [{"name": "sa", "user": {"token": token}}],
+        "contexts": [{"name": "double", "context": {"cluster": "double", "user": "sa", "namespace": "ci"}}],
+    });
+    std::fs::write(&path, config.to_string()).expect("write kubeconfig");
+    path
 }
 
 /// Every request a KMS double recorded (`DIR/requests.jsonl`), oldest first.
