@@ -243,38 +243,50 @@ pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
         public_key: signer.public_key(),
         run: Some(&run),
     };
+    let image_items: Vec<_> = images
+        .iter()
+        .map(|i| (i, i.as_item(signer.public_key())))
+        .collect();
     let mut stored = Vec::new();
     for backend in &backends {
-        let fail = |stored: Vec<Stored>, cause| Error::Storage {
-            target: backend.to_string(),
-            stored,
-            cause,
+        // The attestation and every image signature go to different places (the
+        // `.att` and `.sig` tags, distinct referrers), so they are written at once;
+        // every write finishes before the outcome is judged, so a failure still lists
+        // everything that did land.
+        let attestation = async {
+            let places = backend.store(&item).await?;
+            for s in &places {
+                info!(backend = s.backend, location = %s.location, written = s.written, "stored attestation {key}");
+            }
+            Ok::<_, storage::Error>(places)
         };
-        match backend.store(&item).await {
-            Ok(places) => {
+        let signatures = image_items
+            .iter()
+            .filter(|_| backend.keeps_image_signatures())
+            .map(|(image, signed)| async move {
+                let places = backend.store_image(signed).await?;
                 for s in &places {
-                    info!(backend = s.backend, location = %s.location, written = s.written, "stored attestation {key}");
+                    info!(backend = s.backend, location = %s.location, written = s.written, "stored image signature of {}", image.payload.image);
                 }
-                stored.extend(places);
-            }
-            Err(source) => return Err(fail(stored, source)),
-        }
-        if !backend.keeps_image_signatures() {
-            continue;
-        }
-        for image in &images {
-            match backend
-                .store_image(&image.as_item(signer.public_key()))
-                .await
-            {
-                Ok(places) => {
-                    for s in &places {
-                        info!(backend = s.backend, location = %s.location, written = s.written, "stored image signature of {}", image.payload.image);
-                    }
-                    stored.extend(places);
+                Ok(places)
+            });
+        let (attestation, signatures) =
+            tokio::join!(attestation, futures::future::join_all(signatures));
+        let mut failure = None;
+        for result in std::iter::once(attestation).chain(signatures) {
+            match result {
+                Ok(places) => stored.extend(places),
+                Err(cause) => {
+                    failure.get_or_insert(cause);
                 }
-                Err(source) => return Err(fail(stored, source)),
             }
+        }
+        if let Some(cause) = failure {
+            return Err(Error::Storage {
+                target: backend.to_string(),
+                stored,
+                cause,
+            });
         }
     }
     Ok(Outcome::Stored {

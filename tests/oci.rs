@@ -634,3 +634,54 @@ fn a_run_without_image_subjects_pushes_nothing_and_succeeds() {
         r.stderr
     );
 }
+
+#[test]
+fn several_images_are_written_at_once_each_exactly_once() {
+    // Regression for the concurrent writes: three images (two repositories, one image
+    // named twice) in one TaskRun; every image gets one `.att` and one `.sig` layer,
+    // and a second run adds nothing.
+    let Some(scene) = Scene::new(false, "many") else {
+        return;
+    };
+    let (dir, reg) = (&scene.dir, &scene.reg);
+    let other = reg.push_image("team/other", "v1", "other");
+    let third = reg.push_image("team/third", "v1", "third");
+    let env = vec![("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone())];
+    let path = record(dir.path(), &reg.host, &scene.digest, true, "taskrun.yaml");
+    let images = format!(
+        "{host}/{REPO}@{d}, {host}/team/other@{other}\n{host}/team/third@{third}",
+        host = reg.host,
+        d = scene.digest
+    );
+    let text = std::fs::read_to_string(&path).expect("record");
+    let text = format!(
+        "{text}\n    - name: IMAGES\n      value: {}\n",
+        serde_json::to_string(&images).expect("json string")
+    );
+    std::fs::write(&path, text).expect("write record");
+
+    for round in 0..2 {
+        let r = attest(dir.path(), &path, "oci", &env);
+        assert_eq!(r.code, 0, "round {round}: {}", r.stderr);
+        for (repository, digest) in [
+            (REPO, scene.digest.as_str()),
+            ("team/other", other.as_str()),
+            ("team/third", third.as_str()),
+        ] {
+            let hex = digest.trim_start_matches("sha256:");
+            for kind in ["att", "sig"] {
+                let manifest = reg
+                    .inspect_raw(repository, &format!("sha256-{hex}.{kind}"))
+                    .unwrap_or_else(|| panic!("{repository} .{kind} exists"));
+                assert_eq!(
+                    layers(&manifest).len(),
+                    1,
+                    "round {round}: {repository} .{kind}: {manifest}"
+                );
+            }
+            let image = format!("{}/{repository}@{digest}", reg.host);
+            let v = verify_image(dir.path(), &image, &env, &[]);
+            assert_eq!(v.code, 0, "{image}: {}", v.stderr);
+        }
+    }
+}

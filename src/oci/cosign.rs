@@ -117,28 +117,34 @@ pub async fn append(
         if layers.iter().any(|l| l["digest"] == digest.as_str()) {
             return Ok((tag, false));
         }
-        // The config: the existing one with this layer added, or a new one.
-        let mut config = match manifest.pointer("/config/digest").and_then(Value::as_str) {
-            Some(config_digest) => {
-                let size = manifest
-                    .pointer("/config/size")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
-                let blob = registry.blob(&tag, config_digest, size).await?;
-                serde_json::from_slice(&blob).map_err(|e| Error::Content {
-                    location: format!("{} config {config_digest}", tag.whole()),
-                    reason: format!("not JSON: {e}"),
-                })?
+        // The config: the existing one with this layer added, or a new one. The layer
+        // blob is uploaded while the old config is read.
+        let read_config = async {
+            match manifest.pointer("/config/digest").and_then(Value::as_str) {
+                Some(config_digest) => {
+                    let size = manifest
+                        .pointer("/config/size")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0);
+                    let blob = registry.blob(&tag, config_digest, size).await?;
+                    serde_json::from_slice(&blob).map_err(|e| Error::Content {
+                        location: format!("{} config {config_digest}", tag.whole()),
+                        reason: format!("not JSON: {e}"),
+                    })
+                }
+                None => Ok(json!({
+                    "architecture": "", "created": ZERO_TIME, "history": [], "os": "",
+                    "rootfs": {"type": "layers", "diff_ids": []}, "config": {},
+                })),
             }
-            None => json!({
-                "architecture": "", "created": ZERO_TIME, "history": [], "os": "",
-                "rootfs": {"type": "layers", "diff_ids": []}, "config": {},
-            }),
         };
+        let (layer_pushed, config) =
+            tokio::join!(registry.push_blob(&tag, &layer.blob), read_config);
+        layer_pushed?;
+        let mut config: Value = config?;
         push_json(&mut config, "/rootfs/diff_ids", json!(digest));
         push_json(&mut config, "/history", json!({"created": ZERO_TIME}));
         let config_bytes = serde_json::to_vec(&config).unwrap_or_default();
-        registry.push_blob(&tag, &layer.blob).await?;
         let config_digest = registry.push_blob(&tag, &config_bytes).await?;
         let config_media_type = manifest
             .pointer("/config/mediaType")

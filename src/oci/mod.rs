@@ -106,8 +106,10 @@ const RETRY_BUDGET: Duration = Duration::from_secs(60);
 pub struct Registry {
     client: Client,
     keychain: auth::Keychain,
-    /// Registries whose credentials were handed to the client already.
-    authed: std::sync::Mutex<BTreeSet<String>>,
+    /// Registries whose credentials were handed to the client already. An async
+    /// lock, held while credentials are stored, so concurrent writes to a registry
+    /// never start before its credentials are in place.
+    authed: tokio::sync::Mutex<BTreeSet<String>>,
     /// Where each registry's credentials came from.
     sources: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
@@ -220,12 +222,8 @@ impl Registry {
     /// The underlying client, with credentials for `r`'s registry in place.
     async fn client_for(&self, r: &Reference) -> Result<&Client, Error> {
         let registry = r.resolve_registry().to_owned();
-        let fresh = self
-            .authed
-            .lock()
-            .map(|mut set| set.insert(registry.clone()))
-            .unwrap_or(false);
-        if fresh {
+        let mut authed = self.authed.lock().await;
+        if !authed.contains(&registry) {
             let found = self.keychain.lookup(&registry)?;
             debug!(registry, source = %found.source, "registry credentials");
             if let Ok(mut sources) = self.sources.lock() {
@@ -234,6 +232,7 @@ impl Registry {
             self.client
                 .store_auth_if_needed(&registry, &found.auth)
                 .await;
+            authed.insert(registry);
         }
         Ok(&self.client)
     }

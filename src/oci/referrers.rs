@@ -65,8 +65,12 @@ pub async fn attach(
         }
     }
 
-    registry.push_blob(image, EMPTY).await?;
-    registry.push_blob(image, bundle).await?;
+    let (empty, bundle_pushed) = tokio::join!(
+        registry.push_blob(image, EMPTY),
+        registry.push_blob(image, bundle)
+    );
+    empty?;
+    bundle_pushed?;
     let created = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();

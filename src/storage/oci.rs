@@ -155,23 +155,35 @@ impl Storage for OciStorage {
             .iter()
             .map(|s| oci::parse_reference(&format!("{}@sha256:{}", s.name, s.sha256)))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut stored = Vec::new();
-        for image in &images {
-            let mut notes = annotations("");
-            notes.insert(
-                cosign::PREDICATE_TYPE.to_owned(),
-                item.predicate_type.to_owned(),
-            );
-            let layer = cosign::Layer {
-                media_type: cosign::DSSE_LAYER,
-                blob: blob.clone(),
-                annotations: notes,
-            };
-            let make_bundle = || {
-                let key = item.public_key.ok_or(Error::NoPublicKey)?;
-                Ok(bundle::to_json(item.envelope, &key.der))
-            };
-            stored.push(
+        // One write per distinct image (two names may share a digest and repository);
+        // different images use different tags or referrers, so they are written at
+        // once, and every write finishes before the first failure is reported.
+        let mut seen = std::collections::BTreeSet::new();
+        let writes = images
+            .iter()
+            .filter(|image| {
+                let repo = self.tag_repository(image);
+                seen.insert((
+                    repo.registry().to_owned(),
+                    repo.repository().to_owned(),
+                    image.digest().map(str::to_owned),
+                ))
+            })
+            .map(|image| {
+                let mut notes = annotations("");
+                notes.insert(
+                    cosign::PREDICATE_TYPE.to_owned(),
+                    item.predicate_type.to_owned(),
+                );
+                let layer = cosign::Layer {
+                    media_type: cosign::DSSE_LAYER,
+                    blob: blob.clone(),
+                    annotations: notes,
+                };
+                let make_bundle = || {
+                    let key = item.public_key.ok_or(Error::NoPublicKey)?;
+                    Ok(bundle::to_json(item.envelope, &key.der))
+                };
                 self.put(
                     image,
                     cosign::Kind::Attestation,
@@ -179,10 +191,11 @@ impl Storage for OciStorage {
                     make_bundle,
                     item.predicate_type,
                 )
-                .await?,
-            );
-        }
-        Ok(stored)
+            });
+        futures::future::join_all(writes)
+            .await
+            .into_iter()
+            .collect()
     }
 
     fn keeps_image_signatures(&self) -> bool {
