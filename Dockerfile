@@ -19,7 +19,16 @@ RUN CC_x86_64_unknown_linux_musl=musl-gcc \
     cargo build --locked --release --target x86_64-unknown-linux-musl --bin chainseal \
  && cp target/x86_64-unknown-linux-musl/release/chainseal /chainseal
 
-# distroless/static: CA certificates, /tmp and a non-root user, no shell.
+# The CI variant (`docker build --target ci`, published as chainseal-ci), for GitHub
+# docker actions and GitLab CI jobs: GitHub runs docker actions as root with the
+# workspace and its file-command files owned by the runner and overrides the working
+# directory, so this image sets neither USER nor WORKDIR; GitLab runs a job's script
+# with the image's shell, so this base has busybox `sh`.
+FROM gcr.io/distroless/static-debian12:debug AS ci
+COPY --from=build /chainseal /usr/local/bin/chainseal
+ENTRYPOINT ["/usr/local/bin/chainseal"]
+
+# The default image. distroless/static: CA certificates, /tmp and a non-root user, no shell.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /chainseal /usr/local/bin/chainseal
 USER 65532:65532

@@ -81,6 +81,12 @@ fn bench(c: &mut Criterion) {
                         oci_encoding: Default::default(),
                         registry: Default::default(),
                         provenance: Options::new("https://tekton.dev/chains/v2"),
+                        subjects: Default::default(),
+                        env: Default::default(),
+                        github_oidc_issuer: String::new(),
+                        show_summary: false,
+                        dotenv: PathBuf::new(),
+                        output: Default::default(),
                         dry_run: false,
                         explain: false,
                     };

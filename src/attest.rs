@@ -11,6 +11,7 @@ use crate::config::{AttestConfig, RecordSource};
 use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use crate::provenance::simplesigning::{self, ImagePayload};
 use crate::provenance::{self, Generated};
+use crate::record::ci::{self, Platform};
 use crate::record::tekton::{self, Record};
 use crate::signing;
 use crate::storage::{self, Signed, SignedImage, Stored, Subject};
@@ -22,6 +23,12 @@ pub enum Error {
     /// Loading the record failed.
     #[error(transparent)]
     Record(#[from] tekton::Error),
+    /// Reading the CI job failed.
+    #[error(transparent)]
+    Ci(#[from] ci::Error),
+    /// Collecting the explicit subjects failed.
+    #[error(transparent)]
+    Subjects(#[from] crate::subjects::Error),
     /// Reading the record from the cluster failed.
     #[error(transparent)]
     Api(#[from] tekton::api::Error),
@@ -166,8 +173,16 @@ fn sha256_subjects(statement: &provenance::Statement) -> Vec<Subject> {
         .collect()
 }
 
-/// The record (from files or the cluster) and the provenance options for it.
-async fn read_record(cfg: &AttestConfig) -> Result<(Record, provenance::Options), Error> {
+/// A build, read.
+enum Build {
+    /// A Tekton run, and the provenance options for it.
+    Tekton(Box<Record>, provenance::Options),
+    /// A CI job or a generic build.
+    Ci(ci::Build),
+}
+
+/// The record (from files, the cluster or the CI environment).
+async fn read_build(cfg: &AttestConfig) -> Result<Build, Error> {
     let mut options = cfg.provenance.clone();
     let record = match &cfg.record {
         RecordSource::Files(paths) => tekton::load(paths)?,
@@ -183,8 +198,19 @@ async fn read_record(cfg: &AttestConfig) -> Result<(Record, provenance::Options)
             let source = format!("the Kubernetes API (namespace {})", cluster.namespace);
             tekton::from_values(&source, objects)?
         }
+        RecordSource::Ci(platform) => {
+            return Ok(Build::Ci(match platform {
+                Platform::Github => ci::Build::Github(
+                    ci::GithubRun::collect(&cfg.env, &cfg.github_oidc_issuer).await?,
+                ),
+                Platform::Gitlab => ci::Build::Gitlab(ci::GitlabJob::read(&cfg.env)?),
+                Platform::Generic => ci::Build::Generic {
+                    builder_id: options.builder_id,
+                },
+            }));
+        }
     };
-    Ok((record, options))
+    Ok(Build::Tekton(Box::new(record), options))
 }
 
 fn run_id(record: &Record) -> storage::RunId {
@@ -205,18 +231,53 @@ pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
         (Some(signer), false) => Some(signing::load(signer).await?),
         _ => None,
     };
-    let (record, options) = read_record(cfg).await?;
-    let generated = provenance::generate(&record, &options)?;
+    let explicit = crate::subjects::collect(&cfg.subjects)?;
+    let (generated, record) = match read_build(cfg).await? {
+        Build::Tekton(record, mut options) => {
+            options.extra_subjects.extend(explicit);
+            (provenance::generate(&record, &options)?, record)
+        }
+        Build::Ci(build) => {
+            let statement = provenance::ci::statement(&build, explicit);
+            // A CI job may attest several times: the key names the job and the
+            // Statement, so a re-run of the same step finds its own file.
+            let digest = crate::oci::sha256_digest(&statement.to_bytes());
+            let hex = digest.trim_start_matches("sha256:");
+            let key = format!("{}-{}", build.key_prefix(), &hex[..12.min(hex.len())]);
+            let generated = Generated {
+                statement,
+                findings: Vec::new(),
+            };
+            return finish(cfg, signer, generated, key, None, None).await;
+        }
+    };
+    let record = *record;
     for f in generated.findings.iter().filter(|f| f.is_skipped()) {
         warn!(source = %f.source, "type hint skipped: {}", f.message);
     }
+    let key = match &signer {
+        Some(_) => storage_key(&record)?,
+        None => String::new(),
+    };
+    let run = run_id(&record);
+    finish(cfg, signer, generated, key, Some(&record), Some(&run)).await
+}
+
+/// Sign and store `generated` (or return it for a dry run).
+async fn finish(
+    cfg: &AttestConfig,
+    signer: Option<Box<dyn signing::Signer>>,
+    generated: Generated,
+    key: String,
+    record: Option<&Record>,
+    run: Option<&storage::RunId>,
+) -> Result<Outcome, Error> {
     let Some(signer) = signer else {
         return Ok(Outcome::DryRun {
             generated,
-            images: simplesigning::payloads(&record),
+            images: record.map(simplesigning::payloads).unwrap_or_default(),
         });
     };
-    let key = storage_key(&record)?;
     let backends = storage::from_config(cfg).map_err(|source| Error::Storage {
         target: "CHAINSEAL_STORAGE".into(),
         stored: Vec::new(),
@@ -228,20 +289,20 @@ pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
         signer.as_ref(),
     )
     .await?;
-    let images = if backends.iter().any(|b| b.keeps_image_signatures()) {
-        sign_images(&record, signer.as_ref()).await?
-    } else {
-        Vec::new()
+    let images = match record {
+        Some(record) if backends.iter().any(|b| b.keeps_image_signatures()) => {
+            sign_images(record, signer.as_ref()).await?
+        }
+        _ => Vec::new(),
     };
     let subjects = sha256_subjects(&generated.statement);
-    let run = run_id(&record);
     let item = Signed {
         key: &key,
         envelope: &envelope,
         predicate_type: &generated.statement.predicate_type,
         subjects: &subjects,
         public_key: signer.public_key(),
-        run: Some(&run),
+        run,
     };
     let image_items: Vec<_> = images
         .iter()

@@ -76,6 +76,17 @@ pub struct GlobalArgs {
 /// Settings of `chainseal attest`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct AttestArgs {
+    /// Where the build record comes from: `auto` (a named Tekton record or run, else
+    /// GitHub Actions when `GITHUB_ACTIONS=true`, GitLab CI when `GITLAB_CI=true`, else
+    /// generic), `tekton`, `github`, `gitlab` or `generic` (subjects only).
+    #[arg(
+        long,
+        env = "CHAINSEAL_SOURCE",
+        default_value = "auto",
+        value_name = "SOURCE"
+    )]
+    pub source: String,
+
     /// The build record: a Tekton `tekton.dev/v1` TaskRun or PipelineRun as JSON or
     /// YAML. A PipelineRun's child TaskRuns come from the same input: a YAML
     /// multi-document file, a Kubernetes `List`, or several paths separated by commas.
@@ -104,6 +115,64 @@ pub struct AttestArgs {
     /// The digest of `--image-url` (`sha256:<hex>`).
     #[arg(long, env = "CHAINSEAL_IMAGE_DIGEST", value_name = "DIGEST")]
     pub image_digest: Option<String>,
+
+    /// Subjects: files and globs (comma- or newline-separated), each hashed with
+    /// SHA-256 and named by its file name (`actions/attest`'s `subject-path`).
+    #[arg(long, env = "CHAINSEAL_SUBJECT_PATH", value_name = "PATH[,PATH...]")]
+    pub subject_path: Option<String>,
+
+    /// A subject by name (with `--subject-digest`), e.g. an image `ghcr.io/org/app`.
+    #[arg(long, env = "CHAINSEAL_SUBJECT_NAME", value_name = "NAME")]
+    pub subject_name: Option<String>,
+
+    /// The digest of `--subject-name`: `sha256:<hex>` or `sha512:<hex>`.
+    #[arg(long, env = "CHAINSEAL_SUBJECT_DIGEST", value_name = "DIGEST")]
+    pub subject_digest: Option<String>,
+
+    /// Subjects from a checksums file (`sha256sum` or `sha512sum` output).
+    #[arg(long, env = "CHAINSEAL_SUBJECT_CHECKSUMS", value_name = "PATH")]
+    pub subject_checksums: Option<PathBuf>,
+
+    /// Subjects as `name@sha256:<hex>` entries (comma- or newline-separated).
+    #[arg(long, env = "CHAINSEAL_SUBJECTS", value_name = "NAME@DIGEST[,...]")]
+    pub subjects: Option<String>,
+
+    /// The most subjects one attestation may have (after merging duplicates).
+    #[arg(long, env = "CHAINSEAL_MAX_SUBJECTS", default_value_t = crate::subjects::DEFAULT_MAX_SUBJECTS, value_name = "N")]
+    pub max_subjects: usize,
+
+    /// Also store in the OCI registry of each image subject (adds `oci` storage).
+    #[arg(long, env = "CHAINSEAL_PUSH_TO_REGISTRY")]
+    pub push_to_registry: bool,
+
+    /// On GitHub Actions, write a Markdown summary to `$GITHUB_STEP_SUMMARY`.
+    #[arg(long, env = "CHAINSEAL_SHOW_SUMMARY", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub show_summary: bool,
+
+    /// What `attest` prints on stdout: `text` or `json` (attestation path and digest,
+    /// subjects, stored locations).
+    #[arg(
+        long,
+        env = "CHAINSEAL_OUTPUT",
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub output: String,
+
+    /// On GitLab CI, the dotenv report written for later jobs (declare it under
+    /// `artifacts: reports: dotenv`).
+    #[arg(
+        long,
+        env = "CHAINSEAL_DOTENV",
+        default_value = "chainseal.env",
+        value_name = "PATH"
+    )]
+    pub dotenv: PathBuf,
+
+    /// The issuer of GitHub Actions OIDC tokens (GitHub Enterprise Server:
+    /// `https://<host>/_services/token`).
+    #[arg(long, env = "CHAINSEAL_GITHUB_OIDC_ISSUER", default_value = crate::oidc::GITHUB_ISSUER, value_name = "URL")]
+    pub github_oidc_issuer: String,
 
     /// File to write where the attestation went (one location per line), e.g. a
     /// Tekton result path `$(results.ATTESTATIONS.path)`.
@@ -140,9 +209,11 @@ pub struct AttestArgs {
     #[command(flatten)]
     pub registry: RegistryArgs,
 
-    /// The SLSA builder id written into the provenance.
-    #[arg(long, env = "CHAINSEAL_BUILDER_ID", default_value = DEFAULT_BUILDER_ID, value_name = "URI")]
-    pub builder_id: String,
+    /// The SLSA builder id written into the provenance: Tekton records default to
+    /// Chains' `https://tekton.dev/chains/v2`; generic builds must set it; GitHub and
+    /// GitLab builds take it from the platform.
+    #[arg(long, env = "CHAINSEAL_BUILDER_ID", value_name = "URI")]
+    pub builder_id: Option<String>,
 
     /// Provenance format: `slsa/v1.0` (SLSA 1.0) or `slsa/v0.2`; Tekton Chains' names
     /// `in-toto`, `slsa/v1`, `slsa/v2alpha3`, `slsa/v2alpha4` are accepted too.
@@ -353,6 +424,24 @@ pub struct KeygenArgs {
     /// Overwrite existing files.
     #[arg(long, env = "CHAINSEAL_KEYGEN_FORCE")]
     pub force: bool,
+}
+
+/// The command-line definition, with one rule clap lacks: a `CHAINSEAL_*` variable
+/// set to the empty string counts as unset (a docker action passes every optional
+/// input, given or not; `docker run -e VAR=` likewise).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory as _;
+    fn drop_empty_env(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|arg| {
+            let empty = arg
+                .get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|v| v.is_empty());
+            if empty { arg.env(None::<&str>) } else { arg }
+        })
+        .mut_subcommands(drop_empty_env)
+    }
+    drop_empty_env(Cli::command())
 }
 
 /// Every environment variable the command line knows, sorted.

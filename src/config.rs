@@ -27,9 +27,46 @@ pub enum Error {
     },
     /// `attest` without a record.
     #[error(
-        "no build record given: set `CHAINSEAL_RECORD` to a TaskRun or PipelineRun file, or `CHAINSEAL_PIPELINERUN` / `CHAINSEAL_TASKRUN` to read one from the cluster"
+        "no build record given: set `CHAINSEAL_RECORD` to a TaskRun or PipelineRun file, or `CHAINSEAL_PIPELINERUN` / `CHAINSEAL_TASKRUN` to read one from the cluster; for any other build, name its subjects (`CHAINSEAL_SUBJECT_PATH`, `CHAINSEAL_SUBJECTS`, …) and set `CHAINSEAL_BUILDER_ID`"
     )]
     MissingRecord,
+    /// An unknown `CHAINSEAL_SOURCE`.
+    #[error("`CHAINSEAL_SOURCE` is `{0}`: use auto, tekton, github, gitlab or generic")]
+    Source(String),
+    /// A CI build without subjects.
+    #[error(
+        "no subjects for the {0} build: set `CHAINSEAL_SUBJECT_PATH` (files, globs), `CHAINSEAL_SUBJECT_NAME` + `CHAINSEAL_SUBJECT_DIGEST`, `CHAINSEAL_SUBJECT_CHECKSUMS` or `CHAINSEAL_SUBJECTS`"
+    )]
+    NoSubjects(crate::record::ci::Platform),
+    /// A generic build without a builder id.
+    #[error(
+        "a generic build needs `CHAINSEAL_BUILDER_ID`: the URI of the system that ran the build (verifiers match it against what they trust)"
+    )]
+    GenericBuilderId,
+    /// A builder id set for a platform that defines its own.
+    #[error(
+        "`CHAINSEAL_BUILDER_ID` does not apply to {0} builds: the builder id comes from the platform (unset it)"
+    )]
+    PlatformBuilderId(crate::record::ci::Platform),
+    /// A format CI provenance is not written in.
+    #[error("{platform} provenance is SLSA v1.0 only: `CHAINSEAL_FORMAT` is `{format}`; unset it")]
+    CiFormat {
+        /// The platform.
+        platform: crate::record::ci::Platform,
+        /// The format asked for.
+        format: String,
+    },
+    /// `tekton` storage for a build that is not a Tekton run.
+    #[error(
+        "`CHAINSEAL_STORAGE` names `tekton` (annotations on a Tekton run), but this is a {0} build: store in a directory or `oci` instead"
+    )]
+    TektonStorage(crate::record::ci::Platform),
+    /// An unknown output format.
+    #[error("`CHAINSEAL_OUTPUT` is `{0}`: use text or json")]
+    Output(String),
+    /// A CI source and a Tekton record named together.
+    #[error("`CHAINSEAL_SOURCE` is {0} but `{1}` names a Tekton record: set only one")]
+    SourceConflict(crate::record::ci::Platform, &'static str),
     /// Two settings that exclude each other.
     #[error("`{0}` and `{1}` exclude each other: set only one")]
     Conflict(&'static str, &'static str),
@@ -281,6 +318,18 @@ pub enum RecordSource {
     Files(Vec<PathBuf>),
     /// The Kubernetes API.
     Api(crate::record::tekton::api::RunRef),
+    /// A CI job's environment (GitHub, GitLab) or nothing but subjects (generic).
+    Ci(crate::record::ci::Platform),
+}
+
+/// What `attest` prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object.
+    Json,
 }
 
 impl StorageTarget {
@@ -378,6 +427,18 @@ pub struct AttestConfig {
     pub registry: crate::oci::Settings,
     /// Provenance settings (format, build type, builder id, deep inspection).
     pub provenance: Options,
+    /// Subjects named explicitly.
+    pub subjects: crate::subjects::Inputs,
+    /// The CI variables (GitHub, GitLab) the record and outputs are read from.
+    pub env: crate::record::ci::Environment,
+    /// Issuer of GitHub Actions ID tokens.
+    pub github_oidc_issuer: String,
+    /// Write a GitHub step summary.
+    pub show_summary: bool,
+    /// The GitLab dotenv report.
+    pub dotenv: PathBuf,
+    /// What to print on stdout.
+    pub output: OutputFormat,
     /// Print the Statement only.
     pub dry_run: bool,
     /// With `dry_run`: explain every type-hint decision.
@@ -404,6 +465,7 @@ fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, Error> 
 impl AttestConfig {
     /// Validate the raw `attest` arguments.
     pub fn from_args(args: AttestArgs) -> Result<Self, Error> {
+        use crate::record::ci::Platform;
         use crate::record::tekton::api::RunRef;
         let nonempty = |v: &Option<String>| {
             v.as_deref()
@@ -424,20 +486,79 @@ impl AttestConfig {
         if let [a, b, ..] = given[..] {
             return Err(Error::Conflict(a, b));
         }
+        let env = crate::record::ci::Environment::capture(std::env::vars());
+        let named = !given.is_empty();
+        let platform = match args.source.trim() {
+            "auto" | "" if named => None,
+            "auto" | "" => Some(env.detect()),
+            "tekton" => None,
+            "github" => Some(Platform::Github),
+            "gitlab" => Some(Platform::Gitlab),
+            "generic" => Some(Platform::Generic),
+            other => return Err(Error::Source(other.to_owned())),
+        };
+        if let (Some(p), Some(first)) = (platform, given.first()) {
+            return Err(Error::SourceConflict(p, first));
+        }
         let record = match (
             nonempty(&args.record),
             nonempty(&args.pipelinerun),
             nonempty(&args.taskrun),
+            platform,
         ) {
-            (Some(files), _, _) => RecordSource::Files(
+            (Some(files), _, _, _) => RecordSource::Files(
                 split_list("CHAINSEAL_RECORD", &files)?
                     .into_iter()
                     .map(PathBuf::from)
                     .collect(),
             ),
-            (None, Some(pr), _) => RecordSource::Api(RunRef::PipelineRun(pr)),
-            (None, None, Some(tr)) => RecordSource::Api(RunRef::TaskRun(tr)),
-            (None, None, None) => return Err(Error::MissingRecord),
+            (None, Some(pr), _, _) => RecordSource::Api(RunRef::PipelineRun(pr)),
+            (None, None, Some(tr), _) => RecordSource::Api(RunRef::TaskRun(tr)),
+            (None, None, None, Some(p)) => RecordSource::Ci(p),
+            (None, None, None, None) => return Err(Error::MissingRecord),
+        };
+        let subjects = crate::subjects::Inputs {
+            paths: nonempty(&args.subject_path)
+                .map(|v| crate::subjects::split_list(&v))
+                .unwrap_or_default(),
+            name: nonempty(&args.subject_name),
+            digest: nonempty(&args.subject_digest),
+            checksums: args.subject_checksums.filter(|p| !p.as_os_str().is_empty()),
+            list: nonempty(&args.subjects)
+                .map(|v| crate::subjects::split_list(&v))
+                .unwrap_or_default(),
+            max: args.max_subjects,
+        };
+        let builder_id = nonempty(&args.builder_id);
+        if args.builder_id.is_some() && builder_id.is_none() {
+            return Err(Error::EmptyBuilderId);
+        }
+        if let RecordSource::Ci(p) = record {
+            if subjects.is_empty() {
+                return Err(if p == Platform::Generic && builder_id.is_none() {
+                    Error::MissingRecord
+                } else {
+                    Error::NoSubjects(p)
+                });
+            }
+            match (p, &builder_id) {
+                (Platform::Generic, None) => return Err(Error::GenericBuilderId),
+                (Platform::Github | Platform::Gitlab, Some(_)) => {
+                    return Err(Error::PlatformBuilderId(p));
+                }
+                _ => {}
+            }
+            if args.format.trim() != "slsa/v1.0" {
+                return Err(Error::CiFormat {
+                    platform: p,
+                    format: args.format.trim().to_owned(),
+                });
+            }
+        }
+        let output = match args.output.trim() {
+            "" | "text" => OutputFormat::Text,
+            "json" => OutputFormat::Json,
+            other => return Err(Error::Output(other.to_owned())),
         };
         let extra_subjects = match (nonempty(&args.image_url), nonempty(&args.image_digest)) {
             (Some(url), Some(digest)) => {
@@ -461,12 +582,21 @@ impl AttestConfig {
             None => return Err(Error::MissingKey),
             some => some,
         };
-        let storage = split_list("CHAINSEAL_STORAGE", &args.storage)?
+        let mut storage = split_list("CHAINSEAL_STORAGE", &args.storage)?
             .iter()
             .map(|s| StorageTarget::parse(s))
             .collect::<Result<Vec<_>, _>>()?;
-        if args.builder_id.trim().is_empty() {
-            return Err(Error::EmptyBuilderId);
+        if let RecordSource::Ci(p) = record
+            && storage.contains(&StorageTarget::Tekton)
+        {
+            return Err(Error::TektonStorage(p));
+        }
+        if args.push_to_registry
+            && !storage
+                .iter()
+                .any(|t| matches!(t, StorageTarget::Oci { repository: None }))
+        {
+            storage.push(StorageTarget::Oci { repository: None });
         }
         let oci_encoding = args.oci_encoding.parse()?;
         let registry = registry_settings(&args.registry)?;
@@ -487,7 +617,7 @@ impl AttestConfig {
             provenance: Options {
                 format,
                 build_type,
-                builder_id: args.builder_id,
+                builder_id: builder_id.unwrap_or_else(|| crate::cli::DEFAULT_BUILDER_ID.to_owned()),
                 deep_inspection: args.deep_inspection,
                 run_state: None,
                 extra_subjects,
@@ -495,6 +625,12 @@ impl AttestConfig {
             namespace: nonempty(&args.namespace),
             result_locations: args.result_locations,
             result_subjects: args.result_subjects,
+            subjects,
+            env,
+            github_oidc_issuer: args.github_oidc_issuer.trim().to_owned(),
+            show_summary: args.show_summary,
+            dotenv: args.dotenv,
+            output,
             dry_run: args.dry_run,
             explain: args.explain,
         })
@@ -537,7 +673,7 @@ mod tests {
                 ..SignerArgs::default()
             },
             storage: "file:///tmp/out,rel/dir".into(),
-            builder_id: "https://example.com/builder".into(),
+            builder_id: Some("https://example.com/builder".into()),
             format: "slsa/v1.0".into(),
             buildtype: "https://tekton.dev/chains/v2/slsa".into(),
             ..AttestArgs::default()

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::FromArgMatches as _;
 
 mod run;
 
@@ -20,7 +20,11 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let cli = chainseal::cli::Cli::parse();
+    let cli = match chainseal::cli::Cli::from_arg_matches(&chainseal::cli::command().get_matches())
+    {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match run::run(cli) {
         Ok(code) => code,
         Err(e) => {

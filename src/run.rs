@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use chainseal::attest::{self, Outcome};
 use chainseal::cli::{AttestArgs, Cli, Command, KeygenArgs, SignerArgs, VerifyArgs};
-use chainseal::config::{AttestConfig, PasswordSource, SignerConfig};
+use chainseal::config::{AttestConfig, OutputFormat, PasswordSource, SignerConfig};
 use chainseal::keygen;
+use chainseal::outputs::Report;
 use chainseal::signing::key::read_password;
 use chainseal::verify::Verifier;
 
@@ -94,52 +95,78 @@ fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
             stored,
             key,
         } => {
-            let subjects = generated.statement.subject.len();
-            println!("attestation {key} ({subjects} subject(s)) signed and stored:");
-            if stored.is_empty() {
-                println!("  nowhere: no storage had a place for it (see the log)");
+            let report = Report::new(&key, &generated.statement, &stored);
+            match cfg.output {
+                OutputFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&report.to_json())?)
+                }
+                OutputFormat::Text => {
+                    let subjects = generated.statement.subject.len();
+                    println!("attestation {key} ({subjects} subject(s)) signed and stored:");
+                    if stored.is_empty() {
+                        println!("  nowhere: no storage had a place for it (see the log)");
+                    }
+                    for s in &stored {
+                        let note = if s.written { "" } else { " (already present)" };
+                        println!("  {}: {}{note}", s.backend, s.location);
+                    }
+                }
             }
-            for s in &stored {
-                let note = if s.written { "" } else { " (already present)" };
-                println!("  {}: {}{note}", s.backend, s.location);
-            }
-            write_results(&cfg, &generated.statement, &stored)?;
+            write_results(&cfg, &report)?;
+            write_ci_outputs(&cfg, &report).with_context(|| {
+                format!(
+                    "the attestation was stored ({}), but",
+                    report.stored.join(", ")
+                )
+            })?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// GitHub step outputs and summary, or the GitLab dotenv report, when running there.
+fn write_ci_outputs(cfg: &AttestConfig, report: &Report) -> anyhow::Result<()> {
+    use chainseal::record::ci::Platform;
+    match cfg.env.detect() {
+        Platform::Github => {
+            if let Some(path) = cfg.env.get("GITHUB_OUTPUT") {
+                chainseal::outputs::append(path.as_ref(), &report.github_outputs()).with_context(
+                    || format!("cannot write the step outputs to `$GITHUB_OUTPUT` ({path})"),
+                )?;
+            }
+            if cfg.show_summary
+                && let Some(path) = cfg.env.get("GITHUB_STEP_SUMMARY")
+            {
+                chainseal::outputs::append(path.as_ref(), &report.github_summary()).with_context(
+                    || format!("cannot write the step summary to `$GITHUB_STEP_SUMMARY` ({path})"),
+                )?;
+            }
+        }
+        Platform::Gitlab => {
+            std::fs::write(&cfg.dotenv, report.dotenv()).with_context(|| {
+                format!(
+                    "cannot write the dotenv report `{}` (`CHAINSEAL_DOTENV`)",
+                    cfg.dotenv.display()
+                )
+            })?;
+        }
+        Platform::Generic => {}
+    }
+    Ok(())
+}
+
 /// The result files (`CHAINSEAL_RESULT_LOCATIONS`, `CHAINSEAL_RESULT_SUBJECTS`),
 /// e.g. Tekton results: one location, or one `name@alg:hex` subject, per line.
-fn write_results(
-    cfg: &AttestConfig,
-    statement: &chainseal::provenance::Statement,
-    stored: &[chainseal::storage::Stored],
-) -> anyhow::Result<()> {
-    let write = |path: &std::path::Path, lines: Vec<String>| {
+fn write_results(cfg: &AttestConfig, report: &Report) -> anyhow::Result<()> {
+    let write = |path: &std::path::Path, lines: &[String]| {
         std::fs::write(path, lines.join("\n"))
             .with_context(|| format!("cannot write the result file `{}`", path.display()))
     };
     if let Some(path) = &cfg.result_locations {
-        write(
-            path,
-            stored
-                .iter()
-                .map(|s| format!("{}: {}", s.backend, s.location))
-                .collect(),
-        )?;
+        write(path, &report.stored)?;
     }
     if let Some(path) = &cfg.result_subjects {
-        let subjects = statement
-            .subject
-            .iter()
-            .flat_map(|s| {
-                s.digest
-                    .iter()
-                    .map(move |(alg, hex)| format!("{}@{alg}:{hex}", s.name))
-            })
-            .collect();
-        write(path, subjects)?;
+        write(path, &report.subjects)?;
     }
     Ok(())
 }

@@ -181,16 +181,7 @@ fn is_unauthorized(e: &OciDistributionError) -> bool {
 
 /// The first line of an error chain, joined with its causes.
 fn detail(e: &OciDistributionError) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = next {
-        let line = err.to_string();
-        if !parts.iter().any(|p| p.contains(&line)) {
-            parts.push(line);
-        }
-        next = err.source();
-    }
-    parts.join(": ")
+    crate::error_text::joined(e)
 }
 
 impl Registry {

@@ -13,6 +13,7 @@ use thiserror::Error;
 use crate::record::tekton::Record;
 use crate::record::tekton::hints::Finding;
 
+pub mod ci;
 pub mod digest;
 pub mod gojson;
 pub mod simplesigning;

@@ -1,0 +1,215 @@
+//! What `attest` reports after storing: `$GITHUB_OUTPUT` step outputs and a
+//! `$GITHUB_STEP_SUMMARY` on GitHub Actions, a dotenv report on GitLab CI, and one
+//! JSON object on stdout with `--output json` anywhere.
+//!
+//! The outputs, by their GitHub names:
+//! * `attestation-path`: the local file holding the envelope (file storage), or empty;
+//! * `attestation-digest`: `sha256:<hex>` of the signed in-toto Statement (the DSSE
+//!   payload), the same whichever storage holds it;
+//! * `subjects`: `name@alg:hex`, one per line (comma-separated in dotenv, which has no
+//!   multi-line values);
+//! * `attestation-key`: the storage key; `stored`: every location.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::provenance::Statement;
+use crate::storage::Stored;
+
+/// The facts every output is made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Storage key.
+    pub key: String,
+    /// The envelope file, when file storage wrote one.
+    pub attestation_path: Option<String>,
+    /// `sha256:<hex>` of the Statement bytes.
+    pub attestation_digest: String,
+    /// `name@alg:hex` per subject digest.
+    pub subjects: Vec<String>,
+    /// `backend: location` per place stored.
+    pub stored: Vec<String>,
+    /// The predicate type.
+    pub predicate_type: String,
+}
+
+impl Report {
+    /// The report of a stored attestation.
+    pub fn new(key: &str, statement: &Statement, stored: &[Stored]) -> Self {
+        Self {
+            key: key.to_owned(),
+            attestation_path: stored
+                .iter()
+                .find(|s| s.backend == "file")
+                .map(|s| s.location.clone()),
+            attestation_digest: crate::oci::sha256_digest(&statement.to_bytes()),
+            subjects: statement
+                .subject
+                .iter()
+                .flat_map(|s| {
+                    s.digest
+                        .iter()
+                        .map(move |(alg, hex)| format!("{}@{alg}:{hex}", s.name))
+                })
+                .collect(),
+            stored: stored
+                .iter()
+                .map(|s| format!("{}: {}", s.backend, s.location))
+                .collect(),
+            predicate_type: statement.predicate_type.clone(),
+        }
+    }
+
+    /// The JSON object of `--output json`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "attestation-key": self.key,
+            "attestation-path": self.attestation_path,
+            "attestation-digest": self.attestation_digest,
+            "predicate-type": self.predicate_type,
+            "subjects": self.subjects,
+            "stored": self.stored,
+        })
+    }
+
+    /// `$GITHUB_OUTPUT` lines; multi-line values use the heredoc form with a
+    /// delimiter that cannot occur in the value.
+    pub fn github_outputs(&self) -> String {
+        let mut out = String::new();
+        let mut put = |name: &str, value: &str| {
+            if value.contains('\n') {
+                let mut delimiter = format!("CHAINSEAL_EOF_{:016x}", fastrand::u64(..));
+                while value.contains(&delimiter) {
+                    delimiter = format!("CHAINSEAL_EOF_{:016x}", fastrand::u64(..));
+                }
+                out.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
+            } else {
+                out.push_str(&format!("{name}={value}\n"));
+            }
+        };
+        put("attestation-key", &self.key);
+        put(
+            "attestation-path",
+            self.attestation_path.as_deref().unwrap_or(""),
+        );
+        put("attestation-digest", &self.attestation_digest);
+        put("subjects", &self.subjects.join("\n"));
+        put("stored", &self.stored.join("\n"));
+        out
+    }
+
+    /// The dotenv report for GitLab (`KEY=value`, single-line values).
+    pub fn dotenv(&self) -> String {
+        let one_line = |v: &str| v.replace(['\n', '\r'], " ");
+        [
+            ("CHAINSEAL_ATTESTATION_KEY", self.key.clone()),
+            (
+                "CHAINSEAL_ATTESTATION_PATH",
+                self.attestation_path.clone().unwrap_or_default(),
+            ),
+            (
+                "CHAINSEAL_ATTESTATION_DIGEST",
+                self.attestation_digest.clone(),
+            ),
+            ("CHAINSEAL_SUBJECTS", self.subjects.join(",")),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k}={}\n", one_line(v)))
+        .collect()
+    }
+
+    /// The Markdown step summary: subjects, where the attestation went, how to
+    /// verify it.
+    pub fn github_summary(&self) -> String {
+        let mut md = String::from("## chainseal: provenance attested\n\n");
+        md.push_str(&format!(
+            "Predicate type `{}`, statement digest `{}`.\n\n",
+            self.predicate_type, self.attestation_digest
+        ));
+        md.push_str("| Subject | Digest |\n| --- | --- |\n");
+        const SHOWN: usize = 50;
+        for s in self.subjects.iter().take(SHOWN) {
+            let (name, digest) = s.rsplit_once('@').unwrap_or((s, ""));
+            md.push_str(&format!(
+                "| `{}` | `{digest}` |\n",
+                name.replace('|', "\\|")
+            ));
+        }
+        if self.subjects.len() > SHOWN {
+            md.push_str(&format!(
+                "| … and {} more | |\n",
+                self.subjects.len() - SHOWN
+            ));
+        }
+        md.push_str("\n**Stored**\n\n");
+        for s in &self.stored {
+            md.push_str(&format!("- `{s}`\n"));
+        }
+        md.push_str("\n**Verify**\n\n```sh\n");
+        match &self.attestation_path {
+            Some(path) => md.push_str(&format!("chainseal verify --key <public key> {path}\n")),
+            None => {
+                md.push_str("chainseal verify --key <public key> --image <image>@sha256:<hex>\n")
+            }
+        }
+        md.push_str("```\n");
+        md
+    }
+}
+
+/// Append `text` to the file `path` (GitHub's file commands are appended to).
+pub fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(subjects: &[&str]) -> Report {
+        Report {
+            key: "github-1-1-abc".into(),
+            attestation_path: Some("/w/attestations/x.intoto.jsonl".into()),
+            attestation_digest: "sha256:00".into(),
+            subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
+            stored: vec!["file: /w/attestations/x.intoto.jsonl".into()],
+            predicate_type: "https://slsa.dev/provenance/v1".into(),
+        }
+    }
+
+    #[test]
+    fn multi_line_outputs_use_a_fresh_delimiter() {
+        let r = report(&["a@sha256:1", "b@sha256:2"]);
+        let out = r.github_outputs();
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("subjects<<"))
+            .expect("heredoc form");
+        let delimiter = line.trim_start_matches("subjects<<");
+        assert!(out.contains(&format!("a@sha256:1\nb@sha256:2\n{delimiter}\n")));
+        assert!(out.contains("attestation-digest=sha256:00\n"));
+    }
+
+    #[test]
+    fn dotenv_values_are_single_lines() {
+        let d = report(&["a@sha256:1", "b@sha256:2"]).dotenv();
+        assert!(d.contains("CHAINSEAL_SUBJECTS=a@sha256:1,b@sha256:2\n"));
+        assert_eq!(d.lines().count(), 4);
+    }
+
+    #[test]
+    fn the_summary_lists_subjects_and_how_to_verify() {
+        let many: Vec<String> = (0..60).map(|i| format!("f{i}@sha256:{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let md = report(&refs).github_summary();
+        assert!(md.contains("| `f0` | `sha256:0` |"));
+        assert!(md.contains("… and 10 more"));
+        assert!(md.contains("chainseal verify --key <public key> /w/attestations/x.intoto.jsonl"));
+    }
+}

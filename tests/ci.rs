@@ -1,0 +1,606 @@
+//! CI builds that are not Tekton runs: GitHub Actions and GitLab CI jobs (recorded
+//! environments in `tests/fixtures/ci/*.env`), generic builds, explicit subjects, the
+//! step outputs, and `action.yml` checked against the variables the binary reads.
+//!
+//! The GitHub OIDC tests use a loopback double of GitHub's token service
+//! (`tests/doubles/github_oidc.py`, real RS256 signatures); they need
+//! `INTEROP_PYTHON` and are skipped outside CI, with a message, when it is unset.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Run, assert_error, chainseal, repo, run, spawn_ready, tool, verify};
+use serde_json::Value;
+
+const IMAGE_DIGEST: &str =
+    "sha256:6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+/// The variables of a recorded CI environment file.
+fn env_file(name: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(repo(&format!("tests/fixtures/ci/{name}"))).expect("env");
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').expect("KEY=value");
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// `chainseal attest` in `dir` with a CI environment and extra settings.
+fn attest(dir: &Path, ci: &[(String, String)], env: &[(&str, &str)]) -> Run {
+    let mut cmd = chainseal(dir);
+    cmd.envs(ci.iter().map(|(k, v)| (k, v)))
+        .env("CHAINSEAL_KEY", repo("examples/demo.key"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+/// The build's artifacts: two files in `dist/`.
+fn artifacts(dir: &Path) {
+    std::fs::create_dir_all(dir.join("dist")).expect("dist");
+    std::fs::write(dir.join("dist/hello-linux-amd64"), b"binary one").expect("a");
+    std::fs::write(dir.join("dist/hello-linux-arm64"), b"binary two").expect("b");
+}
+
+fn golden(name: &str) -> Value {
+    let path = repo(&format!("tests/fixtures/ci/{name}"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("golden JSON")
+}
+
+fn dry_run_statement(r: &Run) -> Value {
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).expect("statement JSON")
+}
+
+/// Every field GitHub's buildType `workflow/v1` marks required, with its type.
+fn assert_github_schema(statement: &Value) {
+    let p = &statement["predicate"];
+    let bd = &p["buildDefinition"];
+    assert_eq!(
+        bd["buildType"],
+        "https://actions.github.io/buildtypes/workflow/v1"
+    );
+    let workflow = &bd["externalParameters"]["workflow"];
+    for field in ["ref", "repository", "path"] {
+        assert!(
+            workflow[field].as_str().is_some_and(|s| !s.is_empty()),
+            "externalParameters.workflow.{field}: {workflow}"
+        );
+    }
+    let github = &bd["internalParameters"]["github"];
+    for field in [
+        "event_name",
+        "repository_id",
+        "repository_owner_id",
+        "runner_environment",
+    ] {
+        assert!(
+            github[field].as_str().is_some_and(|s| !s.is_empty()),
+            "internalParameters.github.{field} must be a string: {github}"
+        );
+    }
+    let repository = workflow["repository"].as_str().unwrap_or_default();
+    let deps = bd["resolvedDependencies"].as_array().expect("deps");
+    assert!(
+        deps.iter().any(|d| {
+            d["uri"]
+                .as_str()
+                .is_some_and(|u| u.starts_with(&format!("git+{repository}@")))
+                && d["digest"]["gitCommit"]
+                    .as_str()
+                    .is_some_and(|c| c.len() == 40)
+        }),
+        "resolvedDependencies must name the repository at its commit: {deps:?}"
+    );
+    assert!(
+        p["runDetails"]["builder"]["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("https://"))
+    );
+    assert!(
+        p["runDetails"]["metadata"]["invocationId"]
+            .as_str()
+            .is_some_and(|id| id.contains("/actions/runs/") && id.contains("/attempts/"))
+    );
+}
+
+#[test]
+fn github_actions_statement_matches_actions_attest() {
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let r = attest(
+        dir.path(),
+        &env_file("github.env"),
+        &[
+            ("CHAINSEAL_DRY_RUN", "true"),
+            ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+            ("CHAINSEAL_SUBJECT_NAME", "ghcr.io/octo-org/hello-service"),
+            ("CHAINSEAL_SUBJECT_DIGEST", IMAGE_DIGEST),
+        ],
+    );
+    let statement = dry_run_statement(&r);
+    assert_github_schema(&statement);
+    assert_eq!(statement, golden("github.statement.json"));
+    // Without a token the job's variables are used, and the run says so.
+    assert!(r.stderr.contains("no GitHub OIDC token"), "{}", r.stderr);
+}
+
+#[test]
+fn gitlab_ci_statement_follows_the_runner_layout() {
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let r = attest(
+        dir.path(),
+        &env_file("gitlab.env"),
+        &[
+            ("CHAINSEAL_DRY_RUN", "true"),
+            (
+                "CHAINSEAL_SUBJECT_PATH",
+                "dist/hello-linux-amd64\ndist/hello-linux-arm64",
+            ),
+        ],
+    );
+    let statement = dry_run_statement(&r);
+    assert_eq!(statement, golden("gitlab.statement.json"));
+    // Job variables that are not predefined (they may be secrets) never appear.
+    let mut with_secret = env_file("gitlab.env");
+    with_secret.push(("DEPLOY_TOKEN".into(), "glpat-s3cret".into()));
+    with_secret.push(("CI_JOB_TOKEN".into(), "job-s3cret".into()));
+    let r = attest(
+        dir.path(),
+        &with_secret,
+        &[
+            ("CHAINSEAL_DRY_RUN", "true"),
+            ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains("s3cret"), "{}", r.stdout);
+}
+
+#[test]
+fn github_run_signs_stores_and_writes_outputs_and_summary() {
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let output = dir.path().join("github_output");
+    let summary = dir.path().join("step_summary");
+    let mut ci = env_file("github.env");
+    ci.push(("GITHUB_OUTPUT".into(), output.display().to_string()));
+    ci.push(("GITHUB_STEP_SUMMARY".into(), summary.display().to_string()));
+    let r = attest(dir.path(), &ci, &[("CHAINSEAL_SUBJECT_PATH", "dist/*")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let outputs = std::fs::read_to_string(&output).expect("GITHUB_OUTPUT written");
+    let value = |name: &str| -> String {
+        let mut lines = outputs.lines();
+        while let Some(line) = lines.next() {
+            if let Some(v) = line.strip_prefix(&format!("{name}=")) {
+                return v.to_owned();
+            }
+            if let Some(delim) = line.strip_prefix(&format!("{name}<<")) {
+                return lines
+                    .by_ref()
+                    .take_while(|l| *l != delim)
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+        }
+        panic!("no output {name} in {outputs}")
+    };
+    let path = PathBuf::from(value("attestation-path"));
+    assert!(path.is_file(), "{}", path.display());
+    let v = verify(dir.path(), repo("examples/demo.pub"), &path);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    // attestation-digest is the digest of the signed Statement (the DSSE payload).
+    let line = std::fs::read_to_string(&path).expect("envelope");
+    let envelope: Value = serde_json::from_str(line.trim()).expect("envelope JSON");
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().expect("payload"))
+        .expect("base64");
+    use sha2::Digest as _;
+    let hex: String = sha2::Sha256::digest(&payload)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(value("attestation-digest"), format!("sha256:{hex}"));
+    let subjects = value("subjects");
+    assert_eq!(subjects.lines().count(), 2, "{subjects}");
+    assert!(subjects.contains("hello-linux-amd64@sha256:"), "{subjects}");
+
+    let md = std::fs::read_to_string(&summary).expect("summary written");
+    assert!(md.contains("| `hello-linux-arm64` |"), "{md}");
+    assert!(md.contains("chainseal verify --key"), "{md}");
+
+    // `show-summary: false` writes none; JSON output on stdout.
+    std::fs::remove_file(&summary).expect("rm");
+    let r = attest(
+        dir.path(),
+        &ci,
+        &[
+            ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+            ("CHAINSEAL_SHOW_SUMMARY", "false"),
+            ("CHAINSEAL_OUTPUT", "json"),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!summary.exists());
+    let json: Value = serde_json::from_str(&r.stdout).expect("JSON on stdout");
+    assert_eq!(json["attestation-path"], path.display().to_string());
+    assert_eq!(json["subjects"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn gitlab_run_writes_the_dotenv_report() {
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let r = attest(
+        dir.path(),
+        &env_file("gitlab.env"),
+        &[("CHAINSEAL_SUBJECT_PATH", "dist/*")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dotenv = std::fs::read_to_string(dir.path().join("chainseal.env")).expect("dotenv");
+    let path = dotenv
+        .lines()
+        .find_map(|l| l.strip_prefix("CHAINSEAL_ATTESTATION_PATH="))
+        .expect("path line");
+    assert!(path.contains("gitlab-8765432109-"), "{dotenv}");
+    let v = verify(dir.path(), repo("examples/demo.pub"), path);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(
+        dotenv.contains("CHAINSEAL_SUBJECTS=hello-linux-amd64@sha256:"),
+        "{dotenv}"
+    );
+}
+
+#[test]
+fn generic_builds_take_subjects_checksums_and_merge_duplicates() {
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let sums = Command::new("sha256sum")
+        .current_dir(dir.path().join("dist"))
+        .args(["hello-linux-amd64", "hello-linux-arm64"])
+        .output()
+        .expect("sha256sum");
+    std::fs::write(dir.path().join("SHA256SUMS"), &sums.stdout).expect("sums");
+    let r = attest(
+        dir.path(),
+        &[],
+        &[
+            ("CHAINSEAL_DRY_RUN", "true"),
+            (
+                "CHAINSEAL_BUILDER_ID",
+                "https://jenkins.example.com/job/release",
+            ),
+            // The same two files three ways: one subject each.
+            ("CHAINSEAL_SUBJECT_PATH", "dist/*, dist/hello-linux-amd64"),
+            ("CHAINSEAL_SUBJECT_CHECKSUMS", "SHA256SUMS"),
+        ],
+    );
+    let statement = dry_run_statement(&r);
+    let names: Vec<&str> = statement["subject"]
+        .as_array()
+        .expect("subjects")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["hello-linux-amd64", "hello-linux-arm64"]);
+    let sums = String::from_utf8_lossy(&sums.stdout).into_owned();
+    let amd64 = sums.split_whitespace().next().expect("hex");
+    assert_eq!(statement["subject"][0]["digest"]["sha256"], amd64);
+    assert_eq!(
+        statement["predicate"]["runDetails"]["builder"]["id"],
+        "https://jenkins.example.com/job/release"
+    );
+
+    // The limit: 1,025 subjects fail unless raised.
+    let list: Vec<String> = (0..1025)
+        .map(|i| format!("file-{i}@sha256:{:064x}", i))
+        .collect();
+    let list = list.join("\n");
+    let base = [
+        ("CHAINSEAL_DRY_RUN", "true"),
+        ("CHAINSEAL_BUILDER_ID", "https://ci.example.com"),
+        ("CHAINSEAL_SUBJECTS", list.as_str()),
+    ];
+    assert_error(
+        &attest(dir.path(), &[], &base),
+        "more than the limit of 1024",
+    );
+    let raised = [base.as_slice(), &[("CHAINSEAL_MAX_SUBJECTS", "2000")]].concat();
+    let statement = dry_run_statement(&attest(dir.path(), &[], &raised));
+    assert_eq!(statement["subject"].as_array().map(Vec::len), Some(1025));
+}
+
+#[test]
+fn bad_ci_input_fails_clearly_and_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    std::fs::write(dir.path().join("BAD_SUMS"), "abc123  file\n").expect("sums");
+    std::os::unix::fs::symlink(dir.path().join("missing"), dir.path().join("dist/dangling"))
+        .expect("symlink");
+    let github = env_file("github.env");
+    let no_sha: Vec<_> = github
+        .iter()
+        .filter(|(k, _)| k != "GITHUB_SHA")
+        .cloned()
+        .collect();
+    let builder = ("CHAINSEAL_BUILDER_ID", "https://ci.example.com");
+    type Case<'a> = (Vec<(String, String)>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            vec![],
+            vec![builder, ("CHAINSEAL_SUBJECT_PATH", "out/*.zip")],
+            "`out/*.zip` matches no file",
+        ),
+        (
+            vec![],
+            vec![builder, ("CHAINSEAL_SUBJECT_PATH", "dist/*")],
+            "dist/dangling",
+        ),
+        (
+            vec![],
+            vec![builder, ("CHAINSEAL_SUBJECT_CHECKSUMS", "BAD_SUMS")],
+            "line 1",
+        ),
+        (
+            vec![],
+            vec![builder, ("CHAINSEAL_SUBJECT_CHECKSUMS", "NOPE")],
+            "cannot read `NOPE`",
+        ),
+        (
+            vec![],
+            vec![
+                builder,
+                ("CHAINSEAL_SUBJECT_NAME", "app"),
+                ("CHAINSEAL_SUBJECT_DIGEST", "sha256:abcd"),
+            ],
+            "a sha256 digest is 64 hex characters, found 4",
+        ),
+        (
+            vec![],
+            vec![builder, ("CHAINSEAL_SUBJECT_NAME", "app")],
+            "go together",
+        ),
+        (
+            no_sha,
+            vec![("CHAINSEAL_SUBJECT_PATH", "dist/hello-linux-amd64")],
+            "`GITHUB_SHA` is not set",
+        ),
+        (github.clone(), vec![], "no subjects for the github build"),
+        (
+            github.clone(),
+            vec![
+                builder,
+                ("CHAINSEAL_SUBJECT_PATH", "dist/hello-linux-amd64"),
+            ],
+            "does not apply to github builds",
+        ),
+        (
+            github.clone(),
+            vec![
+                ("CHAINSEAL_SUBJECT_PATH", "dist/hello-linux-amd64"),
+                ("CHAINSEAL_STORAGE", "tekton"),
+            ],
+            "this is a github build",
+        ),
+        (
+            vec![],
+            vec![("CHAINSEAL_SUBJECT_PATH", "dist/hello-linux-amd64")],
+            "needs `CHAINSEAL_BUILDER_ID`",
+        ),
+        (
+            github,
+            vec![
+                ("CHAINSEAL_SUBJECT_PATH", "dist/hello-linux-amd64"),
+                ("CHAINSEAL_SOURCE", "gitlab"),
+            ],
+            "`CI_PROJECT_URL` is not set",
+        ),
+    ];
+    for (ci, env, needle) in cases {
+        let r = attest(dir.path(), &ci, &env);
+        assert_error(&r, needle);
+        assert!(
+            !dir.path().join("attestations").exists(),
+            "{needle}: something was stored"
+        );
+    }
+}
+
+/// The claims the OIDC double signs: a release job inside a reusable workflow, so
+/// `job_workflow_ref` differs from `workflow_ref` (only the token says so).
+fn claims() -> Value {
+    serde_json::json!({
+        "sub": "repo:octo-org/hello-service:ref:refs/tags/v1.4.0",
+        "ref": "refs/tags/v1.4.0",
+        "sha": "7d2c1f9e0b4a6f8e3d5c7b9a1e2f4d6c8b0a1c3e",
+        "repository": "octo-org/hello-service",
+        "repository_owner": "octo-org",
+        "repository_id": "812345678",
+        "repository_owner_id": "98765432",
+        "run_id": "11223344557",
+        "run_number": "58",
+        "run_attempt": "1",
+        "actor": "octocat",
+        "workflow": "release",
+        "event_name": "release",
+        "ref_type": "tag",
+        "workflow_ref": "octo-org/hello-service/.github/workflows/release.yml@refs/tags/v1.4.0",
+        "workflow_sha": "7d2c1f9e0b4a6f8e3d5c7b9a1e2f4d6c8b0a1c3e",
+        "job_workflow_ref": "octo-org/shared-workflows/.github/workflows/build.yml@refs/tags/v2",
+        "job_workflow_sha": "0123456789abcdef0123456789abcdef01234567",
+        "runner_environment": "github-hosted",
+    })
+}
+
+fn oidc_double(python: &Path, dir: &Path, mode: &str) -> (common::Service, Value) {
+    let claims_path = dir.join(format!("claims-{mode}.json"));
+    std::fs::write(&claims_path, claims().to_string()).expect("claims");
+    let (service, line) = spawn_ready(
+        Command::new(python)
+            .arg(repo("tests/doubles/github_oidc.py"))
+            .arg(&claims_path)
+            .arg("request-s3cret")
+            .arg(mode),
+        "the GitHub OIDC double",
+    );
+    (service, serde_json::from_str(&line).expect("ready line"))
+}
+
+#[test]
+fn github_oidc_claims_are_verified_and_win_over_variables() {
+    let Some(python) = tool("INTEROP_PYTHON", "GitHub OIDC test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let (_double, info) = oidc_double(&python, dir.path(), "good");
+    let mut ci = env_file("github.env");
+    ci.push((
+        "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
+        info["request_url"].as_str().expect("url").to_owned(),
+    ));
+    ci.push((
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
+        "request-s3cret".into(),
+    ));
+    let issuer = info["issuer"].as_str().expect("issuer").to_owned();
+    let r = attest(
+        dir.path(),
+        &ci,
+        &[
+            ("CHAINSEAL_DRY_RUN", "true"),
+            ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+            ("CHAINSEAL_GITHUB_OIDC_ISSUER", issuer.as_str()),
+            ("CHAINSEAL_LOG_LEVEL", "debug"),
+        ],
+    );
+    let statement = dry_run_statement(&r);
+    assert_github_schema(&statement);
+    assert_eq!(statement, golden("github-oidc.statement.json"));
+    assert!(!r.stderr.contains("request-s3cret"), "secret in logs");
+    let log = std::fs::read_to_string(dir.path().join("claims-good.json.log")).expect("log");
+    assert!(log.contains("audience=nobody"), "{log}");
+    assert!(
+        log.contains("/jwks"),
+        "the signature was not checked: {log}"
+    );
+
+    // A token signed by another key, an expired token, a token from another issuer:
+    // each rejected, nothing stored.
+    for (mode, issuer_override, needle) in [
+        ("wrong-key", None, "signature does not verify"),
+        ("expired", None, "expired"),
+        ("good", Some(OTHER_ISSUER), "issuer"),
+    ] {
+        let (_d, info) = oidc_double(&python, dir.path(), mode);
+        let mut ci = env_file("github.env");
+        ci.push((
+            "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
+            info["request_url"].as_str().expect("url").to_owned(),
+        ));
+        ci.push((
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
+            "request-s3cret".into(),
+        ));
+        let issuer = issuer_override.unwrap_or(info["issuer"].as_str().expect("issuer"));
+        let r = attest(
+            dir.path(),
+            &ci,
+            &[
+                ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+                ("CHAINSEAL_GITHUB_OIDC_ISSUER", issuer),
+            ],
+        );
+        assert_error(&r, needle);
+        assert!(!r.stderr.contains("request-s3cret"));
+        assert!(!dir.path().join("attestations").exists(), "{mode}: stored");
+    }
+}
+
+const OTHER_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+#[test]
+fn action_yml_inputs_map_to_settings_the_binary_reads() {
+    let text = std::fs::read_to_string(repo("action.yml")).expect("action.yml");
+    let action: Value = serde_saphyr::from_str(&text).expect("action.yml is YAML");
+    assert_eq!(action["runs"]["using"], "docker");
+    let known = chainseal::cli::known_env_vars();
+    let env = action["runs"]["env"].as_object().expect("runs.env");
+    let inputs = action["inputs"].as_object().expect("inputs");
+    // Every input is passed to exactly one variable the binary reads, and every
+    // variable set comes from an input.
+    for (name, value) in env {
+        assert!(
+            known.contains(name),
+            "runs.env sets {name}, which chainseal does not read"
+        );
+        let value = value.as_str().unwrap_or_default();
+        let input = value
+            .strip_prefix("${{ inputs.")
+            .and_then(|v| v.strip_suffix(" }}"))
+            .unwrap_or_else(|| panic!("{name}: `{value}` is not `${{{{ inputs.<id> }}}}`"));
+        assert!(
+            inputs.contains_key(input),
+            "{name} uses an undeclared input {input}"
+        );
+    }
+    for input in inputs.keys() {
+        let used = env
+            .values()
+            .filter(|v| v.as_str() == Some(&format!("${{{{ inputs.{input} }}}}")))
+            .count();
+        assert_eq!(used, 1, "input {input} is passed {used} times");
+    }
+    // actions/attest's subject inputs, and chainseal's own.
+    for input in [
+        "subject-path",
+        "subject-name",
+        "subject-digest",
+        "subject-checksums",
+        "push-to-registry",
+        "show-summary",
+        "key",
+        "storage",
+        "format",
+    ] {
+        assert!(inputs.contains_key(input), "input {input} missing");
+    }
+    // The declared outputs are the ones the binary writes to $GITHUB_OUTPUT.
+    let outputs: Vec<&String> = action["outputs"]
+        .as_object()
+        .expect("outputs")
+        .keys()
+        .collect();
+    let written = chainseal::outputs::Report {
+        key: "k".into(),
+        attestation_path: None,
+        attestation_digest: "sha256:0".into(),
+        subjects: vec!["a@sha256:1".into(), "b@sha256:2".into()],
+        stored: vec!["x".into(), "y".into()],
+        predicate_type: "p".into(),
+    }
+    .github_outputs();
+    let mut names = Vec::new();
+    let mut lines = written.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            names.push(name.to_owned());
+            lines.by_ref().find(|l| *l == delimiter);
+        } else if let Some((name, _)) = line.split_once('=') {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    let mut declared: Vec<String> = outputs.into_iter().cloned().collect();
+    declared.sort();
+    assert_eq!(declared, names);
+}
