@@ -111,14 +111,17 @@ pub fn storage_key(record: &Record) -> Result<String, Error> {
 }
 
 /// An image signature in both forms storage may want.
-struct ImageSignature {
-    payload: ImagePayload,
+pub(crate) struct ImageSignature {
+    pub(crate) payload: ImagePayload,
     signature: Vec<u8>,
     statement: Envelope,
 }
 
 impl ImageSignature {
-    fn as_item<'a>(&'a self, public_key: Option<&'a signing::PublicKey>) -> SignedImage<'a> {
+    pub(crate) fn as_item<'a>(
+        &'a self,
+        public_key: Option<&'a signing::PublicKey>,
+    ) -> SignedImage<'a> {
         SignedImage {
             image: &self.payload.image,
             payload: &self.payload.payload,
@@ -131,7 +134,7 @@ impl ImageSignature {
 
 /// Sign every image the record's TaskRuns name: the simple-signing payload (cosign
 /// `.sig`), and cosign 3's in-toto Statement about the image digest (bundles).
-async fn sign_images(
+pub(crate) async fn sign_images(
     record: &Record,
     signer: &dyn signing::Signer,
 ) -> Result<Vec<ImageSignature>, Error> {
@@ -160,7 +163,7 @@ async fn sign_images(
 }
 
 /// The Statement's subjects that have a SHA-256 digest.
-fn sha256_subjects(statement: &provenance::Statement) -> Vec<Subject> {
+pub(crate) fn sha256_subjects(statement: &provenance::Statement) -> Vec<Subject> {
     statement
         .subject
         .iter()

@@ -58,6 +58,62 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Print the PEM public key (and its key id, on stderr) of the configured signer.
     PublicKey(SignerArgs),
+    /// Watch every TaskRun and PipelineRun and sign each completed one, as the Tekton
+    /// Chains controller does (same `chains-config`, `signing-secrets`, annotations).
+    Controller(ControllerArgs),
+}
+
+/// Settings of `chainseal controller` (the rest comes from `chains-config`).
+#[derive(Debug, Args, Clone)]
+pub struct ControllerArgs {
+    /// Namespaces to watch, comma-separated; default: all.
+    #[arg(long, env = "CHAINSEAL_NAMESPACES", value_name = "NS[,NS...]")]
+    pub namespaces: Option<String>,
+
+    /// Namespace of the `chains-config` ConfigMap.
+    #[arg(
+        long,
+        env = "CHAINSEAL_CONFIG_NAMESPACE",
+        default_value = "tekton-chains",
+        value_name = "NS"
+    )]
+    pub config_namespace: String,
+
+    /// Name of the ConfigMap holding Chains' settings.
+    #[arg(
+        long,
+        env = "CHAINSEAL_CONFIG_NAME",
+        default_value = "chains-config",
+        value_name = "NAME"
+    )]
+    pub config_name: String,
+
+    /// Runs signed at once.
+    #[arg(long, env = "CHAINSEAL_WORKERS", default_value_t = 4, value_name = "N")]
+    pub workers: usize,
+
+    /// The first retry delay in milliseconds, doubled per retry (at most 5 minutes).
+    #[arg(
+        long,
+        env = "CHAINSEAL_RETRY_BACKOFF_MS",
+        default_value_t = 1000,
+        value_name = "MS"
+    )]
+    pub retry_backoff_ms: u64,
+
+    /// The mounted `signing-secrets` Secret (`x509.pem`, or `cosign.key` +
+    /// `cosign.password`), used by signers set to `x509`.
+    #[arg(
+        long,
+        env = "CHAINSEAL_SIGNING_SECRETS",
+        default_value = "/etc/signing-secrets",
+        value_name = "DIR"
+    )]
+    pub signing_secrets: PathBuf,
+
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// Settings shared by every command.

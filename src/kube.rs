@@ -71,7 +71,7 @@ pub enum Error {
 }
 
 /// The Tekton kinds chainseal reads and annotates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TektonKind {
     /// `tekton.dev/v1` TaskRun.
     TaskRun,
@@ -127,6 +127,46 @@ impl Cluster {
             .unwrap_or_else(|| config.default_namespace.clone());
         let client = ::kube::Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
         Ok(Self { client, namespace })
+    }
+
+    /// The underlying client (for watches).
+    pub fn client(&self) -> ::kube::Client {
+        self.client.clone()
+    }
+
+    /// Runs of `kind` in `namespace`, or in every namespace when `None`.
+    pub fn runs(&self, kind: TektonKind, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &kind.resource()),
+            None => Api::all_with(self.client.clone(), &kind.resource()),
+        }
+    }
+
+    /// The `data` of a ConfigMap; `None` when it does not exist.
+    pub async fn config_map(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>, Error> {
+        let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(self.client.clone(), namespace);
+        match api.get_opt(name).await {
+            Ok(cm) => Ok(cm.map(|c| c.data.unwrap_or_default())),
+            Err(::kube::Error::Api(status)) if status.code == 403 => Err(Error::Forbidden {
+                verb: "get",
+                resource: "configmaps".into(),
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                message: status.message,
+            }),
+            Err(e) => Err(Error::Api {
+                verb: "get",
+                resource: "configmaps".into(),
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                message: e.to_string(),
+            }),
+        }
     }
 
     fn api(&self, kind: TektonKind, namespace: &str) -> Api<DynamicObject> {

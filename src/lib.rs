@@ -19,6 +19,7 @@
 pub mod attest;
 pub mod cli;
 pub mod config;
+pub mod controller;
 pub mod envelope;
 pub mod error_text;
 pub mod keygen;

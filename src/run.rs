@@ -19,6 +19,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Verify(args)) => verify(&args),
         Some(Command::Keygen(args)) => keygen(args),
         Some(Command::PublicKey(args)) => public_key(args),
+        Some(Command::Controller(args)) => controller(args),
     }
 }
 
@@ -275,6 +276,31 @@ fn public_key(args: SignerArgs) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow::anyhow!("this signer has no public key until it signs"))?;
     print!("{}", public.pem);
     eprintln!("key id: {} ({})", public.key_id, public.algorithm);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> {
+    let opts = chainseal::controller::Options {
+        namespaces: args
+            .namespaces
+            .as_deref()
+            .map(chainseal::subjects::split_list)
+            .unwrap_or_default(),
+        config_namespace: args.config_namespace,
+        config_name: args.config_name,
+        workers: args.workers,
+        retry_backoff: std::time::Duration::from_millis(args.retry_backoff_ms),
+        env: chainseal::controller::settings::Environment {
+            signing_secrets: args.signing_secrets,
+            registry: chainseal::config::registry_settings(&args.registry)?,
+        },
+    };
+    // Workers sign in parallel: one runtime thread per core.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(chainseal::controller::run(opts))?;
     Ok(ExitCode::SUCCESS)
 }
 

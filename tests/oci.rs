@@ -685,3 +685,55 @@ fn several_images_are_written_at_once_each_exactly_once() {
         }
     }
 }
+
+#[test]
+fn a_github_step_pushes_to_the_registry_of_its_image_subject() {
+    // `push-to-registry: true` in action.yml: a GitHub build naming its image by
+    // subject-name + subject-digest also lands in the image's `.att` tag.
+    let Some(scene) = Scene::new(false, "github") else {
+        return;
+    };
+    let (dir, reg) = (&scene.dir, &scene.reg);
+    let env_text = std::fs::read_to_string(repo("tests/fixtures/ci/github.env")).expect("env");
+    let mut cmd = chainseal(dir.path());
+    for line in env_text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains('='))
+    {
+        let (k, v) = line.split_once('=').expect("KEY=value");
+        cmd.env(k, v);
+    }
+    cmd.env("CHAINSEAL_KEY", repo("examples/demo.key"))
+        .env("CHAINSEAL_SUBJECT_NAME", format!("{}/{REPO}", reg.host))
+        .env("CHAINSEAL_SUBJECT_DIGEST", &scene.digest)
+        .env("CHAINSEAL_PUSH_TO_REGISTRY", "true")
+        .env("CHAINSEAL_INSECURE_REGISTRIES", &reg.host);
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let att = reg
+        .inspect_raw(REPO, &format!("sha256-{}.att", scene.hex()))
+        .expect(".att tag exists");
+    let [layer] = layers(&att).try_into().expect("one layer");
+    let envelope = reg.blob(REPO, layer["digest"].as_str().expect("digest"));
+    let file = dir.path().join("github-att.json");
+    std::fs::write(&file, &envelope).expect("write");
+    let (ok, said) = securesystemslib_verifies(&scene.python, &file, &repo("examples/demo.pub"));
+    assert!(ok, "securesystemslib: {said}");
+    let v = verify_image(
+        dir.path(),
+        &format!("{}/{REPO}@{}", reg.host, scene.digest),
+        &[("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone())],
+        &[],
+    );
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert!(
+        v.stdout.contains("builder id: https://github.com/octo-org/hello-service/.github/workflows/release.yml@refs/heads/main"),
+        "{}",
+        v.stdout
+    );
+    // No image signature for CI builds (actions/attest pushes only the attestation).
+    assert!(
+        reg.inspect_raw(REPO, &format!("sha256-{}.sig", scene.hex()))
+            .is_none()
+    );
+}

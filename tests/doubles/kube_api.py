@@ -5,7 +5,8 @@ machines).
     python kube_api.py CONFIG.json
 
 CONFIG: {"tokens": {"<bearer token>": {"user": "...", "allow": "*" | [["verb", "resource"], ...]}},
-         "seed": ["objects.json", ...], "log": "requests.jsonl", "history": 1000}
+         "seed": ["objects.json", ...], "log": "requests.jsonl", "history": 1000,
+         "fail_patches": {"<object name>": N}}   # the first N storage patches fail (500)
 
 It keeps objects in memory and speaks the REST API the official clients use, with
 the semantics they rely on:
@@ -430,6 +431,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.log_request_line("patch", res[2], patch)
         if not self.authorize("patch", res, ns, name):
             return
+        # Fault injection: the first N storage writes (patches carrying a
+        # `chains.tekton.dev/payload-*` annotation) to object `name` fail with a 500.
+        if "chains.tekton.dev/payload-" in json.dumps(patch):
+            with LOCK:
+                left = CONFIG.get("fail_patches", {}).get(name, 0)
+                if left > 0:
+                    CONFIG["fail_patches"][name] = left - 1
+                    return self.send_json(500, status(500, "InternalError", "injected fault: etcdserver: request timed out"))
         with LOCK:
             cur = STATE["objects"].get(key_of(res, ns, name))
             if cur is None:
@@ -507,6 +516,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client killed mid-request (the controller restart test) is expected.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
 
 def main():

@@ -1,0 +1,283 @@
+//! `chainseal controller`: watch every TaskRun and PipelineRun and sign each one that
+//! completes, as the Tekton Chains controller does — same `chains-config` keys, same
+//! `signing-secrets` layout, same annotations — with bounded memory.
+//!
+//! * Watches hold no cache: each watch event is looked at and dropped; only the keys
+//!   of runs that need work are queued ([`queue`]). Runs completing while the
+//!   controller watches go before the backlog found at start-up.
+//! * A worker re-reads the run, signs every enabled artifact type, stores it in every
+//!   configured backend, and only then writes `chains.tekton.dev/signed: "true"`; a
+//!   failure counts `chains.tekton.dev/retries` and, after Chains' maximum, writes
+//!   `signed: "failed"` ([`reconcile`]).
+//! * No finalizers: a run is signed when it completes; one deleted before that is not
+//!   signed (Chains' finalizers deadlock with admission webhooks and block deletion).
+//! * The ConfigMap is watched; a change rebuilds the settings ([`settings`]), an
+//!   invalid one is logged and the previous settings are kept.
+//! * SIGTERM/SIGINT: the watches stop, workers finish the run they hold, then exit.
+//!   A run interrupted mid-way has no `signed` annotation and is signed again on the
+//!   next start.
+
+pub mod chains_config;
+pub mod queue;
+pub mod reconcile;
+pub mod settings;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use kube::runtime::WatchStreamExt as _;
+use kube::runtime::watcher;
+use thiserror::Error;
+use tracing::{error, info, warn};
+
+use crate::kube::{Cluster, TektonKind};
+use queue::{Lane, Queue, RunKey};
+use reconcile::{Outcome, SharedSettings};
+use settings::Settings;
+
+/// Why the controller could not start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The cluster could not be reached or read.
+    #[error(transparent)]
+    Kube(#[from] crate::kube::Error),
+    /// The settings are unusable.
+    #[error(transparent)]
+    Settings(#[from] settings::Error),
+}
+
+/// How the controller runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Namespaces to watch; empty: all.
+    pub namespaces: Vec<String>,
+    /// Where `chains-config` lives.
+    pub config_namespace: String,
+    /// Its name.
+    pub config_name: String,
+    /// Runs worked on at once.
+    pub workers: usize,
+    /// First retry delay (doubled per retry, at most 5 minutes).
+    pub retry_backoff: Duration,
+    /// Keys and registry access.
+    pub env: settings::Environment,
+}
+
+/// Run until SIGTERM or SIGINT.
+pub async fn run(opts: Options) -> Result<(), Error> {
+    let cluster = Cluster::connect(None).await?;
+    let data = cluster
+        .config_map(&opts.config_namespace, &opts.config_name)
+        .await?;
+    if data.is_none() {
+        warn!(
+            namespace = opts.config_namespace,
+            name = opts.config_name,
+            "no chains-config ConfigMap: using Chains' defaults"
+        );
+    }
+    let settings = Settings::build(&data.unwrap_or_default(), &opts.env, &cluster).await?;
+    log_settings(&settings);
+    let shared: SharedSettings = Arc::new(tokio::sync::RwLock::new(Arc::new(settings)));
+    let queue = Arc::new(Queue::default());
+
+    let mut watches = Vec::new();
+    let namespaces: Vec<Option<String>> = if opts.namespaces.is_empty() {
+        vec![None]
+    } else {
+        opts.namespaces.iter().cloned().map(Some).collect()
+    };
+    for ns in &namespaces {
+        for kind in [TektonKind::TaskRun, TektonKind::PipelineRun] {
+            watches.push(tokio::spawn(watch_runs(
+                cluster.clone(),
+                kind,
+                ns.clone(),
+                queue.clone(),
+            )));
+        }
+    }
+    watches.push(tokio::spawn(watch_config(
+        cluster.clone(),
+        opts.clone(),
+        shared.clone(),
+    )));
+
+    let mut workers = Vec::new();
+    for _ in 0..opts.workers.max(1) {
+        workers.push(tokio::spawn(work(
+            cluster.clone(),
+            shared.clone(),
+            queue.clone(),
+            opts.retry_backoff,
+        )));
+    }
+    info!(
+        workers = opts.workers.max(1),
+        namespaces = ?opts.namespaces,
+        "controller started"
+    );
+
+    shutdown_signal().await;
+    info!("shutting down: finishing the runs in hand");
+    for w in &watches {
+        w.abort();
+    }
+    queue.close();
+    for w in workers {
+        let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
+    }
+    info!("stopped");
+    Ok(())
+}
+
+fn log_settings(s: &Settings) {
+    let describe = |a: &Option<settings::ArtifactSettings>| match a {
+        None => "disabled".to_owned(),
+        Some(a) => format!(
+            "{} → {}",
+            a.format,
+            a.backends
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    };
+    info!(
+        taskrun = describe(&s.taskrun),
+        pipelinerun = describe(&s.pipelinerun),
+        oci = describe(&s.oci),
+        "settings"
+    );
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}
+
+/// Queue every finished, unhandled run `kind` shows.
+async fn watch_runs(
+    cluster: Cluster,
+    kind: TektonKind,
+    namespace: Option<String>,
+    queue: Arc<Queue>,
+) {
+    let api = cluster.runs(kind, namespace.as_deref());
+    let mut events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    while let Some(event) = events.next().await {
+        let (obj, lane) = match event {
+            Ok(watcher::Event::Apply(o)) => (o, Lane::Fresh),
+            Ok(watcher::Event::InitApply(o)) => (o, Lane::Backlog),
+            Ok(_) => continue,
+            Err(e) => {
+                warn!(resource = kind.plural(), "watch: {e}");
+                continue;
+            }
+        };
+        let value = serde_json::to_value(&obj).unwrap_or_default();
+        if reconcile::is_done(&value) && !reconcile::is_handled(&value) {
+            let (Some(ns), Some(name)) = (obj.metadata.namespace, obj.metadata.name) else {
+                continue;
+            };
+            queue.push(
+                RunKey {
+                    kind,
+                    namespace: ns,
+                    name,
+                },
+                lane,
+            );
+        }
+    }
+}
+
+/// Rebuild the settings whenever `chains-config` changes.
+async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings) {
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(cluster.client(), &opts.config_namespace);
+    let config = watcher::Config::default().fields(&format!("metadata.name={}", opts.config_name));
+    let mut events = watcher(api, config).default_backoff().boxed();
+    let mut seen: Option<std::collections::BTreeMap<String, String>> = None;
+    while let Some(event) = events.next().await {
+        let data = match event {
+            Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm)) => {
+                cm.data.unwrap_or_default()
+            }
+            Ok(watcher::Event::Delete(_)) => Default::default(),
+            Ok(_) => continue,
+            Err(e) => {
+                warn!("watch chains-config: {e}");
+                continue;
+            }
+        };
+        if seen.as_ref() == Some(&data) {
+            continue;
+        }
+        let first = seen.is_none();
+        seen = Some(data.clone());
+        if first {
+            // The settings the controller started with came from the same data.
+            continue;
+        }
+        match Settings::build(&data, &opts.env, &cluster).await {
+            Ok(s) => {
+                info!("chains-config changed: settings rebuilt");
+                log_settings(&s);
+                *shared.write().await = Arc::new(s);
+            }
+            Err(e) => {
+                error!("chains-config changed but is invalid, keeping the previous settings: {e}")
+            }
+        }
+    }
+}
+
+/// Take keys off the queue until it closes.
+async fn work(cluster: Cluster, shared: SharedSettings, queue: Arc<Queue>, backoff: Duration) {
+    while let Some(key) = queue.pop().await {
+        let settings = shared.read().await.clone();
+        let (outcome, parent) = reconcile::reconcile(&cluster, &settings, &key).await;
+        queue.done(&key);
+        let later = |delay: Duration, key: RunKey| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                queue.push(key, Lane::Backlog);
+            });
+        };
+        match outcome {
+            Outcome::Retry(n) => later(
+                backoff
+                    .saturating_mul(1 << n.min(16))
+                    .min(Duration::from_secs(300)),
+                key,
+            ),
+            Outcome::Waiting => later(Duration::from_secs(5), key),
+            Outcome::Unavailable(why) => {
+                warn!(run = %key, "{why}");
+                later(backoff, key);
+            }
+            Outcome::Signed | Outcome::Failed | Outcome::Skipped(_) => {}
+        }
+        // A PipelineRun waiting for this TaskRun can go now.
+        if let Some(parent) = parent {
+            queue.push(parent, Lane::Fresh);
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! One run, looked at once: sign what its configuration enables, store it everywhere,
+//! then mark it — `chains.tekton.dev/signed: "true"` only when every signer and every
+//! store succeeded; on failure `chains.tekton.dev/retries`, and `signed: "failed"`
+//! after Chains' maximum.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tracing::{debug, info, warn};
+
+use super::queue::RunKey;
+use super::settings::Settings;
+use crate::attest;
+use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
+use crate::kube::{Cluster, TektonKind};
+use crate::provenance;
+use crate::record::tekton;
+use crate::storage::{RunId, Signed};
+
+/// The annotation prefix Chains uses.
+pub const PREFIX: &str = "chains.tekton.dev/";
+/// Chains' retry limit: `retries` counts 0..=3, the next failure marks `failed`.
+pub const MAX_RETRIES: u32 = 3;
+
+/// What became of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to do (gone, not finished, already handled, not ours).
+    Skipped(&'static str),
+    /// Signed and stored everywhere; marked `signed: "true"`.
+    Signed,
+    /// A PipelineRun whose TaskRuns are not all handled yet: look again later.
+    Waiting,
+    /// Failed; `retries` now says `n`: look again later.
+    Retry(u32),
+    /// Failed for the last time: marked `signed: "failed"`.
+    Failed,
+    /// The cluster could not be read or written: look again later, nothing counted.
+    Unavailable(String),
+}
+
+/// Which stage failed, for the `*_signing_failures_total{error_type}` metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Building the payload.
+    PayloadCreation,
+    /// Signing.
+    Signing,
+    /// Storing.
+    Storage,
+}
+
+impl Stage {
+    /// Chains' label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::PayloadCreation => "payload_creation",
+            Self::Signing => "signing",
+            Self::Storage => "storage",
+        }
+    }
+}
+
+/// A failure of one artifact type.
+#[derive(Debug)]
+pub struct Failure {
+    /// The stage.
+    pub stage: Stage,
+    /// Why.
+    pub message: String,
+}
+
+fn annotation<'a>(obj: &'a Value, name: &str) -> Option<&'a str> {
+    obj.pointer("/metadata/annotations")?
+        .get(format!("{PREFIX}{name}"))?
+        .as_str()
+}
+
+/// Whether the run has finished (its `Succeeded` condition is not `Unknown`);
+/// failed runs are signed too.
+pub fn is_done(obj: &Value) -> bool {
+    obj.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Succeeded"))
+        .is_some_and(|c| c["status"] == "True" || c["status"] == "False")
+}
+
+/// Whether the run has been handled (`signed` is `true` or `failed`).
+pub fn is_handled(obj: &Value) -> bool {
+    matches!(annotation(obj, "signed"), Some("true" | "failed"))
+}
+
+/// Look at `key` once; also returns the PipelineRun that owns a TaskRun just handled
+/// (it may have been waiting for it).
+pub async fn reconcile(
+    cluster: &Cluster,
+    settings: &Settings,
+    key: &RunKey,
+) -> (Outcome, Option<RunKey>) {
+    let (outcome, obj) = match look(cluster, settings, key).await {
+        Ok((o, v)) => (o, Some(v)),
+        Err(o) => (o, None),
+    };
+    let parent = match (&outcome, key.kind, obj) {
+        (Outcome::Signed | Outcome::Failed, TektonKind::TaskRun, Some(obj)) => obj
+            .pointer("/metadata/labels/tekton.dev~1pipelineRun")
+            .and_then(Value::as_str)
+            .map(|name| RunKey {
+                kind: TektonKind::PipelineRun,
+                namespace: key.namespace.clone(),
+                name: name.to_owned(),
+            }),
+        _ => None,
+    };
+    (outcome, parent)
+}
+
+async fn look(
+    cluster: &Cluster,
+    settings: &Settings,
+    key: &RunKey,
+) -> Result<(Outcome, Value), Outcome> {
+    // A fresh read: the watch event that queued the key may be stale, and another
+    // replica or an earlier attempt may have handled it.
+    let obj = match cluster.get(key.kind, &key.namespace, &key.name).await {
+        Ok(o) => o,
+        Err(crate::kube::Error::NotFound { .. }) => return Err(Outcome::Skipped("gone")),
+        Err(e) => return Err(Outcome::Unavailable(e.to_string())),
+    };
+    let skip = |why| Ok((Outcome::Skipped(why), Value::Null));
+    if is_handled(&obj) {
+        return skip("already handled");
+    }
+    if !is_done(&obj) {
+        return skip("not finished");
+    }
+    let managed_by = obj.pointer("/spec/managedBy").and_then(Value::as_str);
+    if !settings.chains.manages(managed_by) {
+        return skip("managed by another controller");
+    }
+    let mut values = vec![obj.clone()];
+    if key.kind == TektonKind::PipelineRun {
+        match children(cluster, &key.namespace, &obj).await {
+            Ok(Some(kids)) => values.extend(kids),
+            Ok(None) => return Ok((Outcome::Waiting, Value::Null)),
+            Err(outcome) => return Err(outcome),
+        }
+    }
+    let outcome = match sign_and_store(settings, key, values).await {
+        Ok(()) => mark(cluster, key, &[("signed", "true")], Outcome::Signed).await,
+        Err(failures) => {
+            for f in &failures {
+                warn!(run = %key, stage = f.stage.label(), "{}", f.message);
+            }
+            retry(cluster, key, &obj).await
+        }
+    };
+    Ok((outcome, obj))
+}
+
+/// A PipelineRun's child TaskRuns, once every one is finished and handled;
+/// `Ok(None)` to wait. A child that no longer exists ends the PipelineRun's turn
+/// without signing it (as Chains does, so deleting a child never blocks anything).
+async fn children(
+    cluster: &Cluster,
+    namespace: &str,
+    run: &Value,
+) -> Result<Option<Vec<Value>>, Outcome> {
+    let refs = run
+        .pointer("/status/childReferences")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for r in refs.iter().filter(|r| r["kind"] == "TaskRun") {
+        let Some(name) = r["name"].as_str() else {
+            continue;
+        };
+        match cluster.get(TektonKind::TaskRun, namespace, name).await {
+            Ok(child) if is_done(&child) && is_handled(&child) => out.push(child),
+            Ok(_) => {
+                debug!(child = name, "waiting for the TaskRun to be signed");
+                return Ok(None);
+            }
+            Err(crate::kube::Error::NotFound { .. }) => {
+                return Err(Outcome::Skipped("a child TaskRun is gone"));
+            }
+            Err(e) => return Err(Outcome::Unavailable(e.to_string())),
+        }
+    }
+    Ok(Some(out))
+}
+
+async fn sign_and_store(
+    settings: &Settings,
+    key: &RunKey,
+    values: Vec<Value>,
+) -> Result<(), Vec<Failure>> {
+    let fail = |stage, message: String| vec![Failure { stage, message }];
+    let record = tekton::from_values("the Kubernetes API", values)
+        .map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
+    let storage_key =
+        attest::storage_key(&record).map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
+    let run = RunId {
+        kind: match key.kind {
+            TektonKind::TaskRun => "TaskRun",
+            TektonKind::PipelineRun => "PipelineRun",
+        },
+        name: key.name.clone(),
+        namespace: Some(key.namespace.clone()),
+    };
+    let mut failures = Vec::new();
+    let artifact = match key.kind {
+        TektonKind::TaskRun => settings.taskrun.as_ref(),
+        TektonKind::PipelineRun => settings.pipelinerun.as_ref(),
+    };
+    if let Some(a) = artifact {
+        let options = settings.options(a.format);
+        let attested: Result<(), Failure> = async {
+            let generated = provenance::generate(&record, &options).map_err(|e| Failure {
+                stage: Stage::PayloadCreation,
+                message: e.to_string(),
+            })?;
+            let signer = a.signer.get().map_err(|m| Failure {
+                stage: Stage::Signing,
+                message: m,
+            })?;
+            let envelope = Envelope::sign(
+                IN_TOTO_PAYLOAD_TYPE,
+                generated.statement.to_bytes(),
+                signer.as_ref(),
+            )
+            .await
+            .map_err(|e| Failure {
+                stage: Stage::Signing,
+                message: e.to_string(),
+            })?;
+            let subjects = attest::sha256_subjects(&generated.statement);
+            let item = Signed {
+                key: &storage_key,
+                envelope: &envelope,
+                predicate_type: &generated.statement.predicate_type,
+                subjects: &subjects,
+                public_key: signer.public_key(),
+                run: Some(&run),
+            };
+            for backend in &a.backends {
+                backend.store(&item).await.map_err(|e| Failure {
+                    stage: Stage::Storage,
+                    message: format!("storing in `{backend}`: {e}"),
+                })?;
+            }
+            Ok(())
+        }
+        .await;
+        failures.extend(attested.err());
+    }
+    // Image signatures: TaskRuns only (their results name the images).
+    if let (TektonKind::TaskRun, Some(oci)) = (key.kind, settings.oci.as_ref()) {
+        let signed: Result<(), Failure> = async {
+            let signer = oci.signer.get().map_err(|m| Failure {
+                stage: Stage::Signing,
+                message: m,
+            })?;
+            let images = attest::sign_images(&record, signer.as_ref())
+                .await
+                .map_err(|e| Failure {
+                    stage: Stage::Signing,
+                    message: e.to_string(),
+                })?;
+            for image in &images {
+                for backend in oci.backends.iter().filter(|b| b.keeps_image_signatures()) {
+                    backend
+                        .store_image(&image.as_item(signer.public_key()))
+                        .await
+                        .map_err(|e| Failure {
+                            stage: Stage::Storage,
+                            message: format!(
+                                "storing the signature of {} in `{backend}`: {e}",
+                                image.payload.image
+                            ),
+                        })?;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        failures.extend(signed.err());
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}
+
+/// Count a failure: `retries` "0", "1", … up to [`MAX_RETRIES`], then `signed: failed`.
+async fn retry(cluster: &Cluster, key: &RunKey, obj: &Value) -> Outcome {
+    let next = match annotation(obj, "retries") {
+        None | Some("") => Some(0),
+        Some(n) => match n.parse::<u32>() {
+            Ok(n) if n < MAX_RETRIES => Some(n + 1),
+            _ => None,
+        },
+    };
+    match next {
+        Some(n) => {
+            let text = n.to_string();
+            mark(cluster, key, &[("retries", &text)], Outcome::Retry(n)).await
+        }
+        None => mark(cluster, key, &[("signed", "failed")], Outcome::Failed).await,
+    }
+}
+
+async fn mark(cluster: &Cluster, key: &RunKey, pairs: &[(&str, &str)], then: Outcome) -> Outcome {
+    let map: Map<String, Value> = pairs
+        .iter()
+        .map(|(k, v)| (format!("{PREFIX}{k}"), Value::String((*v).to_owned())))
+        .collect();
+    match cluster
+        .annotate(key.kind, &key.namespace, &key.name, &map)
+        .await
+    {
+        Ok(()) => {
+            if then == Outcome::Signed {
+                info!(run = %key, "signed");
+            }
+            then
+        }
+        Err(e) => Outcome::Unavailable(e.to_string()),
+    }
+}
+
+/// Shared handle for settings swapped on a ConfigMap change.
+pub type SharedSettings = Arc<tokio::sync::RwLock<Arc<Settings>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn done_and_handled_read_the_run() {
+        let run = |status: &str, signed: Option<&str>| {
+            let mut v = json!({"metadata": {"annotations": {}}, "status": {"conditions": [{"type": "Succeeded", "status": status}]}});
+            if let Some(s) = signed {
+                v["metadata"]["annotations"]["chains.tekton.dev/signed"] = json!(s);
+            }
+            v
+        };
+        assert!(is_done(&run("True", None)));
+        assert!(is_done(&run("False", None)), "failed runs are signed too");
+        assert!(!is_done(&run("Unknown", None)));
+        assert!(!is_done(&json!({})));
+        assert!(is_handled(&run("True", Some("failed"))));
+        assert!(!is_handled(&run("True", Some("false"))));
+    }
+}

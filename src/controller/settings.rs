@@ -1,0 +1,202 @@
+//! What the controller works with, built from `chains-config` and the environment:
+//! per artifact type its format, its storage backends and its loaded signer. Rebuilt
+//! whole when the ConfigMap changes; runs in flight keep the settings they started with.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use super::chains_config::{Backend, ChainsConfig, SignerKind};
+use crate::cli::{KmsArgs, SignerArgs};
+use crate::config::SignerConfig;
+use crate::kube::Cluster;
+use crate::provenance::{Format, Options};
+use crate::signing::{self, Signer};
+use crate::storage::Storage;
+use crate::storage::oci::OciStorage;
+use crate::storage::tekton::TektonStorage;
+
+/// Settings that cannot be used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The ConfigMap is invalid.
+    #[error(transparent)]
+    Config(#[from] super::chains_config::Error),
+    /// A storage backend chainseal does not implement.
+    #[error(
+        "chains-config `artifacts.{kind}.storage` names `{backend}`, which chainseal does not support yet: use `tekton` and/or `oci`"
+    )]
+    UnsupportedBackend {
+        /// The artifact type.
+        kind: &'static str,
+        /// The backend.
+        backend: &'static str,
+    },
+    /// The registry client could not be made.
+    #[error(transparent)]
+    Registry(#[from] crate::oci::Error),
+    /// OCI storage settings are invalid.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::Error),
+}
+
+/// A signer, or why there is none (runs that need it fail with this message and are
+/// never marked signed).
+#[derive(Debug, Clone)]
+pub struct SignerSlot(Result<Arc<dyn Signer>, String>);
+
+impl SignerSlot {
+    /// The signer.
+    pub fn get(&self) -> Result<Arc<dyn Signer>, String> {
+        self.0.clone()
+    }
+}
+
+/// One enabled artifact type.
+pub struct ArtifactSettings {
+    /// Payload format.
+    pub format: Format,
+    /// Where it goes.
+    pub backends: Vec<Box<dyn Storage>>,
+    /// Who signs.
+    pub signer: SignerSlot,
+}
+
+/// Everything a worker needs.
+pub struct Settings {
+    /// The parsed ConfigMap.
+    pub chains: ChainsConfig,
+    /// TaskRun attestations.
+    pub taskrun: Option<ArtifactSettings>,
+    /// PipelineRun attestations.
+    pub pipelinerun: Option<ArtifactSettings>,
+    /// Image signatures.
+    pub oci: Option<ArtifactSettings>,
+}
+
+/// Where keys and registry access come from, besides the ConfigMap.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// The mounted `signing-secrets` Secret.
+    pub signing_secrets: std::path::PathBuf,
+    /// Registry access.
+    pub registry: crate::oci::Settings,
+}
+
+impl Settings {
+    /// Provenance options for `format`.
+    pub fn options(&self, format: Format) -> Options {
+        let mut o = Options::new(self.chains.builder_id.clone());
+        o.format = format;
+        o.build_type = self.chains.build_type;
+        o.deep_inspection = self.chains.deep_inspection;
+        o
+    }
+
+    /// Build the settings for `data` (the ConfigMap's data).
+    pub async fn build(
+        data: &BTreeMap<String, String>,
+        env: &Environment,
+        cluster: &Cluster,
+    ) -> Result<Self, Error> {
+        let chains = ChainsConfig::parse(data)?;
+        let mut registry_settings = env.registry.clone();
+        if chains.oci_insecure
+            && let Some(host) = chains
+                .oci_repository
+                .as_deref()
+                .and_then(|r| r.split('/').next())
+        {
+            registry_settings.insecure.push(host.to_owned());
+        }
+        let registry = Arc::new(crate::oci::Registry::new(&registry_settings)?);
+        let mut signers: BTreeMap<&'static str, SignerSlot> = BTreeMap::new();
+        let mut artifacts = Vec::new();
+        for (kind, artifact) in [
+            ("taskrun", &chains.taskrun),
+            ("pipelinerun", &chains.pipelinerun),
+            ("oci", &chains.oci),
+        ] {
+            let Some(a) = artifact else {
+                artifacts.push(None);
+                continue;
+            };
+            let mut backends: Vec<Box<dyn Storage>> = Vec::new();
+            for b in &a.storage {
+                backends.push(match b {
+                    Backend::Tekton => Box::new(TektonStorage::unmarked(cluster.clone())),
+                    Backend::Oci => Box::new(OciStorage::new(
+                        registry.clone(),
+                        chains.oci_repository.clone(),
+                        chains.oci_encoding,
+                    )?),
+                    Backend::Unsupported(backend) => {
+                        return Err(Error::UnsupportedBackend { kind, backend });
+                    }
+                });
+            }
+            let name = match a.signer {
+                SignerKind::X509 => "x509",
+                SignerKind::Kms => "kms",
+            };
+            let signer = match signers.get(name) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = load_signer(a.signer, &chains, env).await;
+                    signers.insert(name, s.clone());
+                    s
+                }
+            };
+            artifacts.push(Some(ArtifactSettings {
+                format: a.format,
+                backends,
+                signer,
+            }));
+        }
+        let mut artifacts = artifacts.into_iter();
+        Ok(Self {
+            taskrun: artifacts.next().flatten(),
+            pipelinerun: artifacts.next().flatten(),
+            oci: artifacts.next().flatten(),
+            chains,
+        })
+    }
+}
+
+async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment) -> SignerSlot {
+    let args = match kind {
+        SignerKind::X509 => SignerArgs {
+            signing_secrets: Some(env.signing_secrets.display().to_string()),
+            ..SignerArgs::default()
+        },
+        SignerKind::Kms => {
+            let Some(kms_ref) = chains.kms_ref.clone() else {
+                return SignerSlot(Err(
+                    "a signer is `kms` but chains-config sets no `signers.kms.kmsref`".into(),
+                ));
+            };
+            let auth = |k: &str| chains.kms_auth.get(k).cloned().filter(|v| !v.is_empty());
+            SignerArgs {
+                key: Some(kms_ref),
+                kms: KmsArgs {
+                    kms_auth_address: auth("address"),
+                    kms_auth_token: auth("token").map(crate::secret::SecretString::new),
+                    kms_auth_token_path: auth("token-path").map(Into::into),
+                    kms_auth_oidc_path: auth("oidc.path"),
+                    kms_auth_oidc_role: auth("oidc.role"),
+                    kms_auth_oidc_token_path: auth("oidc.token-path").map(Into::into),
+                    ..KmsArgs::default()
+                },
+                ..SignerArgs::default()
+            }
+        }
+    };
+    let loaded = match SignerConfig::from_args(args) {
+        Ok(Some(cfg)) => signing::load(&cfg).await.map_err(|e| e.to_string()),
+        Ok(None) => Err("no key configured".to_owned()),
+        Err(e) => Err(e.to_string()),
+    };
+    SignerSlot(loaded.map(Arc::from))
+}

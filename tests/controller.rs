@@ -1,0 +1,502 @@
+//! `chainseal controller` against the Kubernetes API double (`tests/doubles/kube_api.py`,
+//! real kube client, real watches): every completed run signed exactly once, failed
+//! runs too, running ones left alone, PipelineRuns after their TaskRuns; retries and
+//! `signed=failed` semantics; SIGKILL mid-stream and restart; SIGTERM shutdown.
+//!
+//! Needs `INTEROP_PYTHON` (the double and securesystemslib); skipped outside CI, with
+//! a message, when it is unset.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::{Service, repo, securesystemslib_verifies, tool};
+use serde_json::{Value, json};
+
+const ADMIN: &str = "admin-token";
+const CONTROLLER: &str = "controller-token";
+
+struct Scene {
+    dir: tempfile::TempDir,
+    python: PathBuf,
+    _double: Service,
+    port: u16,
+}
+
+fn taskrun(name: &str, status: &str) -> Value {
+    let text = std::fs::read_to_string(repo(
+        "tests/fixtures/chains/unit-inputs/slsa-v2alpha4/taskrun1.json",
+    ))
+    .expect("fixture");
+    let mut tr: Value = serde_json::from_str(&text).expect("JSON");
+    tr["apiVersion"] = "tekton.dev/v1".into();
+    tr["kind"] = "TaskRun".into();
+    tr["metadata"]["name"] = name.into();
+    tr["metadata"]["namespace"] = "ci".into();
+    tr["metadata"]["uid"] = format!("uid-{name}").into();
+    tr["status"]["conditions"] = json!([{"type": "Succeeded", "status": status, "reason": "x"}]);
+    tr
+}
+
+fn chains_config(data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "chains-config", "namespace": "tekton-chains"},
+           "data": data})
+}
+
+impl Scene {
+    fn start(label: &str, objects: &[Value], fail_patches: Value) -> Option<Self> {
+        let python = tool("INTEROP_PYTHON", &format!("controller test ({label})"))?;
+        let dir = tempfile::tempdir().expect("tmp");
+        let seed = dir.path().join("seed.json");
+        std::fs::write(&seed, Value::Array(objects.to_vec()).to_string()).expect("seed");
+        let config = json!({
+            "tokens": {
+                ADMIN: {"user": "admin", "allow": "*"},
+                CONTROLLER: {"user": "system:serviceaccount:tekton-chains:chainseal", "allow": [
+                    ["get", "taskruns"], ["list", "taskruns"], ["watch", "taskruns"], ["patch", "taskruns"],
+                    ["get", "pipelineruns"], ["list", "pipelineruns"], ["watch", "pipelineruns"], ["patch", "pipelineruns"],
+                    ["get", "configmaps"], ["list", "configmaps"], ["watch", "configmaps"]]},
+            },
+            "seed": [seed],
+            "log": dir.path().join("requests.jsonl"),
+            "history": 100000,
+            "fail_patches": fail_patches,
+        });
+        let (double, port) = common::kube_double(&python, dir.path(), &config);
+        // The signing-secrets Secret as Chains mounts it: x509.pem.
+        let secrets = dir.path().join("signing-secrets");
+        std::fs::create_dir(&secrets).expect("secrets dir");
+        std::fs::copy(repo("examples/demo.key"), secrets.join("x509.pem")).expect("key");
+        Some(Self {
+            dir,
+            python,
+            _double: double,
+            port,
+        })
+    }
+
+    fn controller(&self, env: &[(&str, &str)]) -> Child {
+        let kubeconfig = common::kubeconfig(self.dir.path(), self.port, CONTROLLER);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainseal"));
+        cmd.env_clear()
+            .current_dir(self.dir.path())
+            .arg("controller")
+            .env("KUBECONFIG", kubeconfig)
+            .env("HOME", self.dir.path())
+            .env(
+                "CHAINSEAL_SIGNING_SECRETS",
+                self.dir.path().join("signing-secrets"),
+            )
+            .env("CHAINSEAL_RETRY_BACKOFF_MS", "50")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.path().join("controller.log")).expect("log"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("controller starts")
+    }
+
+    fn curl(&self, args: &[&str], path: &str) -> Value {
+        let out = Command::new("curl")
+            .args(["-sf", "-H", &format!("Authorization: Bearer {ADMIN}")])
+            .args(args)
+            .arg(format!("http://127.0.0.1:{}{path}", self.port))
+            .output()
+            .expect("curl runs");
+        assert!(out.status.success(), "curl {path} failed");
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    }
+
+    fn runs(&self, plural: &str) -> Vec<Value> {
+        self.curl(&[], &format!("/apis/tekton.dev/v1/namespaces/ci/{plural}"))["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn create(&self, obj: &Value) {
+        let body = self.dir.path().join("create.json");
+        std::fs::write(&body, obj.to_string()).expect("body");
+        self.curl(
+            &[
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                &format!("@{}", body.display()),
+            ],
+            "/apis/tekton.dev/v1/namespaces/ci/taskruns",
+        );
+    }
+
+    /// Wait until `done(runs)` holds, or fail with the controller's log.
+    fn wait_for(&self, what: &str, timeout: Duration, done: impl Fn(&[Value]) -> bool) {
+        let start = Instant::now();
+        loop {
+            let runs = self.runs("taskruns");
+            if done(&runs) {
+                return;
+            }
+            if start.elapsed() > timeout {
+                let log = std::fs::read_to_string(self.dir.path().join("controller.log"))
+                    .unwrap_or_default();
+                let tail: String = log.lines().rev().take(30).collect::<Vec<_>>().join("\n");
+                panic!("timed out waiting for {what}; controller log (newest first):\n{tail}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Patches that mark a run (`signed` true or failed), per object name.
+    fn storage_writes(&self) -> std::collections::BTreeMap<String, usize> {
+        let log =
+            std::fs::read_to_string(self.dir.path().join("requests.jsonl")).unwrap_or_default();
+        let mut out = std::collections::BTreeMap::new();
+        for line in log.lines() {
+            let r: Value = serde_json::from_str(line).expect("log line");
+            if r["verb"] == "patch" && r["body"].to_string().contains("chains.tekton.dev/signed") {
+                let name = r["path"]
+                    .as_str()
+                    .and_then(|p| p.split('?').next())
+                    .and_then(|p| p.rsplit('/').next())
+                    .unwrap_or_default()
+                    .to_owned();
+                *out.entry(name).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+}
+
+fn annotation<'a>(run: &'a Value, name: &str) -> Option<&'a str> {
+    run["metadata"]["annotations"][format!("chains.tekton.dev/{name}")].as_str()
+}
+
+fn signed(runs: &[Value]) -> usize {
+    runs.iter()
+        .filter(|r| matches!(annotation(r, "signed"), Some("true" | "failed")))
+        .count()
+}
+
+/// The envelope annotation of `run` verifies with chainseal and securesystemslib, and
+/// its payload annotation is the signed payload.
+fn assert_verifies(scene: &Scene, run: &Value) {
+    let uid = run["metadata"]["uid"].as_str().expect("uid");
+    let key = format!("taskrun-{uid}");
+    let decode = |name: &str| {
+        STANDARD
+            .decode(
+                annotation(run, &format!("{name}-{key}"))
+                    .unwrap_or_else(|| panic!("{name}-{key} missing")),
+            )
+            .expect("base64")
+    };
+    let envelope = decode("signature");
+    let file = scene.dir.path().join(format!("{key}.json"));
+    std::fs::write(&file, &envelope).expect("write");
+    let v = common::verify(scene.dir.path(), repo("examples/demo.pub"), &file);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    let (ok, said) = securesystemslib_verifies(&scene.python, &file, &repo("examples/demo.pub"));
+    assert!(ok, "securesystemslib: {said}");
+    let env: Value = serde_json::from_slice(&envelope).expect("envelope");
+    let payload = STANDARD
+        .decode(env["payload"].as_str().expect("payload"))
+        .expect("base64");
+    assert_eq!(decode("payload"), payload);
+    let statement: Value = serde_json::from_slice(&payload).expect("statement");
+    // chains-config's default format in controller mode: in-toto (SLSA v0.2).
+    assert_eq!(
+        statement["predicateType"],
+        "https://slsa.dev/provenance/v0.2"
+    );
+}
+
+fn stop(mut child: Child) -> i32 {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Image signatures off: the fixture's images live in no registry here.
+fn config() -> Value {
+    chains_config(json!({"artifacts.oci.storage": ""}))
+}
+
+#[test]
+fn every_completed_run_is_signed_exactly_once() {
+    let mut objects = vec![config()];
+    for i in 0..300 {
+        let status = match i % 10 {
+            0 => "Unknown", // still running: left alone
+            1 => "False",   // failed runs are signed too
+            _ => "True",
+        };
+        objects.push(taskrun(&format!("tr-{i:04}"), status));
+    }
+    let pr = json!({
+        "apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
+        "metadata": {"name": "pr-1", "namespace": "ci", "uid": "uid-pr-1"},
+        "spec": {"pipelineRef": {"name": "build"}},
+        "status": {"conditions": [{"type": "Succeeded", "status": "True"}],
+                   "startTime": "2021-03-29T09:50:00Z", "completionTime": "2021-03-29T09:55:00Z",
+                   "childReferences": [{"kind": "TaskRun", "name": "child-a", "pipelineTaskName": "a"}]},
+    });
+    let mut child = taskrun("child-a", "True");
+    child["metadata"]["labels"] = json!({"tekton.dev/pipelineRun": "pr-1"});
+    objects.push(pr);
+    objects.push(child);
+    let Some(scene) = Scene::start("exactly once", &objects, json!({})) else {
+        return;
+    };
+    let controller = scene.controller(&[("CHAINSEAL_WORKERS", "4")]);
+    // Runs completing while it watches.
+    for i in 300..350 {
+        scene.create(&taskrun(&format!("tr-{i:04}"), "True"));
+    }
+    let expected = 350 - 30 + 1; // every tenth of the first 300 is running; + child-a
+    scene.wait_for(
+        "every completed TaskRun signed",
+        Duration::from_secs(120),
+        |runs| signed(runs) >= expected,
+    );
+    let prs = {
+        let start = Instant::now();
+        loop {
+            let prs = scene.runs("pipelineruns");
+            if signed(&prs) == 1 || start.elapsed() > Duration::from_secs(30) {
+                break prs;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    assert_eq!(
+        annotation(&prs[0], "signed"),
+        Some("true"),
+        "the PipelineRun after its TaskRun"
+    );
+    // Settle, then check nothing was signed twice and nothing running was touched.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(stop(controller), 0, "SIGTERM: clean exit");
+    let runs = scene.runs("taskruns");
+    for r in &runs {
+        let name = r["metadata"]["name"].as_str().unwrap_or_default();
+        let running = r["status"]["conditions"][0]["status"] == "Unknown";
+        assert_eq!(
+            annotation(r, "signed"),
+            if running { None } else { Some("true") },
+            "{name}"
+        );
+    }
+    for (name, writes) in scene.storage_writes() {
+        assert_eq!(writes, 1, "{name} was marked signed {writes} times");
+    }
+    for r in runs
+        .iter()
+        .filter(|r| annotation(r, "signed").is_some())
+        .step_by(37)
+    {
+        assert_verifies(&scene, r);
+    }
+}
+
+#[test]
+fn failures_count_retries_then_mark_failed_never_signed() {
+    let objects = vec![
+        config(),
+        taskrun("flaky", "True"),
+        taskrun("broken", "True"),
+        taskrun("fine", "True"),
+    ];
+    let Some(scene) = Scene::start("retries", &objects, json!({"flaky": 2, "broken": 100})) else {
+        return;
+    };
+    let controller = scene.controller(&[]);
+    scene.wait_for("all three handled", Duration::from_secs(60), |runs| {
+        signed(runs) == 3
+    });
+    assert_eq!(stop(controller), 0);
+    let runs = scene.runs("taskruns");
+    let by_name = |n: &str| {
+        runs.iter()
+            .find(|r| r["metadata"]["name"] == n)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let flaky = by_name("flaky");
+    assert_eq!(annotation(&flaky, "signed"), Some("true"));
+    assert_eq!(
+        annotation(&flaky, "retries"),
+        Some("1"),
+        "two failures: 0, then 1"
+    );
+    assert_verifies(&scene, &flaky);
+    let broken = by_name("broken");
+    assert_eq!(annotation(&broken, "signed"), Some("failed"));
+    assert_eq!(annotation(&broken, "retries"), Some("3"));
+    assert!(
+        annotation(&broken, "payload-taskrun-uid-broken").is_none(),
+        "a failed run carries no attestation"
+    );
+    let fine = by_name("fine");
+    assert_eq!(annotation(&fine, "signed"), Some("true"));
+    assert_eq!(annotation(&fine, "retries"), None);
+}
+
+#[test]
+fn a_killed_controller_loses_nothing_on_restart() {
+    let mut objects = vec![config()];
+    for i in 0..400 {
+        objects.push(taskrun(&format!("tr-{i:04}"), "True"));
+    }
+    let Some(scene) = Scene::start("restart", &objects, json!({})) else {
+        return;
+    };
+    let mut first = scene.controller(&[("CHAINSEAL_WORKERS", "2")]);
+    scene.wait_for("some runs signed", Duration::from_secs(60), |runs| {
+        signed(runs) >= 40
+    });
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let partial = signed(&scene.runs("taskruns"));
+    assert!(
+        partial < 400,
+        "the kill came too late to test anything ({partial} signed)"
+    );
+    // Nothing marked signed without its attestation.
+    for r in scene.runs("taskruns") {
+        if annotation(&r, "signed") == Some("true") {
+            let uid = r["metadata"]["uid"].as_str().unwrap_or_default();
+            assert!(annotation(&r, &format!("signature-taskrun-{uid}")).is_some());
+        }
+    }
+    let second = scene.controller(&[]);
+    scene.wait_for(
+        "all runs signed after the restart",
+        Duration::from_secs(120),
+        |runs| signed(runs) == 400,
+    );
+    assert_eq!(stop(second), 0);
+    for (name, writes) in scene.storage_writes() {
+        assert_eq!(writes, 1, "{name} marked signed {writes} times");
+    }
+    for r in scene.runs("taskruns").iter().step_by(53) {
+        assert_verifies(&scene, r);
+    }
+}
+
+#[test]
+fn chains_config_is_validated_and_watched_live() {
+    // Invalid at start-up: exit 2 naming the key, the value and what is allowed.
+    let bad = vec![chains_config(
+        json!({"artifacts.taskrun.format": "slsa/v9"}),
+    )];
+    let Some(scene) = Scene::start("bad config", &bad, json!({})) else {
+        return;
+    };
+    let mut child = scene.controller(&[]);
+    let status = child.wait().expect("exits");
+    assert_eq!(status.code(), Some(2));
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).expect("log");
+    assert!(
+        log.contains("`artifacts.taskrun.format` is `slsa/v9`") && log.contains("slsa/v2alpha4"),
+        "{log}"
+    );
+    let unsupported = vec![chains_config(
+        json!({"artifacts.taskrun.storage": "tekton,gcs"}),
+    )];
+    let Some(scene) = Scene::start("unsupported backend", &unsupported, json!({})) else {
+        return;
+    };
+    let status = scene.controller(&[]).wait().expect("exits");
+    assert_eq!(status.code(), Some(2));
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).expect("log");
+    assert!(log.contains("names `gcs`"), "{log}");
+
+    // Live: a run signed with the default format (in-toto: SLSA v0.2); the ConfigMap
+    // changes to slsa/v2alpha4; the next run is SLSA v1.0.
+    let Some(scene) = Scene::start(
+        "live config",
+        &[config(), taskrun("before", "True")],
+        json!({}),
+    ) else {
+        return;
+    };
+    let controller = scene.controller(&[]);
+    scene.wait_for("the first run signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 1
+    });
+    let patch = scene.dir.path().join("patch.json");
+    std::fs::write(
+        &patch,
+        json!({"data": {"artifacts.taskrun.format": "slsa/v2alpha4"}}).to_string(),
+    )
+    .expect("patch");
+    scene.curl(
+        &[
+            "-X",
+            "PATCH",
+            "-H",
+            "Content-Type: application/merge-patch+json",
+            "--data-binary",
+            &format!("@{}", patch.display()),
+        ],
+        "/api/v1/namespaces/tekton-chains/configmaps/chains-config",
+    );
+    let log_path = scene.dir.path().join("controller.log");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .contains("settings rebuilt")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the change was not picked up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    scene.create(&taskrun("after", "True"));
+    scene.wait_for("the second run signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 2
+    });
+    assert_eq!(stop(controller), 0);
+    let predicate = |name: &str| {
+        let runs = scene.runs("taskruns");
+        let run = runs
+            .iter()
+            .find(|r| r["metadata"]["name"] == name)
+            .cloned()
+            .unwrap_or_default();
+        let uid = run["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let payload = STANDARD
+            .decode(annotation(&run, &format!("payload-taskrun-{uid}")).expect("payload"))
+            .expect("base64");
+        let statement: Value = serde_json::from_slice(&payload).expect("statement");
+        statement["predicateType"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(predicate("before"), "https://slsa.dev/provenance/v0.2");
+    assert_eq!(predicate("after"), "https://slsa.dev/provenance/v1");
+}
