@@ -101,6 +101,38 @@ pub struct ControllerArgs {
     )]
     pub retry_backoff_ms: u64,
 
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (`off`: nowhere).
+    #[arg(
+        long,
+        env = "CHAINSEAL_METRICS_ADDR",
+        default_value = "0.0.0.0:9090",
+        value_name = "ADDR"
+    )]
+    pub metrics_addr: String,
+
+    /// Elect a leader through a `coordination.k8s.io/v1` Lease, so that replicas never
+    /// sign at the same time.
+    #[arg(long, env = "CHAINSEAL_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub leader_election: bool,
+
+    /// The Lease's name (in `--config-namespace`).
+    #[arg(
+        long,
+        env = "CHAINSEAL_LEASE_NAME",
+        default_value = "chainseal-controller",
+        value_name = "NAME"
+    )]
+    pub lease_name: String,
+
+    /// Seconds a lease lasts without renewal: how long a dead leader blocks the others.
+    #[arg(
+        long,
+        env = "CHAINSEAL_LEASE_DURATION",
+        default_value_t = 15,
+        value_name = "SECONDS"
+    )]
+    pub lease_duration: u64,
+
     /// The mounted `signing-secrets` Secret (`x509.pem`, or `cosign.key` +
     /// `cosign.password`), used by signers set to `x509`.
     #[arg(

@@ -294,6 +294,26 @@ fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> 
             signing_secrets: args.signing_secrets,
             registry: chainseal::config::registry_settings(&args.registry)?,
         },
+        metrics_addr: match args.metrics_addr.trim() {
+            "off" => None,
+            addr => Some(addr.parse().with_context(|| {
+                format!(
+                    "`CHAINSEAL_METRICS_ADDR` is `{addr}`: use host:port, e.g. 0.0.0.0:9090, or off"
+                )
+            })?),
+        },
+        leader: args
+            .leader_election
+            .then(|| chainseal::controller::LeaderOptions {
+                lease_name: args.lease_name,
+                // The pod name (HOSTNAME in a pod), made unique per process.
+                identity: format!(
+                    "{}-{:08x}",
+                    std::env::var("HOSTNAME").unwrap_or_else(|_| "chainseal".into()),
+                    fastrand::u32(..)
+                ),
+                duration_secs: args.lease_duration.max(2),
+            }),
     };
     // Workers sign in parallel: one runtime thread per core.
     let rt = tokio::runtime::Builder::new_multi_thread()

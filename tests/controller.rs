@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 const ADMIN: &str = "admin-token";
 const CONTROLLER: &str = "controller-token";
+const CONTROLLER_B: &str = "controller-b-token";
 
 struct Scene {
     dir: tempfile::TempDir,
@@ -52,15 +53,31 @@ impl Scene {
     fn start(label: &str, objects: &[Value], fail_patches: Value) -> Option<Self> {
         let python = tool("INTEROP_PYTHON", &format!("controller test ({label})"))?;
         let dir = tempfile::tempdir().expect("tmp");
+        // What examples/controller/controller.yaml grants.
+        let allow = json!([
+            ["get", "taskruns"],
+            ["list", "taskruns"],
+            ["watch", "taskruns"],
+            ["patch", "taskruns"],
+            ["get", "pipelineruns"],
+            ["list", "pipelineruns"],
+            ["watch", "pipelineruns"],
+            ["patch", "pipelineruns"],
+            ["get", "configmaps"],
+            ["list", "configmaps"],
+            ["watch", "configmaps"],
+            ["get", "leases"],
+            ["create", "leases"],
+            ["patch", "leases"],
+            ["update", "leases"]
+        ]);
         let seed = dir.path().join("seed.json");
         std::fs::write(&seed, Value::Array(objects.to_vec()).to_string()).expect("seed");
         let config = json!({
             "tokens": {
                 ADMIN: {"user": "admin", "allow": "*"},
-                CONTROLLER: {"user": "system:serviceaccount:tekton-chains:chainseal", "allow": [
-                    ["get", "taskruns"], ["list", "taskruns"], ["watch", "taskruns"], ["patch", "taskruns"],
-                    ["get", "pipelineruns"], ["list", "pipelineruns"], ["watch", "pipelineruns"], ["patch", "pipelineruns"],
-                    ["get", "configmaps"], ["list", "configmaps"], ["watch", "configmaps"]]},
+                CONTROLLER: {"user": "replica-a", "allow": allow.clone()},
+                CONTROLLER_B: {"user": "replica-b", "allow": allow},
             },
             "seed": [seed],
             "log": dir.path().join("requests.jsonl"),
@@ -81,7 +98,12 @@ impl Scene {
     }
 
     fn controller(&self, env: &[(&str, &str)]) -> Child {
-        let kubeconfig = common::kubeconfig(self.dir.path(), self.port, CONTROLLER);
+        self.replica(CONTROLLER, "controller.log", env)
+    }
+
+    /// A controller process authenticating with `token`, logging to `log`.
+    fn replica(&self, token: &str, log: &str, env: &[(&str, &str)]) -> Child {
+        let kubeconfig = common::kubeconfig(self.dir.path(), self.port, token);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainseal"));
         cmd.env_clear()
             .current_dir(self.dir.path())
@@ -93,8 +115,9 @@ impl Scene {
                 self.dir.path().join("signing-secrets"),
             )
             .env("CHAINSEAL_RETRY_BACKOFF_MS", "50")
+            .env("CHAINSEAL_METRICS_ADDR", "off")
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.dir.path().join("controller.log")).expect("log"));
+            .stderr(std::fs::File::create(self.dir.path().join(log)).expect("log"));
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -155,23 +178,32 @@ impl Scene {
 
     /// Patches that mark a run (`signed` true or failed), per object name.
     fn storage_writes(&self) -> std::collections::BTreeMap<String, usize> {
-        let log =
-            std::fs::read_to_string(self.dir.path().join("requests.jsonl")).unwrap_or_default();
         let mut out = std::collections::BTreeMap::new();
-        for line in log.lines() {
-            let r: Value = serde_json::from_str(line).expect("log line");
-            if r["verb"] == "patch" && r["body"].to_string().contains("chains.tekton.dev/signed") {
-                let name = r["path"]
-                    .as_str()
-                    .and_then(|p| p.split('?').next())
-                    .and_then(|p| p.rsplit('/').next())
-                    .unwrap_or_default()
-                    .to_owned();
-                *out.entry(name).or_insert(0) += 1;
-            }
+        for (name, _) in marks(self) {
+            *out.entry(name).or_insert(0) += 1;
         }
         out
     }
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// GET `path` from the controller's metrics server (`None` until it answers).
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n')?;
+    Some((code.trim().parse().ok()?, body.to_owned()))
 }
 
 fn annotation<'a>(run: &'a Value, name: &str) -> Option<&'a str> {
@@ -266,7 +298,12 @@ fn every_completed_run_is_signed_exactly_once() {
     let Some(scene) = Scene::start("exactly once", &objects, json!({})) else {
         return;
     };
-    let controller = scene.controller(&[("CHAINSEAL_WORKERS", "4")]);
+    let metrics_port = free_port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let controller = scene.controller(&[
+        ("CHAINSEAL_WORKERS", "4"),
+        ("CHAINSEAL_METRICS_ADDR", metrics_addr.as_str()),
+    ]);
     // Runs completing while it watches.
     for i in 300..350 {
         scene.create(&taskrun(&format!("tr-{i:04}"), "True"));
@@ -294,6 +331,18 @@ fn every_completed_run_is_signed_exactly_once() {
     );
     // Settle, then check nothing was signed twice and nothing running was touched.
     std::thread::sleep(Duration::from_secs(1));
+    let (code, _) = http_get(metrics_port, "/readyz").expect("readyz answers");
+    assert_eq!(code, 200);
+    let (code, text) = http_get(metrics_port, "/metrics").expect("metrics answer");
+    assert_eq!(code, 200);
+    for line in [
+        format!("watcher_taskrun_marked_signed_total {expected}"),
+        format!("watcher_taskrun_sign_created_total {expected}"),
+        "watcher_pipelinerun_marked_signed_total 1".to_owned(),
+        "chainseal_leader 1".to_owned(),
+    ] {
+        assert!(text.contains(&line), "{line} missing in:\n{text}");
+    }
     assert_eq!(stop(controller), 0, "SIGTERM: clean exit");
     let runs = scene.runs("taskruns");
     for r in &runs {
@@ -499,4 +548,96 @@ fn chains_config_is_validated_and_watched_live() {
     };
     assert_eq!(predicate("before"), "https://slsa.dev/provenance/v0.2");
     assert_eq!(predicate("after"), "https://slsa.dev/provenance/v1");
+}
+
+/// Who wrote each `signed` mark: (run name, user), in order.
+fn marks(scene: &Scene) -> Vec<(String, String)> {
+    let log = std::fs::read_to_string(scene.dir.path().join("requests.jsonl")).unwrap_or_default();
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| {
+            r["verb"] == "patch" && r["body"].to_string().contains("chains.tekton.dev/signed")
+        })
+        .map(|r| {
+            let name = r["path"]
+                .as_str()
+                .and_then(|p| p.split('?').next())
+                .and_then(|p| p.rsplit('/').next())
+                .unwrap_or_default()
+                .to_owned();
+            (name, r["user"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_leader_signs_and_a_standby_takes_over() {
+    let mut objects = vec![config()];
+    for i in 0..50 {
+        objects.push(taskrun(&format!("early-{i:03}"), "True"));
+    }
+    let Some(scene) = Scene::start("leader election", &objects, json!({})) else {
+        return;
+    };
+    let lease = [("CHAINSEAL_LEASE_DURATION", "4")];
+    let mut a = scene.replica(CONTROLLER, "a.log", &lease);
+    scene.wait_for(
+        "the first leader signs the backlog",
+        Duration::from_secs(60),
+        |runs| signed(runs) == 50,
+    );
+    let b_port = free_port();
+    let b_addr = format!("127.0.0.1:{b_port}");
+    let b = scene.replica(
+        CONTROLLER_B,
+        "b.log",
+        &[lease[0], ("CHAINSEAL_METRICS_ADDR", b_addr.as_str())],
+    );
+    // The standby answers health checks but does not lead.
+    let start = Instant::now();
+    let text = loop {
+        if let Some((200, text)) = http_get(b_port, "/metrics") {
+            break text;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the standby serves no metrics"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(text.contains("chainseal_leader 0"), "{text}");
+    for i in 0..10 {
+        scene.create(&taskrun(&format!("middle-{i:03}"), "True"));
+    }
+    scene.wait_for(
+        "the leader signs new runs",
+        Duration::from_secs(60),
+        |runs| signed(runs) == 60,
+    );
+    // Kill the leader without letting it release the lease.
+    a.kill().expect("SIGKILL");
+    let _ = a.wait();
+    let killed = Instant::now();
+    for i in 0..10 {
+        scene.create(&taskrun(&format!("late-{i:03}"), "True"));
+    }
+    scene.wait_for("the standby takes over", Duration::from_secs(60), |runs| {
+        signed(runs) == 70
+    });
+    let takeover = killed.elapsed();
+    assert!(
+        takeover < Duration::from_secs(4 * 3),
+        "takeover took {takeover:?} with a 4 s lease"
+    );
+    assert_eq!(stop(b), 0);
+    let marks = marks(&scene);
+    assert_eq!(marks.len(), 70, "every run marked exactly once");
+    for (name, user) in &marks {
+        let want = if name.starts_with("late-") {
+            "replica-b"
+        } else {
+            "replica-a"
+        };
+        assert_eq!(user, want, "{name} marked by {user}");
+    }
 }

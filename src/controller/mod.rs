@@ -18,11 +18,13 @@
 //!   next start.
 
 pub mod chains_config;
+pub mod metrics;
 pub mod queue;
 pub mod reconcile;
 pub mod settings;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -32,6 +34,7 @@ use thiserror::Error;
 use tracing::{error, info, warn};
 
 use crate::kube::{Cluster, TektonKind};
+use metrics::Metrics;
 use queue::{Lane, Queue, RunKey};
 use reconcile::{Outcome, SharedSettings};
 use settings::Settings;
@@ -46,6 +49,9 @@ pub enum Error {
     /// The settings are unusable.
     #[error(transparent)]
     Settings(#[from] settings::Error),
+    /// Leader election failed.
+    #[error("leader election: {0}")]
+    Lease(String),
 }
 
 /// How the controller runs.
@@ -53,7 +59,7 @@ pub enum Error {
 pub struct Options {
     /// Namespaces to watch; empty: all.
     pub namespaces: Vec<String>,
-    /// Where `chains-config` lives.
+    /// Where `chains-config` (and the leader Lease) live.
     pub config_namespace: String,
     /// Its name.
     pub config_name: String,
@@ -63,11 +69,114 @@ pub struct Options {
     pub retry_backoff: Duration,
     /// Keys and registry access.
     pub env: settings::Environment,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served; `None`: not served.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Leader election: `None` runs without it (one replica only).
+    pub leader: Option<LeaderOptions>,
 }
 
-/// Run until SIGTERM or SIGINT.
+/// Leader election through a `coordination.k8s.io/v1` Lease.
+#[derive(Debug, Clone)]
+pub struct LeaderOptions {
+    /// The Lease's name (in the config namespace).
+    pub lease_name: String,
+    /// This replica's identity.
+    pub identity: String,
+    /// How long a lease lasts without renewal, in seconds.
+    pub duration_secs: u64,
+}
+
+/// Run until SIGTERM or SIGINT (or, with leader election, until the lease is lost).
 pub async fn run(opts: Options) -> Result<(), Error> {
     let cluster = Cluster::connect(None).await?;
+    let metrics = Arc::new(Metrics::new());
+    if let Some(addr) = opts.metrics_addr {
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = metrics::serve(addr, m).await {
+                error!(%addr, "cannot serve metrics: {e}");
+            }
+        });
+    }
+    let Some(leader) = &opts.leader else {
+        metrics.leader.set(1);
+        return lead(&cluster, &opts, metrics, shutdown_signal()).await;
+    };
+    let manager =
+        kube_lease_manager::LeaseManagerBuilder::new(cluster.client(), &leader.lease_name)
+            .with_namespace(&opts.config_namespace)
+            .with_identity(&leader.identity)
+            .with_duration(leader.duration_secs)
+            .with_grace((leader.duration_secs / 3).max(1))
+            .build()
+            .await
+            .map_err(|e| Error::Lease(e.to_string()))?;
+    let (mut leading, task) = manager.watch().await;
+    info!(
+        identity = leader.identity,
+        lease = leader.lease_name,
+        "waiting for the lease"
+    );
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        if *leading.borrow_and_update() {
+            break;
+        }
+        tokio::select! {
+            changed = leading.changed() => {
+                if changed.is_err() {
+                    return Err(Error::Lease("the lease manager stopped".into()));
+                }
+            }
+            () = &mut shutdown => {
+                drop(leading);
+                let _ = task.await;
+                return Ok(());
+            }
+        }
+    }
+    info!(identity = leader.identity, "leading");
+    metrics.leader.set(1);
+    let lost = Arc::new(AtomicBool::new(false));
+    let stop = {
+        let lost = lost.clone();
+        let mut leading = leading.clone();
+        async move {
+            let lease_lost = async {
+                loop {
+                    if leading.changed().await.is_err() || !*leading.borrow_and_update() {
+                        break;
+                    }
+                }
+            };
+            tokio::select! {
+                () = shutdown => {},
+                () = lease_lost => lost.store(true, Ordering::Relaxed),
+            }
+        }
+    };
+    let result = lead(&cluster, &opts, metrics.clone(), stop).await;
+    metrics.leader.set(0);
+    // Dropping the channel makes the manager release the lease for the next replica.
+    drop(leading);
+    let _ = task.await;
+    result?;
+    if lost.load(Ordering::Relaxed) {
+        return Err(Error::Lease(
+            "lost the lease to another replica: stopped signing".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Watch and sign until `stop` completes.
+async fn lead(
+    cluster: &Cluster,
+    opts: &Options,
+    metrics: Arc<Metrics>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), Error> {
     let data = cluster
         .config_map(&opts.config_namespace, &opts.config_name)
         .await?;
@@ -78,7 +187,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
             "no chains-config ConfigMap: using Chains' defaults"
         );
     }
-    let settings = Settings::build(&data.unwrap_or_default(), &opts.env, &cluster).await?;
+    let settings = Settings::build(&data.unwrap_or_default(), &opts.env).await?;
     log_settings(&settings);
     let shared: SharedSettings = Arc::new(tokio::sync::RwLock::new(Arc::new(settings)));
     let queue = Arc::new(Queue::default());
@@ -89,6 +198,10 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     } else {
         opts.namespaces.iter().cloned().map(Some).collect()
     };
+    let lists = Arc::new(ListsDone {
+        left: std::sync::atomic::AtomicUsize::new(namespaces.len() * 2),
+        metrics: metrics.clone(),
+    });
     for ns in &namespaces {
         for kind in [TektonKind::TaskRun, TektonKind::PipelineRun] {
             watches.push(tokio::spawn(watch_runs(
@@ -96,6 +209,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
                 kind,
                 ns.clone(),
                 queue.clone(),
+                lists.clone(),
             )));
         }
     }
@@ -111,6 +225,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
             cluster.clone(),
             shared.clone(),
             queue.clone(),
+            metrics.clone(),
             opts.retry_backoff,
         )));
     }
@@ -120,8 +235,8 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         "controller started"
     );
 
-    shutdown_signal().await;
-    info!("shutting down: finishing the runs in hand");
+    stop.await;
+    info!("stopping: finishing the runs in hand");
     for w in &watches {
         w.abort();
     }
@@ -131,6 +246,21 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// Counts the initial lists still running; the controller is ready when none is.
+struct ListsDone {
+    left: std::sync::atomic::AtomicUsize,
+    metrics: Arc<Metrics>,
+}
+
+impl ListsDone {
+    fn one_done(&self) {
+        if self.left.fetch_sub(1, Ordering::Relaxed) == 1 {
+            info!("initial lists done: ready");
+            self.metrics.set_ready();
+        }
+    }
 }
 
 fn log_settings(s: &Settings) {
@@ -175,7 +305,9 @@ async fn watch_runs(
     kind: TektonKind,
     namespace: Option<String>,
     queue: Arc<Queue>,
+    lists: Arc<ListsDone>,
 ) {
+    let mut listed = false;
     let api = cluster.runs(kind, namespace.as_deref());
     let mut events = watcher(api, watcher::Config::default())
         .default_backoff()
@@ -184,6 +316,13 @@ async fn watch_runs(
         let (obj, lane) = match event {
             Ok(watcher::Event::Apply(o)) => (o, Lane::Fresh),
             Ok(watcher::Event::InitApply(o)) => (o, Lane::Backlog),
+            Ok(watcher::Event::InitDone) => {
+                if !listed {
+                    listed = true;
+                    lists.one_done();
+                }
+                continue;
+            }
             Ok(_) => continue,
             Err(e) => {
                 warn!(resource = kind.plural(), "watch: {e}");
@@ -235,7 +374,7 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings) {
             // The settings the controller started with came from the same data.
             continue;
         }
-        match Settings::build(&data, &opts.env, &cluster).await {
+        match Settings::build(&data, &opts.env).await {
             Ok(s) => {
                 info!("chains-config changed: settings rebuilt");
                 log_settings(&s);
@@ -249,10 +388,24 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings) {
 }
 
 /// Take keys off the queue until it closes.
-async fn work(cluster: Cluster, shared: SharedSettings, queue: Arc<Queue>, backoff: Duration) {
+async fn work(
+    cluster: Cluster,
+    shared: SharedSettings,
+    queue: Arc<Queue>,
+    metrics: Arc<Metrics>,
+    backoff: Duration,
+) {
     while let Some(key) = queue.pop().await {
+        metrics
+            .queue_depth
+            .set(i64::try_from(queue.depth()).unwrap_or(i64::MAX));
         let settings = shared.read().await.clone();
-        let (outcome, parent) = reconcile::reconcile(&cluster, &settings, &key).await;
+        let started = std::time::Instant::now();
+        let (outcome, parent) = reconcile::reconcile(&cluster, &settings, &metrics, &key).await;
+        metrics
+            .kind(key.kind)
+            .handling
+            .observe(started.elapsed().as_secs_f64());
         queue.done(&key);
         let later = |delay: Duration, key: RunKey| {
             let queue = queue.clone();

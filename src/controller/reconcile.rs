@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use tracing::{debug, info, warn};
 
+use super::metrics::{ErrorType, KindMetrics, Metrics};
 use super::queue::RunKey;
 use super::settings::Settings;
 use crate::attest;
@@ -95,9 +96,10 @@ pub fn is_handled(obj: &Value) -> bool {
 pub async fn reconcile(
     cluster: &Cluster,
     settings: &Settings,
+    metrics: &Metrics,
     key: &RunKey,
 ) -> (Outcome, Option<RunKey>) {
-    let (outcome, obj) = match look(cluster, settings, key).await {
+    let (outcome, obj) = match look(cluster, settings, metrics, key).await {
         Ok((o, v)) => (o, Some(v)),
         Err(o) => (o, None),
     };
@@ -118,6 +120,7 @@ pub async fn reconcile(
 async fn look(
     cluster: &Cluster,
     settings: &Settings,
+    metrics: &Metrics,
     key: &RunKey,
 ) -> Result<(Outcome, Value), Outcome> {
     // A fresh read: the watch event that queued the key may be stale, and another
@@ -146,11 +149,65 @@ async fn look(
             Err(outcome) => return Err(outcome),
         }
     }
-    let outcome = match sign_and_store(settings, key, values).await {
-        Ok(()) => mark(cluster, key, &[("signed", "true")], Outcome::Signed).await,
+    let counters = metrics.kind(key.kind);
+    let stored = sign_and_store(settings, counters, key, values)
+        .await
+        .and_then(|mut notes| {
+            // `tekton` storage and the mark in one patch: both land or neither does.
+            notes.insert(format!("{PREFIX}signed"), Value::String("true".into()));
+            let existing = obj
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let size = crate::storage::tekton::merged_size(&existing, &notes);
+            if size > crate::storage::tekton::ANNOTATIONS_LIMIT {
+                return Err(vec![Failure {
+                    stage: Stage::Storage,
+                    message: format!(
+                        "`tekton` storage: the annotations would be {size} bytes, over Kubernetes' {} byte limit; store in `oci` instead",
+                        crate::storage::tekton::ANNOTATIONS_LIMIT
+                    ),
+                }]);
+            }
+            Ok(notes)
+        });
+    // A failed write of the annotations is a storage failure like any other.
+    let stored = match stored {
+        Ok(notes) => cluster
+            .annotate(key.kind, &key.namespace, &key.name, &notes)
+            .await
+            .map_err(|e| {
+                vec![Failure {
+                    stage: Stage::Storage,
+                    message: format!("writing the run's annotations: {e}"),
+                }]
+            }),
+        Err(failures) => Err(failures),
+    };
+    let outcome = match stored {
+        Ok(()) => {
+            info!(run = %key, "signed");
+            counters.marked_signed.inc();
+            if let Some(done) = obj
+                .pointer("/status/completionTime")
+                .and_then(Value::as_str)
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            {
+                let secs = jiff::Timestamp::now().duration_since(done).as_secs_f64();
+                counters.completion_to_signed.observe(secs.max(0.0));
+            }
+            Outcome::Signed
+        }
         Err(failures) => {
             for f in &failures {
                 warn!(run = %key, stage = f.stage.label(), "{}", f.message);
+                counters
+                    .failures
+                    .get_or_create(&ErrorType {
+                        error_type: f.stage.label().to_owned(),
+                    })
+                    .inc();
             }
             retry(cluster, key, &obj).await
         }
@@ -191,11 +248,15 @@ async fn children(
     Ok(Some(out))
 }
 
+/// Sign and store every enabled artifact type; returns the annotations `tekton`
+/// storage wants on the run (written with the `signed` mark).
 async fn sign_and_store(
     settings: &Settings,
+    counters: &KindMetrics,
     key: &RunKey,
     values: Vec<Value>,
-) -> Result<(), Vec<Failure>> {
+) -> Result<Map<String, Value>, Vec<Failure>> {
+    let mut notes = Map::new();
     let fail = |stage, message: String| vec![Failure { stage, message }];
     let record = tekton::from_values("the Kubernetes API", values)
         .map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
@@ -216,7 +277,7 @@ async fn sign_and_store(
     };
     if let Some(a) = artifact {
         let options = settings.options(a.format);
-        let attested: Result<(), Failure> = async {
+        let attested: Result<Map<String, Value>, Failure> = async {
             let generated = provenance::generate(&record, &options).map_err(|e| Failure {
                 stage: Stage::PayloadCreation,
                 message: e.to_string(),
@@ -235,6 +296,7 @@ async fn sign_and_store(
                 stage: Stage::Signing,
                 message: e.to_string(),
             })?;
+            counters.sign_created.inc();
             let subjects = attest::sha256_subjects(&generated.statement);
             let item = Signed {
                 key: &storage_key,
@@ -250,10 +312,19 @@ async fn sign_and_store(
                     message: format!("storing in `{backend}`: {e}"),
                 })?;
             }
-            Ok(())
+            let mut tekton = Map::new();
+            if a.tekton {
+                tekton = crate::storage::tekton::annotations(&item);
+                tekton.remove(&format!("{PREFIX}signed"));
+            }
+            counters.payload_stored.inc();
+            Ok(tekton)
         }
         .await;
-        failures.extend(attested.err());
+        match attested {
+            Ok(tekton) => notes.extend(tekton),
+            Err(f) => failures.push(f),
+        }
     }
     // Image signatures: TaskRuns only (their results name the images).
     if let (TektonKind::TaskRun, Some(oci)) = (key.kind, settings.oci.as_ref()) {
@@ -288,7 +359,7 @@ async fn sign_and_store(
         failures.extend(signed.err());
     }
     if failures.is_empty() {
-        Ok(())
+        Ok(notes)
     } else {
         Err(failures)
     }
@@ -321,12 +392,7 @@ async fn mark(cluster: &Cluster, key: &RunKey, pairs: &[(&str, &str)], then: Out
         .annotate(key.kind, &key.namespace, &key.name, &map)
         .await
     {
-        Ok(()) => {
-            if then == Outcome::Signed {
-                info!(run = %key, "signed");
-            }
-            then
-        }
+        Ok(()) => then,
         Err(e) => Outcome::Unavailable(e.to_string()),
     }
 }

@@ -10,12 +10,10 @@ use thiserror::Error;
 use super::chains_config::{Backend, ChainsConfig, SignerKind};
 use crate::cli::{KmsArgs, SignerArgs};
 use crate::config::SignerConfig;
-use crate::kube::Cluster;
 use crate::provenance::{Format, Options};
 use crate::signing::{self, Signer};
 use crate::storage::Storage;
 use crate::storage::oci::OciStorage;
-use crate::storage::tekton::TektonStorage;
 
 /// Settings that cannot be used.
 #[derive(Debug, Error)]
@@ -58,8 +56,11 @@ impl SignerSlot {
 pub struct ArtifactSettings {
     /// Payload format.
     pub format: Format,
-    /// Where it goes.
+    /// Where it goes, besides the run's own annotations.
     pub backends: Vec<Box<dyn Storage>>,
+    /// Whether it also goes to the run's annotations (`tekton` storage): written in
+    /// the same patch as `signed: "true"`, so the two land together or not at all.
+    pub tekton: bool,
     /// Who signs.
     pub signer: SignerSlot,
 }
@@ -96,11 +97,7 @@ impl Settings {
     }
 
     /// Build the settings for `data` (the ConfigMap's data).
-    pub async fn build(
-        data: &BTreeMap<String, String>,
-        env: &Environment,
-        cluster: &Cluster,
-    ) -> Result<Self, Error> {
+    pub async fn build(data: &BTreeMap<String, String>, env: &Environment) -> Result<Self, Error> {
         let chains = ChainsConfig::parse(data)?;
         let mut registry_settings = env.registry.clone();
         if chains.oci_insecure
@@ -126,7 +123,7 @@ impl Settings {
             let mut backends: Vec<Box<dyn Storage>> = Vec::new();
             for b in &a.storage {
                 backends.push(match b {
-                    Backend::Tekton => Box::new(TektonStorage::unmarked(cluster.clone())),
+                    Backend::Tekton => continue,
                     Backend::Oci => Box::new(OciStorage::new(
                         registry.clone(),
                         chains.oci_repository.clone(),
@@ -152,6 +149,7 @@ impl Settings {
             artifacts.push(Some(ArtifactSettings {
                 format: a.format,
                 backends,
+                tekton: a.storage.contains(&Backend::Tekton),
                 signer,
             }));
         }

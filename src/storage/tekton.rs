@@ -26,11 +26,6 @@ const PREFIX: &str = "chains.tekton.dev/";
 #[derive(Debug)]
 pub struct TektonStorage {
     namespace: Option<String>,
-    /// A connected client to reuse (the controller); else one is made per store.
-    cluster: Option<Cluster>,
-    /// Whether storing also writes `chains.tekton.dev/signed: "true"` (the `attest`
-    /// step); the controller writes it itself once every store has succeeded.
-    mark_signed: bool,
 }
 
 impl fmt::Display for TektonStorage {
@@ -42,20 +37,7 @@ impl fmt::Display for TektonStorage {
 impl TektonStorage {
     /// Storage on runs in their own namespace (`namespace` for runs that name none).
     pub fn new(namespace: Option<String>) -> Self {
-        Self {
-            namespace,
-            cluster: None,
-            mark_signed: true,
-        }
-    }
-
-    /// Storage through `cluster` that leaves `chains.tekton.dev/signed` to the caller.
-    pub fn unmarked(cluster: Cluster) -> Self {
-        Self {
-            namespace: None,
-            cluster: Some(cluster),
-            mark_signed: false,
-        }
+        Self { namespace }
     }
 }
 
@@ -78,7 +60,7 @@ pub fn annotations(item: &Signed<'_>) -> Map<String, Value> {
 }
 
 /// Total size (keys and values) of `existing` annotations after merging `new`.
-fn merged_size(existing: &Map<String, Value>, new: &Map<String, Value>) -> usize {
+pub fn merged_size(existing: &Map<String, Value>, new: &Map<String, Value>) -> usize {
     let size = |(k, v): (&String, &Value)| k.len() + v.as_str().map_or(0, str::len);
     existing
         .iter()
@@ -97,10 +79,7 @@ impl Storage for TektonStorage {
             _ => TektonKind::PipelineRun,
         };
         let namespace = run.namespace.clone().or_else(|| self.namespace.clone());
-        let cluster = match &self.cluster {
-            Some(c) => c.clone(),
-            None => Cluster::connect(namespace.as_deref()).await?,
-        };
+        let cluster = Cluster::connect(namespace.as_deref()).await?;
         let ns = namespace.unwrap_or_else(|| cluster.namespace.clone());
         let current = cluster.get(kind, &ns, &run.name).await?;
         let existing = current
@@ -108,10 +87,7 @@ impl Storage for TektonStorage {
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        let mut new = annotations(item);
-        if !self.mark_signed {
-            new.remove(&format!("{PREFIX}signed"));
-        }
+        let new = annotations(item);
         let location = format!(
             "{}/{ns}/{} annotations {PREFIX}signature-{}",
             kind.plural(),

@@ -226,8 +226,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_request_line(self, verb, resource, body=None):
         if CONFIG.get("log"):
+            auth = self.headers.get("Authorization", "")
+            entry = CONFIG.get("tokens", {}).get(auth[7:] if auth.startswith("Bearer ") else None) or {}
             with LOCK, open(CONFIG["log"], "a") as f:
                 f.write(json.dumps({"verb": verb, "path": self.path, "resource": resource,
+                                    "user": entry.get("user"),
                                     "contentType": self.headers.get("Content-Type"), "body": body}) + "\n")
 
     def parse(self):
@@ -446,8 +449,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             try:
                 if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
                     new = merge_patch(cur, patch)
+                    self.take_ownership(res, ns, name, cur, new, q.get("fieldManager"))
                 elif ctype == "application/json-patch+json":
                     new = json_patch(cur, patch)
+                    self.take_ownership(res, ns, name, cur, new, q.get("fieldManager"))
                 elif ctype == "application/apply-patch+yaml":
                     manager = q.get("fieldManager")
                     if not manager:
@@ -475,6 +480,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             new["metadata"]["name"] = name
             new["metadata"]["namespace"] = ns
             self.finish_write(res, ns, name, new)
+
+    def take_ownership(self, res, ns, name, cur, new, manager):
+        """A non-apply write, as the API server tracks it: every field it changed or
+        removed leaves its applier; the fields it set now belong to the writer's
+        manager (its `fieldManager`, else a per-writer default)."""
+        managers = STATE["managers"].setdefault(key_of(res, ns, name), {})
+        changed = {f for f in owned_fields(cur) | owned_fields(new)
+                   if self.field_value(cur, f) != self.field_value(new, f)}
+        if not changed:
+            return
+        for other in list(managers):
+            managers[other] = [f for f in managers[other] if f not in changed]
+        writer = manager or "before-first-apply"
+        present = {f for f in changed if self.field_value(new, f) is not None}
+        managers[writer] = sorted(set(managers.get(writer, [])) | present)
 
     @staticmethod
     def field_value(obj, field):
