@@ -69,7 +69,9 @@ impl Scene {
             ["get", "leases"],
             ["create", "leases"],
             ["patch", "leases"],
-            ["update", "leases"]
+            ["update", "leases"],
+            ["create", "events"],
+            ["patch", "events"]
         ]);
         let seed = dir.path().join("seed.json");
         std::fs::write(&seed, Value::Array(objects.to_vec()).to_string()).expect("seed");
@@ -407,6 +409,39 @@ fn failures_count_retries_then_mark_failed_never_signed() {
     let fine = by_name("fine");
     assert_eq!(annotation(&fine, "signed"), Some("true"));
     assert_eq!(annotation(&fine, "retries"), None);
+    // `kubectl describe` shows why: Warning Events on the runs.
+    let events = scene.curl(&[], "/apis/events.k8s.io/v1/namespaces/ci/events")["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let reasons = |name: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["regarding"]["name"] == name)
+            .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).unwrap_or_default();
+    assert!(
+        reasons("flaky").contains(&"SigningFailed".to_owned()),
+        "{events:?}\n{log}"
+    );
+    assert!(
+        reasons("broken").contains(&"MarkedFailed".to_owned()),
+        "{events:?}"
+    );
+    assert!(reasons("fine").is_empty());
+    let failed = events
+        .iter()
+        .find(|e| e["reason"] == "MarkedFailed")
+        .expect("MarkedFailed event");
+    assert_eq!(failed["type"], "Warning");
+    assert!(
+        failed["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("storage")),
+        "{failed}"
+    );
 }
 
 #[test]

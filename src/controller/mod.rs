@@ -387,6 +387,40 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings) {
     }
 }
 
+/// A Kubernetes Event (`events.k8s.io/v1`, type Warning) on the run, so
+/// `kubectl describe` shows why it is not signed. Failing to record it is only logged.
+async fn event(
+    recorder: &kube::runtime::events::Recorder,
+    key: &RunKey,
+    reason: &str,
+    note: String,
+) {
+    use kube::runtime::events::{Event, EventType};
+    let (kind, api_version) = match key.kind {
+        TektonKind::TaskRun => ("TaskRun", "tekton.dev/v1"),
+        TektonKind::PipelineRun => ("PipelineRun", "tekton.dev/v1"),
+    };
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(api_version.into()),
+        kind: Some(kind.into()),
+        name: Some(key.name.clone()),
+        namespace: Some(key.namespace.clone()),
+        ..Default::default()
+    };
+    // Event notes are limited to 1 kB.
+    let note: String = note.chars().take(1000).collect();
+    let ev = Event {
+        type_: EventType::Warning,
+        reason: reason.into(),
+        note: Some(note),
+        action: "Sign".into(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&ev, &reference).await {
+        warn!(run = %key, "cannot record a Kubernetes Event: {e}");
+    }
+}
+
 /// Take keys off the queue until it closes.
 async fn work(
     cluster: Cluster,
@@ -395,6 +429,13 @@ async fn work(
     metrics: Arc<Metrics>,
     backoff: Duration,
 ) {
+    let recorder = kube::runtime::events::Recorder::new(
+        cluster.client(),
+        kube::runtime::events::Reporter {
+            controller: "chainseal-controller".into(),
+            instance: std::env::var("HOSTNAME").ok(),
+        },
+    );
     while let Some(key) = queue.pop().await {
         metrics
             .queue_depth
@@ -415,18 +456,36 @@ async fn work(
             });
         };
         match outcome {
-            Outcome::Retry(n) => later(
-                backoff
-                    .saturating_mul(1 << n.min(16))
-                    .min(Duration::from_secs(300)),
-                key,
-            ),
+            Outcome::Retry(n, why) => {
+                event(
+                    &recorder,
+                    &key,
+                    "SigningFailed",
+                    format!("retry {n}: {why}"),
+                )
+                .await;
+                later(
+                    backoff
+                        .saturating_mul(1 << n.min(16))
+                        .min(Duration::from_secs(300)),
+                    key,
+                );
+            }
+            Outcome::Failed(why) => {
+                event(
+                    &recorder,
+                    &key,
+                    "MarkedFailed",
+                    format!("gave up after {} retries: {why}", reconcile::MAX_RETRIES),
+                )
+                .await;
+            }
             Outcome::Waiting => later(Duration::from_secs(5), key),
             Outcome::Unavailable(why) => {
                 warn!(run = %key, "{why}");
                 later(backoff, key);
             }
-            Outcome::Signed | Outcome::Failed | Outcome::Skipped(_) => {}
+            Outcome::Signed | Outcome::Skipped(_) => {}
         }
         // A PipelineRun waiting for this TaskRun can go now.
         if let Some(parent) = parent {

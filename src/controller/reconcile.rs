@@ -33,9 +33,9 @@ pub enum Outcome {
     /// A PipelineRun whose TaskRuns are not all handled yet: look again later.
     Waiting,
     /// Failed; `retries` now says `n`: look again later.
-    Retry(u32),
+    Retry(u32, String),
     /// Failed for the last time: marked `signed: "failed"`.
-    Failed,
+    Failed(String),
     /// The cluster could not be read or written: look again later, nothing counted.
     Unavailable(String),
 }
@@ -104,7 +104,7 @@ pub async fn reconcile(
         Err(o) => (o, None),
     };
     let parent = match (&outcome, key.kind, obj) {
-        (Outcome::Signed | Outcome::Failed, TektonKind::TaskRun, Some(obj)) => obj
+        (Outcome::Signed | Outcome::Failed(_), TektonKind::TaskRun, Some(obj)) => obj
             .pointer("/metadata/labels/tekton.dev~1pipelineRun")
             .and_then(Value::as_str)
             .map(|name| RunKey {
@@ -209,7 +209,12 @@ async fn look(
                     })
                     .inc();
             }
-            retry(cluster, key, &obj).await
+            let why = failures
+                .iter()
+                .map(|f| format!("{}: {}", f.stage.label(), f.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            retry(cluster, key, &obj, why).await
         }
     };
     Ok((outcome, obj))
@@ -366,7 +371,7 @@ async fn sign_and_store(
 }
 
 /// Count a failure: `retries` "0", "1", … up to [`MAX_RETRIES`], then `signed: failed`.
-async fn retry(cluster: &Cluster, key: &RunKey, obj: &Value) -> Outcome {
+async fn retry(cluster: &Cluster, key: &RunKey, obj: &Value, why: String) -> Outcome {
     let next = match annotation(obj, "retries") {
         None | Some("") => Some(0),
         Some(n) => match n.parse::<u32>() {
@@ -377,9 +382,9 @@ async fn retry(cluster: &Cluster, key: &RunKey, obj: &Value) -> Outcome {
     match next {
         Some(n) => {
             let text = n.to_string();
-            mark(cluster, key, &[("retries", &text)], Outcome::Retry(n)).await
+            mark(cluster, key, &[("retries", &text)], Outcome::Retry(n, why)).await
         }
-        None => mark(cluster, key, &[("signed", "failed")], Outcome::Failed).await,
+        None => mark(cluster, key, &[("signed", "failed")], Outcome::Failed(why)).await,
     }
 }
 

@@ -12,9 +12,9 @@ It keeps objects in memory and speaks the REST API the official clients use, wit
 the semantics they rely on:
 
 * resources: tekton.dev/v1 taskruns and pipelineruns, v1 configmaps and secrets,
-  coordination.k8s.io/v1 leases; namespaced paths and cluster-wide lists;
+  coordination.k8s.io/v1 leases, events.k8s.io/v1 events; namespaced paths and cluster-wide lists;
 * get, list (labelSelector with `=`, `==`, `!=`, existence; fieldSelector
-  `metadata.name`/`metadata.namespace`), create (409 AlreadyExists), update (409
+  `metadata.name`/`metadata.namespace`; `limit` + `continue` pages), create (409 AlreadyExists), update (409
   Conflict on a stale resourceVersion), delete (finalizers hold the object with a
   deletionTimestamp until they are removed);
 * patch: JSON merge patch, strategic merge (as merge), JSON patch (RFC 6902 add,
@@ -31,6 +31,7 @@ the semantics they rely on:
 Prints one JSON line `{"port": N}` when ready; appends each request to the log.
 """
 
+import base64
 import copy
 import datetime
 import http.server
@@ -47,6 +48,7 @@ RESOURCES = {
     ("", "v1", "configmaps"): "ConfigMap",
     ("", "v1", "secrets"): "Secret",
     ("coordination.k8s.io", "v1", "leases"): "Lease",
+    ("events.k8s.io", "v1", "events"): "Event",
 }
 KIND_TO_RESOURCE = {kind: key for key, kind in RESOURCES.items()}
 HISTORY = 1000  # events kept for watches
@@ -304,13 +306,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, obj)
         if watching:
             return self.watch(res, ns, q)
+        # Pagination (`limit` + `continue`), as the API server pages large lists.
+        limit = int(q.get("limit") or 0)
+        start, rv = 0, None
+        if q.get("continue"):
+            token = json.loads(base64.b64decode(q["continue"]))
+            start, rv = token["start"], token["rv"]
         with LOCK:
-            items = [copy.deepcopy(o) for (r, n, _), o in sorted(STATE["objects"].items()) if r == res and (ns is None or n == ns)]
-            rv = STATE["rv"]
-        items = [o for o in items if matches_labels(o, q.get("labelSelector", "")) and matches_fields(o, q.get("fieldSelector", ""))]
+            keys = [k for k in sorted(STATE["objects"]) if k[0] == res and (ns is None or k[1] == ns)]
+            selected = [k for k in keys if matches_labels(STATE["objects"][k], q.get("labelSelector", ""))
+                        and matches_fields(STATE["objects"][k], q.get("fieldSelector", ""))]
+            page = selected[start:start + limit] if limit else selected[start:]
+            items = [copy.deepcopy(STATE["objects"][k]) for k in page]
+            rv = rv if rv is not None else STATE["rv"]
+        meta = {"resourceVersion": str(rv)}
+        if limit and start + limit < len(selected):
+            meta["continue"] = base64.b64encode(json.dumps({"start": start + limit, "rv": rv}).encode()).decode()
         group, version, plural = res
         self.send_json(200, {"kind": RESOURCES[res] + "List", "apiVersion": api_version(group, version),
-                             "metadata": {"resourceVersion": str(rv)}, "items": items})
+                             "metadata": meta, "items": items})
 
     def watch(self, res, ns, q):
         since = q.get("resourceVersion", "")
