@@ -84,7 +84,7 @@ class Scene:
         self.secrets = secrets
         self.controller = None
 
-    def start(self, workers=8):
+    def start(self, workers=int(os.environ.get("WORKERS", "8"))):
         self.metrics_port = free_port()
         env = {"PATH": os.environ.get("PATH", ""), "HOME": self.dir, "KUBECONFIG": self.kubeconfig,
                "CHAINSEAL_SIGNING_SECRETS": self.secrets, "CHAINSEAL_LEADER_ELECTION": "false",
