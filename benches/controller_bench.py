@@ -90,6 +90,9 @@ class Scene:
                "CHAINSEAL_SIGNING_SECRETS": self.secrets, "CHAINSEAL_LEADER_ELECTION": "false",
                "CHAINSEAL_WORKERS": str(workers), "CHAINSEAL_LOG_LEVEL": "warn",
                "CHAINSEAL_METRICS_ADDR": "127.0.0.1:%d" % self.metrics_port}
+        # As the container image runs it (Dockerfile); MIMALLOC_* from the caller win.
+        env["MIMALLOC_ARENA_EAGER_COMMIT"] = "0"
+        env.update({k: v for k, v in os.environ.items() if k.startswith("MIMALLOC_")})
         self.started = time.monotonic()
         self.controller = subprocess.Popen([BIN, "controller"], env=env, stdout=subprocess.DEVNULL,
                                            stderr=open(os.path.join(self.dir, "controller.log"), "w"))
