@@ -101,6 +101,25 @@ pub struct ControllerArgs {
     )]
     pub retry_backoff_ms: u64,
 
+    /// Kubernetes API requests per second (client-side limit; 0: none). Chains'
+    /// effective default is 20.
+    #[arg(
+        long,
+        env = "CHAINSEAL_KUBE_API_QPS",
+        default_value_t = 0.0,
+        value_name = "QPS"
+    )]
+    pub kube_api_qps: f64,
+
+    /// Requests allowed at once above `--kube-api-qps`.
+    #[arg(
+        long,
+        env = "CHAINSEAL_KUBE_API_BURST",
+        default_value_t = 50,
+        value_name = "N"
+    )]
+    pub kube_api_burst: u32,
+
     /// Where `/metrics`, `/healthz` and `/readyz` are served (`off`: nowhere).
     #[arg(
         long,

@@ -101,6 +101,8 @@ impl TektonKind {
 #[derive(Clone)]
 pub struct Cluster {
     client: ::kube::Client,
+    /// Client-side request rate limit (the controller's `--kube-api-qps`).
+    limit: Option<std::sync::Arc<crate::rate_limit::RateLimit>>,
     /// The namespace given, else the client's default (the pod's, or the kubeconfig
     /// context's).
     pub namespace: String,
@@ -126,7 +128,25 @@ impl Cluster {
             .map(str::to_owned)
             .unwrap_or_else(|| config.default_namespace.clone());
         let client = ::kube::Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
-        Ok(Self { client, namespace })
+        Ok(Self {
+            client,
+            namespace,
+            limit: None,
+        })
+    }
+
+    /// The same client, sending at most `qps` requests per second (bursts of `burst`)
+    /// through [`Cluster::get`], [`Cluster::annotate`] and the other one-shot calls;
+    /// `qps` 0 means no limit. Watches are long-lived and not counted.
+    pub fn with_rate_limit(mut self, qps: f64, burst: u32) -> Self {
+        self.limit = crate::rate_limit::RateLimit::new(qps, burst).map(std::sync::Arc::new);
+        self
+    }
+
+    async fn pace(&self) {
+        if let Some(limit) = &self.limit {
+            limit.acquire().await;
+        }
     }
 
     /// The underlying client (for watches).
@@ -148,6 +168,7 @@ impl Cluster {
         namespace: &str,
         name: &str,
     ) -> Result<Option<std::collections::BTreeMap<String, String>>, Error> {
+        self.pace().await;
         let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
             Api::namespaced(self.client.clone(), namespace);
         match api.get_opt(name).await {
@@ -215,6 +236,7 @@ impl Cluster {
 
     /// One run, as JSON.
     pub async fn get(&self, kind: TektonKind, namespace: &str, name: &str) -> Result<Value, Error> {
+        self.pace().await;
         let obj = self
             .api(kind, namespace)
             .get(name)
@@ -230,6 +252,7 @@ impl Cluster {
         namespace: &str,
         label_selector: &str,
     ) -> Result<Vec<Value>, Error> {
+        self.pace().await;
         let list = self
             .api(kind, namespace)
             .list(&ListParams::default().labels(label_selector))
@@ -246,6 +269,7 @@ impl Cluster {
         name: &str,
         annotations: &serde_json::Map<String, Value>,
     ) -> Result<(), Error> {
+        self.pace().await;
         let patch = serde_json::json!({"metadata": {"annotations": annotations}});
         self.api(kind, namespace)
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))

@@ -28,6 +28,7 @@ pub mod oci;
 pub mod oidc;
 pub mod outputs;
 pub mod provenance;
+pub mod rate_limit;
 pub mod record;
 pub mod reference;
 pub mod secret;

@@ -379,7 +379,11 @@ fn failures_count_retries_then_mark_failed_never_signed() {
     let Some(scene) = Scene::start("retries", &objects, json!({"flaky": 2, "broken": 100})) else {
         return;
     };
-    let controller = scene.controller(&[]);
+    // Also under a client-side rate limit (the limiter's timing is unit-tested).
+    let controller = scene.controller(&[
+        ("CHAINSEAL_KUBE_API_QPS", "200"),
+        ("CHAINSEAL_KUBE_API_BURST", "5"),
+    ]);
     scene.wait_for("all three handled", Duration::from_secs(60), |runs| {
         signed(runs) == 3
     });

@@ -73,6 +73,8 @@ pub struct Options {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Leader election: `None` runs without it (one replica only).
     pub leader: Option<LeaderOptions>,
+    /// Client-side limit on Kubernetes API requests: (per second, burst); 0: none.
+    pub kube_api_rate: (f64, u32),
 }
 
 /// Leader election through a `coordination.k8s.io/v1` Lease.
@@ -88,7 +90,9 @@ pub struct LeaderOptions {
 
 /// Run until SIGTERM or SIGINT (or, with leader election, until the lease is lost).
 pub async fn run(opts: Options) -> Result<(), Error> {
-    let cluster = Cluster::connect(None).await?;
+    let cluster = Cluster::connect(None)
+        .await?
+        .with_rate_limit(opts.kube_api_rate.0, opts.kube_api_rate.1);
     let metrics = Arc::new(Metrics::new());
     if let Some(addr) = opts.metrics_addr {
         let m = metrics.clone();
