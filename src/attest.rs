@@ -216,7 +216,7 @@ async fn read_build(cfg: &AttestConfig) -> Result<Build, Error> {
     Ok(Build::Tekton(Box::new(record), options))
 }
 
-fn run_id(record: &Record) -> storage::RunId {
+pub(crate) fn run_id(record: &Record) -> storage::RunId {
     let (kind, meta) = match record {
         Record::TaskRun(tr) => ("TaskRun", &tr.metadata),
         Record::PipelineRun { run, .. } => ("PipelineRun", &run.metadata),

@@ -310,15 +310,7 @@ fn hash_file(path: &Path, buf: &mut [u8]) -> Result<String, Error> {
             Err(e) => return Err(unreadable(e)),
         }
     }
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    Ok(crate::oci::lower_hex(&hasher.finalize()))
 }
 
 /// A `sha256sum`/`sha512sum` file: `<hex>  <name>` or `<hex> *<name>` (binary mode)

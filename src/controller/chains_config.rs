@@ -125,6 +125,13 @@ fn artifact(
     let mut storage = Vec::new();
     if !storage_value.is_empty() {
         for item in storage_value.split(',').map(str::trim) {
+            if !storage_allowed.contains(&item) {
+                return Err(invalid(
+                    &key("storage"),
+                    &storage_value,
+                    &format!("a comma-separated set of {}", storage_allowed.join(", ")),
+                ));
+            }
             let backend = match item {
                 "tekton" => Backend::Tekton,
                 "oci" => Backend::Oci,
@@ -132,16 +139,8 @@ fn artifact(
                 "docdb" => Backend::Unsupported("docdb"),
                 "grafeas" => Backend::Unsupported("grafeas"),
                 "kafka" => Backend::Unsupported("kafka"),
-                "archivista" => Backend::Unsupported("archivista"),
-                _ => Backend::Unsupported(""),
+                _ => Backend::Unsupported("archivista"),
             };
-            if !storage_allowed.contains(&item) || backend == Backend::Unsupported("") {
-                return Err(invalid(
-                    &key("storage"),
-                    &storage_value,
-                    &format!("a comma-separated set of {}", storage_allowed.join(", ")),
-                ));
-            }
             if !storage.contains(&backend) {
                 storage.push(backend);
             }

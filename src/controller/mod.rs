@@ -333,8 +333,16 @@ async fn watch_runs(
                 continue;
             }
         };
-        let value = serde_json::to_value(&obj).unwrap_or_default();
-        if reconcile::is_done(&value) && !reconcile::is_handled(&value) {
+        // Two fields decide; the object is not converted or kept.
+        let signed = obj
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(&format!("{}signed", reconcile::PREFIX)))
+            .map(String::as_str);
+        if reconcile::status_done(obj.data.get("status"))
+            && !reconcile::signed_value_handled(signed)
+        {
             let (Some(ns), Some(name)) = (obj.metadata.namespace, obj.metadata.name) else {
                 continue;
             };

@@ -16,7 +16,7 @@ use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use crate::kube::{Cluster, TektonKind};
 use crate::provenance;
 use crate::record::tekton;
-use crate::storage::{RunId, Signed};
+use crate::storage::Signed;
 
 /// The annotation prefix Chains uses.
 pub const PREFIX: &str = "chains.tekton.dev/";
@@ -80,7 +80,13 @@ fn annotation<'a>(obj: &'a Value, name: &str) -> Option<&'a str> {
 /// Whether the run has finished (its `Succeeded` condition is not `Unknown`);
 /// failed runs are signed too.
 pub fn is_done(obj: &Value) -> bool {
-    obj.pointer("/status/conditions")
+    status_done(obj.get("status"))
+}
+
+/// [`is_done`] from the run's `status` alone.
+pub fn status_done(status: Option<&Value>) -> bool {
+    status
+        .and_then(|s| s.get("conditions"))
         .and_then(Value::as_array)
         .and_then(|cs| cs.iter().find(|c| c["type"] == "Succeeded"))
         .is_some_and(|c| c["status"] == "True" || c["status"] == "False")
@@ -88,7 +94,12 @@ pub fn is_done(obj: &Value) -> bool {
 
 /// Whether the run has been handled (`signed` is `true` or `failed`).
 pub fn is_handled(obj: &Value) -> bool {
-    matches!(annotation(obj, "signed"), Some("true" | "failed"))
+    signed_value_handled(annotation(obj, "signed"))
+}
+
+/// [`is_handled`] from the value of `chains.tekton.dev/signed` alone.
+pub fn signed_value_handled(signed: Option<&str>) -> bool {
+    matches!(signed, Some("true" | "failed"))
 }
 
 /// Look at `key` once; also returns the PipelineRun that owns a TaskRun just handled
@@ -267,14 +278,7 @@ async fn sign_and_store(
         .map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
     let storage_key =
         attest::storage_key(&record).map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
-    let run = RunId {
-        kind: match key.kind {
-            TektonKind::TaskRun => "TaskRun",
-            TektonKind::PipelineRun => "PipelineRun",
-        },
-        name: key.name.clone(),
-        namespace: Some(key.namespace.clone()),
-    };
+    let run = attest::run_id(&record);
     let mut failures = Vec::new();
     let artifact = match key.kind {
         TektonKind::TaskRun => settings.taskrun.as_ref(),

@@ -410,13 +410,18 @@ fn reqwest_header(media_type: &str) -> Result<http::HeaderValue, String> {
 /// `sha256:<hex>` of `data`.
 pub fn sha256_digest(data: &[u8]) -> String {
     use sha2::Digest as _;
-    let hash = sha2::Sha256::digest(data);
-    let mut out = String::with_capacity(71);
-    out.push_str("sha256:");
-    for b in hash {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    format!("sha256:{}", lower_hex(&sha2::Sha256::digest(data)))
+}
+
+/// Bytes as lower-case hex.
+pub fn lower_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Parse an image reference (`registry/repo@sha256:…`, `registry/repo[:tag]`),
