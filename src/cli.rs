@@ -120,6 +120,12 @@ pub struct ControllerArgs {
     )]
     pub kube_api_burst: u32,
 
+    /// Add Chains' finalizer (`chains.tekton.dev/taskrun`, `…/pipelinerun`) to
+    /// unfinished runs, so a run deleted before it is signed waits for its signature;
+    /// removed as soon as the run is handled. Off by default: see docs/controller.md.
+    #[arg(long, env = "CHAINSEAL_FINALIZERS", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub finalizers: bool,
+
     /// Where `/metrics`, `/healthz` and `/readyz` are served (`off`: nowhere).
     #[arg(
         long,

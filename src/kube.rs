@@ -277,6 +277,76 @@ impl Cluster {
             .map_err(|e| self.error(e, "patch", kind, name, namespace))?;
         Ok(())
     }
+
+    /// Add `finalizer` to a run by server-side apply under `manager` (as Chains adds
+    /// its own), so other writers' finalizers are kept.
+    pub async fn add_finalizer(
+        &self,
+        kind: TektonKind,
+        namespace: &str,
+        name: &str,
+        finalizer: &str,
+        manager: &str,
+    ) -> Result<(), Error> {
+        self.pace().await;
+        let resource = kind.resource();
+        let patch = serde_json::json!({
+            "apiVersion": resource.api_version,
+            "kind": resource.kind,
+            "metadata": {"name": name, "namespace": namespace, "finalizers": [finalizer]},
+        });
+        self.api(kind, namespace)
+            .patch(
+                name,
+                &PatchParams::apply(manager).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .map_err(|e| self.error(e, "patch", kind, name, namespace))?;
+        Ok(())
+    }
+
+    /// Remove the finalizers at `positions` (index, name) from a run, each guarded by
+    /// a `test` that it is still there, so a list changed meanwhile is never clobbered
+    /// (the patch is then refused and the caller looks again).
+    pub async fn remove_finalizers(
+        &self,
+        kind: TektonKind,
+        namespace: &str,
+        name: &str,
+        positions: &[(usize, String)],
+    ) -> Result<(), Error> {
+        if positions.is_empty() {
+            return Ok(());
+        }
+        self.pace().await;
+        let mut sorted = positions.to_vec();
+        // Highest index first, so earlier removals don't shift later ones.
+        sorted.sort_by_key(|p| std::cmp::Reverse(p.0));
+        let ops: Vec<Value> = sorted
+            .iter()
+            .flat_map(|(i, f)| {
+                let path = format!("/metadata/finalizers/{i}");
+                [
+                    serde_json::json!({"op": "test", "path": path, "value": f}),
+                    serde_json::json!({"op": "remove", "path": path}),
+                ]
+            })
+            .collect();
+        let patch: json_patch::Patch =
+            serde_json::from_value(Value::Array(ops)).map_err(|e| Error::Api {
+                verb: "patch",
+                resource: kind.plural().to_owned(),
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                message: format!("building the finalizer patch: {e}"),
+            })?;
+        self.api(kind, namespace)
+            .patch(name, &PatchParams::default(), &Patch::Json::<()>(patch))
+            .await
+            .map_err(|e| self.error(e, "patch", kind, name, namespace))?;
+        Ok(())
+    }
 }
 
 /// A dynamic object as plain JSON with its `apiVersion` and `kind`.

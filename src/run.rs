@@ -303,6 +303,7 @@ fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> 
             })?),
         },
         kube_api_rate: (args.kube_api_qps.max(0.0), args.kube_api_burst),
+        finalizers: args.finalizers,
         leader: args
             .leader_election
             .then(|| chainseal::controller::LeaderOptions {

@@ -145,19 +145,36 @@ impl Scene {
     }
 
     fn create(&self, obj: &Value) {
-        let body = self.dir.path().join("create.json");
-        std::fs::write(&body, obj.to_string()).expect("body");
+        self.send(
+            "POST",
+            "application/json",
+            obj,
+            "/apis/tekton.dev/v1/namespaces/ci/taskruns",
+        );
+    }
+
+    /// `method` `body` (of `content_type`) to `path`, as the admin.
+    fn send(&self, method: &str, content_type: &str, body: &Value, path: &str) -> Value {
+        let file = self.dir.path().join("request.json");
+        std::fs::write(&file, body.to_string()).expect("body");
         self.curl(
             &[
                 "-X",
-                "POST",
+                method,
                 "-H",
-                "Content-Type: application/json",
+                &format!("Content-Type: {content_type}"),
                 "--data-binary",
-                &format!("@{}", body.display()),
+                &format!("@{}", file.display()),
             ],
-            "/apis/tekton.dev/v1/namespaces/ci/taskruns",
-        );
+            path,
+        )
+    }
+
+    /// One TaskRun, or `None` once it is gone.
+    fn taskrun(&self, name: &str) -> Option<Value> {
+        self.runs("taskruns")
+            .into_iter()
+            .find(|r| r["metadata"]["name"] == name)
     }
 
     /// Wait until `done(runs)` holds, or fail with the controller's log.
@@ -679,4 +696,164 @@ fn only_the_leader_signs_and_a_standby_takes_over() {
         };
         assert_eq!(user, want, "{name} marked by {user}");
     }
+}
+
+fn finalizers_of(runs: &[Value], name: &str) -> Option<Vec<String>> {
+    let run = runs.iter().find(|r| r["metadata"]["name"] == name)?;
+    Some(
+        run["metadata"]["finalizers"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|f| f.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+fn with_finalizers(mut run: Value, finalizers: &[&str], deleting: bool) -> Value {
+    run["metadata"]["finalizers"] = json!(finalizers);
+    if deleting {
+        run["metadata"]["deletionTimestamp"] = json!("2026-11-26T08:00:00Z");
+    }
+    run
+}
+
+#[test]
+fn opt_in_finalizers_hold_runs_until_handled_and_chains_leftovers_are_released() {
+    let signed_run = |name: &str| {
+        let mut r = taskrun(name, "True");
+        r["metadata"]["annotations"]["chains.tekton.dev/signed"] = json!("true");
+        r
+    };
+    let objects = vec![
+        config(),
+        taskrun("running", "Unknown"),
+        taskrun("doomed", "Unknown"),
+        // Deleted while no controller ran, unsigned, with Chains' finalizer and another.
+        with_finalizers(
+            taskrun("leftover", "True"),
+            &["example.com/keep", "chains.tekton.dev/taskrun"],
+            true,
+        ),
+        // Signed by Chains, which left its legacy finalizer.
+        with_finalizers(signed_run("old"), &["chains.tekton.dev"], false),
+    ];
+    let Some(scene) = Scene::start("finalizers", &objects, json!({})) else {
+        return;
+    };
+    let controller = scene.controller(&[("CHAINSEAL_FINALIZERS", "true")]);
+    let mine = vec!["chains.tekton.dev/taskrun".to_owned()];
+    scene.wait_for(
+        "finalizers on running runs, leftovers released",
+        Duration::from_secs(60),
+        |runs| {
+            finalizers_of(runs, "running") == Some(mine.clone())
+                && finalizers_of(runs, "doomed") == Some(mine.clone())
+                && finalizers_of(runs, "leftover") == Some(vec!["example.com/keep".into()])
+                && finalizers_of(runs, "old") == Some(vec![])
+        },
+    );
+    let leftover = scene
+        .taskrun("leftover")
+        .expect("held by its other finalizer");
+    assert_eq!(annotation(&leftover, "signed"), Some("true"));
+    assert_verifies(&scene, &leftover);
+
+    // Deleted while running: held, then released unsigned, then gone.
+    scene.curl(
+        &["-X", "DELETE"],
+        "/apis/tekton.dev/v1/namespaces/ci/taskruns/doomed",
+    );
+    scene.wait_for(
+        "the deleted run is released",
+        Duration::from_secs(30),
+        |runs| finalizers_of(runs, "doomed").is_none(),
+    );
+
+    // Finishes: signed, then the finalizer goes.
+    scene.send(
+        "PATCH",
+        "application/merge-patch+json",
+        &json!({"status": {"conditions": [{"type": "Succeeded", "status": "True", "reason": "Succeeded"}]}}),
+        "/apis/tekton.dev/v1/namespaces/ci/taskruns/running",
+    );
+    scene.wait_for(
+        "the finished run is signed and released",
+        Duration::from_secs(30),
+        |runs| {
+            finalizers_of(runs, "running") == Some(vec![])
+                && runs.iter().any(|r| {
+                    r["metadata"]["name"] == "running" && annotation(r, "signed") == Some("true")
+                })
+        },
+    );
+    assert_verifies(&scene, &scene.taskrun("running").expect("running"));
+    assert_eq!(stop(controller), 0);
+    // Each run was marked once; the finalizer was applied by its own field manager.
+    assert_eq!(
+        scene.storage_writes(),
+        [("leftover".to_owned(), 1), ("running".to_owned(), 1)].into(),
+    );
+    let log = std::fs::read_to_string(scene.dir.path().join("requests.jsonl")).expect("log");
+    assert!(
+        log.lines().any(
+            |l| l.contains("fieldManager=chainseal-controller%2Ffinalizers")
+                || l.contains("fieldManager=chainseal-controller/finalizers")
+        ),
+        "no apply by the finalizer field manager"
+    );
+}
+
+#[test]
+fn without_finalizers_runs_are_left_alone_until_deleted() {
+    let objects = vec![
+        config(),
+        taskrun("running", "Unknown"),
+        taskrun("finished", "True"),
+        with_finalizers(
+            taskrun("leftover", "True"),
+            &["example.com/keep", "chains.tekton.dev/taskrun"],
+            true,
+        ),
+        with_finalizers(taskrun("kept", "True"), &["chains.tekton.dev"], false),
+    ];
+    let Some(scene) = Scene::start("no finalizers", &objects, json!({})) else {
+        return;
+    };
+    let controller = scene.controller(&[]);
+    scene.wait_for(
+        "the finished runs are signed",
+        Duration::from_secs(60),
+        |runs| signed(runs) == 3,
+    );
+    // Signed too: a handled run's Chains finalizer stays until the run is deleted.
+    let runs = scene.runs("taskruns");
+    assert_eq!(finalizers_of(&runs, "running"), Some(vec![]));
+    assert_eq!(
+        finalizers_of(&runs, "kept"),
+        Some(vec!["chains.tekton.dev".into()])
+    );
+    assert_eq!(
+        finalizers_of(&runs, "leftover"),
+        Some(vec!["example.com/keep".into()])
+    );
+    scene.curl(
+        &["-X", "DELETE"],
+        "/apis/tekton.dev/v1/namespaces/ci/taskruns/kept",
+    );
+    scene.wait_for(
+        "the deleted run is released",
+        Duration::from_secs(30),
+        |runs| finalizers_of(runs, "kept").is_none(),
+    );
+    assert_eq!(stop(controller), 0);
+    let log = std::fs::read_to_string(scene.dir.path().join("requests.jsonl")).expect("log");
+    assert!(
+        !log.lines().any(|l| l.contains("finalizers")
+            && l.contains("\"verb\": \"patch\"")
+            && l.contains("/running")),
+        "a finalizer was written to a running run with finalizers off"
+    );
 }

@@ -9,8 +9,10 @@
 //!   configured backend, and only then writes `chains.tekton.dev/signed: "true"`; a
 //!   failure counts `chains.tekton.dev/retries` and, after Chains' maximum, writes
 //!   `signed: "failed"` ([`reconcile`]).
-//! * No finalizers: a run is signed when it completes; one deleted before that is not
-//!   signed (Chains' finalizers deadlock with admission webhooks and block deletion).
+//! * No finalizers by default: a run is signed when it completes; one deleted before
+//!   that is not signed (Chains' finalizers deadlock with admission webhooks and block
+//!   deletion). `CHAINSEAL_FINALIZERS=true` opts in ([`finalizers`]); runs being
+//!   deleted with a Chains finalizer are released in every mode.
 //! * The ConfigMap is watched; a change rebuilds the settings ([`settings`]), an
 //!   invalid one is logged and the previous settings are kept.
 //! * SIGTERM/SIGINT: the watches stop, workers finish the run they hold, then exit.
@@ -18,6 +20,7 @@
 //!   next start.
 
 pub mod chains_config;
+pub mod finalizers;
 pub mod metrics;
 pub mod queue;
 pub mod reconcile;
@@ -75,6 +78,8 @@ pub struct Options {
     pub leader: Option<LeaderOptions>,
     /// Client-side limit on Kubernetes API requests: (per second, burst); 0: none.
     pub kube_api_rate: (f64, u32),
+    /// Add Chains' finalizer to unfinished runs until they are handled.
+    pub finalizers: bool,
 }
 
 /// Leader election through a `coordination.k8s.io/v1` Lease.
@@ -214,6 +219,7 @@ async fn lead(
                 ns.clone(),
                 queue.clone(),
                 lists.clone(),
+                opts.finalizers,
             )));
         }
     }
@@ -231,6 +237,7 @@ async fn lead(
             queue.clone(),
             metrics.clone(),
             opts.retry_backoff,
+            opts.finalizers,
         )));
     }
     info!(
@@ -303,13 +310,15 @@ async fn shutdown_signal() {
     }
 }
 
-/// Queue every finished, unhandled run `kind` shows.
+/// Queue every run `kind` shows that needs a worker: finished and unhandled, or a
+/// finalizer to add or release.
 async fn watch_runs(
     cluster: Cluster,
     kind: TektonKind,
     namespace: Option<String>,
     queue: Arc<Queue>,
     lists: Arc<ListsDone>,
+    with_finalizers: bool,
 ) {
     let mut listed = false;
     let api = cluster.runs(kind, namespace.as_deref());
@@ -333,16 +342,25 @@ async fn watch_runs(
                 continue;
             }
         };
-        // Two fields decide; the object is not converted or kept.
+        // A few fields decide; the object is not converted or kept.
         let signed = obj
             .metadata
             .annotations
             .as_ref()
             .and_then(|a| a.get(&format!("{}signed", reconcile::PREFIX)))
             .map(String::as_str);
-        if reconcile::status_done(obj.data.get("status"))
-            && !reconcile::signed_value_handled(signed)
-        {
+        let seen = finalizers::Seen {
+            done: reconcile::status_done(obj.data.get("status")),
+            handled: reconcile::signed_value_handled(signed),
+            held: obj
+                .metadata
+                .finalizers
+                .iter()
+                .flatten()
+                .any(|f| finalizers::is_chains(f)),
+            deleting: obj.metadata.deletion_timestamp.is_some(),
+        };
+        if seen.needs_work(with_finalizers) {
             let (Some(ns), Some(name)) = (obj.metadata.namespace, obj.metadata.name) else {
                 continue;
             };
@@ -440,6 +458,7 @@ async fn work(
     queue: Arc<Queue>,
     metrics: Arc<Metrics>,
     backoff: Duration,
+    finalizers: bool,
 ) {
     let recorder = kube::runtime::events::Recorder::new(
         cluster.client(),
@@ -454,7 +473,8 @@ async fn work(
             .set(i64::try_from(queue.depth()).unwrap_or(i64::MAX));
         let settings = shared.read().await.clone();
         let started = std::time::Instant::now();
-        let (outcome, parent) = reconcile::reconcile(&cluster, &settings, &metrics, &key).await;
+        let (outcome, parent) =
+            reconcile::reconcile(&cluster, &settings, finalizers, &metrics, &key).await;
         metrics
             .kind(key.kind)
             .handling

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use tracing::{debug, info, warn};
 
+use super::finalizers;
 use super::metrics::{ErrorType, KindMetrics, Metrics};
 use super::queue::RunKey;
 use super::settings::Settings;
@@ -104,9 +105,13 @@ pub fn signed_value_handled(signed: Option<&str>) -> bool {
 
 /// Look at `key` once; also returns the PipelineRun that owns a TaskRun just handled
 /// (it may have been waiting for it).
+///
+/// With `finalizers`, an unfinished run gets Chains' finalizer and a handled one loses
+/// it; in every mode a run being deleted is released ([`super::finalizers`]).
 pub async fn reconcile(
     cluster: &Cluster,
     settings: &Settings,
+    finalizers: bool,
     metrics: &Metrics,
     key: &RunKey,
 ) -> (Outcome, Option<RunKey>) {
@@ -114,7 +119,7 @@ pub async fn reconcile(
         Ok((o, v)) => (o, Some(v)),
         Err(o) => (o, None),
     };
-    let parent = match (&outcome, key.kind, obj) {
+    let parent = match (&outcome, key.kind, &obj) {
         (Outcome::Signed | Outcome::Failed(_), TektonKind::TaskRun, Some(obj)) => obj
             .pointer("/metadata/labels/tekton.dev~1pipelineRun")
             .and_then(Value::as_str)
@@ -125,7 +130,65 @@ pub async fn reconcile(
             }),
         _ => None,
     };
+    let outcome = match &obj {
+        Some(obj) => settle(cluster, finalizers, key, obj, outcome).await,
+        None => outcome,
+    };
     (outcome, parent)
+}
+
+/// Why an unfinished run was skipped (the one case a finalizer is added).
+const NOT_FINISHED: &str = "not finished";
+
+/// Add or release the finalizer `outcome` calls for, on the run as read (`obj`).
+async fn settle(
+    cluster: &Cluster,
+    enabled: bool,
+    key: &RunKey,
+    obj: &Value,
+    outcome: Outcome,
+) -> Outcome {
+    let held = finalizers::held(obj);
+    let deleting = finalizers::deleting(obj);
+    let release = match &outcome {
+        Outcome::Skipped(why) if *why == NOT_FINISHED => deleting,
+        Outcome::Signed | Outcome::Failed(_) | Outcome::Skipped(_) => deleting || enabled,
+        Outcome::Waiting | Outcome::Retry(..) | Outcome::Unavailable(_) => false,
+    };
+    if release && !held.is_empty() {
+        return match cluster
+            .remove_finalizers(key.kind, &key.namespace, &key.name, &held)
+            .await
+        {
+            Ok(()) | Err(crate::kube::Error::NotFound { .. }) => {
+                debug!(run = %key, "finalizer released");
+                outcome
+            }
+            Err(e) => Outcome::Unavailable(format!("releasing the finalizer: {e}")),
+        };
+    }
+    let add = enabled
+        && held.is_empty()
+        && !deleting
+        && matches!(outcome, Outcome::Skipped(why) if why == NOT_FINISHED);
+    if add {
+        let name = finalizers::name(key.kind);
+        match cluster
+            .add_finalizer(
+                key.kind,
+                &key.namespace,
+                &key.name,
+                name,
+                finalizers::FIELD_MANAGER,
+            )
+            .await
+        {
+            Ok(()) => debug!(run = %key, "finalizer added"),
+            // Not worth a retry loop: the run is still signed when it finishes.
+            Err(e) => warn!(run = %key, "cannot add the finalizer {name}: {e}"),
+        }
+    }
+    outcome
 }
 
 async fn look(
@@ -141,22 +204,22 @@ async fn look(
         Err(crate::kube::Error::NotFound { .. }) => return Err(Outcome::Skipped("gone")),
         Err(e) => return Err(Outcome::Unavailable(e.to_string())),
     };
-    let skip = |why| Ok((Outcome::Skipped(why), Value::Null));
     if is_handled(&obj) {
-        return skip("already handled");
-    }
-    if !is_done(&obj) {
-        return skip("not finished");
+        return Ok((Outcome::Skipped("already handled"), obj));
     }
     let managed_by = obj.pointer("/spec/managedBy").and_then(Value::as_str);
     if !settings.chains.manages(managed_by) {
-        return skip("managed by another controller");
+        return Ok((Outcome::Skipped("managed by another controller"), obj));
+    }
+    if !is_done(&obj) {
+        return Ok((Outcome::Skipped(NOT_FINISHED), obj));
     }
     let mut values = vec![obj.clone()];
     if key.kind == TektonKind::PipelineRun {
         match children(cluster, &key.namespace, &obj).await {
             Ok(Some(kids)) => values.extend(kids),
-            Ok(None) => return Ok((Outcome::Waiting, Value::Null)),
+            Ok(None) => return Ok((Outcome::Waiting, obj)),
+            Err(Outcome::Skipped(why)) => return Ok((Outcome::Skipped(why), obj)),
             Err(outcome) => return Err(outcome),
         }
     }

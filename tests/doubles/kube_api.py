@@ -487,6 +487,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                             managers[other] = [f for f in managers[other] if f not in applied]
                     previous = set(managers.get(manager, []))
                     new = merge_patch(cur, {k: v for k, v in patch.items() if k not in ("apiVersion", "kind")})
+                    # finalizers is a set list: applied entries join the others.
+                    if "finalizers" in (patch.get("metadata") or {}):
+                        kept = cur.get("metadata", {}).get("finalizers") or []
+                        new["metadata"]["finalizers"] = kept + [f for f in patch["metadata"]["finalizers"] or [] if f not in kept]
                     for f in previous - applied:  # fields the manager no longer applies are removed
                         self.remove_field(new, f)
                     managers[manager] = sorted(applied)
