@@ -50,6 +50,14 @@ pub enum Error {
         /// Cause.
         cause: storage::Error,
     },
+    /// The transparency log upload failed; what could be stored was stored (listed).
+    #[error("{cause}{}; run again to retry the upload", stored_note(.stored))]
+    Transparency {
+        /// What was stored.
+        stored: Vec<Stored>,
+        /// Cause.
+        cause: crate::transparency::Error,
+    },
     /// A record without a usable storage key.
     #[error(
         "{kind} `{name}` has no metadata.uid: chainseal names attestations `{prefix}-<uid>`; export the run with its metadata"
@@ -91,6 +99,8 @@ pub enum Outcome {
         key: String,
         /// Where it went.
         stored: Vec<Stored>,
+        /// The attestation's transparency log entry, when it was logged.
+        transparency: Option<String>,
     },
 }
 
@@ -115,21 +125,106 @@ pub(crate) struct ImageSignature {
     pub(crate) payload: ImagePayload,
     signature: Vec<u8>,
     statement: Envelope,
+    /// The `hashedrekord` entry of the signature, once logged.
+    pub(crate) tlog: Option<crate::transparency::LogEntry>,
 }
 
 impl ImageSignature {
-    pub(crate) fn as_item<'a>(
-        &'a self,
-        public_key: Option<&'a signing::PublicKey>,
-    ) -> SignedImage<'a> {
+    pub(crate) fn as_item<'a>(&'a self, signer: &'a dyn signing::Signer) -> SignedImage<'a> {
         SignedImage {
             image: &self.payload.image,
             payload: &self.payload.payload,
             signature: &self.signature,
             statement: &self.statement,
-            public_key,
+            public_key: signer.public_key(),
+            certificate: signer.certificate(),
+            tlog: self.tlog.as_ref(),
         }
     }
+}
+
+/// Whether a run's signatures go to the transparency log: always (`on`), never
+/// (`off`), or (`manual`) when the run is annotated
+/// `chains.tekton.dev/transparency-upload: "true"` and not yet logged, as Chains.
+pub(crate) fn wants_transparency(mode: crate::transparency::Mode, record: Option<&Record>) -> bool {
+    use crate::transparency::Mode;
+    match mode {
+        Mode::On => true,
+        Mode::Off => false,
+        Mode::Manual => record.is_some_and(|r| {
+            let meta = match r {
+                Record::TaskRun(tr) => &tr.metadata,
+                Record::PipelineRun { run, .. } => &run.metadata,
+            };
+            meta.annotations
+                .get("chains.tekton.dev/transparency-upload")
+                .is_some_and(|v| v == "true")
+                && !meta
+                    .annotations
+                    .contains_key("chains.tekton.dev/transparency")
+        }),
+    }
+}
+
+/// The PEM that verifies `signer`'s signatures in a log entry: its certificate, else
+/// its public key.
+pub(crate) fn verifier_pem(signer: &dyn signing::Signer) -> Option<&str> {
+    signer
+        .certificate()
+        .map(|c| c.leaf_pem.as_str())
+        .or_else(|| signer.public_key().map(|k| k.pem.as_str()))
+}
+
+/// Log the attestation (`dsse`) and every image signature (`hashedrekord`) in Rekor.
+/// Entries that could be made are kept even when another upload fails.
+pub(crate) async fn log_signatures(
+    rekor: &crate::transparency::Rekor,
+    signer: &dyn signing::Signer,
+    envelope: &Envelope,
+    images: &mut [ImageSignature],
+) -> (
+    Option<crate::transparency::LogEntry>,
+    Result<(), crate::transparency::Error>,
+) {
+    let Some(verifier) = verifier_pem(signer) else {
+        return (
+            None,
+            Err(crate::transparency::Error::Rekor {
+                url: String::new(),
+                detail: "the signer has no public key or certificate to log".into(),
+            }),
+        );
+    };
+    let attestation = rekor.upload_dsse(envelope, verifier);
+    let signatures = futures::future::join_all(
+        images
+            .iter()
+            .map(|i| rekor.upload_hashedrekord(&i.payload.payload, &i.signature, verifier)),
+    );
+    let (attestation, signatures) = tokio::join!(attestation, signatures);
+    let mut failure = None;
+    for (image, entry) in images.iter_mut().zip(signatures) {
+        match entry {
+            Ok(e) => image.tlog = Some(e),
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    let entry = match attestation {
+        Ok(e) => {
+            info!(
+                log_index = e.log_index,
+                "logged the attestation in {}", e.url
+            );
+            Some(e)
+        }
+        Err(e) => {
+            failure = Some(e);
+            None
+        }
+    };
+    (entry, failure.map_or(Ok(()), Err))
 }
 
 /// Sign every image the record's TaskRuns name: the simple-signing payload (cosign
@@ -157,6 +252,7 @@ pub(crate) async fn sign_images(
             payload,
             signature,
             statement,
+            tlog: None,
         });
     }
     Ok(out)
@@ -292,11 +388,21 @@ async fn finish(
         signer.as_ref(),
     )
     .await?;
-    let images = match record {
+    let mut images = match record {
         Some(record) if backends.iter().any(|b| b.keeps_image_signatures()) => {
             sign_images(record, signer.as_ref()).await?
         }
         _ => Vec::new(),
+    };
+    // Logged before storing (as Chains), so stores can carry the entries; a failed
+    // upload still lets everything be stored, then fails the run.
+    let (tlog, logged) = if wants_transparency(cfg.transparency.mode, record) {
+        match crate::transparency::Rekor::new(&cfg.transparency.url) {
+            Ok(rekor) => log_signatures(&rekor, signer.as_ref(), &envelope, &mut images).await,
+            Err(e) => (None, Err(e)),
+        }
+    } else {
+        (None, Ok(()))
     };
     let subjects = sha256_subjects(&generated.statement);
     let item = Signed {
@@ -305,11 +411,13 @@ async fn finish(
         predicate_type: &generated.statement.predicate_type,
         subjects: &subjects,
         public_key: signer.public_key(),
+        certificate: signer.certificate(),
+        tlog: tlog.as_ref(),
         run,
     };
     let image_items: Vec<_> = images
         .iter()
-        .map(|i| (i, i.as_item(signer.public_key())))
+        .map(|i| (i, i.as_item(signer.as_ref())))
         .collect();
     let mut stored = Vec::new();
     for backend in &backends {
@@ -353,9 +461,13 @@ async fn finish(
             });
         }
     }
+    if let Err(cause) = logged {
+        return Err(Error::Transparency { stored, cause });
+    }
     Ok(Outcome::Stored {
         generated,
         key,
         stored,
+        transparency: tlog.as_ref().map(|e| e.location()),
     })
 }

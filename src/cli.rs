@@ -301,6 +301,10 @@ pub struct AttestArgs {
     #[command(flatten)]
     pub signer: SignerArgs,
 
+    /// Rekor and bundles.
+    #[command(flatten)]
+    pub transparency: TransparencyArgs,
+
     /// Where to store attestations, a comma-separated list: `file:///dir` or a
     /// directory path; `oci` (next to each image: cosign tags or referrers, plus image
     /// signatures) or `oci://<registry>/<repository>` (all in one repository);
@@ -391,7 +395,8 @@ pub struct SignerArgs {
     /// ECDSA P-256/384/521, Ed25519, RSA 2048-4096), `EC PRIVATE KEY`,
     /// `RSA PRIVATE KEY`, or a cosign-encrypted key), or a KMS key:
     /// `awskms://[endpoint]/<key>`, `gcpkms://projects/…/cryptoKeys/<k>[/cryptoKeyVersions/<v>]`,
-    /// `azurekms://<vault>/<key>`, `hashivault://<key>`.
+    /// `azurekms://<vault>/<key>`, `hashivault://<key>`; or `keyless` (an ephemeral
+    /// key certified by Fulcio for the workload's OIDC identity).
     #[arg(long, env = "CHAINSEAL_KEY", value_name = "KEY")]
     pub key: Option<String>,
 
@@ -407,6 +412,61 @@ pub struct SignerArgs {
     /// KMS connection settings.
     #[command(flatten)]
     pub kms: KmsArgs,
+
+    /// Keyless signing settings.
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
+}
+
+/// Keyless signing (`CHAINSEAL_KEY=keyless`): Fulcio and the identity token.
+#[derive(Debug, Args, Clone, Default)]
+pub struct KeylessArgs {
+    /// Fulcio's URL (a private Sigstore deployment's, or the public-good instance).
+    #[arg(
+        long,
+        env = "CHAINSEAL_FULCIO_URL",
+        default_value = crate::keyless::DEFAULT_FULCIO_URL,
+        value_name = "URL"
+    )]
+    pub fulcio_url: String,
+
+    /// The OIDC identity token itself (never logged); wins over every other source.
+    #[arg(
+        long,
+        env = "CHAINSEAL_IDENTITY_TOKEN",
+        value_name = "JWT",
+        hide_env_values = true
+    )]
+    pub identity_token: Option<SecretString>,
+
+    /// A file holding the OIDC identity token, re-read on every signing; default: the
+    /// projected token at `/var/run/sigstore/cosign/oidc-token` when it exists.
+    #[arg(long, env = "CHAINSEAL_IDENTITY_TOKEN_FILE", value_name = "PATH")]
+    pub identity_token_file: Option<PathBuf>,
+}
+
+/// The transparency log and Sigstore bundles.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TransparencyArgs {
+    /// Upload signatures to Rekor: `on`, `off`, or `manual` (only runs annotated
+    /// `chains.tekton.dev/transparency-upload: "true"`, as Chains); default: `on` for
+    /// keyless signing, `off` for keys.
+    #[arg(long, env = "CHAINSEAL_TRANSPARENCY", value_name = "on|off|manual")]
+    pub transparency: Option<String>,
+
+    /// Rekor's URL.
+    #[arg(
+        long,
+        env = "CHAINSEAL_REKOR_URL",
+        default_value = crate::transparency::DEFAULT_REKOR_URL,
+        value_name = "URL"
+    )]
+    pub rekor_url: String,
+
+    /// Also write a Sigstore bundle v0.3 (`<key>.sigstore.json`) next to each
+    /// `.intoto.jsonl` in file storage; always on for keyless signing.
+    #[arg(long, env = "CHAINSEAL_BUNDLE", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub bundle: bool,
 }
 
 /// KMS settings: endpoint, key version and Vault authentication (Tekton Chains'

@@ -103,9 +103,12 @@ pub enum Error {
     OciEncoding(String),
     /// A key reference this build cannot load.
     #[error(
-        "unsupported key reference `{0}`: use a key file path, a `file://` URI, `awskms://[endpoint]/<key>`, `gcpkms://projects/…`, `azurekms://<vault>/<key>` or `hashivault://<key>`"
+        "unsupported key reference `{0}`: use a key file path, a `file://` URI, `awskms://[endpoint]/<key>`, `gcpkms://projects/…`, `azurekms://<vault>/<key>`, `hashivault://<key>` or `keyless`"
     )]
     UnsupportedKey(String),
+    /// A bad `CHAINSEAL_TRANSPARENCY`.
+    #[error("{0}")]
+    Transparency(String),
     /// An unknown format or build type.
     #[error("`CHAINSEAL_{setting}`: {source}")]
     Name {
@@ -172,6 +175,8 @@ pub enum KeyRef {
     GcpKms(String),
     /// An Azure Key Vault key (`azurekms://<vault>/<key>`; the part after the scheme).
     AzureKms(String),
+    /// An ephemeral key certified by Fulcio (`keyless`).
+    Keyless,
 }
 
 /// KMS connection settings (see [`KmsArgs`]).
@@ -243,6 +248,8 @@ pub struct SignerConfig {
     pub password: PasswordSource,
     /// KMS connection settings.
     pub kms: KmsOptions,
+    /// Fulcio and identity tokens (for [`KeyRef::Keyless`]).
+    pub keyless: crate::keyless::Settings,
 }
 
 impl SignerConfig {
@@ -265,10 +272,20 @@ impl SignerConfig {
             (None, Some(dir)) => KeyRef::SigningSecrets(dir),
             (None, None) => return Ok(None),
         };
+        let mut keyless = crate::keyless::Settings {
+            fulcio_url: args.keyless.fulcio_url.trim().to_owned(),
+            ..Default::default()
+        };
+        keyless.tokens.token = args
+            .keyless
+            .identity_token
+            .filter(|t| !t.expose().iter().all(u8::is_ascii_whitespace));
+        keyless.tokens.file = args.keyless.identity_token_file;
         Ok(Some(Self {
             key,
             password: PasswordSource::from_args(args.password),
             kms: KmsOptions::from_args(args.kms)?,
+            keyless,
         }))
     }
 }
@@ -419,6 +436,8 @@ pub struct AttestConfig {
     pub result_subjects: Option<PathBuf>,
     /// The signer; `None` only in dry-run mode.
     pub signer: Option<SignerConfig>,
+    /// Rekor uploads and bundles.
+    pub transparency: crate::transparency::Settings,
     /// Storage destinations, in the order given.
     pub storage: Vec<StorageTarget>,
     /// How OCI storage encodes what it pushes.
@@ -577,10 +596,28 @@ impl AttestConfig {
                 ));
             }
         };
-        let signer = match SignerConfig::from_args(args.signer)? {
+        let mut signer = match SignerConfig::from_args(args.signer)? {
             None if args.dry_run => None,
             None => return Err(Error::MissingKey),
             some => some,
+        };
+        let keyless = signer
+            .as_ref()
+            .is_some_and(|s| matches!(s.key, KeyRef::Keyless));
+        if let Some(s) = signer.as_mut() {
+            // CI tokens for keyless signing: GitHub's request credentials, GitLab's
+            // `SIGSTORE_ID_TOKEN`.
+            s.keyless.tokens.github = env.id_token_request.clone();
+            s.keyless.tokens.gitlab = env.sigstore_id_token.clone();
+        }
+        let transparency = crate::transparency::Settings {
+            mode: match nonempty(&args.transparency.transparency) {
+                Some(m) => m.parse().map_err(Error::Transparency)?,
+                None if keyless => crate::transparency::Mode::On,
+                None => crate::transparency::Mode::Off,
+            },
+            url: args.transparency.rekor_url.trim().to_owned(),
+            bundle: args.transparency.bundle || keyless,
         };
         let mut storage = split_list("CHAINSEAL_STORAGE", &args.storage)?
             .iter()
@@ -611,6 +648,7 @@ impl AttestConfig {
         Ok(Self {
             record,
             signer,
+            transparency,
             storage,
             oci_encoding,
             registry,
@@ -639,6 +677,9 @@ impl AttestConfig {
 
 fn parse_key_ref(s: &str) -> Result<KeyRef, Error> {
     let s = s.trim();
+    if s == "keyless" {
+        return Ok(KeyRef::Keyless);
+    }
     if let Some(key) = s.strip_prefix("hashivault://") {
         return Ok(KeyRef::Vault(key.to_owned()));
     }

@@ -10,7 +10,8 @@
 //! * [`record`] reads build records (Tekton TaskRuns and PipelineRuns).
 //! * [`provenance`] turns them into in-toto Statements (SLSA v1.0); pure, no I/O.
 //! * [`envelope`] wraps payloads in DSSE.
-//! * [`signing`] signs bytes ([`signing::Signer`]).
+//! * [`signing`] signs bytes ([`signing::Signer`]); [`keyless`] certifies an
+//!   ephemeral key with Fulcio; [`transparency`] logs signatures in Rekor.
 //! * [`storage`] writes signed envelopes ([`storage::Storage`]).
 //! * [`verify`] checks envelopes against a public key.
 //! * [`attest`] composes the pipeline; [`cli`] and [`config`] describe and validate
@@ -22,7 +23,9 @@ pub mod config;
 pub mod controller;
 pub mod envelope;
 pub mod error_text;
+pub mod http;
 pub mod keygen;
+pub mod keyless;
 pub mod kube;
 pub mod oci;
 pub mod oidc;
@@ -35,4 +38,5 @@ pub mod secret;
 pub mod signing;
 pub mod storage;
 pub mod subjects;
+pub mod transparency;
 pub mod verify;

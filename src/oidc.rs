@@ -7,8 +7,6 @@
 //! `jwks_uri`), the issuer, the audience and the validity window. RS256 and ES256
 //! are accepted.
 
-use std::time::Duration;
-
 use aws_lc_rs::signature;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -69,16 +67,11 @@ impl Claims {
 }
 
 fn client() -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .user_agent(concat!("chainseal/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::Http {
-            action: "creating the HTTP client",
-            url: String::new(),
-            detail: e.to_string(),
-        })
+    crate::http::client().map_err(|detail| Error::Http {
+        action: "creating the HTTP client",
+        url: String::new(),
+        detail,
+    })
 }
 
 fn without_query(url: &str) -> String {
@@ -101,20 +94,15 @@ async fn get_json(
         let token = String::from_utf8_lossy(token.expose()).into_owned();
         request = request.bearer_auth(token);
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| fail(crate::error_text::joined(&e)))?;
-    let status = response.status();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| fail(crate::error_text::joined(&e)))?;
-    if !status.is_success() {
-        let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-        return Err(fail(format!("HTTP {status}: {text}")));
+    let reply = crate::http::send(request).await.map_err(fail)?;
+    if !reply.status.is_success() {
+        let text: String = String::from_utf8_lossy(&reply.body)
+            .chars()
+            .take(200)
+            .collect();
+        return Err(fail(format!("HTTP {}: {text}", reply.status)));
     }
-    serde_json::from_slice(&body).map_err(|e| fail(format!("not JSON: {e}")))
+    serde_json::from_slice(&reply.body).map_err(|e| fail(format!("not JSON: {e}")))
 }
 
 /// Ask the GitHub Actions runtime for an ID token for `audience`.

@@ -33,17 +33,31 @@ pub struct Report {
     pub stored: Vec<String>,
     /// The predicate type.
     pub predicate_type: String,
+    /// The Sigstore bundle file, when file storage wrote one.
+    pub bundle_path: Option<String>,
+    /// The attestation's transparency log entry (`<rekor>/api/v1/log/entries?logIndex=N`).
+    pub transparency: Option<String>,
 }
 
 impl Report {
     /// The report of a stored attestation.
-    pub fn new(key: &str, statement: &Statement, stored: &[Stored]) -> Self {
+    pub fn new(
+        key: &str,
+        statement: &Statement,
+        stored: &[Stored],
+        transparency: Option<String>,
+    ) -> Self {
+        let file = |suffix: &str| {
+            stored
+                .iter()
+                .find(|s| s.backend == "file" && s.location.ends_with(suffix))
+                .map(|s| s.location.clone())
+        };
         Self {
             key: key.to_owned(),
-            attestation_path: stored
-                .iter()
-                .find(|s| s.backend == "file")
-                .map(|s| s.location.clone()),
+            attestation_path: file(".intoto.jsonl"),
+            bundle_path: file(".sigstore.json"),
+            transparency,
             attestation_digest: crate::oci::sha256_digest(&statement.to_bytes()),
             subjects: statement
                 .subject
@@ -71,6 +85,8 @@ impl Report {
             "predicate-type": self.predicate_type,
             "subjects": self.subjects,
             "stored": self.stored,
+            "bundle-path": self.bundle_path,
+            "transparency-log-entry": self.transparency,
         })
     }
 
@@ -97,6 +113,11 @@ impl Report {
         put("attestation-digest", &self.attestation_digest);
         put("subjects", &self.subjects.join("\n"));
         put("stored", &self.stored.join("\n"));
+        put("bundle-path", self.bundle_path.as_deref().unwrap_or(""));
+        put(
+            "transparency-log-entry",
+            self.transparency.as_deref().unwrap_or(""),
+        );
         out
     }
 
@@ -114,6 +135,14 @@ impl Report {
                 self.attestation_digest.clone(),
             ),
             ("CHAINSEAL_SUBJECTS", self.subjects.join(",")),
+            (
+                "CHAINSEAL_BUNDLE_PATH",
+                self.bundle_path.clone().unwrap_or_default(),
+            ),
+            (
+                "CHAINSEAL_TRANSPARENCY_LOG_ENTRY",
+                self.transparency.clone().unwrap_or_default(),
+            ),
         ]
         .iter()
         .map(|(k, v)| format!("{k}={}\n", one_line(v)))
@@ -180,6 +209,8 @@ mod tests {
             subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
             stored: vec!["file: /w/attestations/x.intoto.jsonl".into()],
             predicate_type: "https://slsa.dev/provenance/v1".into(),
+            bundle_path: None,
+            transparency: None,
         }
     }
 
@@ -200,7 +231,7 @@ mod tests {
     fn dotenv_values_are_single_lines() {
         let d = report(&["a@sha256:1", "b@sha256:2"]).dotenv();
         assert!(d.contains("CHAINSEAL_SUBJECTS=a@sha256:1,b@sha256:2\n"));
-        assert_eq!(d.lines().count(), 4);
+        assert_eq!(d.lines().count(), 6);
     }
 
     #[test]

@@ -95,8 +95,9 @@ fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
             generated,
             stored,
             key,
+            transparency,
         } => {
-            let report = Report::new(&key, &generated.statement, &stored);
+            let report = Report::new(&key, &generated.statement, &stored, transparency.clone());
             match cfg.output {
                 OutputFormat::Json => {
                     println!("{}", serde_json::to_string_pretty(&report.to_json())?)
@@ -110,6 +111,9 @@ fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
                     for s in &stored {
                         let note = if s.written { "" } else { " (already present)" };
                         println!("  {}: {}{note}", s.backend, s.location);
+                    }
+                    if let Some(entry) = &transparency {
+                        println!("  transparency log: {entry}");
                     }
                 }
             }

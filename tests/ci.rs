@@ -587,6 +587,8 @@ fn action_yml_inputs_map_to_settings_the_binary_reads() {
         subjects: vec!["a@sha256:1".into(), "b@sha256:2".into()],
         stored: vec!["x".into(), "y".into()],
         predicate_type: "p".into(),
+        bundle_path: None,
+        transparency: None,
     }
     .github_outputs();
     let mut names = Vec::new();

@@ -376,6 +376,8 @@ async fn sign_and_store(
                 predicate_type: &generated.statement.predicate_type,
                 subjects: &subjects,
                 public_key: signer.public_key(),
+                certificate: signer.certificate(),
+                tlog: None,
                 run: Some(&run),
             };
             for backend in &a.backends {
@@ -414,7 +416,7 @@ async fn sign_and_store(
             for image in &images {
                 for backend in oci.backends.iter().filter(|b| b.keeps_image_signatures()) {
                     backend
-                        .store_image(&image.as_item(signer.public_key()))
+                        .store_image(&image.as_item(signer.as_ref()))
                         .await
                         .map_err(|e| Failure {
                             stage: Stage::Storage,

@@ -1,8 +1,9 @@
 //! Sigstore bundle v0.3 (`application/vnd.dev.sigstore.bundle.v0.3+json`) around a
-//! DSSE envelope, in the protobuf-JSON form Tekton Chains and cosign write for
-//! key-based signing: the verification material is a public-key hint (standard
-//! base64 of the SHA-256 of the DER public key), the envelope's signatures carry no
-//! key id, and `tlogEntries` is absent without a transparency log.
+//! DSSE envelope, in the protobuf-JSON form Tekton Chains and cosign write: the
+//! verification material is the signing certificate (keyless) or a public-key hint
+//! (standard base64 of the SHA-256 of the DER public key), the envelope's signatures
+//! carry no key id, and `tlogEntries` holds the Rekor entry (with its inclusion
+//! promise and proof) when the signature was logged, else is empty.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -10,23 +11,42 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::{Envelope, EnvelopeSignature};
+use crate::keyless::CertificateChain;
+use crate::transparency::LogEntry;
 
 /// The bundle media type.
 pub const MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
-/// The bundle JSON for `envelope` signed with the key whose DER SubjectPublicKeyInfo
-/// is `public_key_der`.
-pub fn to_json(envelope: &Envelope, public_key_der: &[u8]) -> Vec<u8> {
+/// What verifies a bundle's signature.
+#[derive(Debug, Clone, Copy)]
+pub struct Material<'a> {
+    /// The signer's DER SubjectPublicKeyInfo.
+    pub public_key_der: &'a [u8],
+    /// The certificate for that key (keyless signing).
+    pub certificate: Option<&'a CertificateChain>,
+    /// The transparency log entry of the signature.
+    pub tlog: Option<&'a LogEntry>,
+}
+
+/// The bundle JSON for `envelope`.
+pub fn to_json(envelope: &Envelope, material: Material<'_>) -> Vec<u8> {
     let signatures: Vec<Value> = envelope
         .signatures
         .iter()
         .map(|s| json!({"sig": STANDARD.encode(&s.sig)}))
         .collect();
+    let mut verification = match material.certificate {
+        Some(chain) => json!({"certificate": {"rawBytes": STANDARD.encode(&chain.leaf_der)}}),
+        None => json!({
+            "publicKey": {"hint": STANDARD.encode(Sha256::digest(material.public_key_der))},
+        }),
+    };
+    if let Some(entry) = material.tlog {
+        verification["tlogEntries"] = json!([entry.bundle_entry()]);
+    }
     let bundle = json!({
         "mediaType": MEDIA_TYPE,
-        "verificationMaterial": {
-            "publicKey": {"hint": STANDARD.encode(Sha256::digest(public_key_der))},
-        },
+        "verificationMaterial": verification,
         "dsseEnvelope": {
             "payload": STANDARD.encode(&envelope.payload),
             "payloadType": envelope.payload_type,
@@ -85,7 +105,14 @@ mod tests {
                 sig: vec![1, 2, 3],
             }],
         };
-        let json = to_json(&env, b"der");
+        let json = to_json(
+            &env,
+            Material {
+                public_key_der: b"der",
+                certificate: None,
+                tlog: None,
+            },
+        );
         let v: Value = serde_json::from_slice(&json).expect("JSON");
         assert_eq!(v["mediaType"], MEDIA_TYPE);
         assert_eq!(

@@ -62,6 +62,9 @@ pub async fn load(cfg: &SignerConfig) -> Result<Box<dyn Signer>, Error> {
             scheme: "azurekms",
             feature: "azure",
         }),
+        KeyRef::Keyless => Ok(Box::new(
+            crate::keyless::KeylessSigner::connect(&cfg.keyless).await?,
+        )),
         KeyRef::File(path) => {
             let password = key::read_password(&cfg.password)?;
             Ok(Box::new(KeyFileSigner::load(path, password.as_ref())?))
@@ -156,6 +159,11 @@ pub trait Signer: Debug + Send + Sync {
 
     /// The public key, when the signer has one.
     fn public_key(&self) -> Option<&PublicKey>;
+
+    /// The certificate chain that binds the key to an identity (keyless signing).
+    fn certificate(&self) -> Option<&crate::keyless::CertificateChain> {
+        None
+    }
 }
 
 /// Signing errors. Messages name the key and the fix, never secret material.
@@ -259,4 +267,13 @@ pub enum Error {
     /// The signing operation itself failed.
     #[error("signing failed: {0}")]
     Sign(String),
+    /// Keyless signing could not get a certificate.
+    #[error(transparent)]
+    Keyless(#[from] Box<crate::keyless::Error>),
+}
+
+impl From<crate::keyless::Error> for Error {
+    fn from(e: crate::keyless::Error) -> Self {
+        Self::Keyless(Box::new(e))
+    }
 }

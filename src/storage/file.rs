@@ -1,4 +1,6 @@
-//! Local-directory storage: `<dir>/<key>.intoto.jsonl`, one DSSE envelope per line.
+//! Local-directory storage: `<dir>/<key>.intoto.jsonl`, one DSSE envelope per line,
+//! and with bundles on (`CHAINSEAL_BUNDLE`, always for keyless signing) the latest
+//! Sigstore bundle v0.3 beside it, `<dir>/<key>.sigstore.json`.
 //!
 //! Writes are atomic (a temporary file in the same directory, synced, then renamed
 //! over the target) and serialised between processes with an advisory lock on the
@@ -18,12 +20,22 @@ use super::{Error, Signed, Storage, Stored};
 #[derive(Debug, Clone)]
 pub struct FileStorage {
     dir: PathBuf,
+    bundles: bool,
 }
 
 impl FileStorage {
     /// Storage in `dir`.
     pub fn new(dir: PathBuf) -> Self {
-        Self { dir }
+        Self {
+            dir,
+            bundles: false,
+        }
+    }
+
+    /// Also write Sigstore bundles (they are always written for certificates).
+    pub fn with_bundles(mut self, bundles: bool) -> Self {
+        self.bundles = bundles;
+        self
     }
 
     /// The path an item with `key` is written to.
@@ -31,7 +43,17 @@ impl FileStorage {
         self.dir.join(format!("{key}.intoto.jsonl"))
     }
 
-    fn store_blocking(&self, key: &str, line: &str) -> Result<Stored, Error> {
+    /// The path of the Sigstore bundle of the item with `key`.
+    pub fn bundle_path_for(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.sigstore.json"))
+    }
+
+    fn store_blocking(
+        &self,
+        key: &str,
+        line: &str,
+        bundle: Option<&[u8]>,
+    ) -> Result<Vec<Stored>, Error> {
         if key.is_empty()
             || key.starts_with('.')
             || !key
@@ -60,12 +82,31 @@ impl FileStorage {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(io("read", &path)(e)),
         };
-        if content.lines().any(|l| l == line) {
-            return Ok(Stored {
+        let mut stored = Vec::new();
+        // The bundle first: if it cannot be written, the envelope is not added either.
+        if let Some(bundle) = bundle {
+            let bundle_path = self.bundle_path_for(key);
+            let bundle_path = std::path::absolute(&bundle_path).unwrap_or(bundle_path);
+            let same = std::fs::read(&bundle_path).is_ok_and(|old| old == bundle);
+            if !same {
+                self.replace(&bundle_path, bundle)?;
+            }
+            stored.push(Stored {
                 backend: "file",
-                location: path.display().to_string(),
-                written: false,
+                location: bundle_path.display().to_string(),
+                written: !same,
             });
+        }
+        if content.lines().any(|l| l == line) {
+            stored.insert(
+                0,
+                Stored {
+                    backend: "file",
+                    location: path.display().to_string(),
+                    written: false,
+                },
+            );
+            return Ok(stored);
         }
         if let Some(bad) = content
             .lines()
@@ -84,27 +125,45 @@ impl FileStorage {
         }
         content.push_str(line);
         content.push('\n');
+        self.replace(&path, content.as_bytes())?;
+        // Make the renames themselves durable.
+        lock.sync_all().map_err(io("sync directory", &self.dir))?;
+        stored.insert(
+            0,
+            Stored {
+                backend: "file",
+                location: path.display().to_string(),
+                written: true,
+            },
+        );
+        Ok(stored)
+    }
 
+    /// Replace `path` with `content` atomically (a synced temporary file renamed over
+    /// it); the caller holds the directory lock.
+    fn replace(&self, path: &Path, content: &[u8]) -> Result<(), Error> {
         let mut tmp = tempfile::Builder::new()
             .prefix(".chainseal-")
             .suffix(".tmp")
             .tempfile_in(&self.dir)
-            .map_err(io("create a temporary file in", &self.dir))?;
-        tmp.write_all(content.as_bytes())
+            .map_err(|source| Error::Io {
+                action: "create a temporary file in",
+                path: self.dir.clone(),
+                source,
+            })?;
+        tmp.write_all(content)
             .and_then(|()| tmp.as_file().sync_all())
-            .map_err(io("write", tmp.path()))?;
-        tmp.persist(&path).map_err(|e| Error::Io {
+            .map_err(|source| Error::Io {
+                action: "write",
+                path: tmp.path().to_owned(),
+                source,
+            })?;
+        tmp.persist(path).map_err(|e| Error::Io {
             action: "rename into place",
-            path: path.clone(),
+            path: path.to_owned(),
             source: e.error,
         })?;
-        // Make the rename itself durable.
-        lock.sync_all().map_err(io("sync directory", &self.dir))?;
-        Ok(Stored {
-            backend: "file",
-            location: path.display().to_string(),
-            written: true,
-        })
+        Ok(())
     }
 }
 
@@ -118,7 +177,12 @@ impl fmt::Display for FileStorage {
 impl Storage for FileStorage {
     async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
         let line = item.envelope.to_json();
-        self.store_blocking(item.key, &line).map(|s| vec![s])
+        let bundle = if self.bundles || item.certificate.is_some() {
+            Some(item.bundle()?)
+        } else {
+            None
+        };
+        self.store_blocking(item.key, &line, bundle.as_deref())
     }
 }
 
@@ -134,6 +198,8 @@ mod tests {
             predicate_type: "",
             subjects: &[],
             public_key: None,
+            certificate: None,
+            tlog: None,
             run: None,
         }
     }

@@ -12,9 +12,11 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::config::{AttestConfig, StorageTarget};
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, bundle};
+use crate::keyless::CertificateChain;
 use crate::reference::DigestReference;
 use crate::signing::PublicKey;
+use crate::transparency::LogEntry;
 
 pub mod file;
 pub mod oci;
@@ -45,8 +47,27 @@ pub struct Signed<'a> {
     pub subjects: &'a [Subject],
     /// The signer's public key, when it has one.
     pub public_key: Option<&'a PublicKey>,
+    /// The signer's certificate chain (keyless signing).
+    pub certificate: Option<&'a CertificateChain>,
+    /// The attestation's transparency log entry, when it was logged.
+    pub tlog: Option<&'a LogEntry>,
     /// The run the attestation is about (for storage on the run itself).
     pub run: Option<&'a RunId>,
+}
+
+impl Signed<'_> {
+    /// The Sigstore bundle of the attestation.
+    pub fn bundle(&self) -> Result<Vec<u8>, Error> {
+        let key = self.public_key.ok_or(Error::NoPublicKey)?;
+        Ok(bundle::to_json(
+            self.envelope,
+            bundle::Material {
+                public_key_der: &key.der,
+                certificate: self.certificate,
+                tlog: self.tlog,
+            },
+        ))
+    }
 }
 
 /// A Tekton run: kind, name and namespace.
@@ -75,6 +96,10 @@ pub struct SignedImage<'a> {
     pub statement: &'a Envelope,
     /// The signer's public key, when it has one.
     pub public_key: Option<&'a PublicKey>,
+    /// The signer's certificate chain (keyless signing).
+    pub certificate: Option<&'a CertificateChain>,
+    /// The signature's transparency log entry (`hashedrekord`), when it was logged.
+    pub tlog: Option<&'a LogEntry>,
 }
 
 /// Where a stored item went.
@@ -183,9 +208,9 @@ pub fn from_config(cfg: &AttestConfig) -> Result<Vec<Box<dyn Storage>>, Error> {
     cfg.storage
         .iter()
         .map(|t| match t {
-            StorageTarget::Dir(dir) => {
-                Ok(Box::new(FileStorage::new(dir.clone())) as Box<dyn Storage>)
-            }
+            StorageTarget::Dir(dir) => Ok(Box::new(
+                FileStorage::new(dir.clone()).with_bundles(cfg.transparency.bundle),
+            ) as Box<dyn Storage>),
             StorageTarget::Oci { repository } => {
                 let registry = match &registry {
                     Some(r) => r.clone(),

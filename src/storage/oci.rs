@@ -28,8 +28,10 @@ use tracing::{info, warn};
 use super::{Error, Signed, SignedImage, Storage, Stored};
 use crate::config::OciEncoding;
 use crate::envelope::bundle;
+use crate::keyless::CertificateChain;
 use crate::oci::{self, Registry, cosign, referrers};
 use crate::provenance::simplesigning;
+use crate::transparency::LogEntry;
 
 /// The predicate type cosign 3 gives image signatures in bundles.
 pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
@@ -125,17 +127,26 @@ impl OciStorage {
     }
 }
 
-/// The cosign annotations every layer Chains writes has; the certificate and chain
-/// are empty for key-based signing.
-fn annotations(signature: &str) -> BTreeMap<String, String> {
-    [
+/// The cosign annotations every layer Chains writes has: the certificate and chain
+/// (empty for key-based signing), and the Rekor bundle when the signature was logged.
+fn annotations(
+    signature: &str,
+    certificate: Option<&CertificateChain>,
+    tlog: Option<&LogEntry>,
+) -> BTreeMap<String, String> {
+    let (cert, chain) = certificate.map_or(("", ""), |c| (&c.leaf_pem, &c.chain_pem));
+    let mut out: BTreeMap<String, String> = [
         (cosign::SIGNATURE, signature),
-        (cosign::CERTIFICATE, ""),
-        (cosign::CHAIN, ""),
+        (cosign::CERTIFICATE, cert),
+        (cosign::CHAIN, chain),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    .collect();
+    if let Some(entry) = tlog {
+        out.insert(cosign::BUNDLE.to_owned(), entry.cosign_bundle().to_string());
+    }
+    out
 }
 
 #[async_trait]
@@ -170,7 +181,7 @@ impl Storage for OciStorage {
                 ))
             })
             .map(|image| {
-                let mut notes = annotations("");
+                let mut notes = annotations("", item.certificate, item.tlog);
                 notes.insert(
                     cosign::PREDICATE_TYPE.to_owned(),
                     item.predicate_type.to_owned(),
@@ -180,10 +191,7 @@ impl Storage for OciStorage {
                     blob: blob.clone(),
                     annotations: notes,
                 };
-                let make_bundle = || {
-                    let key = item.public_key.ok_or(Error::NoPublicKey)?;
-                    Ok(bundle::to_json(item.envelope, &key.der))
-                };
+                let make_bundle = || item.bundle();
                 self.put(
                     image,
                     cosign::Kind::Attestation,
@@ -208,11 +216,24 @@ impl Storage for OciStorage {
         let layer = cosign::Layer {
             media_type: simplesigning::MEDIA_TYPE,
             blob: item.payload.to_vec(),
-            annotations: annotations(&STANDARD.encode(item.signature)),
+            annotations: annotations(
+                &STANDARD.encode(item.signature),
+                item.certificate,
+                item.tlog,
+            ),
         };
+        // The bundle holds cosign 3's Statement about the image, which is not what
+        // the `hashedrekord` entry logged: no tlog entry goes in.
         let make_bundle = || {
             let key = item.public_key.ok_or(Error::NoPublicKey)?;
-            Ok(bundle::to_json(item.statement, &key.der))
+            Ok(bundle::to_json(
+                item.statement,
+                bundle::Material {
+                    public_key_der: &key.der,
+                    certificate: item.certificate,
+                    tlog: None,
+                },
+            ))
         };
         Ok(vec![
             self.put(

@@ -53,8 +53,16 @@ pub fn annotations(item: &Signed<'_>) -> Map<String, Value> {
         format!("{PREFIX}signature-{key}"),
         STANDARD.encode(item.envelope.to_json()).into(),
     );
-    out.insert(format!("{PREFIX}cert-{key}"), "".into());
-    out.insert(format!("{PREFIX}chain-{key}"), "".into());
+    let (cert, chain) = item
+        .certificate
+        .map_or((String::new(), String::new()), |c| {
+            (STANDARD.encode(&c.leaf_pem), STANDARD.encode(&c.chain_pem))
+        });
+    out.insert(format!("{PREFIX}cert-{key}"), cert.into());
+    out.insert(format!("{PREFIX}chain-{key}"), chain.into());
+    if let Some(entry) = item.tlog {
+        out.insert(format!("{PREFIX}transparency"), entry.location().into());
+    }
     out.insert(format!("{PREFIX}signed"), "true".into());
     out
 }
@@ -138,6 +146,8 @@ mod tests {
             predicate_type: "p",
             subjects: &[],
             public_key: None,
+            certificate: None,
+            tlog: None,
             run: None,
         };
         let a = annotations(&item);

@@ -43,6 +43,8 @@ pub struct Environment {
     vars: BTreeMap<String, String>,
     /// `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
     pub id_token_request: Option<(String, SecretString)>,
+    /// `SIGSTORE_ID_TOKEN`: a GitLab `id_tokens` token for Sigstore (keyless signing).
+    pub sigstore_id_token: Option<SecretString>,
 }
 
 impl fmt::Debug for Environment {
@@ -52,6 +54,10 @@ impl fmt::Debug for Environment {
             .field(
                 "id_token_request",
                 &self.id_token_request.as_ref().map(|(url, _)| url),
+            )
+            .field(
+                "sigstore_id_token",
+                &self.sigstore_id_token.as_ref().map(|_| "<redacted>"),
             )
             .finish()
     }
@@ -67,6 +73,9 @@ impl Environment {
             match name.as_str() {
                 "ACTIONS_ID_TOKEN_REQUEST_URL" => url = Some(value),
                 "ACTIONS_ID_TOKEN_REQUEST_TOKEN" => token = Some(SecretString::new(value)),
+                "SIGSTORE_ID_TOKEN" if !value.trim().is_empty() => {
+                    env.sigstore_id_token = Some(SecretString::new(value.trim().to_owned()));
+                }
                 n if github::VARS.contains(&n) || gitlab::reads(n) => {
                     env.vars.insert(name, value);
                 }

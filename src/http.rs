@@ -1,0 +1,70 @@
+//! The small HTTP exchanges with Sigstore and OIDC services (Fulcio, Rekor, token
+//! issuers): one client shape and one way to read a reply, with transport errors
+//! joined into one line.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A client with chainseal's timeouts (10 s to connect, 30 s in all) and user agent.
+pub fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("chainseal/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| crate::error_text::joined(&e))
+}
+
+/// A reply, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status.
+    pub status: reqwest::StatusCode,
+    /// The `Location` header, when there is one.
+    pub location: Option<String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as JSON (`Null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// What a failed reply says: its JSON `message`, else the start of the body.
+    pub fn message(&self) -> String {
+        match self.json()["message"].as_str() {
+            Some(m) => m.to_owned(),
+            None => String::from_utf8_lossy(&self.body)
+                .chars()
+                .take(200)
+                .collect(),
+        }
+    }
+}
+
+/// Send `request` and read the whole reply; `Err` only when no reply came.
+pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, String> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| crate::error_text::joined(&e))?;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| crate::error_text::joined(&e))?
+        .to_vec();
+    Ok(Reply {
+        status,
+        location,
+        body,
+    })
+}

@@ -1,0 +1,110 @@
+//! A Fulcio certificate chain: the leaf that certifies the ephemeral key, and what it
+//! says about the signer (subject alternative name and OIDC issuer).
+
+use der::{Decode as _, Encode as _};
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
+
+/// Fulcio's OIDC issuer extension (v2: a DER UTF8String).
+const ISSUER_V2: &str = "1.3.6.1.4.1.57264.1.8";
+/// Fulcio's legacy OIDC issuer extension (v1: the raw string).
+const ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
+
+/// A leaf certificate and the certificates that chain it to a root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateChain {
+    /// The leaf, DER.
+    pub leaf_der: Vec<u8>,
+    /// The leaf, PEM (64-column lines, LF, as `cryptography` and Go write it).
+    pub leaf_pem: String,
+    /// The intermediates and root, PEM, concatenated (empty when none were given).
+    pub chain_pem: String,
+    /// The rest of the chain, DER, leaf-to-root.
+    pub chain_der: Vec<Vec<u8>>,
+    /// The leaf's DER SubjectPublicKeyInfo.
+    pub public_key_der: Vec<u8>,
+    /// The signer identity: the leaf's first email or URI subject alternative name.
+    pub identity: String,
+    /// The OIDC issuer Fulcio recorded in the leaf.
+    pub issuer: Option<String>,
+}
+
+/// PEM with 64-column lines and LF endings.
+pub fn to_pem(label: &str, der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new(label, der.to_vec()),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
+impl CertificateChain {
+    /// Parse a chain of PEM certificates, leaf first.
+    pub fn from_pems(pems: &[String]) -> Result<Self, String> {
+        let mut ders = Vec::new();
+        for text in pems {
+            for block in pem::parse_many(text.as_bytes())
+                .map_err(|e| format!("a certificate is not PEM: {e}"))?
+            {
+                if block.tag() != "CERTIFICATE" {
+                    return Err(format!(
+                        "expected a CERTIFICATE, got a `{}` block",
+                        block.tag()
+                    ));
+                }
+                ders.push(block.into_contents());
+            }
+        }
+        let mut ders = ders.into_iter();
+        let leaf_der = ders.next().ok_or("no certificate was returned")?;
+        Self::from_ders(leaf_der, ders.collect())
+    }
+
+    /// A chain from DER certificates.
+    pub fn from_ders(leaf_der: Vec<u8>, chain_der: Vec<Vec<u8>>) -> Result<Self, String> {
+        let leaf = Certificate::from_der(&leaf_der)
+            .map_err(|e| format!("the leaf certificate is malformed: {e}"))?;
+        let tbs = leaf.tbs_certificate();
+        let public_key_der = tbs
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| format!("the leaf's public key is malformed: {e}"))?;
+        let identity = tbs
+            .get_extension::<SubjectAltName>()
+            .map_err(|e| format!("the leaf's subject alternative name is malformed: {e}"))?
+            .and_then(|(_, san)| {
+                san.0.into_iter().find_map(|name| match name {
+                    GeneralName::Rfc822Name(s) | GeneralName::UniformResourceIdentifier(s) => {
+                        Some(s.to_string())
+                    }
+                    _ => None,
+                })
+            })
+            .ok_or("the leaf certificate names no email or URI identity")?;
+        let mut issuer = None;
+        for ext in tbs.extensions().into_iter().flatten() {
+            let oid = ext.extn_id.to_string();
+            let bytes = ext.extn_value.as_bytes();
+            if oid == ISSUER_V2 {
+                issuer = der::asn1::Utf8StringRef::from_der(bytes)
+                    .ok()
+                    .map(|s| s.as_str().to_owned());
+            } else if oid == ISSUER_V1 && issuer.is_none() {
+                issuer = std::str::from_utf8(bytes).ok().map(str::to_owned);
+            }
+        }
+        let chain_pem = chain_der
+            .iter()
+            .map(|d| to_pem("CERTIFICATE", d))
+            .collect::<String>();
+        Ok(Self {
+            leaf_pem: to_pem("CERTIFICATE", &leaf_der),
+            leaf_der,
+            chain_pem,
+            chain_der,
+            public_key_der,
+            identity,
+            issuer,
+        })
+    }
+}

@@ -1,0 +1,325 @@
+//! Rekor v1 transparency log uploads, as Tekton Chains makes them: a `dsse` v0.0.1
+//! entry for each attestation (the envelope, and the certificate or public key that
+//! verifies it) and a `hashedrekord` v0.0.1 entry for each image signature. A 409
+//! ("already exists") counts as success: the existing entry is read back.
+//!
+//! The `sigstore` crate's Rekor client has no `dsse` kind (neither to send nor to
+//! parse), so the few calls are made here with reqwest.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use thiserror::Error;
+
+use crate::envelope::Envelope;
+
+/// The public-good Rekor.
+pub const DEFAULT_REKOR_URL: &str = "https://rekor.sigstore.dev";
+
+/// When to upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Never.
+    #[default]
+    Off,
+    /// Always.
+    On,
+    /// Only runs annotated `chains.tekton.dev/transparency-upload: "true"`.
+    Manual,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "on" | "true" => Ok(Self::On),
+            "off" | "false" => Ok(Self::Off),
+            "manual" => Ok(Self::Manual),
+            other => Err(format!(
+                "`CHAINSEAL_TRANSPARENCY` is `{other}`: use on, off or manual"
+            )),
+        }
+    }
+}
+
+/// Transparency settings.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// When to upload.
+    pub mode: Mode,
+    /// Rekor's base URL.
+    pub url: String,
+    /// Write Sigstore bundles in file storage.
+    pub bundle: bool,
+}
+
+/// Upload failures.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Rekor could not be reached or refused the entry.
+    #[error("transparency log {url}: {detail}")]
+    Rekor {
+        /// The endpoint.
+        url: String,
+        /// What happened.
+        detail: String,
+    },
+}
+
+/// A Merkle inclusion proof, as Rekor v1 returns it (hashes in hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// The entry's index in the tree.
+    pub log_index: i64,
+    /// The tree size the proof is for.
+    pub tree_size: i64,
+    /// The root hash, hex.
+    pub root_hash: String,
+    /// The sibling hashes, hex.
+    pub hashes: Vec<String>,
+    /// The signed checkpoint (note format).
+    pub checkpoint: String,
+}
+
+/// A log entry, as the log returned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Rekor's base URL.
+    pub url: String,
+    /// The entry UUID.
+    pub uuid: String,
+    /// The entry's index in the log.
+    pub log_index: i64,
+    /// The log's id (hex SHA-256 of its public key).
+    pub log_id: String,
+    /// When it was integrated (seconds).
+    pub integrated_time: i64,
+    /// The canonicalised entry body, base64.
+    pub body: String,
+    /// The entry kind (`dsse`, `hashedrekord`).
+    pub kind: String,
+    /// The signed entry timestamp (inclusion promise), base64.
+    pub signed_entry_timestamp: Option<String>,
+    /// The inclusion proof.
+    pub inclusion_proof: Option<InclusionProof>,
+}
+
+impl LogEntry {
+    /// Where the entry can be read: Chains' `chains.tekton.dev/transparency` value.
+    pub fn location(&self) -> String {
+        format!(
+            "{}/api/v1/log/entries?logIndex={}",
+            self.url.trim_end_matches('/'),
+            self.log_index
+        )
+    }
+
+    /// cosign's `dev.sigstore.cosign/bundle` layer annotation (the Rekor bundle).
+    pub fn cosign_bundle(&self) -> Value {
+        json!({
+            "SignedEntryTimestamp": self.signed_entry_timestamp.clone().unwrap_or_default(),
+            "Payload": {
+                "body": self.body,
+                "integratedTime": self.integrated_time,
+                "logIndex": self.log_index,
+                "logID": self.log_id,
+            },
+        })
+    }
+
+    /// The entry as a Sigstore bundle v0.3 `TransparencyLogEntry` (protobuf JSON:
+    /// 64-bit integers as strings, hashes and ids in base64).
+    pub fn bundle_entry(&self) -> Value {
+        let hex_to_b64 = |h: &str| STANDARD.encode(hex::decode(h).unwrap_or_default());
+        let mut entry = json!({
+            "logIndex": self.log_index.to_string(),
+            "logId": {"keyId": hex_to_b64(&self.log_id)},
+            "kindVersion": {"kind": self.kind, "version": "0.0.1"},
+            "integratedTime": self.integrated_time.to_string(),
+            "canonicalizedBody": self.body,
+        });
+        if let Some(set) = &self.signed_entry_timestamp {
+            entry["inclusionPromise"] = json!({"signedEntryTimestamp": set});
+        }
+        if let Some(p) = &self.inclusion_proof {
+            entry["inclusionProof"] = json!({
+                "logIndex": p.log_index.to_string(),
+                "rootHash": hex_to_b64(&p.root_hash),
+                "treeSize": p.tree_size.to_string(),
+                "hashes": p.hashes.iter().map(|h| hex_to_b64(h)).collect::<Vec<_>>(),
+                "checkpoint": {"envelope": p.checkpoint},
+            });
+        }
+        entry
+    }
+}
+
+/// A Rekor v1 client.
+#[derive(Debug, Clone)]
+pub struct Rekor {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl Rekor {
+    /// A client for the log at `url`.
+    pub fn new(url: &str) -> Result<Self, Error> {
+        let client = crate::http::client().map_err(|detail| Error::Rekor {
+            url: url.to_owned(),
+            detail,
+        })?;
+        Ok(Self {
+            url: url.trim_end_matches('/').to_owned(),
+            client,
+        })
+    }
+
+    /// Log a DSSE envelope, verified by `verifier_pem` (a certificate or public key).
+    pub async fn upload_dsse(
+        &self,
+        envelope: &Envelope,
+        verifier_pem: &str,
+    ) -> Result<LogEntry, Error> {
+        let entry = json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {"proposedContent": {
+                "envelope": envelope.to_json(),
+                "verifiers": [STANDARD.encode(verifier_pem)],
+            }},
+        });
+        self.upload(&entry, "dsse").await
+    }
+
+    /// Log a signature over `payload` (e.g. a simple-signing payload).
+    pub async fn upload_hashedrekord(
+        &self,
+        payload: &[u8],
+        signature: &[u8],
+        verifier_pem: &str,
+    ) -> Result<LogEntry, Error> {
+        let entry = json!({
+            "apiVersion": "0.0.1",
+            "kind": "hashedrekord",
+            "spec": {
+                "data": {"hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(payload))}},
+                "signature": {
+                    "content": STANDARD.encode(signature),
+                    "publicKey": {"content": STANDARD.encode(verifier_pem)},
+                },
+            },
+        });
+        self.upload(&entry, "hashedrekord").await
+    }
+
+    async fn upload(&self, entry: &Value, kind: &str) -> Result<LogEntry, Error> {
+        let url = format!("{}/api/v1/log/entries", self.url);
+        let fail = |detail: String| Error::Rekor {
+            url: url.clone(),
+            detail,
+        };
+        let reply = crate::http::send(self.client.post(&url).json(entry))
+            .await
+            .map_err(|e| fail(format!("{e} (is Rekor reachable?)")))?;
+        let status = reply.status;
+        let body = if status.as_u16() == 409 {
+            // Already logged: read the existing entry.
+            let Some(location) = reply.location else {
+                return Err(fail(
+                    "HTTP 409: the entry already exists, but Rekor gave no Location".into(),
+                ));
+            };
+            let existing = if location.starts_with("http") {
+                location
+            } else {
+                format!("{}{location}", self.url)
+            };
+            let found = crate::http::send(self.client.get(&existing))
+                .await
+                .map_err(fail)?;
+            if !found.status.is_success() {
+                return Err(fail(format!(
+                    "reading the existing entry {existing}: HTTP {}",
+                    found.status
+                )));
+            }
+            found.body
+        } else if !status.is_success() {
+            return Err(fail(format!("HTTP {status}: {}", reply.message())));
+        } else {
+            reply.body
+        };
+        parse_entry(&self.url, kind, &body).map_err(fail)
+    }
+}
+
+/// Parse Rekor's `{uuid: entry}` reply.
+fn parse_entry(url: &str, kind: &str, bytes: &[u8]) -> Result<LogEntry, String> {
+    let reply: serde_json::Map<String, Value> =
+        serde_json::from_slice(bytes).map_err(|e| format!("the reply is not a log entry: {e}"))?;
+    let (uuid, e) = reply
+        .into_iter()
+        .next()
+        .ok_or("the reply holds no log entry")?;
+    let int = |v: &Value, what: &str| {
+        v.as_i64()
+            .ok_or_else(|| format!("the log entry has no {what}"))
+    };
+    let string = |v: &Value| v.as_str().map(str::to_owned);
+    let verification = &e["verification"];
+    let inclusion_proof = match &verification["inclusionProof"] {
+        Value::Null => None,
+        p => Some(InclusionProof {
+            log_index: int(&p["logIndex"], "proof log index")?,
+            tree_size: int(&p["treeSize"], "proof tree size")?,
+            root_hash: string(&p["rootHash"]).ok_or("the proof has no root hash")?,
+            hashes: p["hashes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|h| h.as_str().map(str::to_owned))
+                .collect(),
+            checkpoint: string(&p["checkpoint"]).unwrap_or_default(),
+        }),
+    };
+    Ok(LogEntry {
+        url: url.to_owned(),
+        uuid,
+        log_index: int(&e["logIndex"], "log index")?,
+        log_id: string(&e["logID"]).ok_or("the log entry has no log id")?,
+        integrated_time: int(&e["integratedTime"], "integrated time")?,
+        body: string(&e["body"]).ok_or("the log entry has no body")?,
+        kind: kind.to_owned(),
+        signed_entry_timestamp: string(&verification["signedEntryTimestamp"]),
+        inclusion_proof,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_parse_and_convert_for_bundles() {
+        let reply = json!({"24296fb2": {
+            "body": "e30=", "integratedTime": 1700000000, "logID": "00ff", "logIndex": 42,
+            "verification": {"signedEntryTimestamp": "c2V0",
+                "inclusionProof": {"logIndex": 3, "treeSize": 4, "rootHash": "0a0b",
+                                   "hashes": ["0c"], "checkpoint": "cp\n"}}}});
+        let e = parse_entry("http://r", "dsse", reply.to_string().as_bytes()).expect("parses");
+        assert_eq!(e.location(), "http://r/api/v1/log/entries?logIndex=42");
+        let b = e.bundle_entry();
+        assert_eq!(b["logIndex"], "42");
+        assert_eq!(b["logId"]["keyId"], STANDARD.encode([0u8, 255]));
+        assert_eq!(b["inclusionProof"]["rootHash"], STANDARD.encode([10u8, 11]));
+        assert_eq!(b["inclusionProof"]["hashes"][0], STANDARD.encode([12u8]));
+        assert_eq!(b["inclusionPromise"]["signedEntryTimestamp"], "c2V0");
+        assert_eq!(e.cosign_bundle()["Payload"]["logIndex"], 42);
+        assert!(parse_entry("http://r", "dsse", b"{}").is_err());
+        assert!("sometimes".parse::<Mode>().is_err());
+        assert_eq!("manual".parse::<Mode>(), Ok(Mode::Manual));
+    }
+}

@@ -1,0 +1,165 @@
+// A Sigstore double for the tests: Fulcio (v2 signingCert), Rekor v1 (log entries) and
+// the trust material, served over loopback from the pure handlers of npm
+// `@sigstore/mock` 0.13.0 (which on its own only installs in-process interceptors).
+//
+//   node tests/doubles/sigstore/server.js [port]     (0 or none: any free port)
+//
+// Prints one JSON line, {"port": N, "url": "http://127.0.0.1:N"}, once listening.
+//
+// What it adds to the mock, so it behaves as the real services do where our client
+// depends on it:
+// * Rekor `dsse` entries are sent as real Rekor takes them (`proposedContent`: the
+//   envelope and its verifiers) and canonicalised as real Rekor stores them
+//   (`envelopeHash`, `payloadHash`, `signatures[{signature, verifier}]`); the mock
+//   itself would log the proposed form, which no verifier accepts.
+// * GET /api/v1/log/publicKey, /api/v1/rootCert, /api/v2/trustBundle, /trusted_root.json
+//   (a sigstore TrustedRoot) and /client_trust_config.json (what
+//   `sigstore --trust-config` takes).
+// * Faults for the bad-input tests: POST /__faults {"fulcio": "refuse"} makes Fulcio
+//   answer 401 as real Fulcio does for a token it rejects; {"rekor": "error"} makes
+//   Rekor answer 500; {} clears them.
+// * A request log: GET /__requests lists [method, path, body] of every request.
+//
+// Nothing is validated beyond that: the mock decodes the JWT without checking it and
+// does not check proof of possession.
+const http = require('http');
+const crypto = require('crypto');
+const m = require('@sigstore/mock');
+const { generateKeyPair } = require('@sigstore/mock/dist/util/key');
+
+const b64 = (b) => Buffer.from(b).toString('base64');
+const pem = (der, label) =>
+  `-----BEGIN ${label}-----\n${b64(der).match(/.{1,64}/g).join('\n')}\n-----END ${label}-----\n`;
+const sha256 = (data) => crypto.createHash('sha256').update(data).digest();
+
+// Real Rekor's canonical form of a `dsse` v0.0.1 entry, from the proposed one.
+function canonicalDsse(entry) {
+  const proposed = entry.spec && entry.spec.proposedContent;
+  if (!proposed) return entry;
+  const envelopeText = proposed.envelope;
+  const envelope = JSON.parse(envelopeText);
+  const payload = Buffer.from(envelope.payload, 'base64');
+  return {
+    apiVersion: entry.apiVersion,
+    kind: 'dsse',
+    spec: {
+      envelopeHash: { algorithm: 'sha256', value: sha256(envelopeText).toString('hex') },
+      payloadHash: { algorithm: 'sha256', value: sha256(payload).toString('hex') },
+      signatures: envelope.signatures.map((s, i) => ({
+        signature: s.sig,
+        verifier: proposed.verifiers[Math.min(i, proposed.verifiers.length - 1)],
+      })),
+    },
+  };
+}
+
+(async () => {
+  const server = http.createServer();
+  await new Promise((ok) => server.listen(Number(process.argv[2] || 0), '127.0.0.1', ok));
+  const port = server.address().port;
+  const base = `http://127.0.0.1:${port}`;
+  const start = new Date(Date.now() - 60_000).toISOString();
+  const caKeys = generateKeyPair('prime256v1');
+  const ctlog = await m.initializeCTLog(caKeys);
+  const ca = await m.initializeCA(caKeys, ctlog);
+  const tlog = await m.initializeTLog(base, generateKeyPair('prime256v1'));
+  const fulcio = m.fulcioHandler(ca, { strict: true }).fn;
+  const rekor = m.rekorHandler(tlog, { strict: true }).fn;
+  const rootDer = Buffer.from(
+    ca.rootCertificate.buffer,
+    ca.rootCertificate.byteOffset,
+    ca.rootCertificate.byteLength,
+  );
+  const rekorPub = Buffer.from(tlog.publicKey);
+  const logKey = (pub) => ({
+    baseUrl: base,
+    hashAlgorithm: 'SHA2_256',
+    publicKey: { rawBytes: b64(pub), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start } },
+    logId: { keyId: b64(sha256(pub)) },
+  });
+  const trustedRoot = {
+    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+    tlogs: [logKey(rekorPub)],
+    ctlogs: [logKey(Buffer.from(ctlog.publicKey))],
+    timestampAuthorities: [],
+    certificateAuthorities: [
+      {
+        subject: { organization: 'sigstore.mock', commonName: 'sigstore' },
+        uri: base,
+        certChain: { certificates: [{ rawBytes: b64(rootDer) }] },
+        validFor: { start },
+      },
+    ],
+  };
+  const clientTrustConfig = {
+    mediaType: 'application/vnd.dev.sigstore.clienttrustconfig.v0.1+json',
+    trustedRoot,
+    signingConfig: {
+      mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
+      caUrls: [{ url: base, majorApiVersion: 1, validFor: { start }, operator: 'mock' }],
+      oidcUrls: [],
+      rekorTlogUrls: [{ url: base, majorApiVersion: 1, validFor: { start }, operator: 'mock' }],
+      tsaUrls: [],
+      rekorTlogConfig: { selector: 'ANY' },
+      tsaConfig: { selector: 'ANY' },
+    },
+  };
+  const gets = {
+    '/api/v1/log/publicKey': ['application/x-pem-file', pem(rekorPub, 'PUBLIC KEY')],
+    '/api/v2/trustBundle': [
+      'application/json',
+      JSON.stringify({ chains: [{ certificates: [pem(rootDer, 'CERTIFICATE')] }] }),
+    ],
+    '/api/v1/rootCert': ['application/x-pem-file', pem(rootDer, 'CERTIFICATE')],
+    '/trusted_root.json': ['application/json', JSON.stringify(trustedRoot, null, 2)],
+    '/client_trust_config.json': ['application/json', JSON.stringify(clientTrustConfig, null, 2)],
+    '/healthz': ['text/plain', 'ok'],
+  };
+  let faults = {};
+  const requests = [];
+  const reply = (res, code, type, body) => {
+    res.writeHead(code, { 'Content-Type': type });
+    res.end(body);
+  };
+  server.on('request', (req, res) => {
+    const path = req.url.split('?')[0];
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks).toString();
+      if (!path.startsWith('/__')) requests.push([req.method, path, body]);
+      if (req.method === 'GET' && path === '/__requests') {
+        return reply(res, 200, 'application/json', JSON.stringify(requests));
+      }
+      if (req.method === 'POST' && path === '/__faults') {
+        faults = JSON.parse(body || '{}');
+        return reply(res, 200, 'application/json', '{}');
+      }
+      if (req.method === 'GET' && gets[path]) return reply(res, 200, gets[path][0], gets[path][1]);
+      if (req.method !== 'POST') return reply(res, 404, 'text/plain', 'not found');
+      try {
+        if (path === '/api/v2/signingCert') {
+          if (faults.fulcio === 'refuse') {
+            return reply(res, 401, 'application/json',
+              JSON.stringify({ code: 16, message: 'There was an error processing the identity token' }));
+          }
+          const r = await fulcio(body);
+          return reply(res, r.statusCode, r.contentType || 'application/json', r.response);
+        }
+        if (path === '/api/v1/log/entries') {
+          if (faults.rekor === 'error') {
+            return reply(res, 500, 'application/json', JSON.stringify({ code: 500, message: 'injected fault' }));
+          }
+          let entry = JSON.parse(body);
+          if (entry.kind === 'dsse') entry = canonicalDsse(entry);
+          const r = await rekor(JSON.stringify(entry));
+          return reply(res, r.statusCode, r.contentType || 'application/json', r.response);
+        }
+      } catch (e) {
+        return reply(res, 400, 'application/json', JSON.stringify({ code: 400, message: String(e) }));
+      }
+      return reply(res, 404, 'text/plain', 'not found');
+    });
+  });
+  console.log(JSON.stringify({ port, url: base }));
+})();

@@ -1,0 +1,340 @@
+//! Keyless signing and the transparency log against the Sigstore double
+//! (`tests/doubles/sigstore/server.js`: `@sigstore/mock`'s Fulcio and Rekor served over
+//! loopback), with bundles checked by python `sigstore` offline against the double's
+//! trust root.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::{EXAMPLE_KEY, Service, assert_error, attest_example, repo, spawn_ready, tool};
+use serde_json::{Value, json};
+
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const IDENTITY: &str = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
+/// A subject of examples/pipelinerun.yaml.
+const SUBJECT: &str = "sha256:6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+struct Sigstore {
+    _double: Service,
+    url: String,
+    python: PathBuf,
+}
+
+impl Sigstore {
+    fn start(what: &str) -> Option<Self> {
+        let server = tool("SIGSTORE_DOUBLE", what)?;
+        let python = tool("INTEROP_PYTHON", what)?;
+        let (double, line) = spawn_ready(
+            Command::new("node").arg(server).arg("0"),
+            "the Sigstore double",
+        );
+        let ready: Value = serde_json::from_str(&line).expect("ready line");
+        Some(Self {
+            _double: double,
+            url: ready["url"].as_str().expect("url").to_owned(),
+            python,
+        })
+    }
+
+    /// The double, a temporary directory and its `out` storage directory.
+    fn scene(what: &str) -> Option<(Self, tempfile::TempDir, PathBuf)> {
+        let sigstore = Self::start(what)?;
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("out");
+        Some((sigstore, dir, out))
+    }
+
+    fn get(&self, path: &str) -> Vec<u8> {
+        let out = Command::new("curl")
+            .args(["-sf", &format!("{}{path}", self.url)])
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "GET {path}");
+        out.stdout
+    }
+
+    fn faults(&self, faults: Value) {
+        let out = Command::new("curl")
+            .args(["-sf", "-X", "POST", "--data", &faults.to_string()])
+            .arg(format!("{}/__faults", self.url))
+            .output()
+            .expect("curl");
+        assert!(out.status.success());
+    }
+
+    /// What the double was sent: [method, path, body].
+    fn requests(&self) -> Vec<Value> {
+        serde_json::from_slice::<Vec<Value>>(&self.get("/__requests")).expect("JSON")
+    }
+
+    fn env(&self, token_file: &Path) -> Vec<(&'static str, String)> {
+        vec![
+            ("CHAINSEAL_FULCIO_URL", self.url.clone()),
+            ("CHAINSEAL_REKOR_URL", self.url.clone()),
+            (
+                "CHAINSEAL_IDENTITY_TOKEN_FILE",
+                token_file.display().to_string(),
+            ),
+        ]
+    }
+
+    /// `sigstore verify identity` offline against the double's trust root.
+    fn python_verifies(
+        &self,
+        dir: &Path,
+        bundle: &Path,
+        identity: &str,
+        artifact: &str,
+    ) -> (bool, String) {
+        let config = dir.join("trust_config.json");
+        std::fs::write(&config, self.get("/client_trust_config.json")).expect("write");
+        let out = Command::new(&self.python)
+            .args(["-m", "sigstore", "--trust-config"])
+            .arg(&config)
+            .args(["verify", "identity", "--offline", "--bundle"])
+            .arg(bundle)
+            .args([
+                "--cert-identity",
+                identity,
+                "--cert-oidc-issuer",
+                ISSUER,
+                artifact,
+            ])
+            .output()
+            .expect("python sigstore runs");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
+
+/// The verifier (PEM) of the `dsse` entry a logged request proposed.
+fn logged_verifier(request: &Value) -> String {
+    let sent: Value = serde_json::from_str(request[2].as_str().expect("body")).expect("JSON");
+    assert_eq!(sent["kind"], "dsse");
+    let verifier = STANDARD
+        .decode(
+            sent["spec"]["proposedContent"]["verifiers"][0]
+                .as_str()
+                .expect("verifier"),
+        )
+        .expect("base64");
+    String::from_utf8(verifier).expect("PEM")
+}
+
+/// An identity token as the double's Fulcio reads it (it does not check signatures).
+fn token(dir: &Path, claims: Value) -> PathBuf {
+    let part = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let jwt = format!(
+        "{}.{}.c2ln",
+        part(&json!({"alg": "RS256", "kid": "k"})),
+        part(&claims)
+    );
+    let path = dir.join("oidc-token");
+    std::fs::write(&path, jwt).expect("token");
+    path
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+fn good_claims() -> Value {
+    json!({"iss": ISSUER, "sub": IDENTITY, "aud": "sigstore", "exp": now() + 600, "iat": now()})
+}
+
+#[test]
+fn keyless_attestations_are_certified_logged_and_verify_with_sigstore_python() {
+    let Some((sigstore, dir, out)) = Sigstore::scene("keyless signing") else {
+        return;
+    };
+    let token = token(dir.path(), good_claims());
+    let r = attest_example(dir.path(), "keyless", &out, &sigstore.env(&token));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let bundle = out.join(format!("{EXAMPLE_KEY}.sigstore.json"));
+    let envelope = out.join(format!("{EXAMPLE_KEY}.intoto.jsonl"));
+    assert!(envelope.exists() && bundle.exists(), "{}", r.stderr);
+
+    // The bundle: the certificate for the token's identity and the Rekor entry.
+    let b: Value = serde_json::from_slice(&std::fs::read(&bundle).expect("read")).expect("JSON");
+    assert_eq!(
+        b["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    assert!(b["verificationMaterial"]["certificate"]["rawBytes"].is_string());
+    let entry = &b["verificationMaterial"]["tlogEntries"][0];
+    assert_eq!(entry["kindVersion"]["kind"], "dsse");
+    assert!(entry["inclusionProof"]["checkpoint"]["envelope"].is_string());
+    assert!(entry["inclusionPromise"]["signedEntryTimestamp"].is_string());
+    // What was logged: the envelope with the certificate as its verifier, sent as
+    // Rekor's `proposedContent`.
+    let logged: Vec<Value> = sigstore
+        .requests()
+        .into_iter()
+        .filter(|r| r[1] == "/api/v1/log/entries")
+        .collect();
+    assert_eq!(logged.len(), 1, "one attestation, no images in the example");
+    assert!(logged_verifier(&logged[0]).starts_with("-----BEGIN CERTIFICATE-----\n"));
+
+    // sigstore-python: chain to the double's Fulcio root, SCT, SET, inclusion proof,
+    // identity and issuer, and the Statement's subject.
+    let (ok, said) = sigstore.python_verifies(dir.path(), &bundle, IDENTITY, SUBJECT);
+    assert!(ok, "sigstore-python rejected the bundle: {said}");
+    let (ok, said) = sigstore.python_verifies(
+        dir.path(),
+        &bundle,
+        "https://github.com/mallory/app/.github/workflows/x.yml@refs/heads/main",
+        SUBJECT,
+    );
+    assert!(!ok, "a wrong identity was accepted: {said}");
+    let other = format!("sha256:{}", "0".repeat(64));
+    let (ok, said) = sigstore.python_verifies(dir.path(), &bundle, IDENTITY, &other);
+    assert!(!ok, "another artifact was accepted: {said}");
+    // securesystemslib verifies the envelope with the certificate's public key.
+    let leaf = STANDARD
+        .decode(
+            b["verificationMaterial"]["certificate"]["rawBytes"]
+                .as_str()
+                .expect("cert"),
+        )
+        .expect("base64");
+    let public = dir.path().join("leaf.pub");
+    std::fs::write(&public, public_key_pem(&sigstore.python, &leaf)).expect("write");
+    let (ok, said) = common::securesystemslib_verifies(&sigstore.python, &envelope, &public);
+    assert!(ok, "securesystemslib: {said}");
+}
+
+/// The PEM public key of a DER certificate (python `cryptography`).
+fn public_key_pem(python: &Path, cert_der: &[u8]) -> Vec<u8> {
+    let script = "import sys; from cryptography import x509; from cryptography.hazmat.primitives import serialization as s; \
+        c = x509.load_der_x509_certificate(sys.stdin.buffer.read()); \
+        sys.stdout.buffer.write(c.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))";
+    let mut child = Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(cert_der)
+        .expect("write");
+    let out = child.wait_with_output().expect("python runs");
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn keyless_bad_input_fails_clearly_and_reports_no_success() {
+    let Some((sigstore, dir, out)) = Sigstore::scene("keyless bad input") else {
+        return;
+    };
+    let nothing_stored = |what: &str| {
+        assert!(
+            common::files_below(&out).is_empty(),
+            "{what}: something was stored: {:?}",
+            common::files_below(&out)
+        );
+    };
+    let mut expired = good_claims();
+    expired["exp"] = json!(now() - 60);
+    let t = token(dir.path(), expired);
+    let r = attest_example(dir.path(), "keyless", &out, &sigstore.env(&t));
+    assert_error(&r, "expired");
+    nothing_stored("expired token");
+
+    let t = dir.path().join("oidc-token");
+    std::fs::write(&t, "not-a-jwt").expect("write");
+    let r = attest_example(dir.path(), "keyless", &out, &sigstore.env(&t));
+    assert_error(&r, "malformed");
+    assert!(
+        !r.stderr.contains("not-a-jwt"),
+        "the token leaked: {}",
+        r.stderr
+    );
+    nothing_stored("malformed token");
+
+    let t = token(dir.path(), good_claims());
+    sigstore.faults(json!({"fulcio": "refuse"}));
+    let r = attest_example(dir.path(), "keyless", &out, &sigstore.env(&t));
+    assert_error(&r, "was refused");
+    nothing_stored("Fulcio refusal");
+    sigstore.faults(json!({}));
+
+    let r = attest_example(
+        dir.path(),
+        "keyless",
+        &out,
+        &[("CHAINSEAL_FULCIO_URL", sigstore.url.clone())],
+    );
+    assert_error(&r, "needs an OIDC identity token");
+    nothing_stored("no token");
+
+    // Rekor down: stored anyway (as Chains), but the run fails and says so.
+    let mut env = sigstore.env(&t);
+    env[1].1 = "http://127.0.0.1:9".into();
+    let r = attest_example(dir.path(), "keyless", &out, &env);
+    assert_error(&r, "transparency log");
+    assert!(r.stderr.contains("already stored in"), "{}", r.stderr);
+    assert!(out.join(format!("{EXAMPLE_KEY}.intoto.jsonl")).exists());
+    sigstore.faults(json!({"rekor": "error"}));
+    let r = attest_example(dir.path(), "keyless", &out, &sigstore.env(&t));
+    assert_error(&r, "HTTP 500");
+}
+
+#[test]
+fn key_signed_attestations_can_be_logged_and_bundled() {
+    let Some((sigstore, dir, out)) = Sigstore::scene("transparency with a key") else {
+        return;
+    };
+    let r = attest_example(
+        dir.path(),
+        repo("examples/demo.key").to_str().expect("path"),
+        &out,
+        &[
+            ("CHAINSEAL_TRANSPARENCY", "on".into()),
+            ("CHAINSEAL_REKOR_URL", sigstore.url.clone()),
+            ("CHAINSEAL_BUNDLE", "true".into()),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let b: Value = serde_json::from_slice(
+        &std::fs::read(out.join(format!("{EXAMPLE_KEY}.sigstore.json"))).expect("bundle"),
+    )
+    .expect("JSON");
+    assert!(b["verificationMaterial"]["publicKey"]["hint"].is_string());
+    assert_eq!(
+        b["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+        "dsse"
+    );
+    let logged = sigstore.requests();
+    assert_eq!(
+        logged_verifier(logged.last().expect("a request")),
+        std::fs::read_to_string(repo("examples/demo.pub")).expect("pub")
+    );
+    // Without CHAINSEAL_TRANSPARENCY a key-signed run logs nothing.
+    let before = sigstore.requests().len();
+    let r = attest_example(
+        dir.path(),
+        repo("examples/demo.key").to_str().expect("path"),
+        &dir.path().join("out2"),
+        &[("CHAINSEAL_REKOR_URL", sigstore.url.clone())],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(sigstore.requests().len(), before);
+}
