@@ -130,6 +130,11 @@ pub(crate) struct ImageSignature {
 }
 
 impl ImageSignature {
+    /// The signature over the simple-signing payload.
+    pub(crate) fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
     pub(crate) fn as_item<'a>(&'a self, signer: &'a dyn signing::Signer) -> SignedImage<'a> {
         SignedImage {
             image: &self.payload.image,

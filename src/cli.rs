@@ -540,12 +540,50 @@ pub struct PasswordArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The PEM public key the envelopes must be signed with.
-    #[arg(long, env = "CHAINSEAL_VERIFY_KEY", value_name = "PATH")]
-    pub key: PathBuf,
+    #[arg(
+        long,
+        env = "CHAINSEAL_VERIFY_KEY",
+        value_name = "PATH",
+        required_unless_present = "certificate_identity",
+        conflicts_with = "certificate_identity"
+    )]
+    pub key: Option<PathBuf>,
 
-    /// Files to verify: a DSSE envelope as JSON, or `.intoto.jsonl` (one envelope per line).
+    /// Files to verify: a DSSE envelope as JSON, or `.intoto.jsonl` (one envelope per
+    /// line); with `--certificate-identity`, Sigstore bundles (`.sigstore.json`).
     #[arg(required_unless_present = "image", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+
+    /// Keyless: the identity the signing certificate must name (its email or URI
+    /// subject alternative name, exactly); the files are Sigstore bundles.
+    #[arg(
+        long,
+        env = "CHAINSEAL_VERIFY_CERTIFICATE_IDENTITY",
+        value_name = "IDENTITY",
+        requires = "certificate_oidc_issuer",
+        conflicts_with = "image"
+    )]
+    pub certificate_identity: Option<String>,
+
+    /// Keyless: the OIDC issuer the signing certificate must name, exactly.
+    #[arg(
+        long,
+        env = "CHAINSEAL_VERIFY_CERTIFICATE_OIDC_ISSUER",
+        value_name = "URL",
+        requires = "certificate_identity"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+
+    /// Keyless: the Sigstore trust root (`trusted_root.json`: Fulcio CAs, Rekor and CT
+    /// log keys) bundles are checked against, offline; a private deployment's, or the
+    /// public-good instance's.
+    #[arg(
+        long,
+        env = "CHAINSEAL_TRUSTED_ROOT",
+        value_name = "PATH",
+        requires = "certificate_identity"
+    )]
+    pub trusted_root: Option<PathBuf>,
 
     /// Verify what is stored in the registry for this image (`<repo>@sha256:<hex>`):
     /// attestations (cosign `.att` tag and Sigstore bundle referrers) and image

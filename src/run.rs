@@ -243,8 +243,56 @@ fn verify_image(args: &VerifyArgs, verifier: &Verifier, image: &str) -> anyhow::
     })
 }
 
+/// `verify --certificate-identity`: keyless Sigstore bundles against a trust root.
+fn verify_keyless(args: &VerifyArgs, identity: &str) -> anyhow::Result<ExitCode> {
+    use chainseal::verify::keyless::{Identity, TrustedRoot, verify_bundle};
+    let path = args.trusted_root.as_ref().context(
+        "keyless verification needs `CHAINSEAL_TRUSTED_ROOT` (`--trusted-root`): the `trusted_root.json` of the Sigstore deployment that signed (for the public-good instance: `sigstore-python trust-root`, `cosign trusted-root create`, or the TUF repository's `trusted_root.json`)",
+    )?;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let root = TrustedRoot::from_json(&bytes)
+        .map_err(|e| anyhow::anyhow!("`{}` is not a usable trusted root: {e}", path.display()))?;
+    let expected = Identity {
+        identity: identity.to_owned(),
+        issuer: args.certificate_oidc_issuer.clone().unwrap_or_default(),
+    };
+    let (mut ok, mut failed) = (0usize, 0usize);
+    for file in &args.files {
+        let bundle =
+            std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+        let location = file.display().to_string();
+        match verify_bundle(&bundle, &root, &expected) {
+            Ok((v, chain)) => {
+                ok += 1;
+                print_verified(&location, &v);
+                println!(
+                    "  signer: {} (issuer {})",
+                    chain.identity,
+                    chain.issuer.as_deref().unwrap_or("?")
+                );
+            }
+            Err(reason) => {
+                failed += 1;
+                println!("FAILED {location}: {reason}");
+            }
+        }
+    }
+    eprintln!("{ok} bundle(s) verified, {failed} rejected");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let verifier = Verifier::from_pem_file(&args.key)?;
+    if let Some(identity) = &args.certificate_identity {
+        return verify_keyless(args, identity);
+    }
+    let key = args.key.as_ref().context(
+        "set `CHAINSEAL_VERIFY_KEY` (`--key`), or `--certificate-identity` for keyless bundles",
+    )?;
+    let verifier = Verifier::from_pem_file(key)?;
     if let Some(image) = &args.image {
         return verify_image(args, &verifier, image);
     }

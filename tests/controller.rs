@@ -857,3 +857,89 @@ fn without_finalizers_runs_are_left_alone_until_deleted() {
         "a finalizer was written to a running run with finalizers off"
     );
 }
+
+#[test]
+fn keyless_signing_and_the_transparency_log_from_chains_config() {
+    let Some((_sigstore, url)) = common::sigstore_double("controller keyless") else {
+        return;
+    };
+    let mut asked = taskrun("asked", "True");
+    asked["metadata"]["annotations"]["chains.tekton.dev/transparency-upload"] = json!("true");
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.oci.storage": "",
+            "signers.x509.fulcio.enabled": "true",
+            "signers.x509.fulcio.address": url,
+            "signers.x509.identity.token.file": "oidc-token",
+            "transparency.enabled": "manual",
+            "transparency.url": url,
+        })),
+        asked,
+        taskrun("quiet", "True"),
+    ];
+    let Some(scene) = Scene::start("controller keyless", &objects, json!({})) else {
+        return;
+    };
+    // A projected service-account token, as the kubelet writes it (relative to the
+    // controller's working directory).
+    let subject = "system:serviceaccount:tekton-chains:tekton-chains-controller";
+    std::fs::write(
+        scene.dir.path().join("oidc-token"),
+        common::identity_token(
+            json!({"iss": "https://kubernetes.default.svc", "sub": subject, "aud": "sigstore"}),
+        ),
+    )
+    .expect("token");
+    let controller = scene.controller(&[]);
+    scene.wait_for("both runs signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 2
+    });
+    assert_eq!(stop(controller), 0);
+    for name in ["asked", "quiet"] {
+        let run = scene.taskrun(name).expect("run");
+        assert_eq!(annotation(&run, "signed"), Some("true"), "{name}");
+        let key = format!("taskrun-uid-{name}");
+        let cert = STANDARD
+            .decode(annotation(&run, &format!("cert-{key}")).expect("cert annotation"))
+            .expect("base64");
+        let cert = String::from_utf8(cert).expect("PEM");
+        assert!(cert.starts_with("-----BEGIN CERTIFICATE-----\n"), "{cert}");
+        let chain = STANDARD
+            .decode(annotation(&run, &format!("chain-{key}")).expect("chain annotation"))
+            .expect("base64");
+        assert!(String::from_utf8_lossy(&chain).contains("BEGIN CERTIFICATE"));
+        // The envelope verifies with the certificate's key (securesystemslib).
+        let public = scene.dir.path().join(format!("{name}.pub"));
+        let out = Command::new(&scene.python)
+            .args(["-c", "import sys; from cryptography import x509; from cryptography.hazmat.primitives import serialization as s; c = x509.load_pem_x509_certificate(open(sys.argv[1],'rb').read()); open(sys.argv[2],'wb').write(c.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))"])
+            .arg({
+                let p = scene.dir.path().join(format!("{name}.crt"));
+                std::fs::write(&p, &cert).expect("write");
+                p
+            })
+            .arg(&public)
+            .output()
+            .expect("python");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let envelope = STANDARD
+            .decode(annotation(&run, &format!("signature-{key}")).expect("signature"))
+            .expect("base64");
+        let file = scene.dir.path().join(format!("{name}.json"));
+        std::fs::write(&file, envelope).expect("write");
+        let (ok, said) = securesystemslib_verifies(&scene.python, &file, &public);
+        assert!(ok, "securesystemslib: {said}");
+    }
+    // `manual`: only the run that asked is logged.
+    let asked = scene.taskrun("asked").expect("run");
+    let entry = annotation(&asked, "transparency").expect("transparency annotation");
+    assert!(
+        entry.starts_with(&format!("{url}/api/v1/log/entries?logIndex=")),
+        "{entry}"
+    );
+    let quiet = scene.taskrun("quiet").expect("run");
+    assert_eq!(annotation(&quiet, "transparency"), None);
+}

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{EXAMPLE_KEY, Service, assert_error, attest_example, repo, spawn_ready, tool};
+use base64::engine::general_purpose::STANDARD;
+use common::{EXAMPLE_KEY, Service, assert_error, attest_example, repo, tool};
 use serde_json::{Value, json};
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -26,16 +26,11 @@ struct Sigstore {
 
 impl Sigstore {
     fn start(what: &str) -> Option<Self> {
-        let server = tool("SIGSTORE_DOUBLE", what)?;
         let python = tool("INTEROP_PYTHON", what)?;
-        let (double, line) = spawn_ready(
-            Command::new("node").arg(server).arg("0"),
-            "the Sigstore double",
-        );
-        let ready: Value = serde_json::from_str(&line).expect("ready line");
+        let (double, url) = common::sigstore_double(what)?;
         Some(Self {
             _double: double,
-            url: ready["url"].as_str().expect("url").to_owned(),
+            url,
             python,
         })
     }
@@ -69,6 +64,14 @@ impl Sigstore {
     /// What the double was sent: [method, path, body].
     fn requests(&self) -> Vec<Value> {
         serde_json::from_slice::<Vec<Value>>(&self.get("/__requests")).expect("JSON")
+    }
+
+    /// The log entries the double was sent: [method, path, body].
+    fn log_entries(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r[1] == "/api/v1/log/entries")
+            .collect()
     }
 
     fn env(&self, token_file: &Path) -> Vec<(&'static str, String)> {
@@ -131,16 +134,10 @@ fn logged_verifier(request: &Value) -> String {
     String::from_utf8(verifier).expect("PEM")
 }
 
-/// An identity token as the double's Fulcio reads it (it does not check signatures).
+/// An identity token file with `claims`.
 fn token(dir: &Path, claims: Value) -> PathBuf {
-    let part = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
-    let jwt = format!(
-        "{}.{}.c2ln",
-        part(&json!({"alg": "RS256", "kid": "k"})),
-        part(&claims)
-    );
     let path = dir.join("oidc-token");
-    std::fs::write(&path, jwt).expect("token");
+    std::fs::write(&path, common::identity_token(claims)).expect("token");
     path
 }
 
@@ -180,11 +177,7 @@ fn keyless_attestations_are_certified_logged_and_verify_with_sigstore_python() {
     assert!(entry["inclusionPromise"]["signedEntryTimestamp"].is_string());
     // What was logged: the envelope with the certificate as its verifier, sent as
     // Rekor's `proposedContent`.
-    let logged: Vec<Value> = sigstore
-        .requests()
-        .into_iter()
-        .filter(|r| r[1] == "/api/v1/log/entries")
-        .collect();
+    let logged = sigstore.log_entries();
     assert_eq!(logged.len(), 1, "one attestation, no images in the example");
     assert!(logged_verifier(&logged[0]).starts_with("-----BEGIN CERTIFICATE-----\n"));
 
@@ -202,6 +195,89 @@ fn keyless_attestations_are_certified_logged_and_verify_with_sigstore_python() {
     let other = format!("sha256:{}", "0".repeat(64));
     let (ok, said) = sigstore.python_verifies(dir.path(), &bundle, IDENTITY, &other);
     assert!(!ok, "another artifact was accepted: {said}");
+    // chainseal verifies it too: chain, SCT, log entry (promise, proof, checkpoint,
+    // body), signature, identity and issuer.
+    let root = dir.path().join("trusted_root.json");
+    std::fs::write(&root, sigstore.get("/trusted_root.json")).expect("write");
+    let v = chainseal_verify(dir.path(), &bundle, IDENTITY, ISSUER, Some(&root));
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stdout
+            .contains(&format!("signer: {IDENTITY} (issuer {ISSUER})")),
+        "{}",
+        v.stdout
+    );
+    assert!(
+        v.stdout
+            .contains("predicate type: https://slsa.dev/provenance/v1"),
+        "{}",
+        v.stdout
+    );
+    let v = chainseal_verify(
+        dir.path(),
+        &bundle,
+        "https://github.com/mallory/x",
+        ISSUER,
+        Some(&root),
+    );
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(v.stdout.contains("the certificate is for"), "{}", v.stdout);
+    let v = chainseal_verify(
+        dir.path(),
+        &bundle,
+        IDENTITY,
+        "https://accounts.example",
+        Some(&root),
+    );
+    assert!(
+        v.code == 1 && v.stdout.contains("OIDC issuer"),
+        "{}",
+        v.stdout
+    );
+    let v = chainseal_verify(dir.path(), &bundle, IDENTITY, ISSUER, None);
+    common::assert_error(&v, "CHAINSEAL_TRUSTED_ROOT");
+    // Tampering anywhere is caught: the payload, the log entry, the certificate's log.
+    let tampered = |what: &str, change: &dyn Fn(&mut Value)| {
+        let mut t = b.clone();
+        change(&mut t);
+        let path = dir.path().join(format!("tampered-{what}.json"));
+        std::fs::write(&path, t.to_string()).expect("write");
+        let v = chainseal_verify(dir.path(), &path, IDENTITY, ISSUER, Some(&root));
+        assert_eq!(v.code, 1, "{what} accepted: {}", v.stdout);
+        v.stdout
+    };
+    let said = tampered("payload", &|t| {
+        let other = STANDARD.encode(br#"{"_type":"https://in-toto.io/Statement/v1"}"#);
+        t["dsseEnvelope"]["payload"] = json!(other);
+    });
+    assert!(
+        said.contains("another payload") || said.contains("signature"),
+        "{said}"
+    );
+    let said = tampered("index", &|t| {
+        let e = &mut t["verificationMaterial"]["tlogEntries"][0];
+        e["logIndex"] = json!("1");
+    });
+    assert!(said.contains("inclusion promise"), "{said}");
+    let said = tampered("time", &|t| {
+        let e = &mut t["verificationMaterial"]["tlogEntries"][0];
+        e["integratedTime"] = json!("1000");
+    });
+    assert!(
+        said.contains("inclusion promise") || said.contains("validity"),
+        "{said}"
+    );
+    // Another deployment's root (a second double) trusts none of it.
+    let other = Sigstore::start("keyless signing").expect("second double");
+    let other_root = dir.path().join("other_root.json");
+    std::fs::write(&other_root, other.get("/trusted_root.json")).expect("write");
+    let v = chainseal_verify(dir.path(), &bundle, IDENTITY, ISSUER, Some(&other_root));
+    assert!(
+        v.code == 1 && v.stdout.contains("does not chain"),
+        "{}",
+        v.stdout
+    );
+
     // securesystemslib verifies the envelope with the certificate's public key.
     let leaf = STANDARD
         .decode(
@@ -214,6 +290,28 @@ fn keyless_attestations_are_certified_logged_and_verify_with_sigstore_python() {
     std::fs::write(&public, public_key_pem(&sigstore.python, &leaf)).expect("write");
     let (ok, said) = common::securesystemslib_verifies(&sigstore.python, &envelope, &public);
     assert!(ok, "securesystemslib: {said}");
+}
+
+/// `chainseal verify --certificate-identity … [--trusted-root …] BUNDLE`.
+fn chainseal_verify(
+    dir: &Path,
+    bundle: &Path,
+    identity: &str,
+    issuer: &str,
+    root: Option<&Path>,
+) -> common::Run {
+    let mut cmd = common::chainseal(dir);
+    cmd.args([
+        "verify",
+        "--certificate-identity",
+        identity,
+        "--certificate-oidc-issuer",
+        issuer,
+    ]);
+    if let Some(root) = root {
+        cmd.arg("--trusted-root").arg(root);
+    }
+    common::run(cmd.arg(bundle))
 }
 
 /// The PEM public key of a DER certificate (python `cryptography`).
@@ -318,13 +416,28 @@ fn key_signed_attestations_can_be_logged_and_bundled() {
     )
     .expect("JSON");
     assert!(b["verificationMaterial"]["publicKey"]["hint"].is_string());
+    // A key-signed bundle is not a keyless one.
+    let root = dir.path().join("trusted_root.json");
+    std::fs::write(&root, sigstore.get("/trusted_root.json")).expect("write");
+    let v = chainseal_verify(
+        dir.path(),
+        &out.join(format!("{EXAMPLE_KEY}.sigstore.json")),
+        IDENTITY,
+        ISSUER,
+        Some(&root),
+    );
+    assert!(
+        v.code == 1 && v.stdout.contains("signed with a key"),
+        "{}",
+        v.stdout
+    );
     assert_eq!(
         b["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
         "dsse"
     );
-    let logged = sigstore.requests();
+    let logged = sigstore.log_entries();
     assert_eq!(
-        logged_verifier(logged.last().expect("a request")),
+        logged_verifier(logged.last().expect("a log entry")),
         std::fs::read_to_string(repo("examples/demo.pub")).expect("pub")
     );
     // Without CHAINSEAL_TRANSPARENCY a key-signed run logs nothing.

@@ -12,6 +12,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use common::registry::TestRegistry;
 use common::{
     EXAMPLE_KEY, Run, Service, assert_error, chainseal, repo, run, securesystemslib_verifies, tool,
@@ -736,4 +738,89 @@ fn a_github_step_pushes_to_the_registry_of_its_image_subject() {
         reg.inspect_raw(REPO, &format!("sha256-{}.sig", scene.hex()))
             .is_none()
     );
+}
+
+#[test]
+fn keyless_pushes_carry_the_certificate_and_the_rekor_bundle() {
+    let Some(scene) = Scene::new(false, "keyless") else {
+        return;
+    };
+    let Some((_sigstore, url)) = common::sigstore_double("OCI keyless") else {
+        return;
+    };
+    let (dir, reg) = (&scene.dir, &scene.reg);
+    let hex = scene.hex();
+    let token = dir.path().join("oidc-token");
+    let identity = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
+    std::fs::write(
+        &token,
+        common::identity_token(serde_json::json!({
+            "iss": "https://token.actions.githubusercontent.com", "sub": identity, "aud": "sigstore"
+        })),
+    )
+    .expect("token");
+    let env = vec![
+        ("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone()),
+        ("CHAINSEAL_KEY", "keyless".to_owned()),
+        ("CHAINSEAL_FULCIO_URL", url.clone()),
+        ("CHAINSEAL_REKOR_URL", url.clone()),
+        ("CHAINSEAL_IDENTITY_TOKEN_FILE", token.display().to_string()),
+    ];
+    let taskrun = record(dir.path(), &reg.host, &scene.digest, true, "taskrun.yaml");
+    let r = attest(dir.path(), &taskrun, "oci", &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Read back with skopeo: both layers carry the certificate, its chain and cosign's
+    // Rekor bundle (a `dsse` entry for the attestation, `hashedrekord` for the image).
+    for (tag, kind) in [("att", "dsse"), ("sig", "hashedrekord")] {
+        let manifest = reg
+            .inspect_raw(REPO, &format!("sha256-{hex}.{tag}"))
+            .unwrap_or_else(|| panic!(".{tag} tag exists"));
+        let [layer] = layers(&manifest).try_into().expect("one layer");
+        let notes = &layer["annotations"];
+        let cert = notes["dev.sigstore.cosign/certificate"]
+            .as_str()
+            .expect("cert");
+        assert!(
+            cert.starts_with("-----BEGIN CERTIFICATE-----\n"),
+            ".{tag}: {cert}"
+        );
+        assert!(
+            notes["dev.sigstore.cosign/chain"]
+                .as_str()
+                .is_some_and(|c| c.contains("BEGIN CERTIFICATE")),
+            ".{tag}"
+        );
+        let bundle: Value = serde_json::from_str(
+            notes["dev.sigstore.cosign/bundle"]
+                .as_str()
+                .expect("bundle annotation"),
+        )
+        .expect("JSON");
+        assert!(
+            bundle["SignedEntryTimestamp"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty())
+        );
+        assert!(bundle["Payload"]["logIndex"].is_i64(), ".{tag}: {bundle}");
+        let body = STANDARD
+            .decode(bundle["Payload"]["body"].as_str().expect("body"))
+            .expect("base64");
+        let body: Value = serde_json::from_slice(&body).expect("JSON body");
+        assert_eq!(body["kind"], kind, ".{tag}");
+        // The certificate is the one the signature verifies with.
+        if tag == "att" {
+            let public = dir.path().join("leaf.pub");
+            let out = Command::new(&scene.python)
+                .args(["-c", "import sys; from cryptography import x509; from cryptography.hazmat.primitives import serialization as s; c = x509.load_pem_x509_certificate(sys.argv[1].encode()); sys.stdout.buffer.write(c.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))", cert])
+                .output()
+                .expect("python");
+            assert!(out.status.success());
+            std::fs::write(&public, &out.stdout).expect("write");
+            let envelope = reg.blob(REPO, layer["digest"].as_str().expect("digest"));
+            let file = dir.path().join("att.json");
+            std::fs::write(&file, &envelope).expect("write");
+            let (ok, said) = securesystemslib_verifies(&scene.python, &file, &public);
+            assert!(ok, "securesystemslib: {said}");
+        }
+    }
 }

@@ -80,6 +80,21 @@ pub struct ChainsConfig {
     pub build_type: BuildType,
     /// `filter.managed-by`: extra `spec.managedBy` values to process.
     pub managed_by: Vec<String>,
+    /// `signers.x509.fulcio.*`: keyless signing for the `x509` signer, when enabled.
+    pub fulcio: Option<Fulcio>,
+    /// `transparency.enabled`: `true` (on), `manual`, else off.
+    pub transparency: crate::transparency::Mode,
+    /// `transparency.url`.
+    pub transparency_url: String,
+}
+
+/// Keyless signing settings (`signers.x509.fulcio.enabled: "true"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fulcio {
+    /// `signers.x509.fulcio.address`.
+    pub address: String,
+    /// `signers.x509.identity.token.file`; else the projected token at Chains' path.
+    pub token_file: Option<String>,
 }
 
 const FORMATS: &str = "in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4";
@@ -203,7 +218,21 @@ impl ChainsConfig {
                 invalid("builddefinition.buildtype", &v, &e.to_string())
             })?,
         };
+        let fulcio = boolean(data, "signers.x509.fulcio.enabled", false).then(|| Fulcio {
+            address: get("signers.x509.fulcio.address")
+                .unwrap_or_else(|| crate::keyless::DEFAULT_FULCIO_URL.into()),
+            token_file: get("signers.x509.identity.token.file"),
+        });
+        let transparency = match get("transparency.enabled").as_deref() {
+            Some("manual") => crate::transparency::Mode::Manual,
+            _ if boolean(data, "transparency.enabled", false) => crate::transparency::Mode::On,
+            _ => crate::transparency::Mode::Off,
+        };
         Ok(Self {
+            fulcio,
+            transparency,
+            transparency_url: get("transparency.url")
+                .unwrap_or_else(|| crate::transparency::DEFAULT_REKOR_URL.into()),
             taskrun,
             pipelinerun,
             oci,

@@ -50,6 +50,8 @@ pub enum Stage {
     Signing,
     /// Storing.
     Storage,
+    /// Logging in the transparency log.
+    Tlog,
 }
 
 impl Stage {
@@ -59,6 +61,7 @@ impl Stage {
             Self::PayloadCreation => "payload_creation",
             Self::Signing => "signing",
             Self::Storage => "storage",
+            Self::Tlog => "tlog",
         }
     }
 }
@@ -224,7 +227,8 @@ async fn look(
         }
     }
     let counters = metrics.kind(key.kind);
-    let stored = sign_and_store(settings, counters, key, values)
+    let upload = wants_tlog(settings, &obj);
+    let stored = sign_and_store(settings, counters, key, values, upload)
         .await
         .and_then(|mut notes| {
             // `tekton` storage and the mark in one patch: both land or neither does.
@@ -327,6 +331,22 @@ async fn children(
     Ok(Some(out))
 }
 
+/// Whether this run's signatures go to the transparency log: `transparency.enabled`
+/// `true`, or `manual` and the run asks (`transparency-upload: "true"`) and has no
+/// entry yet, as Chains decides.
+fn wants_tlog(settings: &Settings, obj: &Value) -> bool {
+    use crate::transparency::Mode;
+    settings.rekor.is_some()
+        && match settings.chains.transparency {
+            Mode::On => true,
+            Mode::Off => false,
+            Mode::Manual => {
+                annotation(obj, "transparency-upload") == Some("true")
+                    && annotation(obj, "transparency").is_none()
+            }
+        }
+}
+
 /// Sign and store every enabled artifact type; returns the annotations `tekton`
 /// storage wants on the run (written with the `signed` mark).
 async fn sign_and_store(
@@ -334,7 +354,9 @@ async fn sign_and_store(
     counters: &KindMetrics,
     key: &RunKey,
     values: Vec<Value>,
+    upload: bool,
 ) -> Result<Map<String, Value>, Vec<Failure>> {
+    let rekor = settings.rekor.as_ref().filter(|_| upload);
     let mut notes = Map::new();
     let fail = |stage, message: String| vec![Failure { stage, message }];
     let record = tekton::from_values("the Kubernetes API", values)
@@ -354,7 +376,7 @@ async fn sign_and_store(
                 stage: Stage::PayloadCreation,
                 message: e.to_string(),
             })?;
-            let signer = a.signer.get().map_err(|m| Failure {
+            let signer = a.signer.get().await.map_err(|m| Failure {
                 stage: Stage::Signing,
                 message: m,
             })?;
@@ -369,6 +391,29 @@ async fn sign_and_store(
                 message: e.to_string(),
             })?;
             counters.sign_created.inc();
+            // Logged before storing; a failed upload still lets the stores happen,
+            // then fails the attempt (as Chains).
+            let mut tlog_failure = None;
+            let tlog = match rekor {
+                Some(rekor) => {
+                    let logged = match attest::verifier_pem(signer.as_ref()) {
+                        Some(pem) => rekor.upload_dsse(&envelope, pem).await,
+                        None => Err(crate::transparency::Error::Rekor {
+                            url: String::new(),
+                            detail: "the signer has no key or certificate to log".into(),
+                        }),
+                    };
+                    logged
+                        .map_err(|e| {
+                            tlog_failure = Some(Failure {
+                                stage: Stage::Tlog,
+                                message: e.to_string(),
+                            })
+                        })
+                        .ok()
+                }
+                None => None,
+            };
             let subjects = attest::sha256_subjects(&generated.statement);
             let item = Signed {
                 key: &storage_key,
@@ -377,7 +422,7 @@ async fn sign_and_store(
                 subjects: &subjects,
                 public_key: signer.public_key(),
                 certificate: signer.certificate(),
-                tlog: None,
+                tlog: tlog.as_ref(),
                 run: Some(&run),
             };
             for backend in &a.backends {
@@ -391,7 +436,16 @@ async fn sign_and_store(
                 tekton = crate::storage::tekton::annotations(&item);
                 tekton.remove(&format!("{PREFIX}signed"));
             }
+            if let Some(entry) = &tlog {
+                tekton.insert(
+                    format!("{PREFIX}transparency"),
+                    Value::String(entry.location()),
+                );
+            }
             counters.payload_stored.inc();
+            if let Some(f) = tlog_failure {
+                return Err(f);
+            }
             Ok(tekton)
         }
         .await;
@@ -403,16 +457,33 @@ async fn sign_and_store(
     // Image signatures: TaskRuns only (their results name the images).
     if let (TektonKind::TaskRun, Some(oci)) = (key.kind, settings.oci.as_ref()) {
         let signed: Result<(), Failure> = async {
-            let signer = oci.signer.get().map_err(|m| Failure {
+            let signer = oci.signer.get().await.map_err(|m| Failure {
                 stage: Stage::Signing,
                 message: m,
             })?;
-            let images = attest::sign_images(&record, signer.as_ref())
+            let mut images = attest::sign_images(&record, signer.as_ref())
                 .await
                 .map_err(|e| Failure {
                     stage: Stage::Signing,
                     message: e.to_string(),
                 })?;
+            let mut tlog_failure = None;
+            if let (Some(rekor), Some(pem)) = (rekor, attest::verifier_pem(signer.as_ref())) {
+                for image in &mut images {
+                    match rekor
+                        .upload_hashedrekord(&image.payload.payload, image.signature(), pem)
+                        .await
+                    {
+                        Ok(entry) => image.tlog = Some(entry),
+                        Err(e) => {
+                            tlog_failure.get_or_insert(Failure {
+                                stage: Stage::Tlog,
+                                message: e.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
             for image in &images {
                 for backend in oci.backends.iter().filter(|b| b.keeps_image_signatures()) {
                     backend
@@ -426,6 +497,9 @@ async fn sign_and_store(
                             ),
                         })?;
                 }
+            }
+            if let Some(f) = tlog_failure {
+                return Err(f);
             }
             Ok(())
         }

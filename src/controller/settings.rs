@@ -38,17 +38,32 @@ pub enum Error {
     /// OCI storage settings are invalid.
     #[error(transparent)]
     Storage(#[from] crate::storage::Error),
+    /// The transparency log client could not be made.
+    #[error("{0}")]
+    Transparency(String),
 }
 
 /// A signer, or why there is none (runs that need it fail with this message and are
 /// never marked signed).
 #[derive(Debug, Clone)]
-pub struct SignerSlot(Result<Arc<dyn Signer>, String>);
+pub enum SignerSlot {
+    /// Loaded once (a key or KMS key), or why it could not be.
+    Loaded(Result<Arc<dyn Signer>, String>),
+    /// Keyless: a fresh Fulcio certificate for each use (as Chains; the certificate
+    /// lives 10 minutes and the identity token rotates).
+    Keyless(crate::keyless::Settings),
+}
 
 impl SignerSlot {
     /// The signer.
-    pub fn get(&self) -> Result<Arc<dyn Signer>, String> {
-        self.0.clone()
+    pub async fn get(&self) -> Result<Arc<dyn Signer>, String> {
+        match self {
+            Self::Loaded(s) => s.clone(),
+            Self::Keyless(settings) => crate::keyless::KeylessSigner::connect(settings)
+                .await
+                .map(|s| Arc::new(s) as Arc<dyn Signer>)
+                .map_err(|e| e.to_string()),
+        }
     }
 }
 
@@ -75,6 +90,8 @@ pub struct Settings {
     pub pipelinerun: Option<ArtifactSettings>,
     /// Image signatures.
     pub oci: Option<ArtifactSettings>,
+    /// The transparency log, when `transparency.enabled` is `true` or `manual`.
+    pub rekor: Option<crate::transparency::Rekor>,
 }
 
 /// Where keys and registry access come from, besides the ConfigMap.
@@ -154,7 +171,15 @@ impl Settings {
             }));
         }
         let mut artifacts = artifacts.into_iter();
+        let rekor = match chains.transparency {
+            crate::transparency::Mode::Off => None,
+            _ => Some(
+                crate::transparency::Rekor::new(&chains.transparency_url)
+                    .map_err(|e| Error::Transparency(e.to_string()))?,
+            ),
+        };
         Ok(Self {
+            rekor,
             taskrun: artifacts.next().flatten(),
             pipelinerun: artifacts.next().flatten(),
             oci: artifacts.next().flatten(),
@@ -164,6 +189,14 @@ impl Settings {
 }
 
 async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment) -> SignerSlot {
+    if let (SignerKind::X509, Some(fulcio)) = (kind, &chains.fulcio) {
+        let mut settings = crate::keyless::Settings {
+            fulcio_url: fulcio.address.clone(),
+            ..Default::default()
+        };
+        settings.tokens.file = fulcio.token_file.clone().map(Into::into);
+        return SignerSlot::Keyless(settings);
+    }
     let args = match kind {
         SignerKind::X509 => SignerArgs {
             signing_secrets: Some(env.signing_secrets.display().to_string()),
@@ -171,7 +204,7 @@ async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment)
         },
         SignerKind::Kms => {
             let Some(kms_ref) = chains.kms_ref.clone() else {
-                return SignerSlot(Err(
+                return SignerSlot::Loaded(Err(
                     "a signer is `kms` but chains-config sets no `signers.kms.kmsref`".into(),
                 ));
             };
@@ -196,5 +229,5 @@ async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment)
         Ok(None) => Err("no key configured".to_owned()),
         Err(e) => Err(e.to_string()),
     };
-    SignerSlot(loaded.map(Arc::from))
+    SignerSlot::Loaded(loaded.map(Arc::from))
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sigstore::crypto::{CosignVerificationKey, Signature};
 
+pub mod keyless;
 pub mod registry;
 use thiserror::Error;
 
@@ -102,15 +103,7 @@ impl Verifier {
                 envelope.signatures.len()
             ));
         }
-        if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
-            return Err(format!(
-                "payload type is `{}`, expected `{IN_TOTO_PAYLOAD_TYPE}`",
-                envelope.payload_type
-            ));
-        }
-        let statement: Value = serde_json::from_slice(&envelope.payload)
-            .map_err(|e| format!("the signed payload is not JSON: {e}"))?;
-        read_statement(&statement)
+        read_payload(envelope)
     }
 
     /// Verify every envelope in a file (one JSON envelope, or JSON Lines).
@@ -142,6 +135,19 @@ impl Verifier {
         }
         Ok(outcomes)
     }
+}
+
+/// The verified envelope's in-toto Statement (only called once a signature verified).
+fn read_payload(envelope: &Envelope) -> Result<Verified, String> {
+    if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(format!(
+            "payload type is `{}`, expected `{IN_TOTO_PAYLOAD_TYPE}`",
+            envelope.payload_type
+        ));
+    }
+    let statement: Value = serde_json::from_slice(&envelope.payload)
+        .map_err(|e| format!("the signed payload is not JSON: {e}"))?;
+    read_statement(&statement)
 }
 
 fn read_statement(statement: &Value) -> Result<Verified, String> {

@@ -298,3 +298,37 @@ fn pem_der(text: &str) -> Vec<u8> {
         .expect("valid PEM")
         .into_contents()
 }
+
+/// The Sigstore double (`tests/doubles/sigstore/server.js`: Fulcio, Rekor and the
+/// trust root) and its base URL; `None` (skipped) outside CI without it.
+pub fn sigstore_double(what: &str) -> Option<(Service, String)> {
+    let server = tool("SIGSTORE_DOUBLE", what)?;
+    let (double, line) = spawn_ready(
+        Command::new("node").arg(server).arg("0"),
+        "the Sigstore double",
+    );
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line");
+    Some((double, ready["url"].as_str().expect("url").to_owned()))
+}
+
+/// An OIDC identity token with `claims` (the double's Fulcio does not check the
+/// signature), valid for ten minutes unless `claims` says otherwise.
+pub fn identity_token(claims: serde_json::Value) -> String {
+    use base64::Engine as _;
+    let part = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mut claims = claims;
+    if claims.get("exp").is_none() {
+        claims["exp"] = serde_json::json!(now + 600);
+    }
+    format!(
+        "{}.{}.c2ln",
+        part(&serde_json::json!({"alg": "RS256", "kid": "k"})),
+        part(&claims)
+    )
+}

@@ -1,0 +1,557 @@
+//! Offline verification of keyless Sigstore bundles (v0.1–v0.3 with a DSSE envelope)
+//! against a trusted root (`trusted_root.json`, the Sigstore TrustedRoot format):
+//!
+//! 1. the leaf certificate chains to a certificate authority of the root, and was
+//!    valid when the log integrated the entry;
+//! 2. the leaf carries a signed certificate timestamp from a CT log of the root;
+//! 3. the transparency log entry is signed by a log of the root (the inclusion
+//!    promise), its inclusion proof leads to the root hash of a checkpoint the log
+//!    signed, and its body is this envelope, signed by this certificate;
+//! 4. the envelope's signature verifies with the certificate's key;
+//! 5. the certificate names the expected identity and OIDC issuer;
+//! 6. the payload is an in-toto Statement ([`super::Verified`]).
+//!
+//! Every check must pass; the first failure is reported.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use der::asn1::{Any, OctetString};
+use der::{Decode as _, Encode as _, Tag, TagNumber, Tagged as _};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use sigstore::crypto::{CosignVerificationKey, Signature};
+use x509_cert::Certificate;
+use x509_cert::ext::Extension;
+
+use super::Verified;
+use crate::envelope::Envelope;
+use crate::keyless::CertificateChain;
+
+/// The embedded SCT list extension (RFC 6962).
+const SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
+
+/// One log or CT log of a trusted root.
+#[derive(Debug, Clone)]
+struct LogKey {
+    key_id: Vec<u8>,
+    spki: Vec<u8>,
+}
+
+/// The trust material bundles are checked against.
+#[derive(Debug, Clone)]
+pub struct TrustedRoot {
+    /// Certificate authorities: each chain issuer-first (intermediates, then root).
+    authorities: Vec<Vec<Vec<u8>>>,
+    tlogs: Vec<LogKey>,
+    ctlogs: Vec<LogKey>,
+}
+
+/// What the certificate must say.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The subject alternative name (email or URI), exactly.
+    pub identity: String,
+    /// The OIDC issuer, exactly.
+    pub issuer: String,
+}
+
+fn b64(v: &Value, what: &str) -> Result<Vec<u8>, String> {
+    STANDARD
+        .decode(v.as_str().ok_or_else(|| format!("{what} is missing"))?)
+        .map_err(|e| format!("{what} is not base64: {e}"))
+}
+
+fn int(v: &Value, what: &str) -> Result<i64, String> {
+    match v {
+        Value::String(s) => s.parse().map_err(|_| format!("{what} is not a number")),
+        Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| format!("{what} is not an integer")),
+        _ => Err(format!("{what} is missing")),
+    }
+}
+
+impl TrustedRoot {
+    /// Parse a `trusted_root.json`.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let root: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+        let logs = |name: &str| -> Result<Vec<LogKey>, String> {
+            root[name]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|l| {
+                    Ok(LogKey {
+                        key_id: b64(&l["logId"]["keyId"], &format!("{name} logId.keyId"))?,
+                        spki: b64(&l["publicKey"]["rawBytes"], &format!("{name} publicKey"))?,
+                    })
+                })
+                .collect()
+        };
+        let authorities = root["certificateAuthorities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|ca| {
+                ca["certChain"]["certificates"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| b64(&c["rawBytes"], "a CA certificate"))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = Self {
+            authorities,
+            tlogs: logs("tlogs")?,
+            ctlogs: logs("ctlogs")?,
+        };
+        if out.authorities.iter().all(Vec::is_empty) {
+            return Err("it names no certificate authority".into());
+        }
+        if out.tlogs.is_empty() {
+            return Err("it names no transparency log".into());
+        }
+        Ok(out)
+    }
+}
+
+fn key(spki: &[u8], what: &str) -> Result<CosignVerificationKey, String> {
+    CosignVerificationKey::try_from_der(spki).map_err(|e| format!("{what}: {e}"))
+}
+
+fn verifies(spki: &[u8], sig: &[u8], msg: &[u8]) -> bool {
+    CosignVerificationKey::try_from_der(spki)
+        .is_ok_and(|k| k.verify_signature(Signature::Raw(sig), msg).is_ok())
+}
+
+fn parse_cert(der: &[u8], what: &str) -> Result<Certificate, String> {
+    Certificate::from_der(der).map_err(|e| format!("{what} is malformed: {e}"))
+}
+
+/// The aws-lc algorithm for a certificate signature: its signature algorithm (which
+/// fixes the hash, e.g. a P-256 key signing with SHA-384) and the issuer key's type.
+fn certificate_algorithm(
+    signature_oid: &str,
+    key: &x509_cert::spki::SubjectPublicKeyInfoOwned,
+) -> Option<&'static dyn aws_lc_rs::signature::VerificationAlgorithm> {
+    use aws_lc_rs::signature as s;
+    let curve = key
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
+        .map(|o| o.to_string());
+    Some(match (signature_oid, curve.as_deref()) {
+        ("1.2.840.10045.4.3.2", Some("1.2.840.10045.3.1.7")) => &s::ECDSA_P256_SHA256_ASN1,
+        ("1.2.840.10045.4.3.3", Some("1.2.840.10045.3.1.7")) => &s::ECDSA_P256_SHA384_ASN1,
+        ("1.2.840.10045.4.3.2", Some("1.3.132.0.34")) => &s::ECDSA_P384_SHA256_ASN1,
+        ("1.2.840.10045.4.3.3", Some("1.3.132.0.34")) => &s::ECDSA_P384_SHA384_ASN1,
+        ("1.2.840.10045.4.3.4", Some("1.3.132.0.35")) => &s::ECDSA_P521_SHA512_ASN1,
+        ("1.2.840.113549.1.1.11", _) => &s::RSA_PKCS1_2048_8192_SHA256,
+        ("1.2.840.113549.1.1.12", _) => &s::RSA_PKCS1_2048_8192_SHA384,
+        ("1.2.840.113549.1.1.13", _) => &s::RSA_PKCS1_2048_8192_SHA512,
+        ("1.3.101.112", _) => &s::ED25519,
+        _ => return None,
+    })
+}
+
+/// Whether `cert` is signed by the key of `issuer`.
+fn signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
+    let Ok(tbs) = cert.tbs_certificate().to_der() else {
+        return false;
+    };
+    let key = issuer.tbs_certificate().subject_public_key_info();
+    let oid = cert.signature_algorithm().oid.to_string();
+    let Some(algorithm) = certificate_algorithm(&oid, key) else {
+        return false;
+    };
+    cert.tbs_certificate().issuer() == issuer.tbs_certificate().subject()
+        && aws_lc_rs::signature::UnparsedPublicKey::new(
+            algorithm,
+            key.subject_public_key.raw_bytes(),
+        )
+        .verify(&tbs, cert.signature().raw_bytes())
+        .is_ok()
+}
+
+/// The chain of `leaf` (issuer first) among the root's authorities.
+fn chain<'a>(root: &'a TrustedRoot, leaf: &Certificate) -> Result<&'a [Vec<u8>], String> {
+    for authority in &root.authorities {
+        let certs = authority
+            .iter()
+            .map(|d| parse_cert(d, "a CA certificate"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(first) = certs.first() else { continue };
+        if signed_by(leaf, first) && certs.windows(2).all(|w| signed_by(&w[0], &w[1])) {
+            return Ok(authority);
+        }
+    }
+    Err("the certificate does not chain to a certificate authority of the trusted root".into())
+}
+
+/// The leaf's TBS certificate without its SCT list: what a CT log signed.
+fn precertificate_tbs(leaf: &Certificate) -> Result<Vec<u8>, String> {
+    let bad = |e: der::Error| format!("the certificate cannot be re-encoded: {e}");
+    let tbs = leaf.tbs_certificate().to_der().map_err(bad)?;
+    let fields: Vec<Any> = Vec::from_der(&tbs).map_err(bad)?;
+    let extensions_tag = Tag::ContextSpecific {
+        constructed: true,
+        number: TagNumber(3),
+    };
+    let fields = fields
+        .into_iter()
+        .map(|f| {
+            if f.tag() != extensions_tag {
+                return Ok(f);
+            }
+            let list: Vec<Extension> = Vec::from_der(f.value()).map_err(bad)?;
+            let kept: Vec<Extension> = list
+                .into_iter()
+                .filter(|e| e.extn_id.to_string() != SCT_LIST)
+                .collect();
+            Any::new(extensions_tag, kept.to_der().map_err(bad)?).map_err(bad)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    fields.to_der().map_err(bad)
+}
+
+/// Read `n` bytes of a TLS structure.
+fn take<'a>(data: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+    if data.len() < n {
+        return Err("the SCT list is truncated".into());
+    }
+    let (head, rest) = data.split_at(n);
+    *data = rest;
+    Ok(head)
+}
+
+fn number(bytes: &[u8]) -> usize {
+    bytes.iter().fold(0, |n, b| (n << 8) | usize::from(*b))
+}
+
+/// At least one embedded SCT of `leaf` is signed by a CT log of the root.
+fn check_sct(root: &TrustedRoot, leaf: &Certificate, issuer_der: &[u8]) -> Result<(), String> {
+    let ext = leaf
+        .tbs_certificate()
+        .extensions()
+        .into_iter()
+        .flatten()
+        .find(|e| e.extn_id.to_string() == SCT_LIST)
+        .ok_or("the certificate has no signed certificate timestamp")?;
+    let inner = OctetString::from_der(ext.extn_value.as_bytes())
+        .map_err(|e| format!("the SCT list is malformed: {e}"))?;
+    let mut list = inner.as_bytes();
+    let total = number(take(&mut list, 2)?);
+    let mut list = take(&mut list, total)?;
+    let issuer = parse_cert(issuer_der, "the issuer certificate")?;
+    let issuer_key_hash = Sha256::digest(
+        issuer
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| e.to_string())?,
+    );
+    let tbs = precertificate_tbs(leaf)?;
+    while !list.is_empty() {
+        let len = number(take(&mut list, 2)?);
+        let mut sct = take(&mut list, len)?;
+        let version = take(&mut sct, 1)?[0];
+        let log_id = take(&mut sct, 32)?;
+        let timestamp = take(&mut sct, 8)?;
+        let ext_len = number(take(&mut sct, 2)?);
+        let extensions = take(&mut sct, ext_len)?;
+        take(&mut sct, 2)?; // hash and signature algorithms
+        let sig_len = number(take(&mut sct, 2)?);
+        let sig = take(&mut sct, sig_len)?;
+        let Some(log) = root.ctlogs.iter().find(|l| l.key_id == log_id) else {
+            continue;
+        };
+        let tbs_len = u32::try_from(tbs.len()).map_err(|_| "the certificate is too large")?;
+        let mut signed = vec![version, 0];
+        signed.extend_from_slice(timestamp);
+        signed.extend_from_slice(&[0, 1]); // precert_entry
+        signed.extend_from_slice(&issuer_key_hash);
+        signed.extend_from_slice(&tbs_len.to_be_bytes()[1..]);
+        signed.extend_from_slice(&tbs);
+        signed.extend_from_slice(&u16::try_from(ext_len).unwrap_or(0).to_be_bytes());
+        signed.extend_from_slice(extensions);
+        if verifies(&log.spki, sig, &signed) {
+            return Ok(());
+        }
+    }
+    Err("no signed certificate timestamp verifies with a CT log of the trusted root".into())
+}
+
+/// RFC 9162 §2.1.3.2: `leaf` at `index` of a tree of `size` hashes up to `root`.
+fn inclusion_holds(index: u64, size: u64, leaf: [u8; 32], path: &[Vec<u8>], root: &[u8]) -> bool {
+    if index >= size {
+        return false;
+    }
+    let node = |l: &[u8], r: &[u8]| -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update([1u8]);
+        h.update(l);
+        h.update(r);
+        h.finalize().into()
+    };
+    let (mut f, mut s, mut r) = (index, size - 1, leaf);
+    for p in path {
+        if s == 0 {
+            return false;
+        }
+        if f & 1 == 1 || f == s {
+            r = node(p, &r);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            r = node(&r, p);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    s == 0 && r.as_slice() == root
+}
+
+/// A signed note (checkpoint) verifies with `spki`; returns its body lines.
+fn checkpoint_lines(note: &str, spki: &[u8]) -> Result<Vec<String>, String> {
+    let (body, signatures) = note
+        .split_once("\n\n")
+        .ok_or("the checkpoint is not a signed note")?;
+    let message = format!("{body}\n");
+    let signed = signatures.lines().any(|line| {
+        line.strip_prefix("\u{2014} ")
+            .and_then(|rest| rest.rsplit_once(' '))
+            .and_then(|(_, sig)| STANDARD.decode(sig).ok())
+            .is_some_and(|raw| raw.len() > 4 && verifies(spki, &raw[4..], message.as_bytes()))
+    });
+    if !signed {
+        return Err("the checkpoint is not signed by the transparency log".into());
+    }
+    Ok(body.lines().map(str::to_owned).collect())
+}
+
+/// The transparency log entry: signed by a log of the root, included, and about
+/// this envelope signed by this certificate. Returns the integrated time.
+fn check_tlog(
+    root: &TrustedRoot,
+    entry: &Value,
+    envelope: &Envelope,
+    leaf_der: &[u8],
+) -> Result<i64, String> {
+    let key_id = b64(&entry["logId"]["keyId"], "the log id")?;
+    let log = root
+        .tlogs
+        .iter()
+        .find(|l| l.key_id == key_id)
+        .ok_or("the entry is from a transparency log the trusted root does not name")?;
+    key(&log.spki, "the transparency log's key")?;
+    let body_b64 = entry["canonicalizedBody"]
+        .as_str()
+        .ok_or("the entry has no body")?;
+    let body = STANDARD
+        .decode(body_b64)
+        .map_err(|e| format!("the entry body is not base64: {e}"))?;
+    let integrated = int(&entry["integratedTime"], "integratedTime")?;
+    let index = int(&entry["logIndex"], "logIndex")?;
+    let mut verified = false;
+    if let Some(set) = entry["inclusionPromise"]["signedEntryTimestamp"].as_str() {
+        let set = STANDARD
+            .decode(set)
+            .map_err(|e| format!("the inclusion promise is not base64: {e}"))?;
+        let payload = format!(
+            "{{\"body\":{},\"integratedTime\":{integrated},\"logID\":\"{}\",\"logIndex\":{index}}}",
+            Value::String(body_b64.to_owned()),
+            hex::encode(&key_id)
+        );
+        if !verifies(&log.spki, &set, payload.as_bytes()) {
+            return Err("the inclusion promise is not signed by the transparency log".into());
+        }
+        verified = true;
+    }
+    let proof = &entry["inclusionProof"];
+    if !proof.is_null() {
+        let leaf: [u8; 32] = {
+            let mut h = Sha256::new();
+            h.update([0u8]);
+            h.update(&body);
+            h.finalize().into()
+        };
+        let path = proof["hashes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|h| b64(h, "a proof hash"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let root_hash = b64(&proof["rootHash"], "the proof's root hash")?;
+        let (pi, size) = (
+            int(&proof["logIndex"], "the proof's logIndex")?,
+            int(&proof["treeSize"], "treeSize")?,
+        );
+        let (Ok(pi), Ok(size)) = (u64::try_from(pi), u64::try_from(size)) else {
+            return Err("the inclusion proof has negative numbers".into());
+        };
+        if !inclusion_holds(pi, size, leaf, &path, &root_hash) {
+            return Err("the inclusion proof does not lead to its root hash".into());
+        }
+        let note = proof["checkpoint"]["envelope"]
+            .as_str()
+            .ok_or("the inclusion proof has no checkpoint")?;
+        let lines = checkpoint_lines(note, &log.spki)?;
+        if lines.get(1).map(String::as_str) != Some(size.to_string().as_str())
+            || lines
+                .get(2)
+                .and_then(|r| STANDARD.decode(r).ok())
+                .as_deref()
+                != Some(&root_hash[..])
+        {
+            return Err("the checkpoint is for another tree than the inclusion proof".into());
+        }
+        verified = true;
+    }
+    if !verified {
+        return Err("the entry has neither an inclusion promise nor an inclusion proof".into());
+    }
+    // The entry is about this envelope, signed by this certificate.
+    let logged: Value =
+        serde_json::from_slice(&body).map_err(|e| format!("the entry body is not JSON: {e}"))?;
+    if logged["kind"] != "dsse" {
+        return Err(format!(
+            "the entry is a `{}` entry, expected `dsse`",
+            logged["kind"].as_str().unwrap_or("?")
+        ));
+    }
+    let spec = &logged["spec"];
+    if spec["payloadHash"]["value"].as_str()
+        != Some(&hex::encode(Sha256::digest(&envelope.payload)))
+    {
+        return Err("the log entry is for another payload".into());
+    }
+    let leaf_pem = crate::keyless::certificate::to_pem("CERTIFICATE", leaf_der);
+    let matches = spec["signatures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            let verifier = b64(&s["verifier"], "verifier").ok();
+            let sig = b64(&s["signature"], "signature").ok();
+            let same_cert = verifier.is_some_and(|v| {
+                pem::parse(&v).is_ok_and(|p| p.contents() == leaf_der) || v == leaf_pem.as_bytes()
+            });
+            same_cert && sig.is_some_and(|sig| envelope.signatures.iter().any(|e| e.sig == sig))
+        });
+    if !matches {
+        return Err("the log entry's signature or certificate differs from the bundle's".into());
+    }
+    Ok(integrated)
+}
+
+/// Verify a keyless bundle.
+pub fn verify_bundle(
+    bundle: &[u8],
+    root: &TrustedRoot,
+    expected: &Identity,
+) -> Result<(Verified, CertificateChain), String> {
+    let value: Value =
+        serde_json::from_slice(bundle).map_err(|e| format!("the bundle is not JSON: {e}"))?;
+    let envelope = crate::envelope::bundle::envelope(bundle)?;
+    let material = &value["verificationMaterial"];
+    let leaf_der = if material["certificate"].is_object() {
+        b64(&material["certificate"]["rawBytes"], "the certificate")?
+    } else if material["x509CertificateChain"].is_object() {
+        b64(
+            &material["x509CertificateChain"]["certificates"][0]["rawBytes"],
+            "the certificate",
+        )?
+    } else {
+        return Err(
+            "the bundle is signed with a key, not a certificate: verify it with --key".into(),
+        );
+    };
+    let leaf = parse_cert(&leaf_der, "the certificate")?;
+    let issuers = chain(root, &leaf)?;
+    check_sct(root, &leaf, &issuers[0])?;
+    let entries = material["tlogEntries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let [entry] = entries.as_slice() else {
+        return Err(format!(
+            "a keyless bundle needs exactly one transparency log entry (it has {}): the short-lived certificate is only trustworthy with the log's time",
+            entries.len()
+        ));
+    };
+    let integrated = check_tlog(root, entry, &envelope, &leaf_der)?;
+    let validity = leaf.tbs_certificate().validity();
+    let (from, until) = (
+        validity.not_before.to_unix_duration().as_secs(),
+        validity.not_after.to_unix_duration().as_secs(),
+    );
+    let at = u64::try_from(integrated).unwrap_or(0);
+    if at < from || at > until {
+        return Err(format!(
+            "the entry was logged at {at}, outside the certificate's validity ({from}..{until})"
+        ));
+    }
+    let chain = CertificateChain::from_ders(leaf_der, Vec::new())?;
+    let pae = envelope.pae();
+    if !envelope
+        .signatures
+        .iter()
+        .any(|s| verifies(&chain.public_key_der, &s.sig, &pae))
+    {
+        return Err("the envelope's signature does not verify with the certificate's key".into());
+    }
+    if chain.identity != expected.identity {
+        return Err(format!(
+            "the certificate is for `{}`, not `{}`",
+            chain.identity, expected.identity
+        ));
+    }
+    if chain.issuer.as_deref() != Some(expected.issuer.as_str()) {
+        return Err(format!(
+            "the certificate's OIDC issuer is `{}`, not `{}`",
+            chain.issuer.as_deref().unwrap_or("(none)"),
+            expected.issuer
+        ));
+    }
+    Ok((super::read_payload(&envelope)?, chain))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(parts: &[&[u8]]) -> [u8; 32] {
+        let mut d = Sha256::new();
+        for p in parts {
+            d.update(p);
+        }
+        d.finalize().into()
+    }
+
+    #[test]
+    fn inclusion_proofs_follow_rfc_9162() {
+        let leaves: Vec<[u8; 32]> = (0u8..5).map(|i| h(&[&[0], &[i]])).collect();
+        let n = |l: &[u8; 32], r: &[u8; 32]| h(&[&[1], l, r]);
+        // A tree of 5: ((0 1)(2 3)) 4
+        let (n01, n23) = (n(&leaves[0], &leaves[1]), n(&leaves[2], &leaves[3]));
+        let n0123 = n(&n01, &n23);
+        let root = n(&n0123, &leaves[4]);
+        let path2 = vec![leaves[3].to_vec(), n01.to_vec(), leaves[4].to_vec()];
+        assert!(inclusion_holds(2, 5, leaves[2], &path2, &root));
+        assert!(!inclusion_holds(3, 5, leaves[2], &path2, &root));
+        assert!(!inclusion_holds(2, 5, leaves[1], &path2, &root));
+        assert!(inclusion_holds(4, 5, leaves[4], &[n0123.to_vec()], &root));
+        assert!(inclusion_holds(0, 1, leaves[0], &[], &leaves[0]));
+        assert!(!inclusion_holds(1, 1, leaves[0], &[], &leaves[0]));
+    }
+
+    #[test]
+    fn trusted_roots_need_authorities_and_logs() {
+        assert!(TrustedRoot::from_json(b"{}").is_err());
+        assert!(TrustedRoot::from_json(b"[").is_err());
+    }
+}
