@@ -560,8 +560,7 @@ pub struct VerifyArgs {
         long,
         env = "CHAINSEAL_VERIFY_CERTIFICATE_IDENTITY",
         value_name = "IDENTITY",
-        requires = "certificate_oidc_issuer",
-        conflicts_with = "image"
+        requires = "certificate_oidc_issuer"
     )]
     pub certificate_identity: Option<String>,
 

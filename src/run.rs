@@ -256,6 +256,9 @@ fn verify_keyless(args: &VerifyArgs, identity: &str) -> anyhow::Result<ExitCode>
         identity: identity.to_owned(),
         issuer: args.certificate_oidc_issuer.clone().unwrap_or_default(),
     };
+    if let Some(image) = &args.image {
+        return verify_image(args, &Verifier::keyless(root, expected), image);
+    }
     let (mut ok, mut failed) = (0usize, 0usize);
     for file in &args.files {
         let bundle =

@@ -441,6 +441,21 @@ fn claims() -> Value {
     })
 }
 
+/// The recorded GitHub job's variables plus the ID-token request credentials of the
+/// OIDC double that printed `info`.
+fn github_env_with_token(info: &Value) -> Vec<(String, String)> {
+    let mut ci = env_file("github.env");
+    ci.push((
+        "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
+        info["request_url"].as_str().expect("url").to_owned(),
+    ));
+    ci.push((
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
+        "request-s3cret".into(),
+    ));
+    ci
+}
+
 fn oidc_double(python: &Path, dir: &Path, mode: &str) -> (common::Service, Value) {
     let claims_path = dir.join(format!("claims-{mode}.json"));
     std::fs::write(&claims_path, claims().to_string()).expect("claims");
@@ -463,15 +478,7 @@ fn github_oidc_claims_are_verified_and_win_over_variables() {
     let dir = tempfile::tempdir().expect("tmp");
     artifacts(dir.path());
     let (_double, info) = oidc_double(&python, dir.path(), "good");
-    let mut ci = env_file("github.env");
-    ci.push((
-        "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
-        info["request_url"].as_str().expect("url").to_owned(),
-    ));
-    ci.push((
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
-        "request-s3cret".into(),
-    ));
+    let ci = github_env_with_token(&info);
     let issuer = info["issuer"].as_str().expect("issuer").to_owned();
     let r = attest(
         dir.path(),
@@ -502,15 +509,7 @@ fn github_oidc_claims_are_verified_and_win_over_variables() {
         ("good", Some(OTHER_ISSUER), "issuer"),
     ] {
         let (_d, info) = oidc_double(&python, dir.path(), mode);
-        let mut ci = env_file("github.env");
-        ci.push((
-            "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
-            info["request_url"].as_str().expect("url").to_owned(),
-        ));
-        ci.push((
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
-            "request-s3cret".into(),
-        ));
+        let ci = github_env_with_token(&info);
         let issuer = issuer_override.unwrap_or(info["issuer"].as_str().expect("issuer"));
         let r = attest(
             dir.path(),
@@ -605,4 +604,108 @@ fn action_yml_inputs_map_to_settings_the_binary_reads() {
     let mut declared: Vec<String> = outputs.into_iter().cloned().collect();
     declared.sort();
     assert_eq!(declared, names);
+}
+
+/// The one Sigstore bundle file below `dir/attestations`.
+fn the_bundle(dir: &Path) -> std::path::PathBuf {
+    let bundles: Vec<_> = std::fs::read_dir(dir.join("attestations"))
+        .expect("attestations")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".sigstore.json"))
+        .collect();
+    let [bundle] = bundles.as_slice() else {
+        panic!("expected one bundle, found {bundles:?}");
+    };
+    bundle.clone()
+}
+
+/// `chainseal verify` of a keyless bundle for `identity` from `issuer`, against the
+/// Sigstore double's trust root.
+fn verify_keyless(
+    dir: &Path,
+    sigstore_url: &str,
+    bundle: &Path,
+    identity: &str,
+    issuer: &str,
+) -> Run {
+    let root = dir.join("trusted_root.json");
+    let out = Command::new("curl")
+        .args(["-sf", &format!("{sigstore_url}/trusted_root.json"), "-o"])
+        .arg(&root)
+        .status()
+        .expect("curl");
+    assert!(out.success());
+    run(chainseal(dir)
+        .args(["verify", "--certificate-identity", identity])
+        .args(["--certificate-oidc-issuer", issuer, "--trusted-root"])
+        .arg(&root)
+        .arg(bundle))
+}
+
+#[test]
+fn keyless_in_github_actions_and_gitlab_ci_uses_their_id_tokens() {
+    let Some(python) = tool("INTEROP_PYTHON", "keyless in CI") else {
+        return;
+    };
+    let Some((_sigstore, url)) = common::sigstore_double("keyless in CI") else {
+        return;
+    };
+    let sigstore_env = [
+        ("CHAINSEAL_KEY", "keyless"),
+        ("CHAINSEAL_FULCIO_URL", url.as_str()),
+        ("CHAINSEAL_REKOR_URL", url.as_str()),
+        ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+    ];
+
+    // GitHub Actions: one token for the build's claims (audience `nobody`), one for
+    // Fulcio (audience `sigstore`).
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let (_double, info) = oidc_double(&python, dir.path(), "good");
+    let mut ci = github_env_with_token(&info);
+    let output = dir.path().join("github_output");
+    ci.push(("GITHUB_OUTPUT".into(), output.display().to_string()));
+    let issuer = info["issuer"].as_str().expect("issuer").to_owned();
+    let mut env = sigstore_env.to_vec();
+    env.push(("CHAINSEAL_GITHUB_OIDC_ISSUER", issuer.as_str()));
+    let r = attest(dir.path(), &ci, &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let log = std::fs::read_to_string(dir.path().join("claims-good.json.log")).expect("log");
+    assert!(log.contains("audience=sigstore"), "{log}");
+    assert!(log.contains("audience=nobody"), "{log}");
+    let sub = claims()["sub"].as_str().expect("sub").to_owned();
+    let bundle = the_bundle(dir.path());
+    let v = verify_keyless(dir.path(), &url, &bundle, &sub, &issuer);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    let outputs = std::fs::read_to_string(&output).expect("GITHUB_OUTPUT written");
+    assert!(
+        outputs.contains(&format!(
+            "transparency-log-entry={url}/api/v1/log/entries?logIndex="
+        )),
+        "{outputs}"
+    );
+    assert!(outputs.contains("bundle-path="), "{outputs}");
+
+    // GitLab CI: the job's `id_tokens` entry.
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let identity = "https://gitlab.com/octo-org/hello-service//.gitlab-ci.yml@refs/heads/main";
+    let mut ci = env_file("gitlab.env");
+    ci.push((
+        "SIGSTORE_ID_TOKEN".into(),
+        common::identity_token(serde_json::json!({
+            "iss": "https://gitlab.com", "sub": identity, "aud": "sigstore"
+        })),
+    ));
+    let r = attest(dir.path(), &ci, &sigstore_env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = the_bundle(dir.path());
+    let v = verify_keyless(dir.path(), &url, &bundle, identity, "https://gitlab.com");
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    let dotenv = std::fs::read_to_string(dir.path().join("chainseal.env")).expect("dotenv");
+    assert!(
+        dotenv.contains("CHAINSEAL_TRANSPARENCY_LOG_ENTRY=http"),
+        "{dotenv}"
+    );
 }

@@ -400,17 +400,38 @@ fn key_signed_attestations_can_be_logged_and_bundled() {
     let Some((sigstore, dir, out)) = Sigstore::scene("transparency with a key") else {
         return;
     };
-    let r = attest_example(
-        dir.path(),
-        repo("examples/demo.key").to_str().expect("path"),
-        &out,
-        &[
-            ("CHAINSEAL_TRANSPARENCY", "on".into()),
-            ("CHAINSEAL_REKOR_URL", sigstore.url.clone()),
-            ("CHAINSEAL_BUNDLE", "true".into()),
-        ],
+    let attest = || {
+        attest_example(
+            dir.path(),
+            repo("examples/demo.key").to_str().expect("path"),
+            &out,
+            &[
+                ("CHAINSEAL_TRANSPARENCY", "on".into()),
+                ("CHAINSEAL_REKOR_URL", sigstore.url.clone()),
+                ("CHAINSEAL_BUNDLE", "true".into()),
+            ],
+        )
+    };
+    let entry_of = |r: &common::Run| {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("transparency log: "))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no log entry reported: {}", r.stdout))
+    };
+    let first = entry_of(&attest());
+    // The same envelope again (ECDSA signatures here are deterministic): Rekor
+    // answers 409, and the existing entry is read back and reported.
+    let again = entry_of(&attest());
+    assert_eq!(first, again);
+    assert!(
+        sigstore.requests().iter().any(|r| r[0] == "GET"
+            && r[1]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/api/v1/log/entries/"))),
+        "the existing entry was not read back"
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
     let b: Value = serde_json::from_slice(
         &std::fs::read(out.join(format!("{EXAMPLE_KEY}.sigstore.json"))).expect("bundle"),
     )

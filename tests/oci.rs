@@ -823,4 +823,36 @@ fn keyless_pushes_carry_the_certificate_and_the_rekor_bundle() {
             assert!(ok, "securesystemslib: {said}");
         }
     }
+    // chainseal verifies the registry's keyless attestation against the trust root.
+    let root = dir.path().join("trusted_root.json");
+    let fetched = Command::new("curl")
+        .args(["-sf", &format!("{url}/trusted_root.json"), "-o"])
+        .arg(&root)
+        .status()
+        .expect("curl");
+    assert!(fetched.success());
+    let image = format!("{}/{REPO}@{}", reg.host, scene.digest);
+    let keyless_verify = |who: &str| {
+        let mut cmd = chainseal(dir.path());
+        cmd.args(["verify", "--image", &image, "--certificate-identity", who])
+            .args([
+                "--certificate-oidc-issuer",
+                "https://token.actions.githubusercontent.com",
+            ])
+            .arg("--trusted-root")
+            .arg(&root)
+            .env("CHAINSEAL_INSECURE_REGISTRIES", &reg.host);
+        run(&mut cmd)
+    };
+    let v = keyless_verify(identity);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stderr.contains("1 attestation(s) verified"),
+        "{}",
+        v.stderr
+    );
+    let v =
+        keyless_verify("https://github.com/mallory/app/.github/workflows/x.yml@refs/heads/main");
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("the certificate is for"), "{}", v.stdout);
 }

@@ -448,6 +448,60 @@ fn check_tlog(
     Ok(integrated)
 }
 
+/// The Sigstore bundle equivalent of a cosign `.att` layer: the envelope (the blob),
+/// the certificate (`dev.sigstore.cosign/certificate`) and cosign's Rekor bundle
+/// (`dev.sigstore.cosign/bundle`: the inclusion promise, no proof), so it is checked
+/// exactly as bundles are.
+pub fn bundle_from_cosign_layer(
+    blob: &[u8],
+    annotations: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<u8>, String> {
+    let envelope: Value = serde_json::from_slice(blob)
+        .map_err(|e| format!("the layer is not a DSSE envelope: {e}"))?;
+    let cert = annotations
+        .get(crate::oci::cosign::CERTIFICATE)
+        .filter(|c| !c.is_empty())
+        .ok_or("the layer has no certificate (signed with a key: verify with --key)")?;
+    let cert =
+        pem::parse(cert).map_err(|e| format!("the certificate annotation is not PEM: {e}"))?;
+    let rekor: Value = serde_json::from_str(
+        annotations
+            .get(crate::oci::cosign::BUNDLE)
+            .ok_or("the layer has no transparency log bundle")?,
+    )
+    .map_err(|e| format!("the transparency log bundle is not JSON: {e}"))?;
+    let payload = &rekor["Payload"];
+    let body = payload["body"].as_str().unwrap_or_default();
+    let kind = STANDARD
+        .decode(body)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v["kind"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let log_id = hex::decode(payload["logID"].as_str().unwrap_or_default())
+        .map_err(|e| format!("the log id is not hex: {e}"))?;
+    let bundle = serde_json::json!({
+        "mediaType": crate::envelope::bundle::MEDIA_TYPE,
+        "verificationMaterial": {
+            "certificate": {"rawBytes": STANDARD.encode(cert.contents())},
+            "tlogEntries": [{
+                "logIndex": payload["logIndex"].to_string(),
+                "logId": {"keyId": STANDARD.encode(log_id)},
+                "kindVersion": {"kind": kind, "version": "0.0.1"},
+                "integratedTime": payload["integratedTime"].to_string(),
+                "inclusionPromise": {"signedEntryTimestamp": rekor["SignedEntryTimestamp"]},
+                "canonicalizedBody": body,
+            }],
+        },
+        "dsseEnvelope": {
+            "payload": envelope["payload"],
+            "payloadType": envelope["payloadType"],
+            "signatures": envelope["signatures"],
+        },
+    });
+    Ok(bundle.to_string().into_bytes())
+}
+
 /// Verify a keyless bundle.
 pub fn verify_bundle(
     bundle: &[u8],

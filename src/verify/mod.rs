@@ -41,9 +41,15 @@ pub enum Error {
     Empty(PathBuf),
 }
 
-/// A public key to verify with.
+/// What signatures are checked against: a public key, or (keyless) a trust root
+/// and the identity the signing certificate must name.
 pub struct Verifier {
-    key: CosignVerificationKey,
+    check: Check,
+}
+
+enum Check {
+    Key(CosignVerificationKey),
+    Keyless(Box<(keyless::TrustedRoot, keyless::Identity)>),
 }
 
 impl std::fmt::Debug for Verifier {
@@ -83,20 +89,33 @@ impl Verifier {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        Ok(Self { key })
+        Ok(Self {
+            check: Check::Key(key),
+        })
     }
 
-    /// Verify one envelope.
+    /// Keyless: bundles and registry attestations whose certificate chains to `root`
+    /// and names `identity`.
+    pub fn keyless(root: keyless::TrustedRoot, identity: keyless::Identity) -> Self {
+        Self {
+            check: Check::Keyless(Box::new((root, identity))),
+        }
+    }
+
+    /// Verify one envelope with the key (a keyless verifier needs the certificate and
+    /// log entry too: [`keyless::verify_bundle`]).
     pub fn verify(&self, envelope: &Envelope) -> Result<Verified, String> {
+        let Check::Key(key) = &self.check else {
+            return Err("keyless verification needs the certificate and the log entry, not a bare envelope: verify the Sigstore bundle".into());
+        };
         if envelope.signatures.is_empty() {
             return Err("the envelope has no signatures".into());
         }
         let pae = envelope.pae();
-        let valid = envelope.signatures.iter().any(|s| {
-            self.key
-                .verify_signature(Signature::Raw(&s.sig), &pae)
-                .is_ok()
-        });
+        let valid = envelope
+            .signatures
+            .iter()
+            .any(|s| key.verify_signature(Signature::Raw(&s.sig), &pae).is_ok());
         if !valid {
             return Err(format!(
                 "no signature verifies with this key ({} tried)",

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use sigstore::crypto::Signature;
 
-use super::{Outcome, Verified, Verifier};
+use super::{Check, Outcome, Verified, Verifier, keyless};
 use crate::envelope::{Envelope, bundle};
 use crate::oci::{self, Registry, cosign, referrers};
 use crate::provenance::simplesigning;
@@ -59,19 +59,26 @@ impl Verifier {
         let att_tag = cosign::tag(&repo, &digest, cosign::Kind::Attestation).whole();
         for layer in cosign::read(registry, &repo, &digest, cosign::Kind::Attestation).await? {
             let location = format!("{att_tag} layer {}", layer.digest);
-            let result = serde_json::from_slice::<Envelope>(&layer.blob)
-                .map_err(|e| format!("the layer is not a DSSE envelope: {e}"))
-                .and_then(|env| self.verify(&env))
-                .and_then(|v| names_digest(v, &digest));
+            let result = match &self.check {
+                Check::Key(_) => serde_json::from_slice::<Envelope>(&layer.blob)
+                    .map_err(|e| format!("the layer is not a DSSE envelope: {e}"))
+                    .and_then(|env| self.verify(&env)),
+                Check::Keyless(k) => {
+                    keyless::bundle_from_cosign_layer(&layer.blob, &layer.annotations)
+                        .and_then(|b| keyless::verify_bundle(&b, &k.0, &k.1))
+                        .map(|(v, _)| v)
+                }
+            }
+            .and_then(|v| names_digest(v, &digest));
             found.attestations.push(Outcome { location, result });
         }
         for (referrer, blob) in referrers::bundles(registry, &image_ref).await? {
             let location = format!("referrer {referrer}");
-            let envelope = bundle::envelope(&blob);
-            let result = match envelope {
-                Ok(env) => self.verify(&env).and_then(|v| names_digest(v, &digest)),
-                Err(e) => Err(e),
-            };
+            let result = match &self.check {
+                Check::Key(_) => bundle::envelope(&blob).and_then(|env| self.verify(&env)),
+                Check::Keyless(k) => keyless::verify_bundle(&blob, &k.0, &k.1).map(|(v, _)| v),
+            }
+            .and_then(|v| names_digest(v, &digest));
             // cosign 3 image signatures are bundles too: count them as signatures.
             let is_signature = result
                 .as_ref()
@@ -83,58 +90,61 @@ impl Verifier {
             }
         }
 
+        let Check::Key(key) = &self.check else {
+            tracing::info!("keyless image signatures (`.sig`) are not checked: only attestations");
+            return Ok(found);
+        };
         let sig_tag = cosign::tag(&repo, &digest, cosign::Kind::Signature).whole();
         for layer in cosign::read(registry, &repo, &digest, cosign::Kind::Signature).await? {
             let location = format!("{sig_tag} layer {}", layer.digest);
-            let result = self.verify_simple_signing(&layer, &digest);
+            let result = verify_simple_signing(key, &layer, &digest);
             found.signatures.push(Outcome { location, result });
         }
         Ok(found)
     }
+}
 
-    /// A cosign `.sig` layer: the base64 signature annotation over the payload, and
-    /// the payload's digest claim.
-    fn verify_simple_signing(
-        &self,
-        layer: &cosign::ReadLayer,
-        digest: &str,
-    ) -> Result<Verified, String> {
-        if layer.media_type != simplesigning::MEDIA_TYPE {
-            return Err(format!(
-                "unexpected layer media type `{}`",
-                layer.media_type
-            ));
-        }
-        let sig = layer
-            .annotations
-            .get(cosign::SIGNATURE)
-            .ok_or("the layer has no signature annotation")?;
-        let sig = STANDARD
-            .decode(sig)
-            .map_err(|e| format!("the signature annotation is not base64: {e}"))?;
-        self.key
-            .verify_signature(Signature::Raw(&sig), &layer.blob)
-            .map_err(|_| "the signature does not verify with this key".to_owned())?;
-        let payload: Value = serde_json::from_slice(&layer.blob)
-            .map_err(|e| format!("the signed payload is not JSON: {e}"))?;
-        let claimed = payload
-            .pointer("/critical/image/docker-manifest-digest")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if claimed != digest {
-            return Err(format!("the payload signs `{claimed}`, not {digest}"));
-        }
-        let name = payload
-            .pointer("/critical/identity/docker-reference")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        Ok(Verified {
-            predicate_type: simplesigning::MEDIA_TYPE.to_owned(),
-            subjects: vec![(name, vec![claimed.to_owned()])],
-            builder_id: None,
-        })
+/// A cosign `.sig` layer: the base64 signature annotation over the payload, and the
+/// payload's digest claim.
+fn verify_simple_signing(
+    key: &sigstore::crypto::CosignVerificationKey,
+    layer: &cosign::ReadLayer,
+    digest: &str,
+) -> Result<Verified, String> {
+    if layer.media_type != simplesigning::MEDIA_TYPE {
+        return Err(format!(
+            "unexpected layer media type `{}`",
+            layer.media_type
+        ));
     }
+    let sig = layer
+        .annotations
+        .get(cosign::SIGNATURE)
+        .ok_or("the layer has no signature annotation")?;
+    let sig = STANDARD
+        .decode(sig)
+        .map_err(|e| format!("the signature annotation is not base64: {e}"))?;
+    key.verify_signature(Signature::Raw(&sig), &layer.blob)
+        .map_err(|_| "the signature does not verify with this key".to_owned())?;
+    let payload: Value = serde_json::from_slice(&layer.blob)
+        .map_err(|e| format!("the signed payload is not JSON: {e}"))?;
+    let claimed = payload
+        .pointer("/critical/image/docker-manifest-digest")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if claimed != digest {
+        return Err(format!("the payload signs `{claimed}`, not {digest}"));
+    }
+    let name = payload
+        .pointer("/critical/identity/docker-reference")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Verified {
+        predicate_type: simplesigning::MEDIA_TYPE.to_owned(),
+        subjects: vec![(name, vec![claimed.to_owned()])],
+        builder_id: None,
+    })
 }
 
 /// A verified attestation whose subjects must include `digest` (`sha256:<hex>`).

@@ -15,6 +15,8 @@
 // * GET /api/v1/log/publicKey, /api/v1/rootCert, /api/v2/trustBundle, /trusted_root.json
 //   (a sigstore TrustedRoot) and /client_trust_config.json (what
 //   `sigstore --trust-config` takes).
+// * An entry sent twice is refused as real Rekor refuses it: 409 with the existing
+//   entry's `Location` (/api/v1/log/entries/<uuid>), which GET then serves.
 // * Faults for the bad-input tests: POST /__faults {"fulcio": "refuse"} makes Fulcio
 //   answer 401 as real Fulcio does for a token it rejects; {"rekor": "error"} makes
 //   Rekor answer 500; {} clears them.
@@ -117,6 +119,7 @@ function canonicalDsse(entry) {
   };
   let faults = {};
   const requests = [];
+  const logged = new Map(); // canonical entry -> [uuid, reply]
   const reply = (res, code, type, body) => {
     res.writeHead(code, { 'Content-Type': type });
     res.end(body);
@@ -136,6 +139,13 @@ function canonicalDsse(entry) {
         return reply(res, 200, 'application/json', '{}');
       }
       if (req.method === 'GET' && gets[path]) return reply(res, 200, gets[path][0], gets[path][1]);
+      const existing = path.match(/^\/api\/v1\/log\/entries\/([0-9a-f]+)$/);
+      if (req.method === 'GET' && existing) {
+        const found = [...logged.values()].find(([uuid]) => uuid === existing[1]);
+        return found
+          ? reply(res, 200, 'application/json', found[1])
+          : reply(res, 404, 'application/json', JSON.stringify({ code: 404, message: 'not found' }));
+      }
       if (req.method !== 'POST') return reply(res, 404, 'text/plain', 'not found');
       try {
         if (path === '/api/v2/signingCert') {
@@ -152,7 +162,20 @@ function canonicalDsse(entry) {
           }
           let entry = JSON.parse(body);
           if (entry.kind === 'dsse') entry = canonicalDsse(entry);
-          const r = await rekor(JSON.stringify(entry));
+          const canonical = JSON.stringify(entry);
+          if (logged.has(canonical)) {
+            const [uuid] = logged.get(canonical);
+            res.writeHead(409, { 'Content-Type': 'application/json', Location: `/api/v1/log/entries/${uuid}` });
+            return res.end(JSON.stringify({
+              code: 409,
+              message: `an equivalent entry already exists in the transparency log with UUID ${uuid}`,
+            }));
+          }
+          const r = await rekor(canonical);
+          if (r.statusCode === 201) {
+            const text = Buffer.from(r.response).toString();
+            logged.set(canonical, [Object.keys(JSON.parse(text))[0], text]);
+          }
           return reply(res, r.statusCode, r.contentType || 'application/json', r.response);
         }
       } catch (e) {
