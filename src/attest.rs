@@ -127,14 +127,11 @@ pub(crate) struct ImageSignature {
     statement: Envelope,
     /// The `hashedrekord` entry of the signature, once logged.
     pub(crate) tlog: Option<crate::transparency::LogEntry>,
+    /// The `dsse` entry of `statement`, once logged (for Sigstore bundles).
+    pub(crate) statement_tlog: Option<crate::transparency::LogEntry>,
 }
 
 impl ImageSignature {
-    /// The signature over the simple-signing payload.
-    pub(crate) fn signature(&self) -> &[u8] {
-        &self.signature
-    }
-
     pub(crate) fn as_item<'a>(&'a self, signer: &'a dyn signing::Signer) -> SignedImage<'a> {
         SignedImage {
             image: &self.payload.image,
@@ -144,8 +141,49 @@ impl ImageSignature {
             public_key: signer.public_key(),
             certificate: signer.certificate(),
             tlog: self.tlog.as_ref(),
+            statement_tlog: self.statement_tlog.as_ref(),
         }
     }
+}
+
+/// Log image signatures: each `hashedrekord` (the `.sig` form) and, for Sigstore
+/// bundle storage (`bundles`), each Statement's `dsse` entry, so image-signature
+/// bundles carry their own log entry. Every upload is tried; the first failure is
+/// returned.
+pub(crate) async fn log_images(
+    rekor: &crate::transparency::Rekor,
+    verifier: &str,
+    images: &mut [ImageSignature],
+    bundles: bool,
+) -> Result<(), crate::transparency::Error> {
+    let uploads = images.iter().map(|i| async move {
+        let signature = rekor.upload_hashedrekord(&i.payload.payload, &i.signature, verifier);
+        let statement = async {
+            match bundles {
+                true => Some(rekor.upload_dsse(&i.statement, verifier).await),
+                false => None,
+            }
+        };
+        tokio::join!(signature, statement)
+    });
+    let results = futures::future::join_all(uploads).await;
+    let mut failure = None;
+    for (image, (signature, statement)) in images.iter_mut().zip(results) {
+        match signature {
+            Ok(e) => image.tlog = Some(e),
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+        match statement {
+            Some(Ok(e)) => image.statement_tlog = Some(e),
+            Some(Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            None => {}
+        }
+    }
+    failure.map_or(Ok(()), Err)
 }
 
 /// Whether a run's signatures go to the transparency log: always (`on`), never
@@ -187,6 +225,7 @@ pub(crate) async fn log_signatures(
     signer: &dyn signing::Signer,
     envelope: &Envelope,
     images: &mut [ImageSignature],
+    bundles: bool,
 ) -> (
     Option<crate::transparency::LogEntry>,
     Result<(), crate::transparency::Error>,
@@ -201,21 +240,9 @@ pub(crate) async fn log_signatures(
         );
     };
     let attestation = rekor.upload_dsse(envelope, verifier);
-    let signatures = futures::future::join_all(
-        images
-            .iter()
-            .map(|i| rekor.upload_hashedrekord(&i.payload.payload, &i.signature, verifier)),
-    );
+    let signatures = log_images(rekor, verifier, images, bundles);
     let (attestation, signatures) = tokio::join!(attestation, signatures);
-    let mut failure = None;
-    for (image, entry) in images.iter_mut().zip(signatures) {
-        match entry {
-            Ok(e) => image.tlog = Some(e),
-            Err(e) => {
-                failure.get_or_insert(e);
-            }
-        }
-    }
+    let mut failure = signatures.err();
     let entry = match attestation {
         Ok(e) => {
             info!(
@@ -243,7 +270,8 @@ pub(crate) async fn sign_images(
         let signature = signer.sign(&payload.payload).await?.sig;
         let statement = serde_json::json!({
             "_type": "https://in-toto.io/Statement/v1",
-            "subject": [{"digest": {"sha256": payload.image.sha256}}],
+            // A named subject: in-toto verifiers (sigstore-python) require the name.
+            "subject": [{"name": payload.image.name(), "digest": {"sha256": payload.image.sha256}}],
             "predicateType": storage::oci::COSIGN_SIGN_PREDICATE,
             "predicate": {},
         });
@@ -258,6 +286,7 @@ pub(crate) async fn sign_images(
             signature,
             statement,
             tlog: None,
+            statement_tlog: None,
         });
     }
     Ok(out)
@@ -403,7 +432,10 @@ async fn finish(
     // upload still lets everything be stored, then fails the run.
     let (tlog, logged) = if wants_transparency(cfg.transparency.mode, record) {
         match crate::transparency::Rekor::new(&cfg.transparency.url) {
-            Ok(rekor) => log_signatures(&rekor, signer.as_ref(), &envelope, &mut images).await,
+            Ok(rekor) => {
+                let bundles = cfg.oci_encoding == crate::config::OciEncoding::SigstoreBundle;
+                log_signatures(&rekor, signer.as_ref(), &envelope, &mut images, bundles).await
+            }
             Err(e) => (None, Err(e)),
         }
     } else {

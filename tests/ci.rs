@@ -630,12 +630,7 @@ fn verify_keyless(
     issuer: &str,
 ) -> Run {
     let root = dir.join("trusted_root.json");
-    let out = Command::new("curl")
-        .args(["-sf", &format!("{sigstore_url}/trusted_root.json"), "-o"])
-        .arg(&root)
-        .status()
-        .expect("curl");
-    assert!(out.success());
+    common::download(&format!("{sigstore_url}/trusted_root.json"), &root);
     run(chainseal(dir)
         .args(["verify", "--certificate-identity", identity])
         .args(["--certificate-oidc-issuer", issuer, "--trusted-root"])

@@ -943,3 +943,32 @@ fn keyless_signing_and_the_transparency_log_from_chains_config() {
     let quiet = scene.taskrun("quiet").expect("run");
     assert_eq!(annotation(&quiet, "transparency"), None);
 }
+
+#[test]
+fn an_unreachable_transparency_log_is_retried_and_never_marked_signed() {
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.oci.storage": "",
+            "transparency.enabled": "true",
+            "transparency.url": "http://127.0.0.1:9",
+        })),
+        taskrun("logged", "True"),
+    ];
+    let Some(scene) = Scene::start("transparency down", &objects, json!({})) else {
+        return;
+    };
+    let controller = scene.controller(&[]);
+    scene.wait_for("the run marked failed", Duration::from_secs(60), |runs| {
+        signed(runs) == 1
+    });
+    assert_eq!(stop(controller), 0);
+    let run = scene.taskrun("logged").expect("run");
+    assert_eq!(annotation(&run, "signed"), Some("failed"));
+    assert_eq!(annotation(&run, "retries"), Some("3"));
+    assert_eq!(annotation(&run, "transparency"), None);
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).expect("log");
+    assert!(
+        log.contains("stage=\"tlog\"") || log.contains("stage=tlog"),
+        "no tlog failure logged:\n{log}"
+    );
+}

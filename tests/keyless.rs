@@ -278,6 +278,20 @@ fn keyless_attestations_are_certified_logged_and_verify_with_sigstore_python() {
         v.stdout
     );
 
+    // A trust root without the keys a check needs: refused, saying which.
+    let full: Value = serde_json::from_slice(&sigstore.get("/trusted_root.json")).expect("JSON");
+    let partial = dir.path().join("partial_root.json");
+    let mut no_ct = full.clone();
+    no_ct["ctlogs"] = json!([]);
+    std::fs::write(&partial, no_ct.to_string()).expect("write");
+    let v = chainseal_verify(dir.path(), &bundle, IDENTITY, ISSUER, Some(&partial));
+    assert!(v.code == 1 && v.stdout.contains("CT log"), "{}", v.stdout);
+    let mut no_tlog = full;
+    no_tlog["tlogs"] = json!([]);
+    std::fs::write(&partial, no_tlog.to_string()).expect("write");
+    let v = chainseal_verify(dir.path(), &bundle, IDENTITY, ISSUER, Some(&partial));
+    common::assert_error(&v, "names no transparency log");
+
     // securesystemslib verifies the envelope with the certificate's public key.
     let leaf = STANDARD
         .decode(

@@ -825,12 +825,7 @@ fn keyless_pushes_carry_the_certificate_and_the_rekor_bundle() {
     }
     // chainseal verifies the registry's keyless attestation against the trust root.
     let root = dir.path().join("trusted_root.json");
-    let fetched = Command::new("curl")
-        .args(["-sf", &format!("{url}/trusted_root.json"), "-o"])
-        .arg(&root)
-        .status()
-        .expect("curl");
-    assert!(fetched.success());
+    common::download(&format!("{url}/trusted_root.json"), &root);
     let image = format!("{}/{REPO}@{}", reg.host, scene.digest);
     let keyless_verify = |who: &str| {
         let mut cmd = chainseal(dir.path());
@@ -855,4 +850,52 @@ fn keyless_pushes_carry_the_certificate_and_the_rekor_bundle() {
         keyless_verify("https://github.com/mallory/app/.github/workflows/x.yml@refs/heads/main");
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("the certificate is for"), "{}", v.stdout);
+
+    // Sigstore bundles as referrers: the attestation and the image signature each carry
+    // their own `dsse` entry, and python sigstore verifies both against the image digest.
+    let mut bundle_env = env.clone();
+    bundle_env.push(("CHAINSEAL_OCI_ENCODING", "sigstore-bundle".to_owned()));
+    let r = attest(dir.path(), &taskrun, "oci", &bundle_env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let config = dir.path().join("trust_config.json");
+    common::download(&format!("{url}/client_trust_config.json"), &config);
+    let index = reg
+        .inspect_raw(REPO, &format!("sha256-{hex}"))
+        .expect("referrers tag");
+    let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+    assert_eq!(manifests.len(), 2, "{index}");
+    for m in &manifests {
+        let referrer = reg
+            .inspect_raw(REPO, m["digest"].as_str().expect("digest"))
+            .expect("referrer manifest");
+        let [layer] = layers(&referrer).try_into().expect("one layer");
+        let bundle = reg.blob(REPO, layer["digest"].as_str().expect("digest"));
+        let b: Value = serde_json::from_slice(&bundle).expect("bundle JSON");
+        assert_eq!(
+            b["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+            "dsse"
+        );
+        let file = dir.path().join("referrer.sigstore.json");
+        std::fs::write(&file, &bundle).expect("write");
+        let out = Command::new(&scene.python)
+            .args(["-m", "sigstore", "--trust-config"])
+            .arg(&config)
+            .args(["verify", "identity", "--offline", "--bundle"])
+            .arg(&file)
+            .args(["--cert-identity", identity])
+            .args([
+                "--cert-oidc-issuer",
+                "https://token.actions.githubusercontent.com",
+            ])
+            .arg(&scene.digest)
+            .output()
+            .expect("python sigstore");
+        assert!(
+            out.status.success(),
+            "sigstore-python rejected referrer {}: {}{}",
+            m["digest"],
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -469,19 +469,13 @@ async fn sign_and_store(
                 })?;
             let mut tlog_failure = None;
             if let (Some(rekor), Some(pem)) = (rekor, attest::verifier_pem(signer.as_ref())) {
-                for image in &mut images {
-                    match rekor
-                        .upload_hashedrekord(&image.payload.payload, image.signature(), pem)
-                        .await
-                    {
-                        Ok(entry) => image.tlog = Some(entry),
-                        Err(e) => {
-                            tlog_failure.get_or_insert(Failure {
-                                stage: Stage::Tlog,
-                                message: e.to_string(),
-                            });
-                        }
-                    }
+                let bundles =
+                    settings.chains.oci_encoding == crate::config::OciEncoding::SigstoreBundle;
+                if let Err(e) = attest::log_images(rekor, pem, &mut images, bundles).await {
+                    tlog_failure = Some(Failure {
+                        stage: Stage::Tlog,
+                        message: e.to_string(),
+                    });
                 }
             }
             for image in &images {

@@ -112,7 +112,13 @@ pub struct Registry {
     authed: tokio::sync::Mutex<BTreeSet<String>>,
     /// Where each registry's credentials came from.
     sources: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    /// One lock per tag this process read-modify-writes (the referrers tag schema's
+    /// index), so its own concurrent writes never overwrite each other.
+    tag_locks: TagLocks,
 }
+
+type TagLocks =
+    std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>;
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -185,6 +191,19 @@ fn detail(e: &OciDistributionError) -> String {
 }
 
 impl Registry {
+    /// Hold the lock of `tag` (a whole reference) while it is read, changed and
+    /// written back.
+    pub(crate) async fn lock_tag(&self, tag: &Reference) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .tag_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(tag.whole())
+            .or_default()
+            .clone();
+        lock.lock_owned().await
+    }
+
     /// A client for `settings`.
     pub fn new(settings: &Settings) -> Result<Self, Error> {
         let config = ClientConfig {
@@ -207,6 +226,7 @@ impl Registry {
             keychain: auth::Keychain::new(settings.auth_files.clone()),
             authed: Default::default(),
             sources: Default::default(),
+            tag_locks: Default::default(),
         })
     }
 

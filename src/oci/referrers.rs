@@ -139,6 +139,9 @@ async fn add_to_fallback_index(
         image.repository().to_owned(),
         image_digest.replace(':', "-"),
     );
+    // This run writes an image's attestation and signature bundles at once: one
+    // writer of the index at a time (the check below guards against other processes).
+    let _held = registry.lock_tag(&tag).await;
     for _ in 0..3 {
         let mut index = match registry.manifest(&tag, &[OCI_INDEX]).await? {
             Some((body, _)) => serde_json::from_slice::<Value>(&body)

@@ -100,6 +100,8 @@ pub struct SignedImage<'a> {
     pub certificate: Option<&'a CertificateChain>,
     /// The signature's transparency log entry (`hashedrekord`), when it was logged.
     pub tlog: Option<&'a LogEntry>,
+    /// The Statement's transparency log entry (`dsse`), when it was logged.
+    pub statement_tlog: Option<&'a LogEntry>,
 }
 
 /// Where a stored item went.

@@ -222,8 +222,8 @@ impl Storage for OciStorage {
                 item.tlog,
             ),
         };
-        // The bundle holds cosign 3's Statement about the image, which is not what
-        // the `hashedrekord` entry logged: no tlog entry goes in.
+        // The bundle holds cosign 3's Statement about the image: its own `dsse` entry
+        // goes in (the `hashedrekord` is the `.sig` payload's).
         let make_bundle = || {
             let key = item.public_key.ok_or(Error::NoPublicKey)?;
             Ok(bundle::to_json(
@@ -231,7 +231,7 @@ impl Storage for OciStorage {
                 bundle::Material {
                     public_key_der: &key.der,
                     certificate: item.certificate,
-                    tlog: None,
+                    tlog: item.statement_tlog,
                 },
             ))
         };

@@ -332,3 +332,13 @@ pub fn identity_token(claims: serde_json::Value) -> String {
         part(&claims)
     )
 }
+
+/// GET `url` into `path` (curl), failing the test when it cannot.
+pub fn download(url: &str, path: &Path) {
+    let ok = Command::new("curl")
+        .args(["-sf", url, "-o"])
+        .arg(path)
+        .status()
+        .expect("curl runs");
+    assert!(ok.success(), "GET {url} failed");
+}
