@@ -79,6 +79,7 @@ fn bench(c: &mut Criterion) {
                             keyless: Default::default(),
                         }),
                         transparency: Default::default(),
+                        storage_endpoint: None,
                         storage: vec![StorageTarget::Dir(out.path().to_owned())],
                         oci_encoding: Default::default(),
                         registry: Default::default(),

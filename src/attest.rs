@@ -45,7 +45,7 @@ pub enum Error {
     Storage {
         /// The failing destination.
         target: String,
-        /// What was stored before the failure.
+        /// What was stored (every other backend still stores).
         stored: Vec<Stored>,
         /// Cause.
         cause: storage::Error,
@@ -457,6 +457,7 @@ async fn finish(
         .map(|i| (i, i.as_item(signer.as_ref())))
         .collect();
     let mut stored = Vec::new();
+    let mut first_failure = None;
     for backend in &backends {
         // The attestation and every image signature go to different places (the
         // `.att` and `.sig` tags, distinct referrers), so they are written at once;
@@ -490,13 +491,18 @@ async fn finish(
                 }
             }
         }
+        // The other backends still store; the run fails with the first failure.
         if let Some(cause) = failure {
-            return Err(Error::Storage {
-                target: backend.to_string(),
-                stored,
-                cause,
-            });
+            warn!(backend = %backend, "storing failed: {cause}");
+            first_failure.get_or_insert((backend.to_string(), cause));
         }
+    }
+    if let Some((target, cause)) = first_failure {
+        return Err(Error::Storage {
+            target,
+            stored,
+            cause,
+        });
     }
     if let Err(cause) = logged {
         return Err(Error::Transparency { stored, cause });

@@ -312,6 +312,12 @@ pub struct AttestArgs {
     #[arg(long, env = "CHAINSEAL_STORAGE", default_value = DEFAULT_STORAGE, value_name = "URI[,URI...]")]
     pub storage: String,
 
+    /// The endpoint `gs://` and `s3://` storage talks to instead of the cloud's (an
+    /// emulator, MinIO, a private endpoint); credentials still come from the cloud's
+    /// standard chain (`GOOGLE_APPLICATION_CREDENTIALS`, `AWS_*`).
+    #[arg(long, env = "CHAINSEAL_STORAGE_ENDPOINT", value_name = "URL")]
+    pub storage_endpoint: Option<String>,
+
     /// How `oci` storage writes: `dsse` (cosign tags `sha256-<hex>.att`/`.sig`) or
     /// `sigstore-bundle` (Sigstore bundles as OCI 1.1 referrers).
     #[arg(

@@ -88,7 +88,7 @@ pub enum Error {
     },
     /// A storage URI this build cannot write to.
     #[error(
-        "unsupported storage `{0}`: use `file:///dir`, a directory path, `oci` or `oci://<registry>/<repository>`"
+        "unsupported storage `{0}`: use `file:///dir`, a directory path, `gs://<bucket>[/prefix]`, `s3://<bucket>[/prefix]`, `oci`, `oci://<registry>/<repository>` or `tekton`"
     )]
     UnsupportedStorage(String),
     /// An `oci://` storage without a repository, or with a tag or digest.
@@ -326,6 +326,8 @@ pub enum StorageTarget {
     },
     /// Tekton Chains' annotations on the run itself.
     Tekton,
+    /// A bucket: `gs://bucket[/prefix]` or `s3://bucket[/prefix]`.
+    Object(String),
 }
 
 /// Where the record comes from.
@@ -378,6 +380,9 @@ impl StorageTarget {
         }
         if s == "tekton" {
             return Ok(Self::Tekton);
+        }
+        if s.starts_with("gs://") || s.starts_with("s3://") {
+            return Ok(Self::Object(s.trim_end_matches('/').to_owned()));
         }
         if s.contains("://") || matches!(s, "docdb" | "gcs" | "grafeas") {
             return Err(Error::UnsupportedStorage(s.to_owned()));
@@ -438,6 +443,8 @@ pub struct AttestConfig {
     pub signer: Option<SignerConfig>,
     /// Rekor uploads and bundles.
     pub transparency: crate::transparency::Settings,
+    /// Where `gs://` and `s3://` storage is reached instead of the cloud's endpoint.
+    pub storage_endpoint: Option<String>,
     /// Storage destinations, in the order given.
     pub storage: Vec<StorageTarget>,
     /// How OCI storage encodes what it pushes.
@@ -649,6 +656,7 @@ impl AttestConfig {
             record,
             signer,
             transparency,
+            storage_endpoint: nonempty(&args.storage_endpoint),
             storage,
             oci_encoding,
             registry,
@@ -766,11 +774,20 @@ mod tests {
     #[test]
     fn bad_settings_are_rejected_with_the_setting_named() {
         let mut a = args();
-        a.storage = "s3://bucket".into();
+        a.storage = "ftp://host/dir".into();
         assert!(matches!(
             AttestConfig::from_args(a),
             Err(Error::UnsupportedStorage(_))
         ));
+        let mut a = args();
+        a.storage = "s3://bucket/prefix/,gs://b".into();
+        assert_eq!(
+            AttestConfig::from_args(a).expect("valid").storage,
+            vec![
+                StorageTarget::Object("s3://bucket/prefix".into()),
+                StorageTarget::Object("gs://b".into())
+            ]
+        );
         let mut a = args();
         a.record = Some("a.json,,b.json".into());
         assert!(matches!(

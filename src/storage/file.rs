@@ -54,14 +54,7 @@ impl FileStorage {
         line: &str,
         bundle: Option<&[u8]>,
     ) -> Result<Vec<Stored>, Error> {
-        if key.is_empty()
-            || key.starts_with('.')
-            || !key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        {
-            return Err(Error::InvalidKey(key.to_owned()));
-        }
+        super::check_key(key)?;
         let io = |action, path: &Path| {
             let path = path.to_owned();
             move |source| Error::Io {
@@ -77,7 +70,7 @@ impl FileStorage {
         let path = self.path_for(key);
         // Report absolute locations; `absolute` does not touch the file system.
         let path = std::path::absolute(&path).unwrap_or(path);
-        let mut content = match std::fs::read_to_string(&path) {
+        let content = match std::fs::read_to_string(&path) {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(io("read", &path)(e)),
@@ -97,7 +90,12 @@ impl FileStorage {
                 written: !same,
             });
         }
-        if content.lines().any(|l| l == line) {
+        let Some(content) =
+            super::append_line(&content, line).map_err(|reason| Error::Corrupt {
+                path: path.clone(),
+                reason,
+            })?
+        else {
             stored.insert(
                 0,
                 Stored {
@@ -107,24 +105,7 @@ impl FileStorage {
                 },
             );
             return Ok(stored);
-        }
-        if let Some(bad) = content
-            .lines()
-            .find(|l| !l.is_empty() && serde_json::from_str::<serde_json::Value>(l).is_err())
-        {
-            return Err(Error::Corrupt {
-                path,
-                reason: format!(
-                    "line `{}` is not JSON",
-                    bad.chars().take(40).collect::<String>()
-                ),
-            });
-        }
-        if !content.is_empty() && !content.ends_with('\n') {
-            content.push('\n');
-        }
-        content.push_str(line);
-        content.push('\n');
+        };
         self.replace(&path, content.as_bytes())?;
         // Make the renames themselves durable.
         lock.sync_all().map_err(io("sync directory", &self.dir))?;

@@ -19,6 +19,7 @@ use crate::signing::PublicKey;
 use crate::transparency::LogEntry;
 
 pub mod file;
+pub mod object;
 pub mod oci;
 pub mod tekton;
 
@@ -148,6 +149,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An object storage (`gs://`, `s3://`) operation failed.
+    #[error("object storage `{target}`: {detail}")]
+    Object {
+        /// The bucket, prefix or object.
+        target: String,
+        /// What failed and why.
+        detail: String,
+    },
     /// A storage key that is not safe as a file name.
     #[error("storage key `{0}` is not a safe name (letters, digits, `.`, `_`, `-` only)")]
     InvalidKey(String),
@@ -204,6 +213,44 @@ fn fs_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
+/// Refuse storage keys that are not safe as file or object names.
+pub(crate) fn check_key(key: &str) -> Result<(), Error> {
+    let safe = !key.is_empty()
+        && !key.starts_with('.')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if safe {
+        Ok(())
+    } else {
+        Err(Error::InvalidKey(key.to_owned()))
+    }
+}
+
+/// A JSON Lines file's `content` with `line` appended: `Ok(None)` when the line is
+/// there already; `Err` (the start of the bad line) when a line is not JSON.
+pub(crate) fn append_line(content: &str, line: &str) -> Result<Option<String>, String> {
+    if content.lines().any(|l| l == line) {
+        return Ok(None);
+    }
+    if let Some(bad) = content
+        .lines()
+        .find(|l| !l.is_empty() && serde_json::from_str::<serde_json::Value>(l).is_err())
+    {
+        return Err(format!(
+            "line `{}` is not JSON",
+            bad.chars().take(40).collect::<String>()
+        ));
+    }
+    let mut out = content.to_owned();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(line);
+    out.push('\n');
+    Ok(Some(out))
+}
+
 /// Build the backends for the configured targets (one registry client is shared).
 pub fn from_config(cfg: &AttestConfig) -> Result<Vec<Box<dyn Storage>>, Error> {
     let mut registry: Option<std::sync::Arc<crate::oci::Registry>> = None;
@@ -228,6 +275,11 @@ pub fn from_config(cfg: &AttestConfig) -> Result<Vec<Box<dyn Storage>>, Error> {
                     cfg.oci_encoding,
                 )?) as Box<dyn Storage>)
             }
+            StorageTarget::Object(uri) => Ok(Box::new(object::ObjectStorage::new(
+                uri,
+                cfg.storage_endpoint.as_deref(),
+                cfg.transparency.bundle,
+            )?) as Box<dyn Storage>),
             StorageTarget::Tekton => {
                 Ok(Box::new(tekton::TektonStorage::new(cfg.namespace.clone())) as Box<dyn Storage>)
             }

@@ -1,0 +1,323 @@
+//! Object storage: `gs://bucket/prefix` and `s3://bucket/prefix` through
+//! `object_store`, in Tekton Chains' GCS layout plus chainseal's own files.
+//!
+//! For a run `<kind>-<namespace>-<name>` (CI builds: no run directory) and the storage
+//! key `<key>`, below the prefix:
+//!
+//! * `<run>/<key>.payload` (the Statement), `<run>/<key>.signature` (the DSSE
+//!   envelope), `<run>/<key>.cert` and `<run>/<key>.chain` (PEM; empty for keys):
+//!   Chains' objects, so its users' tooling keeps working;
+//! * `<run>/<key>.intoto.jsonl`: every envelope ever stored for the key, one per line,
+//!   appended with a conditional write (create-if-absent, else replace-if-unchanged),
+//!   so concurrent or retried runs never lose or tear a line;
+//! * `<run>/<key>.sigstore.json`: the Sigstore bundle, with bundles on.
+//!
+//! Credentials come from each cloud's standard chain (`object_store`'s `from_env`:
+//! `GOOGLE_APPLICATION_CREDENTIALS`/`GOOGLE_SERVICE_ACCOUNT` or the metadata server;
+//! `AWS_*` variables, web identity or instance metadata); `CHAINSEAL_STORAGE_ENDPOINT`
+//! points both at another endpoint (an emulator, MinIO, a private endpoint).
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use object_store::path::Path;
+use object_store::{
+    ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
+};
+
+use super::{Error, Signed, Storage, Stored};
+
+/// How many times a conditional append is retried when another writer got there first.
+const APPEND_ATTEMPTS: usize = 8;
+
+/// A bucket (and prefix) in GCS or S3.
+pub struct ObjectStorage {
+    store: Arc<dyn ObjectStore>,
+    /// `gs://bucket` or `s3://bucket`.
+    bucket_url: String,
+    prefix: String,
+    bundles: bool,
+}
+
+impl fmt::Debug for ObjectStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectStorage")
+            .field("bucket_url", &self.bucket_url)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for ObjectStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.prefix.is_empty() {
+            f.write_str(&self.bucket_url)
+        } else {
+            write!(f, "{}/{}", self.bucket_url, self.prefix)
+        }
+    }
+}
+
+fn failed(target: &str, action: &str, e: impl fmt::Display) -> Error {
+    Error::Object {
+        target: target.to_owned(),
+        detail: format!("{action}: {e}"),
+    }
+}
+
+/// A scheme whose cloud this binary was built without.
+#[cfg(not(all(feature = "gcp", feature = "aws")))]
+fn not_built(uri: &str, scheme: &str, feature: &str) -> Error {
+    Error::Object {
+        target: uri.to_owned(),
+        detail: format!(
+            "this build has no `{scheme}://` storage: rebuild with `--features {feature}`"
+        ),
+    }
+}
+
+/// The client for `scheme://bucket` (through `endpoint` when given).
+fn open(
+    uri: &str,
+    scheme: &str,
+    bucket: &str,
+    endpoint: Option<&str>,
+) -> Result<Arc<dyn ObjectStore>, Error> {
+    match scheme {
+        "gs" => gcs(uri, bucket, endpoint),
+        "s3" => s3(uri, bucket, endpoint),
+        other => Err(Error::Object {
+            target: uri.to_owned(),
+            detail: format!("unknown object storage scheme `{other}`"),
+        }),
+    }
+}
+
+/// A GCS client. With an endpoint and no service account, an emulator: no Google
+/// credentials (the metadata server is not asked for a token).
+#[cfg(feature = "gcp")]
+fn gcs(uri: &str, bucket: &str, endpoint: Option<&str>) -> Result<Arc<dyn ObjectStore>, Error> {
+    let http = endpoint.is_some_and(|e| e.starts_with("http://"));
+    let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+        .with_bucket_name(bucket)
+        .with_client_options(object_store::ClientOptions::new().with_allow_http(http));
+    if let Some(e) = endpoint {
+        b = b.with_base_url(e.trim_end_matches('/'));
+        let account = ["GOOGLE_SERVICE_ACCOUNT", "GOOGLE_APPLICATION_CREDENTIALS"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|p| !p.is_empty()));
+        if !account {
+            b = b.with_credentials(Arc::new(object_store::StaticCredentialProvider::new(
+                object_store::gcp::GcpCredential {
+                    bearer: String::new(),
+                },
+            )));
+        }
+    }
+    Ok(Arc::new(
+        b.build().map_err(|e| failed(uri, "configuring GCS", e))?,
+    ))
+}
+
+/// An S3 client, with conditional writes by ETag.
+#[cfg(feature = "aws")]
+fn s3(uri: &str, bucket: &str, endpoint: Option<&str>) -> Result<Arc<dyn ObjectStore>, Error> {
+    let mut b = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_allow_http(endpoint.is_some_and(|e| e.starts_with("http://")))
+        .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch);
+    if let Some(e) = endpoint {
+        b = b.with_endpoint(e.trim_end_matches('/'));
+    }
+    Ok(Arc::new(
+        b.build().map_err(|e| failed(uri, "configuring S3", e))?,
+    ))
+}
+
+#[cfg(not(feature = "gcp"))]
+fn gcs(uri: &str, _bucket: &str, _endpoint: Option<&str>) -> Result<Arc<dyn ObjectStore>, Error> {
+    Err(not_built(uri, "gs", "gcp"))
+}
+
+#[cfg(not(feature = "aws"))]
+fn s3(uri: &str, _bucket: &str, _endpoint: Option<&str>) -> Result<Arc<dyn ObjectStore>, Error> {
+    Err(not_built(uri, "s3", "aws"))
+}
+
+impl ObjectStorage {
+    /// Storage at `uri` (`gs://bucket[/prefix]` or `s3://bucket[/prefix]`), at
+    /// `endpoint` instead of the cloud's own when given.
+    pub fn new(uri: &str, endpoint: Option<&str>, bundles: bool) -> Result<Self, Error> {
+        let (scheme, rest) = uri.split_once("://").unwrap_or(("", uri));
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::Object {
+                target: uri.to_owned(),
+                detail: "no bucket: use gs://<bucket>[/prefix] or s3://<bucket>[/prefix]".into(),
+            });
+        }
+        let store = open(uri, scheme, bucket, endpoint)?;
+        Ok(Self {
+            store,
+            bucket_url: format!("{scheme}://{bucket}"),
+            prefix: prefix.trim_matches('/').to_owned(),
+            bundles,
+        })
+    }
+
+    /// The object path of `name` below the prefix.
+    fn path(&self, name: &str) -> Path {
+        if self.prefix.is_empty() {
+            Path::from(name)
+        } else {
+            Path::from(format!("{}/{name}", self.prefix))
+        }
+    }
+
+    fn location(&self, path: &Path) -> String {
+        format!("{}/{path}", self.bucket_url)
+    }
+
+    /// Write `content` to `name` (replacing it); `written` is false when it already
+    /// held exactly that.
+    async fn put(&self, name: &str, content: Vec<u8>) -> Result<Stored, Error> {
+        let path = self.path(name);
+        let location = self.location(&path);
+        if let Ok(current) = self.store.get(&path).await
+            && let Ok(bytes) = current.bytes().await
+            && bytes.as_ref() == content.as_slice()
+        {
+            return Ok(Stored {
+                backend: "object",
+                location,
+                written: false,
+            });
+        }
+        self.store
+            .put(&path, PutPayload::from(content))
+            .await
+            .map_err(|e| failed(&location, "write", e))?;
+        Ok(Stored {
+            backend: "object",
+            location,
+            written: true,
+        })
+    }
+
+    /// Append `line` to the JSON Lines object `name` unless it is there already, with
+    /// conditional writes (retried when another writer changed it meanwhile).
+    async fn append(&self, name: &str, line: &str) -> Result<Stored, Error> {
+        let path = self.path(name);
+        let location = self.location(&path);
+        for _ in 0..APPEND_ATTEMPTS {
+            let (content, mode) = match self.store.get(&path).await {
+                Ok(current) => {
+                    let version = UpdateVersion {
+                        e_tag: current.meta.e_tag.clone(),
+                        version: current.meta.version.clone(),
+                    };
+                    let bytes = current
+                        .bytes()
+                        .await
+                        .map_err(|e| failed(&location, "read", e))?;
+                    let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                        failed(&location, "read", "the object is not UTF-8 JSON Lines")
+                    })?;
+                    (text, PutMode::Update(version))
+                }
+                Err(object_store::Error::NotFound { .. }) => (String::new(), PutMode::Create),
+                Err(e) => return Err(failed(&location, "read", e)),
+            };
+            let Some(content) = super::append_line(&content, line)
+                .map_err(|e| failed(&location, "read", format!("{e}; move the object away")))?
+            else {
+                return Ok(Stored {
+                    backend: "object",
+                    location,
+                    written: false,
+                });
+            };
+            let options = PutOptions {
+                mode,
+                ..PutOptions::default()
+            };
+            match self
+                .store
+                .put_opts(&path, PutPayload::from(content.into_bytes()), options)
+                .await
+            {
+                Ok(_) => {
+                    return Ok(Stored {
+                        backend: "object",
+                        location,
+                        written: true,
+                    });
+                }
+                // Another writer got there first: read again.
+                Err(
+                    object_store::Error::Precondition { .. }
+                    | object_store::Error::AlreadyExists { .. },
+                ) => continue,
+                Err(e) => return Err(failed(&location, "write", e)),
+            }
+        }
+        Err(failed(
+            &location,
+            "write",
+            "the object kept changing while it was appended to; try again",
+        ))
+    }
+}
+
+/// Chains' object prefix for a run: `taskrun-<namespace>-<name>/` (none for CI builds).
+fn run_dir(item: &Signed<'_>) -> String {
+    match item.run {
+        Some(run) => format!(
+            "{}-{}-{}/",
+            run.kind.to_ascii_lowercase(),
+            run.namespace.as_deref().unwrap_or("default"),
+            run.name
+        ),
+        None => String::new(),
+    }
+}
+
+#[async_trait]
+impl Storage for ObjectStorage {
+    async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
+        super::check_key(item.key)?;
+        let base = format!("{}{}", run_dir(item), item.key);
+        let envelope = item.envelope.to_json();
+        let (cert, chain) = item
+            .certificate
+            .map_or((String::new(), String::new()), |c| {
+                (c.leaf_pem.clone(), c.chain_pem.clone())
+            });
+        let bundle = if self.bundles || item.certificate.is_some() {
+            Some(item.bundle()?)
+        } else {
+            None
+        };
+        // Chains' objects and the bundle are independent objects: written at once.
+        let objects = [
+            (format!("{base}.payload"), item.envelope.payload.clone()),
+            (format!("{base}.signature"), envelope.clone().into_bytes()),
+            (format!("{base}.cert"), cert.into_bytes()),
+            (format!("{base}.chain"), chain.into_bytes()),
+        ]
+        .into_iter()
+        .chain(bundle.map(|b| (format!("{base}.sigstore.json"), b)));
+        let writes = objects.map(|(name, content)| async move { self.put(&name, content).await });
+        let jsonl = format!("{base}.intoto.jsonl");
+        let (lines, objects) = tokio::join!(
+            self.append(&jsonl, &envelope),
+            futures::future::join_all(writes)
+        );
+        let mut stored = vec![lines?];
+        for o in objects {
+            stored.push(o?);
+        }
+        Ok(stored)
+    }
+}
