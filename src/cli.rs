@@ -120,6 +120,11 @@ pub struct ControllerArgs {
     )]
     pub kube_api_burst: u32,
 
+    /// Where `gcs` storage (`storage.gcs.bucket`) is reached instead of Google's
+    /// endpoint (an emulator, a private endpoint).
+    #[arg(long, env = "CHAINSEAL_STORAGE_ENDPOINT", value_name = "URL")]
+    pub storage_endpoint: Option<String>,
+
     /// Add Chains' finalizer (`chains.tekton.dev/taskrun`, `…/pipelinerun`) to
     /// unfinished runs, so a run deleted before it is signed waits for its signature;
     /// removed as soon as the run is handled. Off by default: see docs/controller.md.

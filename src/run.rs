@@ -348,6 +348,10 @@ fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> 
         env: chainseal::controller::settings::Environment {
             signing_secrets: args.signing_secrets,
             registry: chainseal::config::registry_settings(&args.registry)?,
+            storage_endpoint: args
+                .storage_endpoint
+                .clone()
+                .filter(|e| !e.trim().is_empty()),
         },
         metrics_addr: match args.metrics_addr.trim() {
             "off" => None,

@@ -525,7 +525,7 @@ fn chains_config_is_validated_and_watched_live() {
         "{log}"
     );
     let unsupported = vec![chains_config(
-        json!({"artifacts.taskrun.storage": "tekton,gcs"}),
+        json!({"artifacts.taskrun.storage": "tekton,docdb"}),
     )];
     let Some(scene) = Scene::start("unsupported backend", &unsupported, json!({})) else {
         return;
@@ -533,7 +533,7 @@ fn chains_config_is_validated_and_watched_live() {
     let status = scene.controller(&[]).wait().expect("exits");
     assert_eq!(status.code(), Some(2));
     let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).expect("log");
-    assert!(log.contains("names `gcs`"), "{log}");
+    assert!(log.contains("names `docdb`"), "{log}");
 
     // Live: a run signed with the default format (in-toto: SLSA v0.2); the ConfigMap
     // changes to slsa/v2alpha4; the next run is SLSA v1.0.
@@ -971,4 +971,48 @@ fn an_unreachable_transparency_log_is_retried_and_never_marked_signed() {
         log.contains("stage=\"tlog\"") || log.contains("stage=tlog"),
         "no tlog failure logged:\n{log}"
     );
+}
+
+#[test]
+fn gcs_storage_from_chains_config_writes_chains_layout() {
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.oci.storage": "",
+            "artifacts.taskrun.storage": "gcs",
+            "storage.gcs.bucket": "prov",
+        })),
+        taskrun("stored", "True"),
+    ];
+    let Some(scene) = Scene::start("gcs storage", &objects, json!({})) else {
+        return;
+    };
+    let (_gcs, line) = common::spawn_ready(
+        Command::new(&scene.python).arg(repo("tests/doubles/gcs_xml.py")),
+        "the GCS double",
+    );
+    let port = serde_json::from_str::<Value>(&line).expect("ready")["port"].clone();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let created = Command::new("curl")
+        .args(["-sf", "-X", "POST", "--data", r#"{"name":"prov"}"#])
+        .arg(format!("{endpoint}/storage/v1/b"))
+        .status()
+        .expect("curl");
+    assert!(created.success());
+    let controller = scene.controller(&[("CHAINSEAL_STORAGE_ENDPOINT", endpoint.as_str())]);
+    scene.wait_for("the run signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 1
+    });
+    assert_eq!(stop(controller), 0);
+    let run = scene.taskrun("stored").expect("run");
+    assert_eq!(annotation(&run, "signed"), Some("true"));
+    // Chains' GCS layout: taskrun-<namespace>-<name>/<key>.signature, the DSSE envelope.
+    let file = scene.dir.path().join("gcs-signature.json");
+    common::download(
+        &format!(
+            "{endpoint}/storage/v1/b/prov/o/taskrun-ci-stored%2Ftaskrun-uid-stored.signature?alt=media"
+        ),
+        &file,
+    );
+    let (ok, said) = securesystemslib_verifies(&scene.python, &file, &repo("examples/demo.pub"));
+    assert!(ok, "securesystemslib: {said}");
 }

@@ -29,6 +29,8 @@ pub enum Backend {
     Tekton,
     /// OCI registry.
     Oci,
+    /// GCS bucket `storage.gcs.bucket`.
+    Gcs,
     /// Accepted by Chains, not (yet) by chainseal: refused when a run needs it.
     Unsupported(&'static str),
 }
@@ -72,6 +74,8 @@ pub struct ChainsConfig {
     pub oci_encoding: OciEncoding,
     /// `signers.kms.kmsref`.
     pub kms_ref: Option<String>,
+    /// `storage.gcs.bucket`.
+    pub gcs_bucket: Option<String>,
     /// `signers.kms.auth.*`, by the suffix after `signers.kms.auth.`.
     pub kms_auth: BTreeMap<String, String>,
     /// `builder.id`.
@@ -150,7 +154,7 @@ fn artifact(
             let backend = match item {
                 "tekton" => Backend::Tekton,
                 "oci" => Backend::Oci,
-                "gcs" => Backend::Unsupported("gcs"),
+                "gcs" => Backend::Gcs,
                 "docdb" => Backend::Unsupported("docdb"),
                 "grafeas" => Backend::Unsupported("grafeas"),
                 "kafka" => Backend::Unsupported("kafka"),
@@ -241,6 +245,7 @@ impl ChainsConfig {
             oci_insecure: boolean(data, "storage.oci.repository.insecure", false),
             oci_encoding,
             kms_ref: get("signers.kms.kmsref"),
+            gcs_bucket: get("storage.gcs.bucket"),
             kms_auth: data
                 .iter()
                 .filter_map(|(k, v)| {

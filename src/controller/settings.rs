@@ -38,6 +38,14 @@ pub enum Error {
     /// OCI storage settings are invalid.
     #[error(transparent)]
     Storage(#[from] crate::storage::Error),
+    /// `gcs` storage without a bucket.
+    #[error(
+        "chains-config `artifacts.{kind}.storage` names `gcs` but sets no `storage.gcs.bucket`"
+    )]
+    NoGcsBucket {
+        /// The artifact type.
+        kind: &'static str,
+    },
     /// The transparency log client could not be made.
     #[error("{0}")]
     Transparency(String),
@@ -101,6 +109,9 @@ pub struct Environment {
     pub signing_secrets: std::path::PathBuf,
     /// Registry access.
     pub registry: crate::oci::Settings,
+    /// Where `gcs` storage is reached instead of Google's endpoint (tests, private
+    /// endpoints).
+    pub storage_endpoint: Option<String>,
 }
 
 impl Settings {
@@ -146,6 +157,17 @@ impl Settings {
                         chains.oci_repository.clone(),
                         chains.oci_encoding,
                     )?),
+                    Backend::Gcs => {
+                        let bucket = chains
+                            .gcs_bucket
+                            .as_deref()
+                            .ok_or(Error::NoGcsBucket { kind })?;
+                        Box::new(crate::storage::object::ObjectStorage::new(
+                            &format!("gs://{bucket}"),
+                            env.storage_endpoint.as_deref(),
+                            false,
+                        )?)
+                    }
                     Backend::Unsupported(backend) => {
                         return Err(Error::UnsupportedBackend { kind, backend });
                     }
