@@ -88,7 +88,7 @@ pub enum Error {
     },
     /// A storage URI this build cannot write to.
     #[error(
-        "unsupported storage `{0}`: use `file:///dir`, a directory path, `gs://<bucket>[/prefix]`, `s3://<bucket>[/prefix]`, `oci`, `oci://<registry>/<repository>` or `tekton`"
+        "unsupported storage `{0}`: use `file:///dir`, a directory path, `gs://<bucket>[/prefix]`, `s3://<bucket>[/prefix]`, `archivista+https://<host>`, `oci`, `oci://<registry>/<repository>` or `tekton`"
     )]
     UnsupportedStorage(String),
     /// An `oci://` storage without a repository, or with a tag or digest.
@@ -328,6 +328,8 @@ pub enum StorageTarget {
     Tekton,
     /// A bucket: `gs://bucket[/prefix]` or `s3://bucket[/prefix]`.
     Object(String),
+    /// An Archivista server: `archivista+https://host[/path]`.
+    Archivista(String),
 }
 
 /// Where the record comes from.
@@ -383,6 +385,9 @@ impl StorageTarget {
         }
         if s.starts_with("gs://") || s.starts_with("s3://") {
             return Ok(Self::Object(s.trim_end_matches('/').to_owned()));
+        }
+        if s.starts_with("archivista+https://") || s.starts_with("archivista+http://") {
+            return Ok(Self::Archivista(s.trim_end_matches('/').to_owned()));
         }
         if s.contains("://") || matches!(s, "docdb" | "gcs" | "grafeas") {
             return Err(Error::UnsupportedStorage(s.to_owned()));

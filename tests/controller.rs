@@ -1016,3 +1016,44 @@ fn gcs_storage_from_chains_config_writes_chains_layout() {
     let (ok, said) = securesystemslib_verifies(&scene.python, &file, &repo("examples/demo.pub"));
     assert!(ok, "securesystemslib: {said}");
 }
+
+#[test]
+fn archivista_storage_from_chains_config_uploads_the_envelope() {
+    let Some(python) = tool("INTEROP_PYTHON", "controller archivista") else {
+        return;
+    };
+    let (_archivista, line) = common::spawn_ready(
+        Command::new(&python).arg(repo("tests/doubles/archivista.py")),
+        "the Archivista double",
+    );
+    let port = serde_json::from_str::<Value>(&line).expect("ready")["port"].clone();
+    let base = format!("http://127.0.0.1:{port}");
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.oci.storage": "",
+            "artifacts.taskrun.storage": "tekton,archivista",
+            "storage.archivista.url": base,
+        })),
+        taskrun("archived", "True"),
+    ];
+    let Some(scene) = Scene::start("archivista storage", &objects, json!({})) else {
+        return;
+    };
+    let controller = scene.controller(&[]);
+    scene.wait_for("the run signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 1
+    });
+    assert_eq!(stop(controller), 0);
+    // What Archivista holds under the envelope's gitoid is the envelope on the run.
+    let run = scene.taskrun("archived").expect("run");
+    let envelope = STANDARD
+        .decode(annotation(&run, "signature-taskrun-uid-archived").expect("signature"))
+        .expect("base64");
+    let mut blob = format!("blob {}\0", envelope.len()).into_bytes();
+    blob.extend_from_slice(&envelope);
+    use sha2::Digest as _;
+    let gitoid = hex::encode(sha2::Sha256::digest(&blob));
+    let file = scene.dir.path().join("archived.json");
+    common::download(&format!("{base}/download/{gitoid}"), &file);
+    assert_eq!(std::fs::read(&file).expect("read"), envelope);
+}

@@ -31,6 +31,8 @@ pub enum Backend {
     Oci,
     /// GCS bucket `storage.gcs.bucket`.
     Gcs,
+    /// Archivista at `storage.archivista.url`.
+    Archivista,
     /// Accepted by Chains, not (yet) by chainseal: refused when a run needs it.
     Unsupported(&'static str),
 }
@@ -76,6 +78,8 @@ pub struct ChainsConfig {
     pub kms_ref: Option<String>,
     /// `storage.gcs.bucket`.
     pub gcs_bucket: Option<String>,
+    /// `storage.archivista.url`.
+    pub archivista_url: Option<String>,
     /// `signers.kms.auth.*`, by the suffix after `signers.kms.auth.`.
     pub kms_auth: BTreeMap<String, String>,
     /// `builder.id`.
@@ -158,7 +162,7 @@ fn artifact(
                 "docdb" => Backend::Unsupported("docdb"),
                 "grafeas" => Backend::Unsupported("grafeas"),
                 "kafka" => Backend::Unsupported("kafka"),
-                _ => Backend::Unsupported("archivista"),
+                _ => Backend::Archivista,
             };
             if !storage.contains(&backend) {
                 storage.push(backend);
@@ -246,6 +250,7 @@ impl ChainsConfig {
             oci_encoding,
             kms_ref: get("signers.kms.kmsref"),
             gcs_bucket: get("storage.gcs.bucket"),
+            archivista_url: get("storage.archivista.url"),
             kms_auth: data
                 .iter()
                 .filter_map(|(k, v)| {

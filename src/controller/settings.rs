@@ -46,6 +46,14 @@ pub enum Error {
         /// The artifact type.
         kind: &'static str,
     },
+    /// `archivista` storage without a URL.
+    #[error(
+        "chains-config `artifacts.{kind}.storage` names `archivista` but sets no `storage.archivista.url`"
+    )]
+    NoArchivistaUrl {
+        /// The artifact type.
+        kind: &'static str,
+    },
     /// The transparency log client could not be made.
     #[error("{0}")]
     Transparency(String),
@@ -167,6 +175,13 @@ impl Settings {
                             env.storage_endpoint.as_deref(),
                             false,
                         )?)
+                    }
+                    Backend::Archivista => {
+                        let url = chains
+                            .archivista_url
+                            .as_deref()
+                            .ok_or(Error::NoArchivistaUrl { kind })?;
+                        Box::new(crate::storage::archivista::ArchivistaStorage::new(url)?)
                     }
                     Backend::Unsupported(backend) => {
                         return Err(Error::UnsupportedBackend { kind, backend });

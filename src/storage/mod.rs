@@ -18,6 +18,7 @@ use crate::reference::DigestReference;
 use crate::signing::PublicKey;
 use crate::transparency::LogEntry;
 
+pub mod archivista;
 pub mod file;
 pub mod object;
 pub mod oci;
@@ -157,6 +158,14 @@ pub enum Error {
         /// What failed and why.
         detail: String,
     },
+    /// An Archivista upload failed.
+    #[error("Archivista `{target}`: {detail}")]
+    Archivista {
+        /// The endpoint.
+        target: String,
+        /// What failed and why.
+        detail: String,
+    },
     /// A storage key that is not safe as a file name.
     #[error("storage key `{0}` is not a safe name (letters, digits, `.`, `_`, `-` only)")]
     InvalidKey(String),
@@ -280,6 +289,9 @@ pub fn from_config(cfg: &AttestConfig) -> Result<Vec<Box<dyn Storage>>, Error> {
                 cfg.storage_endpoint.as_deref(),
                 cfg.transparency.bundle,
             )?) as Box<dyn Storage>),
+            StorageTarget::Archivista(uri) => {
+                Ok(Box::new(archivista::ArchivistaStorage::new(uri)?) as Box<dyn Storage>)
+            }
             StorageTarget::Tekton => {
                 Ok(Box::new(tekton::TektonStorage::new(cfg.namespace.clone())) as Box<dyn Storage>)
             }

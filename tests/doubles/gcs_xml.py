@@ -22,10 +22,11 @@ import email.utils
 import hashlib
 import http.server
 import json
-import sys
 import threading
 import time
 import urllib.parse
+
+from loopback import serve
 
 LOCK = threading.Lock()
 BUCKETS = {}  # name -> {object: (body, generation, etag, mtime)}
@@ -116,15 +117,5 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-
-def main():
-    server = Server(("127.0.0.1", 0), Handler)
-    print(json.dumps({"port": server.server_address[1]}), flush=True)
-    server.serve_forever()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    serve(Handler)

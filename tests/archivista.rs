@@ -1,0 +1,125 @@
+//! `archivista+http://` storage against a double of Archivista's HTTP API
+//! (`tests/doubles/archivista.py`): upload, the gitoid as the stored location, read
+//! back and verified with securesystemslib; a failing server beside a working backend.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{EXAMPLE_KEY, Service, attest_example, repo, securesystemslib_verifies, tool};
+use sha2::{Digest as _, Sha256};
+
+fn archivista(python: &Path, mode: &str) -> (Service, String) {
+    let (service, line) = common::spawn_ready(
+        Command::new(python)
+            .arg(repo("tests/doubles/archivista.py"))
+            .arg(mode),
+        "the Archivista double",
+    );
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line");
+    (service, format!("http://127.0.0.1:{}", ready["port"]))
+}
+
+/// The double (in `mode`), a scratch directory, and storage into both Archivista and a
+/// local directory.
+struct Scene {
+    python: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    _server: Service,
+    base: String,
+    local: std::path::PathBuf,
+    storage: String,
+}
+
+impl Scene {
+    fn start(mode: &str) -> Option<Self> {
+        let python = tool("INTEROP_PYTHON", "Archivista storage test")?;
+        let dir = tempfile::tempdir().expect("tmp");
+        let (server, base) = archivista(&python, mode);
+        let local = dir.path().join("local");
+        let storage = format!("archivista+{base},{}", local.display());
+        Some(Self {
+            python,
+            dir,
+            _server: server,
+            base,
+            local,
+            storage,
+        })
+    }
+}
+
+/// The example record attested with the demo key into `storage`.
+fn attest_demo(dir: &Path, storage: &str) -> common::Run {
+    attest_example(
+        dir,
+        &repo("examples/demo.key").display().to_string(),
+        Path::new(storage),
+        &[],
+    )
+}
+
+#[test]
+fn envelopes_are_uploaded_and_named_by_gitoid() {
+    let Some(Scene {
+        python,
+        dir,
+        _server,
+        base,
+        local,
+        storage,
+    }) = Scene::start("up")
+    else {
+        return;
+    };
+    let r = attest_demo(dir.path(), &storage);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let location = r
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("archivista: "))
+        .unwrap_or_else(|| panic!("no Archivista location: {}", r.stdout))
+        .to_owned();
+    // The gitoid is Archivista's name for exactly the envelope stored locally.
+    let envelope = std::fs::read_to_string(local.join(format!("{EXAMPLE_KEY}.intoto.jsonl")))
+        .expect("local copy");
+    let envelope = envelope.lines().next().expect("one envelope");
+    let mut blob = format!("blob {}\0", envelope.len()).into_bytes();
+    blob.extend_from_slice(envelope.as_bytes());
+    assert_eq!(
+        location,
+        format!("{base}/download/{}", hex::encode(Sha256::digest(&blob)))
+    );
+    let file = dir.path().join("downloaded.json");
+    common::download(&location, &file);
+    let (ok, said) = securesystemslib_verifies(&python, &file, &repo("examples/demo.pub"));
+    assert!(ok, "securesystemslib: {said}");
+    // Again: the same content, the same gitoid.
+    let r = attest_demo(dir.path(), &storage);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(&location), "{}", r.stdout);
+}
+
+#[test]
+fn a_failing_archivista_fails_the_run_but_not_the_other_backends() {
+    let Some(Scene {
+        dir,
+        _server,
+        base: _,
+        local,
+        storage,
+        ..
+    }) = Scene::start("down")
+    else {
+        return;
+    };
+    let r = attest_demo(dir.path(), &storage);
+    common::assert_error(&r, "Archivista");
+    assert!(r.stderr.contains("503"), "{}", r.stderr);
+    assert!(r.stderr.contains("database is down"), "{}", r.stderr);
+    assert!(local.join(format!("{EXAMPLE_KEY}.intoto.jsonl")).exists());
+    // Not a URL Archivista can be reached at.
+    let r = attest_demo(dir.path(), "archivista+ftp://x");
+    assert_ne!(r.code, 0);
+}
