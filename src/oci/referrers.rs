@@ -39,6 +39,11 @@ pub async fn attach(
     predicate_type: &str,
 ) -> Result<(Reference, bool), Error> {
     let image_digest = image.digest().unwrap_or_default().to_owned();
+    // One attach per image at a time in this process: an image's attestation and
+    // signature bundles are written at once, and two concurrent uploads of the same
+    // (empty config) blob let distribution 2.8 refuse a manifest naming it as unknown;
+    // the referrers tag-schema index is read, changed and written back below too.
+    let _held = registry.lock_tag(&fallback_tag(image, &image_digest)).await;
     let (subject_body, _) = registry
         .manifest(image, ANY_MANIFEST)
         .await?
@@ -126,6 +131,15 @@ async fn listed(registry: &Registry, image: &Reference) -> Result<Vec<String>, E
         .collect())
 }
 
+/// The referrers tag schema's index tag of `image`: `sha256-<hex>`.
+fn fallback_tag(image: &Reference, image_digest: &str) -> Reference {
+    Reference::with_tag(
+        image.registry().to_owned(),
+        image.repository().to_owned(),
+        image_digest.replace(':', "-"),
+    )
+}
+
 /// The referrers tag schema: add the referrer to the index at `sha256-<hex>`.
 async fn add_to_fallback_index(
     registry: &Registry,
@@ -134,14 +148,8 @@ async fn add_to_fallback_index(
     referrer_digest: &str,
     referrer_size: usize,
 ) -> Result<(), Error> {
-    let tag = Reference::with_tag(
-        image.registry().to_owned(),
-        image.repository().to_owned(),
-        image_digest.replace(':', "-"),
-    );
-    // This run writes an image's attestation and signature bundles at once: one
-    // writer of the index at a time (the check below guards against other processes).
-    let _held = registry.lock_tag(&tag).await;
+    // The caller holds this tag's lock; the check below guards against other processes.
+    let tag = fallback_tag(image, image_digest);
     for _ in 0..3 {
         let mut index = match registry.manifest(&tag, &[OCI_INDEX]).await? {
             Some((body, _)) => serde_json::from_slice::<Value>(&body)
