@@ -190,32 +190,30 @@ pub(crate) async fn log_images(
 /// (`off`), or (`manual`) when the run is annotated
 /// `chains.tekton.dev/transparency-upload: "true"` and not yet logged, as Chains.
 pub(crate) fn wants_transparency(mode: crate::transparency::Mode, record: Option<&Record>) -> bool {
-    use crate::transparency::Mode;
-    match mode {
-        Mode::On => true,
-        Mode::Off => false,
-        Mode::Manual => record.is_some_and(|r| {
-            let meta = match r {
-                Record::TaskRun(tr) => &tr.metadata,
-                Record::PipelineRun { run, .. } => &run.metadata,
-            };
-            meta.annotations
-                .get("chains.tekton.dev/transparency-upload")
-                .is_some_and(|v| v == "true")
-                && !meta
-                    .annotations
-                    .contains_key("chains.tekton.dev/transparency")
-        }),
-    }
+    let annotations = record.map(|r| match r {
+        Record::TaskRun(tr) => &tr.metadata.annotations,
+        Record::PipelineRun { run, .. } => &run.metadata.annotations,
+    });
+    let annotation = |name: &str| annotations.and_then(|a| a.get(name)).map(String::as_str);
+    mode.wants(
+        annotation("chains.tekton.dev/transparency-upload"),
+        annotation("chains.tekton.dev/transparency").is_some(),
+    )
 }
 
 /// The PEM that verifies `signer`'s signatures in a log entry: its certificate, else
 /// its public key.
-pub(crate) fn verifier_pem(signer: &dyn signing::Signer) -> Option<&str> {
+pub(crate) fn verifier_pem(
+    signer: &dyn signing::Signer,
+) -> Result<&str, crate::transparency::Error> {
     signer
         .certificate()
         .map(|c| c.leaf_pem.as_str())
         .or_else(|| signer.public_key().map(|k| k.pem.as_str()))
+        .ok_or_else(|| crate::transparency::Error::Rekor {
+            url: String::new(),
+            detail: "the signer has no public key or certificate to log".into(),
+        })
 }
 
 /// Log the attestation (`dsse`) and every image signature (`hashedrekord`) in Rekor.
@@ -230,14 +228,9 @@ pub(crate) async fn log_signatures(
     Option<crate::transparency::LogEntry>,
     Result<(), crate::transparency::Error>,
 ) {
-    let Some(verifier) = verifier_pem(signer) else {
-        return (
-            None,
-            Err(crate::transparency::Error::Rekor {
-                url: String::new(),
-                detail: "the signer has no public key or certificate to log".into(),
-            }),
-        );
+    let verifier = match verifier_pem(signer) {
+        Ok(v) => v,
+        Err(e) => return (None, Err(e)),
     };
     let attestation = rekor.upload_dsse(envelope, verifier);
     let signatures = log_images(rekor, verifier, images, bundles);

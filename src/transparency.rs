@@ -44,6 +44,19 @@ impl std::str::FromStr for Mode {
     }
 }
 
+impl Mode {
+    /// Whether a run's signatures are logged: always (`on`), never (`off`), or
+    /// (`manual`, as Chains) when the run's `chains.tekton.dev/transparency-upload`
+    /// annotation (`upload`) is `"true"` and it has no log entry yet (`logged`).
+    pub fn wants(self, upload: Option<&str>, logged: bool) -> bool {
+        match self {
+            Self::On => true,
+            Self::Off => false,
+            Self::Manual => upload == Some("true") && !logged,
+        }
+    }
+}
+
 /// Transparency settings.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -321,5 +334,9 @@ mod tests {
         assert!(parse_entry("http://r", "dsse", b"{}").is_err());
         assert!("sometimes".parse::<Mode>().is_err());
         assert_eq!("manual".parse::<Mode>(), Ok(Mode::Manual));
+        assert!(Mode::Manual.wants(Some("true"), false));
+        assert!(!Mode::Manual.wants(Some("true"), true), "logged already");
+        assert!(!Mode::Manual.wants(None, false));
+        assert!(Mode::On.wants(None, true) && !Mode::Off.wants(Some("true"), false));
     }
 }

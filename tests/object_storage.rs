@@ -143,7 +143,9 @@ impl Backend {
         ok.then_some(body)
     }
 
-    fn attest(&self, dir: &Path, storage: &str, key: &Path) -> Run {
+    /// `chainseal attest` of the example record with `key` into `storage`, reaching
+    /// this emulator.
+    fn command(&self, dir: &Path, storage: &str, key: &Path) -> Command {
         let mut cmd = chainseal(dir);
         cmd.env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
             .env("CHAINSEAL_KEY", key)
@@ -153,7 +155,11 @@ impl Backend {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
             .env("CHAINSEAL_LOG_LEVEL", "warn");
-        run(&mut cmd)
+        cmd
+    }
+
+    fn attest(&self, dir: &Path, storage: &str, key: &Path) -> Run {
+        run(&mut self.command(dir, storage, key))
     }
 }
 
@@ -224,17 +230,12 @@ fn conformance(backend: &Backend, dir: &Path, python: &Path) {
     let children: Vec<_> = keys
         .iter()
         .map(|k| {
-            let mut cmd = chainseal(dir);
-            cmd.env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
-                .env("CHAINSEAL_KEY", k)
-                .env("CHAINSEAL_STORAGE", &storage)
-                .env("CHAINSEAL_STORAGE_ENDPOINT", &backend.endpoint)
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .env("AWS_REGION", "us-east-1")
+            backend
+                .command(dir, &storage, k)
                 .stdout(Stdio::null())
-                .stderr(Stdio::piped());
-            cmd.spawn().expect("chainseal starts")
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("chainseal starts")
         })
         .collect();
     for child in children {

@@ -335,16 +335,11 @@ async fn children(
 /// `true`, or `manual` and the run asks (`transparency-upload: "true"`) and has no
 /// entry yet, as Chains decides.
 fn wants_tlog(settings: &Settings, obj: &Value) -> bool {
-    use crate::transparency::Mode;
     settings.rekor.is_some()
-        && match settings.chains.transparency {
-            Mode::On => true,
-            Mode::Off => false,
-            Mode::Manual => {
-                annotation(obj, "transparency-upload") == Some("true")
-                    && annotation(obj, "transparency").is_none()
-            }
-        }
+        && settings.chains.transparency.wants(
+            annotation(obj, "transparency-upload"),
+            annotation(obj, "transparency").is_some(),
+        )
 }
 
 /// Sign and store every enabled artifact type; returns the annotations `tekton`
@@ -397,11 +392,8 @@ async fn sign_and_store(
             let tlog = match rekor {
                 Some(rekor) => {
                     let logged = match attest::verifier_pem(signer.as_ref()) {
-                        Some(pem) => rekor.upload_dsse(&envelope, pem).await,
-                        None => Err(crate::transparency::Error::Rekor {
-                            url: String::new(),
-                            detail: "the signer has no key or certificate to log".into(),
-                        }),
+                        Ok(pem) => rekor.upload_dsse(&envelope, pem).await,
+                        Err(e) => Err(e),
                     };
                     logged
                         .map_err(|e| {
@@ -468,10 +460,14 @@ async fn sign_and_store(
                     message: e.to_string(),
                 })?;
             let mut tlog_failure = None;
-            if let (Some(rekor), Some(pem)) = (rekor, attest::verifier_pem(signer.as_ref())) {
+            if let Some(rekor) = rekor {
                 let bundles =
                     settings.chains.oci_encoding == crate::config::OciEncoding::SigstoreBundle;
-                if let Err(e) = attest::log_images(rekor, pem, &mut images, bundles).await {
+                let logged = match attest::verifier_pem(signer.as_ref()) {
+                    Ok(pem) => attest::log_images(rekor, pem, &mut images, bundles).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = logged {
                     tlog_failure = Some(Failure {
                         stage: Stage::Tlog,
                         message: e.to_string(),

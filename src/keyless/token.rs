@@ -147,15 +147,6 @@ impl IdentityToken {
 }
 
 impl Sources {
-    /// Whether any source could give a token (without fetching it).
-    pub fn any(&self) -> bool {
-        self.token.is_some()
-            || self.file.is_some()
-            || self.default_file.as_ref().is_some_and(|p| p.exists())
-            || self.github.is_some()
-            || self.gitlab.is_some()
-    }
-
     /// The token from the first source that has one, checked at `now` (seconds).
     pub async fn get(&self, now: i64) -> Result<IdentityToken, Error> {
         if let Some(token) = &self.token {

@@ -184,25 +184,36 @@ impl ObjectStorage {
     async fn put(&self, name: &str, content: Vec<u8>) -> Result<Stored, Error> {
         let path = self.path(name);
         let location = self.location(&path);
+        let stored = |written| Stored {
+            backend: "object",
+            location: location.clone(),
+            written,
+        };
+        // Created if absent: one request in the common case (a first write).
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(&path, PutPayload::from(content.clone()), create)
+            .await
+        {
+            Ok(_) => return Ok(stored(true)),
+            Err(object_store::Error::AlreadyExists { .. }) => {}
+            Err(e) => return Err(failed(&location, "write", e)),
+        }
         if let Ok(current) = self.store.get(&path).await
             && let Ok(bytes) = current.bytes().await
             && bytes.as_ref() == content.as_slice()
         {
-            return Ok(Stored {
-                backend: "object",
-                location,
-                written: false,
-            });
+            return Ok(stored(false));
         }
         self.store
             .put(&path, PutPayload::from(content))
             .await
             .map_err(|e| failed(&location, "write", e))?;
-        Ok(Stored {
-            backend: "object",
-            location,
-            written: true,
-        })
+        Ok(stored(true))
     }
 
     /// Append `line` to the JSON Lines object `name` unless it is there already, with
