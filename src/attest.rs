@@ -132,8 +132,13 @@ pub(crate) struct ImageSignature {
 }
 
 impl ImageSignature {
-    pub(crate) fn as_item<'a>(&'a self, signer: &'a dyn signing::Signer) -> SignedImage<'a> {
+    pub(crate) fn as_item<'a>(
+        &'a self,
+        signer: &'a dyn signing::Signer,
+        run: Option<&'a storage::RunId>,
+    ) -> SignedImage<'a> {
         SignedImage {
+            run,
             image: &self.payload.image,
             payload: &self.payload.payload,
             signature: &self.signature,
@@ -447,7 +452,7 @@ async fn finish(
     };
     let image_items: Vec<_> = images
         .iter()
-        .map(|i| (i, i.as_item(signer.as_ref())))
+        .map(|i| (i, i.as_item(signer.as_ref(), run)))
         .collect();
     let mut stored = Vec::new();
     let mut first_failure = None;

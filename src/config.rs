@@ -88,7 +88,7 @@ pub enum Error {
     },
     /// A storage URI this build cannot write to.
     #[error(
-        "unsupported storage `{0}`: use `file:///dir`, a directory path, `gs://<bucket>[/prefix]`, `s3://<bucket>[/prefix]`, `archivista+https://<host>`, `oci`, `oci://<registry>/<repository>` or `tekton`"
+        "unsupported storage `{0}`: use `file:///dir`, a directory path, `gs://<bucket>[/prefix]`, `s3://<bucket>[/prefix]`, `mongodb://<host>/<db>/<collection>`, `mongo://<db>/<collection>`, `dynamodb://<table>`, `grafeas://projects/<project>`, `archivista+https://<host>`, `oci`, `oci://<registry>/<repository>` or `tekton`"
     )]
     UnsupportedStorage(String),
     /// An `oci://` storage without a repository, or with a tag or digest.
@@ -330,6 +330,13 @@ pub enum StorageTarget {
     Object(String),
     /// An Archivista server: `archivista+https://host[/path]`.
     Archivista(String),
+    /// A MongoDB collection: `mongodb://host/<db>/<collection>`, `mongodb+srv://…`
+    /// or Chains' `mongo://<db>/<collection>` (server from `MONGO_SERVER_URL`).
+    Mongo(String),
+    /// A DynamoDB table: `dynamodb://<table>[?partition_key=<attribute>]`.
+    DynamoDb(String),
+    /// A Grafeas project: `grafeas://projects/<project>[?noteid=…]`.
+    Grafeas(String),
 }
 
 /// Where the record comes from.
@@ -389,8 +396,20 @@ impl StorageTarget {
         if s.starts_with("archivista+https://") || s.starts_with("archivista+http://") {
             return Ok(Self::Archivista(s.trim_end_matches('/').to_owned()));
         }
+        if ["mongodb://", "mongodb+srv://", "mongo://"]
+            .iter()
+            .any(|p| s.starts_with(p))
+        {
+            return Ok(Self::Mongo(s.to_owned()));
+        }
+        if s.starts_with("grafeas://") {
+            return Ok(Self::Grafeas(s.to_owned()));
+        }
+        if s.starts_with("dynamodb://") {
+            return Ok(Self::DynamoDb(s.to_owned()));
+        }
         if s.contains("://") || matches!(s, "docdb" | "gcs" | "grafeas") {
-            return Err(Error::UnsupportedStorage(s.to_owned()));
+            return Err(Error::UnsupportedStorage(without_password(s)));
         }
         Ok(Self::Dir(PathBuf::from(s)))
     }
@@ -491,6 +510,55 @@ fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, Error> 
             }
         })
         .collect()
+}
+
+/// `uri` with the password of any `scheme://user:password@` removed, for messages.
+pub fn without_password(uri: &str) -> String {
+    let mut out = String::with_capacity(uri.len());
+    let mut rest = uri;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let authority = &tail[..tail.find(['/', '?', ',']).unwrap_or(tail.len())];
+        match authority.rfind('@') {
+            Some(at) if authority[..at].contains(':') => {
+                let user = &authority[..authority[..at].find(':').unwrap_or(at)];
+                out.push_str(user);
+                out.push_str(":[redacted]");
+                rest = &tail[at..];
+            }
+            _ => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The entries of `CHAINSEAL_STORAGE`: comma-separated, except that the commas
+/// between the hosts of a `mongodb://h1,h2/<db>/<collection>` URI stay in it.
+/// Messages never show passwords.
+pub fn split_storage(value: &str) -> Result<Vec<String>, Error> {
+    let mut items: Vec<String> = Vec::new();
+    for piece in value.split(',') {
+        let piece = piece.trim();
+        if let Some(last) = items.last_mut()
+            && last.starts_with("mongodb://")
+            && !last["mongodb://".len()..].contains('/')
+            && !piece.is_empty()
+        {
+            last.push(',');
+            last.push_str(piece);
+            continue;
+        }
+        if piece.is_empty() {
+            return Err(Error::EmptyListItem {
+                setting: "CHAINSEAL_STORAGE",
+                value: without_password(value),
+            });
+        }
+        items.push(piece.to_owned());
+    }
+    Ok(items)
 }
 
 impl AttestConfig {
@@ -631,7 +699,7 @@ impl AttestConfig {
             url: args.transparency.rekor_url.trim().to_owned(),
             bundle: args.transparency.bundle || keyless,
         };
-        let mut storage = split_list("CHAINSEAL_STORAGE", &args.storage)?
+        let mut storage = split_storage(&args.storage)?
             .iter()
             .map(|s| StorageTarget::parse(s))
             .collect::<Result<Vec<_>, _>>()?;
@@ -732,6 +800,40 @@ mod tests {
             buildtype: "https://tekton.dev/chains/v2/slsa".into(),
             ..AttestArgs::default()
         }
+    }
+
+    #[test]
+    fn storage_lists_keep_mongodb_hosts_and_hide_passwords() {
+        assert_eq!(
+            split_storage("mongodb://u:p@h1:27017,h2/db/coll?replicaSet=rs,oci, dynamodb://tbl")
+                .expect("parses"),
+            [
+                "mongodb://u:p@h1:27017,h2/db/coll?replicaSet=rs",
+                "oci",
+                "dynamodb://tbl"
+            ]
+        );
+        let e = split_storage("mongodb://u:hunter2@h/db/c,,oci")
+            .expect_err("fails")
+            .to_string();
+        assert!(
+            !e.contains("hunter2") && e.contains("u:[redacted]@h"),
+            "{e}"
+        );
+        let e = StorageTarget::parse("mongodbx://u:hunter2@h/db/c")
+            .expect_err("fails")
+            .to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+        assert_eq!(
+            StorageTarget::parse("mongo://db/c?id_field=name").expect("parses"),
+            StorageTarget::Mongo("mongo://db/c?id_field=name".into())
+        );
+        assert_eq!(
+            StorageTarget::parse("dynamodb://tbl").expect("parses"),
+            StorageTarget::DynamoDb("dynamodb://tbl".into())
+        );
+        assert_eq!(without_password("https://h/x"), "https://h/x");
+        assert_eq!(without_password("mongodb://u@h/x"), "mongodb://u@h/x");
     }
 
     #[test]

@@ -14,3 +14,20 @@ pub fn joined(e: &(dyn std::error::Error + 'static)) -> String {
     }
     parts.join(": ")
 }
+
+/// An AWS SDK error as one line: the service's error code and message when it
+/// answered, else the cause chain (connection refused, timeout, no credentials) — not
+/// the raw response the SDK's `Display` shows.
+#[cfg(feature = "aws")]
+pub fn aws<E, R>(e: &aws_sdk_kms::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_kms::error::ProvideErrorMetadata as _;
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => aws_sdk_kms::error::DisplayErrorContext(e).to_string(),
+    }
+}

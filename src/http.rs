@@ -33,11 +33,19 @@ impl Reply {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 
-    /// What a failed reply says: its JSON `message`, else the start of the body.
+    /// What a failed reply says: its JSON `message` (also Google's
+    /// `{"error": {"message", "status"}}`), else the start of the body.
     pub fn message(&self) -> String {
-        match self.json()["message"].as_str() {
-            Some(m) => m.to_owned(),
-            None => String::from_utf8_lossy(&self.body)
+        let json = self.json();
+        match (
+            json["message"].as_str(),
+            json["error"]["message"].as_str(),
+            json["error"]["status"].as_str(),
+        ) {
+            (Some(m), _, _) => m.to_owned(),
+            (None, Some(m), Some(status)) => format!("{status}: {m}"),
+            (None, Some(m), None) => m.to_owned(),
+            _ => String::from_utf8_lossy(&self.body)
                 .chars()
                 .take(200)
                 .collect(),

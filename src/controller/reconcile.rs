@@ -477,7 +477,7 @@ async fn sign_and_store(
             for image in &images {
                 for backend in oci.backends.iter().filter(|b| b.keeps_image_signatures()) {
                     backend
-                        .store_image(&image.as_item(signer.as_ref()))
+                        .store_image(&image.as_item(signer.as_ref(), Some(&run)))
                         .await
                         .map_err(|e| Failure {
                             stage: Stage::Storage,

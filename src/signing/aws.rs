@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
-use aws_sdk_kms::error::DisplayErrorContext;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, MessageType, SigningAlgorithmSpec};
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
@@ -103,7 +102,7 @@ impl AwsKmsSigner {
             .send()
             .await
             .map_err(|e| {
-                let m = DisplayErrorContext(&e).to_string();
+                let m = crate::error_text::aws(&e);
                 kms(format!("GetPublicKey failed: {m}{}", hint(&m)))
             })?;
         let algorithm = match out.key_spec() {
@@ -167,7 +166,7 @@ impl Signer for AwsKmsSigner {
             .send()
             .await
             .map_err(|e| {
-                let m = DisplayErrorContext(&e).to_string();
+                let m = crate::error_text::aws(&e);
                 Error::Kms {
                     uri: self.uri.clone(),
                     message: format!("Sign failed: {m}{}", hint(&m)),

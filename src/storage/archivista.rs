@@ -2,7 +2,9 @@
 //! servers): the DSSE envelope POSTed to `<base>/upload` as the Archivista client does;
 //! the gitoid Archivista answers with is the stored location
 //! (`<base>/download/<gitoid>`, where `archivistactl` and the API read it back).
-//! Archivista stores by content, so a re-run stores nothing new and gets the same gitoid.
+//! Archivista names content by its gitoid (the SHA-256 git blob id of the bytes): the
+//! envelope's gitoid is computed first and, when Archivista already serves it, nothing
+//! is uploaded ("already present").
 
 use std::fmt;
 
@@ -49,15 +51,38 @@ impl ArchivistaStorage {
     }
 }
 
+/// The gitoid Archivista names `content` by: the SHA-256 git blob id, hex.
+fn gitoid(content: &[u8]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(format!("blob {}\0", content.len()).as_bytes());
+    h.update(content);
+    hex::encode(h.finalize())
+}
+
 #[async_trait]
 impl Storage for ArchivistaStorage {
     async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
+        let body = item.envelope.to_json();
+        let gitoid = gitoid(body.as_bytes());
+        let location = format!("{}/download/{gitoid}", self.base);
+        // Already there (a re-run): Archivista serves these exact bytes under the gitoid.
+        if let Ok(reply) = crate::http::send(self.client.get(&location)).await
+            && reply.status.is_success()
+            && reply.body == body.as_bytes()
+        {
+            return Ok(vec![Stored {
+                backend: "archivista",
+                location,
+                written: false,
+            }]);
+        }
         let target = format!("{}/upload", self.base);
         let reply = crate::http::send(
             self.client
                 .post(&target)
                 .header("Content-Type", "application/json")
-                .body(item.envelope.to_json()),
+                .body(body),
         )
         .await
         .map_err(|e| failed(&target, format!("{e} (is Archivista reachable?)")))?;
@@ -67,15 +92,28 @@ impl Storage for ArchivistaStorage {
                 format!("HTTP {}: {}", reply.status, reply.message()),
             ));
         }
-        let gitoid = reply.json()["gitoid"]
+        let answered = reply.json()["gitoid"]
             .as_str()
             .filter(|g| !g.is_empty())
             .map(str::to_owned)
             .ok_or_else(|| failed(&target, "the reply names no gitoid"))?;
         Ok(vec![Stored {
             backend: "archivista",
-            location: format!("{}/download/{gitoid}", self.base),
+            // The server's name for it, though it should be ours.
+            location: format!("{}/download/{answered}", self.base),
             written: true,
         }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gitoid_is_the_sha256_git_blob_id() {
+        // `printf 'hello\n' | git hash-object --object-format=sha256 --stdin`
+        assert_eq!(
+            super::gitoid(b"hello\n"),
+            "2cf8d83d9ee29543b34a87727421fdecb7e3f3a183d337639025de576db9ebb4"
+        );
     }
 }

@@ -19,7 +19,13 @@ use crate::signing::PublicKey;
 use crate::transparency::LogEntry;
 
 pub mod archivista;
+pub mod docdb;
+#[cfg(feature = "aws")]
+pub mod dynamodb;
 pub mod file;
+pub mod grafeas;
+#[cfg(feature = "mongodb")]
+pub mod mongo;
 pub mod object;
 pub mod oci;
 pub mod tekton;
@@ -104,6 +110,8 @@ pub struct SignedImage<'a> {
     pub tlog: Option<&'a LogEntry>,
     /// The Statement's transparency log entry (`dsse`), when it was logged.
     pub statement_tlog: Option<&'a LogEntry>,
+    /// The run whose results named the image.
+    pub run: Option<&'a RunId>,
 }
 
 /// Where a stored item went.
@@ -154,6 +162,37 @@ pub enum Error {
     #[error("object storage `{target}`: {detail}")]
     Object {
         /// The bucket, prefix or object.
+        target: String,
+        /// What failed and why.
+        detail: String,
+    },
+    /// A document database (MongoDB, DynamoDB) refused or could not be reached.
+    #[error("{backend} `{target}`: {detail}")]
+    Database {
+        /// `MongoDB` or `DynamoDB`.
+        backend: &'static str,
+        /// The collection or table (never with credentials).
+        target: String,
+        /// What failed and why.
+        detail: String,
+    },
+    /// A backend that stores the Statement as a document got a payload it cannot read.
+    #[error("{0}")]
+    InvalidPayload(String),
+    /// A storage this binary was built without.
+    #[error("`{uri}`: this build has no {what} storage; rebuild with `--features {feature}`")]
+    NotBuilt {
+        /// The storage URI.
+        uri: String,
+        /// The kind of storage.
+        what: &'static str,
+        /// The cargo feature that adds it.
+        feature: &'static str,
+    },
+    /// A Grafeas request failed.
+    #[error("Grafeas `{target}`: {detail}")]
+    Grafeas {
+        /// The project or request URL.
         target: String,
         /// What failed and why.
         detail: String,
@@ -292,9 +331,52 @@ pub fn from_config(cfg: &AttestConfig) -> Result<Vec<Box<dyn Storage>>, Error> {
             StorageTarget::Archivista(uri) => {
                 Ok(Box::new(archivista::ArchivistaStorage::new(uri)?) as Box<dyn Storage>)
             }
+            StorageTarget::Mongo(uri) => mongo_storage(uri),
+            StorageTarget::DynamoDb(uri) => dynamodb_storage(uri, cfg.storage_endpoint.as_deref()),
+            StorageTarget::Grafeas(uri) => Ok(Box::new(grafeas::GrafeasStorage::new(
+                uri,
+                grafeas::Options {
+                    endpoint: cfg.storage_endpoint.clone(),
+                    ..grafeas::Options::default()
+                },
+            )?) as Box<dyn Storage>),
             StorageTarget::Tekton => {
                 Ok(Box::new(tekton::TektonStorage::new(cfg.namespace.clone())) as Box<dyn Storage>)
             }
         })
         .collect()
+}
+
+/// `mongodb://`, `mongodb+srv://` or Chains' `mongo://` storage (a `mongo://`
+/// collection's server from `MONGO_SERVER_URL`).
+#[cfg(feature = "mongodb")]
+fn mongo_storage(uri: &str) -> Result<Box<dyn Storage>, Error> {
+    Ok(Box::new(mongo::MongoStorage::new(
+        uri,
+        mongo::ServerUrl::Env,
+    )?))
+}
+
+#[cfg(not(feature = "mongodb"))]
+fn mongo_storage(uri: &str) -> Result<Box<dyn Storage>, Error> {
+    Err(Error::NotBuilt {
+        uri: uri.to_owned(),
+        what: "MongoDB",
+        feature: "mongodb",
+    })
+}
+
+/// `dynamodb://` storage.
+#[cfg(feature = "aws")]
+fn dynamodb_storage(uri: &str, endpoint: Option<&str>) -> Result<Box<dyn Storage>, Error> {
+    Ok(Box::new(dynamodb::DynamoDbStorage::new(uri, endpoint)?))
+}
+
+#[cfg(not(feature = "aws"))]
+fn dynamodb_storage(uri: &str, _endpoint: Option<&str>) -> Result<Box<dyn Storage>, Error> {
+    Err(Error::NotBuilt {
+        uri: uri.to_owned(),
+        what: "DynamoDB",
+        feature: "aws",
+    })
 }

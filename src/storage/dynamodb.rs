@@ -1,0 +1,242 @@
+//! DynamoDB storage: Chains' docdb document ([`super::docdb::Document`]) put into one
+//! table, replacing the item with the same key, as gocloud's `awsdynamodb` does for
+//! Chains' `dynamodb://<table>?partition_key=…`.
+//!
+//! Attributes keep Chains' names: `Name` (S), `Signed` (B), `Signature`, `Cert`,
+//! `Chain` (S) and `Object` (M, the Statement). The table's partition key is
+//! `partition_key` (default `Name`); when it is another attribute, that attribute
+//! holds the storage key too. Credentials and region come from the AWS chain
+//! (`AWS_*` variables, web identity, instance metadata); `CHAINSEAL_STORAGE_ENDPOINT`
+//! or `AWS_ENDPOINT_URL_DYNAMODB` point it elsewhere.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use serde_json::Value;
+
+use super::docdb::{Document, failed, query_param};
+use super::{Error, Signed, Storage, Stored};
+
+/// A DynamoDB table.
+pub struct DynamoDbStorage {
+    table: String,
+    partition_key: String,
+    endpoint: Option<String>,
+    client: tokio::sync::OnceCell<aws_sdk_dynamodb::Client>,
+}
+
+impl fmt::Debug for DynamoDbStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamoDbStorage")
+            .field("table", &self.table)
+            .field("partition_key", &self.partition_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for DynamoDbStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "dynamodb://{}", self.table)
+    }
+}
+
+impl DynamoDbStorage {
+    /// Storage for `dynamodb://<table>[?partition_key=<attribute>]`.
+    pub fn new(uri: &str, endpoint: Option<&str>) -> Result<Self, Error> {
+        let usage = |why: &str| {
+            failed(
+                "DynamoDB",
+                uri,
+                why,
+                "expected `dynamodb://<table>[?partition_key=<attribute>]`",
+            )
+        };
+        let rest = uri
+            .strip_prefix("dynamodb://")
+            .ok_or_else(|| usage("bad URI"))?;
+        let (table, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let table = table.trim_end_matches('/');
+        // DynamoDB's own rule for table names.
+        if table.len() < 3
+            || table.len() > 255
+            || !table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err(usage("bad table name"));
+        }
+        for (k, v) in query
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+        {
+            if k != "partition_key" || v.is_empty() {
+                return Err(failed(
+                    "DynamoDB",
+                    uri,
+                    "unsupported option",
+                    format!(
+                        "`{k}={v}`: the only option is `partition_key=<attribute>` (a table keyed by the storage key alone; no sort key)"
+                    ),
+                ));
+            }
+        }
+        Ok(Self {
+            table: table.to_owned(),
+            partition_key: query_param(query, "partition_key")
+                .unwrap_or("Name")
+                .to_owned(),
+            endpoint: endpoint.map(str::to_owned),
+            client: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    async fn client(&self) -> Result<&aws_sdk_dynamodb::Client, Error> {
+        self.client
+            .get_or_try_init(|| async {
+                let timeouts = aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(Duration::from_secs(30))
+                    .connect_timeout(Duration::from_secs(5))
+                    .build();
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .timeout_config(timeouts);
+                if let Some(endpoint) = &self.endpoint {
+                    loader = loader.endpoint_url(endpoint);
+                }
+                let config = loader.load().await;
+                if config.region().is_none() {
+                    return Err(failed(
+                        "DynamoDB",
+                        &self.to_string(),
+                        "no AWS region",
+                        "set `AWS_REGION` to the table's region",
+                    ));
+                }
+                Ok(aws_sdk_dynamodb::Client::new(&config))
+            })
+            .await
+    }
+
+    /// The item for `doc`.
+    fn item(&self, doc: &Document) -> HashMap<String, AttributeValue> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let mut item = HashMap::from([
+            ("Name".to_owned(), s(&doc.name)),
+            (
+                "Signed".to_owned(),
+                AttributeValue::B(Blob::new(doc.signed.clone())),
+            ),
+            ("Signature".to_owned(), s(&doc.signature)),
+            ("Cert".to_owned(), s(&doc.cert)),
+            ("Chain".to_owned(), s(&doc.chain)),
+            ("Object".to_owned(), attribute(&doc.object)),
+        ]);
+        item.insert(self.partition_key.clone(), s(&doc.name));
+        item
+    }
+}
+
+/// A JSON value as a DynamoDB attribute value (numbers keep their text).
+fn attribute(v: &Value) -> AttributeValue {
+    match v {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::String(s) => AttributeValue::S(s.clone()),
+        Value::Array(a) => AttributeValue::L(a.iter().map(attribute).collect()),
+        Value::Object(o) => {
+            AttributeValue::M(o.iter().map(|(k, v)| (k.clone(), attribute(v))).collect())
+        }
+    }
+}
+
+/// A hint for the usual causes, from the service's message.
+fn hint(message: &str) -> &'static str {
+    if message.contains("ResourceNotFoundException") {
+        " (create the table, keyed by a string partition key, or fix its name and `AWS_REGION`)"
+    } else if message.contains("Item size has exceeded") {
+        " (DynamoDB items are limited to 400 KB; store large attestations in a bucket or registry)"
+    } else if message.contains("AccessDenied") || message.contains("UnrecognizedClient") {
+        " (check the AWS credentials and their dynamodb:PutItem permission on the table)"
+    } else if message.contains("credentials") {
+        " (set AWS credentials: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, web identity or instance metadata)"
+    } else {
+        ""
+    }
+}
+
+#[async_trait]
+impl Storage for DynamoDbStorage {
+    async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
+        let doc = Document::new(item)?;
+        let attributes = self.item(&doc);
+        let client = self.client().await?;
+        let out = client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(attributes.clone()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| {
+                let m = crate::error_text::aws(&e);
+                failed(
+                    "DynamoDB",
+                    &self.to_string(),
+                    &format!("putting item `{}`", doc.name),
+                    format!("{m}{}", hint(&m)),
+                )
+            })?;
+        Ok(vec![Stored {
+            backend: "dynamodb",
+            location: format!("dynamodb://{}#{}", self.table, doc.name),
+            written: out.attributes() != Some(&attributes),
+        }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris() {
+        let s = DynamoDbStorage::new("dynamodb://chains-prov", None).expect("parses");
+        assert_eq!(s.partition_key, "Name");
+        assert_eq!(s.to_string(), "dynamodb://chains-prov");
+        let s = DynamoDbStorage::new("dynamodb://chains?partition_key=name", None).expect("parses");
+        assert_eq!(s.partition_key, "name");
+        for bad in [
+            "dynamodb://",
+            "dynamodb://ab",
+            "dynamodb://a/b/c",
+            "dynamodb://t123?sort_key=x",
+            "dynamodb://t123?partition_key=",
+        ] {
+            assert!(DynamoDbStorage::new(bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_attributes() {
+        let v = serde_json::json!({"a": [1, 2.5, "x", null, true], "b": {}});
+        let AttributeValue::M(m) = attribute(&v) else {
+            panic!("a map")
+        };
+        assert_eq!(
+            m["a"],
+            AttributeValue::L(vec![
+                AttributeValue::N("1".into()),
+                AttributeValue::N("2.5".into()),
+                AttributeValue::S("x".into()),
+                AttributeValue::Null(true),
+                AttributeValue::Bool(true),
+            ])
+        );
+        assert_eq!(m["b"], AttributeValue::M(HashMap::new()));
+    }
+}

@@ -1,0 +1,377 @@
+//! MongoDB storage: Chains' docdb document ([`super::docdb::Document`]) upserted by
+//! name into one collection, through the official `mongodb` driver.
+//!
+//! Two URI forms:
+//!
+//! * `mongodb://[user:password@]host[:port][,host…]/<db>/<collection>[?options]` (and
+//!   `mongodb+srv://`): a standard connection string with the collection appended to
+//!   its path;
+//! * Chains' `mongo://<db>/<collection>[?id_field=name]`: the server's connection
+//!   string comes from elsewhere ([`ServerUrl`]: `MONGO_SERVER_URL`, or in the
+//!   controller `storage.docdb.mongo-server-url[-path|-dir]`), read again before every
+//!   store so a rotated secret takes effect without a restart.
+//!
+//! The document id (`_id`) is the storage key, as gocloud's `mongodocstore` writes it
+//! with Chains' `id_field=name`. Connection strings carry passwords: they are never
+//! printed (`Display` and errors show the hosts, database and collection only).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::docdb::{Document, failed};
+use super::{Error, Signed, Storage, Stored};
+use crate::secret::SecretString;
+
+/// The environment variable Chains reads the server's connection string from.
+pub const MONGO_SERVER_URL: &str = "MONGO_SERVER_URL";
+
+/// How long the driver may look for a usable server before a store fails.
+const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a `mongo://` collection's server connection string comes from (Chains'
+/// precedence: path, directory, value, environment).
+#[derive(Debug, Clone)]
+pub enum ServerUrl {
+    /// A file holding it (`storage.docdb.mongo-server-url-path`), read at each store.
+    Path(PathBuf),
+    /// A directory with a `MONGO_SERVER_URL` file (`…-url-dir`), read at each store.
+    Dir(PathBuf),
+    /// The value itself (`storage.docdb.mongo-server-url`).
+    Value(SecretString),
+    /// The `MONGO_SERVER_URL` environment variable.
+    Env,
+}
+
+impl ServerUrl {
+    /// The connection string, or an error naming where it was looked for.
+    fn read(&self, target: &str) -> Result<SecretString, Error> {
+        let from_file = |path: &PathBuf| {
+            std::fs::read_to_string(path)
+                .map(|s| SecretString::new(s.trim_end_matches(['\n', '\r']).to_owned()))
+                .map_err(|e| {
+                    failed(
+                        "MongoDB",
+                        target,
+                        "reading the server's connection string",
+                        format!("`{}`: {e}", path.display()),
+                    )
+                })
+        };
+        let url = match self {
+            Self::Path(p) => from_file(p)?,
+            Self::Dir(d) => from_file(&d.join(MONGO_SERVER_URL))?,
+            Self::Value(v) => v.clone(),
+            Self::Env => match std::env::var(MONGO_SERVER_URL) {
+                Ok(v) if !v.is_empty() => SecretString::new(v),
+                _ => {
+                    return Err(failed(
+                        "MongoDB",
+                        target,
+                        "no server",
+                        "`mongo://<db>/<collection>` takes the server's connection string from `MONGO_SERVER_URL` (in the controller also `storage.docdb.mongo-server-url`, `-url-dir` or `-url-path`); set one, or name the server in the URI: `mongodb://<host>/<db>/<collection>`",
+                    ));
+                }
+            },
+        };
+        if url.expose().is_empty() {
+            return Err(failed(
+                "MongoDB",
+                target,
+                "no server",
+                "the server's connection string is empty",
+            ));
+        }
+        Ok(url)
+    }
+}
+
+/// A MongoDB collection.
+pub struct MongoStorage {
+    /// The URI without credentials, for messages.
+    target: String,
+    db: String,
+    collection: String,
+    server: Server,
+    client: tokio::sync::Mutex<Option<(SecretString, mongodb::Client)>>,
+}
+
+/// The connection string: in the URI, or from elsewhere (`mongo://`).
+enum Server {
+    Uri(SecretString),
+    From(ServerUrl),
+}
+
+impl fmt::Debug for MongoStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MongoStorage")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for MongoStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.target)
+    }
+}
+
+/// `uri` with any `user:password@` removed.
+fn without_credentials(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => uri.to_owned(),
+    }
+}
+
+/// `text` with the password of `uri` (if any) replaced, for driver messages.
+fn scrub(text: &str, uri: &str) -> String {
+    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    match authority
+        .rsplit_once('@')
+        .and_then(|(user, _)| user.split_once(':'))
+    {
+        Some((_, password)) if !password.is_empty() => text.replace(password, "[redacted]"),
+        _ => text.to_owned(),
+    }
+}
+
+fn usage(uri: &str) -> Error {
+    failed(
+        "MongoDB",
+        &without_credentials(uri),
+        "bad URI",
+        "expected `mongodb://[user:password@]host[:port]/<db>/<collection>[?options]`, `mongodb+srv://…` or Chains' `mongo://<db>/<collection>[?id_field=name]`",
+    )
+}
+
+/// A database or collection name as MongoDB accepts it.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['/', '\\', ' ', '"', '$', '\0'])
+}
+
+impl MongoStorage {
+    /// Storage for `uri`; `server` is where a `mongo://` URI's connection string comes
+    /// from ([`ServerUrl::Env`] for `chainseal attest`).
+    pub fn new(uri: &str, server: ServerUrl) -> Result<Self, Error> {
+        if let Some(rest) = uri.strip_prefix("mongo://") {
+            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let (db, collection) = path.split_once('/').ok_or_else(|| usage(uri))?;
+            for (k, v) in query
+                .split('&')
+                .filter(|kv| !kv.is_empty())
+                .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+            {
+                // Chains names its documents' `Name` the id; nothing else maps onto them.
+                if k != "id_field" || !v.eq_ignore_ascii_case("name") {
+                    return Err(failed(
+                        "MongoDB",
+                        uri,
+                        "unsupported option",
+                        format!(
+                            "`{k}={v}`: the only option of `mongo://` is `id_field=name` (documents are keyed by their `Name`)"
+                        ),
+                    ));
+                }
+            }
+            if !valid_name(db) || !valid_name(collection) {
+                return Err(usage(uri));
+            }
+            return Ok(Self {
+                target: format!("mongo://{db}/{collection}"),
+                db: db.to_owned(),
+                collection: collection.to_owned(),
+                server: Server::From(server),
+                client: tokio::sync::Mutex::new(None),
+            });
+        }
+        let (scheme, rest) = uri.split_once("://").ok_or_else(|| usage(uri))?;
+        if !matches!(scheme, "mongodb" | "mongodb+srv") {
+            return Err(usage(uri));
+        }
+        let slash = rest.find('/').ok_or_else(|| usage(uri))?;
+        let (authority, path_query) = rest.split_at(slash);
+        let (path, query) = path_query[1..]
+            .split_once('?')
+            .unwrap_or((&path_query[1..], ""));
+        let (db, collection) = path.split_once('/').ok_or_else(|| usage(uri))?;
+        let collection = collection.trim_end_matches('/');
+        if authority.is_empty()
+            || authority.contains('?')
+            || !valid_name(db)
+            || !valid_name(collection)
+        {
+            return Err(usage(uri));
+        }
+        let connection = if query.is_empty() {
+            format!("{scheme}://{authority}/{db}")
+        } else {
+            format!("{scheme}://{authority}/{db}?{query}")
+        };
+        Ok(Self {
+            target: without_credentials(&format!("{scheme}://{authority}/{db}/{collection}")),
+            db: db.to_owned(),
+            collection: collection.to_owned(),
+            server: Server::Uri(SecretString::new(connection)),
+            client: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// A client for the current connection string (made again when it changed).
+    async fn client(&self) -> Result<mongodb::Client, Error> {
+        let url = match &self.server {
+            Server::Uri(u) => u.clone(),
+            Server::From(s) => s.read(&self.target)?,
+        };
+        let mut cached = self.client.lock().await;
+        if let Some((u, c)) = cached.as_ref()
+            && u.expose() == url.expose()
+        {
+            return Ok(c.clone());
+        }
+        let text = String::from_utf8_lossy(url.expose()).into_owned();
+        let mut options = mongodb::options::ClientOptions::parse(&text)
+            .await
+            .map_err(|e| {
+                failed(
+                    "MongoDB",
+                    &self.target,
+                    "bad connection string",
+                    scrub(&e.to_string(), &text),
+                )
+            })?;
+        options.app_name.get_or_insert_with(|| "chainseal".into());
+        options
+            .server_selection_timeout
+            .get_or_insert(SERVER_SELECTION_TIMEOUT);
+        options
+            .connect_timeout
+            .get_or_insert(SERVER_SELECTION_TIMEOUT);
+        let client = mongodb::Client::with_options(options).map_err(|e| {
+            failed(
+                "MongoDB",
+                &self.target,
+                "configuring the client",
+                scrub(&e.to_string(), &text),
+            )
+        })?;
+        *cached = Some((url, client.clone()));
+        Ok(client)
+    }
+}
+
+/// The BSON form of Chains' document, `_id` = `Name`.
+fn to_bson(doc: &Document) -> Result<mongodb::bson::Document, Error> {
+    use mongodb::bson::{Binary, Bson, spec::BinarySubtype};
+    let object = mongodb::bson::to_bson(&doc.object).map_err(|e| {
+        Error::InvalidPayload(format!("the Statement cannot be stored as BSON: {e}"))
+    })?;
+    Ok(mongodb::bson::doc! {
+        "_id": &doc.name,
+        "Signed": Bson::Binary(Binary { subtype: BinarySubtype::Generic, bytes: doc.signed.clone() }),
+        "Signature": &doc.signature,
+        "Cert": &doc.cert,
+        "Chain": &doc.chain,
+        "Object": object,
+        "Name": &doc.name,
+    })
+}
+
+#[async_trait]
+impl Storage for MongoStorage {
+    async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
+        let doc = Document::new(item)?;
+        let bson = to_bson(&doc)?;
+        let client = self.client().await?;
+        let collection = client
+            .database(&self.db)
+            .collection::<mongodb::bson::Document>(&self.collection);
+        let text = match &self.server {
+            Server::Uri(u) => String::from_utf8_lossy(u.expose()).into_owned(),
+            Server::From(_) => String::new(),
+        };
+        let result = collection
+            .replace_one(mongodb::bson::doc! { "_id": &doc.name }, bson)
+            .upsert(true)
+            .await
+            .map_err(|e| {
+                failed(
+                    "MongoDB",
+                    &self.target,
+                    &format!("upserting document `{}`", doc.name),
+                    scrub(&e.to_string(), &text),
+                )
+            })?;
+        Ok(vec![Stored {
+            backend: "mongodb",
+            location: format!("{}#{}", self.target, doc.name),
+            written: result.upserted_id.is_some() || result.modified_count > 0,
+        }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris() {
+        let s = MongoStorage::new(
+            "mongodb://u:secret@db1:27017,db2/prov/attestations?replicaSet=rs0",
+            ServerUrl::Env,
+        )
+        .expect("parses");
+        assert_eq!(s.to_string(), "mongodb://db1:27017,db2/prov/attestations");
+        assert_eq!(
+            (s.db.as_str(), s.collection.as_str()),
+            ("prov", "attestations")
+        );
+        match &s.server {
+            Server::Uri(u) => assert_eq!(
+                u.expose(),
+                b"mongodb://u:secret@db1:27017,db2/prov?replicaSet=rs0"
+            ),
+            Server::From(_) => panic!("server in the URI"),
+        }
+        assert!(!format!("{s:?}").contains("secret"));
+
+        let s =
+            MongoStorage::new("mongo://chains/att?id_field=name", ServerUrl::Env).expect("parses");
+        assert_eq!(s.to_string(), "mongo://chains/att");
+        assert!(MongoStorage::new("mongo://chains/att", ServerUrl::Env).is_ok());
+
+        for bad in [
+            "mongodb://host/db",
+            "mongodb://host",
+            "mongodb:///db/coll",
+            "mongo://chains",
+            "mongo://chains/att?id_field=_id",
+            "mongo://chains/att?lowercase_fields=true",
+        ] {
+            let e = MongoStorage::new(bad, ServerUrl::Env)
+                .expect_err("fails")
+                .to_string();
+            assert!(e.contains("MongoDB"), "{bad}: {e}");
+        }
+        let e = MongoStorage::new("mongodb://u:hunter2@host/db", ServerUrl::Env)
+            .expect_err("fails")
+            .to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn scrubs_passwords() {
+        assert_eq!(
+            scrub("auth failed for u:hunter2", "mongodb://u:hunter2@h/db"),
+            "auth failed for u:[redacted]"
+        );
+        assert_eq!(scrub("x", "mongodb://h/db"), "x");
+    }
+}
