@@ -330,11 +330,10 @@ pub enum StorageTarget {
     Object(String),
     /// An Archivista server: `archivista+https://host[/path]`.
     Archivista(String),
-    /// A MongoDB collection: `mongodb://host/<db>/<collection>`, `mongodb+srv://…`
-    /// or Chains' `mongo://<db>/<collection>` (server from `MONGO_SERVER_URL`).
-    Mongo(String),
-    /// A DynamoDB table: `dynamodb://<table>[?partition_key=<attribute>]`.
-    DynamoDb(String),
+    /// A document database: a MongoDB collection (`mongodb://host/<db>/<collection>`,
+    /// `mongodb+srv://…`, Chains' `mongo://<db>/<collection>` with the server from
+    /// `MONGO_SERVER_URL`) or a DynamoDB table (`dynamodb://<table>`).
+    DocDb(String),
     /// A Grafeas project: `grafeas://projects/<project>[?noteid=…]`.
     Grafeas(String),
 }
@@ -400,13 +399,13 @@ impl StorageTarget {
             .iter()
             .any(|p| s.starts_with(p))
         {
-            return Ok(Self::Mongo(s.to_owned()));
+            return Ok(Self::DocDb(s.to_owned()));
         }
         if s.starts_with("grafeas://") {
             return Ok(Self::Grafeas(s.to_owned()));
         }
         if s.starts_with("dynamodb://") {
-            return Ok(Self::DynamoDb(s.to_owned()));
+            return Ok(Self::DocDb(s.to_owned()));
         }
         if s.contains("://") || matches!(s, "docdb" | "gcs" | "grafeas") {
             return Err(Error::UnsupportedStorage(without_password(s)));
@@ -826,11 +825,11 @@ mod tests {
         assert!(!e.contains("hunter2"), "{e}");
         assert_eq!(
             StorageTarget::parse("mongo://db/c?id_field=name").expect("parses"),
-            StorageTarget::Mongo("mongo://db/c?id_field=name".into())
+            StorageTarget::DocDb("mongo://db/c?id_field=name".into())
         );
         assert_eq!(
             StorageTarget::parse("dynamodb://tbl").expect("parses"),
-            StorageTarget::DynamoDb("dynamodb://tbl".into())
+            StorageTarget::DocDb("dynamodb://tbl".into())
         );
         assert_eq!(without_password("https://h/x"), "https://h/x");
         assert_eq!(without_password("mongodb://u@h/x"), "mongodb://u@h/x");

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{Service, repo, securesystemslib_verifies, tool};
+use common::{Service, free_port, http_double, repo, securesystemslib_verifies, tool};
 use serde_json::{Value, json};
 
 const ADMIN: &str = "admin-token";
@@ -203,14 +203,6 @@ impl Scene {
         }
         out
     }
-}
-
-/// A free loopback port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// GET `path` from the controller's metrics server (`None` until it answers).
@@ -525,7 +517,7 @@ fn chains_config_is_validated_and_watched_live() {
         "{log}"
     );
     let unsupported = vec![chains_config(
-        json!({"artifacts.taskrun.storage": "tekton,docdb"}),
+        json!({"artifacts.taskrun.storage": "tekton,kafka"}),
     )];
     let Some(scene) = Scene::start("unsupported backend", &unsupported, json!({})) else {
         return;
@@ -533,7 +525,7 @@ fn chains_config_is_validated_and_watched_live() {
     let status = scene.controller(&[]).wait().expect("exits");
     assert_eq!(status.code(), Some(2));
     let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).expect("log");
-    assert!(log.contains("names `docdb`"), "{log}");
+    assert!(log.contains("names `kafka`"), "{log}");
 
     // Live: a run signed with the default format (in-toto: SLSA v0.2); the ConfigMap
     // changes to slsa/v2alpha4; the next run is SLSA v1.0.
@@ -973,36 +965,43 @@ fn an_unreachable_transparency_log_is_retried_and_never_marked_signed() {
     );
 }
 
+/// A scene with `config` as chains-config and one finished TaskRun `name`, and a
+/// controller (with `env`) run until it signed it.
+fn sign_one_run(label: &str, config: Value, name: &str, env: &[(&str, &str)]) -> Option<Scene> {
+    let objects = vec![chains_config(config), taskrun(name, "True")];
+    let scene = Scene::start(label, &objects, json!({}))?;
+    let controller = scene.controller(env);
+    scene.wait_for("the run signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 1
+    });
+    assert_eq!(stop(controller), 0);
+    Some(scene)
+}
+
 #[test]
 fn gcs_storage_from_chains_config_writes_chains_layout() {
-    let objects = vec![
-        chains_config(json!({
-            "artifacts.oci.storage": "",
-            "artifacts.taskrun.storage": "gcs",
-            "storage.gcs.bucket": "prov",
-        })),
-        taskrun("stored", "True"),
-    ];
-    let Some(scene) = Scene::start("gcs storage", &objects, json!({})) else {
+    let Some(python) = tool("INTEROP_PYTHON", "controller gcs") else {
         return;
     };
-    let (_gcs, line) = common::spawn_ready(
-        Command::new(&scene.python).arg(repo("tests/doubles/gcs_xml.py")),
-        "the GCS double",
-    );
-    let port = serde_json::from_str::<Value>(&line).expect("ready")["port"].clone();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let (_gcs, endpoint) = http_double(&python, "gcs_xml.py", &[]);
     let created = Command::new("curl")
         .args(["-sf", "-X", "POST", "--data", r#"{"name":"prov"}"#])
         .arg(format!("{endpoint}/storage/v1/b"))
         .status()
         .expect("curl");
     assert!(created.success());
-    let controller = scene.controller(&[("CHAINSEAL_STORAGE_ENDPOINT", endpoint.as_str())]);
-    scene.wait_for("the run signed", Duration::from_secs(60), |runs| {
-        signed(runs) == 1
-    });
-    assert_eq!(stop(controller), 0);
+    let Some(scene) = sign_one_run(
+        "gcs storage",
+        json!({
+            "artifacts.oci.storage": "",
+            "artifacts.taskrun.storage": "gcs",
+            "storage.gcs.bucket": "prov",
+        }),
+        "stored",
+        &[("CHAINSEAL_STORAGE_ENDPOINT", endpoint.as_str())],
+    ) else {
+        return;
+    };
     let run = scene.taskrun("stored").expect("run");
     assert_eq!(annotation(&run, "signed"), Some("true"));
     // Chains' GCS layout: taskrun-<namespace>-<name>/<key>.signature, the DSSE envelope.
@@ -1022,28 +1021,19 @@ fn archivista_storage_from_chains_config_uploads_the_envelope() {
     let Some(python) = tool("INTEROP_PYTHON", "controller archivista") else {
         return;
     };
-    let (_archivista, line) = common::spawn_ready(
-        Command::new(&python).arg(repo("tests/doubles/archivista.py")),
-        "the Archivista double",
-    );
-    let port = serde_json::from_str::<Value>(&line).expect("ready")["port"].clone();
-    let base = format!("http://127.0.0.1:{port}");
-    let objects = vec![
-        chains_config(json!({
+    let (_archivista, base) = http_double(&python, "archivista.py", &[]);
+    let Some(scene) = sign_one_run(
+        "archivista storage",
+        json!({
             "artifacts.oci.storage": "",
             "artifacts.taskrun.storage": "tekton,archivista",
             "storage.archivista.url": base,
-        })),
-        taskrun("archived", "True"),
-    ];
-    let Some(scene) = Scene::start("archivista storage", &objects, json!({})) else {
+        }),
+        "archived",
+        &[],
+    ) else {
         return;
     };
-    let controller = scene.controller(&[]);
-    scene.wait_for("the run signed", Duration::from_secs(60), |runs| {
-        signed(runs) == 1
-    });
-    assert_eq!(stop(controller), 0);
     // What Archivista holds under the envelope's gitoid is the envelope on the run.
     let run = scene.taskrun("archived").expect("run");
     let envelope = STANDARD
@@ -1056,4 +1046,134 @@ fn archivista_storage_from_chains_config_uploads_the_envelope() {
     let file = scene.dir.path().join("archived.json");
     common::download(&format!("{base}/download/{gitoid}"), &file);
     assert_eq!(std::fs::read(&file).expect("read"), envelope);
+}
+
+#[test]
+fn docdb_storage_from_chains_config_upserts_chains_documents() {
+    let Some(secantusd) = tool("SECANTUSD", "controller docdb (MongoDB)") else {
+        return;
+    };
+    let (_db, port) = common::secantusdb(&secantusd);
+    let server = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
+    let mounted = tempfile::tempdir().expect("tmp");
+    // Chains' mounted-secret form: the connection string in a file.
+    let url_file = mounted.path().join("MONGO_SERVER_URL");
+    std::fs::write(&url_file, format!("{server}\n")).expect("write");
+    let Some(scene) = sign_one_run(
+        "docdb storage",
+        json!({
+            "artifacts.oci.storage": "docdb",
+            "artifacts.taskrun.storage": "docdb",
+            "storage.docdb.url": "mongo://chains/attestations?id_field=name",
+            "storage.docdb.mongo-server-url-path": url_file,
+        }),
+        "stored",
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(
+        annotation(&scene.taskrun("stored").expect("run"), "signed"),
+        Some("true")
+    );
+    let out = Command::new(&scene.python)
+        .arg("-c")
+        .arg(
+            "import json, sys, pymongo\n\
+             c = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=5000)\n\
+             print(json.dumps([{k: v for k, v in d.items() if k != 'Signed'} for d in c.chains.attestations.find()]))",
+        )
+        .arg(&server)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    let doc = docs
+        .iter()
+        .find(|d| d["Name"] == "taskrun-uid-stored")
+        .unwrap_or_else(|| panic!("no attestation document: {docs:#?}"));
+    assert_eq!(doc["_id"], "taskrun-uid-stored");
+    let file = scene.dir.path().join("docdb-envelope.json");
+    std::fs::write(
+        &file,
+        STANDARD
+            .decode(doc["Signature"].as_str().expect("Signature"))
+            .expect("base64"),
+    )
+    .expect("write");
+    let (ok, said) = securesystemslib_verifies(&scene.python, &file, &repo("examples/demo.pub"));
+    assert!(ok, "securesystemslib: {said}");
+    // The oci artifact: the image signature's document, named by its 12-hex short key.
+    assert!(
+        docs.iter()
+            .any(|d| d["Name"].as_str().is_some_and(|n| n.len() == 12)
+                && d["Object"]["critical"]["type"] == "cosign container image signature"),
+        "{docs:#?}"
+    );
+}
+
+#[test]
+fn grafeas_storage_from_chains_config_writes_occurrences() {
+    let Some(python) = tool("INTEROP_PYTHON", "controller grafeas") else {
+        return;
+    };
+    let (_grafeas, endpoint) = http_double(&python, "grafeas.py", &[]);
+    let Some(scene) = sign_one_run(
+        "grafeas storage",
+        json!({
+            "artifacts.oci.storage": "grafeas",
+            "artifacts.taskrun.storage": "grafeas",
+            "storage.grafeas.projectid": "prov",
+            "storage.grafeas.notehint": "signed by chainseal",
+        }),
+        "noted",
+        &[("CHAINSEAL_STORAGE_ENDPOINT", endpoint.as_str())],
+    ) else {
+        return;
+    };
+    let file = scene.dir.path().join("occurrences.json");
+    common::download(&format!("{endpoint}/v1/projects/prov/occurrences"), &file);
+    let list: Value = serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("JSON");
+    let occurrences = list["occurrences"].as_array().expect("occurrences");
+    // Chains' note ids: tekton-<namespace>-taskrun-intoto and tekton-<namespace>-simplesigning.
+    let build = occurrences
+        .iter()
+        .find(|o| o["noteName"] == "projects/prov/notes/tekton-ci-taskrun-intoto")
+        .unwrap_or_else(|| panic!("no BUILD occurrence: {list:#}"));
+    assert!(
+        build["build"]["intotoStatement"]["slsaProvenanceZeroTwo"]["builder"]["id"].is_string(),
+        "Chains' default format (SLSA v0.2) converted: {build:#}"
+    );
+    let envelope = STANDARD
+        .decode(
+            build["envelope"]["signatures"][0]["sig"]
+                .as_str()
+                .expect("sig"),
+        )
+        .expect("base64");
+    let env_file = scene.dir.path().join("grafeas-envelope.json");
+    std::fs::write(&env_file, envelope).expect("write");
+    let (ok, said) =
+        securesystemslib_verifies(&scene.python, &env_file, &repo("examples/demo.pub"));
+    assert!(ok, "securesystemslib: {said}");
+    assert!(
+        occurrences.iter().any(
+            |o| o["noteName"] == "projects/prov/notes/tekton-ci-simplesigning"
+                && o["kind"] == "ATTESTATION"
+        ),
+        "no image signature occurrence: {list:#}"
+    );
+    common::download(
+        &format!("{endpoint}/v1/projects/prov/notes/tekton-ci-simplesigning"),
+        &file,
+    );
+    let note: Value = serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("JSON");
+    assert_eq!(
+        note["attestation"]["hint"]["humanReadableName"],
+        "signed by chainseal"
+    );
 }

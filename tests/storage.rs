@@ -20,14 +20,17 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{EXAMPLE_KEY, Run, Service, chainseal, repo, run, securesystemslib_verifies, tool};
+use common::{
+    EXAMPLE_KEY, Run, Service, chainseal, free_port, http_double, repo, run,
+    securesystemslib_verifies, tool, wait_for_port,
+};
 
+/// The digest of the image the example PipelineRun built.
+const IMAGE_DIGEST: &str = "6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 /// Chains' object prefix of the example PipelineRun.
 const RUN_DIR: &str = "pipelinerun-ci-build-and-push-x7k2p";
 /// curl's SigV4 signing with moto's test credentials.
@@ -42,24 +45,6 @@ fn b64(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(s)
         .expect("base64")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not start within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn curl(args: &[&str]) -> (bool, Vec<u8>) {
@@ -85,18 +70,6 @@ fn python(py: &Path, script: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("UTF-8")
-}
-
-/// Start a loopback double (`tests/doubles/<file>`) and return its base URL.
-fn double(py: &Path, file: &str, args: &[&str]) -> (Service, String) {
-    let (service, line) = common::spawn_ready(
-        Command::new(py)
-            .arg(repo(&format!("tests/doubles/{file}")))
-            .args(args),
-        file,
-    );
-    let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line");
-    (service, format!("http://127.0.0.1:{}", ready["port"]))
 }
 
 /// How a backend keeps envelopes stored under one key.
@@ -382,6 +355,16 @@ fn object_target(scheme: &'static str, endpoint: String, service: Service) -> Ta
             assert_eq!(b64(envelope["payload"].as_str().expect("payload")), payload);
             assert_eq!(read(&format!("{base}.cert")), Some(Vec::new()));
             assert_eq!(read(&format!("{base}.chain")), Some(Vec::new()));
+            // The image signature: Chains' objects under the image's 12-hex short key.
+            let image = format!("att/{RUN_DIR}/{}", &IMAGE_DIGEST[..12]);
+            let simple: serde_json::Value =
+                serde_json::from_slice(&read(&format!("{image}.payload")).expect("image payload"))
+                    .expect("JSON");
+            assert_eq!(
+                simple["critical"]["image"]["docker-manifest-digest"],
+                format!("sha256:{IMAGE_DIGEST}")
+            );
+            assert!(read(&format!("{image}.signature")).is_some_and(|s| !s.is_empty()));
             let all = lines(&read(&format!("{base}.intoto.jsonl")).expect(".intoto.jsonl"));
             assert!(
                 all.contains(&signature),
@@ -420,7 +403,7 @@ fn s3_storage_conforms() {
 #[test]
 fn gcs_storage_conforms() {
     run_suite("gs", |_, py| {
-        let (service, endpoint) = double(py, "gcs_xml.py", &[]);
+        let (service, endpoint) = http_double(py, "gcs_xml.py", &[]);
         Some(object_target("gs", endpoint, service))
     });
 }
@@ -436,14 +419,35 @@ for d in c[sys.argv[2]][sys.argv[3]].find():
 "#;
 
 /// Check Chains docdb documents (JSON, one per line; `id` the key field, holding the
-/// `Name`) and return their envelopes.
+/// `Name`) and return the attestation envelopes. The image signature (Chains' `oci`
+/// artifact) is a document too, named by the first 12 hex digits of the image digest.
 fn docdb_envelopes(lines: &str, id: &str) -> Vec<Vec<u8>> {
-    lines
+    let docs: Vec<serde_json::Value> = lines
         .lines()
-        .map(|l| {
-            let doc: serde_json::Value = serde_json::from_str(l).expect("JSON");
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let image = docs
+        .iter()
+        .find(|d| d["Name"] != EXAMPLE_KEY)
+        .expect("an image signature document");
+    let name = image["Name"].as_str().expect("Name");
+    assert_eq!(name.len(), 12, "{image}");
+    let digest = image["Object"]["critical"]["image"]["docker-manifest-digest"]
+        .as_str()
+        .expect("a simple-signing payload");
+    assert!(digest.starts_with(&format!("sha256:{name}")), "{image}");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&b64(image["Signed"]
+            .as_str()
+            .expect("Signed")))
+        .expect("payload JSON"),
+        image["Object"]
+    );
+    docs.iter()
+        .filter(|d| d["Name"] == EXAMPLE_KEY)
+        .map(|doc| {
             assert_eq!(doc[id], doc["Name"], "the key `{id}` is the Name");
-            docdb_envelope(&doc)
+            docdb_envelope(doc)
         })
         .collect()
 }
@@ -466,17 +470,7 @@ fn docdb_envelope(doc: &serde_json::Value) -> Vec<u8> {
 fn mongodb_storage_conforms() {
     run_suite("mongodb", |_, py| {
         let bin = tool("SECANTUSD", "MongoDB storage conformance")?;
-        let port = free_port();
-        let service = Service(
-            Command::new(bin)
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--storage-path", ":memory:", "--standalone"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("SecantusDB starts"),
-        );
-        wait_for_port(port, "SecantusDB");
+        let (service, port) = common::secantusdb(&bin);
         let url = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
         let py = py.to_owned();
         // Nothing listens on port 1: the driver gives up after its selection timeout.
@@ -557,6 +551,27 @@ fn grafeas_envelopes(base: &str, project: &str) -> Vec<Vec<u8>> {
     let (ok, body) = curl(&[&format!("{base}/v1/projects/{project}/occurrences")]);
     assert!(ok, "listing occurrences");
     let list: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    // The image signature: an ATTESTATION occurrence of Chains' simplesigning note.
+    let image = list["occurrences"]
+        .as_array()
+        .expect("occurrences")
+        .iter()
+        .find(|o| o["kind"] == "ATTESTATION")
+        .expect("an image signature occurrence");
+    assert_eq!(
+        image["noteName"],
+        format!("projects/{project}/notes/tekton-ci-simplesigning")
+    );
+    assert!(
+        image["resourceUri"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(&format!("@sha256:{IMAGE_DIGEST}"))),
+        "{image}"
+    );
+    assert_eq!(
+        image["attestation"]["serializedPayload"],
+        image["envelope"]["payload"]
+    );
     list["occurrences"]
         .as_array()
         .expect("occurrences")
@@ -578,7 +593,7 @@ fn grafeas_envelopes(base: &str, project: &str) -> Vec<Vec<u8>> {
 #[test]
 fn grafeas_storage_conforms() {
     run_suite("grafeas", |_, py| {
-        let (service, base) = double(py, "grafeas.py", &[]);
+        let (service, base) = http_double(py, "grafeas.py", &[]);
         let b = base.clone();
         Some(Target {
             label: "grafeas",
@@ -600,8 +615,8 @@ fn grafeas_storage_conforms() {
 #[test]
 fn archivista_storage_conforms() {
     run_suite("archivista", |_, py| {
-        let (service, base) = double(py, "archivista.py", &[]);
-        let (down, down_base) = double(py, "archivista.py", &["down"]);
+        let (service, base) = http_double(py, "archivista.py", &[]);
+        let (down, down_base) = http_double(py, "archivista.py", &["down"]);
         Some(Target {
             label: "archivista",
             storage: format!("archivista+{base}"),
@@ -626,4 +641,95 @@ fn archivista_storage_conforms() {
             _services: vec![service, down],
         })
     });
+}
+
+/// Failures each name the backend, the target and the cause; the run's directory
+/// backend still stores; the run fails: permission denied (GCS), no credentials
+/// (Grafeas without a token), a document the database refuses (DynamoDB's 400 KB item
+/// limit).
+#[test]
+fn refusals_name_the_backend_target_and_cause() {
+    let Some(py) = tool("INTEROP_PYTHON", "storage refusals") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let dir = dir.path();
+    let (_gcs, gcs) = http_double(&py, "gcs_xml.py", &[]);
+    let (_grafeas, grafeas) = http_double(&py, "grafeas.py", &["up", "the-token"]);
+    let mut cases = vec![
+        (
+            "gs://denied-bucket/att",
+            vec![("CHAINSEAL_STORAGE_ENDPOINT", gcs)],
+            vec![
+                "object storage `gs://denied-bucket/",
+                "AccessDenied",
+                "permission denied",
+            ],
+        ),
+        (
+            "grafeas://projects/prov",
+            vec![("CHAINSEAL_STORAGE_ENDPOINT", grafeas)],
+            vec![
+                "Grafeas `",
+                "/v1/projects/prov/notes",
+                "HTTP 401 Unauthorized: UNAUTHENTICATED",
+            ],
+        ),
+    ];
+    let moto = moto(dir, "DynamoDB refusal");
+    let mut subjects = String::new();
+    if let Some((_, endpoint)) = &moto {
+        python(&py, DYNAMO_ITEMS, &[endpoint, "chains", "Name"]);
+        // 1,000 subjects: the item (Statement, envelope, document) passes 400 KB.
+        for i in 0..1000 {
+            subjects.push_str(&format!(
+                "{i:064x}  dist/a-rather-long-release-artifact-name-{i:04}.tar.gz\n"
+            ));
+        }
+        cases.push((
+            "dynamodb://chains",
+            vec![
+                ("CHAINSEAL_STORAGE_ENDPOINT", endpoint.clone()),
+                ("AWS_ACCESS_KEY_ID", "testing".into()),
+                ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+                ("AWS_REGION", "us-east-1".into()),
+            ],
+            vec![
+                "DynamoDB `dynamodb://chains`",
+                "ValidationException",
+                "400 KB",
+            ],
+        ));
+    }
+    let subjects_file = dir.join("SHA256SUMS");
+    std::fs::write(&subjects_file, subjects).expect("write");
+    for (i, (storage, env, needles)) in cases.into_iter().enumerate() {
+        let local = dir.join(format!("local-{i}"));
+        let mut cmd = chainseal(dir);
+        cmd.env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+            .env("CHAINSEAL_KEY", repo("examples/demo.key"))
+            .env(
+                "CHAINSEAL_STORAGE",
+                format!("{storage},{}", local.display()),
+            )
+            .env("CHAINSEAL_LOG_LEVEL", "error")
+            .envs(env);
+        if storage.starts_with("dynamodb") {
+            cmd.env("CHAINSEAL_SUBJECT_CHECKSUMS", &subjects_file);
+        }
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 2, "{storage}: {}", r.stdout);
+        for needle in needles {
+            assert!(
+                r.stderr.contains(needle),
+                "{storage}: no `{needle}` in {}",
+                r.stderr
+            );
+        }
+        assert!(
+            local.join(format!("{EXAMPLE_KEY}.intoto.jsonl")).exists(),
+            "{storage}: the directory backend did not store: {}",
+            r.stderr
+        );
+    }
 }

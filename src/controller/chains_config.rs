@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use crate::config::OciEncoding;
 use crate::provenance::{BuildType, Format};
+use crate::secret::SecretString;
 
 /// An invalid ConfigMap.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -33,6 +34,10 @@ pub enum Backend {
     Gcs,
     /// Archivista at `storage.archivista.url`.
     Archivista,
+    /// A document database at `storage.docdb.url`.
+    DocDb,
+    /// Grafeas project `storage.grafeas.projectid`.
+    Grafeas,
     /// Accepted by Chains, not (yet) by chainseal: refused when a run needs it.
     Unsupported(&'static str),
 }
@@ -80,6 +85,20 @@ pub struct ChainsConfig {
     pub gcs_bucket: Option<String>,
     /// `storage.archivista.url`.
     pub archivista_url: Option<String>,
+    /// `storage.docdb.url` (a `mongodb://` URL may hold a password).
+    pub docdb_url: Option<SecretString>,
+    /// `storage.docdb.mongo-server-url`.
+    pub mongo_server_url: Option<SecretString>,
+    /// `storage.docdb.mongo-server-url-dir`.
+    pub mongo_server_url_dir: Option<String>,
+    /// `storage.docdb.mongo-server-url-path`.
+    pub mongo_server_url_path: Option<String>,
+    /// `storage.grafeas.projectid`.
+    pub grafeas_project: Option<String>,
+    /// `storage.grafeas.noteid`.
+    pub grafeas_note_id: Option<String>,
+    /// `storage.grafeas.notehint`.
+    pub grafeas_note_hint: Option<String>,
     /// `signers.kms.auth.*`, by the suffix after `signers.kms.auth.`.
     pub kms_auth: BTreeMap<String, String>,
     /// `builder.id`.
@@ -159,8 +178,8 @@ fn artifact(
                 "tekton" => Backend::Tekton,
                 "oci" => Backend::Oci,
                 "gcs" => Backend::Gcs,
-                "docdb" => Backend::Unsupported("docdb"),
-                "grafeas" => Backend::Unsupported("grafeas"),
+                "docdb" => Backend::DocDb,
+                "grafeas" => Backend::Grafeas,
                 "kafka" => Backend::Unsupported("kafka"),
                 _ => Backend::Archivista,
             };
@@ -251,6 +270,13 @@ impl ChainsConfig {
             kms_ref: get("signers.kms.kmsref"),
             gcs_bucket: get("storage.gcs.bucket"),
             archivista_url: get("storage.archivista.url"),
+            docdb_url: get("storage.docdb.url").map(SecretString::new),
+            mongo_server_url: get("storage.docdb.mongo-server-url").map(SecretString::new),
+            mongo_server_url_dir: get("storage.docdb.mongo-server-url-dir"),
+            mongo_server_url_path: get("storage.docdb.mongo-server-url-path"),
+            grafeas_project: get("storage.grafeas.projectid"),
+            grafeas_note_id: get("storage.grafeas.noteid"),
+            grafeas_note_hint: get("storage.grafeas.notehint"),
             kms_auth: data
                 .iter()
                 .filter_map(|(k, v)| {

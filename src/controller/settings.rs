@@ -24,7 +24,7 @@ pub enum Error {
     Config(#[from] super::chains_config::Error),
     /// A storage backend chainseal does not implement.
     #[error(
-        "chains-config `artifacts.{kind}.storage` names `{backend}`, which chainseal does not support yet: use `tekton` and/or `oci`"
+        "chains-config `artifacts.{kind}.storage` names `{backend}`, which chainseal does not support: use tekton, oci, gcs, docdb, grafeas or archivista"
     )]
     UnsupportedBackend {
         /// The artifact type.
@@ -51,6 +51,27 @@ pub enum Error {
         "chains-config `artifacts.{kind}.storage` names `archivista` but sets no `storage.archivista.url`"
     )]
     NoArchivistaUrl {
+        /// The artifact type.
+        kind: &'static str,
+    },
+    /// `docdb` storage without a URL.
+    #[error(
+        "chains-config `artifacts.{kind}.storage` names `docdb` but sets no `storage.docdb.url` (e.g. `mongo://<db>/<collection>` or `dynamodb://<table>`)"
+    )]
+    NoDocDbUrl {
+        /// The artifact type.
+        kind: &'static str,
+    },
+    /// A `mongo://` docdb URL with no server connection string anywhere.
+    #[error(
+        "chains-config `storage.docdb.url` is a `mongo://` URL but no server is set: set `storage.docdb.mongo-server-url-path`, `storage.docdb.mongo-server-url-dir`, `storage.docdb.mongo-server-url` or the controller's `MONGO_SERVER_URL`"
+    )]
+    NoMongoServer,
+    /// `grafeas` storage without a project.
+    #[error(
+        "chains-config `artifacts.{kind}.storage` names `grafeas` but sets no `storage.grafeas.projectid`"
+    )]
+    NoGrafeasProject {
         /// The artifact type.
         kind: &'static str,
     },
@@ -122,6 +143,43 @@ pub struct Environment {
     pub storage_endpoint: Option<String>,
 }
 
+/// The `docdb` backend: `storage.docdb.url`, and for `mongo://` the server from
+/// (in Chains' order) `mongo-server-url-path`, `-url-dir`, `-url`, `MONGO_SERVER_URL`.
+fn docdb_backend(
+    chains: &ChainsConfig,
+    env: &Environment,
+    kind: &'static str,
+) -> Result<Box<dyn Storage>, Error> {
+    use crate::storage::docdb::{MONGO_SERVER_URL, ServerUrl};
+    let url = chains
+        .docdb_url
+        .as_ref()
+        .ok_or(Error::NoDocDbUrl { kind })?;
+    let url = String::from_utf8_lossy(url.expose()).into_owned();
+    let server = match (
+        &chains.mongo_server_url_path,
+        &chains.mongo_server_url_dir,
+        &chains.mongo_server_url,
+    ) {
+        (Some(path), _, _) => ServerUrl::Path(path.into()),
+        (None, Some(dir), _) => ServerUrl::Dir(dir.into()),
+        (None, None, Some(value)) => ServerUrl::Value(value.clone()),
+        (None, None, None) => {
+            if url.starts_with("mongo://")
+                && std::env::var(MONGO_SERVER_URL).map_or(true, |v| v.is_empty())
+            {
+                return Err(Error::NoMongoServer);
+            }
+            ServerUrl::Env
+        }
+    };
+    Ok(crate::storage::docdb::open(
+        &url,
+        server,
+        env.storage_endpoint.as_deref(),
+    )?)
+}
+
 impl Settings {
     /// Provenance options for `format`.
     pub fn options(&self, format: Format) -> Options {
@@ -182,6 +240,21 @@ impl Settings {
                             .as_deref()
                             .ok_or(Error::NoArchivistaUrl { kind })?;
                         Box::new(crate::storage::archivista::ArchivistaStorage::new(url)?)
+                    }
+                    Backend::DocDb => docdb_backend(&chains, env, kind)?,
+                    Backend::Grafeas => {
+                        let project = chains
+                            .grafeas_project
+                            .as_deref()
+                            .ok_or(Error::NoGrafeasProject { kind })?;
+                        Box::new(crate::storage::grafeas::GrafeasStorage::new(
+                            &format!("grafeas://projects/{project}"),
+                            crate::storage::grafeas::Options {
+                                note_id: chains.grafeas_note_id.clone(),
+                                note_hint: chains.grafeas_note_hint.clone(),
+                                endpoint: env.storage_endpoint.clone(),
+                            },
+                        )?)
                     }
                     Backend::Unsupported(backend) => {
                         return Err(Error::UnsupportedBackend { kind, backend });

@@ -11,11 +11,80 @@
 //! | `Signature` | base64 of the DSSE envelope JSON (Chains' "signature string") |
 //! | `Cert`, `Chain` | the signing certificate and its chain, PEM (empty for keys) |
 //! | `Object` | the Statement as a document (queryable: `Object.subject.digest.sha256`) |
+//!
+//! Image signatures (Chains' `oci` artifacts) are documents too: `Name` is the first
+//! 12 hex digits of the image digest, `Signed` and `Object` the simple-signing payload,
+//! `Signature` base64 of the raw signature.
 
 use serde_json::Value;
 
-use super::{Error, Signed};
+use super::{Error, Signed, SignedImage};
 use base64::Engine as _;
+
+/// The environment variable Chains reads a `mongo://` server's connection string from.
+pub const MONGO_SERVER_URL: &str = "MONGO_SERVER_URL";
+
+/// Where a `mongo://` collection's server connection string comes from (Chains'
+/// precedence: path, directory, value, environment).
+#[derive(Debug, Clone)]
+pub enum ServerUrl {
+    /// A file holding it (`storage.docdb.mongo-server-url-path`), read at each store.
+    Path(std::path::PathBuf),
+    /// A directory with a `MONGO_SERVER_URL` file (`…-url-dir`), read at each store.
+    Dir(std::path::PathBuf),
+    /// The value itself (`storage.docdb.mongo-server-url`).
+    Value(crate::secret::SecretString),
+    /// The `MONGO_SERVER_URL` environment variable.
+    Env,
+}
+
+/// The backend for a document database URL: `mongodb://…`, `mongodb+srv://…`,
+/// `mongo://<db>/<collection>` (its server from `server`) or `dynamodb://<table>`
+/// (through `endpoint` when given).
+pub fn open(
+    url: &str,
+    server: ServerUrl,
+    endpoint: Option<&str>,
+) -> Result<Box<dyn super::Storage>, Error> {
+    let scheme = url.split_once("://").map_or("", |(s, _)| s);
+    match scheme {
+        "mongodb" | "mongodb+srv" | "mongo" => mongo(url, server),
+        "dynamodb" => dynamodb(url, endpoint),
+        _ => Err(Error::UnsupportedDocDb(crate::config::without_password(
+            url,
+        ))),
+    }
+}
+
+#[cfg(feature = "mongodb")]
+fn mongo(url: &str, server: ServerUrl) -> Result<Box<dyn super::Storage>, Error> {
+    Ok(Box::new(super::mongo::MongoStorage::new(url, server)?))
+}
+
+#[cfg(not(feature = "mongodb"))]
+fn mongo(url: &str, _server: ServerUrl) -> Result<Box<dyn super::Storage>, Error> {
+    Err(Error::NotBuilt {
+        uri: crate::config::without_password(url),
+        what: "MongoDB",
+        feature: "mongodb",
+    })
+}
+
+#[cfg(feature = "aws")]
+fn dynamodb(url: &str, endpoint: Option<&str>) -> Result<Box<dyn super::Storage>, Error> {
+    Ok(Box::new(super::dynamodb::DynamoDbStorage::new(
+        url, endpoint,
+    )?))
+}
+
+#[cfg(not(feature = "aws"))]
+fn dynamodb(url: &str, _endpoint: Option<&str>) -> Result<Box<dyn super::Storage>, Error> {
+    Err(Error::NotBuilt {
+        uri: url.to_owned(),
+        what: "DynamoDB",
+        feature: "aws",
+    })
+}
 
 /// One Chains docdb document.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,15 +109,29 @@ impl Document {
         super::check_key(item.key)?;
         let object = serde_json::from_slice(&item.envelope.payload)
             .map_err(|e| Error::InvalidPayload(format!("the signed payload is not JSON ({e})")))?;
-        let (cert, chain) = item
-            .certificate
-            .map_or((String::new(), String::new()), |c| {
-                (c.leaf_pem.clone(), c.chain_pem.clone())
-            });
+        let (cert, chain) = super::certificate_pem(item.certificate);
         Ok(Self {
             name: item.key.to_owned(),
             signed: item.envelope.payload.clone(),
             signature: base64::engine::general_purpose::STANDARD.encode(item.envelope.to_json()),
+            cert,
+            chain,
+            object,
+        })
+    }
+}
+
+impl Document {
+    /// The document for one image signature.
+    pub fn image(item: &SignedImage<'_>) -> Result<Self, Error> {
+        let object = serde_json::from_slice(item.payload).map_err(|e| {
+            Error::InvalidPayload(format!("the simple-signing payload is not JSON ({e})"))
+        })?;
+        let (cert, chain) = super::certificate_pem(item.certificate);
+        Ok(Self {
+            name: super::image_key(item),
+            signed: item.payload.to_vec(),
+            signature: base64::engine::general_purpose::STANDARD.encode(item.signature),
             cert,
             chain,
             object,

@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde_json::Value;
 
 use super::docdb::{Document, failed, query_param};
-use super::{Error, Signed, Storage, Stored};
+use super::{Error, Signed, SignedImage, Storage, Stored};
 
 /// A DynamoDB table.
 pub struct DynamoDbStorage {
@@ -172,7 +172,21 @@ fn hint(message: &str) -> &'static str {
 #[async_trait]
 impl Storage for DynamoDbStorage {
     async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
-        let doc = Document::new(item)?;
+        Ok(vec![self.put(Document::new(item)?).await?])
+    }
+
+    fn keeps_image_signatures(&self) -> bool {
+        true
+    }
+
+    async fn store_image(&self, item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
+        Ok(vec![self.put(Document::image(item)?).await?])
+    }
+}
+
+impl DynamoDbStorage {
+    /// Upsert `doc` by name.
+    async fn put(&self, doc: Document) -> Result<Stored, Error> {
         let attributes = self.item(&doc);
         let client = self.client().await?;
         let out = client
@@ -191,11 +205,11 @@ impl Storage for DynamoDbStorage {
                     format!("{m}{}", hint(&m)),
                 )
             })?;
-        Ok(vec![Stored {
+        Ok(Stored {
             backend: "dynamodb",
             location: format!("dynamodb://{}#{}", self.table, doc.name),
             written: out.attributes() != Some(&attributes),
-        }])
+        })
     }
 }
 

@@ -179,6 +179,11 @@ pub enum Error {
     /// A backend that stores the Statement as a document got a payload it cannot read.
     #[error("{0}")]
     InvalidPayload(String),
+    /// A `storage.docdb.url` of a document store chainseal does not write to.
+    #[error(
+        "document store `{0}` is not supported: use `mongo://<db>/<collection>`, `mongodb://<host>/<db>/<collection>` or `dynamodb://<table>` (Firestore is not supported)"
+    )]
+    UnsupportedDocDb(String),
     /// A storage this binary was built without.
     #[error("`{uri}`: this build has no {what} storage; rebuild with `--features {feature}`")]
     NotBuilt {
@@ -299,6 +304,18 @@ pub(crate) fn append_line(content: &str, line: &str) -> Result<Option<String>, S
     Ok(Some(out))
 }
 
+/// Chains' storage key of an image signature: the first 12 hex digits of its digest.
+pub(crate) fn image_key(item: &SignedImage<'_>) -> String {
+    item.image.sha256.chars().take(12).collect()
+}
+
+/// The certificate and chain PEM (empty strings without a certificate, as Chains).
+pub(crate) fn certificate_pem(certificate: Option<&CertificateChain>) -> (String, String) {
+    certificate.map_or((String::new(), String::new()), |c| {
+        (c.leaf_pem.clone(), c.chain_pem.clone())
+    })
+}
+
 /// Build the backends for the configured targets (one registry client is shared).
 pub fn from_config(cfg: &AttestConfig) -> Result<Vec<Box<dyn Storage>>, Error> {
     let mut registry: Option<std::sync::Arc<crate::oci::Registry>> = None;
@@ -331,8 +348,9 @@ pub fn from_config(cfg: &AttestConfig) -> Result<Vec<Box<dyn Storage>>, Error> {
             StorageTarget::Archivista(uri) => {
                 Ok(Box::new(archivista::ArchivistaStorage::new(uri)?) as Box<dyn Storage>)
             }
-            StorageTarget::Mongo(uri) => mongo_storage(uri),
-            StorageTarget::DynamoDb(uri) => dynamodb_storage(uri, cfg.storage_endpoint.as_deref()),
+            StorageTarget::DocDb(uri) => {
+                docdb::open(uri, docdb::ServerUrl::Env, cfg.storage_endpoint.as_deref())
+            }
             StorageTarget::Grafeas(uri) => Ok(Box::new(grafeas::GrafeasStorage::new(
                 uri,
                 grafeas::Options {
@@ -345,38 +363,4 @@ pub fn from_config(cfg: &AttestConfig) -> Result<Vec<Box<dyn Storage>>, Error> {
             }
         })
         .collect()
-}
-
-/// `mongodb://`, `mongodb+srv://` or Chains' `mongo://` storage (a `mongo://`
-/// collection's server from `MONGO_SERVER_URL`).
-#[cfg(feature = "mongodb")]
-fn mongo_storage(uri: &str) -> Result<Box<dyn Storage>, Error> {
-    Ok(Box::new(mongo::MongoStorage::new(
-        uri,
-        mongo::ServerUrl::Env,
-    )?))
-}
-
-#[cfg(not(feature = "mongodb"))]
-fn mongo_storage(uri: &str) -> Result<Box<dyn Storage>, Error> {
-    Err(Error::NotBuilt {
-        uri: uri.to_owned(),
-        what: "MongoDB",
-        feature: "mongodb",
-    })
-}
-
-/// `dynamodb://` storage.
-#[cfg(feature = "aws")]
-fn dynamodb_storage(uri: &str, endpoint: Option<&str>) -> Result<Box<dyn Storage>, Error> {
-    Ok(Box::new(dynamodb::DynamoDbStorage::new(uri, endpoint)?))
-}
-
-#[cfg(not(feature = "aws"))]
-fn dynamodb_storage(uri: &str, _endpoint: Option<&str>) -> Result<Box<dyn Storage>, Error> {
-    Err(Error::NotBuilt {
-        uri: uri.to_owned(),
-        what: "DynamoDB",
-        feature: "aws",
-    })
 }

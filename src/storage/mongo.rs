@@ -22,28 +22,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::docdb::{Document, failed};
-use super::{Error, Signed, Storage, Stored};
+pub use super::docdb::{MONGO_SERVER_URL, ServerUrl};
+use super::{Error, Signed, SignedImage, Storage, Stored};
 use crate::secret::SecretString;
-
-/// The environment variable Chains reads the server's connection string from.
-pub const MONGO_SERVER_URL: &str = "MONGO_SERVER_URL";
 
 /// How long the driver may look for a usable server before a store fails.
 const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Where a `mongo://` collection's server connection string comes from (Chains'
-/// precedence: path, directory, value, environment).
-#[derive(Debug, Clone)]
-pub enum ServerUrl {
-    /// A file holding it (`storage.docdb.mongo-server-url-path`), read at each store.
-    Path(PathBuf),
-    /// A directory with a `MONGO_SERVER_URL` file (`…-url-dir`), read at each store.
-    Dir(PathBuf),
-    /// The value itself (`storage.docdb.mongo-server-url`).
-    Value(SecretString),
-    /// The `MONGO_SERVER_URL` environment variable.
-    Env,
-}
 
 impl ServerUrl {
     /// The connection string, or an error naming where it was looked for.
@@ -287,7 +271,21 @@ fn to_bson(doc: &Document) -> Result<mongodb::bson::Document, Error> {
 #[async_trait]
 impl Storage for MongoStorage {
     async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
-        let doc = Document::new(item)?;
+        Ok(vec![self.put(Document::new(item)?).await?])
+    }
+
+    fn keeps_image_signatures(&self) -> bool {
+        true
+    }
+
+    async fn store_image(&self, item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
+        Ok(vec![self.put(Document::image(item)?).await?])
+    }
+}
+
+impl MongoStorage {
+    /// Upsert `doc` by name.
+    async fn put(&self, doc: Document) -> Result<Stored, Error> {
         let bson = to_bson(&doc)?;
         let client = self.client().await?;
         let collection = client
@@ -309,11 +307,11 @@ impl Storage for MongoStorage {
                     scrub(&e.to_string(), &text),
                 )
             })?;
-        Ok(vec![Stored {
+        Ok(Stored {
             backend: "mongodb",
             location: format!("{}#{}", self.target, doc.name),
             written: result.upserted_id.is_some() || result.modified_count > 0,
-        }])
+        })
     }
 }
 

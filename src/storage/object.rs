@@ -26,7 +26,7 @@ use object_store::{
     ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
 };
 
-use super::{Error, Signed, Storage, Stored};
+use super::{Error, Signed, SignedImage, Storage, Stored};
 
 /// How many times a conditional append is retried when another writer got there first.
 const APPEND_ATTEMPTS: usize = 8;
@@ -60,9 +60,23 @@ impl fmt::Display for ObjectStorage {
 }
 
 fn failed(target: &str, action: &str, e: impl fmt::Display) -> Error {
+    let detail = e.to_string();
     Error::Object {
         target: target.to_owned(),
-        detail: format!("{action}: {e}"),
+        detail: format!("{action}: {detail}{}", hint(&detail)),
+    }
+}
+
+/// What to do about the usual causes, from the client's message.
+fn hint(detail: &str) -> &'static str {
+    if detail.contains("169.254.169.254") || detail.contains("metadata.google.internal") {
+        " (no credentials were found, and the cloud metadata server gave none: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a web identity for S3, GOOGLE_APPLICATION_CREDENTIALS or workload identity for GCS)"
+    } else if detail.contains("AccessDenied") || detail.contains("403 Forbidden") {
+        " (permission denied: the credentials need to read and write objects in this bucket)"
+    } else if detail.contains("NoSuchBucket") || detail.contains("bucket does not exist") {
+        " (create the bucket, or fix its name)"
+    } else {
+        ""
     }
 }
 
@@ -282,8 +296,8 @@ impl ObjectStorage {
 }
 
 /// Chains' object prefix for a run: `taskrun-<namespace>-<name>/` (none for CI builds).
-fn run_dir(item: &Signed<'_>) -> String {
-    match item.run {
+fn run_dir(run: Option<&super::RunId>) -> String {
+    match run {
         Some(run) => format!(
             "{}-{}-{}/",
             run.kind.to_ascii_lowercase(),
@@ -298,13 +312,9 @@ fn run_dir(item: &Signed<'_>) -> String {
 impl Storage for ObjectStorage {
     async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
         super::check_key(item.key)?;
-        let base = format!("{}{}", run_dir(item), item.key);
+        let base = format!("{}{}", run_dir(item.run), item.key);
         let envelope = item.envelope.to_json();
-        let (cert, chain) = item
-            .certificate
-            .map_or((String::new(), String::new()), |c| {
-                (c.leaf_pem.clone(), c.chain_pem.clone())
-            });
+        let (cert, chain) = super::certificate_pem(item.certificate);
         let bundle = if self.bundles || item.certificate.is_some() {
             Some(item.bundle()?)
         } else {
@@ -330,5 +340,42 @@ impl Storage for ObjectStorage {
             stored.push(o?);
         }
         Ok(stored)
+    }
+
+    fn keeps_image_signatures(&self) -> bool {
+        true
+    }
+
+    /// Chains' objects for an image signature, below the run's prefix with the
+    /// image's short key (the first 12 hex digits of its digest).
+    async fn store_image(&self, item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
+        let base = format!("{}{}", run_dir(item.run), super::image_key(item));
+        let (cert, chain) = super::certificate_pem(item.certificate);
+        let objects = [
+            (format!("{base}.payload"), item.payload.to_vec()),
+            (format!("{base}.signature"), item.signature.to_vec()),
+            (format!("{base}.cert"), cert.into_bytes()),
+            (format!("{base}.chain"), chain.into_bytes()),
+        ];
+        futures::future::join_all(
+            objects.map(|(name, content)| async move { self.put(&name, content).await }),
+        )
+        .await
+        .into_iter()
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hints_name_the_fix() {
+        assert!(
+            super::hint("Error performing PUT http://169.254.169.254/latest/api/token")
+                .contains("AWS_ACCESS_KEY_ID")
+        );
+        assert!(super::hint("<Code>AccessDenied</Code>").contains("permission denied"));
+        assert!(super::hint("<Code>NoSuchBucket</Code>").contains("create the bucket"));
+        assert_eq!(super::hint("timeout"), "");
     }
 }

@@ -342,3 +342,53 @@ pub fn download(url: &str, path: &Path) {
         .expect("curl runs");
     assert!(ok.success(), "GET {url} failed");
 }
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Wait until something listens on loopback `port` (30 s at most).
+pub fn wait_for_port(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not start within 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Start a loopback HTTP double (`tests/doubles/<file>` with `args`) and return it
+/// with its base URL.
+pub fn http_double(python: &Path, file: &str, args: &[&str]) -> (Service, String) {
+    let (service, line) = spawn_ready(
+        Command::new(python)
+            .arg(repo(&format!("tests/doubles/{file}")))
+            .args(args),
+        file,
+    );
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line");
+    (service, format!("http://127.0.0.1:{}", ready["port"]))
+}
+
+/// Start SecantusDB (`secantusd-py`, a MongoDB wire-protocol server) in memory on a
+/// free port; return it with the port once it listens.
+pub fn secantusdb(bin: &Path) -> (Service, u16) {
+    let port = free_port();
+    let service = Service(
+        Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--storage-path", ":memory:", "--standalone"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("SecantusDB starts"),
+    );
+    wait_for_port(port, "SecantusDB");
+    (service, port)
+}

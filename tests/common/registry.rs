@@ -2,7 +2,7 @@
 //! free loopback port, optionally with htpasswd basic auth, plus test images pushed
 //! with `skopeo` from a hand-made OCI layout.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,18 +27,11 @@ pub struct TestRegistry {
     pub dir: PathBuf,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
 impl TestRegistry {
     /// Start `docker-registry` (path `bin`) in `dir`; with `auth`, behind htpasswd.
     pub fn start(bin: &Path, dir: &Path, auth: bool) -> Self {
         std::fs::create_dir_all(dir).expect("registry dir");
-        let port = free_port();
+        let port = super::free_port();
         let mut config = format!(
             "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
             dir.join("data").display()

@@ -12,6 +12,7 @@ with GCS's semantics:
   generation; replies carry `ETag` and `x-goog-generation`;
 * GET/HEAD /<bucket>/<object>: the object with `ETag`, `x-goog-generation`,
   `Last-Modified`, `Content-Length`; 404 `NoSuchKey`;
+* buckets named `denied…` answer 403 `AccessDenied` (credentials without a role on them);
 * test helpers in the JSON API's shape: POST /storage/v1/b (create a bucket) and
   GET /storage/v1/b/<bucket>/o/<object>?alt=media (read an object).
 
@@ -83,6 +84,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_PUT(self):
         _, bucket, name = self.target()
         data = self.body()
+        if bucket.startswith("denied"):
+            return self.reply(403, xml_error("AccessDenied", "Access denied: the caller does not have storage.objects.create access."))
         match = self.headers.get("x-goog-if-generation-match")
         with LOCK:
             objects = BUCKETS.get(bucket)
@@ -105,6 +108,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rest = url.path[len("/storage/v1/b/"):]
             bucket, _, name = rest.partition("/o/")
             bucket, name = urllib.parse.unquote(bucket), urllib.parse.unquote(name)
+        if bucket.startswith("denied"):
+            return self.reply(403, xml_error("AccessDenied", "Access denied: the caller does not have storage.objects.get access."))
         with LOCK:
             objects = BUCKETS.get(bucket)
             obj = objects.get(name) if objects is not None else None
