@@ -313,8 +313,8 @@ impl PasswordSource {
     }
 }
 
-/// One storage destination.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One storage destination (`Debug` never shows a password a URI carries).
+#[derive(Clone, PartialEq, Eq)]
 pub enum StorageTarget {
     /// A local directory.
     Dir(PathBuf),
@@ -336,6 +336,26 @@ pub enum StorageTarget {
     DocDb(String),
     /// A Grafeas project: `grafeas://projects/<project>[?noteid=…]`.
     Grafeas(String),
+}
+
+impl std::fmt::Debug for StorageTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let uri = |name: &str, f: &mut std::fmt::Formatter<'_>, u: &str| {
+            f.debug_tuple(name).field(&without_password(u)).finish()
+        };
+        match self {
+            Self::Dir(d) => f.debug_tuple("Dir").field(d).finish(),
+            Self::Oci { repository } => f
+                .debug_struct("Oci")
+                .field("repository", repository)
+                .finish(),
+            Self::Tekton => f.write_str("Tekton"),
+            Self::Object(u) => uri("Object", f, u),
+            Self::Archivista(u) => uri("Archivista", f, u),
+            Self::DocDb(u) => uri("DocDb", f, u),
+            Self::Grafeas(u) => uri("Grafeas", f, u),
+        }
+    }
 }
 
 /// Where the record comes from.
@@ -832,6 +852,8 @@ mod tests {
             StorageTarget::DocDb("dynamodb://tbl".into())
         );
         assert_eq!(without_password("https://h/x"), "https://h/x");
+        let target = StorageTarget::parse("mongodb://u:hunter2@h/db/c").expect("parses");
+        assert!(!format!("{target:?}").contains("hunter2"), "{target:?}");
         assert_eq!(without_password("mongodb://u@h/x"), "mongodb://u@h/x");
     }
 
