@@ -80,6 +80,7 @@ fn bench(c: &mut Criterion) {
                         }),
                         transparency: Default::default(),
                         storage_endpoint: None,
+                        grafeas_url: None,
                         storage: vec![StorageTarget::Dir(out.path().to_owned())],
                         oci_encoding: Default::default(),
                         registry: Default::default(),

@@ -125,6 +125,11 @@ pub struct ControllerArgs {
     #[arg(long, env = "CHAINSEAL_STORAGE_ENDPOINT", value_name = "URL")]
     pub storage_endpoint: Option<String>,
 
+    /// The Grafeas server `grafeas` storage talks to (default Google's Container
+    /// Analysis, `https://containeranalysis.googleapis.com`).
+    #[arg(long, env = "CHAINSEAL_GRAFEAS_URL", value_name = "URL")]
+    pub grafeas_url: Option<String>,
+
     /// Add Chains' finalizer (`chains.tekton.dev/taskrun`, `…/pipelinerun`) to
     /// unfinished runs, so a run deleted before it is signed waits for its signature;
     /// removed as soon as the run is handled. Off by default: see docs/controller.md.
@@ -322,6 +327,11 @@ pub struct AttestArgs {
     /// standard chain (`GOOGLE_APPLICATION_CREDENTIALS`, `AWS_*`).
     #[arg(long, env = "CHAINSEAL_STORAGE_ENDPOINT", value_name = "URL")]
     pub storage_endpoint: Option<String>,
+
+    /// The Grafeas server `grafeas://` storage talks to (default Google's Container
+    /// Analysis, `https://containeranalysis.googleapis.com`).
+    #[arg(long, env = "CHAINSEAL_GRAFEAS_URL", value_name = "URL")]
+    pub grafeas_url: Option<String>,
 
     /// How `oci` storage writes: `dsse` (cosign tags `sha256-<hex>.att`/`.sig`) or
     /// `sigstore-bundle` (Sigstore bundles as OCI 1.1 referrers).

@@ -488,6 +488,8 @@ pub struct AttestConfig {
     pub transparency: crate::transparency::Settings,
     /// Where `gs://` and `s3://` storage is reached instead of the cloud's endpoint.
     pub storage_endpoint: Option<String>,
+    /// The Grafeas server for `grafeas://` storage (default Container Analysis).
+    pub grafeas_url: Option<String>,
     /// Storage destinations, in the order given.
     pub storage: Vec<StorageTarget>,
     /// How OCI storage encodes what it pushes.
@@ -531,39 +533,57 @@ fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, Error> 
         .collect()
 }
 
-/// `uri` with the password of any `scheme://user:password@` removed, for messages.
-pub fn without_password(uri: &str) -> String {
-    let mut out = String::with_capacity(uri.len());
-    let mut rest = uri;
+/// `text` (a URI, or a list of them) with the user information of every
+/// `scheme://user:password@host` replaced by `[redacted]`, for messages. Conservative:
+/// everything up to the last `@` before the next URI goes, since a password may hold
+/// unescaped `,` `/` `?` (invalid, but it must not leak either).
+pub fn without_password(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
-        let authority = &tail[..tail.find(['/', '?', ',']).unwrap_or(tail.len())];
-        match authority.rfind('@') {
-            Some(at) if authority[..at].contains(':') => {
-                let user = &authority[..authority[..at].find(':').unwrap_or(at)];
-                out.push_str(user);
-                out.push_str(":[redacted]");
+        let segment_end = tail.find("://").unwrap_or(tail.len());
+        match tail[..segment_end].rfind('@') {
+            Some(at) => {
+                out.push_str("[redacted]");
                 rest = &tail[at..];
             }
-            _ => rest = tail,
+            None => rest = tail,
         }
     }
     out.push_str(rest);
     out
 }
 
+/// Whether `piece` (after a comma) still belongs to the MongoDB URI `last`: a host of
+/// its host list (no path yet), or part of an option value (`?compressors=zstd,zlib`)
+/// — anything but another destination.
+fn continues_mongodb_uri(last: &str, piece: &str) -> bool {
+    let Some(rest) = last
+        .strip_prefix("mongodb://")
+        .or_else(|| last.strip_prefix("mongodb+srv://"))
+    else {
+        return false;
+    };
+    !piece.is_empty()
+        && !piece.contains("://")
+        && !matches!(piece, "oci" | "tekton")
+        && !piece.starts_with(['/', '.', '~'])
+        && (!rest.contains('/') || rest.contains('?'))
+}
+
 /// The entries of `CHAINSEAL_STORAGE`: comma-separated, except that the commas
-/// between the hosts of a `mongodb://h1,h2/<db>/<collection>` URI stay in it.
+/// of a `mongodb://h1,h2/<db>/<collection>?opt=a,b` URI (host lists, option values)
+/// stay in it. A directory right after such a URI must be a path (`/…`, `./…`) or
+/// `file://`.
 /// Messages never show passwords.
 pub fn split_storage(value: &str) -> Result<Vec<String>, Error> {
     let mut items: Vec<String> = Vec::new();
     for piece in value.split(',') {
         let piece = piece.trim();
         if let Some(last) = items.last_mut()
-            && last.starts_with("mongodb://")
-            && !last["mongodb://".len()..].contains('/')
-            && !piece.is_empty()
+            && continues_mongodb_uri(last, piece)
         {
             last.push(',');
             last.push_str(piece);
@@ -749,6 +769,7 @@ impl AttestConfig {
             signer,
             transparency,
             storage_endpoint: nonempty(&args.storage_endpoint),
+            grafeas_url: nonempty(&args.grafeas_url),
             storage,
             oci_encoding,
             registry,
@@ -836,8 +857,22 @@ mod tests {
             .expect_err("fails")
             .to_string();
         assert!(
-            !e.contains("hunter2") && e.contains("u:[redacted]@h"),
+            !e.contains("hunter2") && e.contains("mongodb://[redacted]@h"),
             "{e}"
+        );
+        // Passwords with characters that should have been escaped still never show.
+        for uri in [
+            "mongodb://u:p,w@h/db/c",
+            "mongodb://u:p/w@h/db/c",
+            "mongodb://u:p?w@h/db/c",
+        ] {
+            let listed = format!("{uri},,oci");
+            let e = split_storage(&listed).expect_err("fails").to_string();
+            assert!(!e.contains("u:p"), "{e}");
+        }
+        assert_eq!(
+            split_storage("mongodb://h/db/c?compressors=zstd,zlib,/var/x,./y").expect("parses"),
+            ["mongodb://h/db/c?compressors=zstd,zlib", "/var/x", "./y"]
         );
         let e = StorageTarget::parse("mongodbx://u:hunter2@h/db/c")
             .expect_err("fails")
@@ -854,7 +889,10 @@ mod tests {
         assert_eq!(without_password("https://h/x"), "https://h/x");
         let target = StorageTarget::parse("mongodb://u:hunter2@h/db/c").expect("parses");
         assert!(!format!("{target:?}").contains("hunter2"), "{target:?}");
-        assert_eq!(without_password("mongodb://u@h/x"), "mongodb://u@h/x");
+        assert_eq!(
+            without_password("mongodb://u@h/x"),
+            "mongodb://[redacted]@h/x"
+        );
     }
 
     #[test]

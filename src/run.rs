@@ -352,6 +352,7 @@ fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> 
                 .storage_endpoint
                 .clone()
                 .filter(|e| !e.trim().is_empty()),
+            grafeas_url: args.grafeas_url.clone().filter(|e| !e.trim().is_empty()),
         },
         metrics_addr: match args.metrics_addr.trim() {
             "off" => None,

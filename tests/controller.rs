@@ -1131,7 +1131,7 @@ fn grafeas_storage_from_chains_config_writes_occurrences() {
             "storage.grafeas.notehint": "signed by chainseal",
         }),
         "noted",
-        &[("CHAINSEAL_STORAGE_ENDPOINT", endpoint.as_str())],
+        &[("CHAINSEAL_GRAFEAS_URL", endpoint.as_str())],
     ) else {
         return;
     };

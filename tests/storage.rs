@@ -7,7 +7,7 @@
 //! | `s3://` | moto |
 //! | `gs://` | a double of GCS's XML API (`tests/doubles/gcs_xml.py`) |
 //! | `mongodb://` | SecantusDB (MongoDB wire protocol) |
-//! | `dynamodb://` | moto |
+//! | `dynamodb://` | moto (reached with the SDK's own `AWS_ENDPOINT_URL_DYNAMODB`) |
 //! | `grafeas://` | a double of the Grafeas v1 REST API (`tests/doubles/grafeas.py`) |
 //! | `archivista+http://` | a double of Archivista's API (`tests/doubles/archivista.py`) |
 //!
@@ -533,7 +533,7 @@ fn dynamodb_storage_conforms() {
             ),
             history: History::Latest,
             env: vec![
-                ("CHAINSEAL_STORAGE_ENDPOINT", endpoint),
+                ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
                 ("AWS_ACCESS_KEY_ID", "testing".into()),
                 ("AWS_SECRET_ACCESS_KEY", "testing".into()),
                 ("AWS_REGION", "us-east-1".into()),
@@ -605,7 +605,7 @@ fn grafeas_storage_conforms() {
                 "HTTP 403 Forbidden: PERMISSION_DENIED: Permission 'containeranalysis.notes.create' denied".into(),
             ),
             history: History::Kept,
-            env: vec![("CHAINSEAL_STORAGE_ENDPOINT", base)],
+            env: vec![("CHAINSEAL_GRAFEAS_URL", base)],
             read: Box::new(move |_| grafeas_envelopes(&b, "prov")),
             _services: vec![service],
         })
@@ -668,7 +668,7 @@ fn refusals_name_the_backend_target_and_cause() {
         ),
         (
             "grafeas://projects/prov",
-            vec![("CHAINSEAL_STORAGE_ENDPOINT", grafeas)],
+            vec![("CHAINSEAL_GRAFEAS_URL", grafeas)],
             vec![
                 "Grafeas `",
                 "/v1/projects/prov/notes",
@@ -689,7 +689,7 @@ fn refusals_name_the_backend_target_and_cause() {
         cases.push((
             "dynamodb://chains",
             vec![
-                ("CHAINSEAL_STORAGE_ENDPOINT", endpoint.clone()),
+                ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
                 ("AWS_ACCESS_KEY_ID", "testing".into()),
                 ("AWS_SECRET_ACCESS_KEY", "testing".into()),
                 ("AWS_REGION", "us-east-1".into()),

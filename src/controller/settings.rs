@@ -141,15 +141,13 @@ pub struct Environment {
     /// Where `gcs` storage is reached instead of Google's endpoint (tests, private
     /// endpoints).
     pub storage_endpoint: Option<String>,
+    /// The Grafeas server for `grafeas` storage (default Container Analysis).
+    pub grafeas_url: Option<String>,
 }
 
 /// The `docdb` backend: `storage.docdb.url`, and for `mongo://` the server from
 /// (in Chains' order) `mongo-server-url-path`, `-url-dir`, `-url`, `MONGO_SERVER_URL`.
-fn docdb_backend(
-    chains: &ChainsConfig,
-    env: &Environment,
-    kind: &'static str,
-) -> Result<Box<dyn Storage>, Error> {
+fn docdb_backend(chains: &ChainsConfig, kind: &'static str) -> Result<Box<dyn Storage>, Error> {
     use crate::storage::docdb::{MONGO_SERVER_URL, ServerUrl};
     let url = chains
         .docdb_url
@@ -173,11 +171,7 @@ fn docdb_backend(
             ServerUrl::Env
         }
     };
-    Ok(crate::storage::docdb::open(
-        &url,
-        server,
-        env.storage_endpoint.as_deref(),
-    )?)
+    Ok(crate::storage::docdb::open(&url, server)?)
 }
 
 impl Settings {
@@ -241,7 +235,7 @@ impl Settings {
                             .ok_or(Error::NoArchivistaUrl { kind })?;
                         Box::new(crate::storage::archivista::ArchivistaStorage::new(url)?)
                     }
-                    Backend::DocDb => docdb_backend(&chains, env, kind)?,
+                    Backend::DocDb => docdb_backend(&chains, kind)?,
                     Backend::Grafeas => {
                         let project = chains
                             .grafeas_project
@@ -252,7 +246,7 @@ impl Settings {
                             crate::storage::grafeas::Options {
                                 note_id: chains.grafeas_note_id.clone(),
                                 note_hint: chains.grafeas_note_hint.clone(),
-                                endpoint: env.storage_endpoint.clone(),
+                                endpoint: env.grafeas_url.clone(),
                             },
                         )?)
                     }

@@ -39,17 +39,12 @@ pub enum ServerUrl {
 }
 
 /// The backend for a document database URL: `mongodb://…`, `mongodb+srv://…`,
-/// `mongo://<db>/<collection>` (its server from `server`) or `dynamodb://<table>`
-/// (through `endpoint` when given).
-pub fn open(
-    url: &str,
-    server: ServerUrl,
-    endpoint: Option<&str>,
-) -> Result<Box<dyn super::Storage>, Error> {
+/// `mongo://<db>/<collection>` (its server from `server`) or `dynamodb://<table>`.
+pub fn open(url: &str, server: ServerUrl) -> Result<Box<dyn super::Storage>, Error> {
     let scheme = url.split_once("://").map_or("", |(s, _)| s);
     match scheme {
         "mongodb" | "mongodb+srv" | "mongo" => mongo(url, server),
-        "dynamodb" => dynamodb(url, endpoint),
+        "dynamodb" => dynamodb(url),
         _ => Err(Error::UnsupportedDocDb(crate::config::without_password(
             url,
         ))),
@@ -71,14 +66,12 @@ fn mongo(url: &str, _server: ServerUrl) -> Result<Box<dyn super::Storage>, Error
 }
 
 #[cfg(feature = "aws")]
-fn dynamodb(url: &str, endpoint: Option<&str>) -> Result<Box<dyn super::Storage>, Error> {
-    Ok(Box::new(super::dynamodb::DynamoDbStorage::new(
-        url, endpoint,
-    )?))
+fn dynamodb(url: &str) -> Result<Box<dyn super::Storage>, Error> {
+    Ok(Box::new(super::dynamodb::DynamoDbStorage::new(url)?))
 }
 
 #[cfg(not(feature = "aws"))]
-fn dynamodb(url: &str, _endpoint: Option<&str>) -> Result<Box<dyn super::Storage>, Error> {
+fn dynamodb(url: &str) -> Result<Box<dyn super::Storage>, Error> {
     Err(Error::NotBuilt {
         uri: url.to_owned(),
         what: "DynamoDB",

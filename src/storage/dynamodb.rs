@@ -5,9 +5,9 @@
 //! Attributes keep Chains' names: `Name` (S), `Signed` (B), `Signature`, `Cert`,
 //! `Chain` (S) and `Object` (M, the Statement). The table's partition key is
 //! `partition_key` (default `Name`); when it is another attribute, that attribute
-//! holds the storage key too. Credentials and region come from the AWS chain
-//! (`AWS_*` variables, web identity, instance metadata); `CHAINSEAL_STORAGE_ENDPOINT`
-//! or `AWS_ENDPOINT_URL_DYNAMODB` point it elsewhere.
+//! holds the storage key too. Credentials, region and endpoint come from the AWS
+//! chain (`AWS_*` variables, web identity, instance metadata;
+//! `AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL` for another endpoint).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,11 +21,13 @@ use serde_json::Value;
 use super::docdb::{Document, failed, query_param};
 use super::{Error, Signed, SignedImage, Storage, Stored};
 
+/// The attributes of Chains' document.
+const FIELDS: [&str; 6] = ["Name", "Signed", "Signature", "Cert", "Chain", "Object"];
+
 /// A DynamoDB table.
 pub struct DynamoDbStorage {
     table: String,
     partition_key: String,
-    endpoint: Option<String>,
     client: tokio::sync::OnceCell<aws_sdk_dynamodb::Client>,
 }
 
@@ -46,7 +48,7 @@ impl fmt::Display for DynamoDbStorage {
 
 impl DynamoDbStorage {
     /// Storage for `dynamodb://<table>[?partition_key=<attribute>]`.
-    pub fn new(uri: &str, endpoint: Option<&str>) -> Result<Self, Error> {
+    pub fn new(uri: &str) -> Result<Self, Error> {
         let usage = |why: &str| {
             failed(
                 "DynamoDB",
@@ -85,12 +87,20 @@ impl DynamoDbStorage {
                 ));
             }
         }
+        let partition_key = query_param(query, "partition_key").unwrap_or("Name");
+        if FIELDS.contains(&partition_key) && partition_key != "Name" {
+            return Err(failed(
+                "DynamoDB",
+                uri,
+                "unsupported option",
+                format!(
+                    "`partition_key={partition_key}` names a field of Chains' document; key the table by `Name` (or another attribute)"
+                ),
+            ));
+        }
         Ok(Self {
             table: table.to_owned(),
-            partition_key: query_param(query, "partition_key")
-                .unwrap_or("Name")
-                .to_owned(),
-            endpoint: endpoint.map(str::to_owned),
+            partition_key: partition_key.to_owned(),
             client: tokio::sync::OnceCell::new(),
         })
     }
@@ -102,12 +112,10 @@ impl DynamoDbStorage {
                     .operation_timeout(Duration::from_secs(30))
                     .connect_timeout(Duration::from_secs(5))
                     .build();
-                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .timeout_config(timeouts);
-                if let Some(endpoint) = &self.endpoint {
-                    loader = loader.endpoint_url(endpoint);
-                }
-                let config = loader.load().await;
+                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .timeout_config(timeouts)
+                    .load()
+                    .await;
                 if config.region().is_none() {
                     return Err(failed(
                         "DynamoDB",
@@ -208,7 +216,10 @@ impl DynamoDbStorage {
         Ok(Stored {
             backend: "dynamodb",
             location: format!("dynamodb://{}#{}", self.table, doc.name),
-            written: out.attributes() != Some(&attributes),
+            // DynamoDB may normalise numbers in `Object`; the signed bytes say it all.
+            written: ["Signed", "Signature", "Cert", "Chain"]
+                .iter()
+                .any(|k| out.attributes().and_then(|old| old.get(*k)) != attributes.get(*k)),
         })
     }
 }
@@ -219,10 +230,10 @@ mod tests {
 
     #[test]
     fn uris() {
-        let s = DynamoDbStorage::new("dynamodb://chains-prov", None).expect("parses");
+        let s = DynamoDbStorage::new("dynamodb://chains-prov").expect("parses");
         assert_eq!(s.partition_key, "Name");
         assert_eq!(s.to_string(), "dynamodb://chains-prov");
-        let s = DynamoDbStorage::new("dynamodb://chains?partition_key=name", None).expect("parses");
+        let s = DynamoDbStorage::new("dynamodb://chains?partition_key=name").expect("parses");
         assert_eq!(s.partition_key, "name");
         for bad in [
             "dynamodb://",
@@ -230,8 +241,9 @@ mod tests {
             "dynamodb://a/b/c",
             "dynamodb://t123?sort_key=x",
             "dynamodb://t123?partition_key=",
+            "dynamodb://t123?partition_key=Signature",
         ] {
-            assert!(DynamoDbStorage::new(bad, None).is_err(), "{bad}");
+            assert!(DynamoDbStorage::new(bad).is_err(), "{bad}");
         }
     }
 

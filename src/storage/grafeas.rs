@@ -17,9 +17,10 @@
 //!   simple-signing payload, its signature and `publicKeyId` = the signer's key id.
 //!
 //! Credentials: Google's application default credentials (service-account file,
-//! workload identity, metadata server). `CHAINSEAL_STORAGE_ENDPOINT` points the client
+//! workload identity, metadata server). `CHAINSEAL_GRAFEAS_URL` points the client
 //! at another Grafeas server; with it and no `GOOGLE_APPLICATION_CREDENTIALS`,
-//! requests carry no token (a self-hosted Grafeas or a test server).
+//! requests carry no token (a self-hosted Grafeas or a test server); Google
+//! credentials are never sent over plain HTTP.
 
 use std::fmt;
 
@@ -29,6 +30,9 @@ use serde_json::{Map, Value, json};
 
 use super::docdb::query_param;
 use super::{Error, Signed, SignedImage, Storage, Stored};
+
+/// The most pages of a note's occurrences read when looking for an existing one.
+const MAX_PAGES: usize = 100;
 
 /// Container Analysis, Google's Grafeas.
 pub const DEFAULT_ENDPOINT: &str = "https://containeranalysis.googleapis.com";
@@ -156,6 +160,15 @@ impl GrafeasStorage {
         if !self.google_auth {
             return Ok(None);
         }
+        if self.endpoint.starts_with("http://") {
+            return Err(failed(
+                &self.to_string(),
+                format!(
+                    "refusing to send Google credentials over plain HTTP to {}: use https, or unset GOOGLE_APPLICATION_CREDENTIALS for a server that needs none",
+                    self.endpoint
+                ),
+            ));
+        }
         #[cfg(feature = "gcp")]
         {
             let no_credentials = |e: &dyn fmt::Display| {
@@ -202,7 +215,8 @@ impl GrafeasStorage {
     async fn existing(&self, note: &str, uri: &str, sig: &str) -> Result<Option<String>, Error> {
         let filter = format!("resourceUrl=\"{uri}\"");
         let mut page = String::new();
-        loop {
+        // A server that keeps answering with the same page token must not loop forever.
+        for _ in 0..MAX_PAGES {
             let mut url = reqwest::Url::parse(&format!("{}/v1/{note}/occurrences", self.endpoint))
                 .map_err(|e| failed(&self.to_string(), e))?;
             url.query_pairs_mut()
@@ -228,10 +242,11 @@ impl GrafeasStorage {
                 return Ok(Some(o["name"].as_str().unwrap_or_default().to_owned()));
             }
             match body["nextPageToken"].as_str() {
-                Some(t) if !t.is_empty() => page = t.to_owned(),
+                Some(t) if !t.is_empty() && t != page => page = t.to_owned(),
                 _ => return Ok(None),
             }
         }
+        Ok(None)
     }
 
     /// Where an occurrence (`projects/…/occurrences/…`) is read.
@@ -684,6 +699,22 @@ mod tests {
             json!({"uri": "git+x", "digest": {"sha1": "c"}})
         );
         assert_eq!(p["runDetails"]["metadata"]["invocationId"], "i");
+    }
+
+    #[tokio::test]
+    async fn google_credentials_never_go_over_plain_http() {
+        let mut s = GrafeasStorage::new(
+            "grafeas://projects/p",
+            Options {
+                endpoint: Some("http://grafeas.internal:8080".into()),
+                ..Options::default()
+            },
+        )
+        .expect("parses");
+        // As with GOOGLE_APPLICATION_CREDENTIALS set.
+        s.google_auth = true;
+        let e = s.authorization().await.expect_err("refused").to_string();
+        assert!(e.contains("plain HTTP"), "{e}");
     }
 
     #[test]

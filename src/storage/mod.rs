@@ -348,13 +348,11 @@ pub fn from_config(cfg: &AttestConfig) -> Result<Vec<Box<dyn Storage>>, Error> {
             StorageTarget::Archivista(uri) => {
                 Ok(Box::new(archivista::ArchivistaStorage::new(uri)?) as Box<dyn Storage>)
             }
-            StorageTarget::DocDb(uri) => {
-                docdb::open(uri, docdb::ServerUrl::Env, cfg.storage_endpoint.as_deref())
-            }
+            StorageTarget::DocDb(uri) => docdb::open(uri, docdb::ServerUrl::Env),
             StorageTarget::Grafeas(uri) => Ok(Box::new(grafeas::GrafeasStorage::new(
                 uri,
                 grafeas::Options {
-                    endpoint: cfg.storage_endpoint.clone(),
+                    endpoint: cfg.grafeas_url.clone(),
                     ..grafeas::Options::default()
                 },
             )?) as Box<dyn Storage>),

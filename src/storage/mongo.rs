@@ -102,27 +102,34 @@ impl fmt::Display for MongoStorage {
     }
 }
 
-/// `uri` with any `user:password@` removed.
-fn without_credentials(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return uri.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => uri.to_owned(),
+/// `uri` split at the last `@` after the scheme: the user information (if any) and
+/// the rest. The last `@`, so that a password with unescaped `/`, `?` or `,` is still
+/// taken whole (and then refused, never printed).
+fn userinfo(uri: &str) -> (&str, Option<&str>, &str) {
+    let (scheme, rest) = uri.split_once("://").unwrap_or(("", uri));
+    match rest.rfind('@') {
+        Some(at) => (scheme, Some(&rest[..at]), &rest[at + 1..]),
+        None => (scheme, None, rest),
     }
 }
 
-/// `text` with the password of `uri` (if any) replaced, for driver messages.
+/// `uri` with any `user:password@` removed.
+fn without_credentials(uri: &str) -> String {
+    match userinfo(uri) {
+        (scheme, Some(_), rest) => format!("{scheme}://{rest}"),
+        _ => uri.to_owned(),
+    }
+}
+
+/// `text` with the password of `uri` (if any, raw and percent-decoded) replaced, for
+/// driver messages.
 fn scrub(text: &str, uri: &str) -> String {
-    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    match authority
-        .rsplit_once('@')
-        .and_then(|(user, _)| user.split_once(':'))
-    {
-        Some((_, password)) if !password.is_empty() => text.replace(password, "[redacted]"),
+    match userinfo(uri).1.and_then(|u| u.split_once(':')) {
+        Some((_, password)) if !password.is_empty() => {
+            let decoded = percent_encoding::percent_decode_str(password).decode_utf8_lossy();
+            text.replace(password, "[redacted]")
+                .replace(decoded.as_ref(), "[redacted]")
+        }
         _ => text.to_owned(),
     }
 }
@@ -176,31 +183,36 @@ impl MongoStorage {
                 client: tokio::sync::Mutex::new(None),
             });
         }
-        let (scheme, rest) = uri.split_once("://").ok_or_else(|| usage(uri))?;
+        let (scheme, user, rest) = userinfo(uri);
         if !matches!(scheme, "mongodb" | "mongodb+srv") {
             return Err(usage(uri));
         }
+        if user.is_some_and(|u| u.contains(['/', '?', '#', '[', ']', '@'])) {
+            return Err(failed(
+                "MongoDB",
+                &without_credentials(uri),
+                "bad URI",
+                "percent-encode `/ ? # [ ] @ :` in the user name and password",
+            ));
+        }
         let slash = rest.find('/').ok_or_else(|| usage(uri))?;
-        let (authority, path_query) = rest.split_at(slash);
+        let (hosts, path_query) = rest.split_at(slash);
         let (path, query) = path_query[1..]
             .split_once('?')
             .unwrap_or((&path_query[1..], ""));
         let (db, collection) = path.split_once('/').ok_or_else(|| usage(uri))?;
         let collection = collection.trim_end_matches('/');
-        if authority.is_empty()
-            || authority.contains('?')
-            || !valid_name(db)
-            || !valid_name(collection)
-        {
+        if hosts.is_empty() || hosts.contains('?') || !valid_name(db) || !valid_name(collection) {
             return Err(usage(uri));
         }
+        let credentials = user.map(|u| format!("{u}@")).unwrap_or_default();
         let connection = if query.is_empty() {
-            format!("{scheme}://{authority}/{db}")
+            format!("{scheme}://{credentials}{hosts}/{db}")
         } else {
-            format!("{scheme}://{authority}/{db}?{query}")
+            format!("{scheme}://{credentials}{hosts}/{db}?{query}")
         };
         Ok(Self {
-            target: without_credentials(&format!("{scheme}://{authority}/{db}/{collection}")),
+            target: format!("{scheme}://{hosts}/{db}/{collection}"),
             db: db.to_owned(),
             collection: collection.to_owned(),
             server: Server::Uri(SecretString::new(connection)),
@@ -208,8 +220,9 @@ impl MongoStorage {
         })
     }
 
-    /// A client for the current connection string (made again when it changed).
-    async fn client(&self) -> Result<mongodb::Client, Error> {
+    /// A client for the current connection string (made again when it changed), and
+    /// that string (to scrub its password from the driver's messages).
+    async fn client(&self) -> Result<(mongodb::Client, SecretString), Error> {
         let url = match &self.server {
             Server::Uri(u) => u.clone(),
             Server::From(s) => s.read(&self.target)?,
@@ -218,7 +231,7 @@ impl MongoStorage {
         if let Some((u, c)) = cached.as_ref()
             && u.expose() == url.expose()
         {
-            return Ok(c.clone());
+            return Ok((c.clone(), url));
         }
         let text = String::from_utf8_lossy(url.expose()).into_owned();
         let mut options = mongodb::options::ClientOptions::parse(&text)
@@ -246,8 +259,8 @@ impl MongoStorage {
                 scrub(&e.to_string(), &text),
             )
         })?;
-        *cached = Some((url, client.clone()));
-        Ok(client)
+        *cached = Some((url.clone(), client.clone()));
+        Ok((client, url))
     }
 }
 
@@ -287,14 +300,11 @@ impl MongoStorage {
     /// Upsert `doc` by name.
     async fn put(&self, doc: Document) -> Result<Stored, Error> {
         let bson = to_bson(&doc)?;
-        let client = self.client().await?;
+        let (client, url) = self.client().await?;
         let collection = client
             .database(&self.db)
             .collection::<mongodb::bson::Document>(&self.collection);
-        let text = match &self.server {
-            Server::Uri(u) => String::from_utf8_lossy(u.expose()).into_owned(),
-            Server::From(_) => String::new(),
-        };
+        let text = String::from_utf8_lossy(url.expose()).into_owned();
         let result = collection
             .replace_one(mongodb::bson::doc! { "_id": &doc.name }, bson)
             .upsert(true)
@@ -358,10 +368,17 @@ mod tests {
                 .to_string();
             assert!(e.contains("MongoDB"), "{bad}: {e}");
         }
-        let e = MongoStorage::new("mongodb://u:hunter2@host/db", ServerUrl::Env)
-            .expect_err("fails")
-            .to_string();
-        assert!(!e.contains("hunter2"), "{e}");
+        for bad in [
+            "mongodb://u:hunter2@host/db",
+            "mongodb://u:hun/ter2@host/db/coll",
+            "mongodb://u:hun?ter2@host/db/coll",
+            "mongodb://u:hun@ter2@host/db/coll",
+        ] {
+            let e = MongoStorage::new(bad, ServerUrl::Env)
+                .expect_err("fails")
+                .to_string();
+            assert!(!e.contains("ter2"), "{e}");
+        }
     }
 
     #[test]
@@ -371,5 +388,9 @@ mod tests {
             "auth failed for u:[redacted]"
         );
         assert_eq!(scrub("x", "mongodb://h/db"), "x");
+        assert_eq!(
+            scrub("bad p@ss", "mongodb://u:p%40ss@h/db"),
+            "bad [redacted]"
+        );
     }
 }
