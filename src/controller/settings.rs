@@ -38,43 +38,25 @@ pub enum Error {
     /// OCI storage settings are invalid.
     #[error(transparent)]
     Storage(#[from] crate::storage::Error),
-    /// `gcs` storage without a bucket.
+    /// A storage backend without the key that says where it is.
     #[error(
-        "chains-config `artifacts.{kind}.storage` names `gcs` but sets no `storage.gcs.bucket`"
+        "chains-config `artifacts.{kind}.storage` names `{backend}` but sets no `{key}`{example}"
     )]
-    NoGcsBucket {
+    MissingKey {
         /// The artifact type.
         kind: &'static str,
-    },
-    /// `archivista` storage without a URL.
-    #[error(
-        "chains-config `artifacts.{kind}.storage` names `archivista` but sets no `storage.archivista.url`"
-    )]
-    NoArchivistaUrl {
-        /// The artifact type.
-        kind: &'static str,
-    },
-    /// `docdb` storage without a URL.
-    #[error(
-        "chains-config `artifacts.{kind}.storage` names `docdb` but sets no `storage.docdb.url` (e.g. `mongo://<db>/<collection>` or `dynamodb://<table>`)"
-    )]
-    NoDocDbUrl {
-        /// The artifact type.
-        kind: &'static str,
+        /// The backend, e.g. `gcs`.
+        backend: &'static str,
+        /// The key it needs, e.g. `storage.gcs.bucket`.
+        key: &'static str,
+        /// An example value (with its leading space), or nothing.
+        example: &'static str,
     },
     /// A `mongo://` docdb URL with no server connection string anywhere.
     #[error(
         "chains-config `storage.docdb.url` is a `mongo://` URL but no server is set: set `storage.docdb.mongo-server-url-path`, `storage.docdb.mongo-server-url-dir`, `storage.docdb.mongo-server-url` or the controller's `MONGO_SERVER_URL`"
     )]
     NoMongoServer,
-    /// `grafeas` storage without a project.
-    #[error(
-        "chains-config `artifacts.{kind}.storage` names `grafeas` but sets no `storage.grafeas.projectid`"
-    )]
-    NoGrafeasProject {
-        /// The artifact type.
-        kind: &'static str,
-    },
     /// The transparency log client could not be made.
     #[error("{0}")]
     Transparency(String),
@@ -145,14 +127,31 @@ pub struct Environment {
     pub grafeas_url: Option<String>,
 }
 
+/// The value of `key`, which `backend` (named by `artifacts.<kind>.storage`) needs.
+fn required<'a>(
+    value: &'a Option<String>,
+    kind: &'static str,
+    backend: &'static str,
+    key: &'static str,
+) -> Result<&'a str, Error> {
+    value.as_deref().ok_or(Error::MissingKey {
+        kind,
+        backend,
+        key,
+        example: "",
+    })
+}
+
 /// The `docdb` backend: `storage.docdb.url`, and for `mongo://` the server from
 /// (in Chains' order) `mongo-server-url-path`, `-url-dir`, `-url`, `MONGO_SERVER_URL`.
 fn docdb_backend(chains: &ChainsConfig, kind: &'static str) -> Result<Box<dyn Storage>, Error> {
     use crate::storage::docdb::{MONGO_SERVER_URL, ServerUrl};
-    let url = chains
-        .docdb_url
-        .as_ref()
-        .ok_or(Error::NoDocDbUrl { kind })?;
+    let url = chains.docdb_url.as_ref().ok_or(Error::MissingKey {
+        kind,
+        backend: "docdb",
+        key: "storage.docdb.url",
+        example: " (e.g. `mongo://<db>/<collection>` or `dynamodb://<table>`)",
+    })?;
     let url = String::from_utf8_lossy(url.expose()).into_owned();
     let server = match (
         &chains.mongo_server_url_path,
@@ -218,10 +217,8 @@ impl Settings {
                         chains.oci_encoding,
                     )?),
                     Backend::Gcs => {
-                        let bucket = chains
-                            .gcs_bucket
-                            .as_deref()
-                            .ok_or(Error::NoGcsBucket { kind })?;
+                        let bucket =
+                            required(&chains.gcs_bucket, kind, "gcs", "storage.gcs.bucket")?;
                         Box::new(crate::storage::object::ObjectStorage::new(
                             &format!("gs://{bucket}"),
                             env.storage_endpoint.as_deref(),
@@ -229,18 +226,22 @@ impl Settings {
                         )?)
                     }
                     Backend::Archivista => {
-                        let url = chains
-                            .archivista_url
-                            .as_deref()
-                            .ok_or(Error::NoArchivistaUrl { kind })?;
+                        let url = required(
+                            &chains.archivista_url,
+                            kind,
+                            "archivista",
+                            "storage.archivista.url",
+                        )?;
                         Box::new(crate::storage::archivista::ArchivistaStorage::new(url)?)
                     }
                     Backend::DocDb => docdb_backend(&chains, kind)?,
                     Backend::Grafeas => {
-                        let project = chains
-                            .grafeas_project
-                            .as_deref()
-                            .ok_or(Error::NoGrafeasProject { kind })?;
+                        let project = required(
+                            &chains.grafeas_project,
+                            kind,
+                            "grafeas",
+                            "storage.grafeas.projectid",
+                        )?;
                         Box::new(crate::storage::grafeas::GrafeasStorage::new(
                             &format!("grafeas://projects/{project}"),
                             crate::storage::grafeas::Options {

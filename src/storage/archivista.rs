@@ -26,10 +26,7 @@ impl fmt::Display for ArchivistaStorage {
 }
 
 fn failed(target: &str, detail: impl fmt::Display) -> Error {
-    Error::Archivista {
-        target: target.to_owned(),
-        detail: detail.to_string(),
-    }
+    super::failed("Archivista", target, detail)
 }
 
 impl ArchivistaStorage {

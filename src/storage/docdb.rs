@@ -18,7 +18,7 @@
 
 use serde_json::Value;
 
-use super::{Error, Signed, SignedImage};
+use super::{Error, Signed, SignedImage, Storage, Stored};
 use base64::Engine as _;
 
 /// The environment variable Chains reads a `mongo://` server's connection string from.
@@ -112,9 +112,7 @@ impl Document {
             object,
         })
     }
-}
 
-impl Document {
     /// The document for one image signature.
     pub fn image(item: &SignedImage<'_>) -> Result<Self, Error> {
         let object = serde_json::from_slice(item.payload).map_err(|e| {
@@ -132,7 +130,7 @@ impl Document {
     }
 }
 
-/// A database error message with the cause chain, for [`Error::Database`].
+/// A database (`backend`: `MongoDB`, `DynamoDB`) failed `action` on `target`.
 #[cfg(any(feature = "aws", feature = "mongodb"))]
 pub(crate) fn failed(
     backend: &'static str,
@@ -140,26 +138,34 @@ pub(crate) fn failed(
     action: &str,
     detail: impl std::fmt::Display,
 ) -> Error {
-    Error::Database {
-        backend,
-        target: target.to_owned(),
-        detail: format!("{action}: {detail}"),
-    }
+    super::failed(backend, target, format!("{action}: {detail}"))
 }
 
-/// The value of query parameter `name` in `query` (`a=b&c=d`), percent-decoding not
-/// needed for the parameters read here.
-pub(crate) fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+/// A document database: Chains' documents upserted by `Name`.
+#[async_trait::async_trait]
+pub(crate) trait DocumentStore: std::fmt::Display + std::fmt::Debug + Send + Sync {
+    /// Upsert `doc` by name.
+    async fn put(&self, doc: Document) -> Result<Stored, Error>;
+}
+
+#[async_trait::async_trait]
+impl<T: DocumentStore> Storage for T {
+    async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
+        Ok(vec![self.put(Document::new(item)?).await?])
+    }
+
+    fn keeps_image_signatures(&self) -> bool {
+        true
+    }
+
+    async fn store_image(&self, item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
+        Ok(vec![self.put(Document::image(item)?).await?])
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::super::query_param;
 
     #[test]
     fn query_params() {

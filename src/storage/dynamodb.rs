@@ -18,8 +18,9 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde_json::Value;
 
-use super::docdb::{Document, failed, query_param};
-use super::{Error, Signed, SignedImage, Storage, Stored};
+use super::docdb::{Document, DocumentStore, failed};
+use super::{Error, Stored};
+use super::{query_pairs, query_param};
 
 /// The attributes of Chains' document.
 const FIELDS: [&str; 6] = ["Name", "Signed", "Signature", "Cert", "Chain", "Object"];
@@ -71,11 +72,7 @@ impl DynamoDbStorage {
         {
             return Err(usage("bad table name"));
         }
-        for (k, v) in query
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
-        {
+        for (k, v) in query_pairs(query) {
             if k != "partition_key" || v.is_empty() {
                 return Err(failed(
                     "DynamoDB",
@@ -178,22 +175,7 @@ fn hint(message: &str) -> &'static str {
 }
 
 #[async_trait]
-impl Storage for DynamoDbStorage {
-    async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
-        Ok(vec![self.put(Document::new(item)?).await?])
-    }
-
-    fn keeps_image_signatures(&self) -> bool {
-        true
-    }
-
-    async fn store_image(&self, item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
-        Ok(vec![self.put(Document::image(item)?).await?])
-    }
-}
-
-impl DynamoDbStorage {
-    /// Upsert `doc` by name.
+impl DocumentStore for DynamoDbStorage {
     async fn put(&self, doc: Document) -> Result<Stored, Error> {
         let attributes = self.item(&doc);
         let client = self.client().await?;

@@ -158,11 +158,7 @@ impl fmt::Display for FileStorage {
 impl Storage for FileStorage {
     async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
         let line = item.envelope.to_json();
-        let bundle = if self.bundles || item.certificate.is_some() {
-            Some(item.bundle()?)
-        } else {
-            None
-        };
+        let bundle = item.bundle_if(self.bundles)?;
         self.store_blocking(item.key, &line, bundle.as_deref())
     }
 }

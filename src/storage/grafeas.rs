@@ -28,8 +28,8 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use super::docdb::query_param;
 use super::{Error, Signed, SignedImage, Storage, Stored};
+use super::{query_pairs, query_param};
 
 /// The most pages of a note's occurrences read when looking for an existing one.
 const MAX_PAGES: usize = 100;
@@ -66,10 +66,7 @@ impl fmt::Display for GrafeasStorage {
 }
 
 fn failed(target: &str, detail: impl fmt::Display) -> Error {
-    Error::Grafeas {
-        target: target.to_owned(),
-        detail: detail.to_string(),
-    }
+    super::failed("Grafeas", target, detail)
 }
 
 /// Grafeas settings besides the project (Chains' `storage.grafeas.*`).
@@ -103,11 +100,7 @@ impl GrafeasStorage {
         {
             return Err(usage());
         }
-        for k in query
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| kv.split_once('=').map_or(kv, |(k, _)| k))
-        {
+        for (k, _) in query_pairs(query) {
             if !matches!(k, "noteid" | "notehint") {
                 return Err(failed(
                     uri,
@@ -194,7 +187,7 @@ impl GrafeasStorage {
         #[cfg(not(feature = "gcp"))]
         Err(failed(
             &self.to_string(),
-            "this build has no Google credentials: rebuild with `--features gcp`, or set `CHAINSEAL_STORAGE_ENDPOINT` to a Grafeas server that needs none",
+            "this build has no Google credentials: rebuild with `--features gcp`, or set `CHAINSEAL_GRAFEAS_URL` to a Grafeas server that needs none",
         ))
     }
 
@@ -328,25 +321,11 @@ fn kind(item: &Signed<'_>) -> String {
     }
 }
 
-/// Keep only the string values of a JSON object (proto `map<string, string>`).
-fn string_map(v: &Value) -> Value {
-    Value::Object(
-        v.as_object()
-            .map(|m| {
-                m.iter()
-                    .filter(|(_, v)| v.is_string())
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    )
-}
-
-/// Copy the `fields` of `from` that are set (with `convert`), as proto JSON omits
-/// unset fields.
 /// A field to copy: its JSON name, its proto JSON name, and the conversion.
 type Field<'a> = (&'a str, &'a str, fn(&Value) -> Option<Value>);
 
+/// Copy the `fields` of `from` that are set (with `convert`), as proto JSON omits
+/// unset fields.
 fn pick(from: &Value, fields: &[Field<'_>]) -> Value {
     let mut out = Map::new();
     for (src, dst, convert) in fields {
@@ -370,8 +349,15 @@ fn boolean(v: &Value) -> Option<Value> {
     v.is_boolean().then(|| v.clone())
 }
 
+/// A proto `map<string, string>`: the string values of a JSON object.
 fn digest(v: &Value) -> Option<Value> {
-    Some(string_map(v))
+    let map = v.as_object()?;
+    Some(Value::Object(
+        map.iter()
+            .filter(|(_, v)| v.is_string())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    ))
 }
 
 fn subjects(statement: &Value) -> Value {
@@ -545,28 +531,64 @@ pub fn build_details(statement: &Value) -> Value {
     }
 }
 
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+impl GrafeasStorage {
+    /// Create note `note_id` in the project (an existing one is fine, as in Chains);
+    /// returns its name.
+    async fn note(&self, note_id: &str, note: Value) -> Result<String, Error> {
+        let project = format!("projects/{}", self.project);
+        self.post(&format!("{project}/notes?noteId={note_id}"), &note, true)
+            .await?;
+        Ok(format!("{project}/notes/{note_id}"))
+    }
+
+    /// An occurrence of `note_name` about `uri` with `details` (the kind's field and
+    /// the envelope), unless one already carries the envelope signature `sig`.
+    async fn occurrence(
+        &self,
+        note_name: &str,
+        uri: &str,
+        sig: &str,
+        details: Value,
+    ) -> Result<Stored, Error> {
+        if let Some(name) = self.existing(note_name, uri, sig).await? {
+            return Ok(self.stored(&name, false));
+        }
+        let mut occurrence = json!({ "resourceUri": uri, "noteName": note_name });
+        if let (Some(o), Value::Object(d)) = (occurrence.as_object_mut(), details) {
+            o.extend(d);
+        }
+        let project = format!("projects/{}", self.project);
+        let reply = self
+            .post(&format!("{project}/occurrences"), &occurrence, false)
+            .await?
+            .unwrap_or_default();
+        Ok(self.stored(reply["name"].as_str().unwrap_or(&project), true))
+    }
+}
+
 #[async_trait]
 impl Storage for GrafeasStorage {
     async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
         let statement: Value = serde_json::from_slice(&item.envelope.payload)
             .map_err(|e| Error::InvalidPayload(format!("the signed payload is not JSON ({e})")))?;
         let kind = kind(item);
-        let note_id = format!("{}-{kind}-intoto", self.note_prefix(item.run));
-        let project = format!("projects/{}", self.project);
         let builder_version = match item.run {
             Some(run) => format!("tekton.dev/v1/{}", run.kind),
             None => kind.clone(),
         };
-        self.post(
-            &format!("{project}/notes?noteId={note_id}"),
-            &json!({
-                "shortDescription": format!("Build Provenance Note for {}", item.run.map_or("build", |r| r.kind)),
-                "build": { "builderVersion": builder_version },
-            }),
-            true,
-        )
-        .await?;
-        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let note_name = self
+            .note(
+                &format!("{}-{kind}-intoto", self.note_prefix(item.run)),
+                json!({
+                    "shortDescription": format!("Build Provenance Note for {}", item.run.map_or("build", |r| r.kind)),
+                    "build": { "builderVersion": builder_version },
+                }),
+            )
+            .await?;
         let keyid = item
             .envelope
             .signatures
@@ -574,31 +596,21 @@ impl Storage for GrafeasStorage {
             .map(|s| s.keyid.clone())
             .unwrap_or_default();
         let sig = b64(item.envelope.to_json().as_bytes());
-        let envelope = json!({
-            "payload": b64(&item.envelope.payload),
-            "payloadType": item.envelope.payload_type,
-            "signatures": [{ "sig": sig, "keyid": keyid }],
+        let details = json!({
+            "build": build_details(&statement),
+            "envelope": {
+                "payload": b64(&item.envelope.payload),
+                "payloadType": item.envelope.payload_type,
+                "signatures": [{ "sig": sig, "keyid": keyid }],
+            },
         });
-        let note_name = format!("{project}/notes/{note_id}");
-        let details = build_details(&statement);
         let mut stored = Vec::new();
         for subject in item.subjects {
             let uri = format!("{}@sha256:{}", subject.name, subject.sha256);
-            if let Some(name) = self.existing(&note_name, &uri, &sig).await? {
-                stored.push(self.stored(&name, false));
-                continue;
-            }
-            let occurrence = json!({
-                "resourceUri": uri,
-                "noteName": note_name,
-                "build": details,
-                "envelope": envelope,
-            });
-            let reply = self
-                .post(&format!("{project}/occurrences"), &occurrence, false)
-                .await?
-                .unwrap_or_default();
-            stored.push(self.stored(reply["name"].as_str().unwrap_or(&project), true));
+            stored.push(
+                self.occurrence(&note_name, &uri, &sig, details.clone())
+                    .await?,
+            );
         }
         Ok(stored)
     }
@@ -608,34 +620,24 @@ impl Storage for GrafeasStorage {
     }
 
     async fn store_image(&self, item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
-        let project = format!("projects/{}", self.project);
-        let note_id = format!("{}-simplesigning", self.note_prefix(item.run));
-        self.post(
-            &format!("{project}/notes?noteId={note_id}"),
-            &json!({
-                "shortDescription": "OCI Artifact Attestation Note",
-                "attestation": { "hint": { "humanReadableName": self.note_hint.clone().unwrap_or_default() } },
-            }),
-            true,
-        )
-        .await?;
-        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let note_name = self
+            .note(
+                &format!("{}-simplesigning", self.note_prefix(item.run)),
+                json!({
+                    "shortDescription": "OCI Artifact Attestation Note",
+                    "attestation": { "hint": { "humanReadableName": self.note_hint.clone().unwrap_or_default() } },
+                }),
+            )
+            .await?;
         let keyid = item
             .public_key
             .map(|k| k.key_id.clone())
             .unwrap_or_default();
-        let uri = item.image.to_string();
-        let note_name = format!("{project}/notes/{note_id}");
         let sig = b64(item.signature);
-        if let Some(name) = self.existing(&note_name, &uri, &sig).await? {
-            return Ok(vec![self.stored(&name, false)]);
-        }
-        let occurrence = json!({
-            "resourceUri": uri,
-            "noteName": note_name,
+        let details = json!({
             "attestation": {
                 "serializedPayload": b64(item.payload),
-                "signatures": [{ "signature": b64(item.signature), "publicKeyId": keyid }],
+                "signatures": [{ "signature": sig, "publicKeyId": keyid }],
             },
             "envelope": {
                 "payload": b64(item.payload),
@@ -643,12 +645,9 @@ impl Storage for GrafeasStorage {
                 "signatures": [{ "sig": sig, "keyid": keyid }],
             },
         });
-        let reply = self
-            .post(&format!("{project}/occurrences"), &occurrence, false)
-            .await?
-            .unwrap_or_default();
+        let uri = item.image.to_string();
         Ok(vec![
-            self.stored(reply["name"].as_str().unwrap_or(&project), true),
+            self.occurrence(&note_name, &uri, &sig, details).await?,
         ])
     }
 }

@@ -64,6 +64,16 @@ pub struct Signed<'a> {
 }
 
 impl Signed<'_> {
+    /// The Sigstore bundle, when a backend keeps bundles: asked to (`wanted`), or
+    /// always for certificates (keyless signing).
+    pub fn bundle_if(&self, wanted: bool) -> Result<Option<Vec<u8>>, Error> {
+        if wanted || self.certificate.is_some() {
+            self.bundle().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// The Sigstore bundle of the attestation.
     pub fn bundle(&self) -> Result<Vec<u8>, Error> {
         let key = self.public_key.ok_or(Error::NoPublicKey)?;
@@ -158,20 +168,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// An object storage (`gs://`, `s3://`) operation failed.
-    #[error("object storage `{target}`: {detail}")]
-    Object {
-        /// The bucket, prefix or object.
-        target: String,
-        /// What failed and why.
-        detail: String,
-    },
-    /// A document database (MongoDB, DynamoDB) refused or could not be reached.
+    /// A remote backend (object storage, a database, Grafeas, Archivista) refused or
+    /// could not be reached.
     #[error("{backend} `{target}`: {detail}")]
-    Database {
-        /// `MongoDB` or `DynamoDB`.
+    Backend {
+        /// The kind of backend, e.g. `object storage`, `MongoDB`, `Grafeas`.
         backend: &'static str,
-        /// The collection or table (never with credentials).
+        /// The bucket, collection, table, project or URL (never with credentials).
         target: String,
         /// What failed and why.
         detail: String,
@@ -193,22 +196,6 @@ pub enum Error {
         what: &'static str,
         /// The cargo feature that adds it.
         feature: &'static str,
-    },
-    /// A Grafeas request failed.
-    #[error("Grafeas `{target}`: {detail}")]
-    Grafeas {
-        /// The project or request URL.
-        target: String,
-        /// What failed and why.
-        detail: String,
-    },
-    /// An Archivista upload failed.
-    #[error("Archivista `{target}`: {detail}")]
-    Archivista {
-        /// The endpoint.
-        target: String,
-        /// What failed and why.
-        detail: String,
     },
     /// A storage key that is not safe as a file name.
     #[error("storage key `{0}` is not a safe name (letters, digits, `.`, `_`, `-` only)")]
@@ -264,6 +251,28 @@ fn fs_hint(e: &std::io::Error) -> &'static str {
         }
         _ => "",
     }
+}
+
+/// An [`Error::Backend`]: `backend` failed on `target` because of `detail`.
+pub(crate) fn failed(backend: &'static str, target: &str, detail: impl Display) -> Error {
+    Error::Backend {
+        backend,
+        target: target.to_owned(),
+        detail: detail.to_string(),
+    }
+}
+
+/// The `key=value` pairs of a URI's query (`a=b&c`; a bare key has an empty value).
+pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+}
+
+/// The value of query parameter `name` in `query`.
+pub(crate) fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query_pairs(query).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
 /// Refuse storage keys that are not safe as file or object names.

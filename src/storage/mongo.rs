@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::docdb::{Document, failed};
+use super::docdb::{Document, DocumentStore, failed};
 pub use super::docdb::{MONGO_SERVER_URL, ServerUrl};
-use super::{Error, Signed, SignedImage, Storage, Stored};
+use super::{Error, Stored};
 use crate::secret::SecretString;
 
 /// How long the driver may look for a usable server before a store fails.
@@ -78,14 +78,9 @@ pub struct MongoStorage {
     target: String,
     db: String,
     collection: String,
-    server: Server,
+    /// The connection string: in the URI (`Value`), or from elsewhere (`mongo://`).
+    server: ServerUrl,
     client: tokio::sync::Mutex<Option<(SecretString, mongodb::Client)>>,
-}
-
-/// The connection string: in the URI, or from elsewhere (`mongo://`).
-enum Server {
-    Uri(SecretString),
-    From(ServerUrl),
 }
 
 impl fmt::Debug for MongoStorage {
@@ -113,14 +108,6 @@ fn userinfo(uri: &str) -> (&str, Option<&str>, &str) {
     }
 }
 
-/// `uri` with any `user:password@` removed.
-fn without_credentials(uri: &str) -> String {
-    match userinfo(uri) {
-        (scheme, Some(_), rest) => format!("{scheme}://{rest}"),
-        _ => uri.to_owned(),
-    }
-}
-
 /// `text` with the password of `uri` (if any, raw and percent-decoded) replaced, for
 /// driver messages.
 fn scrub(text: &str, uri: &str) -> String {
@@ -137,7 +124,7 @@ fn scrub(text: &str, uri: &str) -> String {
 fn usage(uri: &str) -> Error {
     failed(
         "MongoDB",
-        &without_credentials(uri),
+        &crate::config::without_password(uri),
         "bad URI",
         "expected `mongodb://[user:password@]host[:port]/<db>/<collection>[?options]`, `mongodb+srv://…` or Chains' `mongo://<db>/<collection>[?id_field=name]`",
     )
@@ -155,11 +142,7 @@ impl MongoStorage {
         if let Some(rest) = uri.strip_prefix("mongo://") {
             let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
             let (db, collection) = path.split_once('/').ok_or_else(|| usage(uri))?;
-            for (k, v) in query
-                .split('&')
-                .filter(|kv| !kv.is_empty())
-                .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
-            {
+            for (k, v) in super::query_pairs(query) {
                 // Chains names its documents' `Name` the id; nothing else maps onto them.
                 if k != "id_field" || !v.eq_ignore_ascii_case("name") {
                     return Err(failed(
@@ -179,7 +162,7 @@ impl MongoStorage {
                 target: format!("mongo://{db}/{collection}"),
                 db: db.to_owned(),
                 collection: collection.to_owned(),
-                server: Server::From(server),
+                server,
                 client: tokio::sync::Mutex::new(None),
             });
         }
@@ -190,7 +173,7 @@ impl MongoStorage {
         if user.is_some_and(|u| u.contains(['/', '?', '#', '[', ']', '@'])) {
             return Err(failed(
                 "MongoDB",
-                &without_credentials(uri),
+                &crate::config::without_password(uri),
                 "bad URI",
                 "percent-encode `/ ? # [ ] @ :` in the user name and password",
             ));
@@ -215,18 +198,21 @@ impl MongoStorage {
             target: format!("{scheme}://{hosts}/{db}/{collection}"),
             db: db.to_owned(),
             collection: collection.to_owned(),
-            server: Server::Uri(SecretString::new(connection)),
+            server: ServerUrl::Value(SecretString::new(connection)),
             client: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// The driver's error `e` while doing `action`, without the password of the
+    /// connection string `url`.
+    fn driver_error(&self, action: &str, e: &mongodb::error::Error, url: &str) -> Error {
+        failed("MongoDB", &self.target, action, scrub(&e.to_string(), url))
     }
 
     /// A client for the current connection string (made again when it changed), and
     /// that string (to scrub its password from the driver's messages).
     async fn client(&self) -> Result<(mongodb::Client, SecretString), Error> {
-        let url = match &self.server {
-            Server::Uri(u) => u.clone(),
-            Server::From(s) => s.read(&self.target)?,
-        };
+        let url = self.server.read(&self.target)?;
         let mut cached = self.client.lock().await;
         if let Some((u, c)) = cached.as_ref()
             && u.expose() == url.expose()
@@ -236,14 +222,7 @@ impl MongoStorage {
         let text = String::from_utf8_lossy(url.expose()).into_owned();
         let mut options = mongodb::options::ClientOptions::parse(&text)
             .await
-            .map_err(|e| {
-                failed(
-                    "MongoDB",
-                    &self.target,
-                    "bad connection string",
-                    scrub(&e.to_string(), &text),
-                )
-            })?;
+            .map_err(|e| self.driver_error("bad connection string", &e, &text))?;
         options.app_name.get_or_insert_with(|| "chainseal".into());
         options
             .server_selection_timeout
@@ -251,14 +230,8 @@ impl MongoStorage {
         options
             .connect_timeout
             .get_or_insert(SERVER_SELECTION_TIMEOUT);
-        let client = mongodb::Client::with_options(options).map_err(|e| {
-            failed(
-                "MongoDB",
-                &self.target,
-                "configuring the client",
-                scrub(&e.to_string(), &text),
-            )
-        })?;
+        let client = mongodb::Client::with_options(options)
+            .map_err(|e| self.driver_error("configuring the client", &e, &text))?;
         *cached = Some((url.clone(), client.clone()));
         Ok((client, url))
     }
@@ -282,22 +255,7 @@ fn to_bson(doc: &Document) -> Result<mongodb::bson::Document, Error> {
 }
 
 #[async_trait]
-impl Storage for MongoStorage {
-    async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
-        Ok(vec![self.put(Document::new(item)?).await?])
-    }
-
-    fn keeps_image_signatures(&self) -> bool {
-        true
-    }
-
-    async fn store_image(&self, item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
-        Ok(vec![self.put(Document::image(item)?).await?])
-    }
-}
-
-impl MongoStorage {
-    /// Upsert `doc` by name.
+impl DocumentStore for MongoStorage {
     async fn put(&self, doc: Document) -> Result<Stored, Error> {
         let bson = to_bson(&doc)?;
         let (client, url) = self.client().await?;
@@ -310,12 +268,7 @@ impl MongoStorage {
             .upsert(true)
             .await
             .map_err(|e| {
-                failed(
-                    "MongoDB",
-                    &self.target,
-                    &format!("upserting document `{}`", doc.name),
-                    scrub(&e.to_string(), &text),
-                )
+                self.driver_error(&format!("upserting document `{}`", doc.name), &e, &text)
             })?;
         Ok(Stored {
             backend: "mongodb",
@@ -342,11 +295,11 @@ mod tests {
             ("prov", "attestations")
         );
         match &s.server {
-            Server::Uri(u) => assert_eq!(
+            ServerUrl::Value(u) => assert_eq!(
                 u.expose(),
                 b"mongodb://u:secret@db1:27017,db2/prov?replicaSet=rs0"
             ),
-            Server::From(_) => panic!("server in the URI"),
+            other => panic!("server in the URI, not {other:?}"),
         }
         assert!(!format!("{s:?}").contains("secret"));
 

@@ -61,10 +61,11 @@ impl fmt::Display for ObjectStorage {
 
 fn failed(target: &str, action: &str, e: impl fmt::Display) -> Error {
     let detail = e.to_string();
-    Error::Object {
-        target: target.to_owned(),
-        detail: format!("{action}: {detail}{}", hint(&detail)),
-    }
+    super::failed(
+        "object storage",
+        target,
+        format!("{action}: {detail}{}", hint(&detail)),
+    )
 }
 
 /// What to do about the usual causes, from the client's message.
@@ -80,17 +81,6 @@ fn hint(detail: &str) -> &'static str {
     }
 }
 
-/// A scheme whose cloud this binary was built without.
-#[cfg(not(all(feature = "gcp", feature = "aws")))]
-fn not_built(uri: &str, scheme: &str, feature: &str) -> Error {
-    Error::Object {
-        target: uri.to_owned(),
-        detail: format!(
-            "this build has no `{scheme}://` storage: rebuild with `--features {feature}`"
-        ),
-    }
-}
-
 /// The client for `scheme://bucket` (through `endpoint` when given).
 fn open(
     uri: &str,
@@ -101,10 +91,11 @@ fn open(
     match scheme {
         "gs" => gcs(uri, bucket, endpoint),
         "s3" => s3(uri, bucket, endpoint),
-        other => Err(Error::Object {
-            target: uri.to_owned(),
-            detail: format!("unknown object storage scheme `{other}`"),
-        }),
+        other => Err(super::failed(
+            "object storage",
+            uri,
+            format!("unknown object storage scheme `{other}`"),
+        )),
     }
 }
 
@@ -151,12 +142,20 @@ fn s3(uri: &str, bucket: &str, endpoint: Option<&str>) -> Result<Arc<dyn ObjectS
 
 #[cfg(not(feature = "gcp"))]
 fn gcs(uri: &str, _bucket: &str, _endpoint: Option<&str>) -> Result<Arc<dyn ObjectStore>, Error> {
-    Err(not_built(uri, "gs", "gcp"))
+    Err(Error::NotBuilt {
+        uri: uri.to_owned(),
+        what: "GCS",
+        feature: "gcp",
+    })
 }
 
 #[cfg(not(feature = "aws"))]
 fn s3(uri: &str, _bucket: &str, _endpoint: Option<&str>) -> Result<Arc<dyn ObjectStore>, Error> {
-    Err(not_built(uri, "s3", "aws"))
+    Err(Error::NotBuilt {
+        uri: uri.to_owned(),
+        what: "S3",
+        feature: "aws",
+    })
 }
 
 impl ObjectStorage {
@@ -166,10 +165,11 @@ impl ObjectStorage {
         let (scheme, rest) = uri.split_once("://").unwrap_or(("", uri));
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
-            return Err(Error::Object {
-                target: uri.to_owned(),
-                detail: "no bucket: use gs://<bucket>[/prefix] or s3://<bucket>[/prefix]".into(),
-            });
+            return Err(super::failed(
+                "object storage",
+                uri,
+                "no bucket: use gs://<bucket>[/prefix] or s3://<bucket>[/prefix]",
+            ));
         }
         let store = open(uri, scheme, bucket, endpoint)?;
         Ok(Self {
@@ -295,6 +295,23 @@ impl ObjectStorage {
     }
 }
 
+/// Chains' objects of one signed payload below `base` (`<run>/<key>`): `.payload`,
+/// `.signature`, `.cert` and `.chain` (PEM; empty without a certificate).
+fn chains_objects(
+    base: &str,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+    certificate: Option<&crate::keyless::CertificateChain>,
+) -> [(String, Vec<u8>); 4] {
+    let (cert, chain) = super::certificate_pem(certificate);
+    [
+        (format!("{base}.payload"), payload),
+        (format!("{base}.signature"), signature),
+        (format!("{base}.cert"), cert.into_bytes()),
+        (format!("{base}.chain"), chain.into_bytes()),
+    ]
+}
+
 /// Chains' object prefix for a run: `taskrun-<namespace>-<name>/` (none for CI builds).
 fn run_dir(run: Option<&super::RunId>) -> String {
     match run {
@@ -314,19 +331,14 @@ impl Storage for ObjectStorage {
         super::check_key(item.key)?;
         let base = format!("{}{}", run_dir(item.run), item.key);
         let envelope = item.envelope.to_json();
-        let (cert, chain) = super::certificate_pem(item.certificate);
-        let bundle = if self.bundles || item.certificate.is_some() {
-            Some(item.bundle()?)
-        } else {
-            None
-        };
+        let bundle = item.bundle_if(self.bundles)?;
         // Chains' objects and the bundle are independent objects: written at once.
-        let objects = [
-            (format!("{base}.payload"), item.envelope.payload.clone()),
-            (format!("{base}.signature"), envelope.clone().into_bytes()),
-            (format!("{base}.cert"), cert.into_bytes()),
-            (format!("{base}.chain"), chain.into_bytes()),
-        ]
+        let objects = chains_objects(
+            &base,
+            item.envelope.payload.clone(),
+            envelope.clone().into_bytes(),
+            item.certificate,
+        )
         .into_iter()
         .chain(bundle.map(|b| (format!("{base}.sigstore.json"), b)));
         let writes = objects.map(|(name, content)| async move { self.put(&name, content).await });
@@ -350,13 +362,12 @@ impl Storage for ObjectStorage {
     /// image's short key (the first 12 hex digits of its digest).
     async fn store_image(&self, item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
         let base = format!("{}{}", run_dir(item.run), super::image_key(item));
-        let (cert, chain) = super::certificate_pem(item.certificate);
-        let objects = [
-            (format!("{base}.payload"), item.payload.to_vec()),
-            (format!("{base}.signature"), item.signature.to_vec()),
-            (format!("{base}.cert"), cert.into_bytes()),
-            (format!("{base}.chain"), chain.into_bytes()),
-        ];
+        let objects = chains_objects(
+            &base,
+            item.payload.to_vec(),
+            item.signature.to_vec(),
+            item.certificate,
+        );
         futures::future::join_all(
             objects.map(|(name, content)| async move { self.put(&name, content).await }),
         )
