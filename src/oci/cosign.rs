@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use oci_client::Reference;
 use serde_json::{Value, json};
 
-use super::{Error, Registry, sha256_digest};
+use super::{Blob, Error, Registry, sha256_digest};
 
 /// Layer media type of an attestation (the DSSE envelope JSON).
 pub const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
@@ -117,10 +117,11 @@ pub async fn append(
         if layers.iter().any(|l| l["digest"] == digest.as_str()) {
             return Ok((tag, false));
         }
-        // The config: the existing one with this layer added, or a new one. The layer
-        // blob is uploaded while the old config is read.
-        let read_config = async {
-            match manifest.pointer("/config/digest").and_then(Value::as_str) {
+        // The config: the existing one (read while the layer uploads) with this layer
+        // added, or a new one; it is uploaded alongside the layer, as it needs only the
+        // layer's digest.
+        let config = async {
+            let mut config = match manifest.pointer("/config/digest").and_then(Value::as_str) {
                 Some(config_digest) => {
                     let size = manifest
                         .pointer("/config/size")
@@ -130,22 +131,23 @@ pub async fn append(
                     serde_json::from_slice(&blob).map_err(|e| Error::Content {
                         location: format!("{} config {config_digest}", tag.whole()),
                         reason: format!("not JSON: {e}"),
-                    })
+                    })?
                 }
-                None => Ok(json!({
+                None => json!({
                     "architecture": "", "created": ZERO_TIME, "history": [], "os": "",
                     "rootfs": {"type": "layers", "diff_ids": []}, "config": {},
-                })),
-            }
+                }),
+            };
+            push_json(&mut config, "/rootfs/diff_ids", json!(digest));
+            push_json(&mut config, "/history", json!({"created": ZERO_TIME}));
+            let bytes = serde_json::to_vec(&config).unwrap_or_default();
+            let digest = registry.push_blob(&tag, &bytes, Blob::Fresh).await?;
+            Ok::<_, Error>((bytes.len(), digest))
         };
         let (layer_pushed, config) =
-            tokio::join!(registry.push_blob(&tag, &layer.blob), read_config);
+            tokio::join!(registry.push_blob(&tag, &layer.blob, Blob::Fresh), config);
         layer_pushed?;
-        let mut config: Value = config?;
-        push_json(&mut config, "/rootfs/diff_ids", json!(digest));
-        push_json(&mut config, "/history", json!({"created": ZERO_TIME}));
-        let config_bytes = serde_json::to_vec(&config).unwrap_or_default();
-        let config_digest = registry.push_blob(&tag, &config_bytes).await?;
+        let (config_size, config_digest) = config?;
         let config_media_type = manifest
             .pointer("/config/mediaType")
             .and_then(Value::as_str)
@@ -153,7 +155,7 @@ pub async fn append(
             .to_owned();
         manifest["config"] = json!({
             "mediaType": config_media_type,
-            "size": config_bytes.len(),
+            "size": config_size,
             "digest": config_digest,
         });
         let mut all = layers;

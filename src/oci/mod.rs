@@ -148,7 +148,12 @@ fn classify(e: OciDistributionError) -> Failure {
             Failure::Transient(e)
         }
         OciDistributionError::RequestError(r)
-            if r.is_connect() || r.is_timeout() || r.is_request() || r.is_body() =>
+            if r.is_connect()
+                || r.is_timeout()
+                || r.is_request()
+                || r.is_body()
+                // A bare status (oci-client's `HEAD` of a blob reports one).
+                || r.status().is_some_and(|s| s.is_server_error() || s.as_u16() == 429) =>
         {
             Failure::Transient(e)
         }
@@ -177,6 +182,9 @@ fn is_unauthorized(e: &OciDistributionError) -> bool {
         OciDistributionError::UnauthorizedError { .. }
         | OciDistributionError::AuthenticationFailure(_) => true,
         OciDistributionError::ServerError { code, .. } => *code == 401 || *code == 403,
+        OciDistributionError::RequestError(r) => r
+            .status()
+            .is_some_and(|s| s.as_u16() == 401 || s.as_u16() == 403),
         OciDistributionError::RegistryError { envelope, .. } => envelope
             .errors
             .iter()
@@ -188,6 +196,15 @@ fn is_unauthorized(e: &OciDistributionError) -> bool {
 /// The first line of an error chain, joined with its causes.
 fn detail(e: &OciDistributionError) -> String {
     crate::error_text::joined(e)
+}
+
+/// What is known of a blob before it is uploaded (see [`Registry::push_blob`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blob {
+    /// Probably in the registry already (a well-known blob such as the empty config).
+    Shared,
+    /// Probably new (a just-signed envelope, a config listing it).
+    Fresh,
 }
 
 impl Registry {
@@ -339,14 +356,23 @@ impl Registry {
         Ok(got)
     }
 
-    /// Upload `data` as a blob of `r`'s repository (skipped when the registry has it);
-    /// returns its digest.
-    pub async fn push_blob(&self, r: &Reference, data: &[u8]) -> Result<String, Error> {
+    /// Upload `data` as a blob of `r`'s repository; returns its digest.
+    ///
+    /// With [`Blob::Shared`] the upload is skipped when the registry already has the
+    /// blob (one `HEAD` first). A [`Blob::Fresh`] blob is uploaded straight away: for
+    /// small blobs that are almost always new, the `HEAD` is a round trip spent for
+    /// nothing, and uploading a blob the registry has is harmless (blobs are
+    /// content-addressed). A retry checks first either way, since a failed attempt
+    /// may have landed.
+    pub async fn push_blob(&self, r: &Reference, data: &[u8], kind: Blob) -> Result<String, Error> {
         let client = self.client_for(r).await?;
         let digest = sha256_digest(data);
         let action = format!("uploading blob {digest} to {}", r.repository());
+        let check = std::sync::atomic::AtomicBool::new(kind == Blob::Shared);
         self.retry(r, &action, || async {
-            if client.blob_exists(r, &digest).await.unwrap_or(false) {
+            if check.swap(true, std::sync::atomic::Ordering::Relaxed)
+                && client.blob_exists(r, &digest).await.unwrap_or(false)
+            {
                 return Ok(());
             }
             client
@@ -356,6 +382,14 @@ impl Registry {
         })
         .await?;
         Ok(digest)
+    }
+
+    /// Whether `r`'s repository has the blob `digest`.
+    pub async fn has_blob(&self, r: &Reference, digest: &str) -> Result<bool, Error> {
+        let client = self.client_for(r).await?;
+        let action = format!("looking for blob {digest} in {}", r.repository());
+        self.retry(r, &action, || client.blob_exists(r, digest))
+            .await
     }
 
     /// Upload a manifest to `r` (a tag or digest reference); returns its digest.
@@ -494,6 +528,31 @@ pub fn parse_reference(text: &str) -> Result<Reference, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (caught by the fault-proxy test): oci-client reports a failed `HEAD`
+    /// of a blob as a bare status, which was neither retried (500) nor recognised as
+    /// a credentials problem (401).
+    #[test]
+    fn bare_statuses_are_retried_or_name_the_credentials() {
+        let status = |code: u16| {
+            let response = http::Response::builder()
+                .status(code)
+                .body("")
+                .expect("response");
+            let e = reqwest::Response::from(response)
+                .error_for_status()
+                .expect_err("an error status");
+            OciDistributionError::from(e)
+        };
+        assert!(matches!(classify(status(500)), Failure::Transient(_)));
+        assert!(matches!(classify(status(503)), Failure::Transient(_)));
+        assert!(matches!(classify(status(429)), Failure::Transient(_)));
+        assert!(matches!(classify(status(404)), Failure::Permanent(_)));
+        assert!(matches!(classify(status(401)), Failure::Permanent(_)));
+        assert!(is_unauthorized(&status(401)));
+        assert!(is_unauthorized(&status(403)));
+        assert!(!is_unauthorized(&status(500)));
+    }
 
     #[test]
     fn references_parse_without_the_regex_and_normalise_like_ggcr() {

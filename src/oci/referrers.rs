@@ -9,10 +9,14 @@
 //! index at tag `sha256-<hex>` gets a descriptor of the referrer (read-modify-write,
 //! manifests sorted by digest, as go-containerregistry does).
 
+use futures::StreamExt;
 use oci_client::Reference;
 use serde_json::{Value, json};
 
-use super::{Error, Registry, sha256_digest};
+use super::{Blob, Error, Registry, sha256_digest};
+
+/// How many referrer manifests are read at once when looking for an identical bundle.
+const READ_AT_ONCE: usize = 8;
 
 /// Media type (and artifact type) of a Sigstore bundle v0.3.
 pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -57,10 +61,24 @@ pub async fn attach(
         .unwrap_or_else(|| OCI_MANIFEST.to_owned());
     let bundle_digest = sha256_digest(bundle);
 
-    // An identical bundle attached before (a re-run) is not attached again.
-    for existing in listed(registry, image).await? {
-        let referrer = image.clone_with_digest(existing.clone());
-        if let Some((body, _)) = registry.manifest(&referrer, &[OCI_MANIFEST]).await?
+    // An identical bundle attached before (a re-run) is not attached again. A
+    // referrer can only name a blob the repository has, so the referrers are searched
+    // only when it has the bundle's blob; their manifests are read a few at a time
+    // (an image may have many).
+    let candidates = if registry.has_blob(image, &bundle_digest).await? {
+        listed(registry, image).await?
+    } else {
+        Vec::new()
+    };
+    let mut manifests = futures::stream::iter(candidates)
+        .map(|existing| async move {
+            let referrer = image.clone_with_digest(existing);
+            let body = registry.manifest(&referrer, &[OCI_MANIFEST]).await?;
+            Ok::<_, Error>((referrer, body))
+        })
+        .buffered(READ_AT_ONCE);
+    while let Some(read) = manifests.next().await {
+        if let (referrer, Some((body, _))) = read?
             && let Ok(m) = serde_json::from_slice::<Value>(&body)
             && m["layers"]
                 .as_array()
@@ -71,8 +89,8 @@ pub async fn attach(
     }
 
     let (empty, bundle_pushed) = tokio::join!(
-        registry.push_blob(image, EMPTY),
-        registry.push_blob(image, bundle)
+        registry.push_blob(image, EMPTY, Blob::Shared),
+        registry.push_blob(image, bundle, Blob::Fresh)
     );
     empty?;
     bundle_pushed?;
