@@ -686,6 +686,86 @@ fn several_images_are_written_at_once_each_exactly_once() {
             assert_eq!(v.code, 0, "{image}: {}", v.stderr);
         }
     }
+    // The same as bundle referrers: the attaches of all three images (two share a
+    // repository, so their empty config too) run at once; each image ends with two
+    // bundles (attestation and signature) in its referrers tag, however often attested.
+    let mut bundle_env = env.clone();
+    bundle_env.push(("CHAINSEAL_OCI_ENCODING", "sigstore-bundle".to_owned()));
+    for round in 0..2 {
+        let r = attest(dir.path(), &path, "oci", &bundle_env);
+        assert_eq!(r.code, 0, "bundles, round {round}: {}", r.stderr);
+        for (repository, digest) in [
+            (REPO, scene.digest.as_str()),
+            ("team/other", other.as_str()),
+            ("team/third", third.as_str()),
+        ] {
+            let index = reg
+                .inspect_raw(repository, &digest.replace(':', "-"))
+                .unwrap_or_else(|| panic!("{repository}: referrers tag"));
+            assert_eq!(
+                index["manifests"].as_array().map(Vec::len),
+                Some(2),
+                "bundles, round {round}, {repository}: {index}"
+            );
+            let image = format!("{}/{repository}@{digest}", reg.host);
+            let v = verify_image(dir.path(), &image, &env, &[]);
+            assert_eq!(v.code, 0, "{image}: {}", v.stderr);
+        }
+    }
+}
+
+#[test]
+fn one_digest_under_two_names_shares_the_override_tags() {
+    // With a repository override, an image pushed under two names (one digest) has one
+    // `.att` and one `.sig` tag there: the attestation once, and a signature layer per
+    // name, written at once by writers of the same tag; a second run adds nothing.
+    let Some(scene) = Scene::new(false, "twice") else {
+        return;
+    };
+    let (dir, reg) = (&scene.dir, &scene.reg);
+    let copy = reg.push_image("team/copy", "v1", "twice");
+    assert_eq!(copy, scene.digest, "the same image under a second name");
+    let env = vec![("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone())];
+    let path = record(dir.path(), &reg.host, &scene.digest, true, "taskrun.yaml");
+    let images = format!("{host}/team/copy@{copy}", host = reg.host);
+    let text = std::fs::read_to_string(&path).expect("record");
+    let text = format!(
+        "{text}\n    - name: IMAGES\n      value: {}\n",
+        serde_json::to_string(&images).expect("json string")
+    );
+    std::fs::write(&path, text).expect("write record");
+    let store = format!("oci://{}/attestations/twice", reg.host);
+    for round in 0..2 {
+        let r = attest(dir.path(), &path, &store, &env);
+        assert_eq!(r.code, 0, "round {round}: {}", r.stderr);
+        let att = reg
+            .inspect_raw("attestations/twice", &format!("sha256-{}.att", scene.hex()))
+            .expect(".att in the override repository");
+        assert_eq!(layers(&att).len(), 1, "round {round}: {att}");
+        let sig = reg
+            .inspect_raw("attestations/twice", &format!("sha256-{}.sig", scene.hex()))
+            .expect(".sig in the override repository");
+        let sig_layers = layers(&sig);
+        assert_eq!(sig_layers.len(), 2, "round {round}: {sig}");
+        let named: std::collections::BTreeSet<String> = sig_layers
+            .iter()
+            .map(|l| {
+                let payload = reg.blob("attestations/twice", l["digest"].as_str().expect("digest"));
+                let payload: serde_json::Value =
+                    serde_json::from_slice(&payload).expect("simple-signing JSON");
+                payload["critical"]["identity"]["docker-reference"]
+                    .as_str()
+                    .expect("docker-reference")
+                    .to_owned()
+            })
+            .collect();
+        let expected: std::collections::BTreeSet<String> = [
+            format!("{}/{REPO}", reg.host),
+            format!("{}/team/copy", reg.host),
+        ]
+        .into();
+        assert_eq!(named, expected, "round {round}");
+    }
 }
 
 #[test]

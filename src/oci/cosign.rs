@@ -98,6 +98,9 @@ pub async fn append(
 ) -> Result<(Reference, bool), Error> {
     let tag = tag(repo, image_digest, kind);
     let digest = sha256_digest(&layer.blob);
+    // Writers in this process take turns (a run may sign one image more than once);
+    // the read-back below guards against other processes.
+    let _held = registry.lock(tag.whole()).await;
     for _ in 0..3 {
         let existing = registry
             .manifest(&tag, &[OCI_MANIFEST, DOCKER_MANIFEST])

@@ -208,16 +208,18 @@ pub enum Blob {
 }
 
 impl Registry {
-    /// Hold the lock of `tag` (a whole reference) while it is read, changed and
-    /// written back.
-    pub(crate) async fn lock_tag(&self, tag: &Reference) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = self
-            .tag_locks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(tag.whole())
-            .or_default()
-            .clone();
+    /// Hold the in-process lock named `key` (a whole tag reference, or a blob's
+    /// repository and digest) while what it names is read, changed and written back.
+    pub(crate) async fn lock(&self, key: String) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self
+                .tag_locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Forget the locks nobody holds or waits for (a controller runs for months).
+            locks.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
+            locks.entry(key).or_default().clone()
+        };
         lock.lock_owned().await
     }
 

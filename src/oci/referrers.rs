@@ -43,11 +43,6 @@ pub async fn attach(
     predicate_type: &str,
 ) -> Result<(Reference, bool), Error> {
     let image_digest = image.digest().unwrap_or_default().to_owned();
-    // One attach per image at a time in this process: an image's attestation and
-    // signature bundles are written at once, and two concurrent uploads of the same
-    // (empty config) blob let distribution 2.8 refuse a manifest naming it as unknown;
-    // the referrers tag-schema index is read, changed and written back below too.
-    let _held = registry.lock_tag(&fallback_tag(image, &image_digest)).await;
     let (subject_body, _) = registry
         .manifest(image, ANY_MANIFEST)
         .await?
@@ -88,10 +83,23 @@ pub async fn attach(
         }
     }
 
-    let (empty, bundle_pushed) = tokio::join!(
-        registry.push_blob(image, EMPTY, Blob::Shared),
-        registry.push_blob(image, bundle, Blob::Fresh)
-    );
+    // An image's attestation and signature bundles are attached at once. The empty
+    // config they share is uploaded by one of them at a time (per repository): two
+    // concurrent uploads of the same blob let distribution 2.8 refuse a manifest
+    // naming it as unknown.
+    let empty = async {
+        let _held = registry
+            .lock(format!(
+                "{}/{}@{}",
+                image.resolve_registry(),
+                image.repository(),
+                sha256_digest(EMPTY)
+            ))
+            .await;
+        registry.push_blob(image, EMPTY, Blob::Shared).await
+    };
+    let (empty, bundle_pushed) =
+        tokio::join!(empty, registry.push_blob(image, bundle, Blob::Fresh));
     empty?;
     bundle_pushed?;
     let created = jiff::Timestamp::now()
@@ -129,7 +137,11 @@ pub async fn attach(
         .push_manifest(&referrer, &body, OCI_MANIFEST)
         .await?;
 
-    // Registries with the referrers API list it now; otherwise keep the tag schema.
+    // Registries with the referrers API list it now; otherwise keep the tag schema,
+    // whose index is read, changed and written back by one attach at a time.
+    let _held = registry
+        .lock(fallback_tag(image, &image_digest).whole())
+        .await;
     if !listed(registry, image).await?.contains(&digest) {
         add_to_fallback_index(registry, image, &image_digest, &digest, body.len()).await?;
     }
