@@ -42,6 +42,17 @@ fn record(dir: &Path, host: &str, digest: &str, taskrun_only: bool, name: &str) 
     path
 }
 
+/// Append an `IMAGES` result (`images`: Chains' comma/newline list) to the TaskRun
+/// record at `path`.
+fn add_images_result(path: &Path, images: &str) {
+    let text = std::fs::read_to_string(path).expect("record");
+    let text = format!(
+        "{text}\n    - name: IMAGES\n      value: {}\n",
+        serde_json::to_string(images).expect("json string")
+    );
+    std::fs::write(path, text).expect("write record");
+}
+
 fn attest(dir: &Path, record: &Path, storage: &str, env: &[(&str, String)]) -> Run {
     let mut cmd = chainseal(dir);
     cmd.env("CHAINSEAL_RECORD", record)
@@ -655,12 +666,7 @@ fn several_images_are_written_at_once_each_exactly_once() {
         host = reg.host,
         d = scene.digest
     );
-    let text = std::fs::read_to_string(&path).expect("record");
-    let text = format!(
-        "{text}\n    - name: IMAGES\n      value: {}\n",
-        serde_json::to_string(&images).expect("json string")
-    );
-    std::fs::write(&path, text).expect("write record");
+    add_images_result(&path, &images);
 
     for round in 0..2 {
         let r = attest(dir.path(), &path, "oci", &env);
@@ -728,12 +734,7 @@ fn one_digest_under_two_names_shares_the_override_tags() {
     let env = vec![("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone())];
     let path = record(dir.path(), &reg.host, &scene.digest, true, "taskrun.yaml");
     let images = format!("{host}/team/copy@{copy}", host = reg.host);
-    let text = std::fs::read_to_string(&path).expect("record");
-    let text = format!(
-        "{text}\n    - name: IMAGES\n      value: {}\n",
-        serde_json::to_string(&images).expect("json string")
-    );
-    std::fs::write(&path, text).expect("write record");
+    add_images_result(&path, &images);
     let store = format!("oci://{}/attestations/twice", reg.host);
     for round in 0..2 {
         let r = attest(dir.path(), &path, &store, &env);
