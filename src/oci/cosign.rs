@@ -10,10 +10,11 @@
 
 use std::collections::BTreeMap;
 
+use futures::{StreamExt, TryStreamExt};
 use oci_client::Reference;
 use serde_json::{Value, json};
 
-use super::{Blob, Error, Registry, sha256_digest};
+use super::{Blob, Error, READ_AT_ONCE, Registry, sha256_digest};
 
 /// Layer media type of an attestation (the DSSE envelope JSON).
 pub const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
@@ -233,27 +234,34 @@ pub async fn read(
         location: tag.whole(),
         reason: format!("not a JSON manifest: {e}"),
     })?;
-    let mut out = Vec::new();
-    for l in manifest["layers"].as_array().into_iter().flatten() {
-        let digest = l["digest"].as_str().unwrap_or_default().to_owned();
-        let size = l["size"].as_i64().unwrap_or(0);
-        let blob = registry.blob(&tag, &digest, size).await?;
-        let annotations = l["annotations"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push(ReadLayer {
-            media_type: l["mediaType"].as_str().unwrap_or_default().to_owned(),
-            digest,
-            annotations,
-            blob,
-        });
-    }
-    Ok(out)
+    // The layers' blobs, a few at a time, in the manifest's order.
+    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+    futures::stream::iter(layers)
+        .map(|l| {
+            let tag = &tag;
+            async move {
+                let digest = l["digest"].as_str().unwrap_or_default().to_owned();
+                let size = l["size"].as_i64().unwrap_or(0);
+                let blob = registry.blob(tag, &digest, size).await?;
+                let annotations = l["annotations"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Ok(ReadLayer {
+                    media_type: l["mediaType"].as_str().unwrap_or_default().to_owned(),
+                    digest,
+                    annotations,
+                    blob,
+                })
+            }
+        })
+        .buffered(READ_AT_ONCE)
+        .try_collect()
+        .await
 }
 
 #[cfg(test)]

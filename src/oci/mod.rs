@@ -198,6 +198,10 @@ fn detail(e: &OciDistributionError) -> String {
     crate::error_text::joined(e)
 }
 
+/// How many manifests or blobs of one image are read at once (a tag's layers, an
+/// image's referrers).
+pub(crate) const READ_AT_ONCE: usize = 8;
+
 /// What is known of a blob before it is uploaded (see [`Registry::push_blob`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Blob {

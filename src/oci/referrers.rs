@@ -9,14 +9,11 @@
 //! index at tag `sha256-<hex>` gets a descriptor of the referrer (read-modify-write,
 //! manifests sorted by digest, as go-containerregistry does).
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use oci_client::Reference;
 use serde_json::{Value, json};
 
-use super::{Blob, Error, Registry, sha256_digest};
-
-/// How many referrer manifests are read at once when looking for an identical bundle.
-const READ_AT_ONCE: usize = 8;
+use super::{Blob, Error, READ_AT_ONCE, Registry, sha256_digest};
 
 /// Media type (and artifact type) of a Sigstore bundle v0.3.
 pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -235,23 +232,30 @@ pub async fn bundles(
     registry: &Registry,
     image: &Reference,
 ) -> Result<Vec<(String, Vec<u8>)>, Error> {
-    let mut out = Vec::new();
-    for digest in listed(registry, image).await? {
-        let referrer = image.clone_with_digest(digest.clone());
-        let Some((body, _)) = registry.manifest(&referrer, &[OCI_MANIFEST]).await? else {
-            continue;
-        };
-        let Ok(m) = serde_json::from_slice::<Value>(&body) else {
-            continue;
-        };
-        for l in m["layers"].as_array().into_iter().flatten() {
-            if l["mediaType"] == BUNDLE_MEDIA_TYPE
-                && let Some(d) = l["digest"].as_str()
-            {
-                let size = l["size"].as_i64().unwrap_or(0);
-                out.push((digest.clone(), registry.blob(&referrer, d, size).await?));
+    // Each referrer's manifest and bundles, a few referrers at a time, in index order.
+    let per_referrer = futures::stream::iter(listed(registry, image).await?)
+        .map(|digest| async move {
+            let referrer = image.clone_with_digest(digest.clone());
+            let mut found = Vec::new();
+            let Some((body, _)) = registry.manifest(&referrer, &[OCI_MANIFEST]).await? else {
+                return Ok(found);
+            };
+            let Ok(m) = serde_json::from_slice::<Value>(&body) else {
+                return Ok(found);
+            };
+            for l in m["layers"].as_array().into_iter().flatten() {
+                if l["mediaType"] == BUNDLE_MEDIA_TYPE
+                    && let Some(d) = l["digest"].as_str()
+                {
+                    let size = l["size"].as_i64().unwrap_or(0);
+                    found.push((digest.clone(), registry.blob(&referrer, d, size).await?));
+                }
             }
-        }
-    }
+            Ok::<_, Error>(found)
+        })
+        .buffered(READ_AT_ONCE)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let out = per_referrer.into_iter().flatten().collect();
     Ok(out)
 }
