@@ -650,19 +650,21 @@ fn a_run_without_image_subjects_pushes_nothing_and_succeeds() {
 
 #[test]
 fn several_images_are_written_at_once_each_exactly_once() {
-    // Regression for the concurrent writes: three images (two repositories, one image
-    // named twice) in one TaskRun; every image gets one `.att` and one `.sig` layer,
-    // and a second run adds nothing.
+    // Regression for the concurrent writes: four images (three repositories, two
+    // images in one, one image named twice) in one TaskRun; every image gets one `.att`
+    // and one `.sig` layer, and a second run adds nothing. The two images of one
+    // repository share their attestation's blobs (one envelope, the same config).
     let Some(scene) = Scene::new(false, "many") else {
         return;
     };
     let (dir, reg) = (&scene.dir, &scene.reg);
     let other = reg.push_image("team/other", "v1", "other");
     let third = reg.push_image("team/third", "v1", "third");
+    let second = reg.push_image(REPO, "v2", "many-second");
     let env = vec![("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone())];
     let path = record(dir.path(), &reg.host, &scene.digest, true, "taskrun.yaml");
     let images = format!(
-        "{host}/{REPO}@{d}, {host}/team/other@{other}\n{host}/team/third@{third}",
+        "{host}/{REPO}@{d}, {host}/team/other@{other}\n{host}/team/third@{third}, {host}/{REPO}@{second}",
         host = reg.host,
         d = scene.digest
     );
@@ -675,6 +677,7 @@ fn several_images_are_written_at_once_each_exactly_once() {
             (REPO, scene.digest.as_str()),
             ("team/other", other.as_str()),
             ("team/third", third.as_str()),
+            (REPO, second.as_str()),
         ] {
             let hex = digest.trim_start_matches("sha256:");
             for kind in ["att", "sig"] {
@@ -704,6 +707,7 @@ fn several_images_are_written_at_once_each_exactly_once() {
             (REPO, scene.digest.as_str()),
             ("team/other", other.as_str()),
             ("team/third", third.as_str()),
+            (REPO, second.as_str()),
         ] {
             let index = reg
                 .inspect_raw(repository, &digest.replace(':', "-"))
@@ -717,6 +721,55 @@ fn several_images_are_written_at_once_each_exactly_once() {
             let v = verify_image(dir.path(), &image, &env, &[]);
             assert_eq!(v.code, 0, "{image}: {}", v.stderr);
         }
+    }
+}
+
+#[test]
+fn a_blob_two_subjects_share_is_uploaded_once() {
+    // Regression: two images of one repository get one envelope as their `.att` layer
+    // and byte-identical configs; each was uploaded once per image, and distribution
+    // 2.8 rewrites a blob's link on every upload, refusing a manifest that names the
+    // blob at that moment (MANIFEST_BLOB_UNKNOWN). The requests are counted at a proxy
+    // that forwards everything.
+    let Some(scene) = Scene::new(false, "shared") else {
+        return;
+    };
+    let (dir, reg, python) = (&scene.dir, &scene.reg, scene.python.clone());
+    let second = reg.push_image(REPO, "v2", "shared-second");
+    let log = dir.path().join("requests.log");
+    let (_proxy, host) = start_proxy(&python, &reg.host, 0.0, false, &log);
+    let env = vec![("CHAINSEAL_INSECURE_REGISTRIES", host.clone())];
+    let path = record(dir.path(), &host, &scene.digest, true, "taskrun.yaml");
+    add_images_result(&path, &format!("{host}/{REPO}@{second}"));
+    let r = attest(dir.path(), &path, "oci", &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let mut shared = Vec::new();
+    for digest in [&scene.digest, &second] {
+        let att = reg
+            .inspect_raw(REPO, &format!("sha256-{}.att", &digest[7..]))
+            .expect(".att");
+        let [layer] = layers(&att).try_into().expect("one layer");
+        shared.push((
+            layer["digest"].as_str().expect("layer digest").to_owned(),
+            att["config"]["digest"]
+                .as_str()
+                .expect("config digest")
+                .to_owned(),
+        ));
+    }
+    assert_eq!(shared[0], shared[1], "one envelope and one config for both");
+    let requests = std::fs::read_to_string(&log).expect("proxy log");
+    for blob in [&shared[0].0, &shared[0].1] {
+        let uploads = requests
+            .lines()
+            .filter(|l| {
+                l.contains(" PUT ")
+                    && l.contains("/blobs/uploads/")
+                    && l.contains(blob.trim_start_matches("sha256:"))
+            })
+            .count();
+        assert_eq!(uploads, 1, "{blob} uploaded once:\n{requests}");
     }
 }
 

@@ -115,7 +115,15 @@ pub struct Registry {
     /// One lock per tag this process read-modify-writes (the referrers tag schema's
     /// index), so its own concurrent writes never overwrite each other.
     tag_locks: TagLocks,
+    /// Blobs this process uploaded lately (`<registry>/<repository>@<digest>` → when),
+    /// so a blob several writes share (one envelope for subjects in one repository, the
+    /// empty config) is uploaded once: distribution 2.8 rewrites a blob's link on every
+    /// upload, and refuses a manifest naming the blob at that moment as unknown.
+    uploaded: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
+
+/// How long an upload is remembered (a controller runs for months; a run takes seconds).
+const UPLOADS_REMEMBERED: Duration = Duration::from_secs(600);
 
 type TagLocks =
     std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>;
@@ -139,11 +147,16 @@ fn classify(e: OciDistributionError) -> Failure {
         OciDistributionError::ServerError { code, .. } if *code >= 500 || *code == 429 => {
             Failure::Transient(e)
         }
+        // `MANIFEST_BLOB_UNKNOWN` for a manifest whose blobs were just uploaded: another
+        // process uploading the same blob makes distribution 2.8 rewrite its link, and
+        // a manifest checked at that moment is refused; it is accepted again after.
         OciDistributionError::RegistryError { envelope, .. }
-            if envelope
-                .errors
-                .iter()
-                .any(|x| x.code == OciErrorCode::Toomanyrequests) =>
+            if envelope.errors.iter().any(|x| {
+                matches!(
+                    x.code,
+                    OciErrorCode::Toomanyrequests | OciErrorCode::ManifestBlobUnknown
+                )
+            }) =>
         {
             Failure::Transient(e)
         }
@@ -250,6 +263,7 @@ impl Registry {
             authed: Default::default(),
             sources: Default::default(),
             tag_locks: Default::default(),
+            uploaded: Default::default(),
         })
     }
 
@@ -367,12 +381,17 @@ impl Registry {
     /// With [`Blob::Shared`] the upload is skipped when the registry already has the
     /// blob (one `HEAD` first). A [`Blob::Fresh`] blob is uploaded straight away: for
     /// small blobs that are almost always new, the `HEAD` is a round trip spent for
-    /// nothing, and uploading a blob the registry has is harmless (blobs are
-    /// content-addressed). A retry checks first either way, since a failed attempt
-    /// may have landed.
+    /// nothing. A retry checks first either way, since a failed attempt may have
+    /// landed. Either way a blob this process uploaded lately is not uploaded again,
+    /// and uploads of one blob take turns.
     pub async fn push_blob(&self, r: &Reference, data: &[u8], kind: Blob) -> Result<String, Error> {
         let client = self.client_for(r).await?;
         let digest = sha256_digest(data);
+        let key = format!("{}/{}@{digest}", r.resolve_registry(), r.repository());
+        let _held = self.lock(key.clone()).await;
+        if self.uploaded_lately(&key, false) {
+            return Ok(digest);
+        }
         let action = format!("uploading blob {digest} to {}", r.repository());
         let check = std::sync::atomic::AtomicBool::new(kind == Blob::Shared);
         self.retry(r, &action, || async {
@@ -387,7 +406,23 @@ impl Registry {
                 .map(|_| ())
         })
         .await?;
+        self.uploaded_lately(&key, true);
         Ok(digest)
+    }
+
+    /// Whether the blob `key` was uploaded by this process lately; `record`: it just
+    /// was. Forgets old uploads.
+    fn uploaded_lately(&self, key: &str, record: bool) -> bool {
+        let mut uploaded = self
+            .uploaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        uploaded.retain(|_, at| now.duration_since(*at) < UPLOADS_REMEMBERED);
+        if record {
+            uploaded.insert(key.to_owned(), now);
+        }
+        uploaded.contains_key(key)
     }
 
     /// Whether `r`'s repository has the blob `digest`.

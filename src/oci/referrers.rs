@@ -57,7 +57,16 @@ pub async fn attach(
     // referrer can only name a blob the repository has, so the referrers are searched
     // only when it has the bundle's blob; their manifests are read a few at a time
     // (an image may have many).
-    let candidates = if registry.has_blob(image, &bundle_digest).await? {
+    let present = match registry.has_blob(image, &bundle_digest).await {
+        Ok(present) => present,
+        Err(e @ Error::Unauthorized { .. }) => return Err(e),
+        // Only a shortcut: a registry that cannot answer it is searched in full.
+        Err(e) => {
+            tracing::warn!("{e}; searching the referrers of {} instead", image.whole());
+            true
+        }
+    };
+    let candidates = if present {
         listed(registry, image).await?
     } else {
         Vec::new()
@@ -80,23 +89,13 @@ pub async fn attach(
         }
     }
 
-    // An image's attestation and signature bundles are attached at once. The empty
-    // config they share is uploaded by one of them at a time (per repository): two
-    // concurrent uploads of the same blob let distribution 2.8 refuse a manifest
-    // naming it as unknown.
-    let empty = async {
-        let _held = registry
-            .lock(format!(
-                "{}/{}@{}",
-                image.resolve_registry(),
-                image.repository(),
-                sha256_digest(EMPTY)
-            ))
-            .await;
-        registry.push_blob(image, EMPTY, Blob::Shared).await
-    };
-    let (empty, bundle_pushed) =
-        tokio::join!(empty, registry.push_blob(image, bundle, Blob::Fresh));
+    // An image's attestation and signature bundles are attached at once; they share
+    // the empty config (uploaded once, see `Registry::push_blob`).
+    let bundle_kind = if present { Blob::Shared } else { Blob::Fresh };
+    let (empty, bundle_pushed) = tokio::join!(
+        registry.push_blob(image, EMPTY, Blob::Shared),
+        registry.push_blob(image, bundle, bundle_kind)
+    );
     empty?;
     bundle_pushed?;
     let created = jiff::Timestamp::now()
