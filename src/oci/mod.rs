@@ -122,8 +122,10 @@ pub struct Registry {
     uploaded: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
 
-/// How long an upload is remembered (a controller runs for months; a run takes seconds).
-const UPLOADS_REMEMBERED: Duration = Duration::from_secs(600);
+/// How long an upload is remembered: longer than one run's writes take, retries
+/// included (`RETRY_BUDGET`), and short, since a blob remembered but gone (a repository
+/// deleted and made again) fails the manifests naming it until it is forgotten.
+const UPLOADS_REMEMBERED: Duration = Duration::from_secs(120);
 
 type TagLocks =
     std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>;
