@@ -112,9 +112,10 @@ pub struct Registry {
     authed: tokio::sync::Mutex<BTreeSet<String>>,
     /// Where each registry's credentials came from.
     sources: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
-    /// One lock per tag this process read-modify-writes (the referrers tag schema's
-    /// index), so its own concurrent writes never overwrite each other.
-    tag_locks: TagLocks,
+    /// The in-process locks of [`Registry::lock`]: one per tag being read, changed and
+    /// written back (cosign tags, the referrers tag schema's index) and per blob being
+    /// uploaded, so this process's own concurrent writes never collide.
+    locks: Locks,
     /// Blobs this process uploaded lately (`<registry>/<repository>@<digest>` → when),
     /// so a blob several writes share (one envelope for subjects in one repository, the
     /// empty config) is uploaded once: distribution 2.8 rewrites a blob's link on every
@@ -127,7 +128,7 @@ pub struct Registry {
 /// deleted and made again) fails the manifests naming it until it is forgotten.
 const UPLOADS_REMEMBERED: Duration = Duration::from_secs(120);
 
-type TagLocks =
+type Locks =
     std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>;
 
 impl std::fmt::Debug for Registry {
@@ -232,7 +233,7 @@ impl Registry {
     pub(crate) async fn lock(&self, key: String) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
             let mut locks = self
-                .tag_locks
+                .locks
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             // Forget the locks nobody holds or waits for (a controller runs for months).
@@ -264,7 +265,7 @@ impl Registry {
             keychain: auth::Keychain::new(settings.auth_files.clone()),
             authed: Default::default(),
             sources: Default::default(),
-            tag_locks: Default::default(),
+            locks: Default::default(),
             uploaded: Default::default(),
         })
     }
