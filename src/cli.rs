@@ -101,6 +101,19 @@ pub struct ControllerArgs {
     )]
     pub retry_backoff_ms: u64,
 
+    /// How long one attempt at a run may take, in seconds (reading it, signing,
+    /// logging, storing, marking). An attempt still going after that counts as failed
+    /// and is retried like any other failure; `/healthz` fails while a worker is stuck
+    /// past it.
+    #[arg(
+        long,
+        env = "CHAINSEAL_RECONCILE_TIMEOUT",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
+        value_name = "SECONDS"
+    )]
+    pub reconcile_timeout: u64,
+
     /// Kubernetes API requests per second (client-side limit; 0: none). Chains'
     /// effective default is 20.
     #[arg(
@@ -296,6 +309,13 @@ pub struct AttestArgs {
     /// `https://<host>/_services/token`).
     #[arg(long, env = "CHAINSEAL_GITHUB_OIDC_ISSUER", default_value = crate::oidc::GITHUB_ISSUER, value_name = "URL")]
     pub github_oidc_issuer: String,
+
+    /// Confirm a `--github-oidc-issuer` that is not GitHub's: under GitHub Actions
+    /// (`GITHUB_ACTIONS=true`) any other issuer is refused without it, so a variable
+    /// an earlier step set (through `$GITHUB_ENV`) cannot name an issuer that mints
+    /// tokens for any repository. The action sets it only from its `oidc-issuer` input.
+    #[arg(long, env = "CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub github_oidc_issuer_override: bool,
 
     /// File to write where the attestation went (one location per line), e.g. a
     /// Tekton result path `$(results.ATTESTATIONS.path)`.
@@ -626,13 +646,14 @@ pub struct VerifyArgs {
     )]
     pub repository: Option<String>,
 
-    /// With `--image`: only attestations of this predicate type count (a URI, or
-    /// `slsaprovenance1` / `slsaprovenance02`), checked in the verified payload.
+    /// The predicate types that count, checked in the verified payload: URIs or
+    /// cosign's short names (`slsaprovenance1`, `slsaprovenance02`, `custom`, `spdx`,
+    /// …), comma-separated, or `any`; by default SLSA provenance (v1 and v0.2).
+    /// Attestations of other types are reported as skipped.
     #[arg(
         long = "type",
         env = "CHAINSEAL_VERIFY_TYPE",
-        value_name = "PREDICATE_TYPE",
-        requires = "image"
+        value_name = "PREDICATE_TYPE"
     )]
     pub predicate_type: Option<String>,
 

@@ -126,6 +126,9 @@ pub enum Error {
     /// An empty builder id.
     #[error("`CHAINSEAL_BUILDER_ID` is empty: set it to a URI naming the build platform")]
     EmptyBuilderId,
+    /// A GitHub OIDC issuer that is not GitHub's, unconfirmed, under GitHub Actions.
+    #[error(transparent)]
+    GithubIssuer(#[from] crate::oidc::ForeignIssuer),
 }
 
 fn suggestion(closest: &Option<String>) -> String {
@@ -693,6 +696,11 @@ impl AttestConfig {
                 });
             }
         }
+        crate::oidc::check_github_issuer(
+            args.github_oidc_issuer.trim(),
+            env.get("GITHUB_ACTIONS") == Some("true"),
+            args.github_oidc_issuer_override,
+        )?;
         let output = match args.output.trim() {
             "" | "text" => OutputFormat::Text,
             "json" => OutputFormat::Json,

@@ -53,9 +53,14 @@ impl Reply {
     }
 }
 
-/// Send `request` and read the whole reply; `Err` only when no reply came.
+/// The largest reply read from a Sigstore or OIDC service (a Rekor entry carries the
+/// logged envelope; Fulcio a certificate chain; an issuer its keys).
+pub const MAX_REPLY_BYTES: usize = 16 << 20;
+
+/// Send `request` and read the whole reply (at most [`MAX_REPLY_BYTES`]); `Err` when
+/// no reply came or it was larger.
 pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, String> {
-    let response = request
+    let mut response = request
         .send()
         .await
         .map_err(|e| crate::error_text::joined(&e))?;
@@ -65,11 +70,24 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, String> {
         .get("location")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = response
-        .bytes()
+    let too_large = || format!("the reply is larger than {MAX_REPLY_BYTES} bytes");
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_REPLY_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
         .map_err(|e| crate::error_text::joined(&e))?
-        .to_vec();
+    {
+        if body.len() + chunk.len() > MAX_REPLY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
     Ok(Reply {
         status,
         location,

@@ -17,12 +17,19 @@
 //! * [`attest`] composes the pipeline; [`cli`] and [`config`] describe and validate
 //!   the settings.
 
+// No `expect` in non-test code (a panic on bad input is an outage); `#[cfg(test)]`
+// code may (clippy.toml). Set here, not in Cargo.toml, so that integration tests and
+// benches (separate crates with helper functions) keep `expect`.
+#![warn(clippy::expect_used)]
+
 pub mod attest;
 pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod envelope;
 pub mod error_text;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod keygen;
 pub mod keyless;

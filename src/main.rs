@@ -1,6 +1,11 @@
 //! The `chainseal` binary: parse settings, run a command, map the outcome to an exit
 //! status (0 success, 1 verification failed, 2 error).
 
+// No `expect` in non-test code (a panic on bad input is an outage); `#[cfg(test)]`
+// code may (clippy.toml). Set here, not in Cargo.toml, so that integration tests and
+// benches (separate crates with helper functions) keep `expect`.
+#![warn(clippy::expect_used)]
+
 use std::process::ExitCode;
 
 use clap::FromArgMatches as _;

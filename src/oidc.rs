@@ -49,6 +49,29 @@ pub enum Error {
     },
 }
 
+/// An issuer other than GitHub's, under GitHub Actions, without the opt-in.
+#[derive(Debug, Error)]
+#[error(
+    "`CHAINSEAL_GITHUB_OIDC_ISSUER` is `{0}`, not GitHub's `{GITHUB_ISSUER}`: under GitHub Actions another issuer (GitHub Enterprise Server's `https://<host>/_services/token`) must be confirmed with `CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE=true` (the action's `oidc-issuer` input sets both); if your workflow does not set it, an earlier step did (through $GITHUB_ENV)"
+)]
+pub struct ForeignIssuer(pub String);
+
+/// Check the issuer GitHub Actions tokens are verified against: under GitHub Actions
+/// (`github_actions`), an issuer other than [`GITHUB_ISSUER`] needs `confirmed`
+/// (`CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE`). An issuer decides whose tokens describe
+/// the build, so one set through the job's environment alone is not trusted.
+pub fn check_github_issuer(
+    issuer: &str,
+    github_actions: bool,
+    confirmed: bool,
+) -> Result<(), ForeignIssuer> {
+    if !github_actions || confirmed || issuer == GITHUB_ISSUER {
+        Ok(())
+    } else {
+        Err(ForeignIssuer(issuer.chars().take(200).collect()))
+    }
+}
+
 /// Verified claims of an ID token.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Claims(pub Map<String, Value>);
@@ -268,6 +291,19 @@ mod tests {
 
     fn claims(v: Value) -> Claims {
         Claims(v.as_object().cloned().unwrap_or_default())
+    }
+
+    #[test]
+    fn a_foreign_issuer_under_github_actions_needs_confirming() {
+        let ghes = "https://ghes.example.com/_services/token";
+        assert!(check_github_issuer(GITHUB_ISSUER, true, false).is_ok());
+        assert!(check_github_issuer(ghes, true, true).is_ok());
+        assert!(check_github_issuer(ghes, false, false).is_ok());
+        let err = check_github_issuer(ghes, true, false).expect_err("refused");
+        assert!(err.to_string().contains(ghes), "{err}");
+        assert!(err.to_string().contains("_OVERRIDE=true"), "{err}");
+        let trailing = format!("{GITHUB_ISSUER}/");
+        assert!(check_github_issuer(&trailing, true, false).is_err());
     }
 
     #[test]

@@ -117,6 +117,11 @@ fn split_repository(name: &str) -> Result<(String, String), &'static str> {
     {
         return Err("the repository must be 2-255 characters of a-z, 0-9, `_`, `-`, `.`, `/`");
     }
+    if !repo.split('/').all(valid_component) {
+        return Err(
+            "each `/`-separated part of the repository must start and end with a-z or 0-9, separated only by `.`, `_`, `__` or dashes (no empty, `.` or `..` parts)",
+        );
+    }
     if !registry
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
@@ -132,6 +137,36 @@ fn split_repository(name: &str) -> Result<(String, String), &'static str> {
         repo
     };
     Ok((registry, repo))
+}
+
+/// A repository path component as the distribution grammar has it:
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`. Empty, `.` and `..` parts (which collapse in
+/// URLs) are not components.
+fn valid_component(c: &str) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = c.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    if !alnum(first) || !alnum(last) {
+        return false;
+    }
+    // Between alphanumeric runs: `.`, `_`, `__` or one or more `-`.
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let sep = &c[start..i];
+        if !sep.is_empty() && !matches!(sep, "." | "_" | "__") && !sep.bytes().all(|b| b == b'-') {
+            return false;
+        }
+        while i < bytes.len() && alnum(bytes[i]) {
+            i += 1;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -182,6 +217,29 @@ mod tests {
         assert!(DigestReference::parse("gcr.io/x@sha256:abc").is_err());
         assert!(DigestReference::parse(&format!("gcr.io/x@sha512:{}", hex())).is_err());
         assert!(DigestReference::parse(&format!("a@b@sha256:{}", hex())).is_err());
+    }
+
+    /// Regression (#18): `.`/`..`/empty path segments were accepted and collapse in
+    /// URLs (`reg.io/team/../other` reached `reg.io/other`).
+    #[test]
+    fn rejects_dot_and_empty_path_segments() {
+        for bad in [
+            "reg.io/team/../other",
+            "reg.io/team/./app",
+            "reg.io/team//app",
+            "reg.io/team/app/",
+            "reg.io/..",
+            "reg.io/.hidden/app",
+            "reg.io/app-",
+            "reg.io/a..b",
+            "reg.io/a___b",
+            "reg.io/a.-b",
+        ] {
+            assert!(name(bad).is_err(), "{bad}");
+        }
+        for good in ["reg.io/a.b/c_d/e__f/g--h/i-j", "reg.io/x1/y2"] {
+            assert!(name(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use chainseal::config::{AttestConfig, OutputFormat, PasswordSource, SignerConfig
 use chainseal::keygen;
 use chainseal::outputs::Report;
 use chainseal::signing::key::read_password;
-use chainseal::verify::Verifier;
+use chainseal::verify::{PredicateTypes, Verifier};
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(&cli.global.log_level)?;
@@ -187,7 +187,95 @@ fn print_verified(location: &str, v: &chainseal::verify::Verified) {
     }
 }
 
-fn verify_image(args: &VerifyArgs, verifier: &Verifier, image: &str) -> anyhow::Result<ExitCode> {
+/// Attestations counted against the wanted predicate types (`--type`): each
+/// printed as verified, skipped (another type) or FAILED.
+struct Tally<'a> {
+    wanted: &'a PredicateTypes,
+    verified: usize,
+    failed: usize,
+    /// Verified attestations of another type, and their types.
+    skipped: usize,
+    skipped_types: std::collections::BTreeSet<String>,
+}
+
+impl<'a> Tally<'a> {
+    fn new(wanted: &'a PredicateTypes) -> Self {
+        Self {
+            wanted,
+            verified: 0,
+            failed: 0,
+            skipped: 0,
+            skipped_types: Default::default(),
+        }
+    }
+
+    /// Print and count one outcome; the verified content when it counts.
+    fn add<'v>(
+        &mut self,
+        location: &str,
+        result: &'v Result<chainseal::verify::Verified, String>,
+    ) -> Option<&'v chainseal::verify::Verified> {
+        match result {
+            Ok(v) if !self.wanted.wants(&v.predicate_type) => {
+                println!("skipped {location} (predicate type {})", v.predicate_type);
+                self.skipped += 1;
+                self.skipped_types.insert(v.predicate_type.clone());
+                None
+            }
+            Ok(v) => {
+                self.verified += 1;
+                print_verified(location, v);
+                Some(v)
+            }
+            Err(reason) => {
+                self.failed += 1;
+                println!("FAILED {location}: {reason}");
+                None
+            }
+        }
+    }
+
+    /// ` of type …` for the summary line, unless every type counts.
+    fn of_type(&self) -> String {
+        match self.wanted {
+            PredicateTypes::Any => String::new(),
+            wanted => format!(" of type {}", wanted.describe()),
+        }
+    }
+
+    /// `, N skipped (another predicate type)` for the summary line.
+    fn skipped_note(&self) -> String {
+        if self.skipped == 0 {
+            String::new()
+        } else {
+            format!(", {} skipped (another predicate type)", self.skipped)
+        }
+    }
+
+    /// Why nothing counted, naming the types found and the flag.
+    fn none_counted(&self, what: &str) {
+        let found = if self.skipped_types.is_empty() {
+            "none".to_owned()
+        } else {
+            self.skipped_types
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        eprintln!(
+            "no {what} of type {} verified (verified but of another type: {found}): set `--type` (`CHAINSEAL_VERIFY_TYPE`) to the predicate type to check, or `--type any`",
+            self.wanted.describe()
+        );
+    }
+}
+
+fn verify_image(
+    args: &VerifyArgs,
+    verifier: &Verifier,
+    image: &str,
+    wanted: &PredicateTypes,
+) -> anyhow::Result<ExitCode> {
     let settings = chainseal::config::registry_settings(&args.registry)?;
     let registry = chainseal::oci::Registry::new(&settings)?;
     let repository = args
@@ -195,25 +283,9 @@ fn verify_image(args: &VerifyArgs, verifier: &Verifier, image: &str) -> anyhow::
         .as_deref()
         .map(|r| r.trim_start_matches("oci://"));
     let found = runtime()?.block_on(verifier.verify_image(&registry, image, repository))?;
-    let wanted = args
-        .predicate_type
-        .as_deref()
-        .map(chainseal::verify::registry::predicate_type_alias);
-    let mut attested = 0usize;
+    let mut tally = Tally::new(wanted);
     for o in &found.attestations {
-        match &o.result {
-            Ok(v) if wanted.is_some_and(|t| t != v.predicate_type) => {
-                println!(
-                    "skipped {} (predicate type {})",
-                    o.location, v.predicate_type
-                );
-            }
-            Ok(v) => {
-                attested += 1;
-                print_verified(&o.location, v);
-            }
-            Err(reason) => println!("FAILED {}: {reason}", o.location),
-        }
+        tally.add(&o.location, &o.result);
     }
     let mut signed = 0usize;
     for o in &found.signatures {
@@ -226,8 +298,10 @@ fn verify_image(args: &VerifyArgs, verifier: &Verifier, image: &str) -> anyhow::
         }
     }
     eprintln!(
-        "{image}: {attested} attestation(s) verified{}, {signed} image signature(s) verified; {} item(s) rejected",
-        wanted.map(|t| format!(" of type {t}")).unwrap_or_default(),
+        "{image}: {} attestation(s) verified{}{}, {signed} image signature(s) verified; {} item(s) rejected",
+        tally.verified,
+        tally.of_type(),
+        tally.skipped_note(),
         found
             .attestations
             .iter()
@@ -235,16 +309,39 @@ fn verify_image(args: &VerifyArgs, verifier: &Verifier, image: &str) -> anyhow::
             .filter(|o| o.result.is_err())
             .count()
     );
-    Ok(if attested > 0 {
+    Ok(if tally.verified > 0 {
         ExitCode::SUCCESS
     } else {
-        eprintln!("no attestation verified for {image}");
+        tally.none_counted(&format!("attestation for {image}"));
         ExitCode::from(1)
     })
 }
 
+/// The exit status of a file verification: 1 when anything failed or nothing of
+/// the wanted types verified.
+fn files_outcome(tally: &Tally<'_>, what: &str) -> ExitCode {
+    eprintln!(
+        "{} {what}(s) verified, {} rejected{}",
+        tally.verified,
+        tally.failed,
+        tally.skipped_note()
+    );
+    if tally.failed > 0 {
+        return ExitCode::from(1);
+    }
+    if tally.verified == 0 {
+        tally.none_counted(what);
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
 /// `verify --certificate-identity`: keyless Sigstore bundles against a trust root.
-fn verify_keyless(args: &VerifyArgs, identity: &str) -> anyhow::Result<ExitCode> {
+fn verify_keyless(
+    args: &VerifyArgs,
+    identity: &str,
+    wanted: &PredicateTypes,
+) -> anyhow::Result<ExitCode> {
     use chainseal::verify::keyless::{Identity, TrustedRoot, verify_bundle};
     let path = args.trusted_root.as_ref().context(
         "keyless verification needs `CHAINSEAL_TRUSTED_ROOT` (`--trusted-root`): the `trusted_root.json` of the Sigstore deployment that signed (for the public-good instance: `sigstore-python trust-root`, `cosign trusted-root create`, or the TUF repository's `trusted_root.json`)",
@@ -257,69 +354,63 @@ fn verify_keyless(args: &VerifyArgs, identity: &str) -> anyhow::Result<ExitCode>
         issuer: args.certificate_oidc_issuer.clone().unwrap_or_default(),
     };
     if let Some(image) = &args.image {
-        return verify_image(args, &Verifier::keyless(root, expected), image);
+        return verify_image(args, &Verifier::keyless(root, expected), image, wanted);
     }
-    let (mut ok, mut failed) = (0usize, 0usize);
+    // Malformed input is an error (exit 2) before anything is verified.
+    let mut bundles = Vec::new();
     for file in &args.files {
         let bundle =
             std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
-        let location = file.display().to_string();
-        match verify_bundle(&bundle, &root, &expected) {
-            Ok((v, chain)) => {
-                ok += 1;
-                print_verified(&location, &v);
-                println!(
-                    "  signer: {} (issuer {})",
-                    chain.identity,
-                    chain.issuer.as_deref().unwrap_or("?")
-                );
-            }
-            Err(reason) => {
-                failed += 1;
-                println!("FAILED {location}: {reason}");
-            }
+        chainseal::envelope::bundle::envelope(&bundle).map_err(|e| {
+            anyhow::anyhow!(
+                "`{}` is not a Sigstore bundle with a DSSE envelope ({e}): keyless verification takes `.sigstore.json` bundles",
+                file.display()
+            )
+        })?;
+        bundles.push((file.display().to_string(), bundle));
+    }
+    let mut tally = Tally::new(wanted);
+    for (location, bundle) in &bundles {
+        let result = verify_bundle(bundle, &root, &expected);
+        let (verified, chain) = match result {
+            Ok((v, chain)) => (Ok(v), Some(chain)),
+            Err(e) => (Err(e), None),
+        };
+        if let (Some(_), Some(chain)) = (tally.add(location, &verified), chain) {
+            println!(
+                "  signer: {} (issuer {})",
+                chain.identity,
+                chain.issuer.as_deref().unwrap_or("?")
+            );
         }
     }
-    eprintln!("{ok} bundle(s) verified, {failed} rejected");
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(files_outcome(&tally, "bundle"))
 }
 
 fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let wanted = PredicateTypes::parse(args.predicate_type.as_deref())?;
     if let Some(identity) = &args.certificate_identity {
-        return verify_keyless(args, identity);
+        return verify_keyless(args, identity, &wanted);
     }
     let key = args.key.as_ref().context(
         "set `CHAINSEAL_VERIFY_KEY` (`--key`), or `--certificate-identity` for keyless bundles",
     )?;
     let verifier = Verifier::from_pem_file(key)?;
     if let Some(image) = &args.image {
-        return verify_image(args, &verifier, image);
+        return verify_image(args, &verifier, image, &wanted);
     }
-    let (mut ok, mut failed) = (0usize, 0usize);
-    for file in &args.files {
-        for outcome in verifier.verify_file(file)? {
-            match outcome.result {
-                Ok(v) => {
-                    ok += 1;
-                    print_verified(&outcome.location, &v);
-                }
-                Err(reason) => {
-                    failed += 1;
-                    println!("FAILED {}: {reason}", outcome.location);
-                }
-            }
-        }
+    // Every file is read first: malformed input is an error (exit 2) whatever the
+    // other files hold.
+    let outcomes = args
+        .files
+        .iter()
+        .map(|file| verifier.verify_file(file))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tally = Tally::new(&wanted);
+    for outcome in outcomes.iter().flatten() {
+        tally.add(&outcome.location, &outcome.result);
     }
-    eprintln!("{ok} envelope(s) verified, {failed} rejected");
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(files_outcome(&tally, "envelope"))
 }
 
 fn public_key(args: SignerArgs) -> anyhow::Result<ExitCode> {
@@ -345,6 +436,7 @@ fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> 
         config_name: args.config_name,
         workers: args.workers,
         retry_backoff: std::time::Duration::from_millis(args.retry_backoff_ms),
+        reconcile_timeout: std::time::Duration::from_secs(args.reconcile_timeout),
         env: chainseal::controller::settings::Environment {
             signing_secrets: args.signing_secrets,
             registry: chainseal::config::registry_settings(&args.registry)?,

@@ -11,10 +11,16 @@ use common::{EXAMPLE_KEY, Service, attest_example, repo, securesystemslib_verifi
 use sha2::{Digest as _, Sha256};
 
 fn archivista(python: &Path, mode: &str) -> (Service, String) {
+    archivista_with(python, mode, &[])
+}
+
+/// The double in `mode` with extra arguments (`--auth USER:PASS`, `--log FILE`).
+fn archivista_with(python: &Path, mode: &str, args: &[&str]) -> (Service, String) {
     let (service, line) = common::spawn_ready(
         Command::new(python)
             .arg(repo("tests/doubles/archivista.py"))
-            .arg(mode),
+            .arg(mode)
+            .args(args),
         "the Archivista double",
     );
     let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line");
@@ -122,4 +128,86 @@ fn a_failing_archivista_fails_the_run_but_not_the_other_backends() {
     // Not a URL Archivista can be reached at.
     let r = attest_demo(dir.path(), "archivista+ftp://x");
     assert_ne!(r.code, 0);
+}
+
+/// `archivista+http://user:password@host`: the credentials go out as HTTP Basic
+/// authorization and appear nowhere else: not in stdout (text or JSON), stderr, the
+/// result-locations file or the stored locations, also when the server fails.
+#[test]
+fn uri_credentials_are_sent_as_basic_auth_and_never_shown() {
+    let Some(python) = tool("INTEROP_PYTHON", "Archivista credentials test") else {
+        return;
+    };
+    const PASSWORD: &str = "arch-pass-Zq81";
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("requests.jsonl");
+    for mode in ["up", "down"] {
+        let (_server, base) = archivista_with(
+            &python,
+            mode,
+            &[
+                "--auth",
+                &format!("ci:{PASSWORD}"),
+                "--log",
+                &log.display().to_string(),
+            ],
+        );
+        let uri = base.replace("http://", &format!("archivista+http://ci:{PASSWORD}@"));
+        for output in ["text", "json"] {
+            let locations = dir.path().join(format!("locations-{mode}-{output}"));
+            let r = attest_example(
+                dir.path(),
+                &repo("examples/demo.key").display().to_string(),
+                Path::new(&uri),
+                &[
+                    ("CHAINSEAL_OUTPUT", output.to_owned()),
+                    (
+                        "CHAINSEAL_RESULT_LOCATIONS",
+                        locations.display().to_string(),
+                    ),
+                    ("CHAINSEAL_LOG_LEVEL", "trace".to_owned()),
+                ],
+            );
+            let written = std::fs::read_to_string(&locations).unwrap_or_default();
+            for (what, text) in [
+                ("stdout", &r.stdout),
+                ("stderr", &r.stderr),
+                ("locations", &written),
+            ] {
+                assert!(
+                    !text.contains(PASSWORD),
+                    "{mode}/{output}: password in {what}:\n{text}"
+                );
+            }
+            if mode == "up" {
+                assert_eq!(r.code, 0, "{}", r.stderr);
+                assert!(
+                    r.stdout.contains(&format!("{base}/download/")),
+                    "{}",
+                    r.stdout
+                );
+            } else {
+                common::assert_error(&r, "Archivista");
+            }
+        }
+    }
+    // Every request carried the credentials, as Basic authorization only.
+    let requests = std::fs::read_to_string(&log).expect("request log");
+    assert!(requests.lines().count() >= 4, "{requests}");
+    for line in requests.lines() {
+        let request: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        assert!(
+            request["headers"]["authorization"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("Basic ")),
+            "{line}"
+        );
+        assert!(
+            !request["path"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(PASSWORD),
+            "{line}"
+        );
+    }
 }

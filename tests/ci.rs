@@ -487,6 +487,7 @@ fn github_oidc_claims_are_verified_and_win_over_variables() {
             ("CHAINSEAL_DRY_RUN", "true"),
             ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
             ("CHAINSEAL_GITHUB_OIDC_ISSUER", issuer.as_str()),
+            ("CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE", "true"),
             ("CHAINSEAL_LOG_LEVEL", "debug"),
         ],
     );
@@ -517,6 +518,7 @@ fn github_oidc_claims_are_verified_and_win_over_variables() {
             &[
                 ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
                 ("CHAINSEAL_GITHUB_OIDC_ISSUER", issuer),
+                ("CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE", "true"),
             ],
         );
         assert_error(&r, needle);
@@ -528,36 +530,134 @@ fn github_oidc_claims_are_verified_and_win_over_variables() {
 const OTHER_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 #[test]
-fn action_yml_inputs_map_to_settings_the_binary_reads() {
+fn a_foreign_github_oidc_issuer_needs_the_explicit_opt_in() {
+    let Some(python) = tool("INTEROP_PYTHON", "GitHub OIDC issuer test") else {
+        return;
+    };
+    // An earlier step writes `CHAINSEAL_GITHUB_OIDC_ISSUER=<its own issuer>` to
+    // $GITHUB_ENV: tokens it mints would describe any repository. Refused before any
+    // request, under GitHub Actions, unless the override says the issuer is meant.
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let (_double, info) = oidc_double(&python, dir.path(), "good");
+    let ci = github_env_with_token(&info);
+    let issuer = info["issuer"].as_str().expect("issuer").to_owned();
+    let settings = [
+        ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+        ("CHAINSEAL_GITHUB_OIDC_ISSUER", issuer.as_str()),
+    ];
+    for opt_in in [None, Some("false"), Some("")] {
+        let mut env = settings.to_vec();
+        env.extend(opt_in.map(|v| ("CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE", v)));
+        let r = attest(dir.path(), &ci, &env);
+        assert_error(&r, "CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE=true");
+        assert!(r.stderr.contains(&issuer), "{}", r.stderr);
+        assert!(!dir.path().join("attestations").exists(), "stored");
+        assert!(
+            !dir.path().join("claims-good.json.log").exists(),
+            "a token was requested"
+        );
+    }
+    // Confirmed: the double's tokens are verified and describe the build.
+    let mut env = settings.to_vec();
+    env.push(("CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE", "true"));
+    env.push(("CHAINSEAL_DRY_RUN", "true"));
+    let r = attest(dir.path(), &ci, &env);
+    assert_eq!(dry_run_statement(&r), golden("github-oidc.statement.json"));
+}
+
+/// Every variable `chainseal attest` (the image's default command) reads.
+fn attest_env_vars() -> Vec<String> {
+    let mut vars: Vec<String> = chainseal::cli::command()
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    vars.sort();
+    vars.dedup();
+    vars
+}
+
+/// The `inputs.<id>` an expression in `runs.env` reads.
+fn input_refs(value: &str) -> Vec<String> {
+    value
+        .match_indices("inputs.")
+        .map(|(i, m)| {
+            value[i + m.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn action_yml_pins_every_setting_and_maps_inputs_to_settings_the_binary_reads() {
     let text = std::fs::read_to_string(repo("action.yml")).expect("action.yml");
     let action: Value = serde_saphyr::from_str(&text).expect("action.yml is YAML");
     assert_eq!(action["runs"]["using"], "docker");
     let known = chainseal::cli::known_env_vars();
     let env = action["runs"]["env"].as_object().expect("runs.env");
     let inputs = action["inputs"].as_object().expect("inputs");
-    // Every input is passed to exactly one variable the binary reads, and every
-    // variable set comes from an input.
+    // An earlier step can set any variable for the rest of the job through
+    // $GITHUB_ENV, and a docker action inherits it unless `runs.env` sets it: every
+    // setting `attest` reads is pinned, to an input or to "" (unset).
+    let attest = attest_env_vars();
+    assert!(attest.contains(&"CHAINSEAL_GITHUB_OIDC_ISSUER".to_owned()));
+    let unpinned: Vec<&String> = attest.iter().filter(|v| !env.contains_key(*v)).collect();
+    assert!(
+        unpinned.is_empty(),
+        "action.yml runs.env leaves {unpinned:?} to whatever an earlier step set: pin each to an input or \"\""
+    );
+    // Every variable set is one the binary reads, and is an input, empty, or a
+    // constant the action owns.
     for (name, value) in env {
         assert!(
             known.contains(name),
             "runs.env sets {name}, which chainseal does not read"
         );
         let value = value.as_str().unwrap_or_default();
-        let input = value
-            .strip_prefix("${{ inputs.")
-            .and_then(|v| v.strip_suffix(" }}"))
-            .unwrap_or_else(|| panic!("{name}: `{value}` is not `${{{{ inputs.<id> }}}}`"));
-        assert!(
-            inputs.contains_key(input),
-            "{name} uses an undeclared input {input}"
-        );
+        for input in input_refs(value) {
+            assert!(
+                inputs.contains_key(&input),
+                "{name} uses an undeclared input {input}"
+            );
+        }
+        if !value.contains("${{") {
+            assert!(
+                value.is_empty() || name == "CHAINSEAL_SOURCE",
+                "{name} is pinned to the constant `{value}`"
+            );
+        }
     }
     for input in inputs.keys() {
+        let direct = format!("${{{{ inputs.{input} }}}}");
         let used = env
             .values()
-            .filter(|v| v.as_str() == Some(&format!("${{{{ inputs.{input} }}}}")))
+            .filter(|v| v.as_str() == Some(direct.as_str()))
             .count();
         assert_eq!(used, 1, "input {input} is passed {used} times");
+    }
+    // The build is described as a GitHub Actions job, and a non-GitHub OIDC issuer
+    // (GHES) is confirmed only when the `oidc-issuer` input names it.
+    assert_eq!(env["CHAINSEAL_SOURCE"], "github");
+    assert_eq!(
+        env["CHAINSEAL_GITHUB_OIDC_ISSUER"],
+        "${{ inputs.oidc-issuer }}"
+    );
+    assert_eq!(
+        env["CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE"],
+        "${{ inputs.oidc-issuer != '' }}"
+    );
+    for unset in [
+        "CHAINSEAL_SUBJECTS",
+        "CHAINSEAL_BUILDER_ID",
+        "CHAINSEAL_RECORD",
+        "CHAINSEAL_IDENTITY_TOKEN",
+        "CHAINSEAL_DRY_RUN",
+        "CHAINSEAL_KMS_ENDPOINT",
+    ] {
+        assert_eq!(env[unset], "", "{unset} must be pinned unset");
     }
     // actions/attest's subject inputs, and chainseal's own.
     for input in [
@@ -664,6 +764,7 @@ fn keyless_in_github_actions_and_gitlab_ci_uses_their_id_tokens() {
     let issuer = info["issuer"].as_str().expect("issuer").to_owned();
     let mut env = sigstore_env.to_vec();
     env.push(("CHAINSEAL_GITHUB_OIDC_ISSUER", issuer.as_str()));
+    env.push(("CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE", "true"));
     let r = attest(dir.path(), &ci, &env);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let log = std::fs::read_to_string(dir.path().join("claims-good.json.log")).expect("log");

@@ -584,3 +584,178 @@ fn error_messages_do_not_repeat_their_cause() {
         r.stderr
     );
 }
+
+/// A DSSE envelope of an in-toto Statement with `predicate_type` about `subject`
+/// (`sha256:<hex>`), signed with examples/demo.key.
+fn signed_statement(predicate_type: &str, subject: &str) -> String {
+    let signer = chainseal::signing::KeyFileSigner::load(&repo("examples/demo.key"), None)
+        .expect("demo key");
+    let (alg, hex) = subject.split_once(':').expect("alg:hex");
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "app", "digest": {alg: hex}}],
+        "predicateType": predicate_type,
+        "predicate": {},
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    rt.block_on(chainseal::envelope::Envelope::sign(
+        chainseal::envelope::IN_TOTO_PAYLOAD_TYPE,
+        statement.to_string().into_bytes(),
+        &signer,
+    ))
+    .expect("signs")
+    .to_json()
+}
+
+#[test]
+fn verify_malformed_input_exits_2_and_a_bad_signature_exits_1() {
+    // Regression (issue #18): a file that is not an envelope exited 1 ("does not
+    // verify"), where the README promises 2 for malformed input.
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = signed_statement(
+        "https://slsa.dev/provenance/v1",
+        &format!("sha256:{}", "a".repeat(64)),
+    );
+    for (name, text, needle) in [
+        (
+            "not-json.jsonl",
+            "this is not JSON\n".to_owned(),
+            "not a DSSE envelope",
+        ),
+        (
+            "object.json",
+            r#"{"hello": "world"}"#.to_owned(),
+            "not a DSSE envelope",
+        ),
+        ("array.json", "[1, 2]".to_owned(), "not a DSSE envelope"),
+        ("empty.jsonl", String::new(), "holds no DSSE envelope"),
+        ("blank.jsonl", "\n  \n".to_owned(), "holds no DSSE envelope"),
+        (
+            "mixed.jsonl",
+            format!("{good}\nnot an envelope\n"),
+            "mixed.jsonl:2",
+        ),
+        (
+            "bad-base64.json",
+            r#"{"payloadType":"x","payload":"***","signatures":[]}"#.to_owned(),
+            "not a DSSE envelope",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let v = verify(dir.path(), repo("examples/demo.pub"), &path);
+        assert_error(&v, needle);
+        assert!(v.stderr.contains(name), "{name}: {}", v.stderr);
+    }
+    // Keyless: a file that is not a Sigstore bundle with an envelope is malformed too.
+    let root = dir.path().join("trusted_root.json");
+    std::fs::write(
+        &root,
+        r#"{"certificateAuthorities": [{"certChain": {"certificates": [{"rawBytes": "AA=="}]}}],
+            "tlogs": [{"logId": {"keyId": "AA=="}, "publicKey": {"rawBytes": "AA=="}}]}"#,
+    )
+    .expect("write");
+    for (name, text) in [("bundle.txt", "not JSON"), ("bundle.json", r#"{"a": 1}"#)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let v = run(chainseal(dir.path())
+            .args(["verify", "--certificate-identity", "me@example.com"])
+            .args(["--certificate-oidc-issuer", "https://issuer.example"])
+            .arg("--trusted-root")
+            .arg(&root)
+            .arg(&path));
+        assert_error(&v, "is not a Sigstore bundle");
+    }
+    // A well-formed envelope that does not verify is a verification failure.
+    let path = dir.path().join("good.json");
+    std::fs::write(&path, &good).expect("write");
+    let v = verify(dir.path(), repo("tests/fixtures/keys/cosign.pub"), &path);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    let v = verify(dir.path(), repo("examples/demo.pub"), &path);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+}
+
+#[test]
+fn verify_accepts_only_slsa_provenance_unless_type_says_otherwise() {
+    // Regression (issue #18): any predicate type passed, and files could not be
+    // filtered by type at all.
+    let dir = tempfile::tempdir().expect("tmp");
+    let subject = format!("sha256:{}", "b".repeat(64));
+    let custom = dir.path().join("custom.json");
+    std::fs::write(
+        &custom,
+        signed_statement("https://cosign.sigstore.dev/attestation/v1", &subject),
+    )
+    .expect("write");
+    let verify_with = |file: &std::path::Path, extra: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = chainseal(dir.path());
+        cmd.args(["verify", "--key"])
+            .arg(repo("examples/demo.pub"))
+            .args(extra)
+            .arg(file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(&mut cmd)
+    };
+    // By default only SLSA provenance counts: the custom one is skipped, and with
+    // nothing else the run fails, naming what it found and the flag.
+    let v = verify_with(&custom, &[], &[]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stdout.contains(&format!(
+            "skipped {} (predicate type https://cosign.sigstore.dev/attestation/v1)",
+            custom.display()
+        )),
+        "{}",
+        v.stdout
+    );
+    assert!(
+        v.stderr
+            .contains("https://cosign.sigstore.dev/attestation/v1")
+            && v.stderr.contains("--type")
+            && v.stderr.contains("https://slsa.dev/provenance/v1"),
+        "{}",
+        v.stderr
+    );
+    // cosign's short name, the URI, `any` and `*`, and the environment variable.
+    for t in [
+        "custom",
+        "https://cosign.sigstore.dev/attestation/v1",
+        "any",
+        "*",
+    ] {
+        let v = verify_with(&custom, &["--type", t], &[]);
+        assert_eq!(v.code, 0, "--type {t}: {}{}", v.stdout, v.stderr);
+        assert!(v.stdout.contains("verified "), "{}", v.stdout);
+    }
+    let v = verify_with(&custom, &[], &[("CHAINSEAL_VERIFY_TYPE", "custom")]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    // SLSA provenance passes by default; another wanted type skips it.
+    let slsa = dir.path().join("slsa.jsonl");
+    std::fs::write(
+        &slsa,
+        format!(
+            "{}\n{}\n",
+            signed_statement("https://slsa.dev/provenance/v1", &subject),
+            signed_statement("https://cosign.sigstore.dev/attestation/v1", &subject)
+        ),
+    )
+    .expect("write");
+    let v = verify_with(&slsa, &[], &[]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stdout.contains(&format!("skipped {}:2", slsa.display())),
+        "{}",
+        v.stdout
+    );
+    let v = verify_with(&slsa, &["--type", "slsaprovenance02"], &[]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    let v = verify_with(&slsa, &["--type", "slsaprovenance1"], &[]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    // Something that is neither a short name nor a URI is a usage error.
+    let v = verify_with(&slsa, &["--type", "slsa-provenance"], &[]);
+    assert_error(&v, "--type");
+}

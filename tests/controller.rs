@@ -304,6 +304,7 @@ fn every_completed_run_is_signed_exactly_once() {
     });
     let mut child = taskrun("child-a", "True");
     child["metadata"]["labels"] = json!({"tekton.dev/pipelineRun": "pr-1"});
+    child["metadata"]["ownerReferences"] = owner("pr-1");
     objects.push(pr);
     objects.push(child);
     let Some(scene) = Scene::start("exactly once", &objects, json!({})) else {
@@ -1176,4 +1177,239 @@ fn grafeas_storage_from_chains_config_writes_occurrences() {
         note["attestation"]["hint"]["humanReadableName"],
         "signed by chainseal"
     );
+}
+
+/// A controller process killed if the test fails before stopping it (a leaked
+/// controller would keep running after the test).
+struct Running(Option<Child>);
+
+impl Running {
+    fn stop(mut self) -> i32 {
+        self.0.take().map_or(-1, stop)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The ownerReferences Tekton writes on a PipelineRun's TaskRun.
+fn owner(pipelinerun: &str) -> Value {
+    json!([{"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "name": pipelinerun,
+            "uid": format!("uid-{pipelinerun}"), "controller": true, "blockOwnerDeletion": true}])
+}
+
+/// Regression (#18): the controller attested every TaskRun a PipelineRun's
+/// `childReferences` named, also one owned by another PipelineRun (or by none).
+#[test]
+fn a_pipelinerun_naming_a_taskrun_it_does_not_own_is_never_signed() {
+    let pr = |name: &str, child: &str| {
+        json!({
+            "apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
+            "metadata": {"name": name, "namespace": "ci", "uid": format!("uid-{name}")},
+            "spec": {"pipelineRef": {"name": "build"}},
+            "status": {"conditions": [{"type": "Succeeded", "status": "True"}],
+                       "startTime": "2021-03-29T09:50:00Z", "completionTime": "2021-03-29T09:55:00Z",
+                       "childReferences": [{"kind": "TaskRun", "name": child, "pipelineTaskName": "a"}]},
+        })
+    };
+    let mut own = taskrun("own-child", "True");
+    own["metadata"]["ownerReferences"] = owner("pr-own");
+    let mut foreign = taskrun("foreign-child", "True");
+    foreign["metadata"]["ownerReferences"] = owner("pr-other");
+    let objects = vec![
+        config(),
+        pr("pr-own", "own-child"),
+        pr("pr-forged", "foreign-child"),
+        own,
+        foreign,
+    ];
+    let Some(scene) = Scene::start("foreign child", &objects, json!({})) else {
+        return;
+    };
+    let controller = Running(Some(scene.controller(&[])));
+    let marked = |name: &str| {
+        scene
+            .runs("pipelineruns")
+            .into_iter()
+            .find(|r| r["metadata"]["name"] == name)
+            .and_then(|r| annotation(&r, "signed").map(str::to_owned))
+    };
+    let start = Instant::now();
+    while (marked("pr-own").is_none() || marked("pr-forged").is_none())
+        && start.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(controller.stop(), 0);
+    assert_eq!(marked("pr-own").as_deref(), Some("true"));
+    assert_eq!(marked("pr-forged").as_deref(), Some("failed"));
+    let forged = scene
+        .runs("pipelineruns")
+        .into_iter()
+        .find(|r| r["metadata"]["name"] == "pr-forged")
+        .expect("pr-forged");
+    assert!(
+        annotation(&forged, "payload-pipelinerun-uid-pr-forged").is_none(),
+        "no attestation: {forged}"
+    );
+}
+
+/// A TaskRun whose results name `image` (`host/repo`) with a fixed digest.
+fn taskrun_naming(name: &str, image: &str) -> Value {
+    let mut tr = taskrun(name, "True");
+    tr["status"]["results"] = json!([
+        {"name": "IMAGE_URL", "value": image},
+        {"name": "IMAGE_DIGEST", "value": format!("sha256:{}", "d3".repeat(32))},
+    ]);
+    tr
+}
+
+/// Regression (#18): one tenant's registry could stop signing for the whole cluster.
+/// A `.att`/`.sig` manifest that is a JSON array panicked the worker (never replaced),
+/// a registry trickling bytes held a worker forever, and registry error bodies were
+/// copied into Warning Events the tenant can read. With one worker, the other runs
+/// must still be signed, the hostile ones must end `failed` after Chains' retries, and
+/// no Event may carry the registry's words.
+#[test]
+fn a_hostile_registry_cannot_stop_signing_or_speak_through_events() {
+    let Some(python) = tool("INTEROP_PYTHON", "hostile registry controller test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let requests = dir.path().join("registry-requests.jsonl");
+    let (_registry, url) = common::http_double(
+        &python,
+        "hostile_registry.py",
+        &[requests.to_str().expect("utf-8 path")],
+    );
+    let host = url.trim_start_matches("http://").to_owned();
+    let objects = vec![
+        chains_config(json!({"artifacts.oci.storage": "oci"})),
+        taskrun_naming("stall", &format!("{host}/trickle/app")),
+        taskrun_naming("array", &format!("{host}/array/app")),
+        taskrun_naming("string", &format!("{host}/string/app")),
+        taskrun_naming("huge", &format!("{host}/huge/app")),
+        taskrun_naming("wordy", &format!("{host}/errorbody/app")),
+        // Names no image (the fixture's gcr.io image is not reachable here).
+        {
+            let mut fine = taskrun("fine", "True");
+            fine["status"]["results"] = json!([]);
+            fine
+        },
+    ];
+    let Some(scene) = Scene::start("hostile registry", &objects, json!({})) else {
+        return;
+    };
+    let controller = Running(Some(scene.controller(&[
+        ("CHAINSEAL_WORKERS", "1"),
+        ("CHAINSEAL_RECONCILE_TIMEOUT", "2"),
+        ("CHAINSEAL_INSECURE_REGISTRIES", &host),
+    ])));
+    scene.wait_for("every run handled", Duration::from_secs(120), |runs| {
+        signed(runs) == 6
+    });
+    assert_eq!(controller.stop(), 0);
+    let runs = scene.runs("taskruns");
+    let by_name = |n: &str| {
+        runs.iter()
+            .find(|r| r["metadata"]["name"] == n)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(annotation(&by_name("fine"), "signed"), Some("true"));
+    for hostile in ["stall", "array", "string", "huge", "wordy"] {
+        let run = by_name(hostile);
+        assert_eq!(annotation(&run, "signed"), Some("failed"), "{hostile}: {run}");
+        assert_eq!(annotation(&run, "retries"), Some("3"), "{hostile}");
+    }
+    let events = scene.curl(&[], "/apis/events.k8s.io/v1/namespaces/ci/events");
+    let text = events.to_string();
+    assert!(!text.contains("HOSTILE-REGISTRY-BODY"), "{text}");
+    let note = |name: &str| -> String {
+        events["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["regarding"]["name"] == name)
+            .filter_map(|e| e["note"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(note("stall").contains("CHAINSEAL_RECONCILE_TIMEOUT"), "{}", note("stall"));
+    assert!(note("array").contains("cannot read"), "{}", note("array"));
+    assert!(note("huge").contains("larger than"), "{}", note("huge"));
+    assert!(note("wordy").contains("HTTP 400 (DENIED)"), "{}", note("wordy"));
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).unwrap_or_default();
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(!log.contains("HOSTILE-REGISTRY-BODY"), "{log}");
+}
+
+/// Regression (#18): a signer that failed to load stayed failed until the ConfigMap
+/// changed, and a rotated `signing-secrets` was never picked up. Now a failed load is
+/// tried again at the next run, and changed secret files are loaded again.
+#[test]
+fn signing_secrets_are_reloaded_when_they_appear_or_rotate() {
+    let Some(scene) = Scene::start("signer reload", &[config()], json!({})) else {
+        return;
+    };
+    let secrets = scene.dir.path().join("signing-secrets");
+    let x509 = secrets.join("x509.pem");
+    std::fs::remove_file(&x509).expect("no key at first");
+    let controller = Running(Some(scene.controller(&[])));
+    scene.create(&taskrun("early", "True"));
+    scene.wait_for("early failed", Duration::from_secs(60), |runs| {
+        runs.iter()
+            .any(|r| r["metadata"]["name"] == "early" && annotation(r, "signed") == Some("failed"))
+    });
+    // The key appears (the Secret was filled after the controller started): the next
+    // run is signed without a restart or a ConfigMap change.
+    std::fs::copy(repo("examples/demo.key"), &x509).expect("key");
+    scene.create(&taskrun("second", "True"));
+    scene.wait_for("second signed", Duration::from_secs(60), |runs| {
+        runs.iter()
+            .any(|r| r["metadata"]["name"] == "second" && annotation(r, "signed") == Some("true"))
+    });
+    assert_verifies(&scene, &scene.taskrun("second").expect("second"));
+
+    // Rotation: another key in the Secret; runs after it are signed with the new key.
+    let rotated = repo("tests/fixtures/keys/p256-sec1.pem");
+    std::fs::copy(&rotated, &x509).expect("rotate");
+    // Secret files are looked at every 5 s.
+    std::thread::sleep(Duration::from_secs(6));
+    scene.create(&taskrun("late", "True"));
+    scene.wait_for("late signed", Duration::from_secs(60), |runs| {
+        runs.iter()
+            .any(|r| r["metadata"]["name"] == "late" && annotation(r, "signed") == Some("true"))
+    });
+    assert_eq!(controller.stop(), 0);
+    let late = scene.taskrun("late").expect("late");
+    let envelope = STANDARD
+        .decode(annotation(&late, "signature-taskrun-uid-late").expect("signature"))
+        .expect("base64");
+    let file = scene.dir.path().join("late.json");
+    std::fs::write(&file, &envelope).expect("write");
+    // The new public key, derived by python `cryptography` (not by chainseal).
+    let public = scene.dir.path().join("rotated.pub");
+    let out = Command::new(&scene.python)
+        .args([
+            "-c",
+            "import sys; from cryptography.hazmat.primitives import serialization as s; \
+             k = s.load_pem_private_key(open(sys.argv[1], 'rb').read(), None); \
+             open(sys.argv[2], 'wb').write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))",
+        ])
+        .arg(&rotated)
+        .arg(&public)
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (ok, said) = securesystemslib_verifies(&scene.python, &file, &public);
+    assert!(ok, "late is signed with the rotated key: {said}");
+    let (old, _) = securesystemslib_verifies(&scene.python, &file, &repo("examples/demo.pub"));
+    assert!(!old, "late is not signed with the old key");
 }

@@ -486,3 +486,256 @@ fn key_signed_attestations_can_be_logged_and_bundled() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(sigstore.requests().len(), before);
 }
+
+/// Python (`cryptography`) that crafts a whole keyless deployment: a CA, a CT log, a
+/// transparency log and one bundle whose leaf certificate has the extended key usage
+/// `argv[2]` (`codesign`, `serverauth` or `none`), for `argv[3]` (identity) and
+/// `argv[4]` (issuer); writes `trusted_root.json` and `bundle.sigstore.json` into
+/// `argv[1]`. Everything else about the bundle is right, so a rejection is about the
+/// key usage alone.
+const CRAFT_DEPLOYMENT: &str = r#"
+import base64, datetime, hashlib, json, os, struct, sys, time
+from cryptography import x509
+from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
+from cryptography.hazmat.primitives import hashes, serialization as s
+from cryptography.hazmat.primitives.asymmetric import ec
+
+out, eku = sys.argv[1], sys.argv[2]
+identity, issuer = sys.argv[3], sys.argv[4]
+b64 = lambda b: base64.b64encode(b).decode()
+spki = lambda k: k.public_key().public_bytes(s.Encoding.DER, s.PublicFormat.SubjectPublicKeyInfo)
+sign = lambda k, m: k.sign(m, ec.ECDSA(hashes.SHA256()))
+now = datetime.datetime.now(datetime.timezone.utc)
+ca_key, leaf_key, ct_key, log_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(4))
+name = lambda cn: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+ca = (x509.CertificateBuilder().subject_name(name("crafted CA")).issuer_name(name("crafted CA"))
+      .public_key(ca_key.public_key()).serial_number(1)
+      .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+      .sign(ca_key, hashes.SHA256()))
+def leaf_builder():
+    b = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(ca.subject)
+         .public_key(leaf_key.public_key()).serial_number(7)
+         .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(now + datetime.timedelta(minutes=10))
+         .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+         .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(identity)]), critical=True)
+         .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"), issuer.encode()), critical=False))
+    usages = {"codesign": [ExtendedKeyUsageOID.CODE_SIGNING], "serverauth": [ExtendedKeyUsageOID.SERVER_AUTH]}.get(eku)
+    if usages:
+        b = b.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+    return b
+# The SCT signs the precertificate: the leaf's TBS without the SCT list.
+precert = leaf_builder().sign(ca_key, hashes.SHA256())
+tbs = precert.tbs_certificate_bytes
+ts = struct.pack(">Q", int(time.time() * 1000))
+ct_id = hashlib.sha256(spki(ct_key)).digest()
+signed = (b"\x00\x00" + ts + b"\x00\x01" + hashlib.sha256(spki(ca_key)).digest()
+          + struct.pack(">I", len(tbs))[1:] + tbs + b"\x00\x00")
+sig = sign(ct_key, signed)
+sct = b"\x00" + ct_id + ts + b"\x00\x00" + b"\x04\x03" + struct.pack(">H", len(sig)) + sig
+lst = struct.pack(">H", len(sct) + 2) + struct.pack(">H", len(sct)) + sct
+octet = b"\x04" + (bytes([len(lst)]) if len(lst) < 128 else b"\x81" + bytes([len(lst)])) + lst
+leaf = (leaf_builder().add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2"), octet), critical=False)
+        .sign(ca_key, hashes.SHA256()))
+assert leaf.tbs_certificate_bytes != tbs
+leaf_der, leaf_pem = leaf.public_bytes(s.Encoding.DER), leaf.public_bytes(s.Encoding.PEM)
+# The envelope, signed by the leaf.
+payload = json.dumps({"_type": "https://in-toto.io/Statement/v1",
+    "subject": [{"name": "app", "digest": {"sha256": "c" * 64}}],
+    "predicateType": "https://slsa.dev/provenance/v1", "predicate": {}}).encode()
+ptype = "application/vnd.in-toto+json"
+pae = b"DSSEv1 %d %s %d %s" % (len(ptype), ptype.encode(), len(payload), payload)
+env_sig = sign(leaf_key, pae)
+envelope = {"payload": b64(payload), "payloadType": ptype, "signatures": [{"sig": b64(env_sig), "keyid": ""}]}
+# The log entry and its signed entry timestamp.
+body = json.dumps({"apiVersion": "0.0.1", "kind": "dsse", "spec": {
+    "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(json.dumps(envelope).encode()).hexdigest()},
+    "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+    "signatures": [{"signature": b64(env_sig), "verifier": b64(leaf_pem)}]}}, separators=(",", ":")).encode()
+log_id = hashlib.sha256(spki(log_key)).digest()
+integrated, index = int(time.time()), 42
+set_payload = json.dumps({"body": b64(body), "integratedTime": integrated, "logID": log_id.hex(), "logIndex": index},
+                         separators=(",", ":"), sort_keys=True).encode()
+bundle = {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+    "verificationMaterial": {"certificate": {"rawBytes": b64(leaf_der)}, "tlogEntries": [{
+        "logIndex": str(index), "logId": {"keyId": b64(log_id)}, "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+        "integratedTime": str(integrated), "inclusionPromise": {"signedEntryTimestamp": b64(sign(log_key, set_payload))},
+        "canonicalizedBody": b64(body)}]},
+    "dsseEnvelope": envelope}
+start = (now - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+log = lambda k: {"baseUrl": "https://log.example", "hashAlgorithm": "SHA2_256",
+    "publicKey": {"rawBytes": b64(spki(k)), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": start}},
+    "logId": {"keyId": b64(hashlib.sha256(spki(k)).digest())}}
+root = {"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+    "tlogs": [log(log_key)], "ctlogs": [log(ct_key)], "timestampAuthorities": [],
+    "certificateAuthorities": [{"subject": {"commonName": "crafted CA"}, "uri": "https://ca.example",
+        "certChain": {"certificates": [{"rawBytes": b64(ca.public_bytes(s.Encoding.DER))}]}, "validFor": {"start": start}}]}
+json.dump(root, open(os.path.join(out, "trusted_root.json"), "w"))
+json.dump(bundle, open(os.path.join(out, "bundle.sigstore.json"), "w"))
+"#;
+
+/// A crafted deployment (see [`CRAFT_DEPLOYMENT`]) in `dir/<eku>`.
+fn crafted(python: &Path, dir: &Path, eku: &str) -> (PathBuf, PathBuf) {
+    let out = dir.join(eku);
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let r = Command::new(python)
+        .args(["-c", CRAFT_DEPLOYMENT])
+        .arg(&out)
+        .args([eku, IDENTITY, ISSUER])
+        .output()
+        .expect("python runs");
+    assert!(
+        r.status.success(),
+        "crafting failed: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    (
+        out.join("trusted_root.json"),
+        out.join("bundle.sigstore.json"),
+    )
+}
+
+#[test]
+fn keyless_verify_requires_the_code_signing_key_usage() {
+    // Regression (issue #18): a leaf certificate without id-kp-codeSigning was
+    // accepted (a CA that also issues TLS certificates could sign attestations).
+    let Some(python) = tool("INTEROP_PYTHON", "keyless key usage") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    // The crafted deployment verifies when the leaf is for code signing...
+    let (root, bundle) = crafted(&python, dir.path(), "codesign");
+    let v = chainseal_verify(dir.path(), &bundle, IDENTITY, ISSUER, Some(&root));
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    // ... and not when it has no extended key usage or another one.
+    for eku in ["none", "serverauth"] {
+        let (root, bundle) = crafted(&python, dir.path(), eku);
+        let v = chainseal_verify(dir.path(), &bundle, IDENTITY, ISSUER, Some(&root));
+        assert_eq!(v.code, 1, "{eku}: {}{}", v.stdout, v.stderr);
+        assert!(v.stdout.contains("code signing"), "{eku}: {}", v.stdout);
+    }
+}
+
+#[test]
+fn keyless_verify_trusts_only_a_signed_time_within_the_roots_windows() {
+    // Regression (issue #18): with an inclusion proof but no signed entry timestamp,
+    // the bundle's own `integratedTime` decided whether the certificate was valid;
+    // the trusted root's `validFor` windows were ignored.
+    let Some((sigstore, dir, out)) = Sigstore::scene("keyless signing time") else {
+        return;
+    };
+    let token = token(dir.path(), good_claims());
+    let r = attest_example(dir.path(), "keyless", &out, &sigstore.env(&token));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let bundle_path = out.join(format!("{EXAMPLE_KEY}.sigstore.json"));
+    let b: Value =
+        serde_json::from_slice(&std::fs::read(&bundle_path).expect("read")).expect("JSON");
+    let full: Value = serde_json::from_slice(&sigstore.get("/trusted_root.json")).expect("JSON");
+    let verify_with = |name: &str, bundle: &Value, root: &Value| {
+        let (bpath, rpath) = (
+            dir.path().join(format!("{name}.sigstore.json")),
+            dir.path().join(format!("{name}-root.json")),
+        );
+        std::fs::write(&bpath, bundle.to_string()).expect("write");
+        std::fs::write(&rpath, root.to_string()).expect("write");
+        chainseal_verify(dir.path(), &bpath, IDENTITY, ISSUER, Some(&rpath))
+    };
+    let v = verify_with("as-is", &b, &full);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+
+    // No SET: the proof shows inclusion, but nothing vouches for the time.
+    let mut no_set = b.clone();
+    let entry = &mut no_set["verificationMaterial"]["tlogEntries"][0];
+    entry
+        .as_object_mut()
+        .expect("entry")
+        .remove("inclusionPromise");
+    assert!(entry["inclusionProof"].is_object());
+    let v = verify_with("no-set", &no_set, &full);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stdout
+            .contains("no signed entry timestamp (SET) or verified RFC 3161 timestamp"),
+        "{}",
+        v.stdout
+    );
+    // ... however plausible the time it claims.
+    let mut no_set_old = no_set.clone();
+    no_set_old["verificationMaterial"]["tlogEntries"][0]["integratedTime"] = json!("1000");
+    let v = verify_with("no-set-old", &no_set_old, &full);
+    assert!(
+        v.code == 1 && v.stdout.contains("signed entry timestamp (SET)"),
+        "{}",
+        v.stdout
+    );
+    // An RFC 3161 timestamp instead of the SET: said plainly that it is not supported.
+    let mut tsa = no_set.clone();
+    tsa["verificationMaterial"]["timestampVerificationData"] =
+        json!({"rfc3161Timestamps": [{"signedTimestamp": STANDARD.encode(b"0\x03\x02\x01\x00")}]});
+    let v = verify_with("tsa", &tsa, &full);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stdout
+            .contains("RFC 3161 timestamps are not yet supported"),
+        "{}",
+        v.stdout
+    );
+
+    // The root's windows: a CA, a log or a CT log outside its `validFor` at the
+    // signing time is not trusted; inside a closed window it is.
+    let signed_at: i64 = b["verificationMaterial"]["tlogEntries"][0]["integratedTime"]
+        .as_str()
+        .expect("time")
+        .parse()
+        .expect("number");
+    let rfc3339 = |t: i64| {
+        jiff::Timestamp::from_second(t)
+            .expect("timestamp")
+            .to_string()
+    };
+    let closed = json!({"start": rfc3339(signed_at - 3600), "end": rfc3339(signed_at + 3600)});
+    let ended = json!({"start": rfc3339(signed_at - 7200), "end": rfc3339(signed_at - 3600)});
+    let future = json!({"start": rfc3339(signed_at + 3600)});
+    let mut root = full.clone();
+    root["certificateAuthorities"][0]["validFor"] = closed.clone();
+    root["tlogs"][0]["publicKey"]["validFor"] = closed.clone();
+    root["ctlogs"][0]["publicKey"]["validFor"] = closed;
+    let v = verify_with("closed", &b, &root);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    for (what, pointer, window, said) in [
+        (
+            "ca-ended",
+            "/certificateAuthorities/0/validFor",
+            &ended,
+            "certificate authority",
+        ),
+        (
+            "ca-future",
+            "/certificateAuthorities/0/validFor",
+            &future,
+            "certificate authority",
+        ),
+        (
+            "tlog-ended",
+            "/tlogs/0/publicKey/validFor",
+            &ended,
+            "transparency log",
+        ),
+        (
+            "ctlog-future",
+            "/ctlogs/0/publicKey/validFor",
+            &future,
+            "CT log",
+        ),
+    ] {
+        let mut root = full.clone();
+        *root.pointer_mut(pointer).expect(pointer) = window.clone();
+        let v = verify_with(what, &b, &root);
+        assert_eq!(v.code, 1, "{what}: {}{}", v.stdout, v.stderr);
+        assert!(
+            v.stdout.contains(said) && v.stdout.contains("validFor"),
+            "{what}: {}",
+            v.stdout
+        );
+    }
+}

@@ -22,6 +22,7 @@ struct Bao {
     child: Child,
     addr: String,
     bin: PathBuf,
+    ca: Option<PathBuf>,
 }
 
 impl Drop for Bao {
@@ -33,21 +34,34 @@ impl Drop for Bao {
 
 impl Bao {
     fn start(bin: PathBuf) -> Self {
+        Self::start_with(bin, None)
+    }
+
+    /// A dev server; with `tls_dir`, on https with a generated CA written there
+    /// (`vault-ca.pem`).
+    fn start_with(bin: PathBuf, tls_dir: Option<&std::path::Path>) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let child = Command::new(&bin)
-            .args(["server", "-dev", "-dev-root-token-id=root"])
-            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+        let mut cmd = Command::new(&bin);
+        cmd.args(["server", "-dev", "-dev-root-token-id=root"])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"));
+        if let Some(dir) = tls_dir {
+            cmd.arg("-dev-tls")
+                .arg(format!("-dev-tls-cert-dir={}", dir.display()));
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("bao starts");
+        let scheme = if tls_dir.is_some() { "https" } else { "http" };
         let bao = Self {
             child,
-            addr: format!("http://127.0.0.1:{port}"),
+            addr: format!("{scheme}://127.0.0.1:{port}"),
             bin,
+            ca: tls_dir.map(|d| d.join("vault-ca.pem")),
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -70,16 +84,23 @@ impl Bao {
     }
 
     fn cli(&self, args: &[&str]) {
+        self.output(args);
+    }
+
+    /// Run `bao ARGS` as root (retrying while the dev server starts); its stdout.
+    fn output(&self, args: &[&str]) -> String {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let out = Command::new(&self.bin)
-                .args(args)
+            let mut cmd = Command::new(&self.bin);
+            cmd.args(args)
                 .env("BAO_ADDR", &self.addr)
-                .env("BAO_TOKEN", "root")
-                .output()
-                .expect("bao cli runs");
+                .env("BAO_TOKEN", "root");
+            if let Some(ca) = &self.ca {
+                cmd.env("BAO_CACERT", ca);
+            }
+            let out = cmd.output().expect("bao cli runs");
             if out.status.success() {
-                return;
+                return String::from_utf8_lossy(&out.stdout).trim().to_owned();
             }
             // The dev server may still be unsealing.
             assert!(
@@ -263,6 +284,17 @@ fn jwt_login_setup(bao: &Bao, dir: &std::path::Path) -> PathBuf {
         "user_claim=sub",
         "token_policies=signer",
     ]);
+    // Tokens that expire within seconds, for the renewal test.
+    bao.cli(&[
+        "write",
+        "auth/jwt/role/short",
+        "role_type=jwt",
+        "bound_audiences=chainseal",
+        "user_claim=sub",
+        "token_policies=signer",
+        "token_ttl=3s",
+        "token_max_ttl=3s",
+    ]);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -281,4 +313,151 @@ fn jwt_login_setup(bao: &Bao, dir: &std::path::Path) -> PathBuf {
     let file = dir.join("jwt");
     std::fs::write(&file, jwt).expect("jwt file");
     file
+}
+
+/// A long-running signer (the controller keeps one) outlives its first Vault token:
+/// a JWT login is repeated before the token's lease ends, a rewritten token file is
+/// picked up, and a token revoked underneath is replaced by a new login (one retry
+/// after HTTP 403).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vault_tokens_are_renewed_in_a_long_running_signer() {
+    use chainseal::config::{KmsOptions, VaultJwtLogin};
+    use chainseal::signing::Signer as _;
+    use chainseal::signing::vault::VaultSigner;
+
+    let Some(bin) = tool("BAO_BIN", "Vault token renewal test") else {
+        return;
+    };
+    let bao = Bao::start(bin);
+    let dir = tempfile::tempdir().expect("tmp");
+    let jwt = jwt_login_setup(&bao, dir.path());
+    let login = |role: &str| KmsOptions {
+        address: Some(bao.addr.clone()),
+        oidc: Some(VaultJwtLogin {
+            mount: "jwt".to_owned(),
+            role: role.to_owned(),
+            token_path: jwt.clone(),
+        }),
+        ..KmsOptions::default()
+    };
+    let sign_twice = |signer: VaultSigner, what: &'static str, between: Box<dyn FnOnce()>| async move {
+        signer
+            .sign(b"first")
+            .await
+            .unwrap_or_else(|e| panic!("{what}: first signature: {e}"));
+        between();
+        signer
+            .sign(b"second")
+            .await
+            .unwrap_or_else(|e| panic!("{what}: after the first token expired: {e}"));
+    };
+
+    // JWT login whose tokens live 3 s.
+    let signer = VaultSigner::connect("k-ed25519", &login("short"))
+        .await
+        .expect("JWT login");
+    sign_twice(
+        signer,
+        "JWT login",
+        Box::new(|| std::thread::sleep(Duration::from_secs(4))),
+    )
+    .await;
+
+    // A token file holding a 3 s token, rewritten (as Vault Agent does) with a new one.
+    let short_token = || {
+        bao.output(&[
+            "token",
+            "create",
+            "-policy=signer",
+            "-ttl=3s",
+            "-field=token",
+        ])
+    };
+    let token_file = dir.path().join("rotated-token");
+    std::fs::write(&token_file, format!("{}\n", short_token())).expect("token file");
+    let from_file = KmsOptions {
+        address: Some(bao.addr.clone()),
+        token_path: Some(token_file.clone()),
+        ..KmsOptions::default()
+    };
+    let signer = VaultSigner::connect("k-ed25519", &from_file)
+        .await
+        .expect("token file");
+    let fresh = bao.output(&[
+        "token",
+        "create",
+        "-policy=signer",
+        "-ttl=60s",
+        "-field=token",
+    ]);
+    let rewrite = {
+        let token_file = token_file.clone();
+        Box::new(move || {
+            std::thread::sleep(Duration::from_secs(4));
+            std::fs::write(&token_file, format!("{fresh}\n")).expect("rewrite");
+        })
+    };
+    sign_twice(signer, "token file", rewrite).await;
+
+    // A long-lived JWT token revoked underneath: Vault answers 403, the signer logs
+    // in again and retries once.
+    let signer = VaultSigner::connect("k-ed25519", &login("signer"))
+        .await
+        .expect("JWT login");
+    let revoke = {
+        let bin = bao.bin.clone();
+        let addr = bao.addr.clone();
+        Box::new(move || {
+            let ok = Command::new(bin)
+                .args(["token", "revoke", "-mode=path", "auth/jwt/"])
+                .env("BAO_ADDR", addr)
+                .env("BAO_TOKEN", "root")
+                .status()
+                .expect("bao runs");
+            assert!(ok.success(), "revoke");
+        })
+    };
+    sign_twice(signer, "revoked token", revoke).await;
+}
+
+/// `VAULT_SKIP_VERIFY` turns TLS verification off only when it says `true` (`1`,
+/// `t`); empty, `false` or unset keep it on, anything else is an error naming it.
+#[test]
+fn vault_skip_verify_keeps_tls_verification_on_unless_true() {
+    let Some(bin) = tool("BAO_BIN", "Vault TLS test") else {
+        return;
+    };
+    let certs = tempfile::tempdir().expect("tmp");
+    let bao = Bao::start_with(bin, Some(certs.path()));
+    let dir = tempfile::tempdir().expect("tmp");
+    let public_key = |extra: &[(&str, String)]| {
+        run(chainseal(dir.path())
+            .args(["public-key", "--key", "hashivault://k-ed25519"])
+            .env("VAULT_ADDR", &bao.addr)
+            .env("VAULT_TOKEN", "root")
+            .envs(extra.iter().map(|(k, v)| (*k, v))))
+    };
+    // The CA named: verified and fine.
+    let ca = certs.path().join("vault-ca.pem").display().to_string();
+    let r = public_key(&[("VAULT_CACERT", ca)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Not named: the self-signed server is refused, however the variable is spelled.
+    for value in [None, Some(""), Some("false"), Some("0"), Some("F")] {
+        let extra: Vec<(&str, String)> = value
+            .map(|v| vec![("VAULT_SKIP_VERIFY", v.to_owned())])
+            .unwrap_or_default();
+        let r = public_key(&extra);
+        assert_ne!(
+            r.code, 0,
+            "VAULT_SKIP_VERIFY={value:?} must verify TLS: {}",
+            r.stdout
+        );
+        assert_error(&r, "hashivault://k-ed25519");
+    }
+    for value in ["true", "1", "T"] {
+        let r = public_key(&[("VAULT_SKIP_VERIFY", value.to_owned())]);
+        assert_eq!(r.code, 0, "VAULT_SKIP_VERIFY={value}: {}", r.stderr);
+    }
+    let r = public_key(&[("VAULT_SKIP_VERIFY", "yes".to_owned())]);
+    assert_error(&r, "`VAULT_SKIP_VERIFY` must be `true`");
 }

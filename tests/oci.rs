@@ -1033,3 +1033,270 @@ fn keyless_pushes_carry_the_certificate_and_the_rekor_bundle() {
         );
     }
 }
+
+/// A cosign `.att` manifest for `digest` in `REPO` with `layers` (envelopes, each with
+/// its predicate type) pushed over plain HTTP with curl, independent of chainseal.
+fn verify_type_push_att(reg: &TestRegistry, digest: &str, layers: &[(String, &str)]) {
+    use sha2::Digest as _;
+    let push_blob = |data: &[u8]| -> String {
+        let digest = format!(
+            "sha256:{}",
+            common::registry::hex(&sha2::Sha256::digest(data))
+        );
+        let start = Command::new("curl")
+            .args(["-sf", "-X", "POST", "-o", "/dev/null", "-D", "-"])
+            .arg(format!("http://{}/v2/{REPO}/blobs/uploads/", reg.host))
+            .output()
+            .expect("curl");
+        assert!(start.status.success(), "blob upload start");
+        let headers = String::from_utf8_lossy(&start.stdout).into_owned();
+        let location = headers
+            .lines()
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .expect("upload location");
+        let location = if location.starts_with('/') {
+            format!("http://{}{location}", reg.host)
+        } else {
+            location
+        };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let mut put = Command::new("curl")
+            .args([
+                "-sf",
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/octet-stream",
+            ])
+            .args(["--data-binary", "@-"])
+            .arg(format!("{location}{sep}digest={digest}"))
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("curl");
+        use std::io::Write as _;
+        put.stdin
+            .take()
+            .expect("stdin")
+            .write_all(data)
+            .expect("write");
+        assert!(put.wait().expect("curl").success(), "blob upload");
+        digest
+    };
+    let config = b"{}";
+    let config_digest = push_blob(config);
+    let layers: Vec<Value> = layers
+        .iter()
+        .map(|(envelope, predicate_type)| {
+            serde_json::json!({
+                "mediaType": "application/vnd.dsse.envelope.v1+json",
+                "digest": push_blob(envelope.as_bytes()),
+                "size": envelope.len(),
+                "annotations": {"predicateType": predicate_type, "dev.cosignproject.cosign/signature": ""},
+            })
+        })
+        .collect();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": layers,
+    });
+    let tag = format!("{}.att", digest.replace(':', "-"));
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.oci.image.manifest.v1+json",
+        ])
+        .args(["--data-binary", &manifest.to_string()])
+        .arg(format!("http://{}/v2/{REPO}/manifests/{tag}", reg.host))
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "manifest push: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An in-toto Statement about `digest` with `predicate_type`, signed with the demo key.
+fn verify_type_envelope(predicate_type: &str, digest: &str) -> String {
+    let signer = chainseal::signing::KeyFileSigner::load(&repo("examples/demo.key"), None)
+        .expect("demo key");
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": REPO, "digest": {"sha256": digest.trim_start_matches("sha256:")}}],
+        "predicateType": predicate_type,
+        "predicate": {},
+    });
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(chainseal::envelope::Envelope::sign(
+            chainseal::envelope::IN_TOTO_PAYLOAD_TYPE,
+            statement.to_string().into_bytes(),
+            &signer,
+        ))
+        .expect("signs")
+        .to_json()
+}
+
+#[test]
+fn verify_image_counts_only_slsa_provenance_unless_type_says_otherwise() {
+    // Regression (issue #18): `verify --image` passed when any attestation verified,
+    // whatever its predicate type.
+    let Some(scene) = Scene::new(false, "verify-type") else {
+        return;
+    };
+    let (dir, reg, digest) = (&scene.dir, &scene.reg, scene.digest.clone());
+    let env = vec![("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone())];
+    let image = format!("{}/{REPO}@{digest}", reg.host);
+    let custom = "https://cosign.sigstore.dev/attestation/v1";
+    verify_type_push_att(
+        reg,
+        &digest,
+        &[(verify_type_envelope(custom, &digest), custom)],
+    );
+    // Only a custom attestation: skipped by default, and the run fails saying what it
+    // found and how to ask for it.
+    let v = verify_image(dir.path(), &image, &env, &[]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stdout.contains(&format!("(predicate type {custom})")) && v.stdout.contains("skipped "),
+        "{}",
+        v.stdout
+    );
+    assert!(
+        v.stderr.contains(custom) && v.stderr.contains("--type"),
+        "{}",
+        v.stderr
+    );
+    for t in ["custom", custom, "any"] {
+        let v = verify_image(dir.path(), &image, &env, &["--type", t]);
+        assert_eq!(v.code, 0, "--type {t}: {}{}", v.stdout, v.stderr);
+        assert!(
+            v.stderr.contains("1 attestation(s) verified"),
+            "{}",
+            v.stderr
+        );
+    }
+    // Next to SLSA provenance: the provenance counts, the custom one is skipped.
+    let slsa = "https://slsa.dev/provenance/v0.2";
+    verify_type_push_att(
+        reg,
+        &digest,
+        &[
+            (verify_type_envelope(custom, &digest), custom),
+            (verify_type_envelope(slsa, &digest), slsa),
+        ],
+    );
+    let v = verify_image(dir.path(), &image, &env, &[]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stderr.contains("1 attestation(s) verified"),
+        "{}",
+        v.stderr
+    );
+    assert!(
+        v.stdout.contains(&format!("(predicate type {custom})")),
+        "{}",
+        v.stdout
+    );
+    let v = verify_image(dir.path(), &image, &env, &["--type", "slsaprovenance1"]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stderr.contains(slsa) && v.stderr.contains(custom),
+        "{}",
+        v.stderr
+    );
+}
+
+/// Regression (#18): what a hostile registry returns is an error with exit 2 — a
+/// manifest of the wrong JSON type panicked (exit 101), a huge one was read whole, and
+/// the registry's error text was repeated in messages.
+#[test]
+fn a_hostile_registry_gets_a_clear_error_never_a_panic_or_its_words_repeated() {
+    let Some(python) = common::tool("INTEROP_PYTHON", "hostile registry attest test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_registry, url) = common::http_double(&python, "hostile_registry.py", &[]);
+    let host = url.trim_start_matches("http://").to_owned();
+    let digest = format!("sha256:{}", "d3".repeat(32));
+    for (mode, needle) in [
+        ("array", "cannot read"),
+        ("string", "cannot read"),
+        ("huge", "larger than"),
+        ("errorbody", "HTTP 400 (DENIED)"),
+    ] {
+        let rec = record(dir.path(), &format!("{host}/{mode}"), &digest, true, &format!("{mode}.yaml"));
+        let r = attest(
+            dir.path(),
+            &rec,
+            "oci",
+            &[("CHAINSEAL_INSECURE_REGISTRIES", host.clone())],
+        );
+        assert_error(&r, needle);
+        assert!(!r.stderr.contains("HOSTILE-REGISTRY-BODY"), "{mode}: {}", r.stderr);
+    }
+}
+
+/// #18: credentials never follow a redirect to another host. The registry asks for
+/// basic credentials, then redirects the manifest read to another host name; the
+/// request there must carry no `Authorization`.
+#[test]
+fn credentials_do_not_follow_a_redirect_to_another_host() {
+    let Some(python) = common::tool("INTEROP_PYTHON", "redirect credentials test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("requests.jsonl");
+    let (_registry, url) =
+        common::http_double(&python, "hostile_registry.py", &[log.to_str().expect("utf-8")]);
+    let host = url.trim_start_matches("http://").to_owned();
+    let auth = dir.path().join("config.json");
+    // base64("robot:hunter2-secret")
+    std::fs::write(
+        &auth,
+        format!(r#"{{"auths":{{"{host}":{{"auth":"cm9ib3Q6aHVudGVyMi1zZWNyZXQ="}}}}}}"#),
+    )
+    .expect("auth file");
+    let digest = format!("sha256:{}", "d3".repeat(32));
+    let rec = record(dir.path(), &format!("{host}/redirect"), &digest, true, "r.yaml");
+    let r = attest(
+        dir.path(),
+        &rec,
+        "oci",
+        &[
+            ("CHAINSEAL_INSECURE_REGISTRIES", host.clone()),
+            ("CHAINSEAL_REGISTRY_AUTH_FILES", auth.display().to_string()),
+        ],
+    );
+    let requests: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .expect("request log")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let authed = requests
+        .iter()
+        .filter(|q| q["path"].as_str().is_some_and(|p| p.starts_with("/v2/redirect/")))
+        .filter(|q| q["authorization"].is_string())
+        .count();
+    assert!(authed > 0, "the registry itself got the credentials: {requests:?}");
+    let landed: Vec<_> = requests
+        .iter()
+        .filter(|q| q["path"].as_str().is_some_and(|p| p.starts_with("/v2/landed/")))
+        .collect();
+    assert!(!landed.is_empty(), "the redirect was followed: {requests:?}\n{}", r.stderr);
+    assert!(
+        landed.iter().all(|q| q["authorization"].is_null()),
+        "credentials followed the redirect: {landed:?}"
+    );
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+}

@@ -2,7 +2,8 @@
 //! Task sets is one chainseal reads, every param and result is wired, the Pipeline
 //! passes only params the Task has, and the Role grants what the code needs. Also
 //! the catalog conventions the Task promises (annotations, digest-pinned image,
-//! restricted security context).
+//! restricted security context). And the controller's example NetworkPolicy fits its
+//! Deployment.
 
 mod common;
 
@@ -173,4 +174,92 @@ fn the_example_pipeline_and_role_match_the_task() {
         rbac.iter().any(|d| d["kind"] == "RoleBinding"),
         "rbac.yaml binds the Role"
     );
+}
+
+#[test]
+fn the_example_network_policy_fits_the_controller_and_blocks_internal_addresses() {
+    let controller = docs("examples/controller/controller.yaml");
+    let deployment = controller
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment");
+    let policies = docs("examples/controller/networkpolicy.yaml");
+    let [policy] = policies.as_slice() else {
+        panic!("one NetworkPolicy expected");
+    };
+    assert_eq!(policy["kind"], "NetworkPolicy");
+    assert_eq!(
+        policy["metadata"]["namespace"],
+        deployment["metadata"]["namespace"]
+    );
+    let spec = &policy["spec"];
+    assert_eq!(
+        spec["podSelector"]["matchLabels"], deployment["spec"]["template"]["metadata"]["labels"],
+        "the policy selects the controller's pods"
+    );
+    assert_eq!(
+        spec["policyTypes"],
+        serde_json::json!(["Ingress", "Egress"])
+    );
+    let ports = |rules: &Value| -> BTreeSet<u64> {
+        rules
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["ports"].as_array().cloned().unwrap_or_default())
+            .map(|p| p["port"].as_u64().expect("numeric port"))
+            .collect()
+    };
+    // Ingress: the metrics port the Deployment declares, nothing else.
+    let metrics = deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "metrics")
+        .and_then(|p| p["containerPort"].as_u64())
+        .expect("metrics port");
+    assert_eq!(ports(&spec["ingress"]), BTreeSet::from([metrics]));
+    // Egress: DNS, the API server, HTTPS.
+    assert_eq!(ports(&spec["egress"]), BTreeSet::from([53, 443, 6443]));
+    // Every rule open to the world leaves out loopback, private and link-local
+    // (cloud metadata) addresses.
+    let blocks: Vec<&Value> = spec["egress"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["to"].as_array().into_iter().flatten())
+        .filter_map(|t| t.get("ipBlock"))
+        .collect();
+    let world: Vec<&&Value> = blocks
+        .iter()
+        .filter(|b| b["cidr"] == "0.0.0.0/0" || b["cidr"] == "::/0")
+        .collect();
+    assert_eq!(world.len(), 2, "IPv4 and IPv6");
+    for block in world {
+        let except: BTreeSet<&str> = block["except"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let needed: &[&str] = if block["cidr"] == "::/0" {
+            &["::1/128", "fc00::/7", "fe80::/10"]
+        } else {
+            &[
+                "10.0.0.0/8",
+                "100.64.0.0/10",
+                "127.0.0.0/8",
+                "169.254.0.0/16",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+            ]
+        };
+        for range in needed {
+            assert!(
+                except.contains(range),
+                "{} lets {range} through",
+                block["cidr"]
+            );
+        }
+    }
 }

@@ -22,6 +22,15 @@ const NS: &str = "ci";
 const PR: &str = "pipelinerun-build";
 const ADMIN: &str = "admin-token";
 const FIXTURES: &str = "tests/fixtures/chains/unit-inputs/slsa-v2alpha4";
+/// The PipelineRun's uid (pipelinerun1.json's).
+const PR_UID: &str = "abhhf-12354-asjsdbjs23-3435353n";
+
+/// The ownerReferences Tekton writes on a PipelineRun's TaskRuns
+/// (`kmeta.NewControllerRef`): the PipelineRun, by uid, as the controller.
+fn owned_by(name: &str, uid: &str) -> Value {
+    json!([{"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "name": name, "uid": uid,
+            "controller": true, "blockOwnerDeletion": true}])
+}
 
 /// The API double with its kubeconfig.
 struct Cluster {
@@ -82,6 +91,7 @@ fn objects() -> Vec<Value> {
     pr["apiVersion"] = "tekton.dev/v1".into();
     pr["kind"] = "PipelineRun".into();
     pr["metadata"]["namespace"] = NS.into();
+    pr["metadata"]["uid"] = PR_UID.into();
     let status = pr["status"].as_object_mut().expect("status");
     status.remove("completionTime");
     status.insert(
@@ -99,12 +109,14 @@ fn objects() -> Vec<Value> {
         tr["metadata"]["namespace"] = NS.into();
         tr["metadata"]["uid"] = uid.into();
         tr["metadata"]["labels"]["tekton.dev/pipelineRun"] = PR.into();
+        tr["metadata"]["ownerReferences"] = owned_by(PR, PR_UID);
         out.push(tr);
     }
     out.push(json!({
         "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
         "metadata": {"name": format!("{PR}-attest"), "namespace": NS, "uid": "uid-attest",
-                     "labels": {"tekton.dev/pipelineRun": PR, "tekton.dev/memberOf": "finally"}},
+                     "labels": {"tekton.dev/pipelineRun": PR, "tekton.dev/memberOf": "finally"},
+                     "ownerReferences": owned_by(PR, PR_UID)},
         "spec": {"taskRef": {"name": "chainseal"}},
         "status": {"startTime": "2021-03-29T09:50:20Z",
                    "conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "Running"}]},
@@ -370,4 +382,120 @@ fn annotations_over_the_kubernetes_limit_are_refused_before_patching() {
         Some(1),
         "nothing patched"
     );
+}
+
+/// A finished TaskRun that claims to belong to the PipelineRun (its labels say so) and
+/// names an image of its own: `owners` are its ownerReferences (`Null` for none).
+fn forged(name: &str, owners: Value) -> Value {
+    let mut tr = fixture("taskrun1.json");
+    tr["apiVersion"] = "tekton.dev/v1".into();
+    tr["kind"] = "TaskRun".into();
+    tr["metadata"]["name"] = name.into();
+    tr["metadata"]["namespace"] = NS.into();
+    tr["metadata"]["uid"] = format!("uid-{name}").into();
+    tr["metadata"]["labels"]["tekton.dev/pipelineRun"] = PR.into();
+    if !owners.is_null() {
+        tr["metadata"]["ownerReferences"] = owners;
+    }
+    tr["status"]["results"] = json!([
+        {"name": "IMAGE_URL", "value": format!("evil.example.com/{name}")},
+        {"name": "IMAGE_DIGEST",
+         "value": "sha256:6666666666666666666666666666666666666666666666666666666666666666"},
+    ]);
+    tr
+}
+
+/// Dry-run `attest` of the PipelineRun with deep inspection (children's results
+/// become subjects).
+fn dry_run(dir: &Path, kubeconfig: &Path) -> Run {
+    attest(
+        dir,
+        kubeconfig,
+        &[
+            ("CHAINSEAL_PIPELINERUN", PR),
+            ("CHAINSEAL_DRY_RUN", "true"),
+            ("CHAINSEAL_DEEP_INSPECTION", "true"),
+        ],
+    )
+}
+
+#[test]
+fn taskruns_not_owned_by_the_pipelinerun_are_never_attested() {
+    let Some(python) = tool("INTEROP_PYTHON", "Tekton ownerReference test") else {
+        return;
+    };
+    // Anyone who may create or label TaskRuns in the namespace can add the label
+    // `tekton.dev/pipelineRun`; Tekton makes the PipelineRun their controller, with
+    // `blockOwnerDeletion` (which the API server can restrict to its controller).
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut seeded = objects();
+    seeded.push(forged("forged-unowned", Value::Null));
+    seeded.push(forged(
+        "forged-foreign",
+        owned_by("other-run", "uid-other-run"),
+    ));
+    let mut not_controller = owned_by(PR, PR_UID);
+    not_controller[0]["controller"] = false.into();
+    seeded.push(forged("forged-not-controller", not_controller));
+    let mut not_blocking = owned_by(PR, PR_UID);
+    not_blocking[0]
+        .as_object_mut()
+        .expect("reference")
+        .remove("blockOwnerDeletion");
+    seeded.push(forged("forged-not-blocking", not_blocking));
+    let cluster = Cluster::start(&python, dir.path(), &seeded, json!({}));
+    let kubeconfig = cluster.kubeconfig(ADMIN);
+    let r = dry_run(dir.path(), &kubeconfig);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stdout.contains("forged"),
+        "a forged TaskRun was attested: {}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("evil.example.com"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("gcr.io/my/image"),
+        "the real child is in: {}",
+        r.stdout
+    );
+    for name in [
+        "forged-unowned",
+        "forged-foreign",
+        "forged-not-controller",
+        "forged-not-blocking",
+    ] {
+        assert!(
+            r.stderr.contains(name) && r.stderr.contains("not owned by PipelineRun"),
+            "no warning about {name}: {}",
+            r.stderr
+        );
+    }
+
+    // The PipelineRun's status.childReferences naming a TaskRun another PipelineRun
+    // owns: the record is inconsistent, so nothing is attested.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut seeded = objects();
+    let refs = json!([
+        {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": "taskrun-build", "pipelineTaskName": "build"},
+        {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": "git-clone", "pipelineTaskName": "git-clone"},
+        {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": "forged-foreign", "pipelineTaskName": "build"},
+    ]);
+    seeded[0]["status"]["childReferences"] = refs.clone();
+    seeded.push(forged(
+        "forged-foreign",
+        owned_by("other-run", "uid-other-run"),
+    ));
+    let cluster = Cluster::start(&python, dir.path(), &seeded, json!({}));
+    let r = dry_run(dir.path(), &cluster.kubeconfig(ADMIN));
+    assert_error(&r, "TaskRun `forged-foreign` is not owned by PipelineRun");
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+
+    // The same childReferences without the foreign TaskRun: attested.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut seeded = objects();
+    seeded[0]["status"]["childReferences"] = json!([refs[0], refs[1]]);
+    let cluster = Cluster::start(&python, dir.path(), &seeded, json!({}));
+    let r = dry_run(dir.path(), &cluster.kubeconfig(ADMIN));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("gcr.io/my/image"), "{}", r.stdout);
 }

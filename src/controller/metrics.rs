@@ -73,6 +73,56 @@ pub struct Metrics {
     /// Whether this replica leads (always 1 without leader election).
     pub leader: Gauge,
     ready: AtomicBool,
+    /// When each worker started the attempt it is on, for `/healthz`.
+    pub workers: Workers,
+}
+
+/// Each worker's current attempt, so `/healthz` can tell a stuck worker.
+#[derive(Debug, Default)]
+pub struct Workers {
+    /// Per worker: when its attempt started; `None` while idle.
+    started: std::sync::Mutex<Vec<Option<std::time::Instant>>>,
+    /// The attempt deadline.
+    deadline: std::sync::Mutex<std::time::Duration>,
+}
+
+/// How long past the deadline a worker may stay on an attempt before `/healthz`
+/// fails (the deadline's own bookkeeping: marking the run, recording an Event).
+const STUCK_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Workers {
+    /// `count` workers with attempts bounded by `deadline`.
+    pub fn start(&self, count: usize, deadline: std::time::Duration) {
+        if let Ok(mut s) = self.started.lock() {
+            *s = vec![None; count];
+        }
+        if let Ok(mut d) = self.deadline.lock() {
+            *d = deadline;
+        }
+    }
+
+    /// Worker `id` started (`true`) or finished an attempt.
+    pub fn busy(&self, id: usize, busy: bool) {
+        if let Ok(mut s) = self.started.lock()
+            && let Some(slot) = s.get_mut(id)
+        {
+            *slot = busy.then(std::time::Instant::now);
+        }
+    }
+
+    /// Workers on one attempt for longer than the deadline allows.
+    pub fn stuck(&self) -> usize {
+        let deadline = self.deadline.lock().map(|d| *d).unwrap_or_default();
+        self.started
+            .lock()
+            .map(|s| {
+                s.iter()
+                    .flatten()
+                    .filter(|t| t.elapsed() > deadline + STUCK_GRACE)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
 }
 
 impl Metrics {
@@ -138,6 +188,7 @@ impl Metrics {
             queue_depth,
             leader,
             ready: AtomicBool::new(false),
+            workers: Workers::default(),
         }
     }
 
@@ -176,7 +227,14 @@ fn respond(metrics: &Metrics, path: &str) -> hyper::Response<Full<Bytes>> {
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             metrics.encode(),
         ),
-        "/healthz" => (200, "text/plain", "ok\n".to_owned()),
+        "/healthz" => match metrics.workers.stuck() {
+            0 => (200, "text/plain", "ok\n".to_owned()),
+            n => (
+                503,
+                "text/plain",
+                format!("{n} worker(s) stuck on one run past the reconcile deadline\n"),
+            ),
+        },
         "/readyz" if metrics.ready.load(Ordering::Relaxed) => {
             (200, "text/plain", "ready\n".to_owned())
         }
@@ -213,7 +271,10 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<(
                     async move { Ok::<_, Infallible>(response) }
                 });
             let io = hyper_util::rt::TokioIo::new(stream);
+            // A client that never finishes its headers is dropped (slowloris).
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10))
                 .serve_connection(io, service)
                 .await;
         });
@@ -223,6 +284,22 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (#18): `/healthz` stayed green while every worker was held by a
+    /// stalling registry.
+    #[test]
+    fn healthz_fails_while_a_worker_is_stuck_past_the_deadline() {
+        let m = Metrics::new();
+        m.workers.start(2, std::time::Duration::ZERO);
+        m.workers.busy(1, true);
+        assert_eq!(respond(&m, "/healthz").status(), 200, "within the grace");
+        if let Ok(mut s) = m.workers.started.lock() {
+            s[1] = std::time::Instant::now().checked_sub(STUCK_GRACE * 2);
+        }
+        assert_eq!(respond(&m, "/healthz").status(), 503);
+        m.workers.busy(1, false);
+        assert_eq!(respond(&m, "/healthz").status(), 200);
+    }
 
     #[test]
     fn chains_metric_names_are_exposed() {
@@ -248,6 +325,7 @@ mod tests {
         assert_eq!(respond(&m, "/readyz").status(), 503);
         m.set_ready();
         assert_eq!(respond(&m, "/readyz").status(), 200);
+        assert_eq!(respond(&m, "/healthz").status(), 200);
         assert_eq!(respond(&m, "/nope").status(), 404);
     }
 }

@@ -70,6 +70,8 @@ pub struct Options {
     pub workers: usize,
     /// First retry delay (doubled per retry, at most 5 minutes).
     pub retry_backoff: Duration,
+    /// How long one attempt at a run may take; after that it counts as failed.
+    pub reconcile_timeout: Duration,
     /// Keys and registry access.
     pub env: settings::Environment,
     /// Where `/metrics`, `/healthz` and `/readyz` are served; `None`: not served.
@@ -229,19 +231,21 @@ async fn lead(
         shared.clone(),
     )));
 
-    let mut workers = Vec::new();
-    for _ in 0..opts.workers.max(1) {
-        workers.push(tokio::spawn(work(
-            cluster.clone(),
-            shared.clone(),
-            queue.clone(),
-            metrics.clone(),
-            opts.retry_backoff,
-            opts.finalizers,
-        )));
-    }
+    let count = opts.workers.max(1);
+    metrics.workers.start(count, opts.reconcile_timeout);
+    let worker = Worker {
+        id: 0,
+        cluster: cluster.clone(),
+        shared: shared.clone(),
+        queue: queue.clone(),
+        metrics: metrics.clone(),
+        backoff: opts.retry_backoff,
+        deadline: opts.reconcile_timeout,
+        finalizers: opts.finalizers,
+    };
+    let supervisor = tokio::spawn(supervise(worker, count));
     info!(
-        workers = opts.workers.max(1),
+        workers = count,
         namespaces = ?opts.namespaces,
         "controller started"
     );
@@ -252,9 +256,7 @@ async fn lead(
         w.abort();
     }
     queue.close();
-    for w in workers {
-        let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
-    }
+    let _ = tokio::time::timeout(Duration::from_secs(30), supervisor).await;
     info!("stopped");
     Ok(())
 }
@@ -451,30 +453,100 @@ async fn event(
     }
 }
 
-/// Take keys off the queue until it closes.
-async fn work(
+/// Run `count` workers; a worker that ends before the queue closes (a panic outside
+/// its guarded attempts) is replaced. Returns once every worker has ended after the
+/// queue closed.
+async fn supervise(worker: Worker, count: usize) {
+    let mut workers = tokio::task::JoinSet::new();
+    let start = |workers: &mut tokio::task::JoinSet<usize>, id: usize| {
+        let w = Worker { id, ..worker.clone() };
+        workers.spawn(async move {
+            // Run the worker in its own task so that a panic ends only it.
+            let _ = tokio::spawn(work(w)).await;
+            id
+        });
+    };
+    for id in 0..count {
+        start(&mut workers, id);
+    }
+    while let Some(ended) = workers.join_next().await {
+        let Ok(id) = ended else { continue };
+        if worker.queue.is_closed() {
+            continue;
+        }
+        error!(worker = id, "a worker stopped unexpectedly: starting a new one");
+        worker.metrics.workers.busy(id, false);
+        start(&mut workers, id);
+    }
+}
+
+/// What a worker needs.
+#[derive(Clone)]
+struct Worker {
+    id: usize,
     cluster: Cluster,
     shared: SharedSettings,
     queue: Arc<Queue>,
     metrics: Arc<Metrics>,
     backoff: Duration,
+    deadline: Duration,
     finalizers: bool,
-) {
+}
+
+/// One guarded attempt at `key`: a panic or an attempt past `deadline` counts as a
+/// failed attempt (the run's `retries` goes up, as for any failure), never as a dead
+/// or stuck worker.
+async fn attempt(w: &Worker, settings: &settings::Settings, key: &RunKey) -> (Outcome, Option<RunKey>) {
+    use futures::FutureExt as _;
+    let guarded = std::panic::AssertUnwindSafe(reconcile::reconcile(
+        &w.cluster,
+        settings,
+        w.finalizers,
+        &w.metrics,
+        key,
+    ))
+    .catch_unwind();
+    let why = match tokio::time::timeout(w.deadline, guarded).await {
+        Ok(Ok(done)) => return done,
+        Ok(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            error!(run = %key, "signing panicked: {what}");
+            "internal error while signing (a chainseal bug: see the controller's log)".to_owned()
+        }
+        Err(_) => {
+            warn!(run = %key, deadline = ?w.deadline, "the attempt took too long: abandoned");
+            format!(
+                "the attempt did not finish within {}s (`CHAINSEAL_RECONCILE_TIMEOUT`); a registry or service named by the run may be slow or stalling",
+                w.deadline.as_secs()
+            )
+        }
+    };
+    (reconcile::count_failure(&w.cluster, key, why).await, None)
+}
+
+/// Take keys off the queue until it closes.
+async fn work(w: Worker) {
     let recorder = kube::runtime::events::Recorder::new(
-        cluster.client(),
+        w.cluster.client(),
         kube::runtime::events::Reporter {
             controller: "chainseal-controller".into(),
             instance: std::env::var("HOSTNAME").ok(),
         },
     );
+    let (queue, metrics, backoff) = (&w.queue, &w.metrics, w.backoff);
     while let Some(key) = queue.pop().await {
         metrics
             .queue_depth
             .set(i64::try_from(queue.depth()).unwrap_or(i64::MAX));
-        let settings = shared.read().await.clone();
+        let settings = w.shared.read().await.clone();
         let started = std::time::Instant::now();
-        let (outcome, parent) =
-            reconcile::reconcile(&cluster, &settings, finalizers, &metrics, &key).await;
+        metrics.workers.busy(w.id, true);
+        let (outcome, parent) = attempt(&w, &settings, &key).await;
+        metrics.workers.busy(w.id, false);
         metrics
             .kind(key.kind)
             .handling

@@ -116,6 +116,11 @@ impl Queue {
         self.ready.notify_waiters();
     }
 
+    /// Whether [`Queue::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.lanes.lock().map(|l| l.closed).unwrap_or(true)
+    }
+
     /// Keys waiting (both lanes).
     pub fn depth(&self) -> usize {
         self.lanes

@@ -220,7 +220,24 @@ async fn look(
     let mut values = vec![obj.clone()];
     if key.kind == TektonKind::PipelineRun {
         match children(cluster, &key.namespace, &obj).await {
-            Ok(Some(kids)) => values.extend(kids),
+            Ok(Some(kids)) => {
+                // A TaskRun named in `childReferences` must be this PipelineRun's own
+                // (its controlling ownerReference): otherwise the status and the
+                // TaskRuns disagree, and another run's work would be attested.
+                let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+                if let Some(foreign) = kids.iter().find(|k| !tekton::api::owned_by(k, uid)) {
+                    let name = foreign
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?");
+                    let why = format!(
+                        "payload_creation: the child TaskRun `{name}` is not owned by this PipelineRun (no controlling ownerReference to its uid): refusing to attest it"
+                    );
+                    warn!(run = %key, "{why}");
+                    return Ok((retry(cluster, key, &obj, why).await, obj));
+                }
+                values.extend(kids)
+            }
             Ok(None) => return Ok((Outcome::Waiting, obj)),
             Err(Outcome::Skipped(why)) => return Ok((Outcome::Skipped(why), obj)),
             Err(outcome) => return Err(outcome),
@@ -500,6 +517,17 @@ async fn sign_and_store(
         Ok(notes)
     } else {
         Err(failures)
+    }
+}
+
+/// Count a failed attempt that ended without its own bookkeeping (a panic, the
+/// deadline): read the run again and count it as [`retry`] does.
+pub async fn count_failure(cluster: &Cluster, key: &RunKey, why: String) -> Outcome {
+    match cluster.get(key.kind, &key.namespace, &key.name).await {
+        Ok(obj) if is_handled(&obj) => Outcome::Skipped("already handled"),
+        Ok(obj) => retry(cluster, key, &obj, why).await,
+        Err(crate::kube::Error::NotFound { .. }) => Outcome::Skipped("gone"),
+        Err(e) => Outcome::Unavailable(e.to_string()),
     }
 }
 

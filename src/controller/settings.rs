@@ -66,8 +66,10 @@ pub enum Error {
 /// never marked signed).
 #[derive(Debug, Clone)]
 pub enum SignerSlot {
-    /// Loaded once (a key or KMS key), or why it could not be.
-    Loaded(Result<Arc<dyn Signer>, String>),
+    /// A key or KMS key: loaded on first use, loaded again when its secret files
+    /// change (a rotated `signing-secrets`), and tried again on the next run after a
+    /// failed load — as Chains, which builds its signer per run.
+    Loaded(Arc<Reloading>),
     /// Keyless: a fresh Fulcio certificate for each use (as Chains; the certificate
     /// lives 10 minutes and the identity token rotates).
     Keyless(crate::keyless::Settings),
@@ -77,12 +79,134 @@ impl SignerSlot {
     /// The signer.
     pub async fn get(&self) -> Result<Arc<dyn Signer>, String> {
         match self {
-            Self::Loaded(s) => s.clone(),
+            Self::Loaded(s) => s.get().await,
             Self::Keyless(settings) => crate::keyless::KeylessSigner::connect(settings)
                 .await
                 .map(|s| Arc::new(s) as Arc<dyn Signer>)
                 .map_err(|e| e.to_string()),
         }
+    }
+}
+
+/// How often the secret files of a loaded signer are looked at for a change.
+const SECRETS_CHECKED_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A signer loaded from settings, reloaded when its secret files change or after a
+/// failed load.
+pub struct Reloading {
+    args: SignerArgs,
+    /// The directory whose files make the signer (`signing-secrets`), if any.
+    watched: Option<std::path::PathBuf>,
+    state: tokio::sync::Mutex<Option<LoadedSigner>>,
+}
+
+struct LoadedSigner {
+    signer: Result<Arc<dyn Signer>, String>,
+    fingerprint: Option<[u8; 32]>,
+    checked: std::time::Instant,
+}
+
+impl std::fmt::Debug for Reloading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloading")
+            .field("watched", &self.watched)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reloading {
+    fn new(args: SignerArgs, watched: Option<std::path::PathBuf>) -> Self {
+        Self {
+            args,
+            watched,
+            state: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// A signer that failed to load, with no way to load it (a settings error).
+    fn failed(why: String) -> Self {
+        let this = Self::new(SignerArgs::default(), None);
+        this.state.try_lock().map(|mut s| {
+            *s = Some(LoadedSigner {
+                signer: Err(why),
+                fingerprint: None,
+                checked: std::time::Instant::now(),
+            })
+        })
+        .ok();
+        this
+    }
+
+    /// The signer, loaded again if its files changed or the last load failed.
+    pub async fn get(&self) -> Result<Arc<dyn Signer>, String> {
+        let mut state = self.state.lock().await;
+        let reload = match &*state {
+            None => true,
+            // A settings error: nothing to load again until the ConfigMap changes.
+            Some(s) if s.signer.is_err() && self.args.key.is_none() && self.watched.is_none() => false,
+            Some(s) if s.signer.is_err() => true,
+            Some(s) if s.checked.elapsed() < SECRETS_CHECKED_EVERY => false,
+            Some(s) => match &self.watched {
+                Some(dir) => fingerprint(dir) != s.fingerprint,
+                None => false,
+            },
+        };
+        if reload {
+            let fingerprint = self.watched.as_deref().and_then(fingerprint);
+            let signer = load(self.args.clone()).await;
+            if let Some(old) = &*state
+                && old.signer.is_ok()
+            {
+                tracing::info!("the signing secrets changed: signer loaded again");
+            }
+            *state = Some(LoadedSigner {
+                signer,
+                fingerprint,
+                checked: std::time::Instant::now(),
+            });
+        } else if let Some(s) = state.as_mut() {
+            s.checked = std::time::Instant::now();
+        }
+        match &*state {
+            Some(s) => s.signer.clone(),
+            None => Err("no signer".into()),
+        }
+    }
+}
+
+/// A digest of the regular files directly in `dir` (names and contents), following
+/// symlinks as a mounted Secret's `..data` swap needs; `None` if it cannot be read.
+fn fingerprint(dir: &std::path::Path) -> Option<[u8; 32]> {
+    use sha2::Digest as _;
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.'))
+                && p.is_file()
+        })
+        .collect();
+    names.sort();
+    let mut digest = sha2::Sha256::new();
+    for path in names.iter().take(64) {
+        digest.update(path.as_os_str().as_encoded_bytes());
+        digest.update([0]);
+        // Signing secrets are small; a larger file is not read whole.
+        let data = std::fs::read(path).ok()?;
+        digest.update(data.len().to_le_bytes());
+        digest.update(&data[..data.len().min(1 << 20)]);
+    }
+    Some(digest.finalize().into())
+}
+
+async fn load(args: SignerArgs) -> Result<Arc<dyn Signer>, String> {
+    match SignerConfig::from_args(args) {
+        Ok(Some(cfg)) => signing::load(&cfg).await.map(Arc::from).map_err(|e| e.to_string()),
+        Ok(None) => Err("no key configured".to_owned()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -309,9 +433,9 @@ async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment)
         },
         SignerKind::Kms => {
             let Some(kms_ref) = chains.kms_ref.clone() else {
-                return SignerSlot::Loaded(Err(
+                return SignerSlot::Loaded(Arc::new(Reloading::failed(
                     "a signer is `kms` but chains-config sets no `signers.kms.kmsref`".into(),
-                ));
+                )));
             };
             let auth = |k: &str| chains.kms_auth.get(k).cloned().filter(|v| !v.is_empty());
             SignerArgs {
@@ -329,10 +453,11 @@ async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment)
             }
         }
     };
-    let loaded = match SignerConfig::from_args(args) {
-        Ok(Some(cfg)) => signing::load(&cfg).await.map_err(|e| e.to_string()),
-        Ok(None) => Err("no key configured".to_owned()),
-        Err(e) => Err(e.to_string()),
-    };
-    SignerSlot::Loaded(loaded.map(Arc::from))
+    let watched = (kind == SignerKind::X509).then(|| env.signing_secrets.clone());
+    let slot = Reloading::new(args, watched);
+    // Loaded now, so the settings log says at once whether the key works.
+    if let Err(e) = slot.get().await {
+        tracing::warn!("the {kind:?} signer cannot be loaded (tried again at the next run): {e}");
+    }
+    SignerSlot::Loaded(Arc::new(slot))
 }

@@ -13,9 +13,20 @@
 //!
 //! Basic credentials and identity (refresh) tokens are both handled; the bearer-token
 //! exchange with the registry's token service is done by `oci-client`.
+//!
+//! Credential helpers (`docker-credential-<name> get`) run with a deadline
+//! ([`HELPER_TIMEOUT`], then killed) and a cleared environment: only `PATH`, `HOME`,
+//! `USER`, `TMPDIR`, `DOCKER_CONFIG`, `XDG_*`, proxy and CA settings and the cloud
+//! credential variables the well-known helpers read (`AWS_*`, `GOOGLE_*`,
+//! `CLOUDSDK_*`, `AZURE_*`) reach them; chainseal's own settings and secrets
+//! (`CHAINSEAL_*`, `VAULT_*`, `MONGO_SERVER_URL`, …) do not. Their output is never
+//! shown.
 
-use std::io::BufReader;
+use std::ffi::OsString;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use docker_credential::{CredentialRetrievalError, DockerCredential};
 use oci_client::secrets::RegistryAuth;
@@ -78,11 +89,11 @@ impl Keychain {
                 entry.clone()
             };
             let file = &file;
-            let f = std::fs::File::open(file).map_err(|e| Error::Credentials {
+            let text = std::fs::read(file).map_err(|e| Error::Credentials {
                 path: file.clone(),
                 reason: e.to_string(),
             })?;
-            match docker_credential::get_credential_from_reader(BufReader::new(f), registry) {
+            match credential_from_config(&text, registry) {
                 Ok(c) => return Ok(found(c, file)),
                 Err(CredentialRetrievalError::NoCredentialConfigured) => {}
                 Err(e) => {
@@ -95,12 +106,13 @@ impl Keychain {
         }
         let config = docker_config();
         if config.exists() {
-            match docker_credential::get_credential(registry) {
+            let text = std::fs::read(&config).map_err(|e| Error::Credentials {
+                path: config.clone(),
+                reason: e.to_string(),
+            })?;
+            match credential_from_config(&text, registry) {
                 Ok(c) => return Ok(found(c, &config)),
-                Err(
-                    CredentialRetrievalError::NoCredentialConfigured
-                    | CredentialRetrievalError::ConfigNotFound,
-                ) => {}
+                Err(CredentialRetrievalError::NoCredentialConfigured) => {}
                 Err(e) => {
                     return Err(Error::Credentials {
                         path: config,
@@ -129,9 +141,162 @@ fn found(c: DockerCredential, file: &Path) -> Found {
     }
 }
 
+/// How long a credential helper may take before it is killed.
+pub const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most a helper may print (a JSON object with a user name and a secret).
+const HELPER_OUTPUT_LIMIT: u64 = 64 * 1024;
+
+/// The credential for `registry` in the docker config `text`: `credHelpers` for the
+/// registry, else `auths`, else `credsStore`, as docker resolves them. Helpers are
+/// run by [`run_helper`], not by `docker_credential` (no deadline, whole environment).
+fn credential_from_config(
+    text: &[u8],
+    registry: &str,
+) -> Result<DockerCredential, CredentialRetrievalError> {
+    let mut config: serde_json::Value =
+        serde_json::from_slice(text).map_err(|_| CredentialRetrievalError::ConfigReadError)?;
+    let helper =
+        |name: &serde_json::Value| name.as_str().filter(|n| !n.is_empty()).map(str::to_owned);
+    if let Some(name) = config
+        .get("credHelpers")
+        .and_then(|h| h.get(registry))
+        .and_then(helper)
+    {
+        return run_helper(
+            &name,
+            registry,
+            helper_env(std::env::vars_os()),
+            HELPER_TIMEOUT,
+        );
+    }
+    let store = config.get("credsStore").and_then(helper);
+    if let Some(object) = config.as_object_mut() {
+        object.remove("credHelpers");
+        object.remove("credsStore");
+    }
+    let auths_only =
+        serde_json::to_vec(&config).map_err(|_| CredentialRetrievalError::ConfigReadError)?;
+    match docker_credential::get_credential_from_reader(auths_only.as_slice(), registry) {
+        Err(CredentialRetrievalError::NoCredentialConfigured) => match store {
+            Some(name) => run_helper(
+                &name,
+                registry,
+                helper_env(std::env::vars_os()),
+                HELPER_TIMEOUT,
+            ),
+            None => Err(CredentialRetrievalError::NoCredentialConfigured),
+        },
+        other => other,
+    }
+}
+
+/// Whether a helper may see the variable `name`.
+fn helper_may_see(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "TMPDIR",
+        "DOCKER_CONFIG",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    ];
+    const PREFIXES: &[&str] = &["XDG_", "AWS_", "GOOGLE_", "CLOUDSDK_", "AZURE_"];
+    EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The environment a helper runs with: the allowed part of `vars`.
+fn helper_env(vars: impl Iterator<Item = (OsString, OsString)>) -> Vec<(OsString, OsString)> {
+    vars.filter(|(k, _)| k.to_str().is_some_and(helper_may_see))
+        .collect()
+}
+
+/// Run `docker-credential-<name> get` for `registry` with only `env`, killed after
+/// `timeout`.
+fn run_helper(
+    name: &str,
+    registry: &str,
+    env: Vec<(OsString, OsString)>,
+    timeout: Duration,
+) -> Result<DockerCredential, CredentialRetrievalError> {
+    let program = format!("docker-credential-{name}");
+    let failure = |what: &str| CredentialRetrievalError::HelperFailure {
+        helper: name.to_owned(),
+        stdout: String::new(),
+        stderr: what.to_owned(),
+    };
+    if name.contains(['/', '\\']) {
+        return Err(failure("a helper name is not a path"));
+    }
+    let mut child = Command::new(&program)
+        .arg("get")
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|_| CredentialRetrievalError::HelperCommunicationError)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that exits without reading is judged by its exit status below.
+        let _ = stdin.write_all(registry.as_bytes());
+    }
+    let reader = child.stdout.take().map(|stdout| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = stdout.take(HELPER_OUTPUT_LIMIT).read_to_end(&mut out);
+            out
+        })
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(failure("timed out"));
+            }
+            Err(_) => return Err(CredentialRetrievalError::HelperCommunicationError),
+        }
+    };
+    let out = zeroize::Zeroizing::new(reader.and_then(|r| r.join().ok()).unwrap_or_default());
+    if !status.success() {
+        return Err(failure("failed"));
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Reply {
+        username: String,
+        secret: String,
+    }
+    let reply: Reply = serde_json::from_slice(&out)
+        .map_err(|_| CredentialRetrievalError::MalformedHelperResponse)?;
+    Ok(if reply.username == "<token>" {
+        DockerCredential::IdentityToken(reply.secret)
+    } else {
+        DockerCredential::UsernamePassword(reply.username, reply.secret)
+    })
+}
+
 /// A message without helper output (which may hold secrets).
 fn describe(e: &CredentialRetrievalError) -> String {
     match e {
+        CredentialRetrievalError::HelperFailure { helper, stderr, .. } if stderr == "timed out" => {
+            format!(
+                "credential helper `docker-credential-{helper}` did not answer within {} s and was stopped",
+                HELPER_TIMEOUT.as_secs()
+            )
+        }
         CredentialRetrievalError::HelperFailure { helper, .. } => {
             format!("credential helper `docker-credential-{helper}` failed")
         }
@@ -175,6 +340,104 @@ mod tests {
             other.auth,
             RegistryAuth::Anonymous | RegistryAuth::Basic(..)
         ));
+    }
+
+    /// A helper script `docker-credential-NAME` in `dir` running `body`.
+    #[cfg(unix)]
+    fn helper(dir: &Path, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = dir.join(format!("docker-credential-{name}"));
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write helper");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn helpers_see_only_the_environment_they_need() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let seen = dir.path().join("seen-env");
+        helper(
+            dir.path(),
+            "spy",
+            &format!(
+                "env > '{}'\nread registry\necho \"{{\\\"Username\\\":\\\"robot\\\",\\\"Secret\\\":\\\"for-$registry\\\"}}\"",
+                seen.display()
+            ),
+        );
+        let path = format!("{}:/usr/bin:/bin", dir.path().display());
+        let ours = [
+            ("PATH", path.as_str()),
+            ("HOME", "/home/ci"),
+            ("DOCKER_CONFIG", "/etc/docker-config"),
+            ("XDG_RUNTIME_DIR", "/run/user/1"),
+            ("AWS_REGION", "eu-west-1"),
+            ("CHAINSEAL_KEY_PASSWORD", "key-pass-Vq3"),
+            ("VAULT_TOKEN", "vault-token-Vq3"),
+            ("MONGO_SERVER_URL", "mongodb://u:mongo-pass-Vq3@h"),
+            ("CHAINSEAL_KMS_AUTH_TOKEN", "kms-token-Vq3"),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let got = run_helper(
+            "spy",
+            "registry.example.com",
+            helper_env(ours.into_iter()),
+            Duration::from_secs(10),
+        )
+        .expect("helper answers");
+        assert_eq!(
+            got,
+            DockerCredential::UsernamePassword("robot".into(), "for-registry.example.com".into())
+        );
+        let env = std::fs::read_to_string(&seen).expect("helper ran");
+        assert!(!env.contains("Vq3"), "a secret reached the helper:\n{env}");
+        for kept in [
+            "HOME=/home/ci",
+            "DOCKER_CONFIG=",
+            "XDG_RUNTIME_DIR=",
+            "AWS_REGION=",
+        ] {
+            assert!(env.contains(kept), "{kept} missing:\n{env}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hanging_helper_is_killed_at_the_deadline() {
+        let dir = tempfile::tempdir().expect("tmp");
+        helper(dir.path(), "hang", "exec sleep 60");
+        let env = vec![(
+            OsString::from("PATH"),
+            OsString::from(format!("{}:/usr/bin:/bin", dir.path().display())),
+        )];
+        let started = Instant::now();
+        let err = run_helper("hang", "r.example.com", env, Duration::from_millis(300))
+            .expect_err("times out");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            describe(&err).contains("did not answer"),
+            "{}",
+            describe(&err)
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn config_helpers_are_run_by_us() {
+        // Not on PATH: the lookup fails to start it, and says so without output.
+        let config = br#"{"credHelpers":{"r.example.com":"absent-helper-xyz"},"auths":{"o.example.com":{"auth":"cm9ib3Q6czNjcmV0"}}}"#;
+        assert!(credential_from_config(config, "r.example.com").is_err());
+        assert_eq!(
+            credential_from_config(config, "o.example.com").expect("auths"),
+            DockerCredential::UsernamePassword("robot".into(), "s3cret".into())
+        );
+        assert_eq!(
+            credential_from_config(config, "x.example.com"),
+            Err(CredentialRetrievalError::NoCredentialConfigured)
+        );
     }
 
     #[test]

@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Reference;
-use serde_json::{Value, json};
-
+use super::manifest::{
+    CosignConfig, DOCKER_MANIFEST, Descriptor, History, ImageManifest, OCI_MANIFEST, RootFs,
+};
 use super::{Blob, Error, READ_AT_ONCE, Registry, sha256_digest};
 
 /// Layer media type of an attestation (the DSSE envelope JSON).
@@ -29,8 +30,7 @@ pub const BUNDLE: &str = "dev.sigstore.cosign/bundle";
 /// Layer annotation cosign's `attest` adds with the Statement's predicate type.
 pub const PREDICATE_TYPE: &str = "predicateType";
 
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// go-containerregistry's zero time, as cosign's config files carry it.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -90,6 +90,9 @@ pub fn tag(repo: &Reference, image_digest: &str, kind: Kind) -> Reference {
 
 /// Add `layer` to the `kind` tag of `image_digest` in `repo`. Returns the tag and
 /// whether anything was written (`false`: an identical layer was already there).
+///
+/// The manifest and config written are built from the layers read (typed), never by
+/// editing the fetched documents: whatever else a registry put there is not written back.
 pub async fn append(
     registry: &Registry,
     repo: &Reference,
@@ -103,90 +106,77 @@ pub async fn append(
     // the read-back below guards against other processes.
     let _held = registry.lock(tag.whole()).await;
     for _ in 0..3 {
-        let existing = registry
-            .manifest(&tag, &[OCI_MANIFEST, DOCKER_MANIFEST])
-            .await?;
-        let mut manifest: Value = match &existing {
-            Some((body, _)) => serde_json::from_slice(body).map_err(|e| Error::Content {
-                location: tag.whole(),
-                reason: format!("the tag holds no JSON manifest: {e}"),
-            })?,
-            None => json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": []}),
+        let existing = read_manifest(registry, &tag).await?;
+        let (manifest_type, config_type, mut layers) = match existing {
+            Some(m) => {
+                let docker = m.media_type.as_deref() == Some(DOCKER_MANIFEST);
+                (
+                    if docker { DOCKER_MANIFEST } else { OCI_MANIFEST },
+                    if docker { DOCKER_CONFIG } else { OCI_CONFIG },
+                    m.layers,
+                )
+            }
+            None => (OCI_MANIFEST, OCI_CONFIG, Vec::new()),
         };
-        let layers = manifest
-            .get("layers")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if layers.iter().any(|l| l["digest"] == digest.as_str()) {
+        if layers.iter().any(|l| l.digest == digest) {
             return Ok((tag, false));
         }
-        // The config: the existing one (read while the layer uploads) with this layer
-        // added, or a new one; it is uploaded alongside the layer, as it needs only the
-        // layer's digest.
-        let config = async {
-            let mut config = match manifest.pointer("/config/digest").and_then(Value::as_str) {
-                Some(config_digest) => {
-                    let size = manifest
-                        .pointer("/config/size")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(0);
-                    let blob = registry.blob(&tag, config_digest, size).await?;
-                    serde_json::from_slice(&blob).map_err(|e| Error::Content {
-                        location: format!("{} config {config_digest}", tag.whole()),
-                        reason: format!("not JSON: {e}"),
-                    })?
-                }
-                None => json!({
-                    "architecture": "", "created": ZERO_TIME, "history": [], "os": "",
-                    "rootfs": {"type": "layers", "diff_ids": []}, "config": {},
-                }),
-            };
-            push_json(&mut config, "/rootfs/diff_ids", json!(digest));
-            push_json(&mut config, "/history", json!({"created": ZERO_TIME}));
-            let bytes = serde_json::to_vec(&config).unwrap_or_default();
-            let digest = registry.push_blob(&tag, &bytes, Blob::Fresh).await?;
-            Ok::<_, Error>((bytes.len(), digest))
-        };
-        let (layer_pushed, config) =
-            tokio::join!(registry.push_blob(&tag, &layer.blob, Blob::Fresh), config);
-        layer_pushed?;
-        let (config_size, config_digest) = config?;
-        let config_media_type = manifest
-            .pointer("/config/mediaType")
-            .and_then(Value::as_str)
-            .unwrap_or(OCI_CONFIG)
-            .to_owned();
-        manifest["config"] = json!({
-            "mediaType": config_media_type,
-            "size": config_size,
-            "digest": config_digest,
+        layers.push(Descriptor {
+            media_type: layer.media_type.to_owned(),
+            digest: digest.clone(),
+            size: layer.blob.len() as u64,
+            artifact_type: None,
+            annotations: layer.annotations.clone(),
         });
-        let mut all = layers;
-        all.push(json!({
-            "mediaType": layer.media_type,
-            "size": layer.blob.len(),
-            "digest": digest,
-            "annotations": layer.annotations,
-        }));
-        manifest["layers"] = Value::Array(all);
-        let media_type = manifest
-            .get("mediaType")
-            .and_then(Value::as_str)
-            .unwrap_or(OCI_MANIFEST)
-            .to_owned();
-        let body = serde_json::to_vec(&manifest).unwrap_or_default();
-        registry.push_manifest(&tag, &body, &media_type).await?;
+        // go-containerregistry's config: one diff_id (the layer digest: signature
+        // layers are not compressed) and one history entry per layer.
+        let config = CosignConfig {
+            architecture: String::new(),
+            config: Default::default(),
+            created: ZERO_TIME.to_owned(),
+            history: layers
+                .iter()
+                .map(|_| History {
+                    created: ZERO_TIME.to_owned(),
+                })
+                .collect(),
+            os: String::new(),
+            rootfs: RootFs {
+                kind: "layers".to_owned(),
+                diff_ids: layers.iter().map(|l| l.digest.clone()).collect(),
+            },
+        }
+        .to_bytes();
+        let (layer_pushed, config_pushed) = tokio::join!(
+            registry.push_blob(&tag, &layer.blob, Blob::Fresh),
+            registry.push_blob(&tag, &config, Blob::Fresh)
+        );
+        layer_pushed?;
+        let config_digest = config_pushed?;
+        let manifest = ImageManifest {
+            schema_version: 2,
+            media_type: Some(manifest_type.to_owned()),
+            artifact_type: None,
+            config: Descriptor {
+                media_type: config_type.to_owned(),
+                digest: config_digest,
+                size: config.len() as u64,
+                artifact_type: None,
+                annotations: Default::default(),
+            },
+            layers,
+            subject: None,
+            annotations: Default::default(),
+        };
+        registry
+            .push_manifest(&tag, &manifest.to_bytes(), manifest_type)
+            .await?;
         // Confirm: a concurrent writer may have replaced the tag after our read.
-        let landed = registry
-            .manifest(&tag, &[OCI_MANIFEST, DOCKER_MANIFEST])
-            .await?
-            .and_then(|(body, _)| serde_json::from_slice::<Value>(&body).ok())
-            .is_some_and(|m| {
-                m["layers"]
-                    .as_array()
-                    .is_some_and(|ls| ls.iter().any(|l| l["digest"] == digest.as_str()))
-            });
+        let landed = read_manifest(registry, &tag)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.layers.iter().any(|l| l.digest == digest));
         if landed {
             return Ok((tag, true));
         }
@@ -198,21 +188,23 @@ pub async fn append(
     })
 }
 
-fn push_json(doc: &mut Value, pointer: &str, item: Value) {
-    match doc.pointer_mut(pointer) {
-        Some(Value::Array(items)) => items.push(item),
-        _ => {
-            // Missing or malformed: rebuild the path's last component as a list.
-            let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
-            if let Some(Value::Object(map)) = if parent.is_empty() {
-                Some(&mut *doc)
-            } else {
-                doc.pointer_mut(parent)
-            } {
-                map.insert(key.to_owned(), Value::Array(vec![item]));
-            }
-        }
-    }
+/// The manifest at `tag`, typed; `None` when the tag does not exist.
+async fn read_manifest(
+    registry: &Registry,
+    tag: &Reference,
+) -> Result<Option<ImageManifest>, Error> {
+    let Some((body, _)) = registry
+        .manifest(tag, &[OCI_MANIFEST, DOCKER_MANIFEST])
+        .await?
+    else {
+        return Ok(None);
+    };
+    ImageManifest::parse(&body)
+        .map(Some)
+        .map_err(|e| Error::Content {
+            location: tag.whole(),
+            reason: format!("the tag holds a manifest chainseal cannot read ({e}); move it away"),
+        })
 }
 
 /// Every layer of the `kind` tag of `image_digest` in `repo` (empty when the tag
@@ -224,37 +216,19 @@ pub async fn read(
     kind: Kind,
 ) -> Result<Vec<ReadLayer>, Error> {
     let tag = tag(repo, image_digest, kind);
-    let Some((body, _)) = registry
-        .manifest(&tag, &[OCI_MANIFEST, DOCKER_MANIFEST])
-        .await?
-    else {
+    let Some(manifest) = read_manifest(registry, &tag).await? else {
         return Ok(Vec::new());
     };
-    let manifest: Value = serde_json::from_slice(&body).map_err(|e| Error::Content {
-        location: tag.whole(),
-        reason: format!("not a JSON manifest: {e}"),
-    })?;
     // The layers' blobs, a few at a time, in the manifest's order.
-    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
-    futures::stream::iter(layers)
+    futures::stream::iter(manifest.layers)
         .map(|l| {
             let tag = &tag;
             async move {
-                let digest = l["digest"].as_str().unwrap_or_default().to_owned();
-                let size = l["size"].as_i64().unwrap_or(0);
-                let blob = registry.blob(tag, &digest, size).await?;
-                let annotations = l["annotations"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let blob = registry.blob(tag, &l.digest, l.size).await?;
                 Ok(ReadLayer {
-                    media_type: l["mediaType"].as_str().unwrap_or_default().to_owned(),
-                    digest,
-                    annotations,
+                    media_type: l.media_type,
+                    digest: l.digest,
+                    annotations: l.annotations,
                     blob,
                 })
             }
@@ -279,14 +253,5 @@ mod tests {
             tag(&repo, "sha256:abc", Kind::Signature).whole(),
             "127.0.0.1:5000/team/app:sha256-abc.sig"
         );
-    }
-
-    #[test]
-    fn config_lists_grow() {
-        let mut config = json!({"rootfs": {"type": "layers", "diff_ids": ["a"]}});
-        push_json(&mut config, "/rootfs/diff_ids", json!("b"));
-        push_json(&mut config, "/history", json!({"created": ZERO_TIME}));
-        assert_eq!(config["rootfs"]["diff_ids"], json!(["a", "b"]));
-        assert_eq!(config["history"], json!([{"created": ZERO_TIME}]));
     }
 }

@@ -1,25 +1,29 @@
-//! OCI registry access for storage and verification, on `oci-client`.
+//! OCI registry access for storage and verification.
 //!
-//! [`Registry`] adds what the product needs around the client: credentials from
-//! docker config files ([`auth`]), plain HTTP only for the registries listed as
-//! insecure, bounded retries with backoff and jitter on 5xx, 429 and connection
-//! errors, and errors that name the registry and the fix. [`cosign`] writes and reads
-//! cosign's tag layout (`sha256-<hex>.att` / `.sig`), [`referrers`] OCI 1.1 referrers
-//! (Sigstore bundles).
+//! [`Registry`] is what the rest of chainseal uses: credentials from docker config
+//! files ([`auth`]), read again after a refusal and every few minutes; plain HTTP only
+//! for the registries listed as insecure; bounded retries with backoff and jitter on
+//! 5xx, 429 and connection errors; and errors that name the registry, the action and
+//! the status (never a response body). The HTTP side is chainseal's own
+//! ([`transport`]): registries are named by untrusted runs, so redirects, token
+//! services, addresses and reply sizes are checked there. Documents are typed
+//! ([`manifest`]). [`cosign`] writes and reads cosign's tag layout
+//! (`sha256-<hex>.att` / `.sig`), [`referrers`] OCI 1.1 referrers (Sigstore bundles).
+//! `oci-client` provides the reference and credential types.
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::{Client, Reference};
+use oci_client::Reference;
 use thiserror::Error;
 use tracing::{debug, warn};
 
 pub mod auth;
 pub mod cosign;
+pub mod manifest;
 pub mod referrers;
+pub mod transport;
 
 /// Registry errors. Messages name the registry and what to check.
 #[derive(Debug, Error)]
@@ -101,17 +105,16 @@ pub struct Settings {
 /// Retry bounds: attempts and total time.
 const ATTEMPTS: u32 = 5;
 const RETRY_BUDGET: Duration = Duration::from_secs(60);
+/// How long credentials read for a registry are used before they are read again (a
+/// rotated Secret is picked up); a refusal re-reads them at once.
+const CREDENTIALS_FRESH: Duration = Duration::from_secs(300);
 
 /// A registry client with credentials, retries and readable errors.
 pub struct Registry {
-    client: Client,
+    transport: transport::Transport,
     keychain: auth::Keychain,
-    /// Registries whose credentials were handed to the client already. An async
-    /// lock, held while credentials are stored, so concurrent writes to a registry
-    /// never start before its credentials are in place.
-    authed: tokio::sync::Mutex<BTreeSet<String>>,
-    /// Where each registry's credentials came from.
-    sources: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    /// Each registry's credentials, where they came from, and when they were read.
+    credentials: tokio::sync::Mutex<HashMap<String, (auth::Found, Instant)>>,
     /// The in-process locks of [`Registry::lock`]: one per tag being read, changed and
     /// written back (cosign tags, the referrers tag schema's index) and per blob being
     /// uploaded, so this process's own concurrent writes never collide.
@@ -120,7 +123,7 @@ pub struct Registry {
     /// so a blob several writes share (one envelope for subjects in one repository, the
     /// empty config) is uploaded once: distribution 2.8 rewrites a blob's link on every
     /// upload, and refuses a manifest naming the blob at that moment as unknown.
-    uploaded: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+    uploaded: std::sync::Mutex<HashMap<String, Instant>>,
 }
 
 /// How long an upload is remembered: longer than one run's writes take, retries
@@ -137,83 +140,6 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-/// What a failed attempt means.
-enum Failure {
-    /// Worth another attempt.
-    Transient(OciDistributionError),
-    /// Final.
-    Permanent(OciDistributionError),
-}
-
-fn classify(e: OciDistributionError) -> Failure {
-    match &e {
-        OciDistributionError::ServerError { code, .. } if *code >= 500 || *code == 429 => {
-            Failure::Transient(e)
-        }
-        // `MANIFEST_BLOB_UNKNOWN` for a manifest whose blobs were just uploaded: another
-        // process uploading the same blob makes distribution 2.8 rewrite its link, and
-        // a manifest checked at that moment is refused; it is accepted again after.
-        OciDistributionError::RegistryError { envelope, .. }
-            if envelope.errors.iter().any(|x| {
-                matches!(
-                    x.code,
-                    OciErrorCode::Toomanyrequests | OciErrorCode::ManifestBlobUnknown
-                )
-            }) =>
-        {
-            Failure::Transient(e)
-        }
-        OciDistributionError::RequestError(r)
-            if r.is_connect()
-                || r.is_timeout()
-                || r.is_request()
-                || r.is_body()
-                // A bare status (oci-client's `HEAD` of a blob reports one).
-                || r.status().is_some_and(|s| s.is_server_error() || s.as_u16() == 429) =>
-        {
-            Failure::Transient(e)
-        }
-        OciDistributionError::IoError(_) => Failure::Transient(e),
-        _ => Failure::Permanent(e),
-    }
-}
-
-/// Whether an error says the manifest or repository does not exist.
-pub fn is_not_found(e: &OciDistributionError) -> bool {
-    match e {
-        OciDistributionError::ImageManifestNotFoundError(_) => true,
-        OciDistributionError::ServerError { code: 404, .. } => true,
-        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|x| {
-            matches!(
-                x.code,
-                OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound
-            )
-        }),
-        _ => false,
-    }
-}
-
-fn is_unauthorized(e: &OciDistributionError) -> bool {
-    match e {
-        OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => true,
-        OciDistributionError::ServerError { code, .. } => *code == 401 || *code == 403,
-        OciDistributionError::RequestError(r) => r
-            .status()
-            .is_some_and(|s| s.as_u16() == 401 || s.as_u16() == 403),
-        OciDistributionError::RegistryError { envelope, .. } => envelope
-            .errors
-            .iter()
-            .any(|x| matches!(x.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)),
-        _ => false,
-    }
-}
-
-/// The first line of an error chain, joined with its causes.
-fn detail(e: &OciDistributionError) -> String {
-    crate::error_text::joined(e)
-}
-
 /// How many manifests or blobs of one image are read at once (a tag's layers, an
 /// image's referrers).
 pub(crate) const READ_AT_ONCE: usize = 8;
@@ -225,6 +151,18 @@ pub enum Blob {
     Shared,
     /// Probably new (a just-signed envelope, a config listing it).
     Fresh,
+}
+
+/// A reply's `Location` with `digest=` added: where an upload's bytes go.
+fn upload_target(reply: &transport::Reply, digest: &str) -> Result<String, transport::Failure> {
+    let location = reply
+        .headers
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| transport::Failure::Refused("the registry gave no upload location".into()))?;
+    let join = if location.contains('?') { '&' } else { '?' };
+    Ok(format!("{location}{join}digest={digest}"))
 }
 
 impl Registry {
@@ -245,138 +183,157 @@ impl Registry {
 
     /// A client for `settings`.
     pub fn new(settings: &Settings) -> Result<Self, Error> {
-        let config = ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(settings.insecure.clone()),
-            connect_timeout: Some(Duration::from_secs(10)),
-            read_timeout: Some(Duration::from_secs(30)),
-            user_agent: concat!("chainseal/", env!("CARGO_PKG_VERSION")),
-            // Our blobs are small: POST + PUT instead of POST + PATCH + PUT saves a
-            // round trip per blob.
-            use_monolithic_push: true,
-            ..ClientConfig::default()
-        };
-        let client = Client::try_from(config).map_err(|e| Error::Registry {
-            registry: String::new(),
-            action: "creating the registry client".into(),
-            detail: e.to_string(),
-        })?;
         Ok(Self {
-            client,
+            transport: transport::Transport::new(settings.insecure.clone()),
             keychain: auth::Keychain::new(settings.auth_files.clone()),
-            authed: Default::default(),
-            sources: Default::default(),
+            credentials: Default::default(),
             locks: Default::default(),
             uploaded: Default::default(),
         })
     }
 
-    /// The underlying client, with credentials for `r`'s registry in place.
-    async fn client_for(&self, r: &Reference) -> Result<&Client, Error> {
-        let registry = r.resolve_registry().to_owned();
-        let mut authed = self.authed.lock().await;
-        if !authed.contains(&registry) {
-            let found = self.keychain.lookup(&registry)?;
-            debug!(registry, source = %found.source, "registry credentials");
-            if let Ok(mut sources) = self.sources.lock() {
-                sources.insert(registry.clone(), found.source.clone());
-            }
-            self.client
-                .store_auth_if_needed(&registry, &found.auth)
-                .await;
-            authed.insert(registry);
+    /// The credentials for `registry`: read again when older than
+    /// [`CREDENTIALS_FRESH`] or when `stale` (the registry refused them).
+    async fn credentials(&self, registry: &str, stale: bool) -> Result<auth::Found, Error> {
+        let mut known = self.credentials.lock().await;
+        if !stale
+            && let Some((found, at)) = known.get(registry)
+            && at.elapsed() < CREDENTIALS_FRESH
+        {
+            return Ok(found.clone());
         }
-        Ok(&self.client)
+        let found = self.keychain.lookup(registry)?;
+        debug!(registry, source = %found.source, "registry credentials");
+        if known
+            .get(registry)
+            .is_some_and(|(old, _)| old.auth != found.auth)
+        {
+            self.transport.forget_tokens(registry);
+        }
+        // Registries are named by runs: keep the map bounded.
+        if known.len() >= 256 {
+            known.clear();
+        }
+        known.insert(registry.to_owned(), (found.clone(), Instant::now()));
+        Ok(found)
     }
 
-    /// Run `op` with bounded retries; `action` names it in errors.
-    async fn retry<T, F, Fut>(&self, r: &Reference, action: &str, op: F) -> Result<T, Error>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
-    {
+    /// Send `req` for `r`'s registry with bounded retries; `action` names it in errors.
+    /// A refusal of the credentials reads them again and tries once more.
+    async fn call(
+        &self,
+        r: &Reference,
+        action: &str,
+        req: transport::Request<'_>,
+    ) -> Result<transport::Reply, Error> {
+        self.call_or_absent(r, action, req, false)
+            .await?
+            .ok_or_else(|| Error::Registry {
+                registry: r.resolve_registry().to_owned(),
+                action: action.to_owned(),
+                detail: "HTTP 404".into(),
+            })
+    }
+
+    /// [`Registry::call`]; with `absent_ok`, "not found" is `None`.
+    async fn call_or_absent(
+        &self,
+        r: &Reference,
+        action: &str,
+        req: transport::Request<'_>,
+        absent_ok: bool,
+    ) -> Result<Option<transport::Reply>, Error> {
+        let registry = r.resolve_registry();
         let start = Instant::now();
         let mut delay = Duration::from_millis(100);
         let mut attempt = 1;
+        let mut reread = false;
         loop {
-            match op().await.map_err(classify) {
-                Ok(v) => return Ok(v),
-                Err(Failure::Transient(e))
-                    if attempt < ATTEMPTS && start.elapsed() + delay < RETRY_BUDGET =>
+            let found = self.credentials(registry, reread).await?;
+            match self.transport.send(registry, &req, &found.auth).await {
+                Ok(reply) => return Ok(Some(reply)),
+                Err(e) if absent_ok && e.is_not_found() => return Ok(None),
+                Err(e) if e.is_unauthorized() && !reread => {
+                    debug!(registry, "{action}: {e}; reading the credentials again");
+                    reread = true;
+                }
+                Err(e)
+                    if e.is_transient()
+                        && attempt < ATTEMPTS
+                        && start.elapsed() + delay < RETRY_BUDGET =>
                 {
                     // Full jitter: a random wait up to the current backoff step.
                     let wait = delay.mul_f64(0.5 + fastrand::f64() / 2.0);
-                    warn!(
-                        registry = r.resolve_registry(),
-                        attempt,
-                        "{action}: {} (retrying in {wait:?})",
-                        detail(&e)
-                    );
+                    warn!(registry, attempt, "{action}: {e} (retrying in {wait:?})");
                     tokio::time::sleep(wait).await;
                     delay = (delay * 3).min(Duration::from_secs(5));
                     attempt += 1;
                 }
-                Err(Failure::Transient(e) | Failure::Permanent(e)) => {
-                    return Err(self.error(r, action, e));
-                }
+                Err(e) => return Err(self.error(r, action, &e, &found.source)),
             }
         }
     }
 
-    fn error(&self, r: &Reference, action: &str, e: OciDistributionError) -> Error {
+    fn error(&self, r: &Reference, action: &str, e: &transport::Failure, source: &str) -> Error {
         let registry = r.resolve_registry().to_owned();
-        if is_unauthorized(&e) {
-            let source_used = self
-                .sources
-                .lock()
-                .ok()
-                .and_then(|s| s.get(&registry).cloned())
-                .unwrap_or_else(|| "anonymous".into());
+        if e.is_unauthorized() {
             return Error::Unauthorized {
                 registry,
                 action: action.to_owned(),
-                detail: detail(&e),
+                detail: e.to_string(),
                 searched: format!(
                     "{} (set `CHAINSEAL_REGISTRY_AUTH_FILES` to a mounted `.dockerconfigjson`)",
                     self.keychain.searched()
                 ),
-                source_used,
+                source_used: source.to_owned(),
             };
         }
-        if is_unreachable(&e) {
+        if e.is_unreachable() {
             return Error::Unreachable {
                 registry,
                 action: action.to_owned(),
-                detail: detail(&e),
+                detail: e.to_string(),
             };
         }
         Error::Registry {
             registry,
             action: action.to_owned(),
-            detail: detail(&e),
+            detail: e.to_string(),
         }
     }
 
-    /// The manifest at `r` (tag or digest) and its digest; `None` when absent.
+    /// The manifest at `r` (tag or digest) and its digest; `None` when absent. At most
+    /// [`manifest::MAX_MANIFEST_BYTES`] are read; one asked for by digest must match it.
     pub async fn manifest(
         &self,
         r: &Reference,
         accept: &[&str],
     ) -> Result<Option<(Vec<u8>, String)>, Error> {
-        let client = self.client_for(r).await?;
         let action = format!("reading manifest {}", r.whole());
-        let got = self
-            .retry(r, &action, || async {
-                match client
-                    .pull_manifest_raw(r, &oci_client::secrets::RegistryAuth::Anonymous, accept)
-                    .await
-                {
-                    Ok((body, digest)) => Ok(Some((body.to_vec(), digest))),
-                    Err(e) if is_not_found(&e) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .await?;
-        Ok(got)
+        let wanted = r.digest().or(r.tag()).unwrap_or("latest");
+        let req = transport::Request {
+            method: http::Method::GET,
+            repository: r.repository(),
+            path: format!("manifests/{wanted}"),
+            accept,
+            content_type: None,
+            body: None,
+            limit: manifest::MAX_MANIFEST_BYTES as u64,
+            op: transport::Op::Pull,
+        };
+        let Some(reply) = self.call_or_absent(r, &action, req, true).await? else {
+            return Ok(None);
+        };
+        let digest = sha256_digest(&reply.body);
+        if let Some(expected) = r.digest()
+            && expected != digest
+        {
+            return Err(Error::Content {
+                location: r.whole(),
+                reason: format!("the registry returned a manifest whose digest is {digest}"),
+            });
+        }
+        Ok(Some((reply.body, digest)))
     }
 
     /// Upload `data` as a blob of `r`'s repository; returns its digest.
@@ -388,29 +345,74 @@ impl Registry {
     /// landed. Either way a blob this process uploaded lately is not uploaded again,
     /// and uploads of one blob take turns.
     pub async fn push_blob(&self, r: &Reference, data: &[u8], kind: Blob) -> Result<String, Error> {
-        let client = self.client_for(r).await?;
         let digest = sha256_digest(data);
         let key = format!("{}/{}@{digest}", r.resolve_registry(), r.repository());
         let _held = self.lock(key.clone()).await;
         if self.uploaded_lately(&key, false) {
             return Ok(digest);
         }
-        let action = format!("uploading blob {digest} to {}", r.repository());
-        let check = std::sync::atomic::AtomicBool::new(kind == Blob::Shared);
-        self.retry(r, &action, || async {
-            if check.swap(true, std::sync::atomic::Ordering::Relaxed)
-                && client.blob_exists(r, &digest).await.unwrap_or(false)
-            {
-                return Ok(());
+        let mut check = kind == Blob::Shared;
+        let mut attempt = 1;
+        loop {
+            let result = async {
+                if check && self.has_blob(r, &digest).await? {
+                    return Ok(());
+                }
+                self.upload(r, data, &digest).await
             }
-            client
-                .push_blob(r, bytes::Bytes::copy_from_slice(data), &digest)
-                .await
-                .map(|_| ())
-        })
-        .await?;
+            .await;
+            match result {
+                Ok(()) => break,
+                // Each step retries on its own; one more round re-checks the blob, since
+                // a failed upload may have landed.
+                Err(e @ (Error::Registry { .. } | Error::Unreachable { .. })) if attempt < 2 => {
+                    debug!("{e}; checking the blob before uploading again");
+                    check = true;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         self.uploaded_lately(&key, true);
         Ok(digest)
+    }
+
+    /// A monolithic upload: `POST` for a location, `PUT` the bytes there.
+    async fn upload(&self, r: &Reference, data: &[u8], digest: &str) -> Result<(), Error> {
+        let action = format!("uploading blob {digest} to {}", r.repository());
+        let started = self
+            .call(
+                r,
+                &action,
+                transport::Request {
+                    method: http::Method::POST,
+                    repository: r.repository(),
+                    path: "blobs/uploads/".into(),
+                    accept: &[],
+                    content_type: None,
+                    body: None,
+                    limit: 64 << 10,
+                    op: transport::Op::Push,
+                },
+            )
+            .await?;
+        let put = upload_target(&started, digest).map_err(|e| self.error(r, &action, &e, ""))?;
+        self.call(
+            r,
+            &action,
+            transport::Request {
+                method: http::Method::PUT,
+                repository: r.repository(),
+                path: put,
+                accept: &[],
+                content_type: Some("application/octet-stream"),
+                body: Some(bytes::Bytes::copy_from_slice(data)),
+                limit: 64 << 10,
+                op: transport::Op::Push,
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     /// Whether the blob `key` was uploaded by this process lately; `record`: it just
@@ -430,10 +432,18 @@ impl Registry {
 
     /// Whether `r`'s repository has the blob `digest`.
     pub async fn has_blob(&self, r: &Reference, digest: &str) -> Result<bool, Error> {
-        let client = self.client_for(r).await?;
         let action = format!("looking for blob {digest} in {}", r.repository());
-        self.retry(r, &action, || client.blob_exists(r, digest))
-            .await
+        let req = transport::Request {
+            method: http::Method::HEAD,
+            repository: r.repository(),
+            path: format!("blobs/{digest}"),
+            accept: &[],
+            content_type: None,
+            body: None,
+            limit: 0,
+            op: transport::Op::Pull,
+        };
+        Ok(self.call_or_absent(r, &action, req, true).await?.is_some())
     }
 
     /// Upload a manifest to `r` (a tag or digest reference); returns its digest.
@@ -443,37 +453,68 @@ impl Registry {
         body: &[u8],
         media_type: &str,
     ) -> Result<String, Error> {
-        let client = self.client_for(r).await?;
         let action = format!("writing manifest {}", r.whole());
-        let content_type = reqwest_header(media_type).map_err(|detail| Error::Registry {
-            registry: r.resolve_registry().to_owned(),
-            action: action.clone(),
-            detail,
-        })?;
-        self.retry(r, &action, || async {
-            client
-                .push_manifest_raw(r, bytes::Bytes::copy_from_slice(body), content_type.clone())
-                .await
-        })
+        let wanted = r.digest().or(r.tag()).unwrap_or("latest");
+        self.call(
+            r,
+            &action,
+            transport::Request {
+                method: http::Method::PUT,
+                repository: r.repository(),
+                path: format!("manifests/{wanted}"),
+                accept: &[],
+                content_type: Some(media_type),
+                body: Some(bytes::Bytes::copy_from_slice(body)),
+                limit: 64 << 10,
+                op: transport::Op::Push,
+            },
+        )
         .await?;
         Ok(sha256_digest(body))
     }
 
-    /// Download a blob of `r`'s repository, checking its digest.
-    pub async fn blob(&self, r: &Reference, digest: &str, size: i64) -> Result<Vec<u8>, Error> {
-        let client = self.client_for(r).await?;
+    /// Download a blob of `r`'s repository, checking its digest; at most `size` bytes
+    /// (its descriptor's) and never more than [`manifest::MAX_BLOB_BYTES`].
+    pub async fn blob(&self, r: &Reference, digest: &str, size: u64) -> Result<Vec<u8>, Error> {
         let action = format!("reading blob {digest} from {}", r.repository());
-        let descriptor = oci_client::manifest::OciDescriptor {
-            digest: digest.to_owned(),
-            size,
-            ..Default::default()
-        };
-        self.retry(r, &action, || async {
-            let mut out = Vec::new();
-            client.pull_blob(r, &descriptor, &mut out).await?;
-            Ok(out)
-        })
-        .await
+        if !manifest::is_sha256_digest(digest) {
+            return Err(Error::Content {
+                location: r.whole(),
+                reason: "a descriptor names a blob by something other than `sha256:<hex>`".into(),
+            });
+        }
+        if size > manifest::MAX_BLOB_BYTES {
+            return Err(Error::Content {
+                location: format!("{} blob {digest}", r.whole()),
+                reason: format!(
+                    "its descriptor says {size} bytes, over the {} byte limit",
+                    manifest::MAX_BLOB_BYTES
+                ),
+            });
+        }
+        let reply = self
+            .call(
+                r,
+                &action,
+                transport::Request {
+                    method: http::Method::GET,
+                    repository: r.repository(),
+                    path: format!("blobs/{digest}"),
+                    accept: &[],
+                    content_type: None,
+                    body: None,
+                    limit: size,
+                    op: transport::Op::Pull,
+                },
+            )
+            .await?;
+        if sha256_digest(&reply.body) != digest {
+            return Err(Error::Content {
+                location: format!("{} blob {digest}", r.whole()),
+                reason: "the registry returned content with another digest".into(),
+            });
+        }
+        Ok(reply.body)
     }
 
     /// The OCI 1.1 referrers of `r` (a digest reference) with `artifact_type`: the
@@ -482,27 +523,59 @@ impl Registry {
         &self,
         r: &Reference,
         artifact_type: Option<&str>,
-    ) -> Result<oci_client::manifest::OciImageIndex, Error> {
-        let client = self.client_for(r).await?;
+    ) -> Result<manifest::ImageIndex, Error> {
         let action = format!("listing referrers of {}", r.whole());
-        self.retry(r, &action, || async {
-            client.pull_referrers(r, artifact_type).await
-        })
-        .await
+        let digest = r.digest().ok_or_else(|| Error::InvalidReference {
+            reference: r.whole(),
+            reason: "referrers need a digest reference".into(),
+        })?;
+        let mut path = format!("referrers/{digest}");
+        if let Some(t) = artifact_type {
+            path.push_str("?artifactType=");
+            path.push_str(&percent_encoding::utf8_percent_encode(t, percent_encoding::NON_ALPHANUMERIC).to_string());
+        }
+        let req = transport::Request {
+            method: http::Method::GET,
+            repository: r.repository(),
+            path,
+            accept: &[manifest::OCI_INDEX],
+            content_type: None,
+            body: None,
+            limit: manifest::MAX_MANIFEST_BYTES as u64,
+            op: transport::Op::Pull,
+        };
+        let body = match self.call_or_absent(r, &action, req, true).await? {
+            Some(reply) => Some(reply.body),
+            // No referrers API: the referrers tag schema.
+            None => {
+                let tag = Reference::with_tag(
+                    r.registry().to_owned(),
+                    r.repository().to_owned(),
+                    digest.replace(':', "-"),
+                );
+                self.manifest(&tag, &[manifest::OCI_INDEX])
+                    .await?
+                    .map(|(body, _)| body)
+            }
+        };
+        let mut index = match body {
+            Some(body) => manifest::ImageIndex::parse(&body).map_err(|e| Error::Content {
+                location: format!("referrers of {}", r.whole()),
+                reason: e.to_string(),
+            })?,
+            None => manifest::ImageIndex {
+                schema_version: 2,
+                media_type: Some(manifest::OCI_INDEX.into()),
+                manifests: Vec::new(),
+            },
+        };
+        if let Some(t) = artifact_type {
+            index
+                .manifests
+                .retain(|m| m.artifact_type.as_deref().is_none_or(|a| a == t));
+        }
+        Ok(index)
     }
-}
-
-/// Whether the registry was never reached (connection, timeout, I/O).
-fn is_unreachable(e: &OciDistributionError) -> bool {
-    match e {
-        OciDistributionError::RequestError(r) => r.is_connect() || r.is_timeout(),
-        OciDistributionError::IoError(_) => true,
-        _ => false,
-    }
-}
-
-fn reqwest_header(media_type: &str) -> Result<http::HeaderValue, String> {
-    http::HeaderValue::from_str(media_type).map_err(|e| format!("media type `{media_type}`: {e}"))
 }
 
 /// `sha256:<hex>` of `data`.
@@ -573,29 +646,44 @@ pub fn parse_reference(text: &str) -> Result<Reference, Error> {
 mod tests {
     use super::*;
 
-    /// Regression (caught by the fault-proxy test): oci-client reports a failed `HEAD`
-    /// of a blob as a bare status, which was neither retried (500) nor recognised as
-    /// a credentials problem (401).
-    #[test]
-    fn bare_statuses_are_retried_or_name_the_credentials() {
-        let status = |code: u16| {
-            let response = http::Response::builder()
-                .status(code)
-                .body("")
-                .expect("response");
-            let e = reqwest::Response::from(response)
-                .error_for_status()
-                .expect_err("an error status");
-            OciDistributionError::from(e)
+    /// Regression (#18): registry credentials were read once for the client's life, so
+    /// a rotated `.dockerconfigjson` was never used. They are read again when the
+    /// registry refuses them (`stale`) and when older than `CREDENTIALS_FRESH`.
+    #[tokio::test]
+    async fn credentials_are_read_again_when_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("config.json");
+        let write = |auth: &str| {
+            std::fs::write(
+                &file,
+                format!(r#"{{"auths":{{"reg.example.com":{{"auth":"{auth}"}}}}}}"#),
+            )
+            .expect("write")
         };
-        assert!(matches!(classify(status(500)), Failure::Transient(_)));
-        assert!(matches!(classify(status(503)), Failure::Transient(_)));
-        assert!(matches!(classify(status(429)), Failure::Transient(_)));
-        assert!(matches!(classify(status(404)), Failure::Permanent(_)));
-        assert!(matches!(classify(status(401)), Failure::Permanent(_)));
-        assert!(is_unauthorized(&status(401)));
-        assert!(is_unauthorized(&status(403)));
-        assert!(!is_unauthorized(&status(500)));
+        write("b2xkOm9sZA=="); // old:old
+        let registry = Registry::new(&Settings {
+            insecure: Vec::new(),
+            auth_files: vec![file.clone()],
+        })
+        .expect("registry");
+        let basic = |found: auth::Found| match found.auth {
+            oci_client::secrets::RegistryAuth::Basic(user, _) => user,
+            _ => String::new(),
+        };
+        let first = registry.credentials("reg.example.com", false).await.expect("read");
+        assert_eq!(basic(first), "old");
+        write("bmV3Om5ldw=="); // new:new (the Secret was rotated)
+        let cached = registry.credentials("reg.example.com", false).await.expect("read");
+        assert_eq!(basic(cached), "old", "fresh credentials are not read again");
+        let refused = registry.credentials("reg.example.com", true).await.expect("read");
+        assert_eq!(basic(refused), "new");
+        // And after `CREDENTIALS_FRESH` without a refusal.
+        write("b2xkOm9sZA==");
+        if let Some((_, at)) = registry.credentials.lock().await.get_mut("reg.example.com") {
+            *at = Instant::now().checked_sub(CREDENTIALS_FRESH * 2).expect("past");
+        }
+        let aged = registry.credentials("reg.example.com", false).await.expect("read");
+        assert_eq!(basic(aged), "old");
     }
 
     #[test]

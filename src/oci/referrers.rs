@@ -9,10 +9,12 @@
 //! index at tag `sha256-<hex>` gets a descriptor of the referrer (read-modify-write,
 //! manifests sorted by digest, as go-containerregistry does).
 
+use std::collections::BTreeMap;
+
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Reference;
-use serde_json::{Value, json};
 
+use super::manifest::{Descriptor, ImageIndex, ImageManifest, OCI_INDEX, OCI_MANIFEST, declared_media_type};
 use super::{Blob, Error, READ_AT_ONCE, Registry, sha256_digest};
 
 /// Media type (and artifact type) of a Sigstore bundle v0.3.
@@ -20,8 +22,6 @@ pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+js
 /// The empty config blob and its media type.
 const EMPTY: &[u8] = b"{}";
 const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// Every manifest type an image may have.
 const ANY_MANIFEST: &[&str] = &[
     OCI_MANIFEST,
@@ -47,9 +47,8 @@ pub async fn attach(
             location: image.whole(),
             reason: "the image does not exist in the registry: push it before attesting".into(),
         })?;
-    let subject_type = serde_json::from_slice::<Value>(&subject_body)
-        .ok()
-        .and_then(|m| m["mediaType"].as_str().map(str::to_owned))
+    let subject_type = declared_media_type(&subject_body)
+        .filter(|t| ANY_MANIFEST.contains(&t.as_str()))
         .unwrap_or_else(|| OCI_MANIFEST.to_owned());
     let bundle_digest = sha256_digest(bundle);
 
@@ -80,10 +79,8 @@ pub async fn attach(
         .buffered(READ_AT_ONCE);
     while let Some(read) = manifests.next().await {
         if let (referrer, Some((body, _))) = read?
-            && let Ok(m) = serde_json::from_slice::<Value>(&body)
-            && m["layers"]
-                .as_array()
-                .is_some_and(|ls| ls.iter().any(|l| l["digest"] == bundle_digest.as_str()))
+            && let Ok(m) = ImageManifest::parse(&body)
+            && m.layers.iter().any(|l| l.digest == bundle_digest)
         {
             return Ok((referrer, false));
         }
@@ -101,32 +98,41 @@ pub async fn attach(
     let created = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": BUNDLE_MEDIA_TYPE,
-        "config": {
-            "mediaType": EMPTY_MEDIA_TYPE,
-            "size": EMPTY.len(),
-            "digest": sha256_digest(EMPTY),
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(OCI_MANIFEST.into()),
+        artifact_type: Some(BUNDLE_MEDIA_TYPE.into()),
+        config: Descriptor {
+            media_type: EMPTY_MEDIA_TYPE.into(),
+            digest: sha256_digest(EMPTY),
+            size: EMPTY.len() as u64,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
         },
-        "layers": [{
-            "mediaType": BUNDLE_MEDIA_TYPE,
-            "size": bundle.len(),
-            "digest": bundle_digest,
+        layers: vec![Descriptor {
+            media_type: BUNDLE_MEDIA_TYPE.into(),
+            digest: bundle_digest,
+            size: bundle.len() as u64,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
         }],
-        "annotations": {
-            "dev.sigstore.bundle.content": "dsse-envelope",
-            "dev.sigstore.bundle.predicateType": predicate_type,
-            "org.opencontainers.image.created": created,
-        },
-        "subject": {
-            "mediaType": subject_type,
-            "size": subject_body.len(),
-            "digest": image_digest,
-        },
-    });
-    let body = serde_json::to_vec(&manifest).unwrap_or_default();
+        subject: Some(Descriptor {
+            media_type: subject_type,
+            digest: image_digest.clone(),
+            size: subject_body.len() as u64,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
+        }),
+        annotations: BTreeMap::from([
+            ("dev.sigstore.bundle.content".to_owned(), "dsse-envelope".to_owned()),
+            (
+                "dev.sigstore.bundle.predicateType".to_owned(),
+                predicate_type.to_owned(),
+            ),
+            ("org.opencontainers.image.created".to_owned(), created),
+        ]),
+    };
+    let body = manifest.to_bytes();
     let digest = sha256_digest(&body);
     let referrer = image.clone_with_digest(digest.clone());
     registry
@@ -177,45 +183,42 @@ async fn add_to_fallback_index(
     // The caller holds this tag's lock; the check below guards against other processes.
     let tag = fallback_tag(image, image_digest);
     for _ in 0..3 {
-        let mut index = match registry.manifest(&tag, &[OCI_INDEX]).await? {
-            Some((body, _)) => serde_json::from_slice::<Value>(&body)
+        let mut manifests = match registry.manifest(&tag, &[OCI_INDEX]).await? {
+            Some((body, _)) => ImageIndex::parse(&body)
                 .ok()
-                .filter(|i| i["schemaVersion"] == 2 && i["mediaType"] == OCI_INDEX)
+                .filter(|i| i.media_type.as_deref() == Some(OCI_INDEX))
                 .ok_or_else(|| Error::Content {
                     location: tag.whole(),
                     reason: "the referrers tag holds something other than an OCI image index; move it away".into(),
-                })?,
-            None => json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
+                })?
+                .manifests,
+            None => Vec::new(),
         };
-        let mut manifests = index["manifests"].as_array().cloned().unwrap_or_default();
-        if manifests.iter().any(|m| m["digest"] == referrer_digest) {
+        if manifests.iter().any(|m| m.digest == referrer_digest) {
             return Ok(());
         }
-        manifests.push(json!({
-            "mediaType": OCI_MANIFEST,
-            "size": referrer_size,
-            "digest": referrer_digest,
-            "artifactType": BUNDLE_MEDIA_TYPE,
-        }));
-        manifests.sort_by(|a, b| {
-            a["digest"]
-                .as_str()
-                .unwrap_or_default()
-                .cmp(b["digest"].as_str().unwrap_or_default())
+        manifests.push(Descriptor {
+            media_type: OCI_MANIFEST.into(),
+            digest: referrer_digest.to_owned(),
+            size: referrer_size as u64,
+            artifact_type: Some(BUNDLE_MEDIA_TYPE.into()),
+            annotations: BTreeMap::new(),
         });
-        index["manifests"] = Value::Array(manifests);
-        let body = serde_json::to_vec(&index).unwrap_or_default();
-        registry.push_manifest(&tag, &body, OCI_INDEX).await?;
+        manifests.sort_by(|a, b| a.digest.cmp(&b.digest));
+        let index = ImageIndex {
+            schema_version: 2,
+            media_type: Some(OCI_INDEX.into()),
+            manifests,
+        };
+        registry
+            .push_manifest(&tag, &index.to_bytes(), OCI_INDEX)
+            .await?;
         // Confirm against concurrent writers, as for cosign tags.
         let landed = registry
             .manifest(&tag, &[OCI_INDEX])
             .await?
-            .and_then(|(b, _)| serde_json::from_slice::<Value>(&b).ok())
-            .is_some_and(|i| {
-                i["manifests"]
-                    .as_array()
-                    .is_some_and(|ms| ms.iter().any(|m| m["digest"] == referrer_digest))
-            });
+            .and_then(|(b, _)| ImageIndex::parse(&b).ok())
+            .is_some_and(|i| i.manifests.iter().any(|m| m.digest == referrer_digest));
         if landed {
             return Ok(());
         }
@@ -239,16 +242,14 @@ pub async fn bundles(
             let Some((body, _)) = registry.manifest(&referrer, &[OCI_MANIFEST]).await? else {
                 return Ok(found);
             };
-            let Ok(m) = serde_json::from_slice::<Value>(&body) else {
+            let Ok(m) = ImageManifest::parse(&body) else {
                 return Ok(found);
             };
-            for l in m["layers"].as_array().into_iter().flatten() {
-                if l["mediaType"] == BUNDLE_MEDIA_TYPE
-                    && let Some(d) = l["digest"].as_str()
-                {
-                    let size = l["size"].as_i64().unwrap_or(0);
-                    found.push((digest.clone(), registry.blob(&referrer, d, size).await?));
-                }
+            for l in m.layers.iter().filter(|l| l.media_type == BUNDLE_MEDIA_TYPE) {
+                found.push((
+                    digest.clone(),
+                    registry.blob(&referrer, &l.digest, l.size).await?,
+                ));
             }
             Ok::<_, Error>(found)
         })

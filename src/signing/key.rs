@@ -271,9 +271,118 @@ fn sec1_to_pkcs8(der: &[u8]) -> Option<Vec<u8>> {
     doc.ok().map(|d| d.as_bytes().to_vec())
 }
 
+/// The JSON inside a cosign-encrypted key (go-tuf's `encrypted` format).
+#[derive(serde::Deserialize)]
+struct CosignKey {
+    kdf: CosignKdf,
+    cipher: CosignCipher,
+    ciphertext: String,
+}
+
+#[derive(serde::Deserialize)]
+struct CosignKdf {
+    name: String,
+    params: ScryptParams,
+    salt: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ScryptParams {
+    #[serde(rename = "N")]
+    n: u64,
+    r: u64,
+    p: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct CosignCipher {
+    name: String,
+    nonce: String,
+}
+
+/// Salt length cosign writes (go-tuf `saltSize`).
+const COSIGN_SALT_LEN: usize = 32;
+/// XSalsa20 nonce length (nacl/secretbox).
+const COSIGN_NONCE_LEN: usize = 24;
+/// The Poly1305 tag every secretbox ciphertext carries.
+const SECRETBOX_TAG_LEN: usize = 16;
+/// The scrypt settings cosign (go-tuf) writes and reads: N = 2^15 or 2^16, r = 8,
+/// p = 1. Anything else is refused before any work, so a hostile key cannot make
+/// scrypt burn minutes of CPU or gigabytes of memory.
+const SCRYPT_N: [u64; 2] = [1 << 15, 1 << 16];
+const SCRYPT_R: u64 = 8;
+const SCRYPT_P: u64 = 1;
+
+/// Check every field of a cosign-encrypted key before anything uses it: the
+/// decryption code asserts lengths and would panic on a wrong salt or nonce.
+fn check_cosign_key(origin: &Path, data: &[u8]) -> Result<(), Error> {
+    use base64::Engine as _;
+    let bad = |reason: String| Error::Malformed {
+        path: origin.to_owned(),
+        reason: format!("cosign-encrypted key: {reason}"),
+    };
+    let mut json = serde_json::Deserializer::from_slice(data);
+    let key: CosignKey = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let at = e.path().to_string();
+        if at == "." {
+            bad("not cosign's JSON".to_owned())
+        } else {
+            bad(format!(
+                "not cosign's JSON: `{at}` is missing or of the wrong type"
+            ))
+        }
+    })?;
+    let decode = |field: &str, value: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .map_err(|_| bad(format!("{field} is not base64")))
+    };
+    if key.kdf.name != "scrypt" {
+        return Err(bad(format!(
+            "kdf `{}` is not supported (cosign uses `scrypt`)",
+            key.kdf.name.escape_debug()
+        )));
+    }
+    let ScryptParams { n, r, p } = key.kdf.params;
+    if !SCRYPT_N.contains(&n) || r != SCRYPT_R || p != SCRYPT_P {
+        return Err(bad(format!(
+            "scrypt N={n} r={r} p={p} is not cosign's setting (N 32768 or 65536, r 8, p 1)"
+        )));
+    }
+    let salt = decode("salt", &key.kdf.salt)?;
+    if salt.len() != COSIGN_SALT_LEN {
+        return Err(bad(format!(
+            "salt of {} bytes, expected {COSIGN_SALT_LEN}",
+            salt.len()
+        )));
+    }
+    if key.cipher.name != "nacl/secretbox" {
+        return Err(bad(format!(
+            "cipher `{}` is not supported (cosign uses `nacl/secretbox`)",
+            key.cipher.name.escape_debug()
+        )));
+    }
+    let nonce = decode("nonce", &key.cipher.nonce)?;
+    if nonce.len() != COSIGN_NONCE_LEN {
+        return Err(bad(format!(
+            "nonce of {} bytes, expected {COSIGN_NONCE_LEN}",
+            nonce.len()
+        )));
+    }
+    let ciphertext = decode("ciphertext", &key.ciphertext)?;
+    if ciphertext.len() <= SECRETBOX_TAG_LEN {
+        return Err(bad(format!(
+            "ciphertext of {} bytes is too short to hold a key",
+            ciphertext.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Decrypt a cosign-encrypted key. A password read from a file that ends in a
 /// newline is also tried without it, since `echo pw > file` is the common mistake.
 fn decrypt(origin: &Path, ciphertext: &[u8], password: &[u8]) -> Result<Vec<u8>, Error> {
+    check_cosign_key(origin, ciphertext)?;
     let wrong = |hint| Error::WrongPassword {
         path: origin.to_owned(),
         hint,
@@ -474,6 +583,106 @@ mod tests {
         let again = KeyFileSigner::from_pem(Path::new("k"), enc.as_bytes(), Some(&pw(b"pw")))
             .expect("load");
         assert_eq!(again.public_key().map(|p| p.key_id.clone()), id);
+    }
+
+    /// The Chains test key with one field of its JSON changed by `edit`.
+    fn cosign_key_with(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let block = pem::parse(CHAINS_KEY).expect("pem");
+        let mut json: serde_json::Value =
+            serde_json::from_slice(block.contents()).expect("cosign JSON");
+        edit(&mut json);
+        pem::encode(&pem::Pem::new(LABEL_COSIGN, json.to_string().into_bytes())).into_bytes()
+    }
+
+    fn b64(n: usize) -> serde_json::Value {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .encode(vec![7u8; n])
+            .into()
+    }
+
+    #[test]
+    fn every_field_of_a_cosign_key_is_checked_before_use() {
+        use serde_json::json;
+        type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "kdf `argon2`",
+                Box::new(|j| j["kdf"]["name"] = json!("argon2")),
+            ),
+            (
+                "scrypt N 1048576",
+                Box::new(|j| j["kdf"]["params"]["N"] = json!(1u64 << 20)),
+            ),
+            (
+                "scrypt N 3",
+                Box::new(|j| j["kdf"]["params"]["N"] = json!(3)),
+            ),
+            (
+                "scrypt r 4096",
+                Box::new(|j| j["kdf"]["params"]["r"] = json!(4096)),
+            ),
+            (
+                "scrypt p 64",
+                Box::new(|j| j["kdf"]["params"]["p"] = json!(64)),
+            ),
+            ("salt of 16 bytes", Box::new(|j| j["kdf"]["salt"] = b64(16))),
+            ("salt of 0 bytes", Box::new(|j| j["kdf"]["salt"] = b64(0))),
+            (
+                "salt is not base64",
+                Box::new(|j| j["kdf"]["salt"] = json!("@@@")),
+            ),
+            (
+                "cipher `aes-gcm`",
+                Box::new(|j| j["cipher"]["name"] = json!("aes-gcm")),
+            ),
+            (
+                "nonce of 12 bytes",
+                Box::new(|j| j["cipher"]["nonce"] = b64(12)),
+            ),
+            (
+                "nonce of 0 bytes",
+                Box::new(|j| j["cipher"]["nonce"] = b64(0)),
+            ),
+            (
+                "nonce of 25 bytes",
+                Box::new(|j| j["cipher"]["nonce"] = b64(25)),
+            ),
+            (
+                "ciphertext of 0 bytes",
+                Box::new(|j| j["ciphertext"] = b64(0)),
+            ),
+            (
+                "ciphertext of 16 bytes",
+                Box::new(|j| j["ciphertext"] = b64(16)),
+            ),
+            ("no kdf", Box::new(|j| j["kdf"] = json!(null))),
+            (
+                "salt is a number",
+                Box::new(|j| j["kdf"]["salt"] = json!(5)),
+            ),
+        ];
+        for (expected, edit) in cases {
+            let key = cosign_key_with(edit);
+            let err =
+                KeyFileSigner::from_pem(Path::new("k"), &key, Some(&pw(b"p"))).expect_err(expected);
+            let text = err.to_string();
+            assert!(matches!(err, Error::Malformed { .. }), "{expected}: {text}");
+            let word = expected.split(' ').next().unwrap_or_default();
+            assert!(text.contains(word), "{expected}: {text}");
+        }
+        let err = KeyFileSigner::from_pem(
+            Path::new("k"),
+            pem::encode(&pem::Pem::new(LABEL_SIGSTORE, b"not json".to_vec())).as_bytes(),
+            Some(&pw(b"p")),
+        )
+        .expect_err("not JSON");
+        assert!(matches!(err, Error::Malformed { .. }), "{err}");
+        // The untouched key still loads; N = 65536 (cosign's other setting) is allowed.
+        assert!(
+            KeyFileSigner::from_pem(Path::new("k"), &cosign_key_with(|_| {}), Some(&pw(b"p")))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -16,9 +16,21 @@
 //! * ECDSA keys sign a digest computed here (prehashed, SHA-256/384/512 by curve, ASN.1
 //!   DER); RSA keys PKCS#1 v1.5 over SHA-256; Ed25519 keys sign the message itself.
 //! * Every request has a 30 s timeout.
+//! * `VAULT_SKIP_VERIFY` is read here, strictly: TLS verification is off only for
+//!   `1`, `t` or `true` (any case); `0`, `f`, `false` and an empty value keep it on,
+//!   anything else is an error. Every client setting is set explicitly, so vaultrs
+//!   reads no variable itself (it would turn verification off for any other value).
+//! * Tokens stay fresh in a long-running process: a token file is read again before
+//!   every request (Vault Agent and projected Secrets rewrite it), a JWT login is
+//!   repeated when two thirds of its token's lease have passed, and a request
+//!   refused with HTTP 403 is retried once after a new login or a changed token
+//!   file. A fixed token (`CHAINSEAL_KMS_AUTH_TOKEN`, `VAULT_TOKEN`,
+//!   `~/.vault-token`) is used as given.
 
 use std::fmt;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -27,7 +39,7 @@ use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use vaultrs::api::transit::requests::SignDataRequest;
 use vaultrs::api::transit::responses::ReadKeyData;
 use vaultrs::api::transit::{HashAlgorithm, KeyType, MarshalingAlgorithm, SignatureAlgorithm};
-use vaultrs::client::{Client as _, VaultClient, VaultClientSettingsBuilder};
+use vaultrs::client::{VaultClient, VaultClientSettings, VaultClientSettingsBuilder};
 use vaultrs::error::ClientError;
 
 use super::{Error, PublicKey, Signature, Signer};
@@ -36,35 +48,141 @@ use crate::secret::SecretBytes;
 
 /// How the signer authenticates to Vault.
 enum Credential {
+    /// A token used as given.
     Token(SecretBytes),
+    /// A token file, read again before every request.
+    File(PathBuf),
+    /// A JWT login, repeated before the token's lease runs out.
     Jwt(VaultJwtLogin),
 }
 
 /// The credential, in Tekton Chains' order: token file, token, JWT login, then the
 /// standard `VAULT_TOKEN` and `~/.vault-token`.
-fn token(options: &KmsOptions) -> Result<Option<Credential>, String> {
+fn credential(options: &KmsOptions) -> Option<Credential> {
     if let Some(path) = &options.token_path {
-        let token = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the Vault token file `{}`: {e}", path.display()))?;
-        return Ok(Some(Credential::Token(SecretBytes::new(
-            token.trim_end().as_bytes().to_vec(),
-        ))));
+        return Some(Credential::File(path.clone()));
     }
     if let Some(token) = &options.token {
-        return Ok(Some(Credential::Token(token.clone().into())));
+        return Some(Credential::Token(token.clone().into()));
     }
     if let Some(login) = &options.oidc {
-        return Ok(Some(Credential::Jwt(login.clone())));
+        return Some(Credential::Jwt(login.clone()));
     }
     if let Some(token) = std::env::var("VAULT_TOKEN").ok().filter(|t| !t.is_empty()) {
-        return Ok(Some(Credential::Token(SecretBytes::new(
-            token.into_bytes(),
-        ))));
+        return Some(Credential::Token(SecretBytes::new(token.into_bytes())));
     }
-    let file = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".vault-token"));
-    Ok(file
-        .and_then(|f| std::fs::read_to_string(f).ok())
-        .map(|t| Credential::Token(SecretBytes::new(t.trim().as_bytes().to_vec()))))
+    let file = std::env::var_os("HOME").map(|h| Path::new(&h).join(".vault-token"));
+    file.and_then(|f| std::fs::read_to_string(f).ok())
+        .map(|t| Credential::Token(SecretBytes::new(t.trim().as_bytes().to_vec())))
+}
+
+/// The token in the file `path`, without its trailing newline.
+fn read_token_file(path: &Path) -> Result<SecretBytes, String> {
+    let token = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the Vault token file `{}`: {e}", path.display()))?,
+    );
+    Ok(SecretBytes::new(token.trim_end().as_bytes().to_vec()))
+}
+
+/// `VAULT_SKIP_VERIFY`: whether to skip TLS verification. Only `1`, `t` and `true`
+/// (any case) skip it; `0`, `f`, `false`, empty and unset keep it; anything else is
+/// an error naming the variable.
+fn skip_verify(value: Option<&str>) -> Result<bool, String> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(false);
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" => Ok(true),
+        "0" | "f" | "false" => Ok(false),
+        _ => Err(format!(
+            "`VAULT_SKIP_VERIFY` must be `true` (skip TLS verification) or `false`, got `{}`",
+            value.escape_debug()
+        )),
+    }
+}
+
+/// A variable's value, `None` when unset or empty; an error when it is not UTF-8.
+fn env_var(name: &str) -> Result<Option<String>, String> {
+    match std::env::var(name) {
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("`{name}` is not UTF-8")),
+    }
+}
+
+/// CA certificate files: `VAULT_CACERT`, then the files in the `VAULT_CAPATH`
+/// directory.
+fn ca_certs() -> Result<Vec<String>, String> {
+    let mut certs: Vec<String> = env_var("VAULT_CACERT")?.into_iter().collect();
+    if let Some(dir) = env_var("VAULT_CAPATH")? {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| format!("cannot read `VAULT_CAPATH` `{dir}`: {e}"))?;
+        let mut files: Vec<String> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .filter_map(|p| p.to_str().map(str::to_owned))
+            .collect();
+        files.sort();
+        certs.extend(files);
+    }
+    Ok(certs)
+}
+
+/// The client certificate from `VAULT_CLIENT_CERT` and `VAULT_CLIENT_KEY`, if both
+/// are set.
+fn identity() -> Result<Option<vaultrs::client::Identity>, String> {
+    let (Some(cert), Some(key)) = (env_var("VAULT_CLIENT_CERT")?, env_var("VAULT_CLIENT_KEY")?)
+    else {
+        return Ok(None);
+    };
+    let mut pem = std::fs::read(&cert)
+        .map_err(|e| format!("cannot read `VAULT_CLIENT_CERT` `{cert}`: {e}"))?;
+    let key_pem = zeroize::Zeroizing::new(
+        std::fs::read(&key).map_err(|e| format!("cannot read `VAULT_CLIENT_KEY` `{key}`: {e}"))?,
+    );
+    pem.extend_from_slice(&key_pem);
+    let pem = zeroize::Zeroizing::new(pem);
+    vaultrs::client::Identity::from_pem(&pem)
+        .map(Some)
+        .map_err(|_| {
+            "`VAULT_CLIENT_CERT` + `VAULT_CLIENT_KEY` are not a PEM certificate and key".to_owned()
+        })
+}
+
+/// Client settings with every field set here, so vaultrs reads no environment
+/// variable of its own; the token is set per client ([`client_with`]).
+fn settings(address: &str) -> Result<VaultClientSettings, String> {
+    // vaultrs panics on an address it cannot parse: check it first.
+    let url = reqwest::Url::parse(address)
+        .map_err(|e| format!("the Vault address `{address}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "the Vault address `{address}` must start with `https://` (or `http://`)"
+        ));
+    }
+    let skip = skip_verify(env_var("VAULT_SKIP_VERIFY")?.as_deref())?;
+    let mut settings = VaultClientSettingsBuilder::default();
+    settings
+        .timeout(Some(TIMEOUT))
+        .address(url.as_str())
+        .token(String::new())
+        .verify(!skip)
+        .ca_certs(ca_certs()?)
+        .identity(identity()?)
+        .namespace(env_var("VAULT_NAMESPACE")?);
+    settings
+        .build()
+        .map_err(|e| format!("invalid Vault settings: {e}"))
+}
+
+/// A client for `settings` sending `token`.
+fn client_with(settings: &VaultClientSettings, token: &SecretBytes) -> Result<VaultClient, String> {
+    let mut settings = settings.clone();
+    settings.token = String::from_utf8_lossy(token.expose()).into_owned();
+    VaultClient::new(settings).map_err(|e| format!("cannot create the Vault client: {e}"))
 }
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -77,9 +195,21 @@ enum Scheme {
     Ed25519,
 }
 
+/// The client in use, and when its token must be replaced.
+struct Session {
+    client: Arc<VaultClient>,
+    /// The token the client sends (to notice a rewritten token file).
+    token: SecretBytes,
+    /// When a JWT login is due again (two thirds into the token's lease).
+    renew_at: Option<Instant>,
+}
+
 /// A signer backed by a Vault transit key.
 pub struct VaultSigner {
-    client: VaultClient,
+    uri: String,
+    settings: VaultClientSettings,
+    credential: Credential,
+    session: tokio::sync::Mutex<Session>,
     mount: String,
     key: String,
     version: u64,
@@ -120,6 +250,71 @@ fn vault_error(uri: &str, action: &str, e: ClientError) -> Error {
     }
 }
 
+/// Log in (JWT) or read the token (file, fixed), and make a client sending it.
+async fn open_session(
+    uri: &str,
+    settings: &VaultClientSettings,
+    credential: &Credential,
+) -> Result<Session, Error> {
+    let kms = |message: String| Error::Kms {
+        uri: uri.to_owned(),
+        message,
+    };
+    let fixed = |token: SecretBytes| -> Result<Session, Error> {
+        Ok(Session {
+            client: Arc::new(client_with(settings, &token).map_err(kms)?),
+            token,
+            renew_at: None,
+        })
+    };
+    match credential {
+        Credential::Token(token) => fixed(token.clone()),
+        Credential::File(path) => fixed(read_token_file(path).map_err(kms)?),
+        Credential::Jwt(login) => {
+            let anonymous = client_with(settings, &SecretBytes::default()).map_err(kms)?;
+            let jwt = zeroize::Zeroizing::new(std::fs::read_to_string(&login.token_path).map_err(
+                |e| {
+                    kms(format!(
+                        "cannot read the JWT for the Vault login `{}`: {e}",
+                        login.token_path.display()
+                    ))
+                },
+            )?);
+            let started = Instant::now();
+            let auth = vaultrs::auth::oidc::login(
+                &anonymous,
+                &login.mount,
+                jwt.trim(),
+                Some(login.role.clone()),
+            )
+            .await
+            .map_err(|e| {
+                vault_error(
+                    uri,
+                    &format!(
+                        "JWT login at `auth/{}` as role `{}`",
+                        login.mount, login.role
+                    ),
+                    e,
+                )
+            })?;
+            let token = SecretBytes::new(
+                zeroize::Zeroizing::new(auth.client_token)
+                    .as_bytes()
+                    .to_vec(),
+            );
+            // Log in again two thirds into the lease (none for a token without one).
+            let renew_at = (auth.lease_duration > 0)
+                .then(|| started + Duration::from_secs(auth.lease_duration) * 2 / 3);
+            Ok(Session {
+                client: Arc::new(client_with(settings, &token).map_err(kms)?),
+                token,
+                renew_at,
+            })
+        }
+    }
+}
+
 impl VaultSigner {
     /// Connect to Vault and read the public key of `key` (the part after
     /// `hashivault://`).
@@ -139,55 +334,16 @@ impl VaultSigner {
             .ok_or_else(|| {
                 kms("no Vault address: set `CHAINSEAL_KMS_AUTH_ADDRESS` or `VAULT_ADDR`".into())
             })?;
-        let mut settings = VaultClientSettingsBuilder::default();
-        settings.timeout(Some(TIMEOUT)).address(&address);
-        let token = token(options).map_err(kms)?;
-        if let Some(Credential::Token(token)) = &token {
-            settings.token(String::from_utf8_lossy(token.expose()).into_owned());
-        }
-        let settings = settings
-            .build()
-            .map_err(|e| kms(format!("invalid Vault settings: {e}")))?;
-        let mut client = VaultClient::new(settings)
-            .map_err(|e| kms(format!("cannot create the Vault client: {e}")))?;
-        match token {
-            Some(Credential::Jwt(login)) => {
-                let jwt = std::fs::read_to_string(&login.token_path).map_err(|e| {
-                    kms(format!(
-                        "cannot read the JWT for the Vault login `{}`: {e}",
-                        login.token_path.display()
-                    ))
-                })?;
-                let auth = vaultrs::auth::oidc::login(
-                    &client,
-                    &login.mount,
-                    jwt.trim(),
-                    Some(login.role.clone()),
-                )
-                .await
-                .map_err(|e| {
-                    vault_error(
-                        &uri,
-                        &format!(
-                            "JWT login at `auth/{}` as role `{}`",
-                            login.mount, login.role
-                        ),
-                        e,
-                    )
-                })?;
-                client.set_token(&auth.client_token);
-            }
-            Some(Credential::Token(_)) => {}
-            None => {
-                return Err(kms(
-                    "no Vault token: set `CHAINSEAL_KMS_AUTH_TOKEN`, `CHAINSEAL_KMS_AUTH_TOKEN_PATH`, `VAULT_TOKEN`, a JWT login (`CHAINSEAL_KMS_AUTH_OIDC_PATH` + `_ROLE`), or write `~/.vault-token`".into(),
-                ));
-            }
-        }
+        let settings = settings(&address).map_err(kms)?;
+        let credential = credential(options).ok_or_else(|| {
+            kms("no Vault token: set `CHAINSEAL_KMS_AUTH_TOKEN`, `CHAINSEAL_KMS_AUTH_TOKEN_PATH`, `VAULT_TOKEN`, a JWT login (`CHAINSEAL_KMS_AUTH_OIDC_PATH` + `_ROLE`), or write `~/.vault-token`".into())
+        })?;
+        let session = open_session(&uri, &settings, &credential).await?;
+        let client = Arc::clone(&session.client);
         let mount =
             std::env::var("TRANSIT_SECRET_ENGINE_PATH").unwrap_or_else(|_| "transit".to_owned());
 
-        let info = vaultrs::transit::key::read(&client, &mount, key)
+        let info = vaultrs::transit::key::read(client.as_ref(), &mount, key)
             .await
             .map_err(|e| vault_error(&uri, "reading the key", e))?;
         let scheme = match info.key_type {
@@ -251,7 +407,10 @@ impl VaultSigner {
         let public = PublicKey::from_spki_der(der, format!("hashivault {:?}", info.key_type))
             .ok_or_else(|| kms("the public key has no SSH fingerprint".into()))?;
         Ok(Self {
-            client,
+            uri,
+            settings,
+            credential,
+            session: tokio::sync::Mutex::new(session),
             mount,
             key: key.to_owned(),
             version,
@@ -261,9 +420,60 @@ impl VaultSigner {
     }
 }
 
-#[async_trait]
-impl Signer for VaultSigner {
-    async fn sign(&self, message: &[u8]) -> Result<Signature, Error> {
+impl VaultSigner {
+    fn kms(&self, message: String) -> Error {
+        Error::Kms {
+            uri: self.uri.clone(),
+            message,
+        }
+    }
+
+    /// The client to use now: a new one when the token file was rewritten or the
+    /// JWT login is due.
+    async fn current_client(&self) -> Result<Arc<VaultClient>, Error> {
+        let mut session = self.session.lock().await;
+        let due = match &self.credential {
+            Credential::Token(_) => false,
+            Credential::File(path) => {
+                read_token_file(path).map_err(|m| self.kms(m))? != session.token
+            }
+            Credential::Jwt(_) => session.renew_at.is_some_and(|at| Instant::now() >= at),
+        };
+        if due {
+            *session = open_session(&self.uri, &self.settings, &self.credential).await?;
+        }
+        Ok(Arc::clone(&session.client))
+    }
+
+    /// After Vault refused `refused`'s token (HTTP 403): a client with a new token,
+    /// or `None` when there is no other token to try (a fixed token, an unchanged
+    /// token file).
+    async fn renewed_client(
+        &self,
+        refused: &Arc<VaultClient>,
+    ) -> Result<Option<Arc<VaultClient>>, Error> {
+        let mut session = self.session.lock().await;
+        if !Arc::ptr_eq(&session.client, refused) {
+            // Another request renewed it meanwhile.
+            return Ok(Some(Arc::clone(&session.client)));
+        }
+        let renew = match &self.credential {
+            Credential::Token(_) => false,
+            Credential::File(path) => {
+                read_token_file(path).map_err(|m| self.kms(m))? != session.token
+            }
+            Credential::Jwt(_) => true,
+        };
+        if !renew {
+            return Ok(None);
+        }
+        tracing::info!(key = %self.uri, "Vault refused the token; renewing it and retrying once");
+        *session = open_session(&self.uri, &self.settings, &self.credential).await?;
+        Ok(Some(Arc::clone(&session.client)))
+    }
+
+    /// One sign request with `client`.
+    async fn sign_with(&self, client: &VaultClient, message: &[u8]) -> Result<String, ClientError> {
         let mut request = SignDataRequest::builder();
         // Pin the version whose public key was read, so a rotation in between cannot
         // produce a signature that the recorded key id does not match.
@@ -290,26 +500,70 @@ impl Signer for VaultSigner {
             }
             Scheme::Ed25519 => STANDARD.encode(message),
         };
-        let uri = format!("hashivault://{}", self.key);
-        let response = vaultrs::transit::data::sign(
-            &self.client,
-            &self.mount,
-            &self.key,
-            &input,
-            Some(&mut request),
-        )
-        .await
-        .map_err(|e| vault_error(&uri, "signing", e))?;
+        vaultrs::transit::data::sign(client, &self.mount, &self.key, &input, Some(&mut request))
+            .await
+            .map(|r| r.signature)
+    }
+}
+
+#[async_trait]
+impl Signer for VaultSigner {
+    async fn sign(&self, message: &[u8]) -> Result<Signature, Error> {
+        let client = self.current_client().await?;
+        let signature = match self.sign_with(&client, message).await {
+            Err(refused @ ClientError::APIError { code: 403, .. }) => {
+                match self.renewed_client(&client).await? {
+                    Some(renewed) => self.sign_with(&renewed, message).await,
+                    None => Err(refused),
+                }
+            }
+            other => other,
+        }
+        .map_err(|e| vault_error(&self.uri, "signing", e))?;
         // `vault:v<version>:<base64>`
-        let encoded = response.signature.rsplit(':').next().unwrap_or_default();
-        let sig = STANDARD.decode(encoded).map_err(|e| Error::Kms {
-            uri,
-            message: format!("unreadable signature from Vault: {e}"),
-        })?;
+        let encoded = signature.rsplit(':').next().unwrap_or_default();
+        let sig = STANDARD
+            .decode(encoded)
+            .map_err(|e| self.kms(format!("unreadable signature from Vault: {e}")))?;
         Ok(self.public.signature(sig))
     }
 
     fn public_key(&self) -> Option<&PublicKey> {
         Some(&self.public)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vault_skip_verify_is_off_unless_explicitly_true() {
+        for off in [
+            None,
+            Some(""),
+            Some("  "),
+            Some("0"),
+            Some("f"),
+            Some("FALSE"),
+            Some("false"),
+        ] {
+            assert_eq!(skip_verify(off), Ok(false), "{off:?}");
+        }
+        for on in ["1", "t", "T", "true", "True", "TRUE"] {
+            assert_eq!(skip_verify(Some(on)), Ok(true), "{on}");
+        }
+        for bad in ["yes", "no", "2", "on", "off", "tru"] {
+            let e = skip_verify(Some(bad)).expect_err(bad);
+            assert!(e.contains("`VAULT_SKIP_VERIFY`") && e.contains(bad), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_bad_address_is_an_error_not_a_panic() {
+        for bad in ["not a url", "ftp://h", "127.0.0.1:8200"] {
+            let e = settings(bad).expect_err(bad);
+            assert!(e.contains(bad), "{e}");
+        }
     }
 }

@@ -65,7 +65,7 @@ impl FileStorage {
         };
         std::fs::create_dir_all(&self.dir).map_err(io("create directory", &self.dir))?;
         let lock = File::open(&self.dir).map_err(io("open directory", &self.dir))?;
-        lock.lock().map_err(io("lock directory", &self.dir))?;
+        lock_within(&lock, LOCK_WAIT).map_err(io("lock directory", &self.dir))?;
 
         let path = self.path_for(key);
         // Report absolute locations; `absolute` does not touch the file system.
@@ -148,6 +148,32 @@ impl FileStorage {
     }
 }
 
+/// How long a write waits for another process's lock on the directory.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Take `file`'s exclusive advisory lock, waiting at most `wait`.
+fn lock_within(file: &File, wait: std::time::Duration) -> std::io::Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "another process has held its lock for over {}s",
+                        wait.as_secs()
+                    ),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
+
 impl fmt::Display for FileStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "file://{}", self.dir.display())
@@ -159,7 +185,15 @@ impl Storage for FileStorage {
     async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
         let line = item.envelope.to_json();
         let bundle = item.bundle_if(self.bundles)?;
-        self.store_blocking(item.key, &line, bundle.as_deref())
+        // File I/O and the lock wait block: off the async worker threads.
+        let (this, key) = (self.clone(), item.key.to_owned());
+        tokio::task::spawn_blocking(move || this.store_blocking(&key, &line, bundle.as_deref()))
+            .await
+            .map_err(|e| Error::Io {
+                action: "write (the writer stopped)",
+                path: self.dir.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?
     }
 }
 
@@ -234,6 +268,19 @@ mod tests {
             std::fs::read_to_string(store.path_for("k")).expect("read"),
             "not json\n"
         );
+    }
+
+    /// #18: the directory lock is waited for a bounded time, not forever.
+    #[test]
+    fn a_held_lock_is_waited_for_a_bounded_time() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let holder = File::open(dir.path()).expect("open");
+        holder.lock().expect("lock");
+        let other = File::open(dir.path()).expect("open");
+        let err = lock_within(&other, std::time::Duration::from_millis(100)).expect_err("held");
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        holder.unlock().expect("unlock");
+        lock_within(&other, std::time::Duration::from_millis(100)).expect("free");
     }
 
     #[tokio::test]

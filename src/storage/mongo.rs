@@ -108,23 +108,89 @@ fn userinfo(uri: &str) -> (&str, Option<&str>, &str) {
     }
 }
 
-/// `text` with the password of `uri` (if any, raw and percent-decoded) replaced, for
-/// driver messages.
-fn scrub(text: &str, uri: &str) -> String {
-    match userinfo(uri).1.and_then(|u| u.split_once(':')) {
-        Some((_, password)) if !password.is_empty() => {
-            let decoded = percent_encoding::percent_decode_str(password).decode_utf8_lossy();
-            text.replace(password, "[redacted]")
-                .replace(decoded.as_ref(), "[redacted]")
+/// Whether a connection-string option holds a secret (a password, a token, AWS
+/// session credentials in `authMechanismProperties`, a key file's password).
+fn secret_option(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "token",
+        "credential",
+        "key",
+        "authmechanismproperties",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+/// The secret strings of `uri`: its password and the values of its secret options,
+/// raw and percent-decoded, and each `NAME:value` part of a list value.
+fn secrets_of(uri: &str) -> Vec<String> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let mut secrets = Vec::new();
+    if let Some((_, password)) = userinfo(uri).1.and_then(|u| u.split_once(':')) {
+        secrets.push(password.to_owned());
+        secrets.push(decode(password));
+    }
+    let query = uri.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    for pair in query.split(['&', ';']) {
+        let Some((key, value)) = pair.split_once('=') else {
+            continue;
+        };
+        if !secret_option(&decode(key)) {
+            continue;
         }
-        _ => text.to_owned(),
+        let decoded = decode(value);
+        // `AWS_SESSION_TOKEN:xyz,SERVICE_NAME:svc`: each value on its own too, as
+        // written (separators maybe percent-encoded) and decoded.
+        let separators_decoded = value
+            .replace("%3A", ":")
+            .replace("%3a", ":")
+            .replace("%2C", ",")
+            .replace("%2c", ",");
+        for list in [separators_decoded.as_str(), decoded.as_str()] {
+            for part in list.split(',') {
+                secrets.push(part.split_once(':').map_or(part, |(_, v)| v).to_owned());
+            }
+        }
+        secrets.push(value.to_owned());
+        secrets.push(decoded);
+    }
+    secrets.retain(|s| !s.is_empty());
+    // Longest first, so no part of a secret survives a shorter replacement.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    secrets
+}
+
+/// `text` with the secrets of `uri` replaced (see [`secrets_of`]), for driver
+/// messages.
+fn scrub(text: &str, uri: &str) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets_of(uri) {
+        text = text.replace(&secret, "[redacted]");
+    }
+    text
+}
+
+/// `uri` for messages: no password, no options (their values may be secrets).
+fn shown(uri: &str) -> String {
+    let uri = crate::config::without_password(uri);
+    match uri.split_once('?') {
+        Some((head, _)) => format!("{head}?…"),
+        None => uri,
     }
 }
 
 fn usage(uri: &str) -> Error {
     failed(
         "MongoDB",
-        &crate::config::without_password(uri),
+        &shown(uri),
         "bad URI",
         "expected `mongodb://[user:password@]host[:port]/<db>/<collection>[?options]`, `mongodb+srv://…` or Chains' `mongo://<db>/<collection>[?id_field=name]`",
     )
@@ -147,10 +213,10 @@ impl MongoStorage {
                 if k != "id_field" || !v.eq_ignore_ascii_case("name") {
                     return Err(failed(
                         "MongoDB",
-                        uri,
+                        &format!("mongo://{path}"),
                         "unsupported option",
                         format!(
-                            "`{k}={v}`: the only option of `mongo://` is `id_field=name` (documents are keyed by their `Name`)"
+                            "`{k}`: the only option of `mongo://` is `id_field=name` (documents are keyed by their `Name`)"
                         ),
                     ));
                 }
@@ -173,7 +239,7 @@ impl MongoStorage {
         if user.is_some_and(|u| u.contains(['/', '?', '#', '[', ']', '@'])) {
             return Err(failed(
                 "MongoDB",
-                &crate::config::without_password(uri),
+                &shown(uri),
                 "bad URI",
                 "percent-encode `/ ? # [ ] @ :` in the user name and password",
             ));
@@ -345,5 +411,32 @@ mod tests {
             scrub("bad p@ss", "mongodb://u:p%40ss@h/db"),
             "bad [redacted]"
         );
+    }
+
+    #[test]
+    fn scrubs_secrets_in_query_options() {
+        let uri = "mongodb://h/db?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:sess%2Ftok-99,SERVICE_NAME:svc&tlsCertificateKeyFilePassword=tls-pw-77&password=plain-pw-55&appName=chainseal";
+        let message = "bad AWS_SESSION_TOKEN:sess/tok-99; AWS_SESSION_TOKEN%3Asess%2Ftok-99; tls-pw-77 plain-pw-55 for chainseal";
+        let scrubbed = scrub(message, uri);
+        for secret in ["sess/tok-99", "sess%2Ftok-99", "tls-pw-77", "plain-pw-55"] {
+            assert!(!scrubbed.contains(secret), "{secret}: {scrubbed}");
+        }
+        assert!(
+            scrubbed.contains("AWS_SESSION_TOKEN:[redacted]"),
+            "{scrubbed}"
+        );
+        // Options that are no secret stay readable.
+        assert!(scrubbed.ends_with("for chainseal"), "{scrubbed}");
+        // `mongo://` options are refused without echoing a value.
+        for bad in [
+            "mongo://db/c?password=plain-pw-55",
+            "mongodb://h/db?password=plain-pw-55",
+            "mongodb://u:x/y@h/db/c?password=plain-pw-55",
+        ] {
+            let e = MongoStorage::new(bad, ServerUrl::Env)
+                .expect_err("refused")
+                .to_string();
+            assert!(!e.contains("plain-pw-55"), "{e}");
+        }
     }
 }

@@ -1,15 +1,21 @@
 //! Offline verification of keyless Sigstore bundles (v0.1–v0.3 with a DSSE envelope)
 //! against a trusted root (`trusted_root.json`, the Sigstore TrustedRoot format):
 //!
-//! 1. the leaf certificate chains to a certificate authority of the root, and was
-//!    valid when the log integrated the entry;
+//! 1. the leaf certificate chains to a certificate authority of the root and is
+//!    for code signing (extended key usage id-kp-codeSigning);
 //! 2. the leaf carries a signed certificate timestamp from a CT log of the root;
 //! 3. the transparency log entry is signed by a log of the root (the inclusion
-//!    promise), its inclusion proof leads to the root hash of a checkpoint the log
-//!    signed, and its body is this envelope, signed by this certificate;
-//! 4. the envelope's signature verifies with the certificate's key;
-//! 5. the certificate names the expected identity and OIDC issuer;
-//! 6. the payload is an in-toto Statement ([`super::Verified`]).
+//!    promise, or SET), its inclusion proof (if any) leads to the root hash of a
+//!    checkpoint the log signed, and its body is this envelope, signed by this
+//!    certificate;
+//! 4. the signing time is the log's integrated time, and only when the SET covers
+//!    it: an entry with a proof but no SET is rejected (RFC 3161 timestamps are not
+//!    supported yet), as the bundle's own `integratedTime` is unauthenticated;
+//! 5. at the signing time the certificate was valid, and the CA, the log and the CT
+//!    log were inside their `validFor` windows of the trusted root;
+//! 6. the envelope's signature verifies with the certificate's key;
+//! 7. the certificate names the expected identity and OIDC issuer;
+//! 8. the payload is an in-toto Statement ([`super::Verified`]).
 //!
 //! Every check must pass; the first failure is reported.
 
@@ -29,19 +35,70 @@ use crate::keyless::CertificateChain;
 
 /// The embedded SCT list extension (RFC 6962).
 const SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
+/// The extended key usage extension (RFC 5280).
+const EXTENDED_KEY_USAGE: &str = "2.5.29.37";
+/// id-kp-codeSigning (RFC 5280).
+const CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
+
+/// A `validFor` window of the trusted root, in Unix seconds; open where absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Window {
+    start: Option<i64>,
+    end: Option<i64>,
+}
+
+impl Window {
+    /// Parse a `validFor` object (`{start, end}`, RFC 3339); absent is always valid.
+    fn parse(v: &Value, what: &str) -> Result<Self, String> {
+        let at = |key: &str| -> Result<Option<i64>, String> {
+            match &v[key] {
+                Value::Null => Ok(None),
+                Value::String(text) => text
+                    .parse::<jiff::Timestamp>()
+                    .map(|t| Some(t.as_second()))
+                    .map_err(|e| format!("{what} validFor.{key} is not an RFC 3339 time: {e}")),
+                _ => Err(format!("{what} validFor.{key} is not a string")),
+            }
+        };
+        Ok(Self {
+            start: at("start")?,
+            end: at("end")?,
+        })
+    }
+
+    fn contains(&self, at: i64) -> bool {
+        self.start.is_none_or(|s| s <= at) && self.end.is_none_or(|e| at <= e)
+    }
+
+    fn describe(&self) -> String {
+        let show = |t: Option<i64>| {
+            t.and_then(|t| jiff::Timestamp::from_second(t).ok())
+                .map_or_else(|| "(open)".to_owned(), |t| t.to_string())
+        };
+        format!("validFor {} to {}", show(self.start), show(self.end))
+    }
+}
 
 /// One log or CT log of a trusted root.
 #[derive(Debug, Clone)]
 struct LogKey {
     key_id: Vec<u8>,
     spki: Vec<u8>,
+    window: Window,
+}
+
+/// One certificate authority of a trusted root.
+#[derive(Debug, Clone)]
+struct Authority {
+    /// The chain, issuer-first (intermediates, then root).
+    certs: Vec<Vec<u8>>,
+    window: Window,
 }
 
 /// The trust material bundles are checked against.
 #[derive(Debug, Clone)]
 pub struct TrustedRoot {
-    /// Certificate authorities: each chain issuer-first (intermediates, then root).
-    authorities: Vec<Vec<Vec<u8>>>,
+    authorities: Vec<Authority>,
     tlogs: Vec<LogKey>,
     ctlogs: Vec<LogKey>,
 }
@@ -84,6 +141,7 @@ impl TrustedRoot {
                     Ok(LogKey {
                         key_id: b64(&l["logId"]["keyId"], &format!("{name} logId.keyId"))?,
                         spki: b64(&l["publicKey"]["rawBytes"], &format!("{name} publicKey"))?,
+                        window: Window::parse(&l["publicKey"]["validFor"], name)?,
                     })
                 })
                 .collect()
@@ -93,20 +151,23 @@ impl TrustedRoot {
             .into_iter()
             .flatten()
             .map(|ca| {
-                ca["certChain"]["certificates"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|c| b64(&c["rawBytes"], "a CA certificate"))
-                    .collect::<Result<Vec<_>, _>>()
+                Ok(Authority {
+                    certs: ca["certChain"]["certificates"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|c| b64(&c["rawBytes"], "a CA certificate"))
+                        .collect::<Result<Vec<_>, _>>()?,
+                    window: Window::parse(&ca["validFor"], "a certificate authority's")?,
+                })
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, String>>()?;
         let out = Self {
             authorities,
             tlogs: logs("tlogs")?,
             ctlogs: logs("ctlogs")?,
         };
-        if out.authorities.iter().all(Vec::is_empty) {
+        if out.authorities.iter().all(|a| a.certs.is_empty()) {
             return Err("it names no certificate authority".into());
         }
         if out.tlogs.is_empty() {
@@ -175,19 +236,50 @@ fn signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
         .is_ok()
 }
 
-/// The chain of `leaf` (issuer first) among the root's authorities.
-fn chain<'a>(root: &'a TrustedRoot, leaf: &Certificate) -> Result<&'a [Vec<u8>], String> {
+/// The root's authorities `leaf` chains to (the same chain may be listed more than
+/// once, with different `validFor` windows); at least one.
+fn chains<'a>(root: &'a TrustedRoot, leaf: &Certificate) -> Result<Vec<&'a Authority>, String> {
+    let mut found = Vec::new();
     for authority in &root.authorities {
         let certs = authority
+            .certs
             .iter()
             .map(|d| parse_cert(d, "a CA certificate"))
             .collect::<Result<Vec<_>, _>>()?;
         let Some(first) = certs.first() else { continue };
-        if signed_by(leaf, first) && certs.windows(2).all(|w| signed_by(&w[0], &w[1])) {
-            return Ok(authority);
+        let linked = certs.windows(2).all(|w| match w {
+            [cert, issuer] => signed_by(cert, issuer),
+            _ => false,
+        });
+        if signed_by(leaf, first) && linked {
+            found.push(authority);
         }
     }
-    Err("the certificate does not chain to a certificate authority of the trusted root".into())
+    if found.is_empty() {
+        return Err(
+            "the certificate does not chain to a certificate authority of the trusted root".into(),
+        );
+    }
+    Ok(found)
+}
+
+/// The leaf's extended key usage must include code signing, as Fulcio's do: a CA
+/// that also issues certificates for other purposes cannot sign attestations.
+fn check_code_signing(leaf: &Certificate) -> Result<(), String> {
+    use x509_cert::ext::pkix::ExtendedKeyUsage;
+    let ext = leaf
+        .tbs_certificate()
+        .extensions()
+        .into_iter()
+        .flatten()
+        .find(|e| e.extn_id.to_string() == EXTENDED_KEY_USAGE)
+        .ok_or("the certificate has no extended key usage, so it is not for code signing (id-kp-codeSigning, 1.3.6.1.5.5.7.3.3): it cannot sign attestations")?;
+    let usages = ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
+        .map_err(|e| format!("the certificate's extended key usage is malformed: {e}"))?;
+    if !usages.0.iter().any(|u| u.to_string() == CODE_SIGNING) {
+        return Err("the certificate's extended key usage does not include code signing (id-kp-codeSigning, 1.3.6.1.5.5.7.3.3): it cannot sign attestations".into());
+    }
+    Ok(())
 }
 
 /// The leaf's TBS certificate without its SCT list: what a CT log signed.
@@ -230,8 +322,13 @@ fn number(bytes: &[u8]) -> usize {
     bytes.iter().fold(0, |n, b| (n << 8) | usize::from(*b))
 }
 
-/// At least one embedded SCT of `leaf` is signed by a CT log of the root.
-fn check_sct(root: &TrustedRoot, leaf: &Certificate, issuer_der: &[u8]) -> Result<(), String> {
+/// At least one embedded SCT of `leaf` is signed by a CT log of the root; returns
+/// the CT logs whose SCTs verified.
+fn check_sct<'a>(
+    root: &'a TrustedRoot,
+    leaf: &Certificate,
+    issuer_der: &[u8],
+) -> Result<Vec<&'a LogKey>, String> {
     let ext = leaf
         .tbs_certificate()
         .extensions()
@@ -253,10 +350,11 @@ fn check_sct(root: &TrustedRoot, leaf: &Certificate, issuer_der: &[u8]) -> Resul
             .map_err(|e| e.to_string())?,
     );
     let tbs = precertificate_tbs(leaf)?;
+    let mut signers = Vec::new();
     while !list.is_empty() {
         let len = number(take(&mut list, 2)?);
         let mut sct = take(&mut list, len)?;
-        let version = take(&mut sct, 1)?[0];
+        let version = take(&mut sct, 1)?.first().copied().unwrap_or_default();
         let log_id = take(&mut sct, 32)?;
         let timestamp = take(&mut sct, 8)?;
         let ext_len = number(take(&mut sct, 2)?);
@@ -264,9 +362,6 @@ fn check_sct(root: &TrustedRoot, leaf: &Certificate, issuer_der: &[u8]) -> Resul
         take(&mut sct, 2)?; // hash and signature algorithms
         let sig_len = number(take(&mut sct, 2)?);
         let sig = take(&mut sct, sig_len)?;
-        let Some(log) = root.ctlogs.iter().find(|l| l.key_id == log_id) else {
-            continue;
-        };
         let tbs_len = u32::try_from(tbs.len()).map_err(|_| "the certificate is too large")?;
         let mut signed = vec![version, 0];
         signed.extend_from_slice(timestamp);
@@ -276,11 +371,18 @@ fn check_sct(root: &TrustedRoot, leaf: &Certificate, issuer_der: &[u8]) -> Resul
         signed.extend_from_slice(&tbs);
         signed.extend_from_slice(&u16::try_from(ext_len).unwrap_or(0).to_be_bytes());
         signed.extend_from_slice(extensions);
-        if verifies(&log.spki, sig, &signed) {
-            return Ok(());
-        }
+        signers.extend(
+            root.ctlogs
+                .iter()
+                .filter(|l| l.key_id == log_id && verifies(&l.spki, sig, &signed)),
+        );
     }
-    Err("no signed certificate timestamp verifies with a CT log of the trusted root".into())
+    if signers.is_empty() {
+        return Err(
+            "no signed certificate timestamp verifies with a CT log of the trusted root".into(),
+        );
+    }
+    Ok(signers)
 }
 
 /// RFC 9162 §2.1.3.2: `leaf` at `index` of a tree of `size` hashes up to `root`.
@@ -333,14 +435,23 @@ fn checkpoint_lines(note: &str, spki: &[u8]) -> Result<Vec<String>, String> {
     Ok(body.lines().map(str::to_owned).collect())
 }
 
-/// The transparency log entry: signed by a log of the root, included, and about
-/// this envelope signed by this certificate. Returns the integrated time.
-fn check_tlog(
-    root: &TrustedRoot,
+/// What a verified transparency log entry vouches for.
+struct Logged<'a> {
+    /// The integrated time, only when the signed entry timestamp (SET) covers it.
+    signed_time: Option<i64>,
+    /// The log (of the root) that signed the entry.
+    log: &'a LogKey,
+}
+
+/// The transparency log entry: signed by a log of the root (SET and/or a signed
+/// checkpoint with an inclusion proof), and about this envelope signed by this
+/// certificate.
+fn check_tlog<'a>(
+    root: &'a TrustedRoot,
     entry: &Value,
     envelope: &Envelope,
     leaf_der: &[u8],
-) -> Result<i64, String> {
+) -> Result<Logged<'a>, String> {
     let key_id = b64(&entry["logId"]["keyId"], "the log id")?;
     let log = root
         .tlogs
@@ -354,69 +465,86 @@ fn check_tlog(
     let body = STANDARD
         .decode(body_b64)
         .map_err(|e| format!("the entry body is not base64: {e}"))?;
-    let integrated = int(&entry["integratedTime"], "integratedTime")?;
-    let index = int(&entry["logIndex"], "logIndex")?;
-    let mut verified = false;
-    if let Some(set) = entry["inclusionPromise"]["signedEntryTimestamp"].as_str() {
-        let set = STANDARD
-            .decode(set)
-            .map_err(|e| format!("the inclusion promise is not base64: {e}"))?;
-        let payload = format!(
-            "{{\"body\":{},\"integratedTime\":{integrated},\"logID\":\"{}\",\"logIndex\":{index}}}",
-            Value::String(body_b64.to_owned()),
-            hex::encode(&key_id)
-        );
-        if !verifies(&log.spki, &set, payload.as_bytes()) {
-            return Err("the inclusion promise is not signed by the transparency log".into());
-        }
-        verified = true;
+    let signed_time = check_promise(log, entry, body_b64)?;
+    let proven = !entry["inclusionProof"].is_null();
+    if proven {
+        check_proof(log, &entry["inclusionProof"], &body)?;
     }
-    let proof = &entry["inclusionProof"];
-    if !proof.is_null() {
-        let leaf: [u8; 32] = {
-            let mut h = Sha256::new();
-            h.update([0u8]);
-            h.update(&body);
-            h.finalize().into()
-        };
-        let path = proof["hashes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|h| b64(h, "a proof hash"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let root_hash = b64(&proof["rootHash"], "the proof's root hash")?;
-        let (pi, size) = (
-            int(&proof["logIndex"], "the proof's logIndex")?,
-            int(&proof["treeSize"], "treeSize")?,
-        );
-        let (Ok(pi), Ok(size)) = (u64::try_from(pi), u64::try_from(size)) else {
-            return Err("the inclusion proof has negative numbers".into());
-        };
-        if !inclusion_holds(pi, size, leaf, &path, &root_hash) {
-            return Err("the inclusion proof does not lead to its root hash".into());
-        }
-        let note = proof["checkpoint"]["envelope"]
-            .as_str()
-            .ok_or("the inclusion proof has no checkpoint")?;
-        let lines = checkpoint_lines(note, &log.spki)?;
-        if lines.get(1).map(String::as_str) != Some(size.to_string().as_str())
-            || lines
-                .get(2)
-                .and_then(|r| STANDARD.decode(r).ok())
-                .as_deref()
-                != Some(&root_hash[..])
-        {
-            return Err("the checkpoint is for another tree than the inclusion proof".into());
-        }
-        verified = true;
-    }
-    if !verified {
+    if signed_time.is_none() && !proven {
         return Err("the entry has neither an inclusion promise nor an inclusion proof".into());
     }
-    // The entry is about this envelope, signed by this certificate.
+    check_body(&body, envelope, leaf_der)?;
+    Ok(Logged { signed_time, log })
+}
+
+/// The inclusion promise (SET), if the entry has one: signed by `log` over the body,
+/// integrated time, log id and index. Returns the integrated time it covers.
+fn check_promise(log: &LogKey, entry: &Value, body_b64: &str) -> Result<Option<i64>, String> {
+    let Some(set) = entry["inclusionPromise"]["signedEntryTimestamp"].as_str() else {
+        return Ok(None);
+    };
+    let set = STANDARD
+        .decode(set)
+        .map_err(|e| format!("the inclusion promise is not base64: {e}"))?;
+    let integrated = int(&entry["integratedTime"], "integratedTime")?;
+    let index = int(&entry["logIndex"], "logIndex")?;
+    let payload = format!(
+        "{{\"body\":{},\"integratedTime\":{integrated},\"logID\":\"{}\",\"logIndex\":{index}}}",
+        Value::String(body_b64.to_owned()),
+        hex::encode(&log.key_id)
+    );
+    if !verifies(&log.spki, &set, payload.as_bytes()) {
+        return Err("the inclusion promise is not signed by the transparency log".into());
+    }
+    Ok(Some(integrated))
+}
+
+/// The inclusion proof leads from the body to the root hash of a checkpoint `log`
+/// signed.
+fn check_proof(log: &LogKey, proof: &Value, body: &[u8]) -> Result<(), String> {
+    let leaf: [u8; 32] = {
+        let mut h = Sha256::new();
+        h.update([0u8]);
+        h.update(body);
+        h.finalize().into()
+    };
+    let path = proof["hashes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| b64(h, "a proof hash"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let root_hash = b64(&proof["rootHash"], "the proof's root hash")?;
+    let (pi, size) = (
+        int(&proof["logIndex"], "the proof's logIndex")?,
+        int(&proof["treeSize"], "treeSize")?,
+    );
+    let (Ok(pi), Ok(size)) = (u64::try_from(pi), u64::try_from(size)) else {
+        return Err("the inclusion proof has negative numbers".into());
+    };
+    if !inclusion_holds(pi, size, leaf, &path, &root_hash) {
+        return Err("the inclusion proof does not lead to its root hash".into());
+    }
+    let note = proof["checkpoint"]["envelope"]
+        .as_str()
+        .ok_or("the inclusion proof has no checkpoint")?;
+    let lines = checkpoint_lines(note, &log.spki)?;
+    if lines.get(1).map(String::as_str) != Some(size.to_string().as_str())
+        || lines
+            .get(2)
+            .and_then(|r| STANDARD.decode(r).ok())
+            .as_deref()
+            != Some(&root_hash[..])
+    {
+        return Err("the checkpoint is for another tree than the inclusion proof".into());
+    }
+    Ok(())
+}
+
+/// The logged body is a `dsse` entry about this envelope, signed by this certificate.
+fn check_body(body: &[u8], envelope: &Envelope, leaf_der: &[u8]) -> Result<(), String> {
     let logged: Value =
-        serde_json::from_slice(&body).map_err(|e| format!("the entry body is not JSON: {e}"))?;
+        serde_json::from_slice(body).map_err(|e| format!("the entry body is not JSON: {e}"))?;
     if logged["kind"] != "dsse" {
         return Err(format!(
             "the entry is a `{}` entry, expected `dsse`",
@@ -445,7 +573,54 @@ fn check_tlog(
     if !matches {
         return Err("the log entry's signature or certificate differs from the bundle's".into());
     }
-    Ok(integrated)
+    Ok(())
+}
+
+/// The signing time: the log's integrated time when its SET covers it. Without a
+/// SET, the bundle's `integratedTime` is only the bundle's word.
+fn signing_time(material: &Value, signed_time: Option<i64>) -> Result<i64, String> {
+    if let Some(at) = signed_time {
+        return Ok(at);
+    }
+    let has_rfc3161 = material["timestampVerificationData"]["rfc3161Timestamps"]
+        .as_array()
+        .is_some_and(|t| !t.is_empty());
+    if has_rfc3161 {
+        return Err("the bundle's signing time comes from an RFC 3161 timestamp, and RFC 3161 timestamps are not yet supported by chainseal: verify needs a transparency log entry with a signed entry timestamp (SET, `inclusionPromise`)".into());
+    }
+    Err("the bundle has no signed entry timestamp (SET) or verified RFC 3161 timestamp, so the signing time cannot be trusted: its log entry needs an `inclusionPromise` (the log's `integratedTime` alone is unauthenticated)".into())
+}
+
+/// At the signing time `at`, the log, a CA the leaf chains to and a CT log that
+/// signed its SCT were each inside their `validFor` window of the trusted root.
+fn check_windows(
+    at: i64,
+    log: &LogKey,
+    authorities: &[&Authority],
+    ctlogs: &[&LogKey],
+) -> Result<(), String> {
+    let shown = jiff::Timestamp::from_second(at).map_or_else(|_| at.to_string(), |t| t.to_string());
+    if !log.window.contains(at) {
+        return Err(format!(
+            "the transparency log's key is not trusted at the signing time {shown}: the trusted root limits it to {}",
+            log.window.describe()
+        ));
+    }
+    if !authorities.iter().any(|a| a.window.contains(at)) {
+        let windows: Vec<String> = authorities.iter().map(|a| a.window.describe()).collect();
+        return Err(format!(
+            "the certificate authority that issued the certificate is not trusted at the signing time {shown}: the trusted root limits it to {}",
+            windows.join(", ")
+        ));
+    }
+    if !ctlogs.iter().any(|l| l.window.contains(at)) {
+        let windows: Vec<String> = ctlogs.iter().map(|l| l.window.describe()).collect();
+        return Err(format!(
+            "the CT log that signed the certificate's timestamp is not trusted at the signing time {shown}: the trusted root limits it to {}",
+            windows.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// The Sigstore bundle equivalent of a cosign `.att` layer: the envelope (the blob),
@@ -525,8 +700,13 @@ pub fn verify_bundle(
         );
     };
     let leaf = parse_cert(&leaf_der, "the certificate")?;
-    let issuers = chain(root, &leaf)?;
-    check_sct(root, &leaf, &issuers[0])?;
+    let authorities = chains(root, &leaf)?;
+    check_code_signing(&leaf)?;
+    let issuer = authorities
+        .first()
+        .and_then(|a| a.certs.first())
+        .ok_or("the certificate authority has no certificate")?;
+    let ctlogs = check_sct(root, &leaf, issuer)?;
     let entries = material["tlogEntries"]
         .as_array()
         .cloned()
@@ -537,16 +717,18 @@ pub fn verify_bundle(
             entries.len()
         ));
     };
-    let integrated = check_tlog(root, entry, &envelope, &leaf_der)?;
+    let logged = check_tlog(root, entry, &envelope, &leaf_der)?;
+    let at = signing_time(material, logged.signed_time)?;
+    check_windows(at, logged.log, &authorities, &ctlogs)?;
     let validity = leaf.tbs_certificate().validity();
     let (from, until) = (
         validity.not_before.to_unix_duration().as_secs(),
         validity.not_after.to_unix_duration().as_secs(),
     );
-    let at = u64::try_from(integrated).unwrap_or(0);
-    if at < from || at > until {
+    let signed = u64::try_from(at).unwrap_or(0);
+    if signed < from || signed > until {
         return Err(format!(
-            "the entry was logged at {at}, outside the certificate's validity ({from}..{until})"
+            "the entry was logged at {signed}, outside the certificate's validity ({from}..{until})"
         ));
     }
     let chain = CertificateChain::from_ders(leaf_der, Vec::new())?;
@@ -601,6 +783,46 @@ mod tests {
         assert!(inclusion_holds(4, 5, leaves[4], &[n0123.to_vec()], &root));
         assert!(inclusion_holds(0, 1, leaves[0], &[], &leaves[0]));
         assert!(!inclusion_holds(1, 1, leaves[0], &[], &leaves[0]));
+    }
+
+    #[test]
+    fn windows_follow_valid_for() {
+        let w = Window::parse(
+            &serde_json::json!({"start": "2024-01-01T00:00:00Z", "end": "2024-02-01T00:00:00.5Z"}),
+            "a CA's",
+        )
+        .expect("window");
+        let jan = 1_704_067_200; // 2024-01-01T00:00:00Z
+        assert!(!w.contains(jan - 1));
+        assert!(w.contains(jan) && w.contains(jan + 86_400));
+        assert!(!w.contains(jan + 32 * 86_400));
+        assert_eq!(
+            w.describe(),
+            "validFor 2024-01-01T00:00:00Z to 2024-02-01T00:00:00Z"
+        );
+        let open = Window::parse(&Value::Null, "a CA's").expect("absent");
+        assert!(open.contains(0) && open.contains(i64::MAX));
+        let start_only = Window::parse(&serde_json::json!({"start": "2024-01-01T00:00:00Z"}), "x")
+            .expect("start only");
+        assert!(start_only.contains(jan + 10 * 365 * 86_400) && !start_only.contains(jan - 1));
+        assert!(Window::parse(&serde_json::json!({"start": "yesterday"}), "x").is_err());
+        assert!(Window::parse(&serde_json::json!({"end": 5}), "x").is_err());
+    }
+
+    #[test]
+    fn only_a_signed_time_is_a_signing_time() {
+        assert_eq!(signing_time(&Value::Null, Some(7)), Ok(7));
+        let none = signing_time(&serde_json::json!({}), None).expect_err("no SET");
+        assert!(
+            none.contains("no signed entry timestamp (SET) or verified RFC 3161 timestamp"),
+            "{none}"
+        );
+        let tsa = serde_json::json!({"timestampVerificationData": {"rfc3161Timestamps": [{"signedTimestamp": "AA=="}]}});
+        let said = signing_time(&tsa, None).expect_err("RFC 3161");
+        assert!(
+            said.contains("RFC 3161 timestamps are not yet supported"),
+            "{said}"
+        );
     }
 
     #[test]

@@ -37,8 +37,121 @@ pub enum Error {
         reason: String,
     },
     /// An input that holds no envelopes.
-    #[error("`{0}` holds no DSSE envelope")]
+    #[error(
+        "`{0}` holds no DSSE envelope: give a DSSE envelope as JSON, or `.intoto.jsonl` with one envelope per line"
+    )]
     Empty(PathBuf),
+    /// An input (or one line of it) that is not a DSSE envelope.
+    #[error(
+        "`{location}` is not a DSSE envelope ({reason}): give a DSSE envelope as JSON, or `.intoto.jsonl` with one envelope per line (Sigstore bundles with `--certificate-identity`)"
+    )]
+    Malformed {
+        /// `file` or `file:line`.
+        location: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// A `--type` that is neither a known short name nor a URI.
+    #[error("invalid `CHAINSEAL_VERIFY_TYPE` (`--type`) `{0}`: use a predicate type URI, one of cosign's short names ({names}), or `any`", names = SHORT_NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))]
+    PredicateType(String),
+}
+
+/// The predicate types counted when `--type` is not set: SLSA provenance.
+pub const SLSA_PROVENANCE: [&str; 2] = [
+    "https://slsa.dev/provenance/v1",
+    "https://slsa.dev/provenance/v0.2",
+];
+
+/// cosign's `--type` short names and the predicate types they stand for.
+pub const SHORT_NAMES: [(&str, &str); 10] = [
+    ("slsaprovenance", "https://slsa.dev/provenance/v0.2"),
+    ("slsaprovenance02", "https://slsa.dev/provenance/v0.2"),
+    ("slsaprovenance1", "https://slsa.dev/provenance/v1"),
+    ("custom", "https://cosign.sigstore.dev/attestation/v1"),
+    ("link", "https://in-toto.io/Link/v1"),
+    ("spdx", "https://spdx.dev/Document"),
+    ("spdxjson", "https://spdx.dev/Document"),
+    ("cyclonedx", "https://cyclonedx.org/bom"),
+    ("vuln", "https://cosign.sigstore.dev/attestation/vuln/v1"),
+    ("openvex", "https://openvex.dev/ns"),
+];
+
+/// The predicate types whose attestations count (`--type`); others are skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PredicateTypes {
+    /// Every type (`--type any` or `*`).
+    Any,
+    /// Only these (full URIs).
+    Only(Vec<String>),
+}
+
+impl Default for PredicateTypes {
+    fn default() -> Self {
+        Self::Only(SLSA_PROVENANCE.iter().map(|t| (*t).to_owned()).collect())
+    }
+}
+
+impl PredicateTypes {
+    /// Parse `--type`: comma-separated URIs or cosign short names, or `any` / `*`;
+    /// unset or empty is SLSA provenance (v1 and v0.2).
+    pub fn parse(text: Option<&str>) -> Result<Self, Error> {
+        let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(Self::default());
+        };
+        let mut types = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if item == "any" || item == "*" {
+                return Ok(Self::Any);
+            }
+            let uri = predicate_type_alias(item);
+            if !looks_like_uri(uri) {
+                return Err(Error::PredicateType(item.to_owned()));
+            }
+            if !types.iter().any(|t| t == uri) {
+                types.push(uri.to_owned());
+            }
+        }
+        if types.is_empty() {
+            return Err(Error::PredicateType(text.to_owned()));
+        }
+        Ok(Self::Only(types))
+    }
+
+    /// Whether an attestation of `predicate_type` counts.
+    pub fn wants(&self, predicate_type: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(types) => types.iter().any(|t| t == predicate_type),
+        }
+    }
+
+    /// The wanted types, for messages: `any type`, or the URIs joined by `or`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Any => "any type".to_owned(),
+            Self::Only(types) => types.join(" or "),
+        }
+    }
+}
+
+/// The predicate type a cosign short name stands for; anything else unchanged.
+pub fn predicate_type_alias(name: &str) -> &str {
+    SHORT_NAMES
+        .iter()
+        .find(|(short, _)| *short == name)
+        .map_or(name, |(_, uri)| uri)
+}
+
+/// `scheme:rest`, RFC 3986's scheme syntax, no whitespace.
+fn looks_like_uri(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && !rest.is_empty()
+        && !text.chars().any(char::is_whitespace)
 }
 
 /// What signatures are checked against: a public key, or (keyless) a trust root
@@ -131,29 +244,51 @@ impl Verifier {
             path: path.to_owned(),
             source,
         })?;
-        let shown = path.display().to_string();
-        let outcomes: Vec<Outcome> = match serde_json::from_str::<Envelope>(&text) {
-            Ok(env) => vec![Outcome {
-                location: shown,
+        let outcomes = read_envelopes(path, &text)?
+            .into_iter()
+            .map(|(location, env)| Outcome {
+                location,
                 result: self.verify(&env),
-            }],
-            Err(_) => text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .map(|(i, line)| Outcome {
-                    location: format!("{shown}:{}", i + 1),
-                    result: serde_json::from_str::<Envelope>(line)
-                        .map_err(|e| format!("not a DSSE envelope: {e}"))
-                        .and_then(|env| self.verify(&env)),
-                })
-                .collect(),
-        };
-        if outcomes.is_empty() {
-            return Err(Error::Empty(path.to_owned()));
-        }
+            })
+            .collect();
         Ok(outcomes)
     }
+}
+
+/// The envelopes of a file with their locations: the whole file as one JSON
+/// envelope, else one envelope per non-blank line. Anything that is not an envelope
+/// makes the whole input malformed (exit status 2), before any signature is checked.
+fn read_envelopes(path: &Path, text: &str) -> Result<Vec<(String, Envelope)>, Error> {
+    let shown = path.display().to_string();
+    // One JSON document (perhaps over many lines): it is the envelope, or nothing is.
+    if let Ok(value) = serde_json::from_str::<Value>(text) {
+        return match serde_json::from_value::<Envelope>(value) {
+            Ok(env) => Ok(vec![(shown, env)]),
+            Err(e) => Err(Error::Malformed {
+                location: shown,
+                reason: e.to_string(),
+            }),
+        };
+    }
+    let envelopes = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            let location = format!("{shown}:{}", i + 1);
+            match serde_json::from_str::<Envelope>(line) {
+                Ok(env) => Ok((location, env)),
+                Err(e) => Err(Error::Malformed {
+                    location,
+                    reason: e.to_string(),
+                }),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if envelopes.is_empty() {
+        return Err(Error::Empty(path.to_owned()));
+    }
+    Ok(envelopes)
 }
 
 /// The verified envelope's in-toto Statement (only called once a signature verified).
@@ -215,4 +350,73 @@ fn read_statement(statement: &Value) -> Result<Verified, String> {
         subjects,
         builder_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predicate_types_default_to_slsa_provenance() {
+        let default = PredicateTypes::parse(None).expect("default");
+        assert_eq!(default, PredicateTypes::parse(Some(" ")).expect("empty"));
+        assert!(default.wants("https://slsa.dev/provenance/v1"));
+        assert!(default.wants("https://slsa.dev/provenance/v0.2"));
+        assert!(!default.wants("https://cosign.sigstore.dev/attestation/v1"));
+        assert!(!default.wants("https://sigstore.dev/cosign/sign/v1"));
+    }
+
+    #[test]
+    fn predicate_types_take_cosign_short_names_uris_and_any() {
+        let one = |t: &str| PredicateTypes::parse(Some(t)).expect(t);
+        assert_eq!(
+            one("slsaprovenance1"),
+            PredicateTypes::Only(vec!["https://slsa.dev/provenance/v1".into()])
+        );
+        assert_eq!(one("slsaprovenance"), one("slsaprovenance02"));
+        assert_eq!(
+            one("custom"),
+            one("https://cosign.sigstore.dev/attestation/v1")
+        );
+        assert_eq!(one("spdx"), one("spdxjson"));
+        assert_eq!(one("any"), PredicateTypes::Any);
+        assert_eq!(one("*"), PredicateTypes::Any);
+        assert_eq!(one("custom,any"), PredicateTypes::Any);
+        let two = one("slsaprovenance1, openvex");
+        assert!(two.wants("https://openvex.dev/ns") && two.wants("https://slsa.dev/provenance/v1"));
+        assert_eq!(
+            two.describe(),
+            "https://slsa.dev/provenance/v1 or https://openvex.dev/ns"
+        );
+        for bad in ["slsa", "slsa provenance", ":x", "1http://x", ","] {
+            assert!(PredicateTypes::parse(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_failed_envelope() {
+        let p = Path::new("f.jsonl");
+        let env = r#"{"payloadType":"t","payload":"eA==","signatures":[]}"#;
+        assert_eq!(read_envelopes(p, env).expect("one").len(), 1);
+        let pretty =
+            "{\n  \"payloadType\": \"t\",\n  \"payload\": \"eA==\",\n  \"signatures\": []\n}";
+        assert_eq!(read_envelopes(p, pretty).expect("pretty").len(), 1);
+        assert_eq!(
+            read_envelopes(p, &format!("{env}\n\n{env}\n"))
+                .expect("lines")
+                .iter()
+                .map(|(l, _)| l.as_str())
+                .collect::<Vec<_>>(),
+            ["f.jsonl:1", "f.jsonl:3"]
+        );
+        assert!(matches!(read_envelopes(p, ""), Err(Error::Empty(_))));
+        assert!(matches!(
+            read_envelopes(p, "{\"a\": 1}"),
+            Err(Error::Malformed { location, .. }) if location == "f.jsonl"
+        ));
+        assert!(matches!(
+            read_envelopes(p, &format!("{env}\nnope")),
+            Err(Error::Malformed { location, .. }) if location == "f.jsonl:2"
+        ));
+    }
 }

@@ -23,16 +23,6 @@ pub struct Found {
     pub signatures: Vec<Outcome>,
 }
 
-/// Short names for predicate types, as cosign's `--type` accepts them.
-pub fn predicate_type_alias(name: &str) -> &str {
-    match name {
-        "slsaprovenance" | "slsaprovenance02" => "https://slsa.dev/provenance/v0.2",
-        "slsaprovenance1" => "https://slsa.dev/provenance/v1",
-        "link" => "https://in-toto.io/Link/v1",
-        other => other,
-    }
-}
-
 impl Verifier {
     /// Verify everything stored for `image` (`repo@sha256:<hex>`); `repository`
     /// overrides where the cosign tags are looked for.
@@ -164,18 +154,6 @@ fn names_digest(v: Verified, digest: &str) -> Result<Verified, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn aliases_match_cosign() {
-        assert_eq!(
-            predicate_type_alias("slsaprovenance1"),
-            "https://slsa.dev/provenance/v1"
-        );
-        assert_eq!(
-            predicate_type_alias("https://example.com/p"),
-            "https://example.com/p"
-        );
-    }
 
     #[test]
     fn subjects_must_name_the_image() {

@@ -7,20 +7,30 @@ Archivista names content by its gitoid (the SHA-256 git blob id of the bytes), s
 same envelope uploaded twice has one gitoid. This double does the same, refuses bodies
 that are not DSSE envelopes with 400, and answers 503 while `MODE` is `down`.
 
-    python archivista.py [down]      # prints {"port": N} when ready
+    python archivista.py [down] [--auth USER:PASS] [--log FILE]   # prints {"port": N}
+
+With `--auth`, every request must carry that HTTP Basic authorization (else 401).
+With `--log`, every request (method, path, headers with lower-case names, body) is appended to FILE as one
+JSON line, so tests can search what was sent.
 """
 
+import argparse
+import base64
 import hashlib
 import http.server
 import json
-import sys
 import threading
 
 from loopback import serve
 
 LOCK = threading.Lock()
 STORED = {}
-MODE = sys.argv[1] if len(sys.argv) > 1 else "up"
+_parser = argparse.ArgumentParser()
+_parser.add_argument("mode", nargs="?", default="up", choices=["up", "down"])
+_parser.add_argument("--auth")
+_parser.add_argument("--log")
+ARGS = _parser.parse_args()
+MODE = ARGS.mode
 
 
 def gitoid(data: bytes) -> str:
@@ -34,6 +44,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def record(self, data=b""):
+        if ARGS.log:
+            line = {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": data.decode("utf-8", "replace"),
+            }
+            with LOCK, open(ARGS.log, "a", encoding="utf-8") as f:
+                f.write(json.dumps(line) + "\n")
+
+    def authorized(self):
+        if not ARGS.auth:
+            return True
+        expected = "Basic " + base64.b64encode(ARGS.auth.encode()).decode()
+        if self.headers.get("Authorization") == expected:
+            return True
+        self.reply(401, b"unauthorized", "text/plain")
+        return False
+
     def reply(self, code, body, content_type="application/json"):
         self.send_response(code)
         self.send_header("Content-Type", content_type)
@@ -43,6 +73,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.record(data)
+        if not self.authorized():
+            return
         if not self.path.rstrip("/").endswith("/upload"):
             return self.reply(404, b"404 page not found", "text/plain")
         if MODE == "down":
@@ -59,6 +92,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(200, json.dumps({"gitoid": oid}).encode())
 
     def do_GET(self):
+        self.record()
+        if not self.authorized():
+            return
         prefix = "/download/"
         if prefix not in self.path:
             return self.reply(404, b"404 page not found", "text/plain")

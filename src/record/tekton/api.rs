@@ -3,6 +3,15 @@
 //!
 //! * Children come from `status.childReferences` (kind TaskRun), else from the label
 //!   `tekton.dev/pipelineRun=<name>`.
+//! * Every child must name the PipelineRun as its controlling owner
+//!   (`metadata.ownerReferences[]`: kind `PipelineRun`, the PipelineRun's uid,
+//!   `controller` and `blockOwnerDeletion` true, as Tekton writes them). Labels are set by whoever creates or
+//!   patches a TaskRun, so a labelled TaskRun without that ownerReference is left out
+//!   with a warning (refusing would let anyone who can create a TaskRun stop the
+//!   attestation). A TaskRun listed in `status.childReferences` that the PipelineRun
+//!   does not own is refused ([`Error::ForeignChild`]): the run's status and its
+//!   TaskRuns disagree, and no provenance is better than provenance of someone
+//!   else's work.
 //! * A TaskRun that has not finished (no `Succeeded` condition `True`/`False`, or no
 //!   `completionTime`) is left out: the `finally` Task's own TaskRun always is, and so
 //!   are finally tasks running beside it. CustomRuns are left out too. The
@@ -13,6 +22,7 @@
 //!   ([`RunState`]).
 
 use serde_json::{Value, json};
+use tracing::warn;
 
 use crate::kube::{Cluster, TektonKind};
 
@@ -63,6 +73,39 @@ pub enum Error {
     /// A TaskRun asked for by name has not finished.
     #[error("TaskRun `{0}` has not finished: attest it once it has completed")]
     TaskRunRunning(String),
+    /// A TaskRun in `status.childReferences` that the PipelineRun does not own.
+    #[error(
+        "TaskRun `{child}` is not owned by PipelineRun `{run}` (no controller ownerReference with the PipelineRun's uid), yet the PipelineRun's status.childReferences lists it: the run's status does not match its TaskRuns, so nothing is attested; find out who changed status.childReferences or the TaskRun's ownerReferences"
+    )]
+    ForeignChild {
+        /// The PipelineRun.
+        run: String,
+        /// The TaskRun listed.
+        child: String,
+    },
+}
+
+/// Whether `child` names the PipelineRun with `uid` as its controlling owner: an
+/// entry of `metadata.ownerReferences` with a `tekton.dev` apiVersion, kind
+/// `PipelineRun`, that uid, `controller: true` and `blockOwnerDeletion: true`, as
+/// Tekton writes it (`metav1.NewControllerRef`). With the API server's
+/// `OwnerReferencesPermissionEnforcement` admission plugin, only a creator who may
+/// update the PipelineRun's finalizers can set `blockOwnerDeletion`.
+pub fn owned_by(child: &Value, uid: &str) -> bool {
+    let str_at = |o: &Value, key: &str| o.get(key).and_then(Value::as_str).map(str::to_owned);
+    !uid.is_empty()
+        && child
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|o| {
+                str_at(o, "apiVersion").is_some_and(|v| v.starts_with("tekton.dev/"))
+                    && str_at(o, "kind").as_deref() == Some("PipelineRun")
+                    && str_at(o, "uid").as_deref() == Some(uid)
+                    && o.get("controller").and_then(Value::as_bool) == Some(true)
+                    && o.get("blockOwnerDeletion").and_then(Value::as_bool) == Some(true)
+            })
 }
 
 fn finished(run: &Value) -> bool {
@@ -82,6 +125,24 @@ fn name(run: &Value) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned()
+}
+
+/// The TaskRuns of `labelled` (found by the label `tekton.dev/pipelineRun=<run>`)
+/// that the PipelineRun `run` with `uid` owns; the others are left out with a warning.
+fn owned_only(labelled: Vec<Value>, run: &str, uid: &str) -> Vec<Value> {
+    labelled
+        .into_iter()
+        .filter(|tr| {
+            let owned = owned_by(tr, uid);
+            if !owned {
+                warn!(
+                    "TaskRun `{}` is labelled tekton.dev/pipelineRun={run} but is not owned by PipelineRun `{run}` (no controller ownerReference with its uid): left out",
+                    name(tr)
+                );
+            }
+            owned
+        })
+        .collect()
 }
 
 /// Read `what` in `cluster.namespace`: the objects to hand to the record loader, and
@@ -107,14 +168,20 @@ pub async fn fetch(cluster: &Cluster, what: &RunRef) -> Result<(Vec<Value>, RunS
                 running: !finished(&pr),
                 excluded: Vec::new(),
             };
+            let uid = pr
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let candidates = if refs.is_empty() {
-                cluster
+                let labelled = cluster
                     .list(
                         TektonKind::TaskRun,
                         &ns,
                         &format!("tekton.dev/pipelineRun={n}"),
                     )
-                    .await?
+                    .await?;
+                owned_only(labelled, n, &uid)
             } else {
                 let mut out = Vec::new();
                 for r in &refs {
@@ -126,7 +193,14 @@ pub async fn fetch(cluster: &Cluster, what: &RunRef) -> Result<(Vec<Value>, RunS
                         ));
                         continue;
                     }
-                    out.push(cluster.get(TektonKind::TaskRun, &ns, child).await?);
+                    let tr = cluster.get(TektonKind::TaskRun, &ns, child).await?;
+                    if !owned_by(&tr, &uid) {
+                        return Err(Error::ForeignChild {
+                            run: n.clone(),
+                            child: child.to_owned(),
+                        });
+                    }
+                    out.push(tr);
                 }
                 out
             };
@@ -187,6 +261,54 @@ mod tests {
             json!({"status": {"conditions": [{"type": "Succeeded", "status": "Unknown"}]}});
         assert!(finished(&done) && finished(&failed));
         assert!(!finished(&running) && !finished(&json!({})));
+    }
+
+    #[test]
+    fn only_a_controller_reference_to_the_uid_is_ownership() {
+        let child = |owners: Value| json!({"metadata": {"ownerReferences": owners}});
+        let tekton = |kind: &str, uid: &str, controller: Value| {
+            json!([{"apiVersion": "tekton.dev/v1", "kind": kind, "name": "pr", "uid": uid,
+                    "controller": controller, "blockOwnerDeletion": true}])
+        };
+        assert!(owned_by(
+            &child(tekton("PipelineRun", "u1", json!(true))),
+            "u1"
+        ));
+        assert!(!owned_by(
+            &child(tekton("PipelineRun", "u2", json!(true))),
+            "u1"
+        ));
+        assert!(!owned_by(
+            &child(tekton("PipelineRun", "u1", json!(false))),
+            "u1"
+        ));
+        assert!(!owned_by(
+            &child(tekton("PipelineRun", "u1", json!("true"))),
+            "u1"
+        ));
+        assert!(!owned_by(
+            &child(tekton("TaskRun", "u1", json!(true))),
+            "u1"
+        ));
+        assert!(!owned_by(
+            &child(tekton("PipelineRun", "", json!(true))),
+            ""
+        ));
+        let mut unblocked = tekton("PipelineRun", "u1", json!(true));
+        unblocked[0]["blockOwnerDeletion"] = false.into();
+        assert!(!owned_by(&child(unblocked), "u1"));
+        let mut other_group = tekton("PipelineRun", "u1", json!(true));
+        other_group[0]["apiVersion"] = "example.com/v1".into();
+        assert!(!owned_by(&child(other_group), "u1"));
+        for odd in [
+            json!(null),
+            json!("x"),
+            json!({"uid": "u1"}),
+            json!([1, "a", null]),
+        ] {
+            assert!(!owned_by(&child(odd), "u1"));
+        }
+        assert!(!owned_by(&json!([]), "u1"));
     }
 
     #[test]

@@ -1,0 +1,117 @@
+"""A hostile OCI registry for the #18 regression tests (a double: it speaks just
+enough of the distribution API to reach chainseal's parsing and limits).
+
+The first repository path component picks the behaviour, for every request to it:
+
+  array/...     manifests are the JSON `[]` (valid JSON, wrong type)
+  string/...    manifests are the JSON string "x"
+  trickle/...   manifests are sent one byte every 2 s, forever
+  huge/...      manifests claim (and stream) 64 MiB
+  errorbody/... every request fails 400 with an error body carrying a marker text
+  redirect/...  asks for basic credentials, then redirects manifest reads to the
+                same server under another host name (`localhost`), path `/v2/landed/`
+  landed/...    manifests are unknown (where `redirect/` sends them)
+
+Every request line is appended to the log file given as the first argument.
+"""
+
+import json
+import sys
+import time
+
+import loopback
+
+MARKER = "HOSTILE-REGISTRY-BODY-7f3a"
+LOG = sys.argv[1] if len(sys.argv) > 1 else None
+
+
+class Handler(loopback.http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def record(self):
+        if LOG:
+            with open(LOG, "a") as f:
+                f.write(json.dumps({"method": self.command, "path": self.path,
+                                    "authorization": self.headers.get("Authorization")}) + "\n")
+
+    def reply(self, status, body, content_type="application/json", extra=None):
+        data = body if isinstance(body, bytes) else body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def handle_any(self):
+        self.record()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        parts = self.path.split("/")
+        if self.path in ("/v2/", "/v2"):
+            return self.reply(200, "{}")
+        mode = parts[2] if len(parts) > 2 else ""
+        if mode == "errorbody":
+            body = {"errors": [{"code": "DENIED", "message": MARKER, "detail": MARKER}]}
+            return self.reply(400, json.dumps(body))
+        if "/manifests/" not in self.path:
+            # Blobs and uploads: accept everything, as a permissive registry would.
+            if self.command == "POST" and "digest=" in self.path:
+                # A monolithic upload in one POST, as distribution accepts it.
+                return self.reply(201, "", extra={"Location": self.path.split("?")[0]})
+            if self.command == "POST":
+                return self.reply(202, "", extra={"Location": self.path.split("?")[0] + "upload-1"})
+            if self.command == "PUT":
+                return self.reply(201, "", extra={"Location": self.path.split("?")[0]})
+            if self.command == "HEAD":
+                return self.reply(404, "")
+            return self.reply(404, '{"errors":[{"code":"BLOB_UNKNOWN"}]}')
+        if self.command not in ("GET", "HEAD"):
+            return self.reply(201, "")
+        if mode == "redirect":
+            if not self.headers.get("Authorization"):
+                return self.reply(401, "{}", extra={"WWW-Authenticate": 'Basic realm="hostile"'})
+            port = self.server.server_address[1]
+            target = f"http://localhost:{port}/v2/landed/" + "/".join(parts[3:])
+            return self.reply(307, "", extra={"Location": target})
+        if mode == "array":
+            return self.reply(200, "[]", "application/vnd.oci.image.manifest.v1+json")
+        if mode == "string":
+            return self.reply(200, '"x"', "application/vnd.oci.image.manifest.v1+json")
+        if mode == "huge":
+            size = 64 << 20
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            chunk = b" " * (1 << 20)
+            try:
+                for _ in range(64):
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+            return
+        if mode == "trickle":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(2)
+            except OSError:
+                return
+        return self.reply(404, '{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = handle_any
+
+
+if __name__ == "__main__":
+    loopback.serve(Handler)
