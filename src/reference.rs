@@ -8,6 +8,9 @@
 //! * Repository: 2–255 characters of `a-z 0-9 _ - . /`; tag: 1–127 of
 //!   `A-Z a-z 0-9 _ - .`.
 
+// Everything here reads what runs, registries and the cluster return.
+#![warn(clippy::indexing_slicing)]
+
 use std::fmt;
 
 use thiserror::Error;
@@ -143,30 +146,19 @@ fn split_repository(name: &str) -> Result<(String, String), &'static str> {
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`. Empty, `.` and `..` parts (which collapse in
 /// URLs) are not components.
 fn valid_component(c: &str) -> bool {
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     let bytes = c.as_bytes();
-    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+    let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
         return false;
     };
     if !alnum(first) || !alnum(last) {
         return false;
     }
     // Between alphanumeric runs: `.`, `_`, `__` or one or more `-`.
-    let mut i = 0;
-    while i < bytes.len() {
-        let start = i;
-        while i < bytes.len() && !alnum(bytes[i]) {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        if !sep.is_empty() && !matches!(sep, "." | "_" | "__") && !sep.bytes().all(|b| b == b'-') {
-            return false;
-        }
-        while i < bytes.len() && alnum(bytes[i]) {
-            i += 1;
-        }
-    }
-    true
+    c.as_bytes()
+        .split(alnum)
+        .filter(|sep| !sep.is_empty())
+        .all(|sep| matches!(sep, b"." | b"_" | b"__") || sep.iter().all(|b| *b == b'-'))
 }
 
 #[cfg(test)]

@@ -1325,7 +1325,11 @@ fn a_hostile_registry_cannot_stop_signing_or_speak_through_events() {
     assert_eq!(annotation(&by_name("fine"), "signed"), Some("true"));
     for hostile in ["stall", "array", "string", "huge", "wordy"] {
         let run = by_name(hostile);
-        assert_eq!(annotation(&run, "signed"), Some("failed"), "{hostile}: {run}");
+        assert_eq!(
+            annotation(&run, "signed"),
+            Some("failed"),
+            "{hostile}: {run}"
+        );
         assert_eq!(annotation(&run, "retries"), Some("3"), "{hostile}");
     }
     let events = scene.curl(&[], "/apis/events.k8s.io/v1/namespaces/ci/events");
@@ -1341,10 +1345,18 @@ fn a_hostile_registry_cannot_stop_signing_or_speak_through_events() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    assert!(note("stall").contains("CHAINSEAL_RECONCILE_TIMEOUT"), "{}", note("stall"));
+    assert!(
+        note("stall").contains("CHAINSEAL_RECONCILE_TIMEOUT"),
+        "{}",
+        note("stall")
+    );
     assert!(note("array").contains("cannot read"), "{}", note("array"));
     assert!(note("huge").contains("larger than"), "{}", note("huge"));
-    assert!(note("wordy").contains("HTTP 400 (DENIED)"), "{}", note("wordy"));
+    assert!(
+        note("wordy").contains("HTTP 400 (DENIED)"),
+        "{}",
+        note("wordy")
+    );
     let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).unwrap_or_default();
     assert!(!log.contains("panicked"), "{log}");
     assert!(!log.contains("HOSTILE-REGISTRY-BODY"), "{log}");
@@ -1407,7 +1419,11 @@ fn signing_secrets_are_reloaded_when_they_appear_or_rotate() {
         .arg(&public)
         .output()
         .expect("python runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (ok, said) = securesystemslib_verifies(&scene.python, &file, &public);
     assert!(ok, "late is signed with the rotated key: {said}");
     let (old, _) = securesystemslib_verifies(&scene.python, &file, &repo("examples/demo.pub"));

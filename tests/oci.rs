@@ -1235,7 +1235,13 @@ fn a_hostile_registry_gets_a_clear_error_never_a_panic_or_its_words_repeated() {
         ("huge", "larger than"),
         ("errorbody", "HTTP 400 (DENIED)"),
     ] {
-        let rec = record(dir.path(), &format!("{host}/{mode}"), &digest, true, &format!("{mode}.yaml"));
+        let rec = record(
+            dir.path(),
+            &format!("{host}/{mode}"),
+            &digest,
+            true,
+            &format!("{mode}.yaml"),
+        );
         let r = attest(
             dir.path(),
             &rec,
@@ -1243,7 +1249,11 @@ fn a_hostile_registry_gets_a_clear_error_never_a_panic_or_its_words_repeated() {
             &[("CHAINSEAL_INSECURE_REGISTRIES", host.clone())],
         );
         assert_error(&r, needle);
-        assert!(!r.stderr.contains("HOSTILE-REGISTRY-BODY"), "{mode}: {}", r.stderr);
+        assert!(
+            !r.stderr.contains("HOSTILE-REGISTRY-BODY"),
+            "{mode}: {}",
+            r.stderr
+        );
     }
 }
 
@@ -1257,8 +1267,11 @@ fn credentials_do_not_follow_a_redirect_to_another_host() {
     };
     let dir = tempfile::tempdir().expect("tmp");
     let log = dir.path().join("requests.jsonl");
-    let (_registry, url) =
-        common::http_double(&python, "hostile_registry.py", &[log.to_str().expect("utf-8")]);
+    let (_registry, url) = common::http_double(
+        &python,
+        "hostile_registry.py",
+        &[log.to_str().expect("utf-8")],
+    );
     let host = url.trim_start_matches("http://").to_owned();
     let auth = dir.path().join("config.json");
     // base64("robot:hunter2-secret")
@@ -1268,7 +1281,13 @@ fn credentials_do_not_follow_a_redirect_to_another_host() {
     )
     .expect("auth file");
     let digest = format!("sha256:{}", "d3".repeat(32));
-    let rec = record(dir.path(), &format!("{host}/redirect"), &digest, true, "r.yaml");
+    let rec = record(
+        dir.path(),
+        &format!("{host}/redirect"),
+        &digest,
+        true,
+        "r.yaml",
+    );
     let r = attest(
         dir.path(),
         &rec,
@@ -1285,15 +1304,30 @@ fn credentials_do_not_follow_a_redirect_to_another_host() {
         .collect();
     let authed = requests
         .iter()
-        .filter(|q| q["path"].as_str().is_some_and(|p| p.starts_with("/v2/redirect/")))
+        .filter(|q| {
+            q["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/v2/redirect/"))
+        })
         .filter(|q| q["authorization"].is_string())
         .count();
-    assert!(authed > 0, "the registry itself got the credentials: {requests:?}");
+    assert!(
+        authed > 0,
+        "the registry itself got the credentials: {requests:?}"
+    );
     let landed: Vec<_> = requests
         .iter()
-        .filter(|q| q["path"].as_str().is_some_and(|p| p.starts_with("/v2/landed/")))
+        .filter(|q| {
+            q["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/v2/landed/"))
+        })
         .collect();
-    assert!(!landed.is_empty(), "the redirect was followed: {requests:?}\n{}", r.stderr);
+    assert!(
+        !landed.is_empty(),
+        "the redirect was followed: {requests:?}\n{}",
+        r.stderr
+    );
     assert!(
         landed.iter().all(|q| q["authorization"].is_null()),
         "credentials followed the redirect: {landed:?}"

@@ -152,7 +152,9 @@ fn artifact(
 ) -> Result<Option<Artifact>, Error> {
     let key = |k: &str| format!("artifacts.{kind}.{k}");
     let get = |k: &str| data.get(&key(k)).map(|v| v.trim().to_owned());
-    let format_name = get("format").unwrap_or_else(|| formats[0].to_owned());
+    let format_name = get("format")
+        .or_else(|| formats.first().map(|f| (*f).to_owned()))
+        .unwrap_or_default();
     if !formats.contains(&format_name.as_str()) {
         return Err(invalid(&key("format"), &format_name, &formats.join(", ")));
     }

@@ -19,6 +19,9 @@
 //!   A run interrupted mid-way has no `signed` annotation and is signed again on the
 //!   next start.
 
+// Everything here reads what runs, registries and the cluster return.
+#![warn(clippy::indexing_slicing)]
+
 pub mod chains_config;
 pub mod finalizers;
 pub mod metrics;
@@ -459,7 +462,10 @@ async fn event(
 async fn supervise(worker: Worker, count: usize) {
     let mut workers = tokio::task::JoinSet::new();
     let start = |workers: &mut tokio::task::JoinSet<usize>, id: usize| {
-        let w = Worker { id, ..worker.clone() };
+        let w = Worker {
+            id,
+            ..worker.clone()
+        };
         workers.spawn(async move {
             // Run the worker in its own task so that a panic ends only it.
             let _ = tokio::spawn(work(w)).await;
@@ -474,7 +480,10 @@ async fn supervise(worker: Worker, count: usize) {
         if worker.queue.is_closed() {
             continue;
         }
-        error!(worker = id, "a worker stopped unexpectedly: starting a new one");
+        error!(
+            worker = id,
+            "a worker stopped unexpectedly: starting a new one"
+        );
         worker.metrics.workers.busy(id, false);
         start(&mut workers, id);
     }
@@ -496,7 +505,11 @@ struct Worker {
 /// One guarded attempt at `key`: a panic or an attempt past `deadline` counts as a
 /// failed attempt (the run's `retries` goes up, as for any failure), never as a dead
 /// or stuck worker.
-async fn attempt(w: &Worker, settings: &settings::Settings, key: &RunKey) -> (Outcome, Option<RunKey>) {
+async fn attempt(
+    w: &Worker,
+    settings: &settings::Settings,
+    key: &RunKey,
+) -> (Outcome, Option<RunKey>) {
     use futures::FutureExt as _;
     let guarded = std::panic::AssertUnwindSafe(reconcile::reconcile(
         &w.cluster,

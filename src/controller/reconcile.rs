@@ -224,7 +224,10 @@ async fn look(
                 // A TaskRun named in `childReferences` must be this PipelineRun's own
                 // (its controlling ownerReference): otherwise the status and the
                 // TaskRuns disagree, and another run's work would be attested.
-                let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+                let uid = obj
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 if let Some(foreign) = kids.iter().find(|k| !tekton::api::owned_by(k, uid)) {
                     let name = foreign
                         .pointer("/metadata/name")

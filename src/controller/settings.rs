@@ -126,14 +126,16 @@ impl Reloading {
     /// A signer that failed to load, with no way to load it (a settings error).
     fn failed(why: String) -> Self {
         let this = Self::new(SignerArgs::default(), None);
-        this.state.try_lock().map(|mut s| {
-            *s = Some(LoadedSigner {
-                signer: Err(why),
-                fingerprint: None,
-                checked: std::time::Instant::now(),
+        this.state
+            .try_lock()
+            .map(|mut s| {
+                *s = Some(LoadedSigner {
+                    signer: Err(why),
+                    fingerprint: None,
+                    checked: std::time::Instant::now(),
+                })
             })
-        })
-        .ok();
+            .ok();
         this
     }
 
@@ -143,7 +145,9 @@ impl Reloading {
         let reload = match &*state {
             None => true,
             // A settings error: nothing to load again until the ConfigMap changes.
-            Some(s) if s.signer.is_err() && self.args.key.is_none() && self.watched.is_none() => false,
+            Some(s) if s.signer.is_err() && self.args.key.is_none() && self.watched.is_none() => {
+                false
+            }
             Some(s) if s.signer.is_err() => true,
             Some(s) if s.checked.elapsed() < SECRETS_CHECKED_EVERY => false,
             Some(s) => match &self.watched {
@@ -197,14 +201,17 @@ fn fingerprint(dir: &std::path::Path) -> Option<[u8; 32]> {
         // Signing secrets are small; a larger file is not read whole.
         let data = std::fs::read(path).ok()?;
         digest.update(data.len().to_le_bytes());
-        digest.update(&data[..data.len().min(1 << 20)]);
+        digest.update(data.get(..1 << 20).unwrap_or(&data));
     }
     Some(digest.finalize().into())
 }
 
 async fn load(args: SignerArgs) -> Result<Arc<dyn Signer>, String> {
     match SignerConfig::from_args(args) {
-        Ok(Some(cfg)) => signing::load(&cfg).await.map(Arc::from).map_err(|e| e.to_string()),
+        Ok(Some(cfg)) => signing::load(&cfg)
+            .await
+            .map(Arc::from)
+            .map_err(|e| e.to_string()),
         Ok(None) => Err("no key configured".to_owned()),
         Err(e) => Err(e.to_string()),
     }

@@ -10,12 +10,12 @@
 
 use std::collections::BTreeMap;
 
-use futures::{StreamExt, TryStreamExt};
-use oci_client::Reference;
 use super::manifest::{
     CosignConfig, DOCKER_MANIFEST, Descriptor, History, ImageManifest, OCI_MANIFEST, RootFs,
 };
 use super::{Blob, Error, READ_AT_ONCE, Registry, sha256_digest};
+use futures::{StreamExt, TryStreamExt};
+use oci_client::Reference;
 
 /// Layer media type of an attestation (the DSSE envelope JSON).
 pub const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
@@ -111,7 +111,11 @@ pub async fn append(
             Some(m) => {
                 let docker = m.media_type.as_deref() == Some(DOCKER_MANIFEST);
                 (
-                    if docker { DOCKER_MANIFEST } else { OCI_MANIFEST },
+                    if docker {
+                        DOCKER_MANIFEST
+                    } else {
+                        OCI_MANIFEST
+                    },
                     if docker { DOCKER_CONFIG } else { OCI_CONFIG },
                     m.layers,
                 )

@@ -158,7 +158,9 @@ fn parse<'a, T: Deserialize<'a>>(what: &'static str, body: &'a [u8]) -> Result<T
 /// Whether `digest` is `sha256:<64 lower-case hex>`.
 pub fn is_sha256_digest(digest: &str) -> bool {
     digest.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -254,7 +256,13 @@ mod tests {
     /// or number panicked a controller worker (indexing a `serde_json::Value`).
     #[test]
     fn wrong_json_types_are_errors() {
-        for body in [&b"[]"[..], b"\"x\"", b"42", b"null", b"{\"schemaVersion\":2,\"manifests\":{}}"] {
+        for body in [
+            &b"[]"[..],
+            b"\"x\"",
+            b"42",
+            b"null",
+            b"{\"schemaVersion\":2,\"manifests\":{}}",
+        ] {
             assert!(ImageIndex::parse(body).is_err(), "{body:?}");
         }
         for body in [

@@ -11,6 +11,9 @@
 //! (`sha256-<hex>.att` / `.sig`), [`referrers`] OCI 1.1 referrers (Sigstore bundles).
 //! `oci-client` provides the reference and credential types.
 
+// Everything here reads what runs, registries and the cluster return.
+#![warn(clippy::indexing_slicing)]
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -160,7 +163,9 @@ fn upload_target(reply: &transport::Reply, digest: &str) -> Result<String, trans
         .get(http::header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .filter(|l| !l.is_empty())
-        .ok_or_else(|| transport::Failure::Refused("the registry gave no upload location".into()))?;
+        .ok_or_else(|| {
+            transport::Failure::Refused("the registry gave no upload location".into())
+        })?;
     let join = if location.contains('?') { '&' } else { '?' };
     Ok(format!("{location}{join}digest={digest}"))
 }
@@ -532,7 +537,10 @@ impl Registry {
         let mut path = format!("referrers/{digest}");
         if let Some(t) = artifact_type {
             path.push_str("?artifactType=");
-            path.push_str(&percent_encoding::utf8_percent_encode(t, percent_encoding::NON_ALPHANUMERIC).to_string());
+            path.push_str(
+                &percent_encoding::utf8_percent_encode(t, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string(),
+            );
         }
         let req = transport::Request {
             method: http::Method::GET,
@@ -670,19 +678,33 @@ mod tests {
             oci_client::secrets::RegistryAuth::Basic(user, _) => user,
             _ => String::new(),
         };
-        let first = registry.credentials("reg.example.com", false).await.expect("read");
+        let first = registry
+            .credentials("reg.example.com", false)
+            .await
+            .expect("read");
         assert_eq!(basic(first), "old");
         write("bmV3Om5ldw=="); // new:new (the Secret was rotated)
-        let cached = registry.credentials("reg.example.com", false).await.expect("read");
+        let cached = registry
+            .credentials("reg.example.com", false)
+            .await
+            .expect("read");
         assert_eq!(basic(cached), "old", "fresh credentials are not read again");
-        let refused = registry.credentials("reg.example.com", true).await.expect("read");
+        let refused = registry
+            .credentials("reg.example.com", true)
+            .await
+            .expect("read");
         assert_eq!(basic(refused), "new");
         // And after `CREDENTIALS_FRESH` without a refusal.
         write("b2xkOm9sZA==");
         if let Some((_, at)) = registry.credentials.lock().await.get_mut("reg.example.com") {
-            *at = Instant::now().checked_sub(CREDENTIALS_FRESH * 2).expect("past");
+            *at = Instant::now()
+                .checked_sub(CREDENTIALS_FRESH * 2)
+                .expect("past");
         }
-        let aged = registry.credentials("reg.example.com", false).await.expect("read");
+        let aged = registry
+            .credentials("reg.example.com", false)
+            .await
+            .expect("read");
         assert_eq!(basic(aged), "old");
     }
 

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Reference;
 
-use super::manifest::{Descriptor, ImageIndex, ImageManifest, OCI_INDEX, OCI_MANIFEST, declared_media_type};
+use super::manifest::{
+    Descriptor, ImageIndex, ImageManifest, OCI_INDEX, OCI_MANIFEST, declared_media_type,
+};
 use super::{Blob, Error, READ_AT_ONCE, Registry, sha256_digest};
 
 /// Media type (and artifact type) of a Sigstore bundle v0.3.
@@ -124,7 +126,10 @@ pub async fn attach(
             annotations: BTreeMap::new(),
         }),
         annotations: BTreeMap::from([
-            ("dev.sigstore.bundle.content".to_owned(), "dsse-envelope".to_owned()),
+            (
+                "dev.sigstore.bundle.content".to_owned(),
+                "dsse-envelope".to_owned(),
+            ),
             (
                 "dev.sigstore.bundle.predicateType".to_owned(),
                 predicate_type.to_owned(),
@@ -245,7 +250,11 @@ pub async fn bundles(
             let Ok(m) = ImageManifest::parse(&body) else {
                 return Ok(found);
             };
-            for l in m.layers.iter().filter(|l| l.media_type == BUNDLE_MEDIA_TYPE) {
+            for l in m
+                .layers
+                .iter()
+                .filter(|l| l.media_type == BUNDLE_MEDIA_TYPE)
+            {
                 found.push((
                     digest.clone(),
                     registry.blob(&referrer, &l.digest, l.size).await?,

@@ -128,8 +128,13 @@ impl Failure {
 
     /// The registry wants other credentials, or refused them.
     pub fn is_unauthorized(&self) -> bool {
-        matches!(self, Self::Status { status: 401 | 403, .. })
-            || matches!(self, Self::Status { code: Some(c), .. } if c == "UNAUTHORIZED" || c == "DENIED")
+        matches!(
+            self,
+            Self::Status {
+                status: 401 | 403,
+                ..
+            }
+        ) || matches!(self, Self::Status { code: Some(c), .. } if c == "UNAUTHORIZED" || c == "DENIED")
     }
 
     /// The registry was never reached.
@@ -181,7 +186,11 @@ fn host_only(registry: &str) -> &str {
 }
 
 /// Whether a redirect from `previous` to `next` may be followed.
-pub fn redirect_allowed(previous: &url::Url, next: &url::Url, internal_ok: bool) -> Result<(), String> {
+pub fn redirect_allowed(
+    previous: &url::Url,
+    next: &url::Url,
+    internal_ok: bool,
+) -> Result<(), String> {
     if previous.scheme() == "https" && next.scheme() != "https" {
         return Err(format!(
             "refused a redirect from https to {} ({})",
@@ -221,14 +230,25 @@ struct Guarded {
 
 /// The hosts of the proxies reqwest takes from the environment.
 fn proxy_hosts() -> Vec<String> {
-    ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .filter_map(|v| {
-            let v = if v.contains("://") { v } else { format!("http://{v}") };
-            url::Url::parse(&v).ok()?.host_str().map(str::to_owned)
-        })
-        .collect()
+    [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .iter()
+    .filter_map(|v| std::env::var(v).ok())
+    .filter_map(|v| {
+        let v = if v.contains("://") {
+            v
+        } else {
+            format!("http://{v}")
+        };
+        url::Url::parse(&v).ok()?.host_str().map(str::to_owned)
+    })
+    .collect()
 }
 
 impl reqwest::dns::Resolve for Guarded {
@@ -236,9 +256,8 @@ impl reqwest::dns::Resolve for Guarded {
         let internal_ok = self.internal_ok || self.proxies.iter().any(|p| p == name.as_str());
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !internal_ok && let Some(bad) = addrs.iter().find(|a| is_internal(a.ip())) {
                 return Err(format!(
                     "refused to contact {host}: it resolves to {}, a loopback, link-local or private address, and the registry is not on one",
@@ -391,7 +410,9 @@ impl Transport {
         if authorization.is_none() && host.basic.load(std::sync::atomic::Ordering::Relaxed) {
             authorization = basic(auth);
         }
-        let reply = self.once(&host, &url, req, authorization.as_deref()).await?;
+        let reply = self
+            .once(&host, &url, req, authorization.as_deref())
+            .await?;
         if reply.status() != StatusCode::UNAUTHORIZED {
             return finish(reply, req.limit).await;
         }
@@ -446,8 +467,9 @@ impl Transport {
             builder = builder.header(header::CONTENT_TYPE, value);
         }
         if let Some(a) = authorization {
-            let mut value = HeaderValue::from_str(a)
-                .map_err(|_| Failure::Refused("the credentials are not valid in a header".into()))?;
+            let mut value = HeaderValue::from_str(a).map_err(|_| {
+                Failure::Refused("the credentials are not valid in a header".into())
+            })?;
             value.set_sensitive(true);
             builder = builder.header(header::AUTHORIZATION, value);
         }
@@ -470,8 +492,9 @@ impl Transport {
         scope: &str,
         auth: &RegistryAuth,
     ) -> Result<String, Failure> {
-        let mut url = url::Url::parse(realm)
-            .map_err(|_| Failure::Token("the registry named a token service that is not a URL".into()))?;
+        let mut url = url::Url::parse(realm).map_err(|_| {
+            Failure::Token("the registry named a token service that is not a URL".into())
+        })?;
         let same_origin = url.origin() == host.base.origin();
         if url.scheme() != "https" && !same_origin {
             return Err(Failure::Refused(format!(
@@ -480,7 +503,9 @@ impl Transport {
             )));
         }
         if host.base.scheme() == "https" && url.scheme() != "https" {
-            return Err(Failure::Refused("refused a plain-http token service for an https registry".into()));
+            return Err(Failure::Refused(
+                "refused a plain-http token service for an https registry".into(),
+            ));
         }
         check_host(&url, host.internal_ok).map_err(Failure::Refused)?;
         {
@@ -492,8 +517,9 @@ impl Transport {
         }
         let mut builder = host.http.get(url);
         if let Some(b) = basic(auth) {
-            let mut value = HeaderValue::from_str(&b)
-                .map_err(|_| Failure::Refused("the credentials are not valid in a header".into()))?;
+            let mut value = HeaderValue::from_str(&b).map_err(|_| {
+                Failure::Refused("the credentials are not valid in a header".into())
+            })?;
             value.set_sensitive(true);
             builder = builder.header(header::AUTHORIZATION, value);
         }
@@ -577,7 +603,9 @@ async fn finish(reply: reqwest::Response, limit: u64) -> Result<Reply, Failure> 
         });
     }
     // Only the error code is kept: the rest of an error body is the registry's text.
-    let body = read_capped(reply, MAX_ERROR_BYTES).await.unwrap_or_default();
+    let body = read_capped(reply, MAX_ERROR_BYTES)
+        .await
+        .unwrap_or_default();
     Err(Failure::Status {
         status: status.as_u16(),
         code: error_code(&body),
@@ -600,8 +628,10 @@ pub fn error_code(body: &[u8]) -> Option<String> {
         .into_iter()
         .next()?
         .code;
-    (!code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
-        .then_some(code)
+    (!code.is_empty()
+        && code.len() <= 64
+        && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+    .then_some(code)
 }
 
 /// Read `reply`'s body, failing once it passes `limit` bytes.
@@ -710,7 +740,18 @@ mod tests {
 
     #[test]
     fn internal_addresses() {
-        for a in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "::1", "fe80::1", "fd00::1", "100.100.100.100"] {
+        for a in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "100.100.100.100",
+        ] {
             assert!(is_internal(a.parse().expect("ip")), "{a}");
         }
         for a in ["8.8.8.8", "140.82.112.3", "2606:4700::1111"] {
@@ -721,13 +762,18 @@ mod tests {
     #[test]
     fn challenges_parse() {
         assert_eq!(
-            Challenge::parse(r#"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a:pull""#),
+            Challenge::parse(
+                r#"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a:pull""#
+            ),
             Some(Challenge::Bearer {
                 realm: "https://auth.example.com/token".into(),
                 service: Some("registry.example.com".into())
             })
         );
-        assert_eq!(Challenge::parse(r#"Basic realm="Registry Realm""#), Some(Challenge::Basic));
+        assert_eq!(
+            Challenge::parse(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
         assert_eq!(Challenge::parse("Bearer service=x"), None);
         assert_eq!(Challenge::parse("Negotiate"), None);
     }
@@ -740,7 +786,10 @@ mod tests {
             error_code(br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"secret text"}]}"#),
             Some("MANIFEST_UNKNOWN".into())
         );
-        assert_eq!(error_code(br#"{"errors":[{"code":"see http://evil/ now"}]}"#), None);
+        assert_eq!(
+            error_code(br#"{"errors":[{"code":"see http://evil/ now"}]}"#),
+            None
+        );
         assert_eq!(error_code(b"<html>"), None);
         let f = Failure::Status {
             status: 400,
