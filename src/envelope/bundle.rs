@@ -41,8 +41,10 @@ pub fn to_json(envelope: &Envelope, material: Material<'_>) -> Vec<u8> {
             "publicKey": {"hint": STANDARD.encode(Sha256::digest(material.public_key_der))},
         }),
     };
-    if let Some(entry) = material.tlog {
-        verification["tlogEntries"] = json!([entry.bundle_entry()]);
+    if let Some(entry) = material.tlog
+        && let Some(v) = verification.as_object_mut()
+    {
+        v.insert("tlogEntries".into(), json!([entry.bundle_entry()]));
     }
     let bundle = json!({
         "mediaType": MEDIA_TYPE,
@@ -60,7 +62,10 @@ pub fn to_json(envelope: &Envelope, material: Material<'_>) -> Vec<u8> {
 pub fn envelope(bundle: &[u8]) -> Result<Envelope, String> {
     let value: Value =
         serde_json::from_slice(bundle).map_err(|e| format!("the bundle is not JSON: {e}"))?;
-    let media_type = value["mediaType"].as_str().unwrap_or_default();
+    let media_type = value
+        .get("mediaType")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !media_type.starts_with("application/vnd.dev.sigstore.bundle") {
         return Err(format!("not a Sigstore bundle (mediaType `{media_type}`)"));
     }

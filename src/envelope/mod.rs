@@ -2,6 +2,9 @@
 //!
 //! This module knows how bytes are wrapped and what is signed, not where they go.
 
+// Everything here reads what runs and verifiers are handed.
+#![warn(clippy::indexing_slicing)]
+
 pub mod bundle;
 pub mod dsse;
 

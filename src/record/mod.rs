@@ -5,5 +5,8 @@
 //! Records are typed just enough for provenance; parts that are copied verbatim into
 //! the provenance (a run's `spec`, result values) stay JSON values.
 
+// Everything here reads what runs and verifiers are handed.
+#![warn(clippy::indexing_slicing)]
+
 pub mod ci;
 pub mod tekton;

@@ -223,7 +223,10 @@ pub async fn fetch(cluster: &Cluster, what: &RunRef) -> Result<(Vec<Value>, RunS
                             .is_some_and(|c| included.iter().any(|i| i == c))
                     })
                     .collect();
-                pr["status"]["childReferences"] = Value::Array(kept);
+                // Only reached with a `status` object that has `childReferences`.
+                if let Some(refs) = pr.pointer_mut("/status/childReferences") {
+                    *refs = Value::Array(kept);
+                }
             }
             if state.running {
                 let last = children

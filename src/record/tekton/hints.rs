@@ -391,17 +391,19 @@ fn pairs(
             .string_val()
             .trim()
             .to_owned();
-        let idx = match pairs.iter().position(|(p, _, _)| p == prefix) {
-            Some(i) => i,
+        let pair = match pairs.iter().position(|(p, _, _)| p == prefix) {
+            Some(i) => pairs.get_mut(i),
             None => {
                 pairs.push((prefix.to_owned(), String::new(), String::new()));
-                pairs.len() - 1
+                pairs.last_mut()
             }
         };
-        if is_url {
-            pairs[idx].1 = value;
-        } else {
-            pairs[idx].2 = value;
+        if let Some(pair) = pair {
+            if is_url {
+                pair.1 = value;
+            } else {
+                pair.2 = value;
+            }
         }
     }
     pairs
