@@ -9,10 +9,26 @@
 //! Archivista with `user:password` in the URI, an OCI registry with basic auth from
 //! a credential helper, MongoDB (SecantusDB) with a password and a secret option.
 //!
-//! Not included yet (for lack of time, not because they cannot run locally): AWS
-//! KMS, S3 and DynamoDB via moto, the GCP/Azure KMS doubles, the GCS and Grafeas
-//! doubles. Their secrets (AWS keys, bearer tokens) travel in headers the SDKs build;
-//! a follow-up should add them here.
+//! [`no_aws_secret_reaches_output_files_or_requests`] does the same for the AWS
+//! backends against one moto server: an `awskms://` signer, `s3://` and `dynamodb://`
+//! storage (a run that stores, one with a missing key, one with a missing bucket and
+//! table), with a marked `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and searches
+//! moto's request recording (URLs, headers, bodies; the session token may only be in
+//! `X-Amz-Security-Token`, which every request must carry). The access key id is an
+//! identifier, not a secret: the AWS SDK logs it at `trace`, so it is not marked.
+//!
+//! [`no_cloud_kms_secret_reaches_output_files_or_requests`] covers the GCP Cloud KMS
+//! double with an `authorized_user` ADC file (marked client secret; the refresh token
+//! the double wants), the Azure Key Vault double with its managed identity secret, the
+//! access tokens both doubles issue, and the doubles' request logs; plus a Grafeas
+//! double over plain HTTP with those Google credentials set (chainseal refuses to send
+//! them, and the refusal shows none of them).
+//!
+//! Not included: the GCS double (plain HTTP, no authentication: with an endpoint and
+//! no Google credentials chainseal sends an empty bearer, so there is no secret to
+//! leak; with ADC, object_store fetches GCS tokens from Google's fixed token endpoint,
+//! which no local double can stand in for), and a Grafeas server reached over https
+//! with Google credentials.
 
 mod common;
 
@@ -334,4 +350,412 @@ fn no_secret_reaches_output_files_or_requests() {
             request["body"].as_str().unwrap_or(""),
         );
     }
+}
+
+/// An identifier, not a secret (the SDK logs it at `trace`, AWS puts it in
+/// `Authorization`): it has no marker.
+#[cfg(feature = "aws")]
+const AWS_ACCESS_KEY: &str = "AKIACHAINSEALTESTKEY";
+#[cfg(feature = "aws")]
+const AWS_SECRET_KEY: &str = "aws-secret-key-Sx7Q8";
+#[cfg(feature = "aws")]
+const AWS_SESSION_TOKEN: &str = "aws-session-token-Sx7Q9";
+
+/// boto3 against moto: create an ECC_NIST_P256 signing key (prints its id), the
+/// bucket `provenance` and the DynamoDB table `chains` keyed by `name`.
+#[cfg(feature = "aws")]
+const AWS_SETUP: &str = r#"
+import sys, boto3
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1",
+          aws_access_key_id="testing", aws_secret_access_key="testing")
+boto3.client("s3", **kw).create_bucket(Bucket="provenance")
+boto3.client("dynamodb", **kw).create_table(
+    TableName="chains", BillingMode="PAY_PER_REQUEST",
+    KeySchema=[{"AttributeName": "name", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "name", "AttributeType": "S"}])
+kms = boto3.client("kms", **kw)
+print(kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"])
+"#;
+
+/// `moto_server` with `threaded=False`.
+#[cfg(feature = "aws")]
+const MOTO_SINGLE_THREADED: &str = r#"
+import sys, moto.server as server
+run_simple = server.run_simple
+server.run_simple = lambda *a, **k: run_simple(*a, **{**k, "threaded": False})
+server.main(sys.argv[1:])
+"#;
+
+/// The AWS backends against one moto server: an `awskms://` signer, `s3://` and
+/// `dynamodb://` storage, with a marked secret access key and session token. Neither
+/// may reach stdout, stderr or a file; in moto's request recording (what the SDKs
+/// sent) the session token may only be in `X-Amz-Security-Token`, where every request
+/// must carry it (so the secrets were in use), and the secret key nowhere (SigV4 sends
+/// only an HMAC made with it).
+#[cfg(feature = "aws")]
+#[test]
+fn no_aws_secret_reaches_output_files_or_requests() {
+    let (Some(python), Some(_moto_server)) = (
+        tool("INTEROP_PYTHON", "AWS secrets test"),
+        tool("MOTO_SERVER", "AWS secrets test"),
+    ) else {
+        return;
+    };
+    let scratch = tempfile::tempdir().expect("tmp");
+    let dir = scratch.path().join("work");
+    let moto_dir = scratch.path().join("moto");
+    std::fs::create_dir_all(&dir).expect("work dir");
+    std::fs::create_dir_all(&moto_dir).expect("moto dir");
+    let recording = scratch.path().join("moto-requests.jsonl");
+    // moto (from the interop python, which has it) serving one request at a time:
+    // its recorder appends each request to the file in pieces, so concurrent requests
+    // (object_store writes in parallel) would interleave and tear the JSON lines.
+    let port = common::free_port();
+    let _moto = common::Service(
+        Command::new(&python)
+            .arg("-c")
+            .arg(MOTO_SINGLE_THREADED)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .current_dir(&moto_dir)
+            .env("MOTO_RECORDER_FILEPATH", &recording)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto starts"),
+    );
+    common::wait_for_port(port, "moto");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(AWS_SETUP)
+        .arg(&endpoint)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "AWS setup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key_id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let recorder = |action: &str| {
+        let ok = Command::new("curl")
+            .args(["-sf", "-X", "POST"])
+            .arg(format!("{endpoint}/moto-api/recorder/{action}"))
+            .status()
+            .expect("curl runs");
+        assert!(ok.success(), "moto recorder {action}");
+    };
+    recorder("start-recording");
+
+    let attest = |label: &str, key: &str, storage: &str| {
+        let mut cmd = chainseal(&dir);
+        cmd.env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+            .env("CHAINSEAL_KEY", key)
+            .env("CHAINSEAL_STORAGE", storage)
+            .env("CHAINSEAL_STORAGE_ENDPOINT", &endpoint)
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)
+            .env("CHAINSEAL_LOG_LEVEL", "trace")
+            .env("CHAINSEAL_OUTPUT", "json")
+            .env(
+                "CHAINSEAL_RESULT_LOCATIONS",
+                dir.join(format!("locations-{label}")),
+            )
+            .env("AWS_ACCESS_KEY_ID", AWS_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET_KEY)
+            .env("AWS_SESSION_TOKEN", AWS_SESSION_TOKEN)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("HOME", &dir);
+        (label.to_owned(), run(&mut cmd))
+    };
+    let mut runs = Vec::new();
+    let local = dir.join("local");
+    let (label, r) = attest(
+        "aws",
+        &format!("awskms://127.0.0.1:{port}/{key_id}"),
+        &format!(
+            "s3://provenance/att,dynamodb://chains?partition_key=name,{}",
+            local.display()
+        ),
+    );
+    assert_eq!(r.code, 0, "{label}: {}", r.stderr);
+    assert!(
+        local
+            .join(format!("{}.intoto.jsonl", common::EXAMPLE_KEY))
+            .exists(),
+        "{label}: nothing stored"
+    );
+    runs.push((label, r));
+    // Failures: a missing key; a missing bucket and table.
+    let (label, r) = attest(
+        "aws-missing-key",
+        &format!("awskms://127.0.0.1:{port}/alias/missing"),
+        &dir.join("local-missing").display().to_string(),
+    );
+    assert_eq!(r.code, 2, "{label}: {}", r.stderr);
+    runs.push((label, r));
+    let (label, r) = attest(
+        "aws-missing-stores",
+        &format!("awskms://127.0.0.1:{port}/{key_id}"),
+        "s3://no-such-bucket/att,dynamodb://no-such-table",
+    );
+    assert_eq!(r.code, 2, "{label}: {}", r.stderr);
+    runs.push((label, r));
+    recorder("stop-recording");
+
+    for (label, r) in &runs {
+        assert_no_secret(&format!("{label} stdout"), &r.stdout);
+        assert_no_secret(&format!("{label} stderr"), &r.stderr);
+    }
+    let mut files = Vec::new();
+    all_files(scratch.path(), std::slice::from_ref(&recording), &mut files);
+    // The local envelope and the locations of the run that stored.
+    assert!(files.len() >= 2, "{} files", files.len());
+    for (path, bytes) in files {
+        assert_no_secret(
+            &path.display().to_string(),
+            &String::from_utf8_lossy(&bytes),
+        );
+    }
+    let requests = std::fs::read_to_string(&recording).expect("moto's recording");
+    let mut services = std::collections::BTreeSet::new();
+    for line in requests.lines() {
+        let request: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        let url = request["url"].as_str().unwrap_or("");
+        assert_no_secret(&format!("the URL of a request to moto: {url}"), url);
+        let body = request["body"].as_str().unwrap_or("");
+        let body = if request["body_encoded"] == true {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .expect("base64");
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            body.to_owned()
+        };
+        assert_no_secret(&format!("the body of a request to {url}"), &body);
+        let headers = request["headers"].as_object().expect("headers");
+        for (name, value) in headers {
+            let value = value.as_str().unwrap_or("");
+            match name.to_ascii_lowercase().as_str() {
+                "x-amz-security-token" => {
+                    assert_eq!(value, AWS_SESSION_TOKEN, "{url}");
+                }
+                "authorization" => {
+                    assert!(
+                        !value.contains(AWS_SECRET_KEY) && !value.contains(AWS_SESSION_TOKEN),
+                        "a secret in the Authorization header of a request to {url}: {value}"
+                    );
+                }
+                _ => assert_no_secret(&format!("header {name} of a request to {url}"), value),
+            }
+        }
+        assert!(
+            headers
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case("x-amz-security-token")
+                    && v == AWS_SESSION_TOKEN),
+            "a request to {url} without the session token: {headers:?}"
+        );
+        let service = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("x-amz-target"))
+            .and_then(|(_, v)| v.as_str())
+            .and_then(|t| t.split('.').next())
+            .unwrap_or("S3");
+        services.insert(service.to_owned());
+    }
+    assert_eq!(
+        services.into_iter().collect::<Vec<_>>(),
+        ["DynamoDB_20120810", "S3", "TrentService"],
+        "requests to KMS, S3 and DynamoDB"
+    );
+}
+
+#[cfg(all(feature = "gcp", feature = "azure"))]
+const GCP_CLIENT_SECRET: &str = "gcp-client-secret-Sx7Q10";
+/// The refresh token the GCP double accepts (fixed by the double, so unmarked).
+#[cfg(all(feature = "gcp", feature = "azure"))]
+const GCP_REFRESH_TOKEN: &str = "double-refresh";
+/// The managed identity secret the Azure double wants (fixed by the double).
+#[cfg(all(feature = "gcp", feature = "azure"))]
+const AZURE_IDENTITY_HEADER: &str = "double-identity-secret";
+
+/// Whether `text` holds an access token the KMS double issued: `prefix` followed by
+/// 16 hex digits.
+#[cfg(all(feature = "gcp", feature = "azure"))]
+fn issued_token(text: &str, prefix: &str) -> bool {
+    text.match_indices(prefix).any(|(i, _)| {
+        let rest = &text.as_bytes()[i + prefix.len()..];
+        rest.len() >= 16 && rest[..16].iter().all(u8::is_ascii_hexdigit)
+    })
+}
+
+/// No marked secret, fixed double secret or issued access token in `text`.
+#[cfg(all(feature = "gcp", feature = "azure"))]
+fn assert_no_cloud_secret(what: &str, text: &str) {
+    assert_no_secret(what, text);
+    for secret in [GCP_REFRESH_TOKEN, AZURE_IDENTITY_HEADER] {
+        assert!(
+            !text.contains(secret),
+            "{secret} leaked into {what}:\n{text}"
+        );
+    }
+    for prefix in ["gcp-", "azure-"] {
+        assert!(
+            !issued_token(text, prefix),
+            "an access token leaked into {what}:\n{text}"
+        );
+    }
+}
+
+/// The GCP Cloud KMS and Azure Key Vault doubles (`tests/interop/kms_double.py`) at
+/// log level `trace`: GCP with an `authorized_user` ADC file (marked client secret,
+/// the double's refresh token), plus a Grafeas double the Google credentials must not
+/// be sent to over plain HTTP; Azure with the managed identity secret. Neither those
+/// nor the access tokens the doubles issue may reach stdout, stderr, a file or the
+/// doubles' request logs (paths and bodies; the token endpoint's request bodies carry
+/// the refresh credentials on purpose).
+#[cfg(all(feature = "gcp", feature = "azure"))]
+#[test]
+fn no_cloud_kms_secret_reaches_output_files_or_requests() {
+    let Some(python) = tool("INTEROP_PYTHON", "cloud KMS secrets test") else {
+        return;
+    };
+    let scratch = tempfile::tempdir().expect("tmp");
+    let dir = scratch.path().join("work");
+    let inputs = scratch.path().join("inputs");
+    let gcp_dir = scratch.path().join("gcp");
+    let azure_dir = scratch.path().join("azure");
+    for d in [&dir, &inputs, &gcp_dir, &azure_dir] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let (_gcp, gcp) = common::kms_double(&python, "gcp", &gcp_dir);
+    let (_azure, azure) = common::kms_double(&python, "azure", &azure_dir);
+    let (_grafeas, grafeas) = common::http_double(&python, "grafeas.py", &[]);
+    let adc = inputs.join("adc.json");
+    std::fs::write(
+        &adc,
+        serde_json::json!({
+            "type": "authorized_user",
+            "client_id": "chainseal-test",
+            "client_secret": GCP_CLIENT_SECRET,
+            "refresh_token": GCP_REFRESH_TOKEN,
+            "token_uri": gcp["token_uri"],
+        })
+        .to_string(),
+    )
+    .expect("write ADC");
+    let text = |v: &serde_json::Value| v.as_str().expect("double info").to_owned();
+    let gcp_env = vec![
+        ("GOOGLE_APPLICATION_CREDENTIALS", adc.display().to_string()),
+        ("CHAINSEAL_KMS_ENDPOINT", text(&gcp["endpoint"])),
+        ("CHAINSEAL_GRAFEAS_URL", grafeas),
+    ];
+    let azure_env = vec![
+        ("IDENTITY_ENDPOINT", text(&azure["identity_endpoint"])),
+        ("IDENTITY_HEADER", AZURE_IDENTITY_HEADER.to_owned()),
+        ("SSL_CERT_FILE", text(&azure["ca"])),
+    ];
+    assert_eq!(text(&azure["identity_header"]), AZURE_IDENTITY_HEADER);
+    let vault = text(&azure["vault_host"]);
+    let gcp_key = "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys";
+
+    let attest = |label: &str, key: &str, storage: &str, env: &[(&str, String)]| {
+        let mut cmd = chainseal(&dir);
+        cmd.env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+            .env("CHAINSEAL_KEY", key)
+            .env("CHAINSEAL_STORAGE", storage)
+            .env("CHAINSEAL_LOG_LEVEL", "trace")
+            .env("CHAINSEAL_OUTPUT", "json")
+            .env("HOME", &inputs)
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        (label.to_owned(), run(&mut cmd))
+    };
+    let local = |label: &str| dir.join(label).display().to_string();
+    let mut runs = Vec::new();
+    for (label, key, storage, env, code) in [
+        ("gcp", format!("{gcp_key}/ec256"), local("gcp"), &gcp_env, 0),
+        (
+            "gcp-grafeas",
+            format!("{gcp_key}/ec256"),
+            format!("grafeas://projects/prov,{}", local("gcp-grafeas")),
+            &gcp_env,
+            2,
+        ),
+        (
+            "gcp-denied",
+            format!("{gcp_key}/denied/cryptoKeyVersions/1"),
+            local("gcp-denied"),
+            &gcp_env,
+            2,
+        ),
+        (
+            "azure",
+            format!("azurekms://{vault}/ec256"),
+            local("azure"),
+            &azure_env,
+            0,
+        ),
+        (
+            "azure-denied",
+            format!("azurekms://{vault}/denied"),
+            local("azure-denied"),
+            &azure_env,
+            2,
+        ),
+    ] {
+        let (label, r) = attest(label, &key, &storage, env);
+        assert_eq!(r.code, code, "{label}: {}", r.stderr);
+        runs.push((label, r));
+    }
+    let grafeas_refusal = &runs[1].1.stderr;
+    assert!(
+        grafeas_refusal.contains("refusing to send Google credentials over plain HTTP"),
+        "{grafeas_refusal}"
+    );
+
+    for (label, r) in &runs {
+        assert_no_cloud_secret(&format!("{label} stdout"), &r.stdout);
+        assert_no_cloud_secret(&format!("{label} stderr"), &r.stderr);
+    }
+    let gcp_log = gcp_dir.join("requests.jsonl");
+    let azure_log = azure_dir.join("requests.jsonl");
+    let mut files = Vec::new();
+    all_files(
+        scratch.path(),
+        &[inputs.clone(), gcp_log.clone(), azure_log.clone()],
+        &mut files,
+    );
+    assert!(files.len() >= 2, "{} files", files.len());
+    for (path, bytes) in files {
+        assert_no_cloud_secret(
+            &path.display().to_string(),
+            &String::from_utf8_lossy(&bytes),
+        );
+    }
+    let mut signs = [0, 0];
+    for (i, request) in common::double_requests(&gcp_dir)
+        .into_iter()
+        .map(|r| (0, r))
+        .chain(
+            common::double_requests(&azure_dir)
+                .into_iter()
+                .map(|r| (1, r)),
+        )
+    {
+        let path = request["path"].as_str().unwrap_or("");
+        assert_no_cloud_secret("a KMS double request path", path);
+        if path.to_ascii_lowercase().contains("sign") {
+            signs[i] += 1;
+        }
+        if path != "/token" {
+            assert_no_cloud_secret(
+                &format!("the body of a request to {path}"),
+                &request["body"].to_string(),
+            );
+        }
+    }
+    // The secrets were in use: both signers signed (GCP and Azure).
+    assert!(signs[0] >= 1 && signs[1] >= 1, "sign requests: {signs:?}");
 }
