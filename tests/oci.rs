@@ -1334,3 +1334,55 @@ fn credentials_do_not_follow_a_redirect_to_another_host() {
     );
     assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
 }
+
+/// #18: basic credentials go to a token service only over https or on the registry's
+/// own origin. A registry naming a plain-HTTP token service on another host gets a
+/// refusal, and the token service never sees the credentials.
+#[test]
+fn credentials_are_not_sent_to_a_plain_http_token_service_elsewhere() {
+    let Some(python) = common::tool("INTEROP_PYTHON", "token realm test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("requests.jsonl");
+    let (_registry, url) = common::http_double(
+        &python,
+        "hostile_registry.py",
+        &[log.to_str().expect("utf-8")],
+    );
+    let host = url.trim_start_matches("http://").to_owned();
+    let auth = dir.path().join("config.json");
+    // base64("robot:hunter2-secret")
+    std::fs::write(
+        &auth,
+        format!(r#"{{"auths":{{"{host}":{{"auth":"cm9ib3Q6aHVudGVyMi1zZWNyZXQ="}}}}}}"#),
+    )
+    .expect("auth file");
+    let digest = format!("sha256:{}", "d3".repeat(32));
+    let rec = record(
+        dir.path(),
+        &format!("{host}/realm"),
+        &digest,
+        true,
+        "r.yaml",
+    );
+    let r = attest(
+        dir.path(),
+        &rec,
+        "oci",
+        &[
+            ("CHAINSEAL_INSECURE_REGISTRIES", host.clone()),
+            ("CHAINSEAL_REGISTRY_AUTH_FILES", auth.display().to_string()),
+        ],
+    );
+    assert_error(&r, "refused the token service localhost: not https");
+    let requests = std::fs::read_to_string(&log).expect("request log");
+    assert!(
+        !requests.contains("/token"),
+        "the token service was asked: {requests}"
+    );
+    assert!(
+        !requests.contains("Basic "),
+        "credentials were sent: {requests}"
+    );
+}

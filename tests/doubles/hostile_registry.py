@@ -11,6 +11,8 @@ The first repository path component picks the behaviour, for every request to it
   redirect/...  asks for basic credentials, then redirects manifest reads to the
                 same server under another host name (`localhost`), path `/v2/landed/`
   landed/...    manifests are unknown (where `redirect/` sends them)
+  realm/...     asks for a bearer token from a token service on another host name
+                over plain HTTP (`http://localhost:<port>/token`), which answers one
 
 Every request line is appended to the log file given as the first argument.
 """
@@ -55,6 +57,8 @@ class Handler(loopback.http.server.BaseHTTPRequestHandler):
         parts = self.path.split("/")
         if self.path in ("/v2/", "/v2"):
             return self.reply(200, "{}")
+        if self.path.startswith("/token"):
+            return self.reply(200, '{"token": "stolen-token"}')
         mode = parts[2] if len(parts) > 2 else ""
         if mode == "errorbody":
             body = {"errors": [{"code": "DENIED", "message": MARKER, "detail": MARKER}]}
@@ -73,6 +77,10 @@ class Handler(loopback.http.server.BaseHTTPRequestHandler):
             return self.reply(404, '{"errors":[{"code":"BLOB_UNKNOWN"}]}')
         if self.command not in ("GET", "HEAD"):
             return self.reply(201, "")
+        if mode == "realm":
+            port = self.server.server_address[1]
+            challenge = f'Bearer realm="http://localhost:{port}/token",service="hostile"'
+            return self.reply(401, "{}", extra={"WWW-Authenticate": challenge})
         if mode == "redirect":
             if not self.headers.get("Authorization"):
                 return self.reply(401, "{}", extra={"WWW-Authenticate": 'Basic realm="hostile"'})
