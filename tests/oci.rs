@@ -1386,3 +1386,37 @@ fn credentials_are_not_sent_to_a_plain_http_token_service_elsewhere() {
         "credentials were sent: {requests}"
     );
 }
+
+/// #18: an https registry cannot send chainseal to plain http. The registry (https,
+/// trusted through a test CA) redirects a manifest read to `http://`; chainseal
+/// refuses the redirect and says so.
+#[test]
+fn an_https_registry_cannot_redirect_to_plain_http() {
+    let Some(python) = common::tool("INTEROP_PYTHON", "https downgrade test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let tls = dir.path().join("tls");
+    std::fs::create_dir(&tls).expect("mkdir");
+    let (_registry, url) = common::http_double(
+        &python,
+        "hostile_registry.py",
+        &["--tls", tls.to_str().expect("utf-8")],
+    );
+    let host = url.trim_start_matches("http://").to_owned();
+    let digest = format!("sha256:{}", "d3".repeat(32));
+    let rec = record(
+        dir.path(),
+        &format!("{host}/downgrade"),
+        &digest,
+        true,
+        "d.yaml",
+    );
+    let r = attest(
+        dir.path(),
+        &rec,
+        "oci",
+        &[("SSL_CERT_FILE", tls.join("ca.pem").display().to_string())],
+    );
+    assert_error(&r, "refused a redirect from https to http");
+}

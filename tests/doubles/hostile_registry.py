@@ -11,20 +11,31 @@ The first repository path component picks the behaviour, for every request to it
   redirect/...  asks for basic credentials, then redirects manifest reads to the
                 same server under another host name (`localhost`), path `/v2/landed/`
   landed/...    manifests are unknown (where `redirect/` sends them)
+  downgrade/... manifest reads are redirected to plain http (serve it with `--tls DIR`)
   realm/...     asks for a bearer token from a token service on another host name
                 over plain HTTP (`http://localhost:<port>/token`), which answers one
 
 Every request line is appended to the log file given as the first argument.
+With `--tls DIR` it serves https with a test CA written to `DIR/ca.pem` (the KMS
+double's), for a client trusting it through `SSL_CERT_FILE`.
 """
 
 import json
+import os
+import ssl
 import sys
 import time
 
 import loopback
 
 MARKER = "HOSTILE-REGISTRY-BODY-7f3a"
-LOG = sys.argv[1] if len(sys.argv) > 1 else None
+ARGS = sys.argv[1:]
+TLS_DIR = None
+if "--tls" in ARGS:
+    i = ARGS.index("--tls")
+    TLS_DIR = ARGS[i + 1]
+    del ARGS[i : i + 2]
+LOG = ARGS[0] if ARGS else None
 
 
 class Handler(loopback.http.server.BaseHTTPRequestHandler):
@@ -77,6 +88,9 @@ class Handler(loopback.http.server.BaseHTTPRequestHandler):
             return self.reply(404, '{"errors":[{"code":"BLOB_UNKNOWN"}]}')
         if self.command not in ("GET", "HEAD"):
             return self.reply(201, "")
+        if mode == "downgrade":
+            target = "http://127.0.0.1:9/v2/landed/" + "/".join(parts[3:])
+            return self.reply(307, "", extra={"Location": target})
         if mode == "realm":
             port = self.server.server_address[1]
             challenge = f'Bearer realm="http://localhost:{port}/token",service="hostile"'
@@ -122,4 +136,16 @@ class Handler(loopback.http.server.BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    loopback.serve(Handler)
+    if TLS_DIR is None:
+        loopback.serve(Handler)
+    else:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+        from kms_double import test_ca
+
+        _, chain = test_ca(TLS_DIR)
+        server = loopback.Server(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(chain)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        print(json.dumps({"port": server.server_address[1]}), flush=True)
+        server.serve_forever()
