@@ -60,7 +60,7 @@ pub const MAX_REPLY_BYTES: usize = 16 << 20;
 /// Send `request` and read the whole reply (at most [`MAX_REPLY_BYTES`]); `Err` when
 /// no reply came or it was larger.
 pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, String> {
-    let mut response = request
+    let response = request
         .send()
         .await
         .map_err(|e| crate::error_text::joined(&e))?;
@@ -70,27 +70,40 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, String> {
         .get("location")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let too_large = || format!("the reply is larger than {MAX_REPLY_BYTES} bytes");
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_REPLY_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+    let body = body_within(response, MAX_REPLY_BYTES as u64)
         .await
-        .map_err(|e| crate::error_text::joined(&e))?
-    {
-        if body.len() + chunk.len() > MAX_REPLY_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
+        .map_err(|e| match e {
+            Body::TooLarge(limit) => format!("the reply is larger than {limit} bytes"),
+            Body::Transport(e) => crate::error_text::joined(&e),
+        })?;
     Ok(Reply {
         status,
         location,
         body,
     })
+}
+
+/// Why a reply's body could not be read whole.
+#[derive(Debug)]
+pub enum Body {
+    /// It is larger than the limit (said by `Content-Length` or seen while reading).
+    TooLarge(u64),
+    /// The connection failed while reading.
+    Transport(reqwest::Error),
+}
+
+/// `response`'s body, failing as soon as it passes `limit` bytes: a reply from an
+/// untrusted server is never read whole before its size is known.
+pub async fn body_within(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, Body> {
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Err(Body::TooLarge(limit));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Body::Transport)? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(Body::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

@@ -1257,18 +1257,13 @@ fn a_hostile_registry_gets_a_clear_error_never_a_panic_or_its_words_repeated() {
     }
 }
 
-/// #18: credentials never follow a redirect to another host. The registry asks for
-/// basic credentials, then redirects the manifest read to another host name; the
-/// request there must carry no `Authorization`.
-#[test]
-fn credentials_do_not_follow_a_redirect_to_another_host() {
-    let Some(python) = common::tool("INTEROP_PYTHON", "redirect credentials test") else {
-        return;
-    };
+/// `attest` to the hostile registry's `mode` repository with basic credentials for
+/// it (`robot:hunter2-secret`); returns the run and the registry's request log.
+fn attest_with_credentials(python: &Path, mode: &str) -> (common::Run, String) {
     let dir = tempfile::tempdir().expect("tmp");
     let log = dir.path().join("requests.jsonl");
     let (_registry, url) = common::http_double(
-        &python,
+        python,
         "hostile_registry.py",
         &[log.to_str().expect("utf-8")],
     );
@@ -1283,7 +1278,7 @@ fn credentials_do_not_follow_a_redirect_to_another_host() {
     let digest = format!("sha256:{}", "d3".repeat(32));
     let rec = record(
         dir.path(),
-        &format!("{host}/redirect"),
+        &format!("{host}/{mode}"),
         &digest,
         true,
         "r.yaml",
@@ -1297,8 +1292,19 @@ fn credentials_do_not_follow_a_redirect_to_another_host() {
             ("CHAINSEAL_REGISTRY_AUTH_FILES", auth.display().to_string()),
         ],
     );
-    let requests: Vec<serde_json::Value> = std::fs::read_to_string(&log)
-        .expect("request log")
+    (r, std::fs::read_to_string(&log).expect("request log"))
+}
+
+/// #18: credentials never follow a redirect to another host. The registry asks for
+/// basic credentials, then redirects the manifest read to another host name; the
+/// request there must carry no `Authorization`.
+#[test]
+fn credentials_do_not_follow_a_redirect_to_another_host() {
+    let Some(python) = common::tool("INTEROP_PYTHON", "redirect credentials test") else {
+        return;
+    };
+    let (r, requests) = attest_with_credentials(&python, "redirect");
+    let requests: Vec<serde_json::Value> = requests
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
@@ -1343,40 +1349,8 @@ fn credentials_are_not_sent_to_a_plain_http_token_service_elsewhere() {
     let Some(python) = common::tool("INTEROP_PYTHON", "token realm test") else {
         return;
     };
-    let dir = tempfile::tempdir().expect("tmp");
-    let log = dir.path().join("requests.jsonl");
-    let (_registry, url) = common::http_double(
-        &python,
-        "hostile_registry.py",
-        &[log.to_str().expect("utf-8")],
-    );
-    let host = url.trim_start_matches("http://").to_owned();
-    let auth = dir.path().join("config.json");
-    // base64("robot:hunter2-secret")
-    std::fs::write(
-        &auth,
-        format!(r#"{{"auths":{{"{host}":{{"auth":"cm9ib3Q6aHVudGVyMi1zZWNyZXQ="}}}}}}"#),
-    )
-    .expect("auth file");
-    let digest = format!("sha256:{}", "d3".repeat(32));
-    let rec = record(
-        dir.path(),
-        &format!("{host}/realm"),
-        &digest,
-        true,
-        "r.yaml",
-    );
-    let r = attest(
-        dir.path(),
-        &rec,
-        "oci",
-        &[
-            ("CHAINSEAL_INSECURE_REGISTRIES", host.clone()),
-            ("CHAINSEAL_REGISTRY_AUTH_FILES", auth.display().to_string()),
-        ],
-    );
+    let (r, requests) = attest_with_credentials(&python, "realm");
     assert_error(&r, "refused the token service localhost: not https");
-    let requests = std::fs::read_to_string(&log).expect("request log");
     assert!(
         !requests.contains("/token"),
         "the token service was asked: {requests}"

@@ -97,6 +97,8 @@ pub struct Reloading {
     args: SignerArgs,
     /// The directory whose files make the signer (`signing-secrets`), if any.
     watched: Option<std::path::PathBuf>,
+    /// The settings name no usable signer: loading again cannot help.
+    settings_error: bool,
     state: tokio::sync::Mutex<Option<LoadedSigner>>,
 }
 
@@ -119,24 +121,23 @@ impl Reloading {
         Self {
             args,
             watched,
+            settings_error: false,
             state: tokio::sync::Mutex::new(None),
         }
     }
 
     /// A signer that failed to load, with no way to load it (a settings error).
     fn failed(why: String) -> Self {
-        let this = Self::new(SignerArgs::default(), None);
-        this.state
-            .try_lock()
-            .map(|mut s| {
-                *s = Some(LoadedSigner {
-                    signer: Err(why),
-                    fingerprint: None,
-                    checked: std::time::Instant::now(),
-                })
-            })
-            .ok();
-        this
+        Self {
+            args: SignerArgs::default(),
+            watched: None,
+            settings_error: true,
+            state: tokio::sync::Mutex::new(Some(LoadedSigner {
+                signer: Err(why),
+                fingerprint: None,
+                checked: std::time::Instant::now(),
+            })),
+        }
     }
 
     /// The signer, loaded again if its files changed or the last load failed.
@@ -145,9 +146,7 @@ impl Reloading {
         let reload = match &*state {
             None => true,
             // A settings error: nothing to load again until the ConfigMap changes.
-            Some(s) if s.signer.is_err() && self.args.key.is_none() && self.watched.is_none() => {
-                false
-            }
+            Some(_) if self.settings_error => false,
             Some(s) if s.signer.is_err() => true,
             Some(s) if s.checked.elapsed() < SECRETS_CHECKED_EVERY => false,
             Some(s) => match &self.watched {

@@ -200,15 +200,24 @@ impl Registry {
     /// The credentials for `registry`: read again when older than
     /// [`CREDENTIALS_FRESH`] or when `stale` (the registry refused them).
     async fn credentials(&self, registry: &str, stale: bool) -> Result<auth::Found, Error> {
-        let mut known = self.credentials.lock().await;
         if !stale
-            && let Some((found, at)) = known.get(registry)
+            && let Some((found, at)) = self.credentials.lock().await.get(registry)
             && at.elapsed() < CREDENTIALS_FRESH
         {
             return Ok(found.clone());
         }
-        let found = self.keychain.lookup(registry)?;
+        // Files and credential helpers (processes with their own timeout) are read off
+        // the async threads and without holding the map, so one slow helper holds up
+        // only the registry it is for.
+        let (keychain, name) = (self.keychain.clone(), registry.to_owned());
+        let found = tokio::task::spawn_blocking(move || keychain.lookup(&name))
+            .await
+            .map_err(|e| Error::Credentials {
+                path: PathBuf::from(registry),
+                reason: format!("the credential lookup stopped: {e}"),
+            })??;
         debug!(registry, source = %found.source, "registry credentials");
+        let mut known = self.credentials.lock().await;
         if known
             .get(registry)
             .is_some_and(|(old, _)| old.auth != found.auth)
@@ -315,7 +324,7 @@ impl Registry {
         accept: &[&str],
     ) -> Result<Option<(Vec<u8>, String)>, Error> {
         let action = format!("reading manifest {}", r.whole());
-        let wanted = r.digest().or(r.tag()).unwrap_or("latest");
+        let wanted = tag_or_digest(r);
         let req = transport::Request {
             method: http::Method::GET,
             repository: r.repository(),
@@ -459,7 +468,7 @@ impl Registry {
         media_type: &str,
     ) -> Result<String, Error> {
         let action = format!("writing manifest {}", r.whole());
-        let wanted = r.digest().or(r.tag()).unwrap_or("latest");
+        let wanted = tag_or_digest(r);
         self.call(
             r,
             &action,
@@ -584,6 +593,11 @@ impl Registry {
         }
         Ok(index)
     }
+}
+
+/// What names `r`'s manifest in a request path: its digest, else its tag.
+fn tag_or_digest(r: &Reference) -> &str {
+    r.digest().or(r.tag()).unwrap_or("latest")
 }
 
 /// `sha256:<hex>` of `data`.

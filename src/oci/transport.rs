@@ -33,6 +33,8 @@ const MAX_TOKEN_BYTES: u64 = 1 << 20;
 const MAX_ERROR_BYTES: u64 = 64 << 10;
 /// A request's whole time limit (connect, send, read the reply).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the registry name's own lookup may take (whether it is internal).
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many registries' clients are kept (registries are named by runs).
 const MAX_HOSTS: usize = 64;
 /// How many bearer tokens are kept.
@@ -313,20 +315,22 @@ impl Transport {
     }
 
     async fn host(&self, registry: &str) -> Result<Arc<Host>, Failure> {
-        let mut hosts = self.hosts.lock().await;
-        if let Some(h) = hosts.get(registry) {
+        if let Some(h) = self.hosts.lock().await.get(registry) {
             return Ok(h.clone());
         }
+        // Built without holding the map: a registry whose name resolves slowly holds up
+        // only its own requests.
         let insecure = self.insecure.iter().any(|i| i == registry);
         let name = host_only(registry);
         let internal_ok = insecure
             || name.eq_ignore_ascii_case("localhost")
             || match name.parse::<IpAddr>() {
                 Ok(ip) => is_internal(ip),
-                Err(_) => tokio::net::lookup_host((name, 0))
+                Err(_) => tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((name, 0)))
                     .await
-                    .map(|mut addrs| addrs.any(|a| is_internal(a.ip())))
-                    .unwrap_or(false),
+                    .ok()
+                    .and_then(Result::ok)
+                    .is_some_and(|mut addrs| addrs.any(|a| is_internal(a.ip()))),
             };
         let scheme = if insecure { "http" } else { "https" };
         let base = url::Url::parse(&format!("{scheme}://{registry}/"))
@@ -363,11 +367,12 @@ impl Transport {
             internal_ok,
             basic: Default::default(),
         });
+        let mut hosts = self.hosts.lock().await;
         if hosts.len() >= MAX_HOSTS {
             hosts.clear();
         }
-        hosts.insert(registry.to_owned(), host.clone());
-        Ok(host)
+        // Another request may have built one meanwhile: keep the first.
+        Ok(hosts.entry(registry.to_owned()).or_insert(host).clone())
     }
 
     /// Send `req` to `registry`, answering its authentication challenge with `auth`.
@@ -635,18 +640,13 @@ pub fn error_code(body: &[u8]) -> Option<String> {
 }
 
 /// Read `reply`'s body, failing once it passes `limit` bytes.
-async fn read_capped(mut reply: reqwest::Response, limit: u64) -> Result<Vec<u8>, Failure> {
-    if reply.content_length().is_some_and(|n| n > limit) {
-        return Err(Failure::TooLarge(limit));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = reply.chunk().await.map_err(describe)? {
-        if body.len() as u64 + chunk.len() as u64 > limit {
-            return Err(Failure::TooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+async fn read_capped(reply: reqwest::Response, limit: u64) -> Result<Vec<u8>, Failure> {
+    crate::http::body_within(reply, limit)
+        .await
+        .map_err(|e| match e {
+            crate::http::Body::TooLarge(limit) => Failure::TooLarge(limit),
+            crate::http::Body::Transport(e) => describe(e),
+        })
 }
 
 /// A `WWW-Authenticate` challenge.
