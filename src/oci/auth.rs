@@ -249,27 +249,44 @@ fn run_helper(
         // A helper that exits without reading is judged by its exit status below.
         let _ = stdin.write_all(registry.as_bytes());
     }
-    let reader = child.stdout.take().map(|stdout| {
+    // The output is read on its own thread and handed over through a channel, so a
+    // process the helper left behind holding its stdout cannot hold us past the deadline.
+    let (sent, received) = std::sync::mpsc::channel();
+    if let Some(stdout) = child.stdout.take() {
         std::thread::spawn(move || {
             let mut out = Vec::new();
             let _ = stdout.take(HELPER_OUTPUT_LIMIT).read_to_end(&mut out);
-            out
-        })
-    });
+            let _ = sent.send(out);
+        });
+    }
     let deadline = Instant::now() + timeout;
+    let stop = |child: &mut std::process::Child| {
+        let _ = child.kill();
+        let _ = child.wait();
+    };
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
             Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(failure("timed out"));
+                stop(&mut child);
+                return Err(failure(TIMED_OUT));
             }
-            Err(_) => return Err(CredentialRetrievalError::HelperCommunicationError),
+            Err(_) => {
+                stop(&mut child);
+                return Err(CredentialRetrievalError::HelperCommunicationError);
+            }
         }
     };
-    let out = zeroize::Zeroizing::new(reader.and_then(|r| r.join().ok()).unwrap_or_default());
+    let out = zeroize::Zeroizing::new(
+        received
+            .recv_timeout(
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_secs(1)),
+            )
+            .map_err(|_| failure(TIMED_OUT))?,
+    );
     if !status.success() {
         return Err(failure("failed"));
     }
@@ -288,10 +305,14 @@ fn run_helper(
     })
 }
 
+/// What a [`CredentialRetrievalError::HelperFailure`] says when the helper was stopped
+/// at its deadline.
+const TIMED_OUT: &str = "timed out";
+
 /// A message without helper output (which may hold secrets).
 fn describe(e: &CredentialRetrievalError) -> String {
     match e {
-        CredentialRetrievalError::HelperFailure { helper, stderr, .. } if stderr == "timed out" => {
+        CredentialRetrievalError::HelperFailure { helper, stderr, .. } if stderr == TIMED_OUT => {
             format!(
                 "credential helper `docker-credential-{helper}` did not answer within {} s and was stopped",
                 HELPER_TIMEOUT.as_secs()

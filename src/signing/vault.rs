@@ -156,11 +156,16 @@ fn identity() -> Result<Option<vaultrs::client::Identity>, String> {
 /// variable of its own; the token is set per client ([`client_with`]).
 fn settings(address: &str) -> Result<VaultClientSettings, String> {
     // vaultrs panics on an address it cannot parse: check it first.
-    let url = reqwest::Url::parse(address)
-        .map_err(|e| format!("the Vault address `{address}` is not a URL: {e}"))?;
+    let url = reqwest::Url::parse(address).map_err(|e| {
+        format!(
+            "the Vault address `{}` is not a URL: {e}",
+            crate::config::without_password(address)
+        )
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
-            "the Vault address `{address}` must start with `https://` (or `http://`)"
+            "the Vault address `{}` must start with `https://` (or `http://`)",
+            crate::config::without_password(address)
         ));
     }
     let skip = skip_verify(env_var("VAULT_SKIP_VERIFY")?.as_deref())?;
@@ -304,8 +309,10 @@ async fn open_session(
                     .to_vec(),
             );
             // Log in again two thirds into the lease (none for a token without one).
+            // The lease is Vault's number: a huge one means "never", not an overflow.
             let renew_at = (auth.lease_duration > 0)
-                .then(|| started + Duration::from_secs(auth.lease_duration) * 2 / 3);
+                .then(|| started.checked_add(Duration::from_secs(auth.lease_duration / 3 * 2)))
+                .flatten();
             Ok(Session {
                 client: Arc::new(client_with(settings, &token).map_err(kms)?),
                 token,
