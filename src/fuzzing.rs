@@ -34,12 +34,22 @@ const SIGNING_KEY: &[u8] = include_bytes!("../tests/fixtures/keys/ed25519.pem");
 /// Its public key.
 const VERIFY_KEY: &[u8] = include_bytes!("../tests/fixtures/keys/ed25519.pub");
 
-/// A file under the temp directory, unique to this process, holding `data`: for
-/// parsers that read files (`attest --record`, `verify FILE`).
-fn scratch(name: &str, data: &[u8]) -> Option<PathBuf> {
+/// A file under the temp directory, unique to this process, holding `data` for
+/// parsers that read files (`attest --record`, `verify FILE`); removed on drop, so
+/// a fuzzing run leaves nothing behind.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn scratch(name: &str, data: &[u8]) -> Option<Scratch> {
     let path = std::env::temp_dir().join(format!("chainseal-fuzz-{}-{name}", std::process::id()));
-    std::fs::write(&path, data).ok()?;
-    Some(path)
+    let file = Scratch(path);
+    std::fs::write(&file.0, data).ok()?;
+    Some(file)
 }
 
 /// One single-threaded runtime for the async entry points.
@@ -65,8 +75,8 @@ fn verifier() -> Option<&'static Verifier> {
     static VERIFIER: OnceLock<Option<Verifier>> = OnceLock::new();
     VERIFIER
         .get_or_init(|| {
-            let path = scratch("verify.pub", VERIFY_KEY)?;
-            Verifier::from_pem_file(&path).ok()
+            let file = scratch("verify.pub", VERIFY_KEY)?;
+            Verifier::from_pem_file(&file.0).ok()
         })
         .as_ref()
 }
@@ -75,8 +85,8 @@ fn verifier() -> Option<&'static Verifier> {
 /// then provenance in every format; and the same bytes as a CI environment
 /// (`NAME=value` lines) read as a GitHub Actions and a GitLab CI record.
 pub fn record(data: &[u8]) {
-    if let Some(path) = scratch("record", data)
-        && let Ok(record) = crate::record::tekton::load(&[path])
+    if let Some(file) = scratch("record", data)
+        && let Ok(record) = crate::record::tekton::load(std::slice::from_ref(&file.0))
     {
         for format in [
             Format::SlsaV1,
@@ -149,8 +159,8 @@ pub fn key(data: &[u8]) {
 /// certificate, so the checks after the chain are reached).
 pub fn envelope(data: &[u8]) {
     if let Some(verifier) = verifier() {
-        if let Some(path) = scratch("envelope", data) {
-            let _ = verifier.verify_file(&path);
+        if let Some(file) = scratch("envelope", data) {
+            let _ = verifier.verify_file(&file.0);
         }
         if let Ok(env) = serde_json::from_slice::<Envelope>(data)
             && let (Some(signer), Some(rt)) = (signer(), runtime())

@@ -327,9 +327,8 @@ async fn watch_runs(
 ) {
     let mut listed = false;
     let api = cluster.runs(kind, namespace.as_deref());
-    let mut events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
+    let paged = watcher::Config::default().page_size(crate::kube::replies::PAGE_SIZE);
+    let mut events = watcher(api, paged).default_backoff().boxed();
     while let Some(event) = events.next().await {
         let (obj, lane) = match event {
             Ok(watcher::Event::Apply(o)) => (o, Lane::Fresh),

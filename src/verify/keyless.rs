@@ -35,10 +35,9 @@ use crate::keyless::CertificateChain;
 
 /// The embedded SCT list extension (RFC 6962).
 const SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
-/// The extended key usage extension (RFC 5280).
-const EXTENDED_KEY_USAGE: &str = "2.5.29.37";
 /// id-kp-codeSigning (RFC 5280).
-const CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
+const CODE_SIGNING: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 
 /// A `validFor` window of the trusted root, in Unix seconds; open where absent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,6 +49,11 @@ struct Window {
 impl Window {
     /// Parse a `validFor` object (`{start, end}`, RFC 3339); absent is always valid.
     fn parse(v: &Value, what: &str) -> Result<Self, String> {
+        if !(v.is_null() || v.is_object()) {
+            return Err(format!(
+                "{what} validFor is not an object with `start` and `end`"
+            ));
+        }
         let at = |key: &str| -> Result<Option<i64>, String> {
             match &v[key] {
                 Value::Null => Ok(None),
@@ -267,16 +271,12 @@ fn chains<'a>(root: &'a TrustedRoot, leaf: &Certificate) -> Result<Vec<&'a Autho
 /// that also issues certificates for other purposes cannot sign attestations.
 fn check_code_signing(leaf: &Certificate) -> Result<(), String> {
     use x509_cert::ext::pkix::ExtendedKeyUsage;
-    let ext = leaf
+    let (_, usages) = leaf
         .tbs_certificate()
-        .extensions()
-        .into_iter()
-        .flatten()
-        .find(|e| e.extn_id.to_string() == EXTENDED_KEY_USAGE)
+        .get_extension::<ExtendedKeyUsage>()
+        .map_err(|e| format!("the certificate's extended key usage is malformed or repeated: {e}"))?
         .ok_or("the certificate has no extended key usage, so it is not for code signing (id-kp-codeSigning, 1.3.6.1.5.5.7.3.3): it cannot sign attestations")?;
-    let usages = ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
-        .map_err(|e| format!("the certificate's extended key usage is malformed: {e}"))?;
-    if !usages.0.iter().any(|u| u.to_string() == CODE_SIGNING) {
+    if !usages.0.contains(&CODE_SIGNING) {
         return Err("the certificate's extended key usage does not include code signing (id-kp-codeSigning, 1.3.6.1.5.5.7.3.3): it cannot sign attestations".into());
     }
     Ok(())
@@ -807,6 +807,15 @@ mod tests {
         assert!(start_only.contains(jan + 10 * 365 * 86_400) && !start_only.contains(jan - 1));
         assert!(Window::parse(&serde_json::json!({"start": "yesterday"}), "x").is_err());
         assert!(Window::parse(&serde_json::json!({"end": 5}), "x").is_err());
+        // A window that is not an object is malformed, not open.
+        for odd in [
+            serde_json::json!("2024-01-01T00:00:00Z"),
+            serde_json::json!(["2024-01-01T00:00:00Z"]),
+            serde_json::json!(0),
+        ] {
+            let e = Window::parse(&odd, "a CA's").expect_err("malformed validFor");
+            assert!(e.contains("a CA's validFor is not an object"), "{e}");
+        }
     }
 
     #[test]

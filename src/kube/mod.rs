@@ -4,7 +4,10 @@
 //!
 //! The client is configured as kubectl is: `KUBECONFIG` (or `~/.kube/config`), else
 //! the in-cluster service account (token and CA under
-//! `/var/run/secrets/kubernetes.io/serviceaccount`). Every request has a 30 s timeout.
+//! `/var/run/secrets/kubernetes.io/serviceaccount`). Every request has a 30 s timeout,
+//! replies are capped and lists are read in pages ([`replies`]).
+
+pub mod replies;
 
 use std::time::Duration;
 
@@ -127,7 +130,10 @@ impl Cluster {
         let namespace = namespace
             .map(str::to_owned)
             .unwrap_or_else(|| config.default_namespace.clone());
-        let client = ::kube::Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?;
+        let client = ::kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| Error::Config(e.to_string()))?
+            .with_layer(&replies::CapReplies)
+            .build();
         Ok(Self {
             client,
             namespace,
@@ -224,6 +230,16 @@ impl Cluster {
                 namespace,
                 message: format!("{} ({})", status.message, status.code),
             },
+            other if replies::too_large(&other) => Error::Api {
+                verb,
+                resource,
+                name,
+                namespace,
+                message: format!(
+                    "the reply is larger than {} MiB, more than any one object or page can be",
+                    replies::MAX_REPLY_BYTES >> 20
+                ),
+            },
             other => Error::Api {
                 verb,
                 resource,
@@ -245,20 +261,43 @@ impl Cluster {
         Ok(to_value(obj, kind))
     }
 
-    /// The runs with `label_selector`, as JSON.
+    /// The runs with `label_selector`, as JSON, read in pages of
+    /// [`replies::PAGE_SIZE`]; more than [`replies::MAX_LISTED`] runs is an error.
     pub async fn list(
         &self,
         kind: TektonKind,
         namespace: &str,
         label_selector: &str,
     ) -> Result<Vec<Value>, Error> {
-        self.pace().await;
-        let list = self
-            .api(kind, namespace)
-            .list(&ListParams::default().labels(label_selector))
-            .await
-            .map_err(|e| self.error(e, "list", kind, "*", namespace))?;
-        Ok(list.items.into_iter().map(|o| to_value(o, kind)).collect())
+        let api = self.api(kind, namespace);
+        let mut params = ListParams::default()
+            .labels(label_selector)
+            .limit(replies::PAGE_SIZE);
+        let mut runs = Vec::new();
+        loop {
+            self.pace().await;
+            let page = api
+                .list(&params)
+                .await
+                .map_err(|e| self.error(e, "list", kind, "*", namespace))?;
+            runs.extend(page.items.into_iter().map(|o| to_value(o, kind)));
+            if runs.len() > replies::MAX_LISTED {
+                return Err(Error::Api {
+                    verb: "list",
+                    resource: kind.plural().to_owned(),
+                    name: "*".to_owned(),
+                    namespace: namespace.to_owned(),
+                    message: format!(
+                        "more than {} match `{label_selector}`; chainseal reads at most that many",
+                        replies::MAX_LISTED
+                    ),
+                });
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => return Ok(runs),
+            }
+        }
     }
 
     /// Merge `annotations` into a run's annotations (a JSON merge patch).
