@@ -596,6 +596,10 @@ async fn work(w: Worker) {
                 )
                 .await;
             }
+            Outcome::Unmarkable(why) => {
+                warn!(run = %key, "giving up: {why}");
+                event(&recorder, &key, "MarkingFailed", format!("gave up: {why}")).await;
+            }
             Outcome::Waiting => later(Duration::from_secs(5), key),
             Outcome::Unavailable(why) => {
                 warn!(run = %key, "{why}");

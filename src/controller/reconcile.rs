@@ -39,6 +39,10 @@ pub enum Outcome {
     Failed(String),
     /// The cluster could not be read or written: look again later, nothing counted.
     Unavailable(String),
+    /// Failed, and the API server refuses every mark on the run as invalid (its
+    /// annotations are at Kubernetes' size limit): given up without a mark, since
+    /// retrying could only fail the same way.
+    Unmarkable(String),
 }
 
 /// Which stage failed, for the `*_signing_failures_total{error_type}` metric.
@@ -155,7 +159,9 @@ async fn settle(
     let deleting = finalizers::deleting(obj);
     let release = match &outcome {
         Outcome::Skipped(why) if *why == NOT_FINISHED => deleting,
-        Outcome::Signed | Outcome::Failed(_) | Outcome::Skipped(_) => deleting || enabled,
+        Outcome::Signed | Outcome::Failed(_) | Outcome::Unmarkable(_) | Outcome::Skipped(_) => {
+            deleting || enabled
+        }
         Outcome::Waiting | Outcome::Retry(..) | Outcome::Unavailable(_) => false,
     };
     if release && !held.is_empty() {
@@ -562,6 +568,13 @@ async fn mark(cluster: &Cluster, key: &RunKey, pairs: &[(&str, &str)], then: Out
         .await
     {
         Ok(()) => then,
+        Err(e @ crate::kube::Error::Invalid { .. }) => {
+            let why = match then {
+                Outcome::Retry(_, why) | Outcome::Failed(why) => why,
+                _ => String::new(),
+            };
+            Outcome::Unmarkable(format!("{why}; and the run cannot be marked: {e}"))
+        }
         Err(e) => Outcome::Unavailable(e.to_string()),
     }
 }

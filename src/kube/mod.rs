@@ -55,6 +55,23 @@ pub enum Error {
         /// Namespace.
         namespace: String,
     },
+    /// The API server found the request invalid (HTTP 422), e.g. annotations over
+    /// its 256 KiB limit: the same request will never succeed.
+    #[error(
+        "Kubernetes API: {verb} {resource} `{name}` in namespace `{namespace}` failed: {message} (422)"
+    )]
+    Invalid {
+        /// Verb.
+        verb: &'static str,
+        /// Resource.
+        resource: String,
+        /// Name.
+        name: String,
+        /// Namespace.
+        namespace: String,
+        /// The API server's message.
+        message: String,
+    },
     /// Any other failure.
     #[error(
         "Kubernetes API: {verb} {resource} `{name}` in namespace `{namespace}` failed: {message}"
@@ -222,6 +239,13 @@ impl Cluster {
                 resource,
                 name,
                 namespace,
+            },
+            ::kube::Error::Api(status) if status.code == 422 => Error::Invalid {
+                verb,
+                resource,
+                name,
+                namespace,
+                message: status.message,
             },
             ::kube::Error::Api(status) => Error::Api {
                 verb,

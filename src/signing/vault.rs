@@ -191,6 +191,11 @@ fn client_with(settings: &VaultClientSettings, token: &SecretBytes) -> Result<Va
 }
 
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a token file is read again to notice a rewritten token (a token Vault
+/// refuses makes it read at once).
+const FILE_RECHECK: Duration = Duration::from_secs(5);
+/// After a failed renewal while the current token is still valid: when to try again.
+const RENEWAL_RETRY: Duration = Duration::from_secs(30);
 
 /// How the key signs.
 #[derive(Debug, Clone, Copy)]
@@ -207,6 +212,10 @@ struct Session {
     token: SecretBytes,
     /// When a JWT login is due again (two thirds into the token's lease).
     renew_at: Option<Instant>,
+    /// When the token's lease ends (JWT login), if it has one.
+    expires_at: Option<Instant>,
+    /// When the token file was last read.
+    checked_at: Instant,
 }
 
 /// A signer backed by a Vault transit key.
@@ -270,6 +279,8 @@ async fn open_session(
             client: Arc::new(client_with(settings, &token).map_err(kms)?),
             token,
             renew_at: None,
+            expires_at: None,
+            checked_at: Instant::now(),
         })
     };
     match credential {
@@ -310,13 +321,17 @@ async fn open_session(
             );
             // Log in again two thirds into the lease (none for a token without one).
             // The lease is Vault's number: a huge one means "never", not an overflow.
-            let renew_at = (auth.lease_duration > 0)
-                .then(|| started.checked_add(Duration::from_secs(auth.lease_duration / 3 * 2)))
-                .flatten();
+            let after = |secs: u64| {
+                (auth.lease_duration > 0)
+                    .then(|| started.checked_add(Duration::from_secs(secs)))
+                    .flatten()
+            };
             Ok(Session {
                 client: Arc::new(client_with(settings, &token).map_err(kms)?),
                 token,
-                renew_at,
+                renew_at: after(auth.lease_duration / 3 * 2),
+                expires_at: after(auth.lease_duration),
+                checked_at: started,
             })
         }
     }
@@ -435,19 +450,41 @@ impl VaultSigner {
         }
     }
 
-    /// The client to use now: a new one when the token file was rewritten or the
-    /// JWT login is due.
+    /// The client to use now: a new one when the token file was rewritten (read at
+    /// most every [`FILE_RECHECK`]) or the JWT login is due. A renewal that fails
+    /// while the current token is still valid is logged and tried again after
+    /// [`RENEWAL_RETRY`]: signing goes on until the token really expires.
     async fn current_client(&self) -> Result<Arc<VaultClient>, Error> {
         let mut session = self.session.lock().await;
+        let now = Instant::now();
         let due = match &self.credential {
             Credential::Token(_) => false,
+            Credential::File(_) if now.duration_since(session.checked_at) < FILE_RECHECK => false,
             Credential::File(path) => {
-                read_token_file(path).map_err(|m| self.kms(m))? != session.token
+                session.checked_at = now;
+                match read_token_file(path) {
+                    Ok(token) => token != session.token,
+                    Err(message) => {
+                        tracing::warn!(key = %self.uri, %message, "keeping the current Vault token");
+                        false
+                    }
+                }
             }
-            Credential::Jwt(_) => session.renew_at.is_some_and(|at| Instant::now() >= at),
+            Credential::Jwt(_) => session.renew_at.is_some_and(|at| now >= at),
         };
         if due {
-            *session = open_session(&self.uri, &self.settings, &self.credential).await?;
+            match open_session(&self.uri, &self.settings, &self.credential).await {
+                Ok(fresh) => *session = fresh,
+                Err(e) if session.expires_at.is_some_and(|end| now < end) => {
+                    tracing::warn!(
+                        key = %self.uri,
+                        error = %e,
+                        "renewing the Vault token failed; the current one is still valid, trying again in 30 s"
+                    );
+                    session.renew_at = now.checked_add(RENEWAL_RETRY);
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(Arc::clone(&session.client))
     }
