@@ -529,6 +529,65 @@ fn github_oidc_claims_are_verified_and_win_over_variables() {
 
 const OTHER_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
+/// actions/toolkit's own test of `buildSLSAProvenancePredicate` (the code
+/// `actions/attest` runs): its job variables and token claims in, its Jest snapshot
+/// out, with the test's subject, as `buildIntotoStatement` assembles them
+/// (`tests/fixtures/ci/actions-toolkit-provenance.json`; source in the README there).
+#[test]
+fn github_statement_matches_the_actions_toolkit_snapshot() {
+    let Some(python) = tool("INTEROP_PYTHON", "actions/toolkit snapshot test") else {
+        return;
+    };
+    let fixture = golden("actions-toolkit-provenance.json");
+    let dir = tempfile::tempdir().expect("tmp");
+    let claims_path = dir.path().join("claims-toolkit.json");
+    std::fs::write(&claims_path, fixture["claims"].to_string()).expect("claims");
+    // The double replaces `iss` and `aud` with its own (chainseal checks both).
+    let (_double, line) = spawn_ready(
+        Command::new(&python)
+            .arg(repo("tests/doubles/github_oidc.py"))
+            .arg(&claims_path)
+            .arg("request-s3cret"),
+        "the GitHub OIDC double",
+    );
+    let info: Value = serde_json::from_str(&line).expect("ready line");
+    let mut ci = github_env_with_token(&info);
+    for (name, value) in fixture["env"].as_object().expect("env") {
+        ci.retain(|(k, _)| k != name);
+        ci.push((name.clone(), value.as_str().expect("string").to_owned()));
+    }
+    let subject = &fixture["subject"][0];
+    let name = subject["name"].as_str().expect("name");
+    let digest = format!(
+        "sha256:{}",
+        subject["digest"]["sha256"].as_str().expect("hex")
+    );
+    let issuer = info["issuer"].as_str().expect("issuer");
+    let r = attest(
+        dir.path(),
+        &ci,
+        &[
+            ("CHAINSEAL_DRY_RUN", "true"),
+            ("CHAINSEAL_SUBJECT_NAME", name),
+            ("CHAINSEAL_SUBJECT_DIGEST", digest.as_str()),
+            ("CHAINSEAL_GITHUB_OIDC_ISSUER", issuer),
+            ("CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE", "true"),
+        ],
+    );
+    let statement = dry_run_statement(&r);
+    assert_github_schema(&statement);
+    let expected = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": fixture["subject"],
+        "predicateType": fixture["predicate"]["type"],
+        "predicate": fixture["predicate"]["params"],
+    });
+    assert_eq!(
+        statement, expected,
+        "chainseal differs from actions/toolkit's snapshot"
+    );
+}
+
 #[test]
 fn a_foreign_github_oidc_issuer_needs_the_explicit_opt_in() {
     let Some(python) = tool("INTEROP_PYTHON", "GitHub OIDC issuer test") else {
@@ -774,6 +833,17 @@ fn keyless_in_github_actions_and_gitlab_ci_uses_their_id_tokens() {
     let bundle = the_bundle(dir.path());
     let v = verify_keyless(dir.path(), &url, &bundle, &sub, &issuer);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    // An independent verifier: sigstore-python, offline, against the double's root.
+    let amd64 = <sha2::Sha256 as sha2::Digest>::digest(b"binary one");
+    let (ok, said) = common::sigstore_python_verifies(
+        &python,
+        &url,
+        dir.path(),
+        &bundle,
+        (&sub, &issuer),
+        &format!("sha256:{}", hex::encode(amd64)),
+    );
+    assert!(ok, "sigstore-python rejected the keyless bundle: {said}");
     let outputs = std::fs::read_to_string(&output).expect("GITHUB_OUTPUT written");
     assert!(
         outputs.contains(&format!(

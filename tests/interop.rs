@@ -1,13 +1,14 @@
 //! Interop: envelopes written by the real binary are verified by python
-//! `securesystemslib`, and a tampered envelope is rejected by it.
+//! `securesystemslib`, and a tampered envelope is rejected by it; the wrapper
+//! (`tests/interop/verify_dsse.py`) itself rejects what it cannot verify.
 //!
 //! Needs `INTEROP_PYTHON` (a python with `tests/interop/requirements.txt`; the test
-//! script sets it up). Outside CI the test is skipped, with a message, when it is
-//! unset; in CI (`CI` set) that is a failure.
+//! script sets it up). Unset, the tests fail, unless `CHAINSEAL_TEST_SKIP_MISSING=1`
+//! (outside CI only) skips them, with a message; this file also tests that rule.
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{EXAMPLE_KEY, chainseal, repo, run};
@@ -87,16 +88,191 @@ fn securesystemslib_verifies_our_envelopes_and_rejects_tampering() {
     env["payload"] = serde_json::Value::String(payload);
     let tampered = dir.path().join("tampered.jsonl");
     std::fs::write(&tampered, format!("{env}\n")).expect("write");
+    let why = common::securesystemslib_rejects(&python, &tampered, &repo("examples/demo.pub"));
+    assert!(
+        why.contains("envelope 1: signature 1 does not verify"),
+        "{why}"
+    );
+}
+
+/// The example envelope, attested with the demo key in `dir`, as JSON.
+fn example_envelope(dir: &Path) -> serde_json::Value {
+    let r = run(chainseal(dir)
+        .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+        .env("CHAINSEAL_KEY", repo("examples/demo.key")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = dir.join(format!("attestations/{EXAMPLE_KEY}.intoto.jsonl"));
+    serde_json::from_str(&std::fs::read_to_string(file).expect("stored")).expect("json")
+}
+
+/// `envelopes`, one a line, written to `dir/name`.
+fn write_lines(dir: &Path, name: &str, envelopes: &[&serde_json::Value]) -> PathBuf {
+    let path = dir.join(name);
+    let text: String = envelopes.iter().map(|e| format!("{e}\n")).collect();
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+/// A copy of the envelope's only signature with one byte of `sig` flipped, under
+/// `keyid` (a hint: every signature must verify whatever it names).
+fn corrupted_signature(envelope: &serde_json::Value, keyid: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut sig = b64
+        .decode(envelope["signatures"][0]["sig"].as_str().expect("sig"))
+        .expect("base64");
+    sig[10] ^= 0x01;
+    serde_json::json!({"keyid": keyid, "sig": b64.encode(sig)})
+}
+
+/// The wrapper must not pass what it should not: an empty file, an envelope without
+/// signatures, a bad second signature (under the same or another key id), a bad
+/// second envelope, a wrong key. Each is a rejection (exit 1, `rejected: …`),
+/// which a broken harness (a missing key file: exit 2) is not.
+#[test]
+fn verify_dsse_rejects_what_it_cannot_verify_and_tells_rejection_from_error() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let public = repo("examples/demo.pub");
+    let good = example_envelope(d);
+    let keyid = good["signatures"][0]["keyid"]
+        .as_str()
+        .expect("keyid")
+        .to_owned();
+
+    // Control: the envelope twice, and with its signature twice, verify.
+    for (name, envelopes) in [
+        ("two-envelopes.jsonl", vec![&good, &good]),
+        ("good.jsonl", vec![&good]),
+    ] {
+        let file = write_lines(d, name, &envelopes);
+        let (ok, said) = common::securesystemslib_verifies(&python, &file, &public);
+        assert!(ok, "{name}: {said}");
+    }
+    let mut doubled = good.clone();
+    doubled["signatures"]
+        .as_array_mut()
+        .expect("signatures")
+        .push(good["signatures"][0].clone());
+    let file = write_lines(d, "doubled.jsonl", &[&doubled]);
+    let (ok, said) = common::securesystemslib_verifies(&python, &file, &public);
+    assert!(ok, "the same signature twice: {said}");
+
+    let mut unsigned = good.clone();
+    unsigned["signatures"] = serde_json::json!([]);
+    let mut bad_second_same_id = good.clone();
+    let mut bad_second_other_id = good.clone();
+    for (envelope, id) in [
+        (&mut bad_second_same_id, keyid.as_str()),
+        (&mut bad_second_other_id, "another-key"),
+    ] {
+        let sig = corrupted_signature(&good, id);
+        envelope["signatures"]
+            .as_array_mut()
+            .expect("signatures")
+            .push(sig);
+    }
+    let mut bad_payload = good.clone();
+    bad_payload["payload"] = serde_json::Value::String(
+        good["payload"]
+            .as_str()
+            .expect("payload")
+            .replacen('e', "f", 1),
+    );
+    let cases: [(&str, Vec<&serde_json::Value>, &str); 5] = [
+        ("empty.jsonl", vec![], "rejected: no envelopes in"),
+        (
+            "unsigned.jsonl",
+            vec![&unsigned],
+            "envelope 1 has no signatures",
+        ),
+        (
+            "bad-second-same-id.jsonl",
+            vec![&bad_second_same_id],
+            "envelope 1: signature 2 does not verify",
+        ),
+        (
+            "bad-second-other-id.jsonl",
+            vec![&bad_second_other_id],
+            "envelope 1: signature 2 does not verify",
+        ),
+        (
+            "bad-second-envelope.jsonl",
+            vec![&good, &bad_payload],
+            "envelope 2: signature 1 does not verify",
+        ),
+    ];
+    for (name, envelopes, needle) in cases {
+        let file = write_lines(d, name, &envelopes);
+        let why = common::securesystemslib_rejects(&python, &file, &public);
+        assert!(
+            why.contains(needle),
+            "{name}: expected `{needle}`, got: {why}"
+        );
+    }
+    let file = write_lines(d, "good-again.jsonl", &[&good]);
+    let why =
+        common::securesystemslib_rejects(&python, &file, &repo("tests/fixtures/keys/p384.pub"));
+    assert!(
+        why.contains("signature 1 does not verify"),
+        "wrong key: {why}"
+    );
+
+    // A harness failure is exit 2 with `error:`, never a rejection.
     let out = Command::new(&python)
-        .arg(&script)
-        .arg(&tampered)
-        .arg(repo("examples/demo.pub"))
+        .arg(repo("tests/interop/verify_dsse.py"))
+        .arg(&file)
+        .arg(d.join("no-such-key.pub"))
         .output()
         .expect("python runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "missing key: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("rejected"));
+}
+
+/// `common::tool` fails a test whose tool is missing unless skipping is asked for
+/// (`CHAINSEAL_TEST_SKIP_MISSING=1`, never in CI), and a skip is printed and recorded
+/// in `CHAINSEAL_TEST_SKIP_LOG`. Runs one test of this binary in a child process
+/// with a controlled environment.
+#[test]
+fn a_missing_tool_fails_unless_skipping_is_asked_for_and_every_skip_is_recorded() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("skipped.log");
+    let child = |env: &[(&str, &str)]| {
+        let out = Command::new(std::env::current_exe().expect("test binary"))
+            .args(["securesystemslib_verifies_every_key_type", "--exact"])
+            .env_clear()
+            .env(common::SKIP_LOG, &log)
+            .envs(env.iter().copied())
+            .output()
+            .expect("the test binary runs");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), said)
+    };
+
+    let (ok, said) = child(&[]);
+    assert!(!ok, "a missing tool passed without the opt-in:\n{said}");
+    assert!(
+        said.contains("INTEROP_PYTHON is unset") && said.contains(common::SKIP_MISSING),
+        "{said}"
+    );
+    let (ok, said) = child(&[(common::SKIP_MISSING, "1"), ("CI", "true")]);
+    assert!(!ok, "skipped in CI:\n{said}");
+    assert!(said.contains("INTEROP_PYTHON is not set in CI"), "{said}");
+    assert!(!log.exists(), "a failure was recorded as a skip");
+
+    let (ok, said) = child(&[(common::SKIP_MISSING, "1")]);
+    assert!(ok, "the opt-in did not skip:\n{said}");
+    let line = "interop::securesystemslib_verifies_every_key_type: securesystemslib interop: INTEROP_PYTHON is unset";
+    assert!(said.contains(&format!("SKIPPED {line}")), "{said}");
     assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        std::fs::read_to_string(&log).expect("skip log"),
+        format!("{line}\n")
     );
 }

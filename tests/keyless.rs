@@ -61,6 +61,23 @@ impl Sigstore {
         assert!(out.status.success());
     }
 
+    /// POST `body` to `path`: the status and the JSON reply (`null` when not JSON).
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", "POST"])
+            .args(["-H", "Content-Type: application/json", "--data-binary"])
+            .arg(body.to_string())
+            .arg(format!("{}{path}", self.url))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (reply, status) = text.rsplit_once('\n').expect("a status line");
+        (
+            status.trim().parse().expect("an HTTP status"),
+            serde_json::from_str(reply).unwrap_or(Value::Null),
+        )
+    }
+
     /// What the double was sent: [method, path, body].
     fn requests(&self) -> Vec<Value> {
         serde_json::from_slice::<Vec<Value>>(&self.get("/__requests")).expect("JSON")
@@ -93,29 +110,13 @@ impl Sigstore {
         identity: &str,
         artifact: &str,
     ) -> (bool, String) {
-        let config = dir.join("trust_config.json");
-        std::fs::write(&config, self.get("/client_trust_config.json")).expect("write");
-        let out = Command::new(&self.python)
-            .args(["-m", "sigstore", "--trust-config"])
-            .arg(&config)
-            .args(["verify", "identity", "--offline", "--bundle"])
-            .arg(bundle)
-            .args([
-                "--cert-identity",
-                identity,
-                "--cert-oidc-issuer",
-                ISSUER,
-                artifact,
-            ])
-            .output()
-            .expect("python sigstore runs");
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
+        common::sigstore_python_verifies(
+            &self.python,
+            &self.url,
+            dir,
+            bundle,
+            (identity, ISSUER),
+            artifact,
         )
     }
 }
@@ -466,6 +467,52 @@ fn key_signed_attestations_can_be_logged_and_bundled() {
         "{}",
         v.stdout
     );
+    // Positively verified, independently: sigstore-python takes only certificate
+    // bundles, so `verify_key_bundle.py` (python `cryptography`) checks the key hint,
+    // the DSSE signature and the tlog entry's inclusion promise against the double's
+    // trusted root; with another key it refuses.
+    let key_bundle = |key: &str| {
+        let bundle = out.join(format!("{EXAMPLE_KEY}.sigstore.json"));
+        let key = repo(key).display().to_string();
+        let (bundle, root) = (bundle.display().to_string(), root.display().to_string());
+        common::oracle(
+            &sigstore.python,
+            "verify_key_bundle.py",
+            &[&bundle, &key, "--trusted-root", &root],
+        )
+    };
+    common::assert_oracle_verified(&key_bundle("examples/demo.pub"), "key-signed bundle");
+    common::assert_oracle_rejected(
+        &key_bundle("tests/fixtures/keys/cosign.pub"),
+        "does not name this key",
+        "key-signed bundle with another key",
+    );
+    // A flipped byte of the log's inclusion promise is refused.
+    let mut flipped = b.clone();
+    let entry = &mut flipped["verificationMaterial"]["tlogEntries"][0];
+    let promise = &mut entry["inclusionPromise"]["signedEntryTimestamp"];
+    let mut set = STANDARD
+        .decode(promise.as_str().expect("SET"))
+        .expect("base64");
+    set[0] ^= 1;
+    *promise = STANDARD.encode(set).into();
+    let tampered = dir.path().join("flipped-set.sigstore.json");
+    std::fs::write(&tampered, flipped.to_string()).expect("write");
+    let tampered_check = common::oracle(
+        &sigstore.python,
+        "verify_key_bundle.py",
+        &[
+            tampered.display().to_string(),
+            repo("examples/demo.pub").display().to_string(),
+            "--trusted-root".to_owned(),
+            root.display().to_string(),
+        ],
+    );
+    common::assert_oracle_rejected(
+        &tampered_check,
+        "SignedEntryTimestamp: the signature does not verify",
+        "key-signed bundle with a flipped inclusion promise byte",
+    );
     assert_eq!(
         b["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
         "dsse"
@@ -738,4 +785,288 @@ fn keyless_verify_trusts_only_a_signed_time_within_the_roots_windows() {
             v.stdout
         );
     }
+}
+
+/// A fresh RSA key (PKCS#8 DER) that no issuer the double trusts publishes.
+fn untrusted_issuer_key() -> Vec<u8> {
+    use aws_lc_rs::encoding::AsDer as _;
+    let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA");
+    let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = key.as_der().expect("PKCS#8");
+    der.as_ref().to_vec()
+}
+
+/// `token` with one bit of its signature flipped.
+fn with_flipped_signature(token: &str) -> String {
+    let (signed, signature) = token.rsplit_once('.').expect("a JWT");
+    let mut sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature)
+        .expect("base64url");
+    sig[0] ^= 1;
+    format!(
+        "{signed}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)
+    )
+}
+
+/// Fulcio's reply to a token it does not accept (grpc-gateway's InvalidArgument).
+const FULCIO_BAD_TOKEN: &str = "There was an error processing the identity token";
+/// Fulcio's reply to a proof of possession that does not verify.
+const FULCIO_BAD_PROOF: &str = "The signature supplied in the request could not be verified";
+
+/// Assert a keyless run failed on Fulcio's refusal: exit 2, one error line naming
+/// Fulcio, the HTTP status and Fulcio's message, and not the token.
+fn assert_fulcio_refused(r: &common::Run, token: &str, message: &str) {
+    assert_error(r, "Fulcio (http://127.0.0.1:");
+    assert_error(r, &format!("HTTP 400 Bad Request: {message}"));
+    // A refused token gets the hint about its audience and issuer; a bad proof not.
+    assert_eq!(
+        r.stderr.contains("was refused: check its audience"),
+        message == FULCIO_BAD_TOKEN,
+        "{}",
+        r.stderr
+    );
+    let (_, signature) = token.rsplit_once('.').expect("a JWT");
+    assert!(
+        !r.stderr.contains(signature) && !r.stdout.contains(signature),
+        "the token leaked: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn fulcio_refusals_are_reported_with_the_service_and_status() {
+    let Some((sigstore, dir, out)) = Sigstore::scene("Fulcio refusals") else {
+        return;
+    };
+    let untrusted = untrusted_issuer_key();
+    let mut wrong_audience = good_claims();
+    wrong_audience["aud"] = json!("nobody");
+    let mut unknown_issuer = good_claims();
+    unknown_issuer["iss"] = json!("https://issuer.example");
+    let refused = [
+        (
+            "signed by a key the issuer does not publish",
+            common::identity_token_signed_by(good_claims(), &untrusted),
+        ),
+        (
+            "a tampered signature",
+            with_flipped_signature(&common::identity_token(good_claims())),
+        ),
+        ("a wrong audience", common::identity_token(wrong_audience)),
+        ("an unknown issuer", common::identity_token(unknown_issuer)),
+    ];
+    for (what, jwt) in refused {
+        let t = dir.path().join("oidc-token");
+        std::fs::write(&t, &jwt).expect("token");
+        let r = attest_example(dir.path(), "keyless", &out, &sigstore.env(&t));
+        assert_fulcio_refused(&r, &jwt, FULCIO_BAD_TOKEN);
+        assert!(common::files_below(&out).is_empty(), "{what}: stored");
+    }
+    // A bad proof of possession: Fulcio's GitHub issuer takes the subject as the
+    // challenge, but with an `email` claim chainseal signs the email.
+    let mut with_email = good_claims();
+    with_email["email"] = json!("dev@example.com");
+    let jwt = common::identity_token(with_email);
+    let t = dir.path().join("oidc-token");
+    std::fs::write(&t, &jwt).expect("token");
+    let r = attest_example(dir.path(), "keyless", &out, &sigstore.env(&t));
+    assert_fulcio_refused(&r, &jwt, FULCIO_BAD_PROOF);
+    assert!(common::files_below(&out).is_empty(), "bad proof: stored");
+    // Nothing was logged for any of them.
+    assert!(sigstore.log_entries().is_empty());
+}
+
+#[test]
+fn rekor_refusals_are_reported_with_the_service_and_status() {
+    let Some((sigstore, dir, out)) = Sigstore::scene("Rekor refusals") else {
+        return;
+    };
+    // The entry arrives with a corrupted signature (the double's `tamper` fault): the
+    // double's Rekor check refuses it, as Rekor does.
+    sigstore.faults(json!({"rekor": "tamper"}));
+    let t = token(dir.path(), good_claims());
+    let r = attest_example(dir.path(), "keyless", &out, &sigstore.env(&t));
+    assert_error(
+        &r,
+        &format!("transparency log {}/api/v1/log/entries", sigstore.url),
+    );
+    assert_error(
+        &r,
+        "HTTP 400 Bad Request: error processing entry: could not verify envelope",
+    );
+    let jwt = std::fs::read_to_string(&t).expect("token");
+    let (_, signature) = jwt.rsplit_once('.').expect("a JWT");
+    assert!(!r.stderr.contains(signature), "the token leaked");
+    // Signed and stored (as Chains), but the run says the log refused it.
+    assert!(r.stderr.contains("already stored in"), "{}", r.stderr);
+}
+
+/// The example key (ECDSA P-256) signing `message`: a DER signature, base64.
+fn demo_sign(message: &[u8]) -> String {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+    let pem = std::fs::read_to_string(repo("examples/demo.key")).expect("demo key");
+    let der = pem::parse(pem.as_bytes()).expect("PEM").into_contents();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der).expect("key");
+    let sig = key
+        .sign(&aws_lc_rs::rand::SystemRandom::new(), message)
+        .expect("sign");
+    STANDARD.encode(sig.as_ref())
+}
+
+/// A Fulcio v2 request for the example key, proving possession by signing `challenge`.
+fn signing_cert_request(jwt: &str, challenge: &str) -> Value {
+    let public = std::fs::read_to_string(repo("examples/demo.pub")).expect("demo pub");
+    json!({
+        "credentials": {"oidcIdentityToken": jwt},
+        "publicKeyRequest": {
+            "publicKey": {"algorithm": "ECDSA", "content": public},
+            "proofOfPossession": demo_sign(challenge.as_bytes()),
+        },
+    })
+}
+
+#[test]
+fn the_double_refuses_what_fulcio_refuses() {
+    let Some((sigstore, _dir, _out)) = Sigstore::scene("the strict Fulcio double") else {
+        return;
+    };
+    let cert = "/api/v2/signingCert";
+    let good = common::identity_token(good_claims());
+    let (status, reply) = sigstore.post(cert, &signing_cert_request(&good, IDENTITY));
+    assert_eq!(status, 201, "a good request: {reply}");
+    let bad_token = json!({"code": 3, "message": FULCIO_BAD_TOKEN, "details": []});
+    let claims = |key: &str, value: Value| {
+        let mut c = good_claims();
+        c[key] = value;
+        c
+    };
+    let (signed, _) = good.rsplit_once('.').expect("a JWT");
+    let unsigned = format!("{signed}.c2ln");
+    for (what, jwt) in [
+        (
+            "expired",
+            common::identity_token(claims("exp", json!(now() - 60))),
+        ),
+        (
+            "wrong audience",
+            common::identity_token(claims("aud", json!("nobody"))),
+        ),
+        (
+            "unknown issuer",
+            common::identity_token(claims("iss", json!("https://x.example"))),
+        ),
+        ("unsigned", unsigned),
+        ("tampered signature", with_flipped_signature(&good)),
+        (
+            "untrusted key",
+            common::identity_token_signed_by(good_claims(), &untrusted_issuer_key()),
+        ),
+    ] {
+        let (status, reply) = sigstore.post(cert, &signing_cert_request(&jwt, IDENTITY));
+        assert_eq!((status, &reply), (400, &bad_token), "{what}");
+    }
+    let (status, reply) = sigstore.post(cert, &signing_cert_request(&good, "someone else"));
+    assert_eq!(
+        (status, reply),
+        (
+            400,
+            json!({"code": 3, "message": FULCIO_BAD_PROOF, "details": []})
+        ),
+        "a proof of possession over another identity"
+    );
+    let mut request = signing_cert_request(&good, IDENTITY);
+    request["publicKeyRequest"]["publicKey"]["content"] = json!("not a key");
+    let (status, reply) = sigstore.post(cert, &request);
+    assert_eq!((status, reply["code"].clone()), (400, json!(3)), "{reply}");
+    assert_eq!(
+        reply["message"],
+        "The public key supplied in the request could not be parsed"
+    );
+}
+
+/// A `hashedrekord` v0.0.1 entry for the example key's signature over `signed`,
+/// claiming the artifact digest of `claimed`.
+fn hashedrekord(signed: &[u8], claimed: &[u8]) -> Value {
+    use sha2::Digest as _;
+    let public = std::fs::read(repo("examples/demo.pub")).expect("demo pub");
+    json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+        "data": {"hash": {"algorithm": "sha256", "value": hex::encode(sha2::Sha256::digest(claimed))}},
+        "signature": {"content": demo_sign(signed), "publicKey": {"content": STANDARD.encode(public)}},
+    }})
+}
+
+/// A `dsse` v0.0.1 proposed entry whose envelope is signed by the example key over
+/// `signed_payload` but carries `payload`.
+fn dsse_entry(signed_payload: &[u8], payload: &[u8]) -> Value {
+    let ptype = "application/vnd.in-toto+json";
+    let pae = |p: &[u8]| {
+        let mut m = format!("DSSEv1 {} {ptype} {} ", ptype.len(), p.len()).into_bytes();
+        m.extend_from_slice(p);
+        m
+    };
+    let envelope = json!({
+        "payload": STANDARD.encode(payload), "payloadType": ptype,
+        "signatures": [{"keyid": "", "sig": demo_sign(&pae(signed_payload))}],
+    });
+    let public = std::fs::read(repo("examples/demo.pub")).expect("demo pub");
+    json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {"proposedContent": {
+        "envelope": envelope.to_string(), "verifiers": [STANDARD.encode(public)],
+    }}})
+}
+
+#[test]
+fn the_double_refuses_what_rekor_refuses() {
+    let Some((sigstore, _dir, _out)) = Sigstore::scene("the strict Rekor double") else {
+        return;
+    };
+    let entries = "/api/v1/log/entries";
+    let good_kinds = [
+        hashedrekord(b"artifact", b"artifact"),
+        dsse_entry(b"{}", b"{}"),
+    ];
+    for entry in &good_kinds {
+        let (status, reply) = sigstore.post(entries, entry);
+        assert_eq!(status, 201, "a good {} entry: {reply}", entry["kind"]);
+    }
+    let refused = |entry: Value, status: u16, message: &str| {
+        let (got, reply) = sigstore.post(entries, &entry);
+        assert_eq!(got, status, "{message}: {reply}");
+        assert_eq!(reply["code"], json!(status), "{reply}");
+        let said = reply["message"].as_str().unwrap_or_default();
+        assert!(said.contains(message), "expected `{message}`: {reply}");
+    };
+    let mut kind = hashedrekord(b"a", b"a");
+    kind["kind"] = json!("nonsense");
+    refused(kind, 422, r#"invalid kind value: "nonsense""#);
+    let mut version = hashedrekord(b"a", b"a");
+    version["apiVersion"] = json!("0.0.9");
+    refused(
+        version,
+        400,
+        "error processing entry: hashedrekord implementation for version '0.0.9' not found",
+    );
+    let mut base64 = hashedrekord(b"a", b"a");
+    base64["spec"]["signature"]["content"] = json!("MEU*");
+    refused(
+        base64,
+        400,
+        "error processing entry: failed parsing base64 data for signature content: illegal base64 data at input byte 3",
+    );
+    refused(
+        hashedrekord(b"one artifact", b"another artifact"),
+        400,
+        "error processing entry: verifying signature",
+    );
+    refused(
+        dsse_entry(b"{}", br#"{"changed":1}"#),
+        400,
+        "error processing entry: could not verify envelope",
+    );
+    let mut key = dsse_entry(b"{}", b"{}");
+    key["spec"]["proposedContent"]["verifiers"] = json!([STANDARD.encode("not a key")]);
+    refused(
+        key,
+        400,
+        "error processing entry: could not parse public key",
+    );
 }

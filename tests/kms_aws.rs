@@ -5,8 +5,9 @@
 //! on real AWS: every `Sign` request chainseal sent (read from moto's request recorder)
 //! has `MessageType=DIGEST`, the right algorithm and `Message = sha256(PAE)`, and moto's
 //! signature is a valid signature by the key over exactly that digest
-//! (`tests/interop/moto_kms.py`). Plus `public-key`, and the errors for a missing key,
-//! a missing region and an unreachable endpoint.
+//! (`tests/interop/moto_kms.py`), with the public key moto gives out (boto3
+//! `get_public_key`, not chainseal's). Plus `public-key` (it must print that key), and
+//! the errors for a missing key, a missing region and an unreachable endpoint.
 //!
 //! Needs `MOTO_SERVER` and `INTEROP_PYTHON` (scripts/test sets them); skipped with a
 //! message outside CI when unset, a failure in CI.
@@ -100,13 +101,21 @@ fn aws_kms_keys_sign_the_pae_digest() {
         let key = format!("awskms://127.0.0.1:{port}/{id}");
         let dir = work.path().join(spec);
         std::fs::create_dir(&dir).expect("mkdir");
+        // The verifying key comes from the service (boto3 `get_public_key`), and
+        // `chainseal public-key` must print the same key.
+        let service_pem = py(&["public-key", &endpoint, id]);
+        let public = dir.join("key.pub");
+        std::fs::write(&public, &service_pem).expect("write pub");
         let r = run(aws(
             chainseal(&dir).args(["public-key", "--key", &key]),
             Some("us-east-1"),
         ));
         assert_eq!(r.code, 0, "{spec}: {}", r.stderr);
-        let public = dir.join("key.pub");
-        std::fs::write(&public, &r.stdout).expect("write pub");
+        assert_eq!(
+            pem::parse(&r.stdout).expect("chainseal PEM").contents(),
+            pem::parse(&service_pem).expect("service PEM").contents(),
+            "{spec}: chainseal public-key must print the key AWS KMS gives out"
+        );
         let r = run(aws(
             chainseal(&dir)
                 .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))

@@ -12,7 +12,8 @@
 mod common;
 
 use common::{
-    assert_error, attest_and_verify_with, attest_example, double_requests, kms_double, tool,
+    assert_error, assert_oracle_verified, attest_and_verify_with, attest_example, double_requests,
+    kms_double, oracle, tool,
 };
 
 #[test]
@@ -76,6 +77,22 @@ fn key_vault_keys_sign_verifiable_attestations() {
         .filter_map(|r| r["body"]["alg"].as_str())
         .collect();
     assert_eq!(algs, ["ES256", "ES256", "ES384", "ES512", "RS256"]);
+
+    // chainseal signs RSA keys with RS256 (PKCS#1 v1.5, checked above by
+    // securesystemslib). Key Vault RSA keys also sign PS256/384/512; the double does so
+    // with RSASSA-PSS (salt = digest length) and python `cryptography` checks every
+    // PS*/RS* algorithm against the published key (`kms_double_check.py`).
+    let check = oracle(
+        &python,
+        "kms_double_check.py",
+        &[
+            "azure",
+            &info.to_string(),
+            &keys.display().to_string(),
+            "rsa2048",
+        ],
+    );
+    assert_oracle_verified(&check, "the Azure double's RSA signatures");
 
     let attest = |key: &str, env: &[(&str, String)]| {
         attest_example(dir.path(), key, &dir.path().join("errors"), env)

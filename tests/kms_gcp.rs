@@ -13,7 +13,8 @@ mod common;
 use std::path::Path;
 
 use common::{
-    assert_error, attest_and_verify_with, attest_example, double_requests, kms_double, tool,
+    assert_error, assert_oracle_verified, attest_and_verify_with, attest_example, double_requests,
+    kms_double, oracle, tool,
 };
 
 const KEYS: &str = "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys";
@@ -112,6 +113,49 @@ fn cloud_kms_keys_sign_verifiable_attestations() {
     );
 
     errors(dir.path(), &env, &endpoint);
+    pss_keys_are_refused_before_signing(dir.path(), &python, &info, &keys, &env);
+}
+
+/// chainseal does not sign with RSA_SIGN_PSS_* keys: it must say so when it reads the
+/// key, before any sign call. The double itself signs a PSS key version with
+/// RSASSA-PSS (salt = digest length), which python `cryptography` checks
+/// (`kms_double_check.py`), so a later PSS signer is tested against the real scheme.
+fn pss_keys_are_refused_before_signing(
+    dir: &Path,
+    python: &Path,
+    info: &serde_json::Value,
+    keys: &Path,
+    env: &[(&str, String)],
+) {
+    let r = attest_example(dir, &format!("{KEYS}/pss"), &dir.join("errors"), env);
+    assert_error(
+        &r,
+        "key algorithm RSA_SIGN_PSS_2048_SHA256 is not supported",
+    );
+    assert!(
+        r.stderr.contains("RSA_SIGN_PKCS1_*"),
+        "the refusal names what is supported: {}",
+        r.stderr
+    );
+    let pss_signs = double_requests(keys)
+        .into_iter()
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.contains("/cryptoKeys/pss/") && p.contains(":asymmetricSign"))
+        })
+        .count();
+    assert_eq!(
+        pss_signs, 0,
+        "a PSS key must be refused before any sign call"
+    );
+    let info = info.to_string();
+    let check = oracle(
+        python,
+        "kms_double_check.py",
+        &["gcp", &info, &keys.display().to_string(), "pss", "rsa2048"],
+    );
+    assert_oracle_verified(&check, "the GCP double's RSA signatures");
 }
 
 fn errors(dir: &Path, env: &[(&str, String)], endpoint: &str) {
@@ -128,10 +172,6 @@ fn errors(dir: &Path, env: &[(&str, String)], endpoint: &str) {
     assert_error(
         &attest(&format!("{KEYS}/ec256/cryptoKeyVersions/3"), env),
         "is the key version enabled?",
-    );
-    assert_error(
-        &attest(&format!("{KEYS}/pss"), env),
-        "RSA_SIGN_PSS_2048_SHA256 is not supported",
     );
     assert_error(
         &attest("gcpkms://projects/p/keyRings/r", env),

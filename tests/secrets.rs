@@ -24,11 +24,11 @@
 //! double over plain HTTP with those Google credentials set (chainseal refuses to send
 //! them, and the refusal shows none of them).
 //!
-//! Not included: the GCS double (plain HTTP, no authentication: with an endpoint and
-//! no Google credentials chainseal sends an empty bearer, so there is no secret to
-//! leak; with ADC, object_store fetches GCS tokens from Google's fixed token endpoint,
-//! which no local double can stand in for), and a Grafeas server reached over https
-//! with Google credentials.
+//! Not included: the GCS double's service-account key and the self-signed JWTs
+//! object_store makes from it (the double authenticates them, `tests/storage.rs`, but
+//! no test yet searches chainseal's output for them; an `authorized_user` ADC file
+//! would make object_store ask Google's fixed token endpoint, which no local double
+//! can stand in for), and a Grafeas server reached over https with Google credentials.
 
 mod common;
 
@@ -234,18 +234,16 @@ fn no_secret_reaches_output_files_or_requests() {
     );
 
     // 2. Vault transit with a token.
-    let bao_port = common::free_port();
-    let _bao = common::Service(
-        Command::new(&bao_bin)
-            .args(["server", "-dev"])
+    // bao names no port it picked itself: started again on another port if it cannot bind.
+    let (_bao, bao_port) = common::spawn_on_free_port("OpenBao", |port| {
+        let mut cmd = Command::new(&bao_bin);
+        cmd.args(["server", "-dev"])
             .arg(format!("-dev-root-token-id={VAULT_TOKEN}"))
-            .arg(format!("-dev-listen-address=127.0.0.1:{bao_port}"))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("bao starts"),
-    );
-    common::wait_for_port(bao_port, "OpenBao");
+            .stderr(std::process::Stdio::null());
+        cmd
+    });
     let bao_addr = format!("http://127.0.0.1:{bao_port}");
     let bao = |args: &[&str]| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
@@ -410,20 +408,17 @@ fn no_aws_secret_reaches_output_files_or_requests() {
     // moto (from the interop python, which has it) serving one request at a time:
     // its recorder appends each request to the file in pieces, so concurrent requests
     // (object_store writes in parallel) would interleave and tear the JSON lines.
-    let port = common::free_port();
-    let _moto = common::Service(
+    let (_moto, port) = common::spawn_reporting_port(
         Command::new(&python)
             .arg("-c")
             .arg(MOTO_SINGLE_THREADED)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .current_dir(&moto_dir)
             .env("MOTO_RECORDER_FILEPATH", &recording)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("moto starts"),
+            .stdout(std::process::Stdio::null()),
+        "Running on http://127.0.0.1:",
+        "moto",
     );
-    common::wait_for_port(port, "moto");
     let endpoint = format!("http://127.0.0.1:{port}");
     let out = Command::new(&python)
         .arg("-c")

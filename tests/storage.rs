@@ -25,8 +25,7 @@ use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use common::{
-    EXAMPLE_KEY, Run, Service, chainseal, free_port, http_double, repo, run,
-    securesystemslib_verifies, tool, wait_for_port,
+    EXAMPLE_KEY, Run, Service, chainseal, http_double, repo, run, securesystemslib_verifies, tool,
 };
 
 /// The digest of the image the example PipelineRun built.
@@ -290,13 +289,22 @@ fn directory_storage_conforms() {
     });
 }
 
-/// S3 or GCS: `bucket` created on `endpoint`; reads with the service's API.
-fn object_target(scheme: &'static str, endpoint: String, service: Service) -> Target {
+/// S3 or GCS: `bucket` created on `endpoint`; reads with the service's API (GCS: with
+/// the curl header `auth`); `env` is added to chainseal's environment.
+fn object_target(
+    scheme: &'static str,
+    endpoint: String,
+    service: Service,
+    auth: String,
+    env: Vec<(&'static str, String)>,
+) -> Target {
     let bucket = "provenance";
     let created = match scheme {
         "gs" => curl(&[
             "-X",
             "POST",
+            "-H",
+            &auth,
             "-H",
             "Content-Type: application/json",
             "--data",
@@ -317,10 +325,14 @@ fn object_target(scheme: &'static str, endpoint: String, service: Service) -> Ta
     let ep = endpoint.clone();
     let read = move |name: &str| -> Option<Vec<u8>> {
         let (ok, body) = match scheme {
-            "gs" => curl(&[&format!(
-                "{ep}/storage/v1/b/{bucket}/o/{}?alt=media",
-                name.replace('/', "%2F")
-            )]),
+            "gs" => curl(&[
+                "-H",
+                &auth,
+                &format!(
+                    "{ep}/storage/v1/b/{bucket}/o/{}?alt=media",
+                    name.replace('/', "%2F")
+                ),
+            ]),
             // moto wants a SigV4-signed request (any credentials).
             _ => curl(&[
                 SIGV4[0],
@@ -341,12 +353,15 @@ fn object_target(scheme: &'static str, endpoint: String, service: Service) -> Ta
             format!("{scheme}://no-such-bucket"),
         ),
         history: History::Kept,
-        env: vec![
+        env: [
             ("CHAINSEAL_STORAGE_ENDPOINT", endpoint),
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("AWS_REGION", "us-east-1".into()),
-        ],
+        ]
+        .into_iter()
+        .chain(env)
+        .collect(),
         read: Box::new(move |_| {
             // Chains' objects hold the latest envelope and its payload.
             let signature = read(&format!("{base}.signature")).expect(".signature");
@@ -378,17 +393,15 @@ fn object_target(scheme: &'static str, endpoint: String, service: Service) -> Ta
 
 fn moto(dir: &Path, what: &str) -> Option<(Service, String)> {
     let bin = tool("MOTO_SERVER", what)?;
-    let port = free_port();
-    let service = Service(
+    // Port 0: moto (werkzeug) picks one and says `Running on http://127.0.0.1:<port>`.
+    let (service, port) = common::spawn_reporting_port(
         Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto starts"),
+            .stdout(Stdio::null()),
+        "Running on http://127.0.0.1:",
+        "moto",
     );
-    wait_for_port(port, "moto");
     Some((service, format!("http://127.0.0.1:{port}")))
 }
 
@@ -396,15 +409,30 @@ fn moto(dir: &Path, what: &str) -> Option<(Service, String)> {
 fn s3_storage_conforms() {
     run_suite("s3", |dir, _| {
         let (service, endpoint) = moto(dir, "S3 storage conformance")?;
-        Some(object_target("s3", endpoint, service))
+        Some(object_target(
+            "s3",
+            endpoint,
+            service,
+            String::new(),
+            Vec::new(),
+        ))
     });
 }
 
 #[test]
 fn gcs_storage_conforms() {
-    run_suite("gs", |_, py| {
-        let (service, endpoint) = http_double(py, "gcs_xml.py", &[]);
-        Some(object_target("gs", endpoint, service))
+    run_suite("gs", |dir, py| {
+        // chainseal authenticates with the double's service account (self-signed JWTs).
+        let gcs = common::gcs_double(py, dir);
+        let auth = gcs.auth_header();
+        let credentials = gcs.credentials.display().to_string();
+        Some(object_target(
+            "gs",
+            gcs.endpoint,
+            gcs.service,
+            auth,
+            vec![("GOOGLE_APPLICATION_CREDENTIALS", credentials)],
+        ))
     });
 }
 
@@ -643,6 +671,123 @@ fn archivista_storage_conforms() {
     });
 }
 
+/// The GCS double's service-account key file (`argv[1]`) with another RSA key in it,
+/// written to `argv[2]`: same key id and email, a signature the double must refuse.
+const FORGED_ACCOUNT: &str = r#"
+import json, sys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+account = json.load(open(sys.argv[1]))
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+account["private_key"] = key.private_bytes(serialization.Encoding.PEM,
+    serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+json.dump(account, open(sys.argv[2], "w"))
+"#;
+
+/// chainseal authenticates to GCS with the service account's own signed token (the
+/// production credential path, also at an endpoint): the conformance suite stores with
+/// the double's service account; here a key file with another key (the JWT does not
+/// verify) and an empty bearer (object_store's `disable_oauth` key file, for emulators;
+/// what chainseal used to send with an endpoint) are refused with 401, and the run
+/// says so.
+#[test]
+fn gcs_refuses_requests_without_the_service_accounts_signed_token() {
+    let Some(py) = tool("INTEROP_PYTHON", "GCS authentication") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let dir = dir.path();
+    let gcs = common::gcs_double(&py, dir);
+    gcs.create_bucket("provenance");
+    let forged = dir.join("forged-account.json");
+    python(
+        &py,
+        FORGED_ACCOUNT,
+        &[
+            &gcs.credentials.display().to_string(),
+            &forged.display().to_string(),
+        ],
+    );
+    let no_oauth = dir.join("no-oauth.json");
+    std::fs::write(
+        &no_oauth,
+        r#"{"disable_oauth": true, "client_email": "", "private_key": "", "private_key_id": ""}"#,
+    )
+    .expect("write");
+    for (label, env, needle) in [
+        (
+            "forged key",
+            (
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                forged.display().to_string(),
+            ),
+            "Invalid Credentials: the JWT signature does not verify with the service account's key",
+        ),
+        (
+            "empty bearer",
+            ("GOOGLE_SERVICE_ACCOUNT", no_oauth.display().to_string()),
+            "Authentication required",
+        ),
+    ] {
+        let local = dir.join(format!("local-{}", label.replace(' ', "-")));
+        let r = run(chainseal(dir)
+            .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+            .env("CHAINSEAL_KEY", repo("examples/demo.key"))
+            .env(
+                "CHAINSEAL_STORAGE",
+                format!("gs://provenance/att,{}", local.display()),
+            )
+            .env("CHAINSEAL_STORAGE_ENDPOINT", &gcs.endpoint)
+            .env(env.0, env.1));
+        assert_eq!(r.code, 2, "{label}: {}", r.stdout);
+        for want in ["object storage `gs://provenance/att", "401", needle] {
+            assert!(
+                r.stderr.contains(want),
+                "{label}: no `{want}` in {}",
+                r.stderr
+            );
+        }
+        assert!(
+            gcs.read(
+                "provenance",
+                &format!("att/{RUN_DIR}/{EXAMPLE_KEY}.signature")
+            )
+            .is_none(),
+            "{label}: an object was stored"
+        );
+    }
+}
+
+/// With an endpoint and no key file, chainseal takes its token from the metadata server
+/// (GKE workload identity, e.g. with a private endpoint), as it does without one.
+#[test]
+fn gcs_at_an_endpoint_takes_workload_identity_tokens_from_the_metadata_server() {
+    let Some(py) = tool("INTEROP_PYTHON", "GCS workload identity") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let dir = dir.path();
+    let gcs = common::gcs_double(&py, dir);
+    gcs.create_bucket("provenance");
+    let host = gcs.endpoint.trim_start_matches("http://");
+    let r = run(chainseal(dir)
+        .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+        .env("CHAINSEAL_KEY", repo("examples/demo.key"))
+        .env("CHAINSEAL_STORAGE", "gs://provenance/att")
+        .env("CHAINSEAL_STORAGE_ENDPOINT", &gcs.endpoint)
+        .env("GCE_METADATA_HOST", host));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        gcs.read(
+            "provenance",
+            &format!("att/{RUN_DIR}/{EXAMPLE_KEY}.signature")
+        )
+        .is_some(),
+        "nothing stored: {}",
+        r.stdout
+    );
+}
+
 /// Failures each name the backend, the target and the cause; the run's directory
 /// backend still stores; the run fails: permission denied (GCS), no credentials
 /// (Grafeas without a token), a document the database refuses (DynamoDB's 400 KB item
@@ -654,12 +799,18 @@ fn refusals_name_the_backend_target_and_cause() {
     };
     let dir = tempfile::tempdir().expect("tmp");
     let dir = dir.path();
-    let (_gcs, gcs) = http_double(&py, "gcs_xml.py", &[]);
+    let gcs = common::gcs_double(&py, dir);
     let (_grafeas, grafeas) = http_double(&py, "grafeas.py", &["up", "the-token"]);
     let mut cases = vec![
         (
             "gs://denied-bucket/att",
-            vec![("CHAINSEAL_STORAGE_ENDPOINT", gcs)],
+            vec![
+                ("CHAINSEAL_STORAGE_ENDPOINT", gcs.endpoint.clone()),
+                (
+                    "GOOGLE_APPLICATION_CREDENTIALS",
+                    gcs.credentials.display().to_string(),
+                ),
+            ],
             vec![
                 "object storage `gs://denied-bucket/",
                 "AccessDenied",

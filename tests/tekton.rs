@@ -21,6 +21,10 @@ use serde_json::{Value, json};
 const NS: &str = "ci";
 const PR: &str = "pipelinerun-build";
 const ADMIN: &str = "admin-token";
+/// The finally Task's ServiceAccount `ci/chainseal`, with what `examples/tekton/rbac.yaml`
+/// grants it (applied in `ci`): every chainseal run uses it, so a missing rule in the
+/// example fails these tests.
+const TASK: &str = "chainseal-token";
 const FIXTURES: &str = "tests/fixtures/chains/unit-inputs/slsa-v2alpha4";
 /// The PipelineRun's uid (pipelinerun1.json's).
 const PR_UID: &str = "abhhf-12354-asjsdbjs23-3435353n";
@@ -40,16 +44,35 @@ struct Cluster {
 }
 
 impl Cluster {
-    /// Start the double seeded with `objects`; `tokens` maps bearer tokens to allow
-    /// lists (`"*"` or `[["verb", "resource"], ...]`).
-    fn start(python: &Path, dir: &Path, objects: &[Value], tokens: Value) -> Self {
+    /// Start the double seeded with `objects`, with the RBAC of `examples/tekton/rbac.yaml`
+    /// in `ci` and the tokens [`ADMIN`] (system:masters) and [`TASK`]; `extra` is more of
+    /// the double's config: its `tokens` and `rbac` entries are added, other keys set.
+    fn start(python: &Path, dir: &Path, objects: &[Value], extra: Value) -> Self {
         let seed = dir.join("seed.json");
         std::fs::write(&seed, Value::Array(objects.to_vec()).to_string()).expect("seed");
-        let mut all = json!({ADMIN: {"user": "admin", "allow": "*"}});
-        for (k, v) in tokens.as_object().into_iter().flatten() {
-            all[k] = v.clone();
+        let mut config = json!({
+            "tokens": {
+                ADMIN: {"user": "admin", "groups": ["system:masters"]},
+                TASK: {"serviceAccount": format!("{NS}/chainseal")},
+            },
+            "rbac": [{"file": repo("examples/tekton/rbac.yaml"), "namespace": NS}],
+            "seed": [seed],
+            "log": dir.join("requests.jsonl"),
+        });
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            match (k.as_str(), v) {
+                ("tokens", Value::Object(tokens)) => {
+                    for (token, entry) in tokens {
+                        config["tokens"][token] = entry.clone();
+                    }
+                }
+                ("rbac", Value::Array(files)) => config["rbac"]
+                    .as_array_mut()
+                    .expect("rbac list")
+                    .extend(files.iter().cloned()),
+                _ => config[k] = v.clone(),
+            }
         }
-        let config = json!({"tokens": all, "seed": [seed], "log": dir.join("requests.jsonl")});
         let (service, port) = common::kube_double(python, dir, &config);
         Self {
             _service: service,
@@ -177,7 +200,7 @@ fn a_finally_task_attests_its_running_pipelinerun() {
     };
     let dir = tempfile::tempdir().expect("tmp");
     let cluster = Cluster::start(&python, dir.path(), &objects(), json!({}));
-    let kubeconfig = cluster.kubeconfig(ADMIN);
+    let kubeconfig = cluster.kubeconfig(TASK);
     let results = dir.path().join("results");
     std::fs::create_dir(&results).expect("results dir");
     let (locations, subjects) = (results.join("ATTESTATIONS"), results.join("SUBJECTS"));
@@ -288,19 +311,59 @@ fn a_finally_task_attests_its_running_pipelinerun() {
     assert_error(&r, "has not finished");
 }
 
+/// `examples/tekton/rbac.yaml` with `edits` applied (each must match) and its
+/// ServiceAccount, Role and RoleBinding renamed `name`, written to `dir`.
+fn rbac_variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo("examples/tekton/rbac.yaml")).expect("example");
+    for (from, to) in edits {
+        assert!(
+            text.contains(from),
+            "examples/tekton/rbac.yaml has no `{from}`"
+        );
+        text = text.replace(from, to);
+    }
+    assert!(
+        text.contains("name: chainseal\n"),
+        "examples/tekton/rbac.yaml names"
+    );
+    let path = dir.join(format!("rbac-{name}.yaml"));
+    std::fs::write(
+        &path,
+        text.replace("name: chainseal\n", &format!("name: {name}\n")),
+    )
+    .expect("write RBAC");
+    path
+}
+
 #[test]
 fn rbac_refusals_name_the_verb_and_the_example_role() {
     let Some(python) = tool("INTEROP_PYTHON", "Tekton RBAC test") else {
         return;
     };
     let dir = tempfile::tempdir().expect("tmp");
-    let tokens = json!({
-        "read-pr-only": {"user": "system:serviceaccount:ci:chainseal",
-                          "allow": [["get", "pipelineruns"]]},
-        "no-patch": {"user": "system:serviceaccount:ci:chainseal",
-                      "allow": [["get", "pipelineruns"], ["get", "taskruns"], ["list", "taskruns"]]},
+    // The example's RBAC without its taskruns rule, and without `patch` (as its comment
+    // says to do when storing only in a registry), for ServiceAccounts of their own.
+    let taskruns_rule = "  - apiGroups: [\"tekton.dev\"]\n    resources: [\"taskruns\"]\n    verbs: [\"get\", \"list\", \"patch\"]\n";
+    let read_pr_only = rbac_variant(dir.path(), "read-pr-only", &[(taskruns_rule, "")]);
+    let no_patch = rbac_variant(
+        dir.path(),
+        "no-patch",
+        &[
+            ("verbs: [\"get\", \"patch\"]", "verbs: [\"get\"]"),
+            (
+                "verbs: [\"get\", \"list\", \"patch\"]",
+                "verbs: [\"get\", \"list\"]",
+            ),
+        ],
+    );
+    let extra = json!({
+        "tokens": {
+            "read-pr-only": {"serviceAccount": "ci/read-pr-only"},
+            "no-patch": {"serviceAccount": "ci/no-patch"},
+        },
+        "rbac": [{"file": read_pr_only, "namespace": NS}, {"file": no_patch, "namespace": NS}],
     });
-    let cluster = Cluster::start(&python, dir.path(), &objects(), tokens);
+    let cluster = Cluster::start(&python, dir.path(), &objects(), extra);
     let r = attest(
         dir.path(),
         &cluster.kubeconfig("read-pr-only"),
@@ -329,11 +392,27 @@ fn rbac_refusals_name_the_verb_and_the_example_role() {
         ],
     );
     assert_error(&r, "refused to patch pipelineruns.tekton.dev");
+    assert!(
+        r.stderr.contains("User \"system:serviceaccount:ci:no-patch\" cannot patch resource \"pipelineruns\" in API group \"tekton.dev\" in the namespace \"ci\""),
+        "{}",
+        r.stderr
+    );
     let pr = cluster.get("pipelineruns", PR);
     assert!(
         pr["metadata"]["annotations"]["chains.tekton.dev/signed"].is_null(),
         "nothing patched"
     );
+    // Without `patch`, storing elsewhere works, as the example's comment says.
+    let out = dir.path().join("out");
+    let r = attest(
+        dir.path(),
+        &cluster.kubeconfig("no-patch"),
+        &[
+            ("CHAINSEAL_PIPELINERUN", PR),
+            ("CHAINSEAL_STORAGE", &*format!("file://{}", out.display())),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let r = attest(
         dir.path(),
         &cluster.kubeconfig("wrong-token"),
@@ -345,7 +424,7 @@ fn rbac_refusals_name_the_verb_and_the_example_role() {
     assert_error(&r, "Unauthorized");
     let r = attest(
         dir.path(),
-        &cluster.kubeconfig(ADMIN),
+        &cluster.kubeconfig(TASK),
         &[
             ("CHAINSEAL_PIPELINERUN", "missing"),
             ("CHAINSEAL_STORAGE", "tekton"),
@@ -368,7 +447,7 @@ fn annotations_over_the_kubernetes_limit_are_refused_before_patching() {
     let cluster = Cluster::start(&python, dir.path(), &objects, json!({}));
     let r = attest(
         dir.path(),
-        &cluster.kubeconfig(ADMIN),
+        &cluster.kubeconfig(TASK),
         &[
             ("CHAINSEAL_PIPELINERUN", PR),
             ("CHAINSEAL_STORAGE", "tekton"),
@@ -381,6 +460,45 @@ fn annotations_over_the_kubernetes_limit_are_refused_before_patching() {
         pr["metadata"]["annotations"].as_object().map(|m| m.len()),
         Some(1),
         "nothing patched"
+    );
+}
+
+#[test]
+fn annotations_pushed_over_the_limit_by_another_writer_are_reported() {
+    let Some(python) = tool(
+        "INTEROP_PYTHON",
+        "Tekton annotation limit (API server) test",
+    ) else {
+        return;
+    };
+    // chainseal's own check passes (200 KiB + its annotations), but another writer adds
+    // 60 KiB between its read and its patch: the API server's 422 is the answer.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut objects = objects();
+    objects[0]["metadata"]["annotations"] = json!({"big": "x".repeat(200 * 1024)});
+    let extra = json!({"concurrent_annotations": {PR: {"other-writer": "y".repeat(60 * 1024)}}});
+    let cluster = Cluster::start(&python, dir.path(), &objects, extra);
+    let r = attest(
+        dir.path(),
+        &cluster.kubeconfig(TASK),
+        &[
+            ("CHAINSEAL_PIPELINERUN", PR),
+            ("CHAINSEAL_STORAGE", "tekton"),
+        ],
+    );
+    assert_error(
+        &r,
+        "metadata.annotations: Too long: must have at most 262144 bytes",
+    );
+    assert!(r.stderr.contains(PR), "{}", r.stderr);
+    let pr = cluster.get("pipelineruns", PR);
+    let notes = pr["metadata"]["annotations"]
+        .as_object()
+        .expect("annotations");
+    assert_eq!(
+        notes.keys().collect::<Vec<_>>(),
+        ["big", "other-writer"],
+        "nothing of chainseal's was stored"
     );
 }
 
@@ -444,7 +562,7 @@ fn taskruns_not_owned_by_the_pipelinerun_are_never_attested() {
         .remove("blockOwnerDeletion");
     seeded.push(forged("forged-not-blocking", not_blocking));
     let cluster = Cluster::start(&python, dir.path(), &seeded, json!({}));
-    let kubeconfig = cluster.kubeconfig(ADMIN);
+    let kubeconfig = cluster.kubeconfig(TASK);
     let r = dry_run(dir.path(), &kubeconfig);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -486,7 +604,7 @@ fn taskruns_not_owned_by_the_pipelinerun_are_never_attested() {
         owned_by("other-run", "uid-other-run"),
     ));
     let cluster = Cluster::start(&python, dir.path(), &seeded, json!({}));
-    let r = dry_run(dir.path(), &cluster.kubeconfig(ADMIN));
+    let r = dry_run(dir.path(), &cluster.kubeconfig(TASK));
     assert_error(&r, "TaskRun `forged-foreign` is not owned by PipelineRun");
     assert!(r.stdout.is_empty(), "{}", r.stdout);
 
@@ -495,7 +613,57 @@ fn taskruns_not_owned_by_the_pipelinerun_are_never_attested() {
     let mut seeded = objects();
     seeded[0]["status"]["childReferences"] = json!([refs[0], refs[1]]);
     let cluster = Cluster::start(&python, dir.path(), &seeded, json!({}));
-    let r = dry_run(dir.path(), &cluster.kubeconfig(ADMIN));
+    let r = dry_run(dir.path(), &cluster.kubeconfig(TASK));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("gcr.io/my/image"), "{}", r.stdout);
+}
+
+/// Every request the double logged, oldest first.
+fn logged(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("requests.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON log line"))
+        .collect()
+}
+
+#[test]
+fn kubernetes_lists_are_paged_and_replies_capped() {
+    let Some(python) = tool("INTEROP_PYTHON", "Kubernetes reply cap test") else {
+        return;
+    };
+    // 40 more TaskRuns carry the PipelineRun's label (not owned: warned about and
+    // skipped): the children's list takes two pages of 32.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut seeded = objects();
+    seeded.extend((0..40).map(|i| forged(&format!("labelled-{i:02}"), Value::Null)));
+    let cluster = Cluster::start(&python, dir.path(), &seeded, json!({}));
+    let r = dry_run(dir.path(), &cluster.kubeconfig(TASK));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("gcr.io/my/image"), "{}", r.stdout);
+    let lists: Vec<String> = logged(dir.path())
+        .iter()
+        .filter(|e| e["verb"] == "list")
+        .filter_map(|e| e["path"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(lists.len(), 2, "two pages: {lists:?}");
+    assert!(lists.iter().all(|p| p.contains("limit=32")), "{lists:?}");
+    assert!(lists[1].contains("continue="), "{lists:?}");
+
+    // A reply larger than 64 MiB (an object no API server would store) is refused
+    // once the cap is reached, with a message that says so.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut seeded = objects();
+    seeded[1]["metadata"]["annotations"]["huge"] = "x".repeat(65 << 20).into();
+    let cluster = Cluster::start(&python, dir.path(), &seeded, json!({}));
+    let r = attest(
+        dir.path(),
+        &cluster.kubeconfig(TASK),
+        &[
+            ("CHAINSEAL_TASKRUN", "taskrun-build"),
+            ("CHAINSEAL_DRY_RUN", "true"),
+        ],
+    );
+    assert_error(&r, "larger than 64 MiB");
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
 }

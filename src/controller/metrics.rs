@@ -251,10 +251,12 @@ fn respond(metrics: &Metrics, path: &str) -> hyper::Response<Full<Bytes>> {
     response
 }
 
-/// Serve the endpoints on `addr` until the task is dropped.
+/// Serve the endpoints on `addr` until the task is dropped. The address bound is
+/// logged: with port 0 (any free port) that says which port was chosen.
 pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    info!(%addr, "serving /metrics, /healthz, /readyz");
+    let bound = listener.local_addr()?;
+    info!("serving /metrics, /healthz, /readyz on {bound}");
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,

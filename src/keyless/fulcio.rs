@@ -51,7 +51,11 @@ pub async fn request_certificate(
     let status = reply.status;
     if !status.is_success() {
         let message = reply.message();
-        let hint = if status.as_u16() == 401 || status.as_u16() == 403 {
+        // Fulcio v2 refuses a token with 400 "There was an error processing the
+        // identity token"; an authenticating proxy in front of it with 401/403.
+        let token_refused = matches!(status.as_u16(), 401 | 403)
+            || (status.as_u16() == 400 && message.contains("identity token"));
+        let hint = if token_refused {
             format!(
                 " (the identity token from {} was refused: check its audience is `sigstore` and its issuer `{}` is one this Fulcio trusts)",
                 token.source_name, token.issuer

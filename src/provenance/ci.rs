@@ -50,19 +50,21 @@ pub fn statement(build: &Build, subjects: Vec<ResourceDescriptor>) -> Statement 
 
 fn github(run: &GithubRun) -> Value {
     let server = &run.server_url;
-    // `owner/repo/.github/workflows/x.yml@refs/heads/main` → path and ref; a ref may
-    // itself contain `@`, so split at the first one after the path.
+    // `owner/repo/.github/workflows/x.yml@refs/heads/main` → the path (a ref may
+    // itself contain `@`, so cut at the first one after the path). The workflow's
+    // ref is the `ref` claim, as `actions/attest` writes it since @actions/attest
+    // 1.6.0 (actions/toolkit#1969), not the part of `workflow_ref` after the `@`.
     let workflow = run
         .workflow_ref
         .strip_prefix(&format!("{}/", run.repository))
         .unwrap_or(&run.workflow_ref);
-    let (path, workflow_git_ref) = workflow.split_once('@').unwrap_or((workflow, ""));
+    let path = workflow.split_once('@').map_or(workflow, |(path, _)| path);
     json!({
         "buildDefinition": {
             "buildType": GITHUB_BUILD_TYPE,
             "externalParameters": {
                 "workflow": {
-                    "ref": workflow_git_ref,
+                    "ref": run.git_ref,
                     "repository": format!("{server}/{}", run.repository),
                     "path": path,
                 },

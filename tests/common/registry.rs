@@ -1,11 +1,9 @@
 //! A real OCI registry for tests: Debian's `docker-registry` (distribution 2.8) on a
-//! free loopback port, optionally with htpasswd basic auth, plus test images pushed
+//! loopback port it picks, optionally with htpasswd basic auth, plus test images pushed
 //! with `skopeo` from a hand-made OCI layout.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
 
@@ -31,9 +29,10 @@ impl TestRegistry {
     /// Start `docker-registry` (path `bin`) in `dir`; with `auth`, behind htpasswd.
     pub fn start(bin: &Path, dir: &Path, auth: bool) -> Self {
         std::fs::create_dir_all(dir).expect("registry dir");
-        let port = super::free_port();
+        // Port 0: the registry picks a free port and logs `listening on 127.0.0.1:<port>`
+        // (at level info).
         let mut config = format!(
-            "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+            "version: 0.1\nlog: {{level: info}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp: {{addr: \"127.0.0.1:0\"}}\n",
             dir.join("data").display()
         );
         if auth {
@@ -51,25 +50,20 @@ impl TestRegistry {
         }
         let config_path = dir.join("config.yml");
         std::fs::write(&config_path, config).expect("write config");
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry starts");
-        let registry = Self {
-            _service: Service(child),
+        let (service, port) = super::spawn_reporting_port(
+            Command::new(bin)
+                .arg("serve")
+                .arg(&config_path)
+                .stdout(Stdio::null()),
+            "listening on 127.0.0.1:",
+            "docker-registry",
+        );
+        Self {
+            _service: service,
             host: format!("127.0.0.1:{port}"),
             auth,
             dir: dir.to_owned(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "registry did not start in 15 s");
-            std::thread::sleep(Duration::from_millis(50));
         }
-        registry
     }
 
     /// A docker `config.json` with this registry's credentials, in `dir`.
@@ -158,18 +152,27 @@ impl TestRegistry {
     }
 
     /// `skopeo inspect --raw` of `repo:tag` (or `repo@digest` when `tag` starts with
-    /// `sha256:`), parsed.
+    /// `sha256:`), parsed; `None` only when the registry says the manifest (or the
+    /// repository) does not exist. Any other failure (refused connection, denied
+    /// credentials, a server error) fails the test: it proves nothing about the tag.
     pub fn inspect_raw(&self, repo: &str, tag: &str) -> Option<serde_json::Value> {
         let sep = if tag.starts_with("sha256:") { '@' } else { ':' };
+        let reference = format!("docker://{}/{repo}{sep}{tag}", self.host);
         let out = Command::new("skopeo")
             .args(["inspect", "--raw", "--tls-verify=false"])
             .args(self.creds("--creds"))
-            .arg(format!("docker://{}/{repo}{sep}{tag}", self.host))
+            .arg(&reference)
             .output()
             .expect("skopeo runs");
-        out.status
-            .success()
-            .then(|| serde_json::from_slice(&out.stdout).expect("manifest JSON"))
+        if out.status.success() {
+            return Some(serde_json::from_slice(&out.stdout).expect("manifest JSON"));
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            is_not_found(&stderr),
+            "skopeo inspect {reference} failed for another reason than a missing manifest: {stderr}"
+        );
+        None
     }
 
     /// A blob of `repo`, fetched over plain HTTP with curl (independent of chainseal).
@@ -186,6 +189,15 @@ impl TestRegistry {
         assert!(out.status.success(), "blob {digest} not readable");
         out.stdout
     }
+}
+
+/// Whether skopeo's error says the registry answered 404 for the manifest: the
+/// distribution API's `MANIFEST_UNKNOWN` or `NAME_UNKNOWN` error (skopeo prints
+/// their messages, e.g. `reading manifest … in …: manifest unknown`).
+pub fn is_not_found(skopeo_stderr: &str) -> bool {
+    let said = skopeo_stderr.to_ascii_lowercase();
+    said.contains("reading manifest")
+        && (said.contains(": manifest unknown") || said.contains(": name unknown"))
 }
 
 /// Lower-case hex.

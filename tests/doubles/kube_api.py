@@ -4,15 +4,21 @@ machines).
 
     python kube_api.py CONFIG.json
 
-CONFIG: {"tokens": {"<bearer token>": {"user": "...", "allow": "*" | [["verb", "resource"], ...]}},
+CONFIG: {"tokens": {"<bearer token>": {"serviceAccount": "<namespace>/<name>", "client": "replica-a"}
+                                    | {"user": "admin", "groups": ["system:masters"]}},
+         "rbac": [{"file": "examples/controller/controller.yaml"},
+                  {"file": "examples/tekton/rbac.yaml", "namespace": "ci"}],
+         "serviceAccounts": ["ci/nobody"],   # ServiceAccounts besides those the files define
          "seed": ["objects.json", ...], "log": "requests.jsonl", "history": 1000,
-         "fail_patches": {"<object name>": N}}   # the first N storage patches fail (500)
+         "fail_patches": {"<object name>": N},   # the first N storage patches fail (500)
+         "concurrent_annotations": {"<object name>": {"key": "value"}}}
+         # another writer adds these annotations just before the first patch of the object
 
 It keeps objects in memory and speaks the REST API the official clients use, with
 the semantics they rely on:
 
 * resources: tekton.dev/v1 taskruns and pipelineruns, v1 configmaps and secrets,
-  coordination.k8s.io/v1 leases, events.k8s.io/v1 events; namespaced paths and cluster-wide lists;
+  coordination.k8s.io/v1 leases, events.k8s.io/v1 and v1 events; namespaced paths and cluster-wide lists;
 * get, list (labelSelector with `=`, `==`, `!=`, existence; fieldSelector
   `metadata.name`/`metadata.namespace`; `limit` + `continue` pages), create (409 AlreadyExists), update (409
   Conflict on a stale resourceVersion), delete (finalizers hold the object with a
@@ -24,11 +30,28 @@ the semantics they rely on:
 * watch streams (`watch=true`) from a resourceVersion, with ADDED / MODIFIED /
   DELETED events, BOOKMARKs when `allowWatchBookmarks=true`, `timeoutSeconds`, and
   410 Gone for a resourceVersion older than the event history kept;
-* authentication by bearer token (401) and authorization by a per-token allow list
-  (403 with the API server's message);
+* authentication by bearer token (401): a token is a ServiceAccount's (user
+  `system:serviceaccount:<ns>:<name>`, groups `system:serviceaccounts`,
+  `system:serviceaccounts:<ns>`, `system:authenticated`; the ServiceAccount must be
+  defined in an RBAC file or listed in `serviceAccounts`) or a named user with groups;
+* authorization as the API server's RBAC authorizer does it, from the Role,
+  ClusterRole, RoleBinding and ClusterRoleBinding documents of the `rbac` YAML files
+  (`namespace` is where `kubectl apply -n` would put namespaced documents that name
+  none; "default" otherwise): the request's verb (get, list, watch, create, update,
+  patch, delete; a list or watch with the fieldSelector `metadata.name=X` is for the
+  name X), API group, resource and subresource (`taskruns/status`), resourceNames and
+  namespace (a Role grants only in its namespace; a ClusterRole everywhere through a
+  ClusterRoleBinding, in one namespace through a RoleBinding); `system:masters` may
+  do anything. Refusals are the API server's 403 Forbidden Status;
+* validation: an object's annotations (keys plus values) may total 256 KiB
+  (262144 bytes) on create, update and patch, else 422 Invalid as the API server says;
 * every resourceVersion is a global counter, as etcd's revision is.
 
-Prints one JSON line `{"port": N}` when ready; appends each request to the log.
+Prints one JSON line `{"port": N}` when ready; appends each request to the log
+(`user`: the token's `client` name, else the user name; `username`: the user name).
+For tests that wait on events: GET /debug/writes lists every write applied, in order
+(who, the `chains.tekton.dev/*` annotations set, a Lease's holder); POST /debug/hold
+{"marks": N, "user": client} holds that client's marks after N (see RECORD).
 """
 
 import base64
@@ -44,6 +67,8 @@ import time
 import urllib.parse
 import uuid
 
+import yaml
+
 RESOURCES = {
     ("tekton.dev", "v1", "taskruns"): "TaskRun",
     ("tekton.dev", "v1", "pipelineruns"): "PipelineRun",
@@ -51,14 +76,61 @@ RESOURCES = {
     ("", "v1", "secrets"): "Secret",
     ("coordination.k8s.io", "v1", "leases"): "Lease",
     ("events.k8s.io", "v1", "events"): "Event",
+    ("", "v1", "events"): "Event",  # the core group's Events (RBAC tells the groups apart)
 }
 KIND_TO_RESOURCE = {kind: key for key, kind in RESOURCES.items()}
 HISTORY = 1000  # events kept for watches
 
 LOCK = threading.Condition()
+# Paged lists in progress: (resource, namespace, selectors, rv) -> the selected keys.
+LISTINGS = {}
 STATE = {"rv": 0, "objects": {}, "wire": {}, "events": [], "first_event_rv": 1, "managers": {}}
 CONFIG = {}
 DATE = [0, ""]
+
+# What the double saw, for tests that wait on events instead of sleeping (see
+# docs/testing.md, "Timing and isolation"): every committed write in the order it was
+# applied (GET /debug/writes), and the mark gate (POST /debug/hold {"marks": N,
+# "user": client}: the client's next N `chains.tekton.dev/signed` patches pass, later
+# ones are held, never applied, until the client goes away).
+RECORD = {"writes": [], "hold": None}
+CHAINS_PREFIX = "chains.tekton.dev/"
+WRITE_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def chains_annotations(obj):
+    """An object's `chains.tekton.dev/*` annotations."""
+    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
+    return {k: v for k, v in annotations.items() if k.startswith(CHAINS_PREFIX)}
+
+
+def annotations_in(body):
+    """The annotation keys a patch body sets or removes (merge, strategic, apply or
+    JSON patch)."""
+    prefix = "/metadata/annotations"
+    if isinstance(body, list):
+        keys = set()
+        for op in body:
+            path = str(op.get("path", "")) if isinstance(op, dict) else ""
+            if path == prefix and isinstance(op.get("value"), dict):
+                keys |= set(op["value"])
+            elif path.startswith(prefix + "/"):
+                keys.add(path[len(prefix) + 1:].replace("~1", "/").replace("~0", "~"))
+        return keys
+    if isinstance(body, dict):
+        return set(((body.get("metadata") or {}).get("annotations") or {}))
+    return set()
+
+
+def short(value):
+    """An annotation value as recorded: long ones (payloads, signatures) by size."""
+    return value if value is None or len(str(value)) <= 80 else f"<{len(str(value))} bytes>"
+
+
+def record(entry):
+    """Append to the record (caller holds LOCK)."""
+    entry.update(seq=len(RECORD["writes"]), time=time.time())
+    RECORD["writes"].append(entry)
 
 
 def now():
@@ -74,6 +146,138 @@ def status(code, reason, message, details=None):
     if details:
         body["details"] = details
     return body
+
+
+ANNOTATIONS_LIMIT = 256 * 1024  # bytes of keys plus values (apimachinery's TotalAnnotationSizeLimitB)
+RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+# Loaded RBAC: roles by (namespace, name), cluster roles by name, bindings as documents.
+RBAC = {"roles": {}, "clusterroles": {}, "rolebindings": [], "clusterrolebindings": [], "serviceaccounts": set()}
+
+
+def load_rbac(path, namespace=None):
+    """Load the RBAC documents (and ServiceAccounts) of a YAML file, as `kubectl apply
+    [-n namespace] -f path` would create them; refuse what kubectl or the API server's
+    validation refuses."""
+    with open(path) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    for doc in docs:
+        kind, meta = doc.get("kind"), doc.get("metadata") or {}
+        if kind not in RBAC_KINDS + ("ServiceAccount",):
+            continue
+        ns = None
+        if kind in ("Role", "RoleBinding", "ServiceAccount"):
+            ns = meta.get("namespace") or namespace or "default"
+            if namespace and ns != namespace:
+                raise SystemExit(f"{path}: {kind} {meta.get('name')}: the namespace from the provided object "
+                                 f"\"{ns}\" does not match the namespace \"{namespace}\"")
+        if kind == "ServiceAccount":
+            RBAC["serviceaccounts"].add((ns, meta["name"]))
+        elif kind == "Role":
+            RBAC["roles"][(ns, meta["name"])] = doc.get("rules") or []
+        elif kind == "ClusterRole":
+            RBAC["clusterroles"][meta["name"]] = doc.get("rules") or []
+        else:
+            ref = doc.get("roleRef") or {}
+            if ref.get("kind") not in (("ClusterRole",) if kind == "ClusterRoleBinding" else ("Role", "ClusterRole")):
+                raise SystemExit(f"{path}: {kind} {meta.get('name')}: roleRef.kind {ref.get('kind')!r} is not supported")
+            for subject in doc.get("subjects") or []:
+                if subject.get("kind") == "ServiceAccount" and not subject.get("namespace") and kind == "ClusterRoleBinding":
+                    raise SystemExit(f"{path}: {kind} {meta.get('name')}: subjects[].namespace: Required value")
+            binding = {"name": meta.get("name"), "namespace": ns, "roleRef": ref, "subjects": doc.get("subjects") or []}
+            RBAC["rolebindings" if kind == "RoleBinding" else "clusterrolebindings"].append(binding)
+
+
+def user_of(entry):
+    """(user name, groups) of a token's config entry, as the authenticator sets them."""
+    if "serviceAccount" in entry:
+        ns, _, name = entry["serviceAccount"].partition("/")
+        return (f"system:serviceaccount:{ns}:{name}",
+                ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"])
+    return entry["user"], list(entry.get("groups", [])) + ["system:authenticated"]
+
+
+def applies_to(subject, user, groups, binding_namespace):
+    """Whether a binding's subject is this user (rbac's appliesToUser)."""
+    kind = subject.get("kind")
+    if kind == "User":
+        return subject.get("name") == user
+    if kind == "Group":
+        return subject.get("name") in groups
+    if kind == "ServiceAccount":
+        ns = subject.get("namespace") or binding_namespace
+        return user == f"system:serviceaccount:{ns}:{subject.get('name')}"
+    return False
+
+
+def rule_allows(rule, verb, group, resource, sub, name):
+    """Whether one PolicyRule allows the request (rbac's RuleAllows)."""
+    def has(key, value):
+        values = rule.get(key) or []
+        return "*" in values or value in values
+    combined = f"{resource}/{sub}" if sub else resource
+    resources = rule.get("resources") or []
+    resource_ok = "*" in resources or combined in resources or (sub and f"*/{sub}" in resources)
+    names = rule.get("resourceNames") or []
+    return has("verbs", verb) and has("apiGroups", group) and resource_ok and (not names or name in names)
+
+
+def rules_for(user, groups, ns):
+    """Every rule granted to the user in namespace `ns` (None: cluster scope), and the
+    reasons why a referenced role could not be found (the RBAC authorizer reports those)."""
+    rules, missing = [], []
+
+    def resolve(ref, binding_ns):
+        if ref.get("kind") == "Role":
+            found = RBAC["roles"].get((binding_ns, ref.get("name")))
+            what = f'role.rbac.authorization.k8s.io "{ref.get("name")}" not found'
+        else:
+            found = RBAC["clusterroles"].get(ref.get("name"))
+            what = f'clusterrole.rbac.authorization.k8s.io "{ref.get("name")}" not found'
+        if found is None:
+            missing.append(what)
+            return []
+        return found
+
+    for b in RBAC["clusterrolebindings"]:
+        if any(applies_to(s, user, groups, None) for s in b["subjects"]):
+            rules += resolve(b["roleRef"], None)
+    if ns:
+        for b in RBAC["rolebindings"]:
+            if b["namespace"] == ns and any(applies_to(s, user, groups, ns) for s in b["subjects"]):
+                rules += resolve(b["roleRef"], ns)
+    return rules, missing
+
+
+def forbidden(user, verb, res, ns, name, sub, missing):
+    """The API server's 403 Status (apiserver's forbiddenMessage and errors.NewForbidden)."""
+    group, resource = res[0], res[2]
+    shown = f"{resource}/{sub}" if sub else resource
+    scope = f' in the namespace "{ns}"' if ns else " at the cluster scope"
+    reason = f'User "{user}" cannot {verb} resource "{shown}" in API group "{group}"{scope}'
+    if missing:
+        reason += ": RBAC: [" + ", ".join(missing) + "]"
+    what = f"{resource}.{group}" if group else resource
+    named = f' "{name}"' if name else ""
+    return status(403, "Forbidden", f"{what}{named} is forbidden: {reason}",
+                  {"name": name or "", "group": group, "kind": resource})
+
+
+def annotations_size(obj):
+    """Bytes of an object's annotation keys and values, as the API server counts them."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return sum(len(k.encode()) + len(str(v).encode()) for k, v in annotations.items())
+
+
+def invalid(res, name, obj):
+    """The 422 Invalid Status for an object the API server's validation refuses, or None."""
+    if annotations_size(obj) <= ANNOTATIONS_LIMIT:
+        return None
+    group, kind = res[0], RESOURCES[res]
+    detail = f"Too long: must have at most {ANNOTATIONS_LIMIT} bytes"
+    qualified = f"{kind}.{group}" if group else kind
+    return status(422, "Invalid", f'{qualified} "{name}" is invalid: metadata.annotations: {detail}',
+                  {"name": name or "", "group": group, "kind": kind,
+                   "causes": [{"reason": "FieldValueTooLong", "message": detail, "field": "metadata.annotations"}]})
 
 
 def key_of(res, ns, name):
@@ -289,11 +493,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_request_line(self, verb, resource, body=None):
         if CONFIG.get("log"):
-            auth = self.headers.get("Authorization", "")
-            entry = CONFIG.get("tokens", {}).get(auth[7:] if auth.startswith("Bearer ") else None) or {}
+            entry = self.token_entry()
+            username = user_of(entry)[0] if entry else None
             with LOCK, open(CONFIG["log"], "a") as f:
                 f.write(json.dumps({"verb": verb, "path": self.path, "resource": resource,
-                                    "user": entry.get("user"),
+                                    "user": (entry or {}).get("client", username), "username": username,
                                     "contentType": self.headers.get("Content-Type"), "body": body}) + "\n")
 
     def parse(self):
@@ -318,29 +522,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sub = rest[2] if len(rest) > 2 else None
         return res, ns, name, sub, q
 
-    def authorize(self, verb, res, ns, name):
+    def token_entry(self):
+        """The config entry of the request's bearer token (None: unauthenticated)."""
         auth = self.headers.get("Authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else None
-        entry = CONFIG.get("tokens", {}).get(token)
+        entry = CONFIG.get("tokens", {}).get(auth[7:] if auth.startswith("Bearer ") else None)
+        if entry and "serviceAccount" in entry:
+            ns, _, name = entry["serviceAccount"].partition("/")
+            if (ns, name) not in RBAC["serviceaccounts"]:
+                return None  # the token of a ServiceAccount that does not exist
+        return entry
+
+    def authorize(self, verb, res, ns, name, sub=None):
+        """Authenticate the bearer token (401) and authorize the request by RBAC (403)."""
+        entry = self.token_entry()
         if entry is None:
             self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
             return False
-        allow = entry.get("allow", "*")
-        resource = res[2]
-        if allow != "*" and [verb, resource] not in allow and ["*", resource] not in allow:
-            group = res[0]
-            what = f'{resource}.{group}' if group else resource
-            named = f' "{name}"' if name else ""
-            scope = f' in the namespace "{ns}"' if ns else " at the cluster scope"
-            msg = (f'{what}{named} is forbidden: User "{entry.get("user", "unknown")}" cannot {verb} '
-                   f'resource "{resource}" in API group "{group}"{scope}')
-            self.send_json(403, status(403, "Forbidden", msg, {"name": name or "", "group": group, "kind": resource}))
-            return False
-        return True
+        user, groups = user_of(entry)
+        if "system:masters" in groups:
+            return True
+        rules, missing = rules_for(user, groups, ns)
+        if any(rule_allows(r, verb, res[0], res[2], sub, name) for r in rules):
+            return True
+        self.send_json(403, forbidden(user, verb, res, ns, name, sub, missing))
+        return False
 
     def body(self):
         length = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(length)) if length else None
+        self.sent = json.loads(self.rfile.read(length)) if length else None  # for record_write
+        return self.sent
 
     def not_found(self, res, name):
         group = res[0]
@@ -348,16 +558,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_json(404, status(404, "NotFound", f'{what} "{name}" not found', {"name": name, "group": group, "kind": res[2]}))
 
     def do_GET(self):
+        if self.path.startswith("/debug/"):
+            return self.debug()
         if self.path.startswith("/version"):
             return self.send_json(200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0-double"})
         parsed = self.parse()
         if not parsed:
             return self.send_json(404, status(404, "NotFound", f"no route {self.path}"))
-        res, ns, name, _, q = parsed
+        res, ns, name, sub, q = parsed
         watching = q.get("watch") in ("true", "1")
         verb = "get" if name else ("watch" if watching else "list")
         self.log_request_line(verb, res[2])
-        if not self.authorize(verb, res, ns, name):
+        # A list or watch of one name (fieldSelector metadata.name=X) is authorized as
+        # a request for X, so resourceNames rules can allow it (apiserver's RequestInfo).
+        selected = None if name else dict(t.replace("==", "=").split("=", 1) for t in
+                                          q.get("fieldSelector", "").split(",") if "=" in t and "!=" not in t).get("metadata.name")
+        if not self.authorize(verb, res, ns, name or selected, sub):
             return
         if name:
             with LOCK:
@@ -374,12 +590,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             token = json.loads(base64.b64decode(q["continue"]))
             start, rv = token["start"], token["rv"]
         with LOCK:
-            keys = [k for k in sorted(STATE["objects"]) if k[0] == res and (ns is None or k[1] == ns)]
-            selected = [k for k in keys if matches_labels(STATE["objects"][k], q.get("labelSelector", ""))
-                        and matches_fields(STATE["objects"][k], q.get("fieldSelector", ""))]
+            # A paged list is one snapshot (as etcd serves it): the keys selected for
+            # the first page are kept for the pages after it, so a list of n objects
+            # costs O(n) once, not once per page.
+            listing = (res, ns, q.get("labelSelector", ""), q.get("fieldSelector", ""), rv)
+            selected = LISTINGS.get(listing) if start else None
+            if selected is None:
+                keys = [k for k in sorted(STATE["objects"]) if k[0] == res and (ns is None or k[1] == ns)]
+                selected = [k for k in keys if matches_labels(STATE["objects"][k], q.get("labelSelector", ""))
+                            and matches_fields(STATE["objects"][k], q.get("fieldSelector", ""))]
+                rv = rv if rv is not None else STATE["rv"]
+                if limit and limit < len(selected):
+                    while len(LISTINGS) >= 16:
+                        LISTINGS.pop(next(iter(LISTINGS)))
+                    LISTINGS[listing[:-1] + (rv,)] = selected
             page = selected[start:start + limit] if limit else selected[start:]
+            page = [k for k in page if k in STATE["wire"]]
             items = b", ".join(STATE["wire"][k] for k in page)
-            rv = rv if rv is not None else STATE["rv"]
         meta = {"resourceVersion": str(rv)}
         if limit and start + limit < len(selected):
             meta["continue"] = base64.b64encode(json.dumps({"start": start + limit, "rv": rv}).encode()).decode()
@@ -448,6 +675,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
     def do_POST(self):
+        if self.path.startswith("/debug/"):
+            return self.debug()
         parsed = self.parse()
         if not parsed:
             return self.send_json(404, status(404, "NotFound", f"no route {self.path}"))
@@ -455,12 +684,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         obj = self.body() or {}
         self.log_request_line("create", res[2], obj)
         name = obj.get("metadata", {}).get("name")
-        if not self.authorize("create", res, ns, name):
+        # A create names no object in its URL: resourceNames rules cannot allow it.
+        if not self.authorize("create", res, ns, None):
             return
         obj.setdefault("metadata", {})["namespace"] = ns
+        refused = invalid(res, name, obj)
+        if refused:
+            return self.send_json(422, refused)
         with LOCK:
             if key_of(res, ns, name) in STATE["objects"]:
                 return self.send_json(409, status(409, "AlreadyExists", f'{res[2]} "{name}" already exists'))
+            self.record_write(res, ns, name, None, obj)
             put_object(res, obj, "ADDED")
         self.send_json(201, obj)
 
@@ -471,7 +705,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         res, ns, name, sub, _ = parsed
         obj = self.body() or {}
         self.log_request_line("update", res[2], obj)
-        if not self.authorize("update", res, ns, name):
+        if not self.authorize("update", res, ns, name, sub):
             return
         with LOCK:
             cur = STATE["objects"].get(key_of(res, ns, name))
@@ -491,7 +725,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.finish_write(res, ns, name, new)
 
     def finish_write(self, res, ns, name, new):
-        """Store an updated object (caller holds LOCK), honouring finalizers on delete."""
+        """Store an updated object (caller holds LOCK), honouring finalizers on delete;
+        refuse an invalid one (422) as the API server's validation does."""
+        refused = invalid(res, name, new)
+        if refused:
+            return self.send_json(422, refused)
+        self.record_write(res, ns, name, STATE["objects"].get(key_of(res, ns, name)), new)
         meta = new["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             bump(new)
@@ -511,7 +750,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         patch = self.body()
         ctype = (self.headers.get("Content-Type") or "").split(";")[0]
         self.log_request_line("patch", res[2], patch)
-        if not self.authorize("patch", res, ns, name):
+        if not self.authorize("patch", res, ns, name, sub):
+            return
+        self.concurrent_write(res, ns, name)
+        if self.held(name, patch):
             return
         # Fault injection: the first N storage writes (patches carrying a
         # `chains.tekton.dev/payload-*` annotation) to object `name` fail with a 500.
@@ -564,6 +806,82 @@ class Handler(http.server.BaseHTTPRequestHandler):
             new["metadata"]["namespace"] = ns
             self.finish_write(res, ns, name, new)
 
+    def who(self):
+        """The client a request's token names (`client`, else its user), for the record."""
+        auth = self.headers.get("Authorization", "")
+        entry = CONFIG.get("tokens", {}).get(auth[7:] if auth.startswith("Bearer ") else None) or {}
+        return entry.get("client") or entry.get("user") or entry.get("serviceAccount")
+
+    def record_write(self, res, ns, name, old, new):
+        """Record a write about to be applied (caller holds LOCK): who, to what, which
+        `chains.tekton.dev/*` annotations it set or removed (a patch naming a key with
+        its current value counts: a run marked twice is seen), and a Lease's holder."""
+        verb = WRITE_VERBS.get(self.command, self.command)
+        before, after = chains_annotations(old), chains_annotations(new)
+        keys = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        if verb == "patch":
+            keys |= {k for k in annotations_in(getattr(self, "sent", None)) if k.startswith(CHAINS_PREFIX)}
+        entry = {"verb": verb, "resource": res[2], "namespace": ns, "name": name, "user": self.who(),
+                 "annotations": {k: short(after.get(k)) for k in sorted(keys)}}
+        if res[2] == "leases":
+            spec = (new or {}).get("spec") or {}
+            entry["lease"] = {k: spec.get(k) for k in ("holderIdentity", "acquireTime", "renewTime",
+                                                       "leaseDurationSeconds", "leaseTransitions")}
+            renew = spec.get("renewTime")
+            entry["lease"]["renewEpoch"] = datetime.datetime.fromisoformat(renew.replace("Z", "+00:00")).timestamp() if renew else None
+        record(entry)
+
+    def held(self, name, patch):
+        """The mark gate: once the armed number of the armed client's marks has passed,
+        hold this `signed` patch of that client (never applied) until the client goes
+        away. True when held."""
+        if RECORD["hold"] is None or CHAINS_PREFIX + "signed" not in annotations_in(patch):
+            return False
+        with LOCK:
+            hold = RECORD["hold"]
+            if hold is None or hold.get("user") not in (None, self.who()):
+                return False
+            if hold["left"] > 0:
+                hold["left"] -= 1
+                return False
+            record({"verb": "held", "name": name, "user": self.who()})
+        try:
+            while self.connection.recv(4096):
+                pass
+        except OSError:
+            pass
+        with LOCK:
+            record({"verb": "dropped", "name": name, "user": self.who()})
+        self.close_connection = True
+        return True
+
+    def debug(self):
+        """GET /debug/writes: the record; POST /debug/hold {"marks": N, "user": client}:
+        arm the gate."""
+        if self.command == "GET" and self.path.split("?")[0] == "/debug/writes":
+            with LOCK:
+                data = json.dumps({"writes": RECORD["writes"]}).encode()
+            return self.send_bytes(200, data)
+        if self.command == "POST" and self.path == "/debug/hold":
+            body = self.body() or {}
+            marks = int(body.get("marks", 0))
+            with LOCK:
+                RECORD["hold"] = {"left": marks, "user": body.get("user")}
+            return self.send_json(200, {"armed": marks})
+        return self.send_json(404, status(404, "NotFound", f"no route {self.path}"))
+
+    @staticmethod
+    def concurrent_write(res, ns, name):
+        """Fault injection: another writer adds the configured annotations to `name`
+        just before its first patch is applied (between a client's read and its write)."""
+        with LOCK:
+            extra = CONFIG.get("concurrent_annotations", {}).pop(name, None)
+            cur = STATE["objects"].get(key_of(res, ns, name))
+            if extra and cur is not None:
+                new = copy.deepcopy(cur)
+                new["metadata"].setdefault("annotations", {}).update(extra)
+                put_object(res, new, "MODIFIED")
+
     def take_ownership(self, res, ns, name, cur, new, manager):
         """A non-apply write, as the API server tracks it: every field it changed or
         removed leaves its applier; the fields it set now belong to the writer's
@@ -603,10 +921,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parsed = self.parse()
         if not parsed:
             return self.send_json(404, status(404, "NotFound", f"no route {self.path}"))
-        res, ns, name, _, _ = parsed
+        res, ns, name, sub, _ = parsed
         self.body()  # DeleteOptions, if any: read so the connection stays in step
         self.log_request_line("delete", res[2])
-        if not self.authorize("delete", res, ns, name):
+        if not self.authorize("delete" if name else "deletecollection", res, ns, name, sub):
             return
         with LOCK:
             cur = STATE["objects"].get(key_of(res, ns, name))
@@ -630,6 +948,10 @@ class Server(http.server.ThreadingHTTPServer):
 def main():
     with open(sys.argv[1]) as f:
         CONFIG.update(json.load(f))
+    for entry in CONFIG.get("rbac", []):
+        load_rbac(entry["file"], entry.get("namespace"))
+    for account in CONFIG.get("serviceAccounts", []):
+        RBAC["serviceaccounts"].add(tuple(account.split("/", 1)))
     with LOCK:
         for path in CONFIG.get("seed", []):
             seed(path)

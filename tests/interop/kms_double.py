@@ -14,6 +14,11 @@ It writes DIR/<key>.pub (PEM public key of the version a client should pick),
 appends every API request to DIR/requests.jsonl, and prints one line of JSON with
 its addresses when ready. It is a double: only the calls and fields the signers use
 are implemented, with the services' error shapes for the failures the tests provoke.
+
+Keys sign as their type says: RSA_SIGN_PSS_* versions (Cloud KMS) and PS256/384/512
+requests (Key Vault) with RSASSA-PSS (MGF1 with the digest's hash, salt as long as the
+digest), RSA_SIGN_PKCS1_* and RS256/384/512 with PKCS#1 v1.5; `kms_double_check.py`
+checks that independently.
 """
 
 import base64
@@ -140,7 +145,13 @@ def gcp_keys():
 # Enum numbers of google.cloud.kms.v1, for clients asking `$alt=json;enum-encoding=int`.
 GCP_ENUMS = {
     "RSA_SIGN_PSS_2048_SHA256": 2,
+    "RSA_SIGN_PSS_3072_SHA256": 3,
+    "RSA_SIGN_PSS_4096_SHA256": 4,
+    "RSA_SIGN_PSS_4096_SHA512": 15,
     "RSA_SIGN_PKCS1_2048_SHA256": 5,
+    "RSA_SIGN_PKCS1_3072_SHA256": 6,
+    "RSA_SIGN_PKCS1_4096_SHA256": 7,
+    "RSA_SIGN_PKCS1_4096_SHA512": 16,
     "EC_SIGN_P256_SHA256": 12,
     "EC_SIGN_P384_SHA384": 13,
     "EC_SIGN_ED25519": 40,
@@ -148,6 +159,26 @@ GCP_ENUMS = {
     "DISABLED": 2,
     "SOFTWARE": 1,
 }
+
+
+HASHES = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
+
+
+def pss(hash_alg):
+    """RSASSA-PSS as Cloud KMS (RSA_SIGN_PSS_*) and Key Vault (PS256/384/512) sign:
+    MGF1 with the message digest's hash, salt as long as the digest."""
+    return padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=hash_alg.digest_size)
+
+
+def gcp_sign(algorithm, key, digest, hash_alg):
+    """Sign `digest` as the key version's algorithm says (ECDSA, RSA PSS or PKCS#1)."""
+    if algorithm.startswith("EC_SIGN"):
+        return key.sign(digest, ec.ECDSA(utils.Prehashed(hash_alg)))
+    if algorithm.startswith("RSA_SIGN_PSS_"):
+        return key.sign(digest, pss(hash_alg), utils.Prehashed(hash_alg))
+    if algorithm.startswith("RSA_SIGN_PKCS1_"):
+        return key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hash_alg))
+    raise ValueError(f"the double cannot sign with {algorithm}")
 
 
 class Gcp(Handler):
@@ -212,16 +243,15 @@ class Gcp(Handler):
             fields = {"verifiedDataCrc32c": verified}
         else:
             digest_field = body.get("digest") or {}
-            want = {"EC_SIGN_P256_SHA256": "sha256", "EC_SIGN_P384_SHA384": "sha384"}.get(algorithm, "sha256")
+            want = algorithm.rsplit("_", 1)[-1].lower()  # ..._SHA256 -> sha256
             if list(digest_field) != [want]:
                 return self.gcp_error(400, "INVALID_ARGUMENT", f"The digest type must be {want} for {algorithm}.")
             digest = base64.b64decode(digest_field[want])
+            hash_alg = HASHES[want]
+            if len(digest) != hash_alg.digest_size:
+                return self.gcp_error(400, "INVALID_ARGUMENT", f"The {want} digest must be {hash_alg.digest_size} bytes.")
             verified = "digestCrc32c" in body and int(body["digestCrc32c"]) == crc32c(digest)
-            hash_alg = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384()}[want]
-            if algorithm.startswith("EC_SIGN"):
-                sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hash_alg)))
-            else:
-                sig = key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hash_alg))
+            sig = gcp_sign(algorithm, key, digest, hash_alg)
             fields = {"verifiedDigestCrc32c": verified}
         self.reply(
             200,
@@ -404,7 +434,7 @@ class Azure(Handler):
         version, key = found
         alg = (body or {}).get("alg")
         digest = unb64url((body or {}).get("value", ""))
-        hash_alg = {"ES256": hashes.SHA256(), "ES384": hashes.SHA384(), "ES512": hashes.SHA512(), "RS256": hashes.SHA256()}.get(alg)
+        hash_alg = HASHES.get("sha" + str(alg)[2:]) if str(alg)[:2] in ("ES", "RS", "PS") else None
         if hash_alg is None or len(digest) != hash_alg.digest_size:
             return self.vault_error(400, "BadParameter", f"Invalid algorithm {alg} or digest length {len(digest)}.")
         if isinstance(key, ec.EllipticCurvePrivateKey):
@@ -414,8 +444,12 @@ class Azure(Handler):
             r, s = utils.decode_dss_signature(key.sign(digest, ec.ECDSA(utils.Prehashed(hash_alg))))
             size = (key.curve.key_size + 7) // 8
             sig = r.to_bytes(size, "big") + s.to_bytes(size, "big")  # raw r||s, as Key Vault returns it
-        else:
+        elif alg.startswith("PS"):
+            sig = key.sign(digest, pss(hash_alg), utils.Prehashed(hash_alg))
+        elif alg.startswith("RS"):
             sig = key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hash_alg))
+        else:
+            return self.vault_error(400, "BadParameter", f"Key and signing algorithm are incompatible: {alg}.")
         self.reply(200, {"kid": f"{self.base}/keys/{parts[1]}/{version}", "value": b64url(sig)})
 
 

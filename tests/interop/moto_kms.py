@@ -2,6 +2,7 @@
 
 usage:
   moto_kms.py create ENDPOINT            -> prints "<spec> <key id>" for an ECC_NIST_P256 and an RSA_2048 key
+  moto_kms.py public-key ENDPOINT KEY_ID -> prints the key's PEM, from boto3 `get_public_key` (DER)
   moto_kms.py check ENVELOPES PUB RECORDING KEY_ID
       Checks, for the envelope's signature, what real AWS KMS would do. moto ignores
       MessageType=DIGEST and hashes the message again, so a moto signature is a valid
@@ -22,12 +23,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 
+def client(endpoint: str):
+    return boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
 def create(endpoint: str) -> None:
-    kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
-                       aws_access_key_id="test", aws_secret_access_key="test")
+    kms = client(endpoint)
     for spec in ("ECC_NIST_P256", "RSA_2048"):
         key = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
         print(spec, key)
+
+
+def public_key(endpoint: str, key_id: str) -> None:
+    """The key's public key as the service gives it out (DER SubjectPublicKeyInfo), as PEM."""
+    der = client(endpoint).get_public_key(KeyId=key_id)["PublicKey"]
+    key = serialization.load_der_public_key(der)
+    sys.stdout.write(key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
 
 
 def check(envelopes: str, pub: str, recording: str, key_id: str) -> int:
@@ -75,5 +87,7 @@ def check(envelopes: str, pub: str, recording: str, key_id: str) -> int:
 if __name__ == "__main__":
     if sys.argv[1] == "create":
         create(sys.argv[2])
+    elif sys.argv[1] == "public-key":
+        public_key(sys.argv[2], sys.argv[3])
     else:
         sys.exit(check(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]))

@@ -17,17 +17,24 @@
 //   `sigstore --trust-config` takes).
 // * An entry sent twice is refused as real Rekor refuses it: 409 with the existing
 //   entry's `Location` (/api/v1/log/entries/<uuid>), which GET then serves.
+// * Strict checks, as the real services make them (strict.js says which, with the
+//   status codes and bodies they answer): Fulcio takes only identity tokens signed by
+//   their issuer's key (issuer's JWKS: the test key oidc-issuer-test-key.pem for the
+//   public issuers it knows, OIDC discovery for loopback issuers), unexpired, with
+//   audience `sigstore`, and a proof of possession that verifies with the submitted
+//   key; Rekor logs only well-formed `dsse`/`hashedrekord` v0.0.1 entries whose
+//   signatures verify with the given key or certificate. Refusal reasons go to stderr.
 // * Faults for the bad-input tests: POST /__faults {"fulcio": "refuse"} makes Fulcio
-//   answer 401 as real Fulcio does for a token it rejects; {"rekor": "error"} makes
-//   Rekor answer 500; {} clears them.
+//   answer 401 as an authenticating proxy in front of it would; {"rekor": "error"}
+//   makes Rekor answer 500; {"rekor": "tamper"} flips a bit of each entry's signature
+//   on arrival (a corrupting hop), so Rekor's own check refuses it; {} clears them.
 // * A request log: GET /__requests lists [method, path, body] of every request.
-//
-// Nothing is validated beyond that: the mock decodes the JWT without checking it and
-// does not check proof of possession.
 const http = require('http');
 const crypto = require('crypto');
 const m = require('@sigstore/mock');
 const { generateKeyPair } = require('@sigstore/mock/dist/util/key');
+const jose = require('jose');
+const strict = require('./strict');
 
 const b64 = (b) => Buffer.from(b).toString('base64');
 const pem = (der, label) =>
@@ -117,6 +124,8 @@ function canonicalDsse(entry) {
     '/client_trust_config.json': ['application/json', JSON.stringify(clientTrustConfig, null, 2)],
     '/healthz': ['text/plain', 'ok'],
   };
+  const jwks = jose.createLocalJWKSet(strict.pinnedJwks());
+  const log = (line) => process.stderr.write(`sigstore double: ${line}\n`);
   let faults = {};
   const requests = [];
   const logged = new Map(); // canonical entry -> [uuid, reply]
@@ -153,6 +162,8 @@ function canonicalDsse(entry) {
             return reply(res, 401, 'application/json',
               JSON.stringify({ code: 16, message: 'There was an error processing the identity token' }));
           }
+          const refused = await strict.checkSigningCertRequest(body, jwks, log);
+          if (refused) return reply(res, refused.status, 'application/json', JSON.stringify(refused.body));
           const r = await fulcio(body);
           return reply(res, r.statusCode, r.contentType || 'application/json', r.response);
         }
@@ -161,6 +172,12 @@ function canonicalDsse(entry) {
             return reply(res, 500, 'application/json', JSON.stringify({ code: 500, message: 'injected fault' }));
           }
           let entry = JSON.parse(body);
+          if (faults.rekor === 'tamper') entry = strict.tamper(entry);
+          const refused = strict.checkProposedEntry(entry);
+          if (refused) {
+            log(`Rekor refused an entry: ${refused.body.message}`);
+            return reply(res, refused.status, 'application/json', JSON.stringify(refused.body));
+          }
           if (entry.kind === 'dsse') entry = canonicalDsse(entry);
           const canonical = JSON.stringify(entry);
           if (logged.has(canonical)) {
