@@ -66,7 +66,7 @@ class Scene:
                 "data": {"artifacts.oci.storage": ""}}], f)
         cfg = os.path.join(self.dir, "double.json")
         with open(cfg, "w") as f:
-            json.dump({"tokens": {TOKEN: {"user": "bench", "allow": "*"}}, "seed": [seed],
+            json.dump({"tokens": {TOKEN: {"user": "bench", "groups": ["system:masters"]}}, "seed": [seed],
                        "history": 200000}, f)
         self.double = subprocess.Popen([PY, os.path.join(ROOT, "tests/doubles/kube_api.py"), cfg],
                                        stdout=subprocess.PIPE, text=True)
