@@ -7,16 +7,35 @@
 //! (record)          (provenance)  (envelope)   (signing)  (storage)
 //! ```
 //!
-//! * [`record`] reads build records (Tekton TaskRuns and PipelineRuns).
-//! * [`provenance`] turns them into in-toto Statements (SLSA v1.0); pure, no I/O.
-//! * [`envelope`] wraps payloads in DSSE.
-//! * [`signing`] signs bytes ([`signing::Signer`]); [`keyless`] certifies an
-//!   ephemeral key with Fulcio; [`transparency`] logs signatures in Rekor.
-//! * [`storage`] writes signed envelopes ([`storage::Storage`]).
-//! * [`verify`] checks envelopes against a public key.
-//! * [`attest`] composes the pipeline; [`cli`] and [`config`] describe and validate
-//!   the settings.
-
+//! Pipeline stages:
+//!
+//! * [`record`] reads build records: Tekton TaskRuns and PipelineRuns (files or the
+//!   Kubernetes API), GitHub Actions and GitLab CI jobs (their environment);
+//!   [`subjects`] takes subjects named explicitly (`actions/attest` inputs).
+//! * [`provenance`] turns them into in-toto Statements (SLSA v1.0 and v0.2, Chains'
+//!   variants); pure, no I/O.
+//! * [`envelope`] wraps payloads in DSSE envelopes and Sigstore bundles.
+//! * [`signing`] signs bytes ([`signing::Signer`]: key files, AWS/GCP/Azure KMS,
+//!   Vault); [`keyless`] certifies an ephemeral key with Fulcio for an OIDC identity
+//!   from [`oidc`]; [`transparency`] logs signatures in Rekor.
+//! * [`storage`] writes signed envelopes ([`storage::Storage`]): files, Tekton
+//!   annotations, OCI registries ([`oci`]), object stores, document DBs, Grafeas,
+//!   Archivista.
+//! * [`outputs`] reports where everything went (step outputs, JSON).
+//!
+//! Front doors and their settings:
+//!
+//! * [`attest`] composes the pipeline for one build; [`cli`] and [`config`] describe
+//!   and validate the settings (flags and environment).
+//! * [`controller`] is the cluster controller (Tekton Chains' drop-in), on [`kube`].
+//! * [`verify`] checks envelopes, bundles and what a registry holds for an image.
+//! * [`keygen`] makes key pairs.
+//!
+//! Shared pieces: [`http`] (Sigstore and OIDC exchanges with capped replies),
+//! [`reference`] (image references as go-containerregistry normalises them),
+//! [`secret`] (values that never reach logs or `Debug`), [`error_text`] (error chains
+//! on one line), [`rate_limit`] (a token bucket for Kubernetes API requests).
+//! `docs/security.md` states the threat model these modules are built against.
 // No `expect` in non-test code (a panic on bad input is an outage); `#[cfg(test)]`
 // code may (clippy.toml). Set here, not in Cargo.toml, so that integration tests and
 // benches (separate crates with helper functions) keep `expect`.
