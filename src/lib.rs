@@ -32,7 +32,7 @@
 //! * [`keygen`] makes key pairs.
 //!
 //! Shared pieces: [`http`] (Sigstore and OIDC exchanges with capped replies),
-//! [`reference`] (image references as go-containerregistry normalises them),
+//! [`reference`](mod@reference) (image references as go-containerregistry normalises them),
 //! [`secret`] (values that never reach logs or `Debug`), [`error_text`] (error chains
 //! on one line), [`rate_limit`] (a token bucket for Kubernetes API requests).
 //! `docs/security.md` states the threat model these modules are built against.
