@@ -467,6 +467,7 @@ pub fn registry_settings(args: &crate::cli::RegistryArgs) -> Result<crate::oci::
     };
     Ok(crate::oci::Settings {
         insecure: list("CHAINSEAL_INSECURE_REGISTRIES", &args.insecure_registries)?,
+        insecure_everywhere: false,
         auth_files: list("CHAINSEAL_REGISTRY_AUTH_FILES", &args.registry_auth_files)?
             .into_iter()
             .map(PathBuf::from)

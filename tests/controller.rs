@@ -1894,3 +1894,635 @@ fn signing_secrets_are_reloaded_when_they_appear_or_rotate() {
         "late is not signed with the old key: {why}"
     );
 }
+
+/// The image a TaskRun names through `IMAGE_URL`/`IMAGE_DIGEST` in [`taskrun_naming`].
+const NAMED_DIGEST_HEX: &str = "d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3";
+
+/// `child`'s exit code once it exits, or `None` (after killing it) if it is still
+/// running after `deadline`.
+fn exit_code_within(mut child: Child, deadline: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Merge `data` into the chains-config ConfigMap, as the admin.
+fn patch_chains_config(scene: &Scene, data: Value) {
+    scene.send(
+        "PATCH",
+        "application/merge-patch+json",
+        &json!({ "data": data }),
+        "/api/v1/namespaces/tekton-chains/configmaps/chains-config",
+    );
+}
+
+/// The independent oracle's verdict on the image signature of `repository@digest` kept
+/// in `run`'s annotations (`tekton` storage), checked against the demo key.
+fn tekton_image_signature(
+    scene: &Scene,
+    run: &Value,
+    repository: &str,
+    digest: &str,
+) -> common::Run {
+    let file = scene.dir.path().join("run-with-image-signatures.json");
+    std::fs::write(&file, run.to_string()).expect("write the run");
+    let key = repo("examples/demo.pub");
+    common::oracle(
+        &scene.python,
+        "verify_tekton_image_signature.py",
+        &[
+            file.as_os_str(),
+            repository.as_ref(),
+            digest.as_ref(),
+            "--key".as_ref(),
+            key.as_os_str(),
+        ],
+    )
+}
+
+/// Parity (#20, gap 1): with `artifacts.oci.storage: tekton` the images a TaskRun
+/// names are signed and kept as Chains keeps them, in the run's annotations
+/// `chains.tekton.dev/{payload,signature,cert,chain}-<12 hex of the digest>` (base64;
+/// the raw signature over the simple-signing payload). They used to be dropped while
+/// the run was still marked `signed: "true"`. Verified with python `cryptography`.
+#[test]
+fn image_signatures_in_tekton_storage_are_chains_annotations() {
+    let other = format!("sha256:{}", "e4".repeat(32));
+    let mut run = taskrun_naming("imaged", "registry.example/team/app");
+    run["status"]["results"]
+        .as_array_mut()
+        .expect("results")
+        .push(json!({"name": "IMAGES", "value": format!("registry.example/team/other@{other}")}));
+    let objects = vec![
+        chains_config(json!({"artifacts.oci.storage": "tekton"})),
+        run,
+    ];
+    let Some(scene) = Scene::start("image signatures in tekton storage", &objects, json!({}))
+    else {
+        return;
+    };
+    let controller = Running(Some(scene.controller(&[])));
+    scene.wait_for("the run signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 1
+    });
+    assert_eq!(controller.stop(), 0);
+    let run = scene.taskrun("imaged").expect("run");
+    assert_eq!(annotation(&run, "signed"), Some("true"));
+    // The TaskRun's own attestation (`artifacts.taskrun.storage` default `tekton`).
+    assert_verifies(&scene, &run);
+    let named = format!("sha256:{NAMED_DIGEST_HEX}");
+    for (repository, digest) in [
+        ("registry.example/team/app", named.as_str()),
+        ("registry.example/team/other", other.as_str()),
+    ] {
+        let verdict = tekton_image_signature(&scene, &run, repository, digest);
+        common::assert_oracle_verified(&verdict, repository);
+    }
+    // Exactly Chains' four keys per image, nothing else with its short key.
+    let mut keys: Vec<&str> = run["metadata"]["annotations"]
+        .as_object()
+        .expect("annotations")
+        .keys()
+        .map(String::as_str)
+        .filter(|k| k.ends_with("-d3d3d3d3d3d3"))
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "chains.tekton.dev/cert-d3d3d3d3d3d3",
+            "chains.tekton.dev/chain-d3d3d3d3d3d3",
+            "chains.tekton.dev/payload-d3d3d3d3d3d3",
+            "chains.tekton.dev/signature-d3d3d3d3d3d3",
+        ]
+    );
+    // The oracle can say no: one image's signature under the other's key fails.
+    let mut swapped = run.clone();
+    swapped["metadata"]["annotations"]["chains.tekton.dev/signature-d3d3d3d3d3d3"] =
+        run["metadata"]["annotations"]["chains.tekton.dev/signature-e4e4e4e4e4e4"].clone();
+    let verdict = tekton_image_signature(&scene, &swapped, "registry.example/team/app", &named);
+    common::assert_oracle_rejected(&verdict, "does not verify", "a swapped signature");
+}
+
+/// Parity (#20, gap 1): a backend that cannot keep image signatures (`archivista`
+/// takes DSSE envelopes only) named by `artifacts.oci.storage` is refused instead of
+/// dropping them: at start-up (exit 2, naming the key, the value and what is allowed)
+/// and on a live ConfigMap change (logged; the previous settings are kept, so the next
+/// run's image signatures still land in its annotations).
+#[test]
+fn a_backend_that_cannot_keep_image_signatures_is_refused() {
+    let archivista = "http://127.0.0.1:9";
+    let bad = vec![chains_config(json!({
+        "artifacts.oci.storage": "tekton,archivista",
+        "storage.archivista.url": archivista,
+    }))];
+    let Some(scene) = Scene::start("image signatures to archivista", &bad, json!({})) else {
+        return;
+    };
+    let code = exit_code_within(scene.controller(&[]), Duration::from_secs(30));
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).unwrap_or_default();
+    assert_eq!(
+        code,
+        Some(2),
+        "the controller should refuse to start:\n{log}"
+    );
+    assert!(
+        log.contains("`artifacts.oci.storage` is `tekton,archivista`")
+            && log.contains("`archivista` cannot keep image signatures")
+            && log.contains("tekton, oci, gcs, docdb, grafeas"),
+        "{log}"
+    );
+
+    let objects = vec![
+        chains_config(json!({"artifacts.oci.storage": "tekton"})),
+        taskrun_naming("before", "registry.example/team/app"),
+    ];
+    let Some(scene) = Scene::start("image storage changed live", &objects, json!({})) else {
+        return;
+    };
+    let controller = Running(Some(scene.controller(&[])));
+    scene.wait_for("the first run signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 1
+    });
+    patch_chains_config(
+        &scene,
+        json!({"artifacts.oci.storage": "archivista", "storage.archivista.url": archivista}),
+    );
+    let log_path = scene.dir.path().join("controller.log");
+    let start = Instant::now();
+    let log = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.contains("settings rebuilt") || log.contains("is invalid") {
+            break log;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the change was not picked up:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        log.contains("chains-config changed but is invalid, keeping the previous settings")
+            && log.contains("`artifacts.oci.storage` is `archivista`")
+            && !log.contains("settings rebuilt"),
+        "{log}"
+    );
+    scene.create(&taskrun_naming("after", "registry.example/team/app"));
+    scene.wait_for("the second run signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 2
+    });
+    assert_eq!(controller.stop(), 0);
+    let after = scene.taskrun("after").expect("after");
+    assert_eq!(annotation(&after, "signed"), Some("true"));
+    let named = format!("sha256:{NAMED_DIGEST_HEX}");
+    let verdict = tekton_image_signature(&scene, &after, "registry.example/team/app", &named);
+    common::assert_oracle_verified(&verdict, "the image signature kept with the old settings");
+}
+
+/// Chains parity (#20): `storage.oci.repository.insecure: "true"` applies to every
+/// image a run names (go-containerregistry's `name.Insecure` plus a transport that
+/// skips TLS verification), not only to the host of `storage.oci.repository`. A run's
+/// image on a plain-HTTP registry that `CHAINSEAL_INSECURE_REGISTRIES` does not list
+/// is refused without the key, and signed (`.sig` pushed next to it) with it.
+#[test]
+fn oci_insecure_from_chains_config_reaches_every_image_registry() {
+    let Some(bin) = tool("REGISTRY_BIN", "controller insecure registry") else {
+        return;
+    };
+    let registry_dir = tempfile::tempdir().expect("tmp");
+    let reg = common::registry::TestRegistry::start(&bin, registry_dir.path(), false);
+    let digest = reg.push_image("team/app", "v1", "insecure-key");
+    let naming_the_image = |name: &str| {
+        let mut tr = taskrun(name, "True");
+        tr["status"]["results"] = json!([
+            {"name": "IMAGE_URL", "value": format!("{}/team/app", reg.host)},
+            {"name": "IMAGE_DIGEST", "value": digest},
+        ]);
+        tr
+    };
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.oci.storage": "oci",
+            "artifacts.taskrun.storage": "tekton",
+        })),
+        naming_the_image("refused"),
+    ];
+    let Some(scene) = Scene::start("insecure registries", &objects, json!({})) else {
+        return;
+    };
+    let sig_tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    let controller = Running(Some(scene.controller(&[])));
+    // Without the key: https to a plain-HTTP registry fails; the first failed attempt
+    // (`retries: "0"`) is enough to know (the later ones fail the same way).
+    scene.wait_for("refused failed once", Duration::from_secs(120), |runs| {
+        runs.iter().any(|r| {
+            r["metadata"]["name"] == "refused"
+                && annotation(r, "signed").is_none()
+                && annotation(r, "retries").is_some()
+        })
+    });
+    assert!(
+        reg.inspect_raw("team/app", &sig_tag).is_none(),
+        "nothing pushed without the key"
+    );
+    // With the key (a live ConfigMap change): the next run's image is signed.
+    scene.send(
+        "PATCH",
+        "application/merge-patch+json",
+        &json!({"data": {"storage.oci.repository.insecure": "true"}}),
+        "/api/v1/namespaces/tekton-chains/configmaps/chains-config",
+    );
+    let log_path = scene.dir.path().join("controller.log");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .contains("settings rebuilt")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the change was not picked up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    scene.create(&naming_the_image("allowed"));
+    scene.wait_for("allowed handled", Duration::from_secs(120), |runs| {
+        runs.iter().any(|r| {
+            r["metadata"]["name"] == "allowed"
+                && matches!(annotation(r, "signed"), Some("true" | "failed"))
+        })
+    });
+    assert_eq!(controller.stop(), 0);
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let allowed = scene.taskrun("allowed").expect("allowed");
+    assert_eq!(
+        annotation(&allowed, "signed"),
+        Some("true"),
+        "{allowed}\n{}",
+        scene.log_tails()
+    );
+    assert!(
+        log.contains("storage.oci.repository.insecure") && log.contains("TLS"),
+        "the danger is logged: {log}"
+    );
+    // The image signature, read back with skopeo: a simple-signing payload naming the
+    // image's digest.
+    let manifest = reg
+        .inspect_raw("team/app", &sig_tag)
+        .expect("the .sig tag was pushed");
+    let layer = &manifest["layers"][0];
+    let payload: Value = serde_json::from_slice(
+        &reg.blob("team/app", layer["digest"].as_str().expect("layer digest")),
+    )
+    .expect("payload JSON");
+    assert_eq!(
+        payload["critical"]["image"]["docker-manifest-digest"], digest,
+        "{payload}"
+    );
+}
+
+/// The entries the Sigstore double at `url` was asked to log (`POST
+/// /api/v1/log/entries`, whatever it answered).
+fn rekor_uploads(url: &str) -> usize {
+    let out = Command::new("curl")
+        .args(["-sf", &format!("{url}/__requests")])
+        .output()
+        .expect("curl runs");
+    assert!(out.status.success(), "GET {url}/__requests failed");
+    let requests: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    requests
+        .iter()
+        .filter(|r| r[0] == "POST" && r[1] == "/api/v1/log/entries")
+        .count()
+}
+
+/// Chains' counters (pkg/chains/signing.go): `sign_created` and `payload_uploaded`
+/// once per signed object (the attestation and each image signature), whatever kind
+/// of payload; `payload_stored` once per object and backend that stored it;
+/// `marked_signed` once per run; `signing_failures_total` once per failed step.
+#[test]
+fn chains_counters_count_per_object_backend_and_upload() {
+    let Some(python) = tool("INTEROP_PYTHON", "controller metrics") else {
+        return;
+    };
+    let Some((_sigstore, url)) = common::sigstore_double("controller metrics") else {
+        return;
+    };
+    let gcs_dir = tempfile::tempdir().expect("tmp");
+    let gcs = common::gcs_double(&python, gcs_dir.path());
+    gcs.create_bucket("prov");
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.taskrun.storage": "tekton,gcs",
+            "artifacts.oci.storage": "gcs",
+            "storage.gcs.bucket": "prov",
+            "transparency.enabled": "true",
+            "transparency.url": url,
+        })),
+        // Each names one image (gcr.io/my/image).
+        taskrun("steady", "True"),
+        taskrun("flaky", "True"),
+    ];
+    // `flaky`'s first `tekton` write fails: one failed attempt, then signed.
+    let Some(scene) = Scene::start("metrics", &objects, json!({"flaky": 1})) else {
+        return;
+    };
+    let credentials = gcs.credentials.display().to_string();
+    let controller = Running(Some(scene.controller(&[
+        ("CHAINSEAL_METRICS_ADDR", "127.0.0.1:0"),
+        ("CHAINSEAL_STORAGE_ENDPOINT", gcs.endpoint.as_str()),
+        ("GOOGLE_APPLICATION_CREDENTIALS", credentials.as_str()),
+    ])));
+    let port = scene.metrics_port("controller.log");
+    scene.wait_for("both runs signed", Duration::from_secs(60), |runs| {
+        runs.iter()
+            .filter(|r| annotation(r, "signed") == Some("true"))
+            .count()
+            == 2
+    });
+    let (code, text) = http_get(port, "/metrics").expect("metrics answer");
+    assert_eq!(code, 200);
+    assert_eq!(controller.stop(), 0);
+    // Three attempts (steady; flaky twice), each signing and logging the attestation
+    // and the image signature. Stored: the attestation in `gcs` and `tekton`, the
+    // image signature in `gcs`; flaky's first attempt lost only its `tekton` write.
+    for line in [
+        "watcher_taskrun_sign_created_total 6",
+        "watcher_taskrun_payload_uploaded_total 6",
+        "watcher_taskrun_payload_stored_total 8",
+        "watcher_taskrun_marked_signed_total 2",
+        "watcher_taskrun_signing_failures_total{error_type=\"storage\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} missing in:\n{text}");
+    }
+    assert!(
+        !text.contains("error_type=\"tlog\""),
+        "no upload failed:\n{text}"
+    );
+    assert_eq!(rekor_uploads(&url), 6, "one upload per signed object");
+}
+
+/// Chains' `transparency.enabled` is on for exactly `true` and `manual`; any other
+/// value (`True`, `1`, `yes`) is off, not an error (pkg/config/config.go `oneOf`).
+#[test]
+fn transparency_is_on_only_for_the_values_chains_accepts() {
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.oci.storage": "",
+            "transparency.enabled": "True",
+            // Nothing listens: a run logged here would fail.
+            "transparency.url": "http://127.0.0.1:9",
+        })),
+        taskrun("unlogged", "True"),
+    ];
+    let Some(scene) = Scene::start("transparency values", &objects, json!({})) else {
+        return;
+    };
+    let controller = Running(Some(scene.controller(&[])));
+    scene.wait_for("the run handled", Duration::from_secs(60), |runs| {
+        signed(runs) == 1
+    });
+    assert_eq!(controller.stop(), 0);
+    let run = scene.taskrun("unlogged").expect("run");
+    assert_eq!(annotation(&run, "signed"), Some("true"), "{run:#}");
+    assert_eq!(annotation(&run, "retries"), None);
+    assert_eq!(annotation(&run, "transparency"), None);
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).expect("log");
+    assert!(
+        log.contains("transparency.enabled") && log.contains("`True`"),
+        "the ignored value is not named in the log:\n{log}"
+    );
+}
+
+/// A failed attempt keeps the log entry it made (`chains.tekton.dev/transparency`,
+/// written with `retries`, as Chains' `HandleRetry` writes its extra annotations), so
+/// the retry of a `manual` run does not log it again.
+#[test]
+fn a_failed_attempt_keeps_its_log_entry_so_manual_mode_logs_once() {
+    let Some((_sigstore, url)) = common::sigstore_double("manual transparency retry") else {
+        return;
+    };
+    let mut asked = taskrun("asked", "True");
+    asked["metadata"]["annotations"]["chains.tekton.dev/transparency-upload"] = json!("true");
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.oci.storage": "",
+            "transparency.enabled": "manual",
+            "transparency.url": url,
+        })),
+        asked,
+    ];
+    // The first `tekton` write fails, after the upload: one failed attempt.
+    let Some(scene) = Scene::start("manual retry", &objects, json!({"asked": 1})) else {
+        return;
+    };
+    let controller = Running(Some(scene.controller(&[])));
+    scene.wait_for("the run signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 1
+    });
+    assert_eq!(controller.stop(), 0);
+    let run = scene.taskrun("asked").expect("run");
+    assert_eq!(annotation(&run, "signed"), Some("true"), "{run:#}");
+    assert_eq!(annotation(&run, "retries"), Some("0"), "one failed attempt");
+    let entry = annotation(&run, "transparency").expect("transparency annotation");
+    assert!(
+        entry.starts_with(&format!("{url}/api/v1/log/entries?logIndex=")),
+        "{entry}"
+    );
+    let record = scene.record();
+    let retry_writes: Vec<&Value> = record
+        .0
+        .iter()
+        .filter(|w| w["annotations"]["chains.tekton.dev/retries"] == "0")
+        .collect();
+    assert!(
+        !retry_writes.is_empty()
+            && retry_writes
+                .iter()
+                .all(|w| w["annotations"]["chains.tekton.dev/transparency"] == entry),
+        "the retry mark came without the entry: {retry_writes:#?}\n{}",
+        record.summary()
+    );
+    assert_eq!(rekor_uploads(&url), 1, "logged once across the attempts");
+}
+
+/// The lines of the controller's log (`controller.log`) that contain every one of
+/// `needles`.
+fn log_lines_with(scene: &Scene, needles: &[&str]) -> Vec<String> {
+    std::fs::read_to_string(scene.dir.path().join("controller.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| needles.iter().all(|n| l.contains(n)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Wait until `count` lines of the controller's log contain every one of `needles`.
+fn wait_for_log_lines(scene: &Scene, needles: &[&str], count: usize) {
+    let start = Instant::now();
+    while log_lines_with(scene, needles).len() < count {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {count} log line(s) with {needles:?}; log:\n{}",
+            std::fs::read_to_string(scene.dir.path().join("controller.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `signers.x509.fulcio.provider` picks the identity token (cosign's `envvar`:
+/// `SIGSTORE_ID_TOKEN`, over the token file `filesystem` reads), `fulcio.issuer` is
+/// the issuer that token must have, an unknown provider is refused as an invalid
+/// ConfigMap naming the supported ones, and the keys chainseal ignores
+/// (`tuf.mirror.url`, `kms.auth.spire.*`) are each named in one warning at start-up
+/// and one per ConfigMap change.
+#[test]
+fn fulcio_provider_and_issuer_pick_the_token_and_ignored_keys_are_warned_about() {
+    let Some((_sigstore, url)) = common::sigstore_double("fulcio provider and issuer") else {
+        return;
+    };
+    const GITLAB: &str = "https://gitlab.com";
+    const KUBERNETES: &str = "https://kubernetes.default.svc";
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.oci.storage": "",
+            "signers.x509.fulcio.enabled": "true",
+            "signers.x509.fulcio.address": url,
+            "signers.x509.identity.token.file": "oidc-token",
+            "signers.x509.fulcio.provider": "envvar",
+            "signers.x509.fulcio.issuer": GITLAB,
+            "signers.x509.tuf.mirror.url": "https://tuf.example.com",
+            "signers.kms.auth.spire.sock": "unix:///tmp/spire-agent/public/api.sock",
+            "signers.kms.auth.spire.audience": "vault",
+        })),
+        taskrun("from-envvar", "True"),
+    ];
+    let Some(scene) = Scene::start("fulcio provider and issuer", &objects, json!({})) else {
+        return;
+    };
+    // The token file (what `filesystem` and no provider read) and `SIGSTORE_ID_TOKEN`
+    // (what `envvar` reads) are tokens of two issuers, so the certificate says which.
+    std::fs::write(
+        scene.dir.path().join("oidc-token"),
+        common::identity_token(json!({"iss": KUBERNETES,
+            "sub": "system:serviceaccount:tekton-chains:tekton-chains-controller",
+            "aud": "sigstore"})),
+    )
+    .expect("token");
+    let gitlab_token = common::identity_token(
+        json!({"iss": GITLAB, "sub": "project_path:acme/app:ref_type:branch:ref:main",
+               "aud": "sigstore"}),
+    );
+    let controller = Running(Some(
+        scene.controller(&[("SIGSTORE_ID_TOKEN", &gitlab_token)]),
+    ));
+    scene.wait_for("the first run signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 1
+    });
+    let certified = ["Fulcio certified an ephemeral key"];
+    let issuers = |scene: &Scene| -> Vec<&'static str> {
+        log_lines_with(scene, &certified)
+            .iter()
+            .map(|l| {
+                if l.contains(GITLAB) {
+                    GITLAB
+                } else if l.contains(KUBERNETES) {
+                    KUBERNETES
+                } else {
+                    "?"
+                }
+            })
+            .collect()
+    };
+    assert_eq!(
+        issuers(&scene),
+        [GITLAB],
+        "provider `envvar`: SIGSTORE_ID_TOKEN"
+    );
+    let run = scene.taskrun("from-envvar").expect("run");
+    assert_eq!(annotation(&run, "signed"), Some("true"), "{run:#}");
+    let ignored = [
+        "signers.x509.tuf.mirror.url",
+        "signers.kms.auth.spire.sock",
+        "signers.kms.auth.spire.audience",
+    ];
+    let warned = |scene: &Scene, key: &str| log_lines_with(scene, &["WARN", key, "ignored"]).len();
+    for key in ignored {
+        assert_eq!(
+            warned(&scene, key),
+            1,
+            "one start-up warning naming `{key}`"
+        );
+    }
+
+    // A change: `filesystem` reads the token file; the warnings come once more.
+    patch_chains_config(
+        &scene,
+        json!({"signers.x509.fulcio.provider": "filesystem",
+               "signers.x509.fulcio.issuer": KUBERNETES}),
+    );
+    wait_for_log_lines(&scene, &["settings rebuilt"], 1);
+    scene.create(&taskrun("from-file", "True"));
+    scene.wait_for("the second run signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 2
+    });
+    assert_eq!(
+        issuers(&scene),
+        [GITLAB, KUBERNETES],
+        "provider `filesystem`: the file"
+    );
+    for key in ignored {
+        assert_eq!(warned(&scene, key), 2, "one more warning naming `{key}`");
+    }
+
+    // A provider chainseal does not have: the ConfigMap is invalid, the settings kept.
+    patch_chains_config(&scene, json!({"signers.x509.fulcio.provider": "spiffe"}));
+    wait_for_log_lines(&scene, &["changed but is invalid", "spiffe"], 1);
+    let refusal = log_lines_with(&scene, &["changed but is invalid"]).join("\n");
+    for supported in ["filesystem", "github-actions", "envvar"] {
+        assert!(
+            refusal.contains(supported),
+            "`{supported}` not listed: {refusal}"
+        );
+    }
+
+    // An issuer the token does not have: the run is never signed, and the log says why.
+    patch_chains_config(
+        &scene,
+        json!({"signers.x509.fulcio.provider": "filesystem",
+               "signers.x509.fulcio.issuer": GITLAB}),
+    );
+    wait_for_log_lines(&scene, &["settings rebuilt"], 2);
+    scene.create(&taskrun("wrong-issuer", "True"));
+    scene.wait_for("the third run handled", Duration::from_secs(60), |runs| {
+        signed(runs) == 3
+    });
+    assert_eq!(controller.stop(), 0);
+    let run = scene.taskrun("wrong-issuer").expect("run");
+    assert_eq!(annotation(&run, "signed"), Some("failed"), "{run:#}");
+    assert_eq!(
+        issuers(&scene).len(),
+        2,
+        "no certificate for the wrong issuer"
+    );
+    let why = log_lines_with(&scene, &[KUBERNETES, GITLAB, "signers.x509.fulcio.issuer"]);
+    assert!(
+        !why.is_empty(),
+        "the issuer mismatch is not explained in the log"
+    );
+    for key in ignored {
+        assert_eq!(
+            warned(&scene, key),
+            3,
+            "`{key}`: one warning per settings build"
+        );
+    }
+}

@@ -1573,3 +1573,85 @@ fn flip_first_byte_b64(text: &str) -> String {
     bytes[0] ^= 1;
     STANDARD.encode(bytes)
 }
+
+/// Read the manifest `reference` with a registry client whose settings have
+/// `insecure_everywhere`; `Ok(found)` or the error's text.
+async fn read_manifest(reference: String, insecure_everywhere: bool) -> Result<bool, String> {
+    let registry = chainseal::oci::Registry::new(&chainseal::oci::Settings {
+        insecure_everywhere,
+        ..Default::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let r = chainseal::oci::parse_reference(&reference).map_err(|e| e.to_string())?;
+    registry
+        .manifest(&r, &["application/vnd.oci.image.manifest.v1+json"])
+        .await
+        .map(|m| m.is_some())
+        .map_err(|e| e.to_string())
+}
+
+/// Chains parity (#20): with `insecure_everywhere` (chains-config's
+/// `storage.oci.repository.insecure`), a registry nobody listed insecure is reached
+/// over https with a certificate no trusted CA signed, and over plain HTTP when it
+/// does not speak https; without it, both are refused before a request is made. The
+/// #18 redirect guard still holds: an https registry cannot send chainseal to http.
+#[test]
+fn insecure_everywhere_skips_tls_verification_and_falls_back_to_plain_http() {
+    let Some(python) = common::tool("INTEROP_PYTHON", "insecure registry test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let tls = dir.path().join("tls");
+    std::fs::create_dir(&tls).expect("mkdir");
+    let (tls_log, plain_log) = (dir.path().join("tls.jsonl"), dir.path().join("plain.jsonl"));
+    let (_tls_registry, url) = common::http_double(
+        &python,
+        "hostile_registry.py",
+        &[
+            tls_log.to_str().expect("utf-8"),
+            "--tls",
+            tls.to_str().expect("utf-8"),
+        ],
+    );
+    let tls_host = url.trim_start_matches("http://").to_owned();
+    let (_plain_registry, url) = common::http_double(
+        &python,
+        "hostile_registry.py",
+        &[plain_log.to_str().expect("utf-8")],
+    );
+    let plain_host = url.trim_start_matches("http://").to_owned();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ((tls_refused, plain_refused), (tls_reached, plain_reached, downgrade)) =
+        runtime.block_on(async {
+            // Refused first, so the logs show no request got through without the key.
+            let refused = tokio::join!(
+                read_manifest(format!("{tls_host}/plain/app:v1"), false),
+                read_manifest(format!("{plain_host}/plain/app:v1"), false),
+            );
+            let requests = |log: &Path| std::fs::read_to_string(log).unwrap_or_default();
+            assert_eq!(requests(&tls_log), "", "a request passed the refused TLS");
+            assert_eq!(requests(&plain_log), "", "https went to plain HTTP");
+            let reached = tokio::join!(
+                read_manifest(format!("{tls_host}/plain/app:v1"), true),
+                read_manifest(format!("{plain_host}/plain/app:v1"), true),
+                read_manifest(format!("{tls_host}/downgrade/app:v1"), true),
+            );
+            (refused, reached)
+        });
+    let refused = tls_refused.expect_err("an unverified certificate is refused");
+    assert!(refused.contains("certificate"), "{refused}");
+    plain_refused.expect_err("plain HTTP is refused");
+    // The double answers MANIFEST_UNKNOWN: reached, and the manifest is absent.
+    assert_eq!(tls_reached, Ok(false), "https without verification");
+    assert_eq!(plain_reached, Ok(false), "the plain-HTTP fallback");
+    let downgrade = downgrade.expect_err("the https registry redirects to http");
+    assert!(
+        downgrade.contains("refused a redirect from https to http"),
+        "{downgrade}"
+    );
+    let log = std::fs::read_to_string(&plain_log).expect("plain log");
+    assert!(log.contains("/v2/plain/app/manifests/v1"), "{log}");
+}

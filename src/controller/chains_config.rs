@@ -75,7 +75,8 @@ pub struct ChainsConfig {
     pub deep_inspection: bool,
     /// `storage.oci.repository`.
     pub oci_repository: Option<String>,
-    /// `storage.oci.repository.insecure`.
+    /// `storage.oci.repository.insecure`: every registry (the run's images and the
+    /// storage repository) without TLS verification, or over plain HTTP.
     pub oci_insecure: bool,
     /// `storage.oci.encoding-format`.
     pub oci_encoding: OciEncoding,
@@ -122,6 +123,90 @@ pub struct Fulcio {
     pub address: String,
     /// `signers.x509.identity.token.file`; else the projected token at Chains' path.
     pub token_file: Option<String>,
+    /// `signers.x509.fulcio.provider`: where the identity token comes from; `None`:
+    /// the token file.
+    pub provider: Option<TokenProvider>,
+    /// `signers.x509.fulcio.issuer`: the issuer the identity token must have; `None`
+    /// when unset or Chains' default (which only cosign's interactive flows use).
+    pub issuer: Option<String>,
+}
+
+/// A cosign identity-token provider (`signers.x509.fulcio.provider`) chainseal has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProvider {
+    /// `filesystem`: the projected token at Chains' path, or
+    /// `signers.x509.identity.token.file` when set (as Chains).
+    Filesystem,
+    /// `filesystem-custom-path` (Chains' own): `signers.x509.identity.token.file`,
+    /// else Chains' path.
+    FilesystemCustomPath,
+    /// `github-actions`: GitHub Actions' ID-token request (`ACTIONS_ID_TOKEN_REQUEST_URL`
+    /// and `_TOKEN` in the controller's environment).
+    GithubActions,
+    /// `envvar`: the controller's `SIGSTORE_ID_TOKEN`.
+    Envvar,
+}
+
+impl TokenProvider {
+    /// Each provider chainseal has, by its cosign name.
+    pub const ALL: [(&'static str, Self); 4] = [
+        ("filesystem", Self::Filesystem),
+        ("filesystem-custom-path", Self::FilesystemCustomPath),
+        ("github-actions", Self::GithubActions),
+        ("envvar", Self::Envvar),
+    ];
+
+    /// The provider named `name`, if chainseal has it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+    }
+}
+
+/// What an unknown `signers.x509.fulcio.provider` is told.
+const PROVIDERS_ALLOWED: &str = "one of filesystem, filesystem-custom-path, github-actions, envvar (cosign's spiffe, google-workload-identity, google-impersonate and buildkite-agent are not supported by chainseal)";
+
+/// Chains' default `signers.x509.fulcio.issuer` (public-good Sigstore's interactive
+/// login, never the issuer of a workload token).
+pub const DEFAULT_FULCIO_ISSUER: &str = "https://oauth2.sigstore.dev/auth";
+
+/// Chains' default `signers.x509.tuf.mirror.url` (sigstore's `tuf.DefaultRemoteRoot`).
+pub const DEFAULT_TUF_MIRROR: &str = "https://tuf-repo-cdn.sigstore.dev";
+
+/// A Chains key chainseal reads but does not act on, with what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredKey {
+    /// The key.
+    pub key: &'static str,
+    /// What to do instead.
+    pub instead: &'static str,
+}
+
+/// The Chains keys set in `data` that chainseal ignores (each is logged as a warning
+/// whenever the settings are built): `signers.x509.tuf.mirror.url` other than the
+/// default, and `signers.kms.auth.spire.*`.
+pub fn ignored_keys(data: &BTreeMap<String, String>) -> Vec<IgnoredKey> {
+    let set = |k: &str| data.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let mut out = Vec::new();
+    if set("signers.x509.tuf.mirror.url")
+        .is_some_and(|v| v.trim_end_matches('/') != DEFAULT_TUF_MIRROR)
+    {
+        out.push(IgnoredKey {
+            key: "signers.x509.tuf.mirror.url",
+            instead: "chainseal fetches no TUF trust root when signing; verify with `chainseal verify --trusted-root` (`CHAINSEAL_TRUSTED_ROOT`) given the mirror's `trusted_root.json`",
+        });
+    }
+    for key in [
+        "signers.kms.auth.spire.sock",
+        "signers.kms.auth.spire.audience",
+    ] {
+        if set(key).is_some() {
+            out.push(IgnoredKey {
+                key,
+                instead: "chainseal gets no SPIFFE JWT-SVID; give the KMS a token with `signers.kms.auth.token-path` or `signers.kms.auth.oidc.token-path` (a JWT-SVID the SPIFFE helper writes to a file works)",
+            });
+        }
+    }
+    out
 }
 
 const FORMATS: &str = "in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4";
@@ -208,6 +293,52 @@ fn artifact(
     })
 }
 
+/// `transparency.enabled` as Chains reads it (pkg/config/config.go, `oneOf`): exactly
+/// `true` is on and exactly `manual` is manual; anything else (`false`, empty, `True`,
+/// `1`, ` true`) is off, never an error. A value other than `false` or empty is
+/// logged: it reads as "on" to a person.
+fn transparency_mode(data: &BTreeMap<String, String>) -> crate::transparency::Mode {
+    use crate::transparency::Mode;
+    match data.get("transparency.enabled").map(String::as_str) {
+        Some("true") => Mode::On,
+        Some("manual") => Mode::Manual,
+        None | Some("" | "false") => Mode::Off,
+        Some(other) => {
+            tracing::warn!(
+                "chains-config `transparency.enabled` is `{other}`: only `true` and `manual` turn the transparency log on (as in Chains), so it is off"
+            );
+            Mode::Off
+        }
+    }
+}
+
+/// The backends that can keep image signatures, for `artifacts.oci.storage`.
+const IMAGE_STORAGE: &[&str] = &["tekton", "oci", "gcs", "docdb", "grafeas"];
+
+/// Refuse an `artifacts.oci.storage` (of an enabled `oci` type) naming a backend
+/// that cannot keep image signatures. Chains accepts `archivista` there and then
+/// fails every image signature at store time (it takes DSSE envelopes only), and
+/// `kafka` is unreachable; chainseal says so when the ConfigMap is read.
+fn image_storage(data: &BTreeMap<String, String>) -> Result<(), Error> {
+    const KEY: &str = "artifacts.oci.storage";
+    let value = data.get(KEY).map_or("oci", |v| v.trim());
+    match value
+        .split(',')
+        .map(str::trim)
+        .find(|b| !IMAGE_STORAGE.contains(b))
+    {
+        Some(backend) => Err(invalid(
+            KEY,
+            value,
+            &format!(
+                "`{backend}` cannot keep image signatures; use a comma-separated set of {} (or `artifacts.oci.signer: none` to sign no images)",
+                IMAGE_STORAGE.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 impl ChainsConfig {
     /// Parse the ConfigMap's `data`.
     pub fn parse(data: &BTreeMap<String, String>) -> Result<Self, Error> {
@@ -225,6 +356,9 @@ impl ChainsConfig {
         let taskrun = artifact(data, "taskrun", &formats, ALL, "tekton")?;
         let pipelinerun = artifact(data, "pipelinerun", &formats, PIPELINERUN, "tekton")?;
         let oci = artifact(data, "oci", &["simplesigning"], ALL, "oci")?;
+        if oci.is_some() {
+            image_storage(data)?;
+        }
         let get = |k: &str| {
             data.get(k)
                 .map(|v| v.trim().to_owned())
@@ -247,16 +381,23 @@ impl ChainsConfig {
                 invalid("builddefinition.buildtype", &v, &e.to_string())
             })?,
         };
-        let fulcio = boolean(data, "signers.x509.fulcio.enabled", false).then(|| Fulcio {
-            address: get("signers.x509.fulcio.address")
-                .unwrap_or_else(|| crate::keyless::DEFAULT_FULCIO_URL.into()),
-            token_file: get("signers.x509.identity.token.file"),
-        });
-        let transparency = match get("transparency.enabled").as_deref() {
-            Some("manual") => crate::transparency::Mode::Manual,
-            _ if boolean(data, "transparency.enabled", false) => crate::transparency::Mode::On,
-            _ => crate::transparency::Mode::Off,
+        let fulcio = match boolean(data, "signers.x509.fulcio.enabled", false) {
+            false => None,
+            true => Some(Fulcio {
+                address: get("signers.x509.fulcio.address")
+                    .unwrap_or_else(|| crate::keyless::DEFAULT_FULCIO_URL.into()),
+                token_file: get("signers.x509.identity.token.file"),
+                provider: match get("signers.x509.fulcio.provider") {
+                    None => None,
+                    Some(name) => Some(TokenProvider::from_name(&name).ok_or_else(|| {
+                        invalid("signers.x509.fulcio.provider", &name, PROVIDERS_ALLOWED)
+                    })?),
+                },
+                issuer: get("signers.x509.fulcio.issuer")
+                    .filter(|i| i.trim_end_matches('/') != DEFAULT_FULCIO_ISSUER),
+            }),
         };
+        let transparency = transparency_mode(data);
         Ok(Self {
             fulcio,
             transparency,
@@ -372,6 +513,113 @@ mod tests {
         )]))
         .expect("valid");
         assert!(c.deep_inspection);
+    }
+
+    #[test]
+    fn image_storage_must_keep_image_signatures() {
+        for value in ["archivista", "tekton, kafka", "oci,archivista"] {
+            let err =
+                ChainsConfig::parse(&map(&[("artifacts.oci.storage", value)])).expect_err(value);
+            assert_eq!(err.key, "artifacts.oci.storage");
+            assert!(
+                err.allowed.contains("cannot keep image signatures"),
+                "{err}"
+            );
+        }
+        let c =
+            ChainsConfig::parse(&map(&[("artifacts.oci.storage", "tekton, gcs")])).expect("valid");
+        assert_eq!(
+            c.oci.map(|o| o.storage),
+            Some(vec![Backend::Tekton, Backend::Gcs])
+        );
+        // A disabled type drops nothing: its storage is not looked at.
+        ChainsConfig::parse(&map(&[
+            ("artifacts.oci.storage", "archivista"),
+            ("artifacts.oci.signer", "none"),
+        ]))
+        .expect("valid");
+    }
+
+    #[test]
+    fn transparency_is_on_only_for_exactly_true_or_manual() {
+        use crate::transparency::Mode;
+        let mode = |v: &str| {
+            ChainsConfig::parse(&map(&[("transparency.enabled", v)]))
+                .expect("never an error")
+                .transparency
+        };
+        assert_eq!(mode("true"), Mode::On);
+        assert_eq!(mode("manual"), Mode::Manual);
+        for off in [
+            "false", "", "True", "TRUE", "1", "t", "on", "yes", " true", "Manual",
+        ] {
+            assert_eq!(mode(off), Mode::Off, "`{off}`");
+        }
+        let unset = ChainsConfig::parse(&BTreeMap::new()).expect("valid");
+        assert_eq!(unset.transparency, Mode::Off);
+    }
+
+    #[test]
+    fn fulcio_provider_and_issuer_are_read_and_unknown_providers_refused() {
+        let keyless = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("signers.x509.fulcio.enabled", "true")];
+            pairs.extend_from_slice(extra);
+            ChainsConfig::parse(&map(&pairs)).map(|c| c.fulcio.expect("fulcio enabled"))
+        };
+        let unset = keyless(&[]).expect("valid");
+        assert_eq!((unset.provider, unset.issuer), (None, None));
+        for (name, provider) in TokenProvider::ALL {
+            let f = keyless(&[("signers.x509.fulcio.provider", name)]).expect(name);
+            assert_eq!(f.provider, Some(provider));
+        }
+        let f = keyless(&[("signers.x509.fulcio.issuer", "https://gitlab.com")]).expect("valid");
+        assert_eq!(f.issuer.as_deref(), Some("https://gitlab.com"));
+        // Chains' default issuer is what cosign's interactive login uses: no check.
+        let f = keyless(&[("signers.x509.fulcio.issuer", DEFAULT_FULCIO_ISSUER)]).expect("valid");
+        assert_eq!(f.issuer, None);
+        for unknown in ["spiffe", "google", "github", "buildkite-agent", "vault"] {
+            let err = keyless(&[("signers.x509.fulcio.provider", unknown)]).expect_err(unknown);
+            assert_eq!(err.key, "signers.x509.fulcio.provider");
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("`{unknown}`"))
+                    && [
+                        "filesystem",
+                        "filesystem-custom-path",
+                        "github-actions",
+                        "envvar"
+                    ]
+                    .iter()
+                    .all(|p| text.contains(p)),
+                "{text}"
+            );
+        }
+        // As in Chains, the provider matters only when Fulcio is enabled.
+        let off = ChainsConfig::parse(&map(&[("signers.x509.fulcio.provider", "spiffe")]));
+        assert_eq!(off.map(|c| c.fulcio), Ok(None));
+    }
+
+    #[test]
+    fn keys_chainseal_ignores_are_listed() {
+        let keys = |pairs: &[(&str, &str)]| -> Vec<&'static str> {
+            ignored_keys(&map(pairs)).iter().map(|i| i.key).collect()
+        };
+        assert!(keys(&[]).is_empty());
+        assert!(keys(&[("signers.x509.tuf.mirror.url", DEFAULT_TUF_MIRROR)]).is_empty());
+        assert!(keys(&[("signers.kms.auth.spire.sock", " ")]).is_empty());
+        assert_eq!(
+            keys(&[
+                ("signers.x509.tuf.mirror.url", "https://tuf.example.com"),
+                ("signers.kms.auth.spire.sock", "unix:///spire.sock"),
+                ("signers.kms.auth.spire.audience", "vault"),
+                ("signers.kms.auth.token-path", "/var/run/vault-token"),
+            ]),
+            [
+                "signers.x509.tuf.mirror.url",
+                "signers.kms.auth.spire.sock",
+                "signers.kms.auth.spire.audience"
+            ]
+        );
     }
 
     #[test]

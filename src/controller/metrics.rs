@@ -3,7 +3,9 @@
 //!
 //! Chains' counters (`watcher_{taskrun,pipelinerun}_sign_created_total`,
 //! `_payload_uploaded_total`, `_payload_stored_total`, `_marked_signed_total`,
-//! `_signing_failures_total{error_type}`) keep dashboards working; chainseal adds the
+//! `_signing_failures_total{error_type}`), counted as Chains counts them (per signed
+//! object, per upload, per object and backend; see [`KindMetrics`]), keep dashboards
+//! working; chainseal adds the
 //! queue depth, the time a run spends being handled, and the time from a run's
 //! completion to its `signed` annotation.
 
@@ -33,15 +35,17 @@ pub struct ErrorType {
 
 /// One kind's counters.
 pub struct KindMetrics {
-    /// Payloads signed.
+    /// Payloads signed: the attestation and each image signature, at every attempt.
     pub sign_created: Counter,
-    /// Transparency-log uploads (always 0 until Rekor is supported).
+    /// Transparency-log entries made: one per signed object logged.
     pub payload_uploaded: Counter,
-    /// Payloads stored (every backend of a type).
+    /// Stores that succeeded: one per object and backend (`tekton` once the patch
+    /// with the `signed` mark lands).
     pub payload_stored: Counter,
     /// Runs marked `signed: "true"`.
     pub marked_signed: Counter,
-    /// Failures by stage.
+    /// Failures of the run's attestation by stage, one per failed step or store; image
+    /// signatures' failures are not counted (as in Chains).
     pub failures: Family<ErrorType, Counter>,
     /// Seconds from a run's `completionTime` to its `signed` annotation.
     pub completion_to_signed: Histogram,

@@ -243,7 +243,7 @@ async fn look(
                         "payload_creation: the child TaskRun `{name}` is not owned by this PipelineRun (no controlling ownerReference to its uid): refusing to attest it"
                     );
                     warn!(run = %key, "{why}");
-                    return Ok((retry(cluster, key, &obj, why).await, obj));
+                    return Ok((retry(cluster, key, &obj, why, &Map::new()).await, obj));
                 }
                 values.extend(kids)
             }
@@ -254,10 +254,12 @@ async fn look(
     }
     let counters = metrics.kind(key.kind);
     let upload = wants_tlog(settings, &obj);
-    let stored = sign_and_store(settings, counters, key, values, upload)
+    let mut tally = Tally::default();
+    let stored = sign_and_store(settings, counters, key, values, upload, &mut tally)
         .await
         .and_then(|mut notes| {
             // `tekton` storage and the mark in one patch: both land or neither does.
+            notes.extend(tally.extra.clone());
             notes.insert(format!("{PREFIX}signed"), Value::String("true".into()));
             let existing = obj
                 .pointer("/metadata/annotations")
@@ -266,6 +268,7 @@ async fn look(
                 .unwrap_or_default();
             let size = crate::storage::tekton::merged_size(&existing, &notes);
             if size > crate::storage::tekton::ANNOTATIONS_LIMIT {
+                record_error(counters, Stage::Storage);
                 return Err(vec![Failure {
                     stage: Stage::Storage,
                     message: format!(
@@ -282,6 +285,7 @@ async fn look(
             .annotate(key.kind, &key.namespace, &key.name, &notes)
             .await
             .map_err(|e| {
+                record_error(counters, Stage::Storage);
                 vec![Failure {
                     stage: Stage::Storage,
                     message: format!("writing the run's annotations: {e}"),
@@ -292,6 +296,7 @@ async fn look(
     let outcome = match stored {
         Ok(()) => {
             info!(run = %key, "signed");
+            counters.payload_stored.inc_by(tally.tekton_objects);
             counters.marked_signed.inc();
             if let Some(done) = obj
                 .pointer("/status/completionTime")
@@ -304,24 +309,54 @@ async fn look(
             Outcome::Signed
         }
         Err(failures) => {
+            // Counted where they happened (`record_error`).
             for f in &failures {
                 warn!(run = %key, stage = f.stage.label(), "{}", f.message);
-                counters
-                    .failures
-                    .get_or_create(&ErrorType {
-                        error_type: f.stage.label().to_owned(),
-                    })
-                    .inc();
             }
             let why = failures
                 .iter()
                 .map(|f| format!("{}: {}", f.stage.label(), f.message))
                 .collect::<Vec<_>>()
                 .join("; ");
-            retry(cluster, key, &obj, why).await
+            retry(cluster, key, &obj, why, &tally.extra).await
         }
     };
     Ok((outcome, obj))
+}
+
+/// What an attempt leaves besides its outcome.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Annotations written with whatever mark ends the attempt (`signed` or
+    /// `retries`/`failed`), as Chains' `extraAnnotations`: `transparency`, the entry of
+    /// the last successful upload, so a `manual` run is not logged again on retry.
+    extra: Map<String, Value>,
+    /// Objects (the attestation, image signatures) kept by `tekton` storage: counted
+    /// as stored once the patch with the `signed` mark lands.
+    tekton_objects: u64,
+}
+
+impl Tally {
+    /// One object logged in the transparency log as `entry`.
+    fn uploaded(&mut self, counters: &KindMetrics, entry: &crate::transparency::LogEntry) {
+        counters.payload_uploaded.inc();
+        self.extra.insert(
+            format!("{PREFIX}transparency"),
+            Value::String(entry.location()),
+        );
+    }
+}
+
+/// Count a failure of the run's attestation in `*_signing_failures_total`, where it
+/// happens (Chains' `recordError`: once per failed step, each failed store; image
+/// signatures' failures are not counted).
+fn record_error(counters: &KindMetrics, stage: Stage) {
+    counters
+        .failures
+        .get_or_create(&ErrorType {
+            error_type: stage.label().to_owned(),
+        })
+        .inc();
 }
 
 /// A PipelineRun's child TaskRuns, once every one is finished and handled;
@@ -376,10 +411,14 @@ async fn sign_and_store(
     key: &RunKey,
     values: Vec<Value>,
     upload: bool,
+    tally: &mut Tally,
 ) -> Result<Map<String, Value>, Vec<Failure>> {
     let rekor = settings.rekor.as_ref().filter(|_| upload);
     let mut notes = Map::new();
-    let fail = |stage, message: String| vec![Failure { stage, message }];
+    let fail = |stage, message: String| {
+        record_error(counters, stage);
+        vec![Failure { stage, message }]
+    };
     let record = tekton::from_values("the Kubernetes API", values)
         .map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
     let storage_key =
@@ -392,7 +431,9 @@ async fn sign_and_store(
     };
     if let Some(a) = artifact {
         let options = settings.options(a.format);
-        let attested: Result<Map<String, Value>, Failure> = async {
+        // Ok: the `tekton` annotations, and the failures that stopped nothing (the
+        // upload, each store); Err: the failure that stopped it.
+        let attested: Result<(Map<String, Value>, Vec<Failure>), Failure> = async {
             let generated = provenance::generate(&record, &options).map_err(|e| Failure {
                 stage: Stage::PayloadCreation,
                 message: e.to_string(),
@@ -414,7 +455,7 @@ async fn sign_and_store(
             counters.sign_created.inc();
             // Logged before storing; a failed upload still lets the stores happen,
             // then fails the attempt (as Chains).
-            let mut tlog_failure = None;
+            let mut later = Vec::new();
             let tlog = match rekor {
                 Some(rekor) => {
                     let logged = match attest::verifier_pem(signer.as_ref()) {
@@ -423,7 +464,7 @@ async fn sign_and_store(
                     };
                     logged
                         .map_err(|e| {
-                            tlog_failure = Some(Failure {
+                            later.push(Failure {
                                 stage: Stage::Tlog,
                                 message: e.to_string(),
                             })
@@ -432,6 +473,9 @@ async fn sign_and_store(
                 }
                 None => None,
             };
+            if let Some(entry) = &tlog {
+                tally.uploaded(counters, entry);
+            }
             let subjects = attest::sha256_subjects(&generated.statement);
             let item = Signed {
                 key: &storage_key,
@@ -443,38 +487,40 @@ async fn sign_and_store(
                 tlog: tlog.as_ref(),
                 run: Some(&run),
             };
+            // Every backend is tried, as Chains does; each one counts.
             for backend in &a.backends {
-                backend.store(&item).await.map_err(|e| Failure {
-                    stage: Stage::Storage,
-                    message: format!("storing in `{backend}`: {e}"),
-                })?;
+                match backend.store(&item).await {
+                    Ok(_) => {
+                        counters.payload_stored.inc();
+                    }
+                    Err(e) => later.push(Failure {
+                        stage: Stage::Storage,
+                        message: format!("storing in `{backend}`: {e}"),
+                    }),
+                };
             }
             let mut tekton = Map::new();
             if a.tekton {
                 tekton = crate::storage::tekton::annotations(&item);
                 tekton.remove(&format!("{PREFIX}signed"));
+                tally.tekton_objects += 1;
             }
-            if let Some(entry) = &tlog {
-                tekton.insert(
-                    format!("{PREFIX}transparency"),
-                    Value::String(entry.location()),
-                );
-            }
-            counters.payload_stored.inc();
-            if let Some(f) = tlog_failure {
-                return Err(f);
-            }
-            Ok(tekton)
+            Ok((tekton, later))
         }
         .await;
-        match attested {
-            Ok(tekton) => notes.extend(tekton),
-            Err(f) => failures.push(f),
+        let (tekton, attestation_failures) = match attested {
+            Ok((tekton, later)) => (tekton, later),
+            Err(f) => (Map::new(), vec![f]),
+        };
+        notes.extend(tekton);
+        for f in &attestation_failures {
+            record_error(counters, f.stage);
         }
+        failures.extend(attestation_failures);
     }
     // Image signatures: TaskRuns only (their results name the images).
     if let (TektonKind::TaskRun, Some(oci)) = (key.kind, settings.oci.as_ref()) {
-        let signed: Result<(), Failure> = async {
+        let signed: Result<Map<String, Value>, Failure> = async {
             let signer = oci.signer.get().await.map_err(|m| Failure {
                 stage: Stage::Signing,
                 message: m,
@@ -485,6 +531,7 @@ async fn sign_and_store(
                     stage: Stage::Signing,
                     message: e.to_string(),
                 })?;
+            counters.sign_created.inc_by(images.len() as u64);
             let mut tlog_failure = None;
             if let Some(rekor) = rekor {
                 let bundles =
@@ -500,27 +547,45 @@ async fn sign_and_store(
                     });
                 }
             }
+            for entry in images.iter().filter_map(|i| i.tlog.as_ref()) {
+                tally.uploaded(counters, entry);
+            }
+            let mut tekton = Map::new();
             for image in &images {
-                for backend in oci.backends.iter().filter(|b| b.keeps_image_signatures()) {
-                    backend
-                        .store_image(&image.as_item(signer.as_ref(), Some(&run)))
-                        .await
-                        .map_err(|e| Failure {
+                let item = image.as_item(signer.as_ref(), Some(&run));
+                for backend in &oci.backends {
+                    // Never dropped silently (chains-config refuses such a backend).
+                    if !backend.keeps_image_signatures() {
+                        return Err(Failure {
                             stage: Stage::Storage,
-                            message: format!(
-                                "storing the signature of {} in `{backend}`: {e}",
-                                image.payload.image
-                            ),
-                        })?;
+                            message: format!("`{backend}` cannot keep image signatures"),
+                        });
+                    }
+                    backend.store_image(&item).await.map_err(|e| Failure {
+                        stage: Stage::Storage,
+                        message: format!(
+                            "storing the signature of {} in `{backend}`: {e}",
+                            image.payload.image
+                        ),
+                    })?;
+                    counters.payload_stored.inc();
+                }
+                // `tekton` storage: written with the `signed` mark, as the attestation's.
+                if oci.tekton {
+                    tekton.extend(crate::storage::tekton::image_annotations(&item));
+                    tally.tekton_objects += 1;
                 }
             }
             if let Some(f) = tlog_failure {
                 return Err(f);
             }
-            Ok(())
+            Ok(tekton)
         }
         .await;
-        failures.extend(signed.err());
+        match signed {
+            Ok(tekton) => notes.extend(tekton),
+            Err(f) => failures.push(f),
+        }
     }
     if failures.is_empty() {
         Ok(notes)
@@ -530,18 +595,25 @@ async fn sign_and_store(
 }
 
 /// Count a failed attempt that ended without its own bookkeeping (a panic, the
-/// deadline): read the run again and count it as [`retry`] does.
+/// deadline): read the run again and count it as `retry` does.
 pub async fn count_failure(cluster: &Cluster, key: &RunKey, why: String) -> Outcome {
     match cluster.get(key.kind, &key.namespace, &key.name).await {
         Ok(obj) if is_handled(&obj) => Outcome::Skipped("already handled"),
-        Ok(obj) => retry(cluster, key, &obj, why).await,
+        Ok(obj) => retry(cluster, key, &obj, why, &Map::new()).await,
         Err(crate::kube::Error::NotFound { .. }) => Outcome::Skipped("gone"),
         Err(e) => Outcome::Unavailable(e.to_string()),
     }
 }
 
-/// Count a failure: `retries` "0", "1", … up to [`MAX_RETRIES`], then `signed: failed`.
-async fn retry(cluster: &Cluster, key: &RunKey, obj: &Value, why: String) -> Outcome {
+/// Count a failure: `retries` "0", "1", … up to [`MAX_RETRIES`], then `signed: failed`,
+/// written with `extra` (Chains' `HandleRetry`).
+async fn retry(
+    cluster: &Cluster,
+    key: &RunKey,
+    obj: &Value,
+    why: String,
+    extra: &Map<String, Value>,
+) -> Outcome {
     let next = match annotation(obj, "retries") {
         None | Some("") => Some(0),
         Some(n) => match n.parse::<u32>() {
@@ -552,17 +624,25 @@ async fn retry(cluster: &Cluster, key: &RunKey, obj: &Value, why: String) -> Out
     match next {
         Some(n) => {
             let text = n.to_string();
-            mark(cluster, key, &[("retries", &text)], Outcome::Retry(n, why)).await
+            let pairs = [("retries", text.as_str())];
+            mark(cluster, key, &pairs, extra, Outcome::Retry(n, why)).await
         }
-        None => mark(cluster, key, &[("signed", "failed")], Outcome::Failed(why)).await,
+        None => {
+            let pairs = [("signed", "failed")];
+            mark(cluster, key, &pairs, extra, Outcome::Failed(why)).await
+        }
     }
 }
 
-async fn mark(cluster: &Cluster, key: &RunKey, pairs: &[(&str, &str)], then: Outcome) -> Outcome {
-    let map: Map<String, Value> = pairs
-        .iter()
-        .map(|(k, v)| (format!("{PREFIX}{k}"), Value::String((*v).to_owned())))
-        .collect();
+/// Write the `chains.tekton.dev/` annotations `pairs` and `extra` in one patch.
+async fn mark(
+    cluster: &Cluster,
+    key: &RunKey,
+    pairs: &[(&str, &str)],
+    extra: &Map<String, Value>,
+    then: Outcome,
+) -> Outcome {
+    let map = mark_annotations(pairs, extra);
     match cluster
         .annotate(key.kind, &key.namespace, &key.name, &map)
         .await
@@ -579,6 +659,16 @@ async fn mark(cluster: &Cluster, key: &RunKey, pairs: &[(&str, &str)], then: Out
     }
 }
 
+/// The annotations of a mark: `extra` (already `chains.tekton.dev/` keys) and then
+/// `pairs` (names under the prefix), which win.
+fn mark_annotations(pairs: &[(&str, &str)], extra: &Map<String, Value>) -> Map<String, Value> {
+    let mut map = extra.clone();
+    for (k, v) in pairs {
+        map.insert(format!("{PREFIX}{k}"), Value::String((*v).to_owned()));
+    }
+    map
+}
+
 /// Shared handle for settings swapped on a ConfigMap change.
 pub type SharedSettings = Arc<tokio::sync::RwLock<Arc<Settings>>>;
 
@@ -586,6 +676,45 @@ pub type SharedSettings = Arc<tokio::sync::RwLock<Arc<Settings>>>;
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Regression (#20): a failed attempt's log entry was dropped with the attempt,
+    /// so a `manual` run was logged again at every retry.
+    #[test]
+    fn a_failed_attempt_marks_with_its_log_entry() {
+        let entry = crate::transparency::LogEntry {
+            url: "https://rekor.example/".into(),
+            uuid: "u".into(),
+            log_index: 7,
+            log_id: String::new(),
+            integrated_time: 0,
+            body: String::new(),
+            kind: "dsse".into(),
+            signed_entry_timestamp: None,
+            inclusion_proof: None,
+        };
+        let counters = Metrics::new();
+        let counters = counters.kind(TektonKind::TaskRun);
+        let mut tally = Tally::default();
+        tally.uploaded(counters, &entry);
+        tally.uploaded(
+            counters,
+            &crate::transparency::LogEntry {
+                log_index: 9,
+                ..entry.clone()
+            },
+        );
+        assert_eq!(counters.payload_uploaded.get(), 2, "one per object logged");
+        let map = mark_annotations(&[("retries", "0")], &tally.extra);
+        assert_eq!(
+            map.get("chains.tekton.dev/transparency"),
+            Some(&json!(
+                "https://rekor.example/api/v1/log/entries?logIndex=9"
+            )),
+            "the last successful upload wins, as in Chains"
+        );
+        assert_eq!(map.get("chains.tekton.dev/retries"), Some(&json!("0")));
+        assert_eq!(map.len(), 2);
+    }
 
     #[test]
     fn done_and_handled_read_the_run() {

@@ -316,14 +316,20 @@ impl Settings {
     /// Build the settings for `data` (the ConfigMap's data).
     pub async fn build(data: &BTreeMap<String, String>, env: &Environment) -> Result<Self, Error> {
         let chains = ChainsConfig::parse(data)?;
+        for ignored in super::chains_config::ignored_keys(data) {
+            tracing::warn!(
+                "chains-config `{}` is set but ignored: {}",
+                ignored.key,
+                ignored.instead
+            );
+        }
         let mut registry_settings = env.registry.clone();
-        if chains.oci_insecure
-            && let Some(host) = chains
-                .oci_repository
-                .as_deref()
-                .and_then(|r| r.split('/').next())
-        {
-            registry_settings.insecure.push(host.to_owned());
+        // As in Chains: every image of a run and the storage repository.
+        registry_settings.insecure_everywhere = chains.oci_insecure;
+        if chains.oci_insecure {
+            tracing::warn!(
+                "`storage.oci.repository.insecure` is true: every registry is reached without TLS certificate verification, or over plain HTTP when it does not speak https; anyone on the network path can read and change what is stored and the credentials sent (use it only for testing)"
+            );
         }
         let registry = Arc::new(crate::oci::Registry::new(&registry_settings)?);
         let mut signers: BTreeMap<&'static str, SignerSlot> = BTreeMap::new();
@@ -425,12 +431,11 @@ impl Settings {
 
 async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment) -> SignerSlot {
     if let (SignerKind::X509, Some(fulcio)) = (kind, &chains.fulcio) {
-        let mut settings = crate::keyless::Settings {
+        let ci = crate::record::ci::Environment::capture(std::env::vars());
+        return SignerSlot::Keyless(crate::keyless::Settings {
             fulcio_url: fulcio.address.clone(),
-            ..Default::default()
-        };
-        settings.tokens.file = fulcio.token_file.clone().map(Into::into);
-        return SignerSlot::Keyless(settings);
+            tokens: token_sources(fulcio, &ci),
+        });
     }
     let args = match kind {
         SignerKind::X509 => SignerArgs {
@@ -466,4 +471,116 @@ async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment)
         tracing::warn!("the {kind:?} signer cannot be loaded (tried again at the next run): {e}");
     }
     SignerSlot::Loaded(Arc::new(slot))
+}
+
+/// The identity-token sources for `fulcio`, picked by its provider as Chains picks
+/// them: none, `filesystem` or `filesystem-custom-path` read
+/// `signers.x509.identity.token.file` when set, else Chains' path; `github-actions`
+/// and `envvar` read the controller's environment `ci`. A provider whose variables are
+/// missing is warned about now; its runs fail until they are set.
+fn token_sources(
+    fulcio: &super::chains_config::Fulcio,
+    ci: &crate::record::ci::Environment,
+) -> crate::keyless::token::Sources {
+    use super::chains_config::TokenProvider;
+    use crate::keyless::token::DEFAULT_TOKEN_FILE;
+    let file = fulcio.token_file.clone().map(std::path::PathBuf::from);
+    let mut sources = crate::keyless::token::Sources {
+        expected_issuer: fulcio.issuer.clone(),
+        ..Default::default()
+    };
+    let missing = match fulcio.provider {
+        None => {
+            sources.file = file;
+            sources.default_file = Some(DEFAULT_TOKEN_FILE.into());
+            None
+        }
+        Some(TokenProvider::Filesystem | TokenProvider::FilesystemCustomPath) => {
+            sources.file = Some(file.unwrap_or_else(|| DEFAULT_TOKEN_FILE.into()));
+            None
+        }
+        Some(TokenProvider::GithubActions) => {
+            sources.github = ci.id_token_request.clone();
+            sources.github.is_none().then_some(
+                "`github-actions` but the controller has no `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN`",
+            )
+        }
+        Some(TokenProvider::Envvar) => {
+            sources.gitlab = ci.sigstore_id_token.clone();
+            sources
+                .gitlab
+                .is_none()
+                .then_some("`envvar` but the controller has no `SIGSTORE_ID_TOKEN`")
+        }
+    };
+    if let Some(missing) = missing {
+        tracing::warn!(
+            "chains-config `signers.x509.fulcio.provider` is {missing}: keyless signing fails until it is set"
+        );
+    }
+    sources
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::chains_config::{Fulcio, TokenProvider};
+    use crate::keyless::token::DEFAULT_TOKEN_FILE;
+
+    fn fulcio(provider: Option<TokenProvider>, token_file: Option<&str>) -> Fulcio {
+        Fulcio {
+            address: crate::keyless::DEFAULT_FULCIO_URL.into(),
+            token_file: token_file.map(Into::into),
+            provider,
+            issuer: Some("https://issuer.example".into()),
+        }
+    }
+
+    #[test]
+    fn the_provider_picks_the_token_source() {
+        let ci = crate::record::ci::Environment::capture([
+            ("SIGSTORE_ID_TOKEN".to_owned(), "a.b.c".to_owned()),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL".to_owned(),
+                "https://gh".to_owned(),
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned(), "t".to_owned()),
+        ]);
+        let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let given = Some("/token".to_owned());
+        let default = Some(DEFAULT_TOKEN_FILE.to_owned());
+
+        let s = token_sources(&fulcio(None, Some("/token")), &ci);
+        assert_eq!(
+            (path(&s.file), path(&s.default_file)),
+            (given.clone(), default.clone())
+        );
+        assert!(s.github.is_none() && s.gitlab.is_none() && s.token.is_none());
+        assert_eq!(s.expected_issuer.as_deref(), Some("https://issuer.example"));
+
+        for p in [
+            TokenProvider::Filesystem,
+            TokenProvider::FilesystemCustomPath,
+        ] {
+            let s = token_sources(&fulcio(Some(p), Some("/token")), &ci);
+            assert_eq!(
+                (path(&s.file), path(&s.default_file)),
+                (given.clone(), None)
+            );
+            let s = token_sources(&fulcio(Some(p), None), &ci);
+            assert_eq!(path(&s.file), default.clone(), "{p:?}: Chains' path");
+            assert!(s.github.is_none() && s.gitlab.is_none());
+        }
+
+        let s = token_sources(&fulcio(Some(TokenProvider::Envvar), Some("/token")), &ci);
+        assert!(s.file.is_none() && s.default_file.is_none() && s.github.is_none());
+        assert_eq!(
+            s.gitlab.map(|t| t.expose().to_vec()),
+            Some(b"a.b.c".to_vec())
+        );
+
+        let s = token_sources(&fulcio(Some(TokenProvider::GithubActions), None), &ci);
+        assert!(s.file.is_none() && s.default_file.is_none() && s.gitlab.is_none());
+        assert_eq!(s.github.map(|(url, _)| url).as_deref(), Some("https://gh"));
+    }
 }

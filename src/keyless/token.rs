@@ -10,7 +10,8 @@
 //!    `permissions: id-token: write`), audience `sigstore`;
 //! 4. GitLab CI: `SIGSTORE_ID_TOKEN` (an `id_tokens:` entry with `aud: sigstore`).
 //!
-//! The token is checked for shape and expiry before it is sent (Fulcio does the
+//! The token is checked for shape, expiry and, when one is expected (the controller's
+//! `signers.x509.fulcio.issuer`), its issuer before it is sent (Fulcio does the
 //! signature check); it never appears in logs or errors.
 
 use std::path::PathBuf;
@@ -69,6 +70,18 @@ pub enum Error {
     /// Fetching the GitHub Actions token failed.
     #[error(transparent)]
     Github(#[from] crate::oidc::Error),
+    /// The token is from another issuer than the one expected.
+    #[error(
+        "the identity token from {source_name} was issued by `{issuer}`, not by the expected issuer `{expected}` (chains-config `signers.x509.fulcio.issuer`): use a token from that issuer, or set the key to the token's issuer or remove it"
+    )]
+    WrongIssuer {
+        /// Where it came from.
+        source_name: String,
+        /// Its `iss`.
+        issuer: String,
+        /// The issuer expected.
+        expected: String,
+    },
 }
 
 /// Where tokens may come from (see the module docs for the order).
@@ -84,6 +97,8 @@ pub struct Sources {
     pub github: Option<(String, SecretString)>,
     /// GitLab's `SIGSTORE_ID_TOKEN`.
     pub gitlab: Option<SecretString>,
+    /// The issuer the token must have (`signers.x509.fulcio.issuer`); `None`: any.
+    pub expected_issuer: Option<String>,
 }
 
 /// A token and what it claims.
@@ -147,8 +162,26 @@ impl IdentityToken {
 }
 
 impl Sources {
-    /// The token from the first source that has one, checked at `now` (seconds).
+    /// The token from the first source that has one, checked at `now` (seconds) and
+    /// against the expected issuer, if any.
     pub async fn get(&self, now: i64) -> Result<IdentityToken, Error> {
+        let token = self.first(now).await?;
+        match &self.expected_issuer {
+            Some(expected)
+                if token.issuer.trim_end_matches('/') != expected.trim_end_matches('/') =>
+            {
+                Err(Error::WrongIssuer {
+                    source_name: token.source_name,
+                    issuer: token.issuer,
+                    expected: expected.clone(),
+                })
+            }
+            _ => Ok(token),
+        }
+    }
+
+    /// The token from the first source that has one, checked at `now` (seconds).
+    async fn first(&self, now: i64) -> Result<IdentityToken, Error> {
         if let Some(token) = &self.token {
             return IdentityToken::parse(token.clone(), "CHAINSEAL_IDENTITY_TOKEN".into(), now);
         }
@@ -240,6 +273,7 @@ mod tests {
             default_file: Some(file.clone()),
             github: None,
             gitlab: Some(lab),
+            expected_issuer: None,
         };
         assert_eq!(s.get(0).await.expect("token").subject, "given");
         s.token = None;
@@ -250,5 +284,27 @@ mod tests {
         assert!(matches!(s.get(0).await, Err(Error::None)));
         s.file = Some(dir.path().join("absent"));
         assert!(matches!(s.get(0).await, Err(Error::Read { .. })));
+    }
+
+    #[tokio::test]
+    async fn an_expected_issuer_is_checked() {
+        let mut s = Sources {
+            token: Some(jwt(
+                serde_json::json!({"iss": "https://kubernetes.default.svc", "sub": "s"}),
+            )),
+            expected_issuer: Some("https://kubernetes.default.svc/".into()),
+            ..Sources::default()
+        };
+        assert_eq!(s.get(0).await.expect("same issuer").subject, "s");
+        s.expected_issuer = Some("https://gitlab.com".into());
+        let err = s.get(0).await.expect_err("another issuer");
+        assert!(matches!(err, Error::WrongIssuer { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("`https://kubernetes.default.svc`")
+                && text.contains("`https://gitlab.com`")
+                && text.contains("signers.x509.fulcio.issuer"),
+            "{text}"
+        );
     }
 }

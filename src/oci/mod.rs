@@ -2,7 +2,8 @@
 //!
 //! [`Registry`] is what the rest of chainseal uses: credentials from docker config
 //! files ([`auth`]), read again after a refusal and every few minutes; plain HTTP only
-//! for the registries listed as insecure; bounded retries with backoff and jitter on
+//! for the registries listed as insecure (or, with [`Settings::insecure_everywhere`],
+//! any registry without TLS verification or over plain HTTP); bounded retries with backoff and jitter on
 //! 5xx, 429 and connection errors; and errors that name the registry, the action and
 //! the status (never a response body). The HTTP side is chainseal's own
 //! ([`transport`]): registries are named by untrusted runs, so redirects, token
@@ -101,6 +102,12 @@ pub enum Error {
 pub struct Settings {
     /// Hosts (`host[:port]`) reached over plain HTTP.
     pub insecure: Vec<String>,
+    /// Every other registry is reached over https without certificate verification,
+    /// or over plain HTTP when it does not speak https (Chains'
+    /// `storage.oci.repository.insecure`: go-containerregistry's `name.Insecure` with
+    /// an `InsecureSkipVerify` transport). Dangerous; the redirect and address checks
+    /// of [`transport`] still apply.
+    pub insecure_everywhere: bool,
     /// Docker config / `.dockerconfigjson` files read before the docker configuration.
     pub auth_files: Vec<PathBuf>,
 }
@@ -189,7 +196,8 @@ impl Registry {
     /// A client for `settings`.
     pub fn new(settings: &Settings) -> Result<Self, Error> {
         Ok(Self {
-            transport: transport::Transport::new(settings.insecure.clone()),
+            transport: transport::Transport::new(settings.insecure.clone())
+                .insecure_everywhere(settings.insecure_everywhere),
             keychain: auth::Keychain::new(settings.auth_files.clone()),
             credentials: Default::default(),
             locks: Default::default(),
@@ -684,8 +692,8 @@ mod tests {
         };
         write("b2xkOm9sZA=="); // old:old
         let registry = Registry::new(&Settings {
-            insecure: Vec::new(),
             auth_files: vec![file.clone()],
+            ..Settings::default()
         })
         .expect("registry");
         let basic = |found: auth::Found| match found.auth {

@@ -6,7 +6,10 @@
 //!   private address unless the registry itself is on one (or is listed insecure):
 //!   literal addresses are checked by the redirect policy, names by the resolver,
 //!   which also stops a registry name from being re-pointed at such an address.
-//!   A token service (`realm`) gets the same checks.
+//!   A token service (`realm`) gets the same checks. Reaching every registry without
+//!   TLS verification ([`Transport::insecure_everywhere`], Chains'
+//!   `storage.oci.repository.insecure`) changes none of this: it weakens the
+//!   transport's security, not the address guard.
 //! * **Credentials stay with their host.** `Authorization` is dropped on a redirect
 //!   to another host, scheme or port (reqwest); basic credentials go to a token
 //!   service only over https (or to the registry's own host).
@@ -39,6 +42,21 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HOSTS: usize = 64;
 /// How many bearer tokens are kept.
 const MAX_TOKENS: usize = 1024;
+/// How long each probe of [`probe_scheme`] may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How a registry is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// https with verified certificates (the default).
+    Verified,
+    /// Plain HTTP only (listed in `CHAINSEAL_INSECURE_REGISTRIES`).
+    Plain,
+    /// https without certificate verification, or plain HTTP when the registry does
+    /// not speak https (go-containerregistry's `name.Insecure` with an
+    /// `InsecureSkipVerify` transport: Chains' `storage.oci.repository.insecure`).
+    Unverified,
+}
 
 /// What a request is for: the token scope it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,6 +290,63 @@ impl reqwest::dns::Resolve for Guarded {
     }
 }
 
+/// The HTTP client for a registry reached with `access`: the redirect policy and the
+/// guarded resolver of the module's defences, https only unless `access` allows plain
+/// HTTP, certificates verified unless it is [`Access::Unverified`].
+fn client(access: Access, internal_ok: bool) -> Result<reqwest::Client, Failure> {
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error("too many redirects");
+        }
+        let checked = match attempt.previous().last() {
+            Some(previous) => redirect_allowed(previous, attempt.url(), internal_ok),
+            None => Ok(()),
+        };
+        match checked {
+            Ok(()) => attempt.follow(),
+            Err(why) => attempt.error(why),
+        }
+    });
+    reqwest::Client::builder()
+        .user_agent(concat!("chainseal/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(30))
+        .timeout(REQUEST_TIMEOUT)
+        .redirect(policy)
+        .dns_resolver(Guarded {
+            internal_ok,
+            proxies: Arc::new(proxy_hosts()),
+        })
+        .https_only(access == Access::Verified)
+        .tls_danger_accept_invalid_certs(access == Access::Unverified)
+        .build()
+        .map_err(|e| Failure::Connection(format!("creating the HTTP client: {e}")))
+}
+
+/// The scheme an [`Access::Unverified`] registry is reached with, chosen as
+/// go-containerregistry's ping chooses it for `name.Insecure`: https when `GET /v2/`
+/// over https gets a registry's answer (200 or 401), else plain HTTP when that does,
+/// else https if it answered at all; `None` when neither scheme could be spoken (the
+/// registry is unreachable for now).
+async fn probe_scheme(http: &reqwest::Client, registry: &str) -> Option<&'static str> {
+    let mut spoke_https = false;
+    for scheme in ["https", "http"] {
+        let reply = http
+            .get(format!("{scheme}://{registry}/v2/"))
+            .timeout(PROBE_TIMEOUT)
+            .send()
+            .await;
+        match reply {
+            Ok(r) if matches!(r.status(), StatusCode::OK | StatusCode::UNAUTHORIZED) => {
+                return Some(scheme);
+            }
+            Ok(_) => spoke_https |= scheme == "https",
+            Err(_) => {}
+        }
+    }
+    spoke_https.then_some("https")
+}
+
 /// One registry's client.
 #[derive(Debug)]
 struct Host {
@@ -294,6 +369,8 @@ struct Token {
 #[derive(Debug, Default)]
 pub struct Transport {
     insecure: Vec<String>,
+    /// Every registry may be reached without TLS verification or over plain HTTP.
+    insecure_everywhere: bool,
     hosts: tokio::sync::Mutex<HashMap<String, Arc<Host>>>,
     tokens: std::sync::Mutex<HashMap<(String, String), Token>>,
 }
@@ -305,6 +382,16 @@ impl Transport {
             insecure,
             ..Self::default()
         }
+    }
+
+    /// With `on`, every registry not listed insecure is reached over https without
+    /// certificate verification, or over plain HTTP when it does not speak https
+    /// (decided once per registry by [`probe_scheme`]). Dangerous: anyone on the path
+    /// can read and change what is sent, credentials included.
+    #[must_use]
+    pub fn insecure_everywhere(mut self, on: bool) -> Self {
+        self.insecure_everywhere = on;
+        self
     }
 
     /// Forget the tokens of `registry` (its credentials changed).
@@ -320,9 +407,16 @@ impl Transport {
         }
         // Built without holding the map: a registry whose name resolves slowly holds up
         // only its own requests.
-        let insecure = self.insecure.iter().any(|i| i == registry);
+        let listed = self.insecure.iter().any(|i| i == registry);
+        let access = match (listed, self.insecure_everywhere) {
+            (true, _) => Access::Plain,
+            (false, true) => Access::Unverified,
+            (false, false) => Access::Verified,
+        };
         let name = host_only(registry);
-        let internal_ok = insecure
+        // Only a registry the operator listed, or one on an internal address itself,
+        // may reach internal addresses: `insecure_everywhere` does not widen this.
+        let internal_ok = listed
             || name.eq_ignore_ascii_case("localhost")
             || match name.parse::<IpAddr>() {
                 Ok(ip) => is_internal(ip),
@@ -332,41 +426,27 @@ impl Transport {
                     .and_then(Result::ok)
                     .is_some_and(|mut addrs| addrs.any(|a| is_internal(a.ip()))),
             };
-        let scheme = if insecure { "http" } else { "https" };
+        let http = client(access, internal_ok)?;
+        let (scheme, settled) = match access {
+            Access::Plain => ("http", true),
+            Access::Verified => ("https", true),
+            Access::Unverified => match probe_scheme(&http, registry).await {
+                Some(scheme) => (scheme, true),
+                // Unreachable for now: https for this request, decided again next time.
+                None => ("https", false),
+            },
+        };
         let base = url::Url::parse(&format!("{scheme}://{registry}/"))
             .map_err(|e| Failure::Refused(format!("`{registry}` is not a registry host: {e}")))?;
-        let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > MAX_REDIRECTS {
-                return attempt.error("too many redirects");
-            }
-            let checked = match attempt.previous().last() {
-                Some(previous) => redirect_allowed(previous, attempt.url(), internal_ok),
-                None => Ok(()),
-            };
-            match checked {
-                Ok(()) => attempt.follow(),
-                Err(why) => attempt.error(why),
-            }
-        });
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("chainseal/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(30))
-            .timeout(REQUEST_TIMEOUT)
-            .redirect(policy)
-            .dns_resolver(Guarded {
-                internal_ok,
-                proxies: Arc::new(proxy_hosts()),
-            })
-            .https_only(!insecure)
-            .build()
-            .map_err(|e| Failure::Connection(format!("creating the HTTP client: {e}")))?;
         let host = Arc::new(Host {
             http,
             base,
             internal_ok,
             basic: Default::default(),
         });
+        if !settled {
+            return Ok(host);
+        }
         let mut hosts = self.hosts.lock().await;
         if hosts.len() >= MAX_HOSTS {
             hosts.clear();
@@ -736,6 +816,23 @@ mod tests {
         assert!(redirect_allowed(&from, &url("https://10.0.0.7/x"), true).is_ok());
         let plain = url("http://127.0.0.1:5000/v2/x");
         assert!(redirect_allowed(&plain, &url("http://127.0.0.1:5001/y"), true).is_ok());
+    }
+
+    /// #20: `insecure_everywhere` (chains-config's `storage.oci.repository.insecure`)
+    /// weakens TLS, not the address guard: a registry on a public address still may not
+    /// send chainseal to internal ones, as one the operator listed may. (The clock is
+    /// paused, so a probe that cannot connect times out at once.)
+    #[tokio::test(start_paused = true)]
+    async fn insecure_everywhere_does_not_open_internal_addresses() {
+        let public = "192.0.2.1:5000";
+        let everywhere = Transport::new(Vec::new()).insecure_everywhere(true);
+        let host = everywhere.host(public).await.expect("host");
+        assert!(
+            !host.internal_ok,
+            "insecure_everywhere allowed internal addresses"
+        );
+        let listed = Transport::new(vec![public.to_owned()]);
+        assert!(listed.host(public).await.expect("host").internal_ok);
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! the Statement), `chains.tekton.dev/signature-<key>` (base64 of the DSSE envelope
 //! JSON), `chains.tekton.dev/cert-<key>` and `chains.tekton.dev/chain-<key>` (empty
 //! for key-based signing), and `chains.tekton.dev/signed: "true"`, merged into the
-//! TaskRun's or PipelineRun's annotations with one patch. Kubernetes caps all of an
+//! TaskRun's or PipelineRun's annotations with one patch. Image signatures
+//! (`artifacts.oci.storage: tekton`, controller only) get the same four annotations
+//! under the image's key, the first 12 hex digits of its digest
+//! ([`image_annotations`]). Kubernetes caps all of an
 //! object's annotations at 256 KiB; a patch that would exceed it is refused before it
 //! is sent.
 
@@ -15,7 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
-use super::{Error, Signed, Storage, Stored};
+use super::{Error, Signed, SignedImage, Storage, Stored};
 use crate::kube::{Cluster, TektonKind};
 
 /// Kubernetes' limit on the total size of an object's annotations.
@@ -65,6 +68,26 @@ pub fn annotations(item: &Signed<'_>) -> Map<String, Value> {
     }
     out.insert(format!("{PREFIX}signed"), "true".into());
     out
+}
+
+/// The annotations Chains writes for an image signature kept in `tekton` storage
+/// (`artifacts.oci.storage: tekton`): `payload-<key>` (base64 of the simple-signing
+/// payload), `signature-<key>` (base64 of the raw signature over it), `cert-<key>`
+/// and `chain-<key>` (base64 PEM, empty for key-based signing), where `<key>` is the
+/// first 12 hex digits of the image digest. No `signed` mark: the run's own
+/// attestation decides that.
+pub fn image_annotations(item: &SignedImage<'_>) -> Map<String, Value> {
+    let key = super::image_key(item);
+    let (cert, chain) = super::certificate_pem(item.certificate);
+    [
+        ("payload", STANDARD.encode(item.payload)),
+        ("signature", STANDARD.encode(item.signature)),
+        ("cert", STANDARD.encode(cert)),
+        ("chain", STANDARD.encode(chain)),
+    ]
+    .into_iter()
+    .map(|(name, value)| (format!("{PREFIX}{name}-{key}"), Value::String(value)))
+    .collect()
 }
 
 /// Total size (keys and values) of `existing` annotations after merging `new`.
@@ -171,5 +194,45 @@ mod tests {
             merged_size(&existing, &new),
             3 + "chains.tekton.dev/signed".len() + 4
         );
+    }
+
+    #[test]
+    fn image_annotations_are_chains_keys_with_base64_values() {
+        let image = crate::reference::DigestReference::parse(&format!(
+            "registry.example/app@sha256:{}",
+            "ab".repeat(32)
+        ))
+        .expect("reference");
+        let statement = Envelope {
+            payload_type: "t".into(),
+            payload: Vec::new(),
+            signatures: Vec::new(),
+        };
+        let item = SignedImage {
+            image: &image,
+            payload: b"{}",
+            signature: &[0xff, 0x00],
+            statement: &statement,
+            public_key: None,
+            certificate: None,
+            tlog: None,
+            statement_tlog: None,
+            run: None,
+        };
+        let a = image_annotations(&item);
+        let mut keys: Vec<&str> = a.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "chains.tekton.dev/cert-abababababab",
+                "chains.tekton.dev/chain-abababababab",
+                "chains.tekton.dev/payload-abababababab",
+                "chains.tekton.dev/signature-abababababab",
+            ]
+        );
+        assert_eq!(a["chains.tekton.dev/payload-abababababab"], "e30=");
+        assert_eq!(a["chains.tekton.dev/signature-abababababab"], "/wA=");
+        assert_eq!(a["chains.tekton.dev/cert-abababababab"], "");
     }
 }
