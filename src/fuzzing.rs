@@ -1,5 +1,5 @@
 //! Entry points for the fuzz targets in `fuzz/` and the corpus replay test
-//! (`tests/fuzz_corpus.rs`): one function per target, each feeding arbitrary bytes to
+//! (`tests/it/fuzz_corpus.rs`): one function per target, each feeding arbitrary bytes to
 //! the real parsing code the way chainseal reads that input, and ignoring the result.
 //! A panic (or a sanitizer report) is the only failure. Not part of the public API.
 //!

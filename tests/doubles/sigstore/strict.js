@@ -22,7 +22,7 @@ const fs = require('fs');
 const path = require('path');
 const jose = require('jose');
 
-/// The test issuers' signing key (tests sign tokens with it: tests/common/mod.rs).
+/// The test issuers' signing key (tests sign tokens with it: tests/it/common/mod.rs).
 const TEST_ISSUER_KEY = path.join(__dirname, 'oidc-issuer-test-key.pem');
 const TEST_KID = 'chainseal-test-issuer';
 

@@ -5,7 +5,7 @@
 //! restricted security context). And the controller's example NetworkPolicy fits its
 //! Deployment.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

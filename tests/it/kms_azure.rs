@@ -9,9 +9,7 @@
 //! Needs `INTEROP_PYTHON`; skipped outside CI (with a message) when it is unset.
 #![cfg(feature = "azure")]
 
-mod common;
-
-use common::{
+use crate::common::{
     assert_error, assert_oracle_verified, attest_and_verify_with, attest_example, double_requests,
     kms_double, oracle, tool,
 };

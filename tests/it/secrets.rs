@@ -25,18 +25,18 @@
 //! them, and the refusal shows none of them).
 //!
 //! Not included: the GCS double's service-account key and the self-signed JWTs
-//! object_store makes from it (the double authenticates them, `tests/storage.rs`, but
+//! object_store makes from it (the double authenticates them, `tests/it/storage.rs`, but
 //! no test yet searches chainseal's output for them; an `authorized_user` ADC file
 //! would make object_store ask Google's fixed token endpoint, which no local double
 //! can stand in for), and a Grafeas server reached over https with Google credentials.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::registry::TestRegistry;
-use common::{assert_error, chainseal, repo, run, tool};
+use crate::common::registry::TestRegistry;
+use crate::common::{assert_error, chainseal, repo, run, tool};
 
 /// A cosign-encrypted key whose nonce has the wrong length is a clear error (exit 2),
 /// not a panic inside the decryption code (exit 101).

@@ -1,16 +1,17 @@
 //! The fallback branches of a build without the optional providers
-//! (`cargo test --no-default-features --test features`, which scripts/test runs): a
+//! (`cargo test --no-default-features --test it -- features::`, which scripts/test runs): a
 //! KMS key or a storage whose cargo feature is off fails with one error line naming
 //! the feature to build with, and nothing is stored. In the default build every
 //! provider is present and each test here is compiled out (their real branches are
-//! tested in `tests/kms_*.rs` and `tests/storage.rs`).
+//! tested in `tests/it/kms_*.rs` and `tests/it/storage.rs`).
 
-mod common;
+#[allow(unused_imports)]
+use crate::common;
 
 use std::path::Path;
 
 #[allow(unused_imports)]
-use common::{Run, assert_error, chainseal, repo, run};
+use crate::common::{Run, assert_error, chainseal, repo, run};
 
 /// `chainseal public-key --key KEY` in `dir`.
 #[allow(dead_code)]

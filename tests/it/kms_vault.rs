@@ -10,14 +10,12 @@
 //! message) when they are unset, in CI that is a failure.
 #![cfg(feature = "vault")]
 
-mod common;
-
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_error, attest_and_verify_with, chainseal, repo, run, tool};
+use crate::common::{assert_error, attest_and_verify_with, chainseal, repo, run, tool};
 
 /// An OpenBao dev server, stopped on drop.
 struct Bao {

@@ -2,12 +2,12 @@
 //! (`tests/doubles/archivista.py`): upload, the gitoid as the stored location, read
 //! back and verified with securesystemslib; a failing server beside a working backend.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{EXAMPLE_KEY, Service, attest_example, repo, securesystemslib_verifies, tool};
+use crate::common::{EXAMPLE_KEY, Service, attest_example, repo, securesystemslib_verifies, tool};
 use sha2::{Digest as _, Sha256};
 
 fn archivista(python: &Path, mode: &str) -> (Service, String) {

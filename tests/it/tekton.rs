@@ -8,14 +8,16 @@
 //! Needs `INTEROP_PYTHON` (the double and securesystemslib); skipped outside CI, with
 //! a message, when it is unset.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::{
+    Run, Service, assert_error, chainseal, repo, run, securesystemslib_verifies, tool,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{Run, Service, assert_error, chainseal, repo, run, securesystemslib_verifies, tool};
 use serde_json::{Value, json};
 
 const NS: &str = "ci";

@@ -6,12 +6,12 @@
 //! (`tests/doubles/github_oidc.py`, real RS256 signatures); they need
 //! `INTEROP_PYTHON` and are skipped outside CI, with a message, when it is unset.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Run, assert_error, chainseal, repo, run, spawn_ready, tool, verify};
+use crate::common::{Run, assert_error, chainseal, repo, run, spawn_ready, tool, verify};
 use serde_json::Value;
 
 const IMAGE_DIGEST: &str =

@@ -7,17 +7,17 @@
 //! and curl on PATH (scripts/test and .ci/run provide them); skipped outside CI, with
 //! a message, when the variables are unset.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use common::registry::TestRegistry;
-use common::{
+use crate::common::registry::TestRegistry;
+use crate::common::{
     EXAMPLE_KEY, Run, Service, assert_error, chainseal, repo, run, securesystemslib_verifies, tool,
 };
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 const EXAMPLE_DIGEST: &str =

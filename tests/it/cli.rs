@@ -2,9 +2,9 @@
 //! configuration from flags and env, and every bad-input path (exit 2, one-line
 //! error, nothing written, no panic).
 
-mod common;
+use crate::common;
 
-use common::{EXAMPLE_KEY, assert_error, chainseal, files_below, repo, run, verify};
+use crate::common::{EXAMPLE_KEY, assert_error, chainseal, files_below, repo, run, verify};
 
 fn example_args(cmd: &mut std::process::Command) -> &mut std::process::Command {
     cmd.env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))

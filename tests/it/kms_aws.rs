@@ -13,13 +13,11 @@
 //! message outside CI when unset, a failure in CI.
 #![cfg(feature = "aws")]
 
-mod common;
-
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{EXAMPLE_KEY, assert_error, chainseal, repo, run, tool};
+use crate::common::{EXAMPLE_KEY, assert_error, chainseal, repo, run, tool};
 
 struct Moto(Child);
 

@@ -18,15 +18,15 @@
 //! and a failing target beside a directory backend (a message naming the backend and
 //! the target, the directory still stores, the run fails).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use base64::Engine as _;
-use common::{
+use crate::common::{
     EXAMPLE_KEY, Run, Service, chainseal, http_double, repo, run, securesystemslib_verifies, tool,
 };
+use base64::Engine as _;
 
 /// The digest of the image the example PipelineRun built.
 const IMAGE_DIGEST: &str = "6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";

@@ -1,5 +1,5 @@
 //! The Kubernetes API double (`tests/doubles/kube_api.py`) checked with the real
-//! `kube` client, so the tests built on it (`tests/tekton.rs`, the controller's) rest
+//! `kube` client, so the tests built on it (`tests/it/tekton.rs`, the controller's) rest
 //! on the API semantics the client relies on: create/get/list with label selectors,
 //! optimistic concurrency (409 on a stale resourceVersion), merge, JSON and
 //! server-side-apply patches (409 on a field-manager conflict unless forced),
@@ -10,7 +10,7 @@
 //!
 //! Needs `INTEROP_PYTHON`; skipped outside CI (with a message) when it is unset.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

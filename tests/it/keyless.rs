@@ -3,14 +3,14 @@
 //! loopback), with bundles checked by python `sigstore` offline against the double's
 //! trust root.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::{EXAMPLE_KEY, Service, assert_error, attest_example, repo, tool};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{EXAMPLE_KEY, Service, assert_error, attest_example, repo, tool};
 use serde_json::{Value, json};
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";

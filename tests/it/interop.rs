@@ -6,12 +6,12 @@
 //! script sets it up). Unset, the tests fail, unless `CHAINSEAL_TEST_SKIP_MISSING=1`
 //! (outside CI only) skips them, with a message; this file also tests that rule.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{EXAMPLE_KEY, chainseal, repo, run};
+use crate::common::{EXAMPLE_KEY, chainseal, repo, run};
 
 fn python() -> Option<PathBuf> {
     common::tool("INTEROP_PYTHON", "securesystemslib interop")
@@ -242,7 +242,10 @@ fn a_missing_tool_fails_unless_skipping_is_asked_for_and_every_skip_is_recorded(
     let log = dir.path().join("skipped.log");
     let child = |env: &[(&str, &str)]| {
         let out = Command::new(std::env::current_exe().expect("test binary"))
-            .args(["securesystemslib_verifies_every_key_type", "--exact"])
+            .args([
+                "interop::securesystemslib_verifies_every_key_type",
+                "--exact",
+            ])
             .env_clear()
             .env(common::SKIP_LOG, &log)
             .envs(env.iter().copied())
@@ -269,7 +272,7 @@ fn a_missing_tool_fails_unless_skipping_is_asked_for_and_every_skip_is_recorded(
 
     let (ok, said) = child(&[(common::SKIP_MISSING, "1")]);
     assert!(ok, "the opt-in did not skip:\n{said}");
-    let line = "interop::securesystemslib_verifies_every_key_type: securesystemslib interop: INTEROP_PYTHON is unset";
+    let line = "it::interop::securesystemslib_verifies_every_key_type: securesystemslib interop: INTEROP_PYTHON is unset";
     assert!(said.contains(&format!("SKIPPED {line}")), "{said}");
     assert_eq!(
         std::fs::read_to_string(&log).expect("skip log"),

@@ -6,15 +6,15 @@
 //! Needs `INTEROP_PYTHON` (the double and securesystemslib); skipped outside CI, with
 //! a message, when it is unset.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{Service, http_double, repo, securesystemslib_verifies, tool};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{Service, http_double, repo, securesystemslib_verifies, tool};
 use serde_json::{Value, json};
 
 const ADMIN: &str = "admin-token";
