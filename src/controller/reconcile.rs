@@ -248,6 +248,12 @@ async fn look(
                 values.extend(kids)
             }
             Ok(None) => return Ok((Outcome::Waiting, obj)),
+            Err(Outcome::Unmarkable(why)) => {
+                // The child can never be marked, so the PipelineRun would wait for
+                // it forever: count a failure on the PipelineRun instead.
+                warn!(run = %key, "{why}");
+                return Ok((retry(cluster, key, &obj, why, &Map::new()).await, obj));
+            }
             Err(Outcome::Skipped(why)) => return Ok((Outcome::Skipped(why), obj)),
             Err(outcome) => return Err(outcome),
         }
@@ -361,7 +367,10 @@ fn record_error(counters: &KindMetrics, stage: Stage) {
 
 /// A PipelineRun's child TaskRuns, once every one is finished and handled;
 /// `Ok(None)` to wait. A child that no longer exists ends the PipelineRun's turn
-/// without signing it (as Chains does, so deleting a child never blocks anything).
+/// without signing it (as Chains does, so deleting a child never blocks anything); a
+/// finished child that can never be marked (its annotations leave no room even for
+/// `retries`, see [`Outcome::Unmarkable`]) is `Err(Outcome::Unmarkable)`, so the
+/// PipelineRun fails instead of waiting for it forever.
 async fn children(
     cluster: &Cluster,
     namespace: &str,
@@ -379,6 +388,12 @@ async fn children(
         };
         match cluster.get(TektonKind::TaskRun, namespace, name).await {
             Ok(child) if is_done(&child) && is_handled(&child) => out.push(child),
+            Ok(child) if is_done(&child) && !markable(&child) => {
+                return Err(Outcome::Unmarkable(format!(
+                    "payload_creation: the child TaskRun `{name}` cannot be marked (its annotations are at Kubernetes' {} byte limit), so it will never be signed",
+                    crate::storage::tekton::ANNOTATIONS_LIMIT
+                )));
+            }
             Ok(_) => {
                 debug!(child = name, "waiting for the TaskRun to be signed");
                 return Ok(None);
@@ -390,6 +405,20 @@ async fn children(
         }
     }
     Ok(Some(out))
+}
+
+/// Whether `run` has room for the smallest mark (`retries: "0"`) under Kubernetes'
+/// annotation limit.
+fn markable(run: &Value) -> bool {
+    let existing = run
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut mark = Map::new();
+    mark.insert(format!("{PREFIX}retries"), Value::String("0".into()));
+    crate::storage::tekton::merged_size(&existing, &mark)
+        <= crate::storage::tekton::ANNOTATIONS_LIMIT
 }
 
 /// Whether this run's signatures go to the transparency log: `transparency.enabled`
@@ -520,7 +549,9 @@ async fn sign_and_store(
     }
     // Image signatures: TaskRuns only (their results name the images).
     if let (TektonKind::TaskRun, Some(oci)) = (key.kind, settings.oci.as_ref()) {
-        let signed: Result<Map<String, Value>, Failure> = async {
+        // Ok: the `tekton` annotations and the failures that stopped nothing (the
+        // upload, each image × backend, all tried as Chains does); Err: what stopped it.
+        let signed: Result<(Map<String, Value>, Vec<Failure>), Failure> = async {
             let signer = oci.signer.get().await.map_err(|m| Failure {
                 stage: Stage::Signing,
                 message: m,
@@ -551,24 +582,30 @@ async fn sign_and_store(
                 tally.uploaded(counters, entry);
             }
             let mut tekton = Map::new();
+            let mut later = Vec::new();
             for image in &images {
                 let item = image.as_item(signer.as_ref(), Some(&run));
                 for backend in &oci.backends {
                     // Never dropped silently (chains-config refuses such a backend).
                     if !backend.keeps_image_signatures() {
-                        return Err(Failure {
+                        later.push(Failure {
                             stage: Stage::Storage,
                             message: format!("`{backend}` cannot keep image signatures"),
                         });
+                        continue;
                     }
-                    backend.store_image(&item).await.map_err(|e| Failure {
-                        stage: Stage::Storage,
-                        message: format!(
-                            "storing the signature of {} in `{backend}`: {e}",
-                            image.payload.image
-                        ),
-                    })?;
-                    counters.payload_stored.inc();
+                    match backend.store_image(&item).await {
+                        Ok(_) => {
+                            counters.payload_stored.inc();
+                        }
+                        Err(e) => later.push(Failure {
+                            stage: Stage::Storage,
+                            message: format!(
+                                "storing the signature of {} in `{backend}`: {e}",
+                                image.payload.image
+                            ),
+                        }),
+                    }
                 }
                 // `tekton` storage: written with the `signed` mark, as the attestation's.
                 if oci.tekton {
@@ -576,14 +613,15 @@ async fn sign_and_store(
                     tally.tekton_objects += 1;
                 }
             }
-            if let Some(f) = tlog_failure {
-                return Err(f);
-            }
-            Ok(tekton)
+            later.extend(tlog_failure);
+            Ok((tekton, later))
         }
         .await;
         match signed {
-            Ok(tekton) => notes.extend(tekton),
+            Ok((tekton, later)) => {
+                notes.extend(tekton);
+                failures.extend(later);
+            }
             Err(f) => failures.push(f),
         }
     }
@@ -605,8 +643,12 @@ pub async fn count_failure(cluster: &Cluster, key: &RunKey, why: String) -> Outc
     }
 }
 
-/// Count a failure: `retries` "0", "1", … up to [`MAX_RETRIES`], then `signed: failed`,
-/// written with `extra` (Chains' `HandleRetry`).
+/// Count a failure: `retries` "0", "1", … up to [`MAX_RETRIES`], then `signed: failed`
+/// written with `extra` (the attempt's log entry). A `retries` mark carries no log
+/// entry: Chains writes it there (`HandleRetry`), and in `manual` mode its retry then
+/// logs nothing, so what a retry stores (a new signature, with a keyless or KMS
+/// signer; images whose upload failed) would never be logged. Here a retry logs again
+/// (Rekor answers 409 with the existing entry for an identical signature).
 async fn retry(
     cluster: &Cluster,
     key: &RunKey,
@@ -625,7 +667,7 @@ async fn retry(
         Some(n) => {
             let text = n.to_string();
             let pairs = [("retries", text.as_str())];
-            mark(cluster, key, &pairs, extra, Outcome::Retry(n, why)).await
+            mark(cluster, key, &pairs, &Map::new(), Outcome::Retry(n, why)).await
         }
         None => {
             let pairs = [("signed", "failed")];
@@ -704,7 +746,7 @@ mod tests {
             },
         );
         assert_eq!(counters.payload_uploaded.get(), 2, "one per object logged");
-        let map = mark_annotations(&[("retries", "0")], &tally.extra);
+        let map = mark_annotations(&[("signed", "failed")], &tally.extra);
         assert_eq!(
             map.get("chains.tekton.dev/transparency"),
             Some(&json!(
@@ -712,7 +754,7 @@ mod tests {
             )),
             "the last successful upload wins, as in Chains"
         );
-        assert_eq!(map.get("chains.tekton.dev/retries"), Some(&json!("0")));
+        assert_eq!(map.get("chains.tekton.dev/signed"), Some(&json!("failed")));
         assert_eq!(map.len(), 2);
     }
 

@@ -473,11 +473,12 @@ async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment)
     SignerSlot::Loaded(Arc::new(slot))
 }
 
-/// The identity-token sources for `fulcio`, picked by its provider as Chains picks
-/// them: none, `filesystem` or `filesystem-custom-path` read
-/// `signers.x509.identity.token.file` when set, else Chains' path; `github-actions`
-/// and `envvar` read the controller's environment `ci`. A provider whose variables are
-/// missing is warned about now; its runs fail until they are set.
+/// The identity-token sources for `fulcio`, picked as Chains picks them:
+/// `signers.x509.identity.token.file`, when set, wins whatever the provider (Chains
+/// then forces its `filesystem-custom-path` provider); otherwise none, `filesystem`
+/// or `filesystem-custom-path` read Chains' path, and `github-actions` and `envvar`
+/// read the controller's environment `ci`. A provider whose variables are missing is
+/// warned about now; its runs fail until they are set.
 fn token_sources(
     fulcio: &super::chains_config::Fulcio,
     ci: &crate::record::ci::Environment,
@@ -489,14 +490,17 @@ fn token_sources(
         expected_issuer: fulcio.issuer.clone(),
         ..Default::default()
     };
+    if file.is_some() {
+        sources.file = file;
+        return sources;
+    }
     let missing = match fulcio.provider {
         None => {
-            sources.file = file;
             sources.default_file = Some(DEFAULT_TOKEN_FILE.into());
             None
         }
         Some(TokenProvider::Filesystem | TokenProvider::FilesystemCustomPath) => {
-            sources.file = Some(file.unwrap_or_else(|| DEFAULT_TOKEN_FILE.into()));
+            sources.file = Some(DEFAULT_TOKEN_FILE.into());
             None
         }
         Some(TokenProvider::GithubActions) => {
@@ -553,7 +557,7 @@ mod tests {
         let s = token_sources(&fulcio(None, Some("/token")), &ci);
         assert_eq!(
             (path(&s.file), path(&s.default_file)),
-            (given.clone(), default.clone())
+            (given.clone(), None)
         );
         assert!(s.github.is_none() && s.gitlab.is_none() && s.token.is_none());
         assert_eq!(s.expected_issuer.as_deref(), Some("https://issuer.example"));
@@ -572,7 +576,18 @@ mod tests {
             assert!(s.github.is_none() && s.gitlab.is_none());
         }
 
-        let s = token_sources(&fulcio(Some(TokenProvider::Envvar), Some("/token")), &ci);
+        // The token file wins over any provider (Chains forces its file provider).
+        for p in [TokenProvider::Envvar, TokenProvider::GithubActions] {
+            let s = token_sources(&fulcio(Some(p), Some("/token")), &ci);
+            assert_eq!(path(&s.file), given.clone(), "{p:?}");
+            assert!(s.github.is_none() && s.gitlab.is_none(), "{p:?}");
+        }
+        let s = token_sources(&fulcio(None, None), &ci);
+        assert_eq!(
+            (path(&s.file), path(&s.default_file)),
+            (None, default.clone())
+        );
+        let s = token_sources(&fulcio(Some(TokenProvider::Envvar), None), &ci);
         assert!(s.file.is_none() && s.default_file.is_none() && s.github.is_none());
         assert_eq!(
             s.gitlab.map(|t| t.expose().to_vec()),

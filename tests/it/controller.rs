@@ -1404,6 +1404,53 @@ fn gcs_storage_from_chains_config_writes_chains_layout() {
     assert!(ok, "securesystemslib: {said}");
 }
 
+/// Chains parity (#20): every image signature goes to every backend, whatever fails
+/// first; the image loop used to stop at the first failing backend. Here `oci` comes
+/// first and cannot be reached (the image names a closed loopback port); `gcs` must
+/// still get the signature, and the run fails its attempt.
+#[test]
+fn image_signatures_go_to_every_backend_even_after_one_fails() {
+    let Some(python) = tool("INTEROP_PYTHON", "controller image backends") else {
+        return;
+    };
+    let gcs_dir = tempfile::tempdir().expect("tmp");
+    let gcs = common::gcs_double(&python, gcs_dir.path());
+    gcs.create_bucket("prov");
+    let (endpoint, credentials) = (&gcs.endpoint, gcs.credentials.display().to_string());
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.oci.storage": "oci,gcs",
+            "artifacts.taskrun.storage": "",
+            "storage.gcs.bucket": "prov",
+        })),
+        taskrun_naming("both", "127.0.0.1:9/team/app"),
+    ];
+    let Some(scene) = Scene::start("image backends", &objects, json!({})) else {
+        return;
+    };
+    let controller = Running(Some(scene.controller(&[
+        ("CHAINSEAL_STORAGE_ENDPOINT", endpoint.as_str()),
+        ("GOOGLE_APPLICATION_CREDENTIALS", credentials.as_str()),
+        ("CHAINSEAL_INSECURE_REGISTRIES", "127.0.0.1:9"),
+    ])));
+    scene.wait_for("a failed attempt", Duration::from_secs(120), |runs| {
+        runs.iter()
+            .any(|r| r["metadata"]["name"] == "both" && annotation(r, "retries").is_some())
+    });
+    assert_eq!(controller.stop(), 0);
+    let payload = gcs
+        .read(
+            "prov",
+            &format!("taskrun-ci-both/{}.payload", "d3".repeat(6)),
+        )
+        .unwrap_or_else(|| panic!("gcs got no image signature:\n{}", scene.log_tails()));
+    let payload: Value = serde_json::from_slice(&payload).expect("payload JSON");
+    assert_eq!(
+        payload["critical"]["image"]["docker-manifest-digest"],
+        format!("sha256:{}", "d3".repeat(32))
+    );
+}
+
 #[test]
 fn archivista_storage_from_chains_config_uploads_the_envelope() {
     let Some(python) = tool("INTEROP_PYTHON", "controller archivista") else {
@@ -1768,7 +1815,14 @@ fn a_run_at_the_annotation_limit_is_given_up_not_retried_forever() {
     // any mark needs (the signature annotations are refused before patching).
     let mut full = taskrun("full", "True");
     full["metadata"]["annotations"] = json!({"filler": "x".repeat(262_144 - 6 - 10)});
-    let objects = vec![config(), full, taskrun("fine", "True")];
+    let objects = vec![
+        config(),
+        full,
+        taskrun("fine", "True"),
+        // Its PipelineRun waits for `full` to be marked, which can never happen: it
+        // fails (counted retries, then `failed`) instead of waiting forever.
+        pipelinerun("pipeline", &["full"]),
+    ];
     let Some(scene) = Scene::start("annotation limit", &objects, json!({})) else {
         return;
     };
@@ -1799,6 +1853,15 @@ fn a_run_at_the_annotation_limit_is_given_up_not_retried_forever() {
         runs.iter()
             .any(|r| r["metadata"]["name"] == "fine" && annotation(r, "signed") == Some("true"))
     });
+    scene.wait_for(
+        "the PipelineRun of `full` marked failed",
+        Duration::from_secs(60),
+        |_| {
+            scene.runs("pipelineruns").iter().any(|r| {
+                r["metadata"]["name"] == "pipeline" && annotation(r, "signed") == Some("failed")
+            })
+        },
+    );
     assert_eq!(controller.stop(), 0);
     assert_eq!(given_up["type"], "Warning");
     let note = given_up["note"].as_str().unwrap_or_default();
@@ -1819,6 +1882,15 @@ fn a_run_at_the_annotation_limit_is_given_up_not_retried_forever() {
         })
         .count();
     assert_eq!(patches, 1, "patches of `full`");
+    let failed = events()
+        .into_iter()
+        .find(|e| e["regarding"]["name"] == "pipeline" && e["reason"] == "MarkedFailed")
+        .expect("MarkedFailed event for the PipelineRun");
+    let note = failed["note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("the child TaskRun `full` cannot be marked"),
+        "{note}"
+    );
     let full = scene.taskrun("full").expect("full");
     assert_eq!(annotation(&full, "signed"), None);
     assert_eq!(annotation(&full, "retries"), None);
@@ -2302,11 +2374,13 @@ fn transparency_is_on_only_for_the_values_chains_accepts() {
     );
 }
 
-/// A failed attempt keeps the log entry it made (`chains.tekton.dev/transparency`,
-/// written with `retries`, as Chains' `HandleRetry` writes its extra annotations), so
-/// the retry of a `manual` run does not log it again.
+/// A `manual` run whose attempt logged its attestation and then failed is logged again
+/// by the retry: the `retries` mark carries no `chains.tekton.dev/transparency` entry
+/// (Chains writes it there, and its retry then logs nothing, so a new signature from a
+/// keyless or KMS signer would be stored unlogged). With a deterministic key the
+/// retry's upload is the same entry (Rekor's 409), so the log holds it once.
 #[test]
-fn a_failed_attempt_keeps_its_log_entry_so_manual_mode_logs_once() {
+fn a_retry_in_manual_mode_logs_what_it_stores() {
     let Some((_sigstore, url)) = common::sigstore_double("manual transparency retry") else {
         return;
     };
@@ -2347,11 +2421,24 @@ fn a_failed_attempt_keeps_its_log_entry_so_manual_mode_logs_once() {
         !retry_writes.is_empty()
             && retry_writes
                 .iter()
-                .all(|w| w["annotations"]["chains.tekton.dev/transparency"] == entry),
-        "the retry mark came without the entry: {retry_writes:#?}\n{}",
+                .all(|w| w["annotations"]["chains.tekton.dev/transparency"].is_null()),
+        "the retry mark carried a log entry: {retry_writes:#?}\n{}",
         record.summary()
     );
-    assert_eq!(rekor_uploads(&url), 1, "logged once across the attempts");
+    assert_eq!(rekor_uploads(&url), 2, "the retry logs again");
+    // The same entry both times (the demo key signs deterministically): the double
+    // answers the second with 409 and the existing entry, as Rekor does.
+    let out = Command::new("curl")
+        .args(["-sf", &format!("{url}/__requests")])
+        .output()
+        .expect("curl runs");
+    let requests: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    let bodies: Vec<&Value> = requests
+        .iter()
+        .filter(|r| r[0] == "POST" && r[1] == "/api/v1/log/entries")
+        .map(|r| &r[2])
+        .collect();
+    assert!(bodies.len() == 2 && bodies[0] == bodies[1], "{bodies:#?}");
 }
 
 /// The lines of the controller's log (`controller.log`) that contain every one of
@@ -2396,7 +2483,6 @@ fn fulcio_provider_and_issuer_pick_the_token_and_ignored_keys_are_warned_about()
             "artifacts.oci.storage": "",
             "signers.x509.fulcio.enabled": "true",
             "signers.x509.fulcio.address": url,
-            "signers.x509.identity.token.file": "oidc-token",
             "signers.x509.fulcio.provider": "envvar",
             "signers.x509.fulcio.issuer": GITLAB,
             "signers.x509.tuf.mirror.url": "https://tuf.example.com",
@@ -2408,8 +2494,9 @@ fn fulcio_provider_and_issuer_pick_the_token_and_ignored_keys_are_warned_about()
     let Some(scene) = Scene::start("fulcio provider and issuer", &objects, json!({})) else {
         return;
     };
-    // The token file (what `filesystem` and no provider read) and `SIGSTORE_ID_TOKEN`
-    // (what `envvar` reads) are tokens of two issuers, so the certificate says which.
+    // The token file (`signers.x509.identity.token.file`, which wins over any provider,
+    // as in Chains) and `SIGSTORE_ID_TOKEN` (what `envvar` reads) are tokens of two
+    // issuers, so the certificate says which.
     std::fs::write(
         scene.dir.path().join("oidc-token"),
         common::identity_token(json!({"iss": KUBERNETES,
@@ -2463,10 +2550,11 @@ fn fulcio_provider_and_issuer_pick_the_token_and_ignored_keys_are_warned_about()
         );
     }
 
-    // A change: `filesystem` reads the token file; the warnings come once more.
+    // A change: the token file is named, and wins over `envvar` (Chains forces its
+    // file provider then); the warnings come once more.
     patch_chains_config(
         &scene,
-        json!({"signers.x509.fulcio.provider": "filesystem",
+        json!({"signers.x509.identity.token.file": "oidc-token",
                "signers.x509.fulcio.issuer": KUBERNETES}),
     );
     wait_for_log_lines(&scene, &["settings rebuilt"], 1);
@@ -2477,7 +2565,7 @@ fn fulcio_provider_and_issuer_pick_the_token_and_ignored_keys_are_warned_about()
     assert_eq!(
         issuers(&scene),
         [GITLAB, KUBERNETES],
-        "provider `filesystem`: the file"
+        "`identity.token.file` wins over `envvar`"
     );
     for key in ignored {
         assert_eq!(warned(&scene, key), 2, "one more warning naming `{key}`");
