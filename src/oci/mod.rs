@@ -112,6 +112,19 @@ pub struct Settings {
     pub auth_files: Vec<PathBuf>,
 }
 
+/// Debug builds only (the integration tests' controller processes, whose registries
+/// listen on loopback): `TEST_CHAINSEAL_UNVERIFIED_INTERNAL=1` gives registries on
+/// internal addresses `insecure_everywhere`'s treatment too. Release builds ignore it.
+fn test_seam(transport: transport::Transport) -> transport::Transport {
+    if cfg!(debug_assertions)
+        && std::env::var("TEST_CHAINSEAL_UNVERIFIED_INTERNAL").as_deref() == Ok("1")
+    {
+        transport.unverified_internal_for_tests()
+    } else {
+        transport
+    }
+}
+
 /// Retry bounds: attempts and total time.
 const ATTEMPTS: u32 = 5;
 const RETRY_BUDGET: Duration = Duration::from_secs(60);
@@ -193,11 +206,21 @@ impl Registry {
         lock.lock_owned().await
     }
 
+    /// For tests on loopback only: see [`transport::Transport::unverified_internal_for_tests`].
+    #[doc(hidden)]
+    #[must_use]
+    pub fn unverified_internal_for_tests(mut self) -> Self {
+        self.transport = self.transport.unverified_internal_for_tests();
+        self
+    }
+
     /// A client for `settings`.
     pub fn new(settings: &Settings) -> Result<Self, Error> {
         Ok(Self {
-            transport: transport::Transport::new(settings.insecure.clone())
-                .insecure_everywhere(settings.insecure_everywhere),
+            transport: test_seam(
+                transport::Transport::new(settings.insecure.clone())
+                    .insecure_everywhere(settings.insecure_everywhere),
+            ),
             keychain: auth::Keychain::new(settings.auth_files.clone()),
             credentials: Default::default(),
             locks: Default::default(),

@@ -44,6 +44,12 @@ const MAX_HOSTS: usize = 64;
 const MAX_TOKENS: usize = 1024;
 /// How long each probe of [`probe_scheme`] may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a registry [`probe_scheme`] found speaking only plain HTTP is reached so
+/// before https is tried again.
+const PLAIN_RECHECK: Duration = Duration::from_secs(300);
+/// How long a registry [`probe_scheme`] could not reach is left unprobed (requests
+/// go to https meanwhile), so a dead host is not probed on every attempt.
+const UNREACHABLE_RECHECK: Duration = Duration::from_secs(30);
 
 /// How a registry is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,6 +313,21 @@ fn client(access: Access, internal_ok: bool) -> Result<reqwest::Client, Failure>
             Err(why) => attempt.error(why),
         }
     });
+    builder(access, internal_ok, policy)
+}
+
+/// The client [`probe_scheme`] uses: as [`client`]'s, but following no redirect (a
+/// probe's answer counts only on the scheme it was sent over).
+fn probe_client(access: Access, internal_ok: bool) -> Result<reqwest::Client, Failure> {
+    builder(access, internal_ok, reqwest::redirect::Policy::none())
+}
+
+/// A registry client following `policy`.
+fn builder(
+    access: Access,
+    internal_ok: bool,
+    policy: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, Failure> {
     reqwest::Client::builder()
         .user_agent(concat!("chainseal/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
@@ -323,28 +344,52 @@ fn client(access: Access, internal_ok: bool) -> Result<reqwest::Client, Failure>
         .map_err(|e| Failure::Connection(format!("creating the HTTP client: {e}")))
 }
 
-/// The scheme an [`Access::Unverified`] registry is reached with, chosen as
-/// go-containerregistry's ping chooses it for `name.Insecure`: https when `GET /v2/`
-/// over https gets a registry's answer (200 or 401), else plain HTTP when that does,
-/// else https if it answered at all; `None` when neither scheme could be spoken (the
-/// registry is unreachable for now).
-async fn probe_scheme(http: &reqwest::Client, registry: &str) -> Option<&'static str> {
-    let mut spoke_https = false;
-    for scheme in ["https", "http"] {
-        let reply = http
-            .get(format!("{scheme}://{registry}/v2/"))
-            .timeout(PROBE_TIMEOUT)
-            .send()
-            .await;
-        match reply {
-            Ok(r) if matches!(r.status(), StatusCode::OK | StatusCode::UNAUTHORIZED) => {
-                return Some(scheme);
-            }
-            Ok(_) => spoke_https |= scheme == "https",
-            Err(_) => {}
-        }
+/// The scheme an [`Access::Unverified`] registry is reached with. Unlike
+/// go-containerregistry's ping for `name.Insecure`, which races both schemes,
+/// chainseal tries https first and keeps it whenever it gets any HTTP answer over
+/// TLS; plain HTTP is tried only when the https attempt failed because the port
+/// speaks plain HTTP (the TLS handshake got an HTTP reply), never after a timeout or
+/// a dropped connection, and accepted only when `GET /v2/` over http itself answers
+/// 200 or 401 (`probe` follows no redirect, so an http→https redirect is no
+/// answer). `None`: neither scheme could be spoken (unreachable for now).
+async fn probe_scheme(probe: &reqwest::Client, registry: &str) -> Option<&'static str> {
+    let https = probe
+        .get(format!("https://{registry}/v2/"))
+        .timeout(PROBE_TIMEOUT)
+        .send()
+        .await;
+    match https {
+        Ok(_) => return Some("https"),
+        Err(e) if !speaks_plain_http(&e) => return None,
+        Err(_) => {}
     }
-    spoke_https.then_some("https")
+    let reply = probe
+        .get(format!("http://{registry}/v2/"))
+        .timeout(PROBE_TIMEOUT)
+        .send()
+        .await
+        .ok()?;
+    (reply.url().scheme() == "http"
+        && matches!(reply.status(), StatusCode::OK | StatusCode::UNAUTHORIZED))
+    .then_some("http")
+}
+
+/// Whether an https attempt failed because the server answered in plain HTTP: the
+/// TLS handshake got a record that is not TLS (rustls' `InvalidContentType`,
+/// "received corrupt message").
+fn speaks_plain_http(e: &reqwest::Error) -> bool {
+    if e.is_timeout() {
+        return false;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        let text = format!("{err} {err:?}");
+        if text.contains("InvalidContentType") || text.contains("corrupt message") {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// One registry's client.
@@ -357,6 +402,11 @@ struct Host {
     internal_ok: bool,
     /// The registry asked for basic credentials (no token service).
     basic: std::sync::atomic::AtomicBool,
+    /// How it is reached (the scheme and the client say it; kept for the tests).
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by the tests"))]
+    access: Access,
+    /// When the scheme is decided again (`None`: never).
+    until: Option<tokio::time::Instant>,
 }
 
 #[derive(Debug, Clone)]
@@ -371,6 +421,9 @@ pub struct Transport {
     insecure: Vec<String>,
     /// Every registry may be reached without TLS verification or over plain HTTP.
     insecure_everywhere: bool,
+    /// Tests only: registries on internal addresses get `insecure_everywhere`'s
+    /// treatment too (the test doubles all listen on loopback).
+    unverified_internal: bool,
     hosts: tokio::sync::Mutex<HashMap<String, Arc<Host>>>,
     tokens: std::sync::Mutex<HashMap<(String, String), Token>>,
 }
@@ -384,13 +437,23 @@ impl Transport {
         }
     }
 
-    /// With `on`, every registry not listed insecure is reached over https without
-    /// certificate verification, or over plain HTTP when it does not speak https
-    /// (decided once per registry by [`probe_scheme`]). Dangerous: anyone on the path
+    /// With `on`, every registry not listed insecure and not on an internal address is
+    /// reached over https without certificate verification, or over plain HTTP when
+    /// its port speaks plain HTTP (decided by [`probe_scheme`]; plain HTTP is decided
+    /// again after [`PLAIN_RECHECK`]). Dangerous: anyone on the path
     /// can read and change what is sent, credentials included.
     #[must_use]
     pub fn insecure_everywhere(mut self, on: bool) -> Self {
         self.insecure_everywhere = on;
+        self
+    }
+
+    /// For tests on loopback only: with `insecure_everywhere`, registries on internal
+    /// addresses are reached without verification too (as if they were public ones).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn unverified_internal_for_tests(mut self) -> Self {
+        self.unverified_internal = true;
         self
     }
 
@@ -402,22 +465,19 @@ impl Transport {
     }
 
     async fn host(&self, registry: &str) -> Result<Arc<Host>, Failure> {
-        if let Some(h) = self.hosts.lock().await.get(registry) {
+        if let Some(h) = self.hosts.lock().await.get(registry)
+            && h.until
+                .is_none_or(|until| until > tokio::time::Instant::now())
+        {
             return Ok(h.clone());
         }
         // Built without holding the map: a registry whose name resolves slowly holds up
         // only its own requests.
         let listed = self.insecure.iter().any(|i| i == registry);
-        let access = match (listed, self.insecure_everywhere) {
-            (true, _) => Access::Plain,
-            (false, true) => Access::Unverified,
-            (false, false) => Access::Verified,
-        };
         let name = host_only(registry);
         // Only a registry the operator listed, or one on an internal address itself,
         // may reach internal addresses: `insecure_everywhere` does not widen this.
-        let internal_ok = listed
-            || name.eq_ignore_ascii_case("localhost")
+        let internal = name.eq_ignore_ascii_case("localhost")
             || match name.parse::<IpAddr>() {
                 Ok(ip) => is_internal(ip),
                 Err(_) => tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((name, 0)))
@@ -426,15 +486,29 @@ impl Transport {
                     .and_then(Result::ok)
                     .is_some_and(|mut addrs| addrs.any(|a| is_internal(a.ip()))),
             };
+        let internal_ok = listed || internal;
+        // `insecure_everywhere` does not reach internal services over plain HTTP or
+        // unverified https: a registry on an internal address gets that only when the
+        // operator listed it (and then it is plain HTTP).
+        let unverified = self.insecure_everywhere && (!internal || self.unverified_internal);
+        let access = match (listed, unverified) {
+            (true, _) => Access::Plain,
+            (false, true) => Access::Unverified,
+            (false, false) => Access::Verified,
+        };
         let http = client(access, internal_ok)?;
-        let (scheme, settled) = match access {
-            Access::Plain => ("http", true),
-            Access::Verified => ("https", true),
-            Access::Unverified => match probe_scheme(&http, registry).await {
-                Some(scheme) => (scheme, true),
-                // Unreachable for now: https for this request, decided again next time.
-                None => ("https", false),
-            },
+        let now = tokio::time::Instant::now();
+        let (scheme, until) = match access {
+            Access::Plain => ("http", None),
+            Access::Verified => ("https", None),
+            Access::Unverified => {
+                match probe_scheme(&probe_client(access, internal_ok)?, registry).await {
+                    Some("https") => ("https", None),
+                    Some(_) => ("http", Some(now + PLAIN_RECHECK)),
+                    // Unreachable for now: https, probed again a little later.
+                    None => ("https", Some(now + UNREACHABLE_RECHECK)),
+                }
+            }
         };
         let base = url::Url::parse(&format!("{scheme}://{registry}/"))
             .map_err(|e| Failure::Refused(format!("`{registry}` is not a registry host: {e}")))?;
@@ -443,16 +517,19 @@ impl Transport {
             base,
             internal_ok,
             basic: Default::default(),
+            access,
+            until,
         });
-        if !settled {
-            return Ok(host);
-        }
         let mut hosts = self.hosts.lock().await;
         if hosts.len() >= MAX_HOSTS {
             hosts.clear();
         }
-        // Another request may have built one meanwhile: keep the first.
-        Ok(hosts.entry(registry.to_owned()).or_insert(host).clone())
+        // Another request may have built a current one meanwhile: keep that.
+        let entry = hosts.entry(registry.to_owned()).or_insert(host.clone());
+        if entry.until.is_some_and(|until| until <= now) {
+            *entry = host;
+        }
+        Ok(entry.clone())
     }
 
     /// Send `req` to `registry`, answering its authentication challenge with `auth`.
@@ -833,6 +910,40 @@ mod tests {
         );
         let listed = Transport::new(vec![public.to_owned()]);
         assert!(listed.host(public).await.expect("host").internal_ok);
+    }
+
+    /// Review of #20: with `insecure_everywhere`, a run naming a registry on an
+    /// internal address (`10.0.0.7:9200/x@sha256:…`) had chainseal speak plain HTTP or
+    /// unverified https to an internal service. It stays verified https unless the
+    /// operator listed it (then plain HTTP, as without the mode).
+    #[tokio::test(start_paused = true)]
+    async fn insecure_everywhere_keeps_internal_registries_verified() {
+        let internal = "10.0.0.7:9200";
+        let everywhere = Transport::new(Vec::new()).insecure_everywhere(true);
+        let host = everywhere.host(internal).await.expect("host");
+        assert_eq!(host.access, Access::Verified, "an internal registry");
+        assert_eq!(host.base.scheme(), "https");
+        let listed = Transport::new(vec![internal.to_owned()]).insecure_everywhere(true);
+        let host = listed.host(internal).await.expect("host");
+        assert_eq!((host.access, host.base.scheme()), (Access::Plain, "http"));
+    }
+
+    /// Review of #20: an unreachable registry was probed again on every request (and
+    /// every retry); the verdict is kept for a while, then probed again.
+    #[tokio::test(start_paused = true)]
+    async fn an_unreachable_verdict_is_kept_briefly() {
+        let public = "192.0.2.1:5000";
+        let everywhere = Transport::new(Vec::new()).insecure_everywhere(true);
+        let first = everywhere.host(public).await.expect("host");
+        assert_eq!(
+            (first.access, first.base.scheme()),
+            (Access::Unverified, "https")
+        );
+        let again = everywhere.host(public).await.expect("host");
+        assert!(Arc::ptr_eq(&first, &again), "probed again at once");
+        tokio::time::advance(UNREACHABLE_RECHECK).await;
+        let later = everywhere.host(public).await.expect("host");
+        assert!(!Arc::ptr_eq(&first, &later), "never probed again");
     }
 
     #[test]

@@ -12,16 +12,23 @@ The first repository path component picks the behaviour, for every request to it
                 same server under another host name (`localhost`), path `/v2/landed/`
   landed/...    manifests are unknown (where `redirect/` sends them)
   downgrade/... manifest reads are redirected to plain http (serve it with `--tls DIR`)
+  auth/...      asks for basic credentials; with them, manifests are unknown
   realm/...     asks for a bearer token from a token service on another host name
                 over plain HTTP (`http://localhost:<port>/token`), which answers one
 
 Every request line is appended to the log file given as the first argument.
 With `--tls DIR` it serves https with a test CA written to `DIR/ca.pem` (the KMS
-double's), for a client trusting it through `SSL_CERT_FILE`.
+double's), for a client trusting it through `SSL_CERT_FILE`. With `--dual DIR` it is
+an https-only registry that also answers plain HTTP on the same port, as a registry's
+port 80 does: every plain request is redirected (301) to the same URL over https; and
+its first TLS connection has a hiccup: closed before the handshake, or with
+`--hiccup plain` answered in plain HTTP (as a load balancer's error page could be).
+Log lines carry the scheme each request came over.
 """
 
 import json
 import os
+import socket
 import ssl
 import sys
 import time
@@ -35,6 +42,16 @@ if "--tls" in ARGS:
     i = ARGS.index("--tls")
     TLS_DIR = ARGS[i + 1]
     del ARGS[i : i + 2]
+DUAL = "--dual" in ARGS
+if DUAL:
+    i = ARGS.index("--dual")
+    TLS_DIR = ARGS[i + 1]
+    del ARGS[i : i + 2]
+HICCUP = "drop"
+if "--hiccup" in ARGS:
+    i = ARGS.index("--hiccup")
+    HICCUP = ARGS[i + 1]
+    del ARGS[i : i + 2]
 LOG = ARGS[0] if ARGS else None
 
 
@@ -47,7 +64,8 @@ class Handler(loopback.http.server.BaseHTTPRequestHandler):
     def record(self):
         if LOG:
             with open(LOG, "a") as f:
-                f.write(json.dumps({"method": self.command, "path": self.path,
+                scheme = "https" if isinstance(self.request, ssl.SSLSocket) else "http"
+                f.write(json.dumps({"method": self.command, "path": self.path, "scheme": scheme,
                                     "authorization": self.headers.get("Authorization")}) + "\n")
 
     def reply(self, status, body, content_type="application/json", extra=None):
@@ -66,6 +84,9 @@ class Handler(loopback.http.server.BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         parts = self.path.split("/")
+        if DUAL and not isinstance(self.request, ssl.SSLSocket):
+            port = self.server.server_address[1]
+            return self.reply(301, "", extra={"Location": f"https://127.0.0.1:{port}{self.path}"})
         if self.path in ("/v2/", "/v2"):
             return self.reply(200, "{}")
         if self.path.startswith("/token"):
@@ -95,6 +116,10 @@ class Handler(loopback.http.server.BaseHTTPRequestHandler):
             port = self.server.server_address[1]
             challenge = f'Bearer realm="http://localhost:{port}/token",service="hostile"'
             return self.reply(401, "{}", extra={"WWW-Authenticate": challenge})
+        if mode == "auth":
+            if not self.headers.get("Authorization"):
+                return self.reply(401, "{}", extra={"WWW-Authenticate": 'Basic realm="hostile"'})
+            return self.reply(404, '{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
         if mode == "redirect":
             if not self.headers.get("Authorization"):
                 return self.reply(401, "{}", extra={"WWW-Authenticate": 'Basic realm="hostile"'})
@@ -135,9 +160,47 @@ class Handler(loopback.http.server.BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = handle_any
 
 
+class DualServer(loopback.Server):
+    """TLS and plain HTTP on one port, told apart by the first byte (0x16 starts a
+    TLS handshake); the first TLS connection is closed unanswered, or answered in
+    plain HTTP (`--hiccup plain`)."""
+
+    context = None
+    hiccups = 1
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        sock.settimeout(30)
+        try:
+            first = sock.recv(1, socket.MSG_PEEK)
+        except OSError:
+            sock.close()
+            raise
+        sock.settimeout(None)
+        if first != b"\x16":
+            return sock, addr
+        if self.hiccups > 0:
+            self.hiccups -= 1
+            if HICCUP == "plain":
+                sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            sock.close()
+            raise OSError("hiccup: the first TLS connection is dropped")
+        return self.context.wrap_socket(sock, server_side=True), addr
+
+
 if __name__ == "__main__":
     if TLS_DIR is None:
         loopback.serve(Handler)
+    elif DUAL:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+        from kms_double import test_ca
+
+        _, chain = test_ca(TLS_DIR)
+        server = DualServer(("127.0.0.1", 0), Handler)
+        server.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.context.load_cert_chain(chain)
+        print(json.dumps({"port": server.server_address[1]}), flush=True)
+        server.serve_forever()
     else:
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
         from kms_double import test_ca

@@ -2192,7 +2192,12 @@ fn oci_insecure_from_chains_config_reaches_every_image_registry() {
         return;
     };
     let sig_tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
-    let controller = Running(Some(scene.controller(&[])));
+    // The test registry is on loopback, an internal address, which the mode leaves on
+    // verified https unless listed; the debug-build switch lets this loopback registry
+    // stand in for a public one (release builds ignore it).
+    let controller = Running(Some(
+        scene.controller(&[("TEST_CHAINSEAL_UNVERIFIED_INTERNAL", "1")]),
+    ));
     // Without the key: https to a plain-HTTP registry fails; the first failed attempt
     // (`retries: "0"`) is enough to know (the later ones fail the same way).
     scene.wait_for("refused failed once", Duration::from_secs(120), |runs| {

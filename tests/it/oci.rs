@@ -1581,7 +1581,9 @@ async fn read_manifest(reference: String, insecure_everywhere: bool) -> Result<b
         insecure_everywhere,
         ..Default::default()
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?
+    // The doubles listen on loopback, an internal address.
+    .unverified_internal_for_tests();
     let r = chainseal::oci::parse_reference(&reference).map_err(|e| e.to_string())?;
     registry
         .manifest(&r, &["application/vnd.oci.image.manifest.v1+json"])
@@ -1654,4 +1656,84 @@ fn insecure_everywhere_skips_tls_verification_and_falls_back_to_plain_http() {
     );
     let log = std::fs::read_to_string(&plain_log).expect("plain log");
     assert!(log.contains("/v2/plain/app/manifests/v1"), "{log}");
+}
+
+/// Review of #20: with `insecure_everywhere`, an https-only registry whose plain-HTTP
+/// side redirects to https, after one https hiccup (its first TLS connection dropped,
+/// or answered in plain HTTP), was settled on as "plain HTTP" (the redirect was
+/// followed, so the probe's final answer was a 200) and its basic credentials went
+/// out in cleartext. It must stay on https: nothing but the probe's anonymous
+/// `GET /v2/` is sent over http, credentials never.
+#[test]
+fn insecure_everywhere_never_sends_credentials_over_http_to_an_https_registry() {
+    let Some(python) = common::tool("INTEROP_PYTHON", "insecure https-only registry test") else {
+        return;
+    };
+    for hiccup in ["drop", "plain"] {
+        https_only_registry_stays_https(&python, hiccup);
+    }
+}
+
+/// Read a manifest with basic credentials from the hostile registry's `--dual` mode
+/// (https, its plain-HTTP side redirecting to https) with `--hiccup hiccup`, through
+/// an `insecure_everywhere` transport; assert nothing went over plain HTTP.
+fn https_only_registry_stays_https(python: &Path, hiccup: &str) {
+    use chainseal::oci::transport::{Op, Request, Transport};
+    let dir = tempfile::tempdir().expect("tmp");
+    let tls = dir.path().join("tls");
+    std::fs::create_dir(&tls).expect("mkdir");
+    let log = dir.path().join("requests.jsonl");
+    let (_registry, url) = common::http_double(
+        python,
+        "hostile_registry.py",
+        &[
+            log.to_str().expect("utf-8"),
+            "--dual",
+            tls.to_str().expect("utf-8"),
+            "--hiccup",
+            hiccup,
+        ],
+    );
+    let host = url.trim_start_matches("http://").to_owned();
+    // The double listens on loopback, an internal address.
+    let transport = Transport::new(Vec::new())
+        .insecure_everywhere(true)
+        .unverified_internal_for_tests();
+    let auth = oci_client::secrets::RegistryAuth::Basic("robot".into(), "hunter2-secret".into());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let reply = runtime.block_on(async {
+        let request = Request {
+            method: http::Method::GET,
+            repository: "auth/app",
+            path: "manifests/v1".into(),
+            accept: &["application/vnd.oci.image.manifest.v1+json"],
+            content_type: None,
+            body: None,
+            limit: 1 << 20,
+            op: Op::Pull,
+        };
+        transport.send(&host, &request, &auth).await
+    });
+    let requests = std::fs::read_to_string(&log).unwrap_or_default();
+    let over_http: Vec<&str> = requests
+        .lines()
+        .filter(|l| l.contains(r#""scheme": "http""#))
+        .collect();
+    // Only the scheme probe's anonymous `GET /v2/` may go to http (after a TLS
+    // handshake answered in plain HTTP), and its redirect to https is no answer.
+    let probe = r#"{"method": "GET", "path": "/v2/", "scheme": "http", "authorization": null}"#;
+    assert!(
+        over_http.iter().all(|l| *l == probe),
+        "{hiccup}: requests went over plain HTTP to an https registry: {over_http:?}"
+    );
+    // Reached over https with the credentials: the double answers MANIFEST_UNKNOWN.
+    let failure = reply.expect_err("the manifest is unknown");
+    assert!(failure.is_not_found(), "{hiccup}: {failure}\n{requests}");
+    assert!(
+        requests.contains(r#""authorization": "Basic "#),
+        "{hiccup}: no credentials sent: {requests}"
+    );
 }
