@@ -310,7 +310,7 @@ fn hash_file(path: &Path, buf: &mut [u8]) -> Result<String, Error> {
             Err(e) => return Err(unreadable(e)),
         }
     }
-    Ok(crate::oci::lower_hex(&hasher.finalize()))
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// A `sha256sum`/`sha512sum` file: `<hex>  <name>` or `<hex> *<name>` (binary mode)

@@ -634,18 +634,7 @@ fn tag_or_digest(r: &Reference) -> &str {
 /// `sha256:<hex>` of `data`.
 pub fn sha256_digest(data: &[u8]) -> String {
     use sha2::Digest as _;
-    format!("sha256:{}", lower_hex(&sha2::Sha256::digest(data)))
-}
-
-/// Bytes as lower-case hex.
-pub fn lower_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
 }
 
 /// Parse an image reference (`registry/repo@sha256:…`, `registry/repo[:tag]`),
