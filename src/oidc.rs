@@ -257,9 +257,14 @@ fn header_payload_len(token: &str) -> usize {
     token.rfind('.').unwrap_or(token.len())
 }
 
+/// Whether two issuer URLs name the same issuer (a trailing `/` aside).
+pub(crate) fn same_issuer(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
 fn check_claims(claims: &Claims, issuer: &str, audience: &str, now: i64) -> Result<(), String> {
     let iss = claims.string("iss").unwrap_or_default();
-    if iss.trim_end_matches('/') != issuer.trim_end_matches('/') {
+    if !same_issuer(&iss, issuer) {
         return Err(format!("issuer `{iss}`, expected `{issuer}`"));
     }
     let aud_ok = match claims.0.get("aud") {

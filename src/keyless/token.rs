@@ -167,9 +167,7 @@ impl Sources {
     pub async fn get(&self, now: i64) -> Result<IdentityToken, Error> {
         let token = self.first(now).await?;
         match &self.expected_issuer {
-            Some(expected)
-                if token.issuer.trim_end_matches('/') != expected.trim_end_matches('/') =>
-            {
+            Some(expected) if !crate::oidc::same_issuer(&token.issuer, expected) => {
                 Err(Error::WrongIssuer {
                     source_name: token.source_name,
                     issuer: token.issuer,

@@ -20,8 +20,9 @@
 //!   `1`, `t` or `true` (any case); `0`, `f`, `false` and an empty value keep it on,
 //!   anything else is an error. Every client setting is set explicitly, so vaultrs
 //!   reads no variable itself (it would turn verification off for any other value).
-//! * Tokens stay fresh in a long-running process: a token file is read again before
-//!   every request (Vault Agent and projected Secrets rewrite it), a JWT login is
+//! * Tokens stay fresh in a long-running process: a token file is read again at most
+//!   every 5 s, and at once when Vault refuses the token (Vault Agent and projected
+//!   Secrets rewrite it), a JWT login is
 //!   repeated when two thirds of its token's lease have passed, and a request
 //!   refused with HTTP 403 is retried once after a new login or a changed token
 //!   file. A fixed token (`CHAINSEAL_KMS_AUTH_TOKEN`, `VAULT_TOKEN`,
@@ -50,7 +51,7 @@ use crate::secret::SecretBytes;
 enum Credential {
     /// A token used as given.
     Token(SecretBytes),
-    /// A token file, read again before every request.
+    /// A token file, read again at most every [`FILE_RECHECK`] and after a refusal.
     File(PathBuf),
     /// A JWT login, repeated before the token's lease runs out.
     Jwt(VaultJwtLogin),
@@ -264,6 +265,26 @@ fn vault_error(uri: &str, action: &str, e: ClientError) -> Error {
     }
 }
 
+/// A session sending `token` (a fixed token or one read from a file), which has no
+/// lease of its own to watch.
+fn token_session(
+    uri: &str,
+    settings: &VaultClientSettings,
+    token: SecretBytes,
+) -> Result<Session, Error> {
+    let client = client_with(settings, &token).map_err(|message| Error::Kms {
+        uri: uri.to_owned(),
+        message,
+    })?;
+    Ok(Session {
+        client: Arc::new(client),
+        token,
+        renew_at: None,
+        expires_at: None,
+        checked_at: Instant::now(),
+    })
+}
+
 /// Log in (JWT) or read the token (file, fixed), and make a client sending it.
 async fn open_session(
     uri: &str,
@@ -274,18 +295,9 @@ async fn open_session(
         uri: uri.to_owned(),
         message,
     };
-    let fixed = |token: SecretBytes| -> Result<Session, Error> {
-        Ok(Session {
-            client: Arc::new(client_with(settings, &token).map_err(kms)?),
-            token,
-            renew_at: None,
-            expires_at: None,
-            checked_at: Instant::now(),
-        })
-    };
     match credential {
-        Credential::Token(token) => fixed(token.clone()),
-        Credential::File(path) => fixed(read_token_file(path).map_err(kms)?),
+        Credential::Token(token) => token_session(uri, settings, token.clone()),
+        Credential::File(path) => token_session(uri, settings, read_token_file(path).map_err(kms)?),
         Credential::Jwt(login) => {
             let anonymous = client_with(settings, &SecretBytes::default()).map_err(kms)?;
             let jwt = zeroize::Zeroizing::new(std::fs::read_to_string(&login.token_path).map_err(
@@ -451,7 +463,8 @@ impl VaultSigner {
     }
 
     /// The client to use now: a new one when the token file was rewritten (read at
-    /// most every [`FILE_RECHECK`]) or the JWT login is due. A renewal that fails
+    /// most every [`FILE_RECHECK`]; the token read is the one used) or the JWT login
+    /// is due. A renewal that fails
     /// while the current token is still valid is logged and tried again after
     /// [`RENEWAL_RETRY`]: signing goes on until the token really expires.
     async fn current_client(&self) -> Result<Arc<VaultClient>, Error> {
@@ -463,7 +476,11 @@ impl VaultSigner {
             Credential::File(path) => {
                 session.checked_at = now;
                 match read_token_file(path) {
-                    Ok(token) => token != session.token,
+                    Ok(token) if token != session.token => {
+                        *session = token_session(&self.uri, &self.settings, token)?;
+                        false
+                    }
+                    Ok(_) => false,
                     Err(message) => {
                         tracing::warn!(key = %self.uri, %message, "keeping the current Vault token");
                         false
@@ -501,18 +518,22 @@ impl VaultSigner {
             // Another request renewed it meanwhile.
             return Ok(Some(Arc::clone(&session.client)));
         }
-        let renew = match &self.credential {
-            Credential::Token(_) => false,
+        let fresh = match &self.credential {
+            Credential::Token(_) => return Ok(None),
             Credential::File(path) => {
-                read_token_file(path).map_err(|m| self.kms(m))? != session.token
+                let token = read_token_file(path).map_err(|m| self.kms(m))?;
+                if token == session.token {
+                    return Ok(None);
+                }
+                tracing::info!(key = %self.uri, "Vault refused the token; using the rewritten token file and retrying once");
+                token_session(&self.uri, &self.settings, token)?
             }
-            Credential::Jwt(_) => true,
+            Credential::Jwt(_) => {
+                tracing::info!(key = %self.uri, "Vault refused the token; logging in again and retrying once");
+                open_session(&self.uri, &self.settings, &self.credential).await?
+            }
         };
-        if !renew {
-            return Ok(None);
-        }
-        tracing::info!(key = %self.uri, "Vault refused the token; renewing it and retrying once");
-        *session = open_session(&self.uri, &self.settings, &self.credential).await?;
+        *session = fresh;
         Ok(Some(Arc::clone(&session.client)))
     }
 

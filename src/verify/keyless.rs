@@ -362,6 +362,10 @@ fn check_sct<'a>(
         take(&mut sct, 2)?; // hash and signature algorithms
         let sig_len = number(take(&mut sct, 2)?);
         let sig = take(&mut sct, sig_len)?;
+        // Only an SCT of a CT log of the root is worth rebuilding the signed data for.
+        if !root.ctlogs.iter().any(|l| l.key_id == log_id) {
+            continue;
+        }
         let tbs_len = u32::try_from(tbs.len()).map_err(|_| "the certificate is too large")?;
         let mut signed = vec![version, 0];
         signed.extend_from_slice(timestamp);

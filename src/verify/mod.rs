@@ -57,16 +57,16 @@ pub enum Error {
 }
 
 /// The predicate types counted when `--type` is not set: SLSA provenance.
-pub const SLSA_PROVENANCE: [&str; 2] = [
-    "https://slsa.dev/provenance/v1",
-    "https://slsa.dev/provenance/v0.2",
-];
+pub const SLSA_PROVENANCE: [&str; 2] = [SLSA_V1, SLSA_V02];
+
+const SLSA_V1: &str = crate::provenance::slsa_v1::PREDICATE_TYPE;
+const SLSA_V02: &str = crate::provenance::slsa_v02::PREDICATE_TYPE;
 
 /// cosign's `--type` short names and the predicate types they stand for.
 pub const SHORT_NAMES: [(&str, &str); 10] = [
-    ("slsaprovenance", "https://slsa.dev/provenance/v0.2"),
-    ("slsaprovenance02", "https://slsa.dev/provenance/v0.2"),
-    ("slsaprovenance1", "https://slsa.dev/provenance/v1"),
+    ("slsaprovenance", SLSA_V02),
+    ("slsaprovenance02", SLSA_V02),
+    ("slsaprovenance1", SLSA_V1),
     ("custom", "https://cosign.sigstore.dev/attestation/v1"),
     ("link", "https://in-toto.io/Link/v1"),
     ("spdx", "https://spdx.dev/Document"),
