@@ -29,6 +29,10 @@ pub mod manifest;
 pub mod referrers;
 pub mod transport;
 
+/// The most read of a registry's reply to a write (an upload or a manifest put): the
+/// body is never needed, only the status and headers.
+const WRITE_REPLY_BYTES: u64 = 64 << 10;
+
 /// Registry errors. Messages name the registry and what to check.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -231,6 +235,8 @@ impl Registry {
     /// The credentials for `registry`: read again when older than
     /// [`CREDENTIALS_FRESH`] or when `stale` (the registry refused them).
     async fn credentials(&self, registry: &str, stale: bool) -> Result<auth::Found, Error> {
+        // One lookup per registry at a time: calls arriving meanwhile find it cached.
+        let _lookup = self.lock(format!("credentials {registry}")).await;
         if !stale
             && let Some((found, at)) = self.credentials.lock().await.get(registry)
             && at.elapsed() < CREDENTIALS_FRESH
@@ -239,7 +245,7 @@ impl Registry {
         }
         // Files and credential helpers (processes with their own timeout) are read off
         // the async threads and without holding the map, so one slow helper holds up
-        // only the registry it is for.
+        // only the registry it is for (whose callers wait for this one lookup).
         let (keychain, name) = (self.keychain.clone(), registry.to_owned());
         let found = tokio::task::spawn_blocking(move || keychain.lookup(&name))
             .await
@@ -292,15 +298,21 @@ impl Registry {
         let start = Instant::now();
         let mut delay = Duration::from_millis(100);
         let mut attempt = 1;
+        // `reread`: the credentials were refused once (one more try with them read
+        // again); `refresh`: read them again for this attempt only.
         let mut reread = false;
+        let mut refresh = false;
         loop {
-            let found = self.credentials(registry, reread).await?;
+            let found = self
+                .credentials(registry, std::mem::take(&mut refresh))
+                .await?;
             match self.transport.send(registry, &req, &found.auth).await {
                 Ok(reply) => return Ok(Some(reply)),
                 Err(e) if absent_ok && e.is_not_found() => return Ok(None),
                 Err(e) if e.is_unauthorized() && !reread => {
                     debug!(registry, "{action}: {e}; reading the credentials again");
                     reread = true;
+                    refresh = true;
                 }
                 Err(e)
                     if e.is_transient()
@@ -436,7 +448,7 @@ impl Registry {
                     accept: &[],
                     content_type: None,
                     body: None,
-                    limit: 64 << 10,
+                    limit: WRITE_REPLY_BYTES,
                     op: transport::Op::Push,
                 },
             )
@@ -452,7 +464,7 @@ impl Registry {
                 accept: &[],
                 content_type: Some("application/octet-stream"),
                 body: Some(bytes::Bytes::copy_from_slice(data)),
-                limit: 64 << 10,
+                limit: WRITE_REPLY_BYTES,
                 op: transport::Op::Push,
             },
         )
@@ -510,7 +522,7 @@ impl Registry {
                 accept: &[],
                 content_type: Some(media_type),
                 body: Some(bytes::Bytes::copy_from_slice(body)),
-                limit: 64 << 10,
+                limit: WRITE_REPLY_BYTES,
                 op: transport::Op::Push,
             },
         )
@@ -596,11 +608,7 @@ impl Registry {
             Some(reply) => Some(reply.body),
             // No referrers API: the referrers tag schema.
             None => {
-                let tag = Reference::with_tag(
-                    r.registry().to_owned(),
-                    r.repository().to_owned(),
-                    digest.replace(':', "-"),
-                );
+                let tag = referrers::fallback_tag(r, digest);
                 self.manifest(&tag, &[manifest::OCI_INDEX])
                     .await?
                     .map(|(body, _)| body)

@@ -158,18 +158,12 @@ pub async fn attach(
 /// Digests of the bundle referrers of `image`.
 async fn listed(registry: &Registry, image: &Reference) -> Result<Vec<String>, Error> {
     let index = registry.referrers(image, Some(BUNDLE_MEDIA_TYPE)).await?;
-    Ok(index
-        .manifests
-        .into_iter()
-        .filter(|m| {
-            m.artifact_type.as_deref() == Some(BUNDLE_MEDIA_TYPE) || m.artifact_type.is_none()
-        })
-        .map(|m| m.digest)
-        .collect())
+    // `referrers` keeps only bundles and entries without an artifact type.
+    Ok(index.manifests.into_iter().map(|m| m.digest).collect())
 }
 
 /// The referrers tag schema's index tag of `image`: `sha256-<hex>`.
-fn fallback_tag(image: &Reference, image_digest: &str) -> Reference {
+pub(super) fn fallback_tag(image: &Reference, image_digest: &str) -> Reference {
     Reference::with_tag(
         image.registry().to_owned(),
         image.repository().to_owned(),
