@@ -267,12 +267,7 @@ async fn look(
             // `tekton` storage and the mark in one patch: both land or neither does.
             notes.extend(tally.extra.clone());
             notes.insert(format!("{PREFIX}signed"), Value::String("true".into()));
-            let existing = obj
-                .pointer("/metadata/annotations")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            let size = crate::storage::tekton::merged_size(&existing, &notes);
+            let size = crate::storage::tekton::merged_size(annotations_of(&obj), &notes);
             if size > crate::storage::tekton::ANNOTATIONS_LIMIT {
                 record_error(counters, Stage::Storage);
                 return Err(vec![Failure {
@@ -407,17 +402,20 @@ async fn children(
     Ok(Some(out))
 }
 
+/// `run`'s annotations (none: an empty map).
+fn annotations_of(run: &Value) -> &Map<String, Value> {
+    static NONE: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+    run.pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .unwrap_or(&NONE)
+}
+
 /// Whether `run` has room for the smallest mark (`retries: "0"`) under Kubernetes'
 /// annotation limit.
 fn markable(run: &Value) -> bool {
-    let existing = run
-        .pointer("/metadata/annotations")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
     let mut mark = Map::new();
     mark.insert(format!("{PREFIX}retries"), Value::String("0".into()));
-    crate::storage::tekton::merged_size(&existing, &mark)
+    crate::storage::tekton::merged_size(annotations_of(run), &mark)
         <= crate::storage::tekton::ANNOTATIONS_LIMIT
 }
 
@@ -537,10 +535,7 @@ async fn sign_and_store(
             Ok((tekton, later))
         }
         .await;
-        let (tekton, attestation_failures) = match attested {
-            Ok((tekton, later)) => (tekton, later),
-            Err(f) => (Map::new(), vec![f]),
-        };
+        let (tekton, attestation_failures) = attested.unwrap_or_else(|f| (Map::new(), vec![f]));
         notes.extend(tekton);
         for f in &attestation_failures {
             record_error(counters, f.stage);
@@ -719,8 +714,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// Regression (#20): a failed attempt's log entry was dropped with the attempt,
-    /// so a `manual` run was logged again at every retry.
+    /// An attempt's uploads are counted one per object, the last entry is the one
+    /// kept, and a mark carries it with its own annotation (which mark does is
+    /// `retry`'s choice, covered by the controller tests).
     #[test]
     fn a_failed_attempt_marks_with_its_log_entry() {
         let entry = crate::transparency::LogEntry {

@@ -73,6 +73,9 @@ pub enum SignerSlot {
     /// Keyless: a fresh Fulcio certificate for each use (as Chains; the certificate
     /// lives 10 minutes and the identity token rotates).
     Keyless(crate::keyless::Settings),
+    /// The settings name no usable signer: nothing to load until the ConfigMap
+    /// changes.
+    Failed(String),
 }
 
 impl SignerSlot {
@@ -84,6 +87,7 @@ impl SignerSlot {
                 .await
                 .map(|s| Arc::new(s) as Arc<dyn Signer>)
                 .map_err(|e| e.to_string()),
+            Self::Failed(why) => Err(why.clone()),
         }
     }
 }
@@ -97,8 +101,6 @@ pub struct Reloading {
     args: SignerArgs,
     /// The directory whose files make the signer (`signing-secrets`), if any.
     watched: Option<std::path::PathBuf>,
-    /// The settings name no usable signer: loading again cannot help.
-    settings_error: bool,
     state: tokio::sync::Mutex<Option<LoadedSigner>>,
 }
 
@@ -121,22 +123,7 @@ impl Reloading {
         Self {
             args,
             watched,
-            settings_error: false,
             state: tokio::sync::Mutex::new(None),
-        }
-    }
-
-    /// A signer that failed to load, with no way to load it (a settings error).
-    fn failed(why: String) -> Self {
-        Self {
-            args: SignerArgs::default(),
-            watched: None,
-            settings_error: true,
-            state: tokio::sync::Mutex::new(Some(LoadedSigner {
-                signer: Err(why),
-                fingerprint: None,
-                checked: std::time::Instant::now(),
-            })),
         }
     }
 
@@ -145,8 +132,6 @@ impl Reloading {
         let mut state = self.state.lock().await;
         let reload = match &*state {
             None => true,
-            // A settings error: nothing to load again until the ConfigMap changes.
-            Some(_) if self.settings_error => false,
             Some(s) if s.signer.is_err() => true,
             Some(s) if s.checked.elapsed() < SECRETS_CHECKED_EVERY => false,
             Some(s) => match &self.watched {
@@ -197,10 +182,13 @@ fn fingerprint(dir: &std::path::Path) -> Option<[u8; 32]> {
     for path in names.iter().take(64) {
         digest.update(path.as_os_str().as_encoded_bytes());
         digest.update([0]);
-        // Signing secrets are small; a larger file is not read whole.
-        let data = std::fs::read(path).ok()?;
-        digest.update(data.len().to_le_bytes());
-        digest.update(data.get(..1 << 20).unwrap_or(&data));
+        // Signing secrets are small; of a larger file, its length and first MiB.
+        let file = std::fs::File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, 1 << 20), &mut data).ok()?;
+        digest.update(len.to_le_bytes());
+        digest.update(&data);
     }
     Some(digest.finalize().into())
 }
@@ -444,9 +432,9 @@ async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment)
         },
         SignerKind::Kms => {
             let Some(kms_ref) = chains.kms_ref.clone() else {
-                return SignerSlot::Loaded(Arc::new(Reloading::failed(
+                return SignerSlot::Failed(
                     "a signer is `kms` but chains-config sets no `signers.kms.kmsref`".into(),
-                )));
+                );
             };
             let auth = |k: &str| chains.kms_auth.get(k).cloned().filter(|v| !v.is_empty());
             SignerArgs {
