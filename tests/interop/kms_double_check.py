@@ -22,10 +22,10 @@ import urllib.parse
 import urllib.request
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, utils
 
-from oracle import Rejected, main
+from oracle import Rejected, load_public_key, main
 
 HASHES = {"SHA256": hashes.SHA256(), "SHA384": hashes.SHA384(), "SHA512": hashes.SHA512()}
 GCP_RING = "projects/p/locations/global/keyRings/r/cryptoKeys"
@@ -39,8 +39,7 @@ def call(url, body=None, headers=None, context=None):
 
 
 def public_key(directory, key):
-    with open(os.path.join(directory, f"{key}.pub"), "rb") as f:
-        return serialization.load_pem_public_key(f.read())
+    return load_public_key(os.path.join(directory, f"{key}.pub"))
 
 
 def check_rsa(public, signature, digest, hash_name, want_pss, what):

@@ -391,14 +391,14 @@ fn failures_count_retries_then_mark_failed_never_signed() {
         return;
     };
     // Also under a client-side rate limit (the limiter's timing is unit-tested).
-    let controller = scene.controller(&[
+    let controller = Running(Some(scene.controller(&[
         ("CHAINSEAL_KUBE_API_QPS", "200"),
         ("CHAINSEAL_KUBE_API_BURST", "5"),
-    ]);
+    ])));
     scene.wait_for("all three handled", Duration::from_secs(60), |runs| {
         signed(runs) == 3
     });
-    assert_eq!(stop(controller), 0);
+    assert_eq!(controller.stop(), 0);
     let runs = scene.runs("taskruns");
     let by_name = |n: &str| {
         runs.iter()
@@ -570,7 +570,7 @@ fn chains_config_is_validated_and_watched_live() {
     ) else {
         return;
     };
-    let controller = scene.controller(&[]);
+    let controller = Running(Some(scene.controller(&[])));
     scene.wait_for("the first run signed", Duration::from_secs(60), |runs| {
         signed(runs) == 1
     });
@@ -607,7 +607,7 @@ fn chains_config_is_validated_and_watched_live() {
     scene.wait_for("the second run signed", Duration::from_secs(60), |runs| {
         signed(runs) == 2
     });
-    assert_eq!(stop(controller), 0);
+    assert_eq!(controller.stop(), 0);
     let predicate = |name: &str| {
         let runs = scene.runs("taskruns");
         let run = runs
@@ -1125,7 +1125,7 @@ fn opt_in_finalizers_hold_runs_until_handled_and_chains_leftovers_are_released()
     let Some(scene) = Scene::start("finalizers", &objects, json!({})) else {
         return;
     };
-    let controller = scene.controller(&[("CHAINSEAL_FINALIZERS", "true")]);
+    let controller = Running(Some(scene.controller(&[("CHAINSEAL_FINALIZERS", "true")])));
     let mine = vec!["chains.tekton.dev/taskrun".to_owned()];
     scene.wait_for(
         "finalizers on running runs, leftovers released",
@@ -1172,7 +1172,7 @@ fn opt_in_finalizers_hold_runs_until_handled_and_chains_leftovers_are_released()
         },
     );
     assert_verifies(&scene, &scene.taskrun("running").expect("running"));
-    assert_eq!(stop(controller), 0);
+    assert_eq!(controller.stop(), 0);
     // Each run was marked once; the finalizer was applied by its own field manager.
     assert_eq!(
         scene.storage_writes(),
@@ -1204,7 +1204,7 @@ fn without_finalizers_runs_are_left_alone_until_deleted() {
     let Some(scene) = Scene::start("no finalizers", &objects, json!({})) else {
         return;
     };
-    let controller = scene.controller(&[]);
+    let controller = Running(Some(scene.controller(&[])));
     scene.wait_for(
         "the finished runs are signed",
         Duration::from_secs(60),
@@ -1230,7 +1230,7 @@ fn without_finalizers_runs_are_left_alone_until_deleted() {
         Duration::from_secs(30),
         |runs| finalizers_of(runs, "kept").is_none(),
     );
-    assert_eq!(stop(controller), 0);
+    assert_eq!(controller.stop(), 0);
     let log = std::fs::read_to_string(scene.dir.path().join("requests.jsonl")).expect("log");
     assert!(
         !log.lines().any(|l| l.contains("finalizers")
@@ -1272,11 +1272,11 @@ fn keyless_signing_and_the_transparency_log_from_chains_config() {
         ),
     )
     .expect("token");
-    let controller = scene.controller(&[]);
+    let controller = Running(Some(scene.controller(&[])));
     scene.wait_for("both runs signed", Duration::from_secs(60), |runs| {
         signed(runs) == 2
     });
-    assert_eq!(stop(controller), 0);
+    assert_eq!(controller.stop(), 0);
     for name in ["asked", "quiet"] {
         let run = scene.taskrun(name).expect("run");
         assert_eq!(annotation(&run, "signed"), Some("true"), "{name}");
@@ -1339,11 +1339,11 @@ fn an_unreachable_transparency_log_is_retried_and_never_marked_signed() {
     let Some(scene) = Scene::start("transparency down", &objects, json!({})) else {
         return;
     };
-    let controller = scene.controller(&[]);
+    let controller = Running(Some(scene.controller(&[])));
     scene.wait_for("the run marked failed", Duration::from_secs(60), |runs| {
         signed(runs) == 1
     });
-    assert_eq!(stop(controller), 0);
+    assert_eq!(controller.stop(), 0);
     let run = scene.taskrun("logged").expect("run");
     assert_eq!(annotation(&run, "signed"), Some("failed"));
     assert_eq!(annotation(&run, "retries"), Some("3"));
@@ -1360,11 +1360,11 @@ fn an_unreachable_transparency_log_is_retried_and_never_marked_signed() {
 fn sign_one_run(label: &str, config: Value, name: &str, env: &[(&str, &str)]) -> Option<Scene> {
     let objects = vec![chains_config(config), taskrun(name, "True")];
     let scene = Scene::start(label, &objects, json!({}))?;
-    let controller = scene.controller(env);
+    let controller = Running(Some(scene.controller(env)));
     scene.wait_for("the run signed", Duration::from_secs(60), |runs| {
         signed(runs) == 1
     });
-    assert_eq!(stop(controller), 0);
+    assert_eq!(controller.stop(), 0);
     Some(scene)
 }
 
@@ -2266,9 +2266,9 @@ fn oci_insecure_from_chains_config_reaches_every_image_registry() {
     );
 }
 
-/// The entries the Sigstore double at `url` was asked to log (`POST
-/// /api/v1/log/entries`, whatever it answered).
-fn rekor_uploads(url: &str) -> usize {
+/// The bodies of the entries the Sigstore double at `url` was asked to log (`POST
+/// /api/v1/log/entries`, whatever it answered), oldest first.
+fn rekor_upload_bodies(url: &str) -> Vec<Value> {
     let out = Command::new("curl")
         .args(["-sf", &format!("{url}/__requests")])
         .output()
@@ -2276,9 +2276,15 @@ fn rekor_uploads(url: &str) -> usize {
     assert!(out.status.success(), "GET {url}/__requests failed");
     let requests: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
     requests
-        .iter()
+        .into_iter()
         .filter(|r| r[0] == "POST" && r[1] == "/api/v1/log/entries")
-        .count()
+        .map(|mut r| r[2].take())
+        .collect()
+}
+
+/// How many entries the Sigstore double at `url` was asked to log.
+fn rekor_uploads(url: &str) -> usize {
+    rekor_upload_bodies(url).len()
 }
 
 /// Chains' counters (pkg/chains/signing.go): `sign_created` and `payload_uploaded`
@@ -2433,16 +2439,7 @@ fn a_retry_in_manual_mode_logs_what_it_stores() {
     assert_eq!(rekor_uploads(&url), 2, "the retry logs again");
     // The same entry both times (the demo key signs deterministically): the double
     // answers the second with 409 and the existing entry, as Rekor does.
-    let out = Command::new("curl")
-        .args(["-sf", &format!("{url}/__requests")])
-        .output()
-        .expect("curl runs");
-    let requests: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
-    let bodies: Vec<&Value> = requests
-        .iter()
-        .filter(|r| r[0] == "POST" && r[1] == "/api/v1/log/entries")
-        .map(|r| &r[2])
-        .collect();
+    let bodies = rekor_upload_bodies(&url);
     assert!(bodies.len() == 2 && bodies[0] == bodies[1], "{bodies:#?}");
 }
 
