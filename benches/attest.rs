@@ -9,9 +9,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use chainseal::attest;
-use chainseal::config::{AttestConfig, KeyRef, PasswordSource, SignerConfig, StorageTarget};
+use chainseal::config::AttestConfig;
 use chainseal::provenance::{Options, generate};
 use chainseal::record::tekton::load;
+use chainseal::signing::{KeyRef, PasswordSource};
+use chainseal::storage::StorageTarget;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 fn record(dir: &std::path::Path, tasks: usize) -> PathBuf {
@@ -72,18 +74,15 @@ fn bench(c: &mut Criterion) {
                         namespace: None,
                         result_locations: None,
                         result_subjects: None,
-                        signer: Some(SignerConfig {
+                        signer: Some(chainseal::signing::Settings {
                             kms: Default::default(),
                             key: KeyRef::File(root.join("examples/demo.key")),
                             password: PasswordSource::None,
                             keyless: Default::default(),
                         }),
                         transparency: Default::default(),
-                        storage_endpoint: None,
-                        grafeas_url: None,
                         storage: vec![StorageTarget::Dir(out.path().to_owned())],
-                        oci_encoding: Default::default(),
-                        registry: Default::default(),
+                        stores: Default::default(),
                         provenance: Options::new("https://tekton.dev/chains/v2"),
                         subjects: Default::default(),
                         env: Default::default(),

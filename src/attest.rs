@@ -4,17 +4,79 @@
 //! stored unless signing succeeded; every configured store must succeed for the run
 //! to succeed.
 
+use std::path::PathBuf;
+
 use thiserror::Error;
 use tracing::{info, warn};
 
-use crate::config::{AttestConfig, RecordSource};
-use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
-use crate::provenance::simplesigning::{self, ImagePayload};
+use crate::pipeline::{Attestation, Failure, Images, Part, Plan, Stage, Store};
+use crate::provenance::Options;
+use crate::provenance::simplesigning::ImagePayload;
 use crate::provenance::{self, Generated};
 use crate::record::ci::{self, Platform};
 use crate::record::tekton::{self, Record};
 use crate::signing;
-use crate::storage::{self, Signed, SignedImage, Stored, Subject};
+use crate::storage::{self, StorageTarget, Stored};
+
+/// Where the record comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordSource {
+    /// Files, in the order given.
+    Files(Vec<PathBuf>),
+    /// The Kubernetes API.
+    Api(crate::record::tekton::api::RunRef),
+    /// A CI job's environment (GitHub, GitLab) or nothing but subjects (generic).
+    Ci(crate::record::ci::Platform),
+}
+
+/// What `attest` prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// Validated settings of `chainseal attest`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the record comes from.
+    pub record: RecordSource,
+    /// The signer; `None` only in dry-run mode.
+    pub signer: Option<crate::signing::Settings>,
+    /// Namespace for the API record and `tekton` storage (else the client's default).
+    pub namespace: Option<String>,
+    /// Where to write the stored locations.
+    pub result_locations: Option<PathBuf>,
+    /// Where to write the attested subjects.
+    pub result_subjects: Option<PathBuf>,
+    /// Rekor uploads and bundles.
+    pub transparency: crate::transparency::Settings,
+    /// Storage destinations, in the order given.
+    pub storage: Vec<StorageTarget>,
+    /// What the storage backends need to reach them.
+    pub stores: crate::storage::Settings,
+    /// Provenance settings (format, build type, builder id, deep inspection).
+    pub provenance: Options,
+    /// Subjects named explicitly.
+    pub subjects: crate::subjects::Inputs,
+    /// The CI variables (GitHub, GitLab) the record and outputs are read from.
+    pub env: crate::record::ci::Environment,
+    /// Issuer of GitHub Actions ID tokens.
+    pub github_oidc_issuer: String,
+    /// Write a GitHub step summary.
+    pub show_summary: bool,
+    /// The GitLab dotenv report.
+    pub dotenv: PathBuf,
+    /// What to print on stdout.
+    pub output: OutputFormat,
+    /// Print the Statement only.
+    pub dry_run: bool,
+    /// With `dry_run`: explain every type-hint decision.
+    pub explain: bool,
+}
 
 /// Errors of the attest pipeline, one variant per stage.
 #[derive(Debug, Error)]
@@ -35,41 +97,32 @@ pub enum Error {
     /// Generating provenance failed.
     #[error(transparent)]
     Provenance(#[from] provenance::Error),
-    /// Loading the key or signing failed.
+    /// Loading the key failed.
     #[error(transparent)]
     Signing(#[from] signing::Error),
-    /// A store failed; earlier stores may have succeeded (listed).
-    // The message carries the cause (not also exposed as `source`, which would
-    // print it twice in `{:#}` chains).
-    #[error("storing in `{target}` failed: {cause}{}", stored_note(.stored))]
-    Storage {
-        /// The failing destination.
-        target: String,
-        /// What was stored (every other backend still stores).
-        stored: Vec<Stored>,
-        /// Cause.
-        cause: storage::Error,
-    },
-    /// The transparency log upload failed; what could be stored was stored (listed).
-    #[error("{cause}{}; run again to retry the upload", stored_note(.stored))]
-    Transparency {
+    /// The storage settings name a backend that cannot be made.
+    #[error("cannot use `CHAINSEAL_STORAGE`")]
+    Storage(#[source] storage::Error),
+    /// Something was not signed, logged or stored; what did land is listed.
+    #[error("{failure}{}{}", more_note(*.more), stored_note(.stored))]
+    Incomplete {
+        /// The failure that says most (the earliest stage).
+        failure: crate::pipeline::Failure,
+        /// How many other failures there were (each was logged).
+        more: usize,
         /// What was stored.
         stored: Vec<Stored>,
-        /// Cause.
-        cause: crate::transparency::Error,
     },
     /// A record without a usable storage key.
-    #[error(
-        "{kind} `{name}` has no metadata.uid: chainseal names attestations `{prefix}-<uid>`; export the run with its metadata"
-    )]
-    MissingUid {
-        /// Kind.
-        kind: &'static str,
-        /// Name.
-        name: String,
-        /// Key prefix.
-        prefix: &'static str,
-    },
+    #[error(transparent)]
+    MissingUid(#[from] crate::pipeline::MissingUid),
+}
+
+fn more_note(more: usize) -> String {
+    match more {
+        0 => String::new(),
+        n => format!(" (and {n} more failure(s), see the log)"),
+    }
 }
 
 fn stored_note(stored: &[Stored]) -> String {
@@ -104,97 +157,10 @@ pub enum Outcome {
     },
 }
 
-/// Chains' short storage key: `taskrun-<uid>` or `pipelinerun-<uid>`.
-pub fn storage_key(record: &Record) -> Result<String, Error> {
-    let (prefix, kind, meta) = match record {
-        Record::TaskRun(tr) => ("taskrun", "TaskRun", &tr.metadata),
-        Record::PipelineRun { run, .. } => ("pipelinerun", "PipelineRun", &run.metadata),
-    };
-    if meta.uid.is_empty() {
-        return Err(Error::MissingUid {
-            kind,
-            name: meta.name.clone(),
-            prefix,
-        });
-    }
-    Ok(format!("{prefix}-{}", meta.uid))
-}
-
-/// An image signature in both forms storage may want.
-pub(crate) struct ImageSignature {
-    pub(crate) payload: ImagePayload,
-    signature: Vec<u8>,
-    statement: Envelope,
-    /// The `hashedrekord` entry of the signature, once logged.
-    pub(crate) tlog: Option<crate::transparency::LogEntry>,
-    /// The `dsse` entry of `statement`, once logged (for Sigstore bundles).
-    pub(crate) statement_tlog: Option<crate::transparency::LogEntry>,
-}
-
-impl ImageSignature {
-    pub(crate) fn as_item<'a>(
-        &'a self,
-        signer: &'a dyn signing::Signer,
-        run: Option<&'a storage::RunId>,
-    ) -> SignedImage<'a> {
-        SignedImage {
-            run,
-            image: &self.payload.image,
-            payload: &self.payload.payload,
-            signature: &self.signature,
-            statement: &self.statement,
-            public_key: signer.public_key(),
-            certificate: signer.certificate(),
-            tlog: self.tlog.as_ref(),
-            statement_tlog: self.statement_tlog.as_ref(),
-        }
-    }
-}
-
-/// Log image signatures: each `hashedrekord` (the `.sig` form) and, for Sigstore
-/// bundle storage (`bundles`), each Statement's `dsse` entry, so image-signature
-/// bundles carry their own log entry. Every upload is tried; the first failure is
-/// returned.
-pub(crate) async fn log_images(
-    rekor: &crate::transparency::Rekor,
-    verifier: &str,
-    images: &mut [ImageSignature],
-    bundles: bool,
-) -> Result<(), crate::transparency::Error> {
-    let uploads = images.iter().map(|i| async move {
-        let signature = rekor.upload_hashedrekord(&i.payload.payload, &i.signature, verifier);
-        let statement = async {
-            match bundles {
-                true => Some(rekor.upload_dsse(&i.statement, verifier).await),
-                false => None,
-            }
-        };
-        tokio::join!(signature, statement)
-    });
-    let results = futures::future::join_all(uploads).await;
-    let mut failure = None;
-    for (image, (signature, statement)) in images.iter_mut().zip(results) {
-        match signature {
-            Ok(e) => image.tlog = Some(e),
-            Err(e) => {
-                failure.get_or_insert(e);
-            }
-        }
-        match statement {
-            Some(Ok(e)) => image.statement_tlog = Some(e),
-            Some(Err(e)) => {
-                failure.get_or_insert(e);
-            }
-            None => {}
-        }
-    }
-    failure.map_or(Ok(()), Err)
-}
-
 /// Whether a run's signatures go to the transparency log: always (`on`), never
 /// (`off`), or (`manual`) when the run is annotated
 /// `chains.tekton.dev/transparency-upload: "true"` and not yet logged, as Chains.
-pub(crate) fn wants_transparency(mode: crate::transparency::Mode, record: Option<&Record>) -> bool {
+fn wants_transparency(mode: crate::transparency::Mode, record: Option<&Record>) -> bool {
     let annotations = record.map(|r| match r {
         Record::TaskRun(tr) => &tr.metadata.annotations,
         Record::PipelineRun { run, .. } => &run.metadata.annotations,
@@ -206,104 +172,6 @@ pub(crate) fn wants_transparency(mode: crate::transparency::Mode, record: Option
     )
 }
 
-/// The PEM that verifies `signer`'s signatures in a log entry: its certificate, else
-/// its public key.
-pub(crate) fn verifier_pem(
-    signer: &dyn signing::Signer,
-) -> Result<&str, crate::transparency::Error> {
-    signer
-        .certificate()
-        .map(|c| c.leaf_pem.as_str())
-        .or_else(|| signer.public_key().map(|k| k.pem.as_str()))
-        .ok_or_else(|| crate::transparency::Error::Rekor {
-            url: String::new(),
-            detail: "the signer has no public key or certificate to log".into(),
-        })
-}
-
-/// Log the attestation (`dsse`) and every image signature (`hashedrekord`) in Rekor.
-/// Entries that could be made are kept even when another upload fails.
-pub(crate) async fn log_signatures(
-    rekor: &crate::transparency::Rekor,
-    signer: &dyn signing::Signer,
-    envelope: &Envelope,
-    images: &mut [ImageSignature],
-    bundles: bool,
-) -> (
-    Option<crate::transparency::LogEntry>,
-    Result<(), crate::transparency::Error>,
-) {
-    let verifier = match verifier_pem(signer) {
-        Ok(v) => v,
-        Err(e) => return (None, Err(e)),
-    };
-    let attestation = rekor.upload_dsse(envelope, verifier);
-    let signatures = log_images(rekor, verifier, images, bundles);
-    let (attestation, signatures) = tokio::join!(attestation, signatures);
-    let mut failure = signatures.err();
-    let entry = match attestation {
-        Ok(e) => {
-            info!(
-                log_index = e.log_index,
-                "logged the attestation in {}", e.url
-            );
-            Some(e)
-        }
-        Err(e) => {
-            failure = Some(e);
-            None
-        }
-    };
-    (entry, failure.map_or(Ok(()), Err))
-}
-
-/// Sign every image the record's TaskRuns name: the simple-signing payload (cosign
-/// `.sig`), and cosign 3's in-toto Statement about the image digest (bundles).
-pub(crate) async fn sign_images(
-    record: &Record,
-    signer: &dyn signing::Signer,
-) -> Result<Vec<ImageSignature>, Error> {
-    let mut out = Vec::new();
-    for payload in simplesigning::payloads(record) {
-        let signature = signer.sign(&payload.payload).await?.sig;
-        let statement = serde_json::json!({
-            "_type": "https://in-toto.io/Statement/v1",
-            // A named subject: in-toto verifiers (sigstore-python) require the name.
-            "subject": [{"name": payload.image.name(), "digest": {"sha256": payload.image.sha256}}],
-            "predicateType": storage::oci::COSIGN_SIGN_PREDICATE,
-            "predicate": {},
-        });
-        let statement = Envelope::sign(
-            IN_TOTO_PAYLOAD_TYPE,
-            serde_json::to_vec(&statement).unwrap_or_default(),
-            signer,
-        )
-        .await?;
-        out.push(ImageSignature {
-            payload,
-            signature,
-            statement,
-            tlog: None,
-            statement_tlog: None,
-        });
-    }
-    Ok(out)
-}
-
-/// The Statement's subjects that have a SHA-256 digest.
-pub(crate) fn sha256_subjects(statement: &provenance::Statement) -> Vec<Subject> {
-    statement
-        .subject
-        .iter()
-        .filter_map(|s| {
-            Some(Subject {
-                name: s.name.clone(),
-                sha256: s.digest.get("sha256")?.clone(),
-            })
-        })
-        .collect()
-}
-
 /// A build, read.
 enum Build {
     /// A Tekton run, and the provenance options for it.
@@ -313,7 +181,7 @@ enum Build {
 }
 
 /// The record (from files, the cluster or the CI environment).
-async fn read_build(cfg: &AttestConfig) -> Result<Build, Error> {
+async fn read_build(cfg: &Settings) -> Result<Build, Error> {
     let mut options = cfg.provenance.clone();
     let record = match &cfg.record {
         RecordSource::Files(paths) => tekton::load(paths)?,
@@ -344,20 +212,8 @@ async fn read_build(cfg: &AttestConfig) -> Result<Build, Error> {
     Ok(Build::Tekton(Box::new(record), options))
 }
 
-pub(crate) fn run_id(record: &Record) -> storage::RunId {
-    let (kind, meta) = match record {
-        Record::TaskRun(tr) => ("TaskRun", &tr.metadata),
-        Record::PipelineRun { run, .. } => ("PipelineRun", &run.metadata),
-    };
-    storage::RunId {
-        kind,
-        name: meta.name.clone(),
-        namespace: (!meta.namespace.is_empty()).then(|| meta.namespace.clone()),
-    }
-}
-
 /// Run the pipeline once.
-pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
+pub async fn run(cfg: &Settings) -> Result<Outcome, Error> {
     let signer = match (&cfg.signer, cfg.dry_run) {
         (Some(signer), false) => Some(signing::load(signer).await?),
         _ => None,
@@ -387,128 +243,88 @@ pub async fn run(cfg: &AttestConfig) -> Result<Outcome, Error> {
         warn!(source = %f.source, "type hint skipped: {}", f.message);
     }
     let key = match &signer {
-        Some(_) => storage_key(&record)?,
+        Some(_) => crate::pipeline::storage_key(&record)?,
         None => String::new(),
     };
-    let run = run_id(&record);
+    let run = crate::pipeline::run_id(&record);
     finish(cfg, signer, generated, key, Some(&record), Some(&run)).await
 }
 
-/// Sign and store `generated` (or return it for a dry run).
+/// Sign, log and store `generated` (or return it for a dry run).
 async fn finish(
-    cfg: &AttestConfig,
+    cfg: &Settings,
     signer: Option<Box<dyn signing::Signer>>,
     generated: Generated,
     key: String,
     record: Option<&Record>,
     run: Option<&storage::RunId>,
 ) -> Result<Outcome, Error> {
+    let images = record
+        .map(crate::pipeline::image_payloads)
+        .unwrap_or_default();
     let Some(signer) = signer else {
-        return Ok(Outcome::DryRun {
-            generated,
-            images: record.map(simplesigning::payloads).unwrap_or_default(),
-        });
+        return Ok(Outcome::DryRun { generated, images });
     };
-    let backends = storage::from_config(cfg).map_err(|source| Error::Storage {
-        target: "CHAINSEAL_STORAGE".into(),
-        stored: Vec::new(),
-        cause: source,
-    })?;
-    let envelope = Envelope::sign(
-        IN_TOTO_PAYLOAD_TYPE,
-        generated.statement.to_bytes(),
-        signer.as_ref(),
-    )
-    .await?;
-    let mut images = match record {
-        Some(record) if backends.iter().any(|b| b.keeps_image_signatures()) => {
-            sign_images(record, signer.as_ref()).await?
-        }
-        _ => Vec::new(),
+    let backends = storage::Factory::new(cfg.stores.clone())
+        .open(&cfg.storage)
+        .map_err(Error::Storage)?;
+    let keeps_images = backends.iter().any(|b| b.keeps_image_signatures());
+    let rekor = match wants_transparency(cfg.transparency.mode, record) {
+        true => Some(crate::transparency::Rekor::new(&cfg.transparency.url)),
+        false => None,
     };
-    // Logged before storing (as Chains), so stores can carry the entries; a failed
-    // upload still lets everything be stored, then fails the run.
-    let (tlog, logged) = if wants_transparency(cfg.transparency.mode, record) {
-        match crate::transparency::Rekor::new(&cfg.transparency.url) {
-            Ok(rekor) => {
-                let bundles = cfg.oci_encoding == crate::config::OciEncoding::SigstoreBundle;
-                log_signatures(&rekor, signer.as_ref(), &envelope, &mut images, bundles).await
-            }
-            Err(e) => (None, Err(e)),
-        }
-    } else {
-        (None, Ok(()))
-    };
-    let subjects = sha256_subjects(&generated.statement);
-    let item = Signed {
-        key: &key,
-        envelope: &envelope,
-        predicate_type: &generated.statement.predicate_type,
-        subjects: &subjects,
-        public_key: signer.public_key(),
-        certificate: signer.certificate(),
-        tlog: tlog.as_ref(),
+    let plan = Plan {
+        attestation: Some(Attestation {
+            key: &key,
+            statement: &generated.statement,
+            signer: signer.as_ref(),
+        }),
+        images: (keeps_images && !images.is_empty()).then(|| Images {
+            payloads: images,
+            signer: signer.as_ref(),
+        }),
+        stores: backends
+            .iter()
+            .map(|b| Store {
+                storage: b.as_ref(),
+                attestation: true,
+                images: b.keeps_image_signatures(),
+            })
+            .collect(),
+        rekor: rekor.as_ref().and_then(|r| r.as_ref().ok()),
+        bundles: cfg.stores.oci_encoding == storage::OciEncoding::SigstoreBundle,
         run,
     };
-    let image_items: Vec<_> = images
-        .iter()
-        .map(|i| (i, i.as_item(signer.as_ref(), run)))
-        .collect();
-    let mut stored = Vec::new();
-    let mut first_failure = None;
-    for backend in &backends {
-        // The attestation and every image signature go to different places (the
-        // `.att` and `.sig` tags, distinct referrers), so they are written at once;
-        // every write finishes before the outcome is judged, so a failure still lists
-        // everything that did land.
-        let attestation = async {
-            let places = backend.store(&item).await?;
-            for s in &places {
-                info!(backend = s.backend, location = %s.location, written = s.written, "stored attestation {key}");
-            }
-            Ok::<_, storage::Error>(places)
-        };
-        let signatures = image_items
-            .iter()
-            .filter(|_| backend.keeps_image_signatures())
-            .map(|(image, signed)| async move {
-                let places = backend.store_image(signed).await?;
-                for s in &places {
-                    info!(backend = s.backend, location = %s.location, written = s.written, "stored image signature of {}", image.payload.image);
-                }
-                Ok(places)
-            });
-        let (attestation, signatures) =
-            tokio::join!(attestation, futures::future::join_all(signatures));
-        let mut failure = None;
-        for result in std::iter::once(attestation).chain(signatures) {
-            match result {
-                Ok(places) => stored.extend(places),
-                Err(cause) => {
-                    failure.get_or_insert(cause);
-                }
-            }
-        }
-        // The other backends still store; the run fails with the first failure.
-        if let Some(cause) = failure {
-            warn!(backend = %backend, "storing failed: {cause}");
-            first_failure.get_or_insert((backend.to_string(), cause));
-        }
-    }
-    if let Some((target, cause)) = first_failure {
-        return Err(Error::Storage {
-            target,
-            stored,
-            cause,
+    let mut report = crate::pipeline::run(plan).await;
+    if let Some(Err(e)) = rekor {
+        // No log to upload to: everything was stored, and the run fails.
+        report.failures.push(Failure {
+            part: Part::Attestation,
+            stage: Stage::Tlog,
+            store: None,
+            image: None,
+            error: e.into(),
         });
     }
-    if let Err(cause) = logged {
-        return Err(Error::Transparency { stored, cause });
+    if !report.succeeded() {
+        let more = report.failures.len() - 1;
+        let first = report
+            .failures
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, f)| f.stage)
+            .map_or(0, |(i, _)| i);
+        let failure = report.failures.swap_remove(first);
+        return Err(Error::Incomplete {
+            failure,
+            more,
+            stored: report.stored,
+        });
     }
     Ok(Outcome::Stored {
         generated,
         key,
-        stored,
-        transparency: tlog.as_ref().map(|e| e.location()),
+        stored: report.stored,
+        transparency: report.entry.as_ref().map(|e| e.location()),
     })
 }

@@ -10,10 +10,6 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::secret::SecretString;
 
-/// Default builder id for Tekton records: the id Tekton Chains writes, so that
-/// policies written for Chains keep matching (see `docs/configuration.md`).
-pub const DEFAULT_BUILDER_ID: &str = "https://tekton.dev/chains/v2";
-
 /// Default storage: a directory `attestations` below the working directory.
 pub const DEFAULT_STORAGE: &str = "attestations";
 

@@ -11,7 +11,11 @@ use thiserror::Error;
 
 use crate::cli::{AttestArgs, KmsArgs, PasswordArgs, SignerArgs, known_env_vars};
 use crate::provenance::Options;
-use crate::secret::SecretString;
+use crate::secret::without_password;
+use crate::signing::settings::{KeyRef, KmsOptions, PasswordSource, VaultJwtLogin};
+use crate::storage::settings::{OciEncoding, StorageTarget};
+
+pub use crate::attest::{OutputFormat, RecordSource, Settings as AttestConfig};
 
 /// Configuration errors. Each message names the setting and how to fix it.
 #[derive(Debug, Error)]
@@ -86,26 +90,17 @@ pub enum Error {
         /// The whole value.
         value: String,
     },
-    /// A storage URI this build cannot write to.
-    #[error(
-        "unsupported storage `{0}`: use `file:///dir`, a directory path, `gs://<bucket>[/prefix]`, `s3://<bucket>[/prefix]`, `mongodb://<host>/<db>/<collection>`, `mongo://<db>/<collection>`, `dynamodb://<table>`, `grafeas://projects/<project>`, `archivista+https://<host>`, `oci`, `oci://<registry>/<repository>` or `tekton`"
-    )]
-    UnsupportedStorage(String),
-    /// An `oci://` storage without a repository, or with a tag or digest.
-    #[error(
-        "`{0}`: expected `oci://<registry>/<repository>` (no tag or digest), e.g. `oci://ghcr.io/org/attestations`"
-    )]
-    OciRepository(String),
+    /// A storage destination that cannot be used.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::settings::Error),
     /// An unknown OCI encoding.
     #[error(
         "`CHAINSEAL_OCI_ENCODING` is `{0}`: use `dsse` (cosign tags) or `sigstore-bundle` (OCI referrers)"
     )]
     OciEncoding(String),
-    /// A key reference this build cannot load.
-    #[error(
-        "unsupported key reference `{0}`: use a key file path, a `file://` URI, `awskms://[endpoint]/<key>`, `gcpkms://projects/…`, `azurekms://<vault>/<key>`, `hashivault://<key>` or `keyless`"
-    )]
-    UnsupportedKey(String),
+    /// A signer setting that cannot be used.
+    #[error(transparent)]
+    Signer(#[from] crate::signing::settings::Error),
     /// A bad `CHAINSEAL_TRANSPARENCY`.
     #[error("{0}")]
     Transparency(String),
@@ -163,298 +158,67 @@ where
     }
 }
 
-/// Where the signing key comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyRef {
-    /// A PEM key file.
-    File(PathBuf),
-    /// A Tekton Chains `signing-secrets` directory.
-    SigningSecrets(PathBuf),
-    /// A Vault / OpenBao transit key (`hashivault://<key>`).
-    Vault(String),
-    /// An AWS KMS key (`awskms://[endpoint]/<key>`; the part after the scheme).
-    AwsKms(String),
-    /// A GCP Cloud KMS key (`gcpkms://projects/…`; the part after the scheme).
-    GcpKms(String),
-    /// An Azure Key Vault key (`azurekms://<vault>/<key>`; the part after the scheme).
-    AzureKms(String),
-    /// An ephemeral key certified by Fulcio (`keyless`).
-    Keyless,
+/// The KMS connection settings from their arguments.
+pub fn kms_options(args: KmsArgs) -> Result<KmsOptions, Error> {
+    let nonempty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let oidc = VaultJwtLogin::from_parts(
+        args.kms_auth_oidc_path,
+        args.kms_auth_oidc_role,
+        args.kms_auth_oidc_token_path,
+    )
+    .map_err(|_| Error::IncompleteVaultLogin)?;
+    Ok(KmsOptions {
+        endpoint: nonempty(args.kms_endpoint),
+        key_version: nonempty(args.kms_key_version),
+        address: nonempty(args.kms_auth_address),
+        token: args.kms_auth_token.filter(|t| !t.expose().is_empty()),
+        token_path: args.kms_auth_token_path,
+        oidc,
+    })
 }
 
-/// KMS connection settings (see [`KmsArgs`]).
-#[derive(Debug, Clone, Default)]
-pub struct KmsOptions {
-    /// API endpoint override.
-    pub endpoint: Option<String>,
-    /// Key version to sign with (Vault, Azure).
-    pub key_version: Option<String>,
-    /// Vault address (else `VAULT_ADDR`).
-    pub address: Option<String>,
-    /// Vault token (else `VAULT_TOKEN`).
-    pub token: Option<SecretString>,
-    /// File holding the Vault token (wins over `token`).
-    pub token_path: Option<PathBuf>,
-    /// Vault JWT login: auth mount, role and JWT file.
-    pub oidc: Option<VaultJwtLogin>,
-}
-
-/// A Vault JWT login (`auth/<mount>/login` with `role` and the JWT in `token_path`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VaultJwtLogin {
-    /// The JWT auth mount path, e.g. `jwt`.
-    pub mount: String,
-    /// The role.
-    pub role: String,
-    /// The JWT file.
-    pub token_path: PathBuf,
-}
-
-/// Default JWT for Vault logins: the pod's service account token.
-const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-
-impl KmsOptions {
-    /// Validate the KMS arguments.
-    pub fn from_args(args: KmsArgs) -> Result<Self, Error> {
-        let nonempty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        let oidc = match (
-            nonempty(args.kms_auth_oidc_path),
-            nonempty(args.kms_auth_oidc_role),
-        ) {
-            (Some(mount), Some(role)) => Some(VaultJwtLogin {
-                mount: mount.trim_matches('/').to_owned(),
-                role,
-                token_path: args
-                    .kms_auth_oidc_token_path
-                    .unwrap_or_else(|| PathBuf::from(SERVICE_ACCOUNT_TOKEN)),
-            }),
-            (None, None) => None,
-            _ => return Err(Error::IncompleteVaultLogin),
-        };
-        Ok(Self {
-            endpoint: nonempty(args.kms_endpoint),
-            key_version: nonempty(args.kms_key_version),
-            address: nonempty(args.kms_auth_address),
-            token: args.kms_auth_token.filter(|t| !t.expose().is_empty()),
-            token_path: args.kms_auth_token_path,
-            oidc,
-        })
-    }
-}
-
-/// A validated signer setting.
-#[derive(Debug, Clone)]
-pub struct SignerConfig {
-    /// The key.
-    pub key: KeyRef,
-    /// Its password, if encrypted.
-    pub password: PasswordSource,
-    /// KMS connection settings.
-    pub kms: KmsOptions,
-    /// Fulcio and identity tokens (for [`KeyRef::Keyless`]).
-    pub keyless: crate::keyless::Settings,
-}
-
-impl SignerConfig {
-    /// Validate the signer arguments; `Ok(None)` when no key is configured.
-    pub fn from_args(args: SignerArgs) -> Result<Option<Self>, Error> {
-        // Empty values count as unset (a Tekton Task passes every param, bound or not).
-        let key = args.key.as_deref().map(str::trim).filter(|k| !k.is_empty());
-        let secrets = args
-            .signing_secrets
-            .filter(|d| !d.trim().is_empty())
-            .map(PathBuf::from);
-        let key = match (key, secrets) {
-            (Some(_), Some(_)) => {
-                return Err(Error::Conflict(
-                    "CHAINSEAL_KEY",
-                    "CHAINSEAL_SIGNING_SECRETS",
-                ));
-            }
-            (Some(k), None) => parse_key_ref(k)?,
-            (None, Some(dir)) => KeyRef::SigningSecrets(dir),
-            (None, None) => return Ok(None),
-        };
-        let mut keyless = crate::keyless::Settings {
-            fulcio_url: args.keyless.fulcio_url.trim().to_owned(),
-            ..Default::default()
-        };
-        keyless.tokens.token = args
-            .keyless
-            .identity_token
-            .filter(|t| !t.expose().iter().all(u8::is_ascii_whitespace));
-        keyless.tokens.file = args.keyless.identity_token_file;
-        Ok(Some(Self {
-            key,
-            password: PasswordSource::from_args(args.password),
-            kms: KmsOptions::from_args(args.kms)?,
-            keyless,
-        }))
-    }
-}
-
-/// Where the password of an encrypted key comes from.
-#[derive(Debug, Clone, Default)]
-pub enum PasswordSource {
-    /// No password configured.
-    #[default]
-    None,
-    /// Given directly (`CHAINSEAL_KEY_PASSWORD`).
-    Value(SecretString),
-    /// Read from a file (`CHAINSEAL_KEY_PASSWORD_FILE`).
-    File(PathBuf),
-}
-
-impl PasswordSource {
-    /// Combine the two password settings (clap already rejects both at once).
-    pub fn from_args(args: PasswordArgs) -> Self {
-        match (args.key_password, args.key_password_file) {
-            (Some(v), _) => Self::Value(v),
-            (None, Some(f)) => Self::File(f),
-            (None, None) => Self::None,
+/// The signer settings from their arguments; `Ok(None)` when no key is configured.
+pub fn signer_settings(args: SignerArgs) -> Result<Option<crate::signing::Settings>, Error> {
+    // Empty values count as unset (a Tekton Task passes every param, bound or not).
+    let key = args.key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+    let secrets = args
+        .signing_secrets
+        .filter(|d| !d.trim().is_empty())
+        .map(PathBuf::from);
+    let key = match (key, secrets) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Conflict(
+                "CHAINSEAL_KEY",
+                "CHAINSEAL_SIGNING_SECRETS",
+            ));
         }
-    }
+        (Some(k), None) => KeyRef::parse(k)?,
+        (None, Some(dir)) => KeyRef::SigningSecrets(dir),
+        (None, None) => return Ok(None),
+    };
+    let mut keyless = crate::keyless::Settings {
+        fulcio_url: args.keyless.fulcio_url.trim().to_owned(),
+        ..Default::default()
+    };
+    keyless.tokens.token = args
+        .keyless
+        .identity_token
+        .filter(|t| !t.expose().iter().all(u8::is_ascii_whitespace));
+    keyless.tokens.file = args.keyless.identity_token_file;
+    Ok(Some(crate::signing::Settings {
+        key,
+        password: password_source(args.password),
+        kms: kms_options(args.kms)?,
+        keyless,
+    }))
 }
 
-/// One storage destination (`Debug` never shows a password a URI carries).
-#[derive(Clone, PartialEq, Eq)]
-pub enum StorageTarget {
-    /// A local directory.
-    Dir(PathBuf),
-    /// An OCI registry: next to each image, or in one repository
-    /// (`oci://<registry>/<repo>`, Chains' `storage.oci.repository`).
-    Oci {
-        /// The repository override.
-        repository: Option<String>,
-    },
-    /// Tekton Chains' annotations on the run itself.
-    Tekton,
-    /// A bucket: `gs://bucket[/prefix]` or `s3://bucket[/prefix]`.
-    Object(String),
-    /// An Archivista server: `archivista+https://host[/path]`.
-    Archivista(String),
-    /// A document database: a MongoDB collection (`mongodb://host/<db>/<collection>`,
-    /// `mongodb+srv://…`, Chains' `mongo://<db>/<collection>` with the server from
-    /// `MONGO_SERVER_URL`) or a DynamoDB table (`dynamodb://<table>`).
-    DocDb(String),
-    /// A Grafeas project: `grafeas://projects/<project>[?noteid=…]`.
-    Grafeas(String),
-}
-
-impl std::fmt::Debug for StorageTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let uri = |name: &str, f: &mut std::fmt::Formatter<'_>, u: &str| {
-            f.debug_tuple(name).field(&without_password(u)).finish()
-        };
-        match self {
-            Self::Dir(d) => f.debug_tuple("Dir").field(d).finish(),
-            Self::Oci { repository } => f
-                .debug_struct("Oci")
-                .field("repository", repository)
-                .finish(),
-            Self::Tekton => f.write_str("Tekton"),
-            Self::Object(u) => uri("Object", f, u),
-            Self::Archivista(u) => uri("Archivista", f, u),
-            Self::DocDb(u) => uri("DocDb", f, u),
-            Self::Grafeas(u) => uri("Grafeas", f, u),
-        }
-    }
-}
-
-/// Where the record comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecordSource {
-    /// Files, in the order given.
-    Files(Vec<PathBuf>),
-    /// The Kubernetes API.
-    Api(crate::record::tekton::api::RunRef),
-    /// A CI job's environment (GitHub, GitLab) or nothing but subjects (generic).
-    Ci(crate::record::ci::Platform),
-}
-
-/// What `attest` prints on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OutputFormat {
-    /// Lines for people.
-    #[default]
-    Text,
-    /// One JSON object.
-    Json,
-}
-
-impl StorageTarget {
-    /// Parse one entry of `CHAINSEAL_STORAGE`.
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        if let Some(path) = s.strip_prefix("file://") {
-            if path.is_empty() {
-                return Err(Error::UnsupportedStorage(s.to_owned()));
-            }
-            return Ok(Self::Dir(PathBuf::from(path)));
-        }
-        if s == "oci" {
-            return Ok(Self::Oci { repository: None });
-        }
-        if let Some(repo) = s.strip_prefix("oci://") {
-            let repo = repo.trim_end_matches('/');
-            if !repo.contains('/')
-                || repo.contains('@')
-                || repo
-                    .rsplit('/')
-                    .next()
-                    .is_some_and(|last| last.contains(':'))
-            {
-                return Err(Error::OciRepository(s.to_owned()));
-            }
-            return Ok(Self::Oci {
-                repository: Some(repo.to_owned()),
-            });
-        }
-        if s == "tekton" {
-            return Ok(Self::Tekton);
-        }
-        if s.starts_with("gs://") || s.starts_with("s3://") {
-            return Ok(Self::Object(s.trim_end_matches('/').to_owned()));
-        }
-        if s.starts_with("archivista+https://") || s.starts_with("archivista+http://") {
-            return Ok(Self::Archivista(s.trim_end_matches('/').to_owned()));
-        }
-        if ["mongodb://", "mongodb+srv://", "mongo://"]
-            .iter()
-            .any(|p| s.starts_with(p))
-        {
-            return Ok(Self::DocDb(s.to_owned()));
-        }
-        if s.starts_with("grafeas://") {
-            return Ok(Self::Grafeas(s.to_owned()));
-        }
-        if s.starts_with("dynamodb://") {
-            return Ok(Self::DocDb(s.to_owned()));
-        }
-        if s.contains("://") || matches!(s, "docdb" | "gcs" | "grafeas") {
-            return Err(Error::UnsupportedStorage(without_password(s)));
-        }
-        Ok(Self::Dir(PathBuf::from(s)))
-    }
-}
-
-/// How OCI storage stores signed items (Chains' `storage.oci.encoding-format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OciEncoding {
-    /// cosign tags: `sha256-<hex>.att` (DSSE layers) and `.sig` (simple signing).
-    #[default]
-    Dsse,
-    /// Sigstore bundles v0.3 as OCI 1.1 referrers.
-    SigstoreBundle,
-}
-
-impl std::str::FromStr for OciEncoding {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s.trim() {
-            "" | "dsse" => Ok(Self::Dsse),
-            "sigstore-bundle" => Ok(Self::SigstoreBundle),
-            other => Err(Error::OciEncoding(other.to_owned())),
-        }
+/// The password source from its arguments (clap already rejects both at once).
+pub fn password_source(args: PasswordArgs) -> PasswordSource {
+    match (args.key_password, args.key_password_file) {
+        (Some(v), _) => PasswordSource::Value(v),
+        (None, Some(f)) => PasswordSource::File(f),
+        (None, None) => PasswordSource::None,
     }
 }
 
@@ -475,51 +239,6 @@ pub fn registry_settings(args: &crate::cli::RegistryArgs) -> Result<crate::oci::
     })
 }
 
-/// Validated settings of `chainseal attest`.
-#[derive(Debug, Clone)]
-pub struct AttestConfig {
-    /// Where the record comes from.
-    pub record: RecordSource,
-    /// Namespace for the API record and `tekton` storage (else the client's default).
-    pub namespace: Option<String>,
-    /// Where to write the stored locations.
-    pub result_locations: Option<PathBuf>,
-    /// Where to write the attested subjects.
-    pub result_subjects: Option<PathBuf>,
-    /// The signer; `None` only in dry-run mode.
-    pub signer: Option<SignerConfig>,
-    /// Rekor uploads and bundles.
-    pub transparency: crate::transparency::Settings,
-    /// Where `gs://` and `s3://` storage is reached instead of the cloud's endpoint.
-    pub storage_endpoint: Option<String>,
-    /// The Grafeas server for `grafeas://` storage (default Container Analysis).
-    pub grafeas_url: Option<String>,
-    /// Storage destinations, in the order given.
-    pub storage: Vec<StorageTarget>,
-    /// How OCI storage encodes what it pushes.
-    pub oci_encoding: OciEncoding,
-    /// Registry access (insecure registries, credential files).
-    pub registry: crate::oci::Settings,
-    /// Provenance settings (format, build type, builder id, deep inspection).
-    pub provenance: Options,
-    /// Subjects named explicitly.
-    pub subjects: crate::subjects::Inputs,
-    /// The CI variables (GitHub, GitLab) the record and outputs are read from.
-    pub env: crate::record::ci::Environment,
-    /// Issuer of GitHub Actions ID tokens.
-    pub github_oidc_issuer: String,
-    /// Write a GitHub step summary.
-    pub show_summary: bool,
-    /// The GitLab dotenv report.
-    pub dotenv: PathBuf,
-    /// What to print on stdout.
-    pub output: OutputFormat,
-    /// Print the Statement only.
-    pub dry_run: bool,
-    /// With `dry_run`: explain every type-hint decision.
-    pub explain: bool,
-}
-
 fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, Error> {
     value
         .split(',')
@@ -535,29 +254,6 @@ fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, Error> 
             }
         })
         .collect()
-}
-
-/// `text` (a URI, or a list of them) with the user information of every
-/// `scheme://user:password@host` replaced by `[redacted]`, for messages. Conservative:
-/// everything up to the last `@` before the next URI goes, since a password may hold
-/// unescaped `,` `/` `?` (invalid, but it must not leak either).
-pub fn without_password(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let segment_end = tail.find("://").unwrap_or(tail.len());
-        match tail[..segment_end].rfind('@') {
-            Some(at) => {
-                out.push_str("[redacted]");
-                rest = &tail[at..];
-            }
-            None => rest = tail,
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Whether `piece` (after a comma) still belongs to the MongoDB URI `last`: a host of
@@ -724,7 +420,7 @@ impl AttestConfig {
                 ));
             }
         };
-        let mut signer = match SignerConfig::from_args(args.signer)? {
+        let mut signer = match signer_settings(args.signer)? {
             None if args.dry_run => None,
             None => return Err(Error::MissingKey),
             some => some,
@@ -763,8 +459,10 @@ impl AttestConfig {
         {
             storage.push(StorageTarget::Oci { repository: None });
         }
-        let oci_encoding = args.oci_encoding.parse()?;
+        let oci_encoding = OciEncoding::from_name(&args.oci_encoding)
+            .ok_or_else(|| Error::OciEncoding(args.oci_encoding.trim().to_owned()))?;
         let registry = registry_settings(&args.registry)?;
+        let namespace = nonempty(&args.namespace);
         let format = args.format.parse().map_err(|source| Error::Name {
             setting: "FORMAT",
             source,
@@ -776,21 +474,30 @@ impl AttestConfig {
         Ok(Self {
             record,
             signer,
+            stores: crate::storage::Settings {
+                oci_encoding,
+                registry,
+                object_endpoint: nonempty(&args.storage_endpoint),
+                bundles: transparency.bundle,
+                grafeas: crate::storage::grafeas::Options {
+                    endpoint: nonempty(&args.grafeas_url),
+                    ..Default::default()
+                },
+                mongo_server: crate::storage::docdb::ServerUrl::Env,
+                namespace: namespace.clone(),
+            },
             transparency,
-            storage_endpoint: nonempty(&args.storage_endpoint),
-            grafeas_url: nonempty(&args.grafeas_url),
             storage,
-            oci_encoding,
-            registry,
             provenance: Options {
                 format,
                 build_type,
-                builder_id: builder_id.unwrap_or_else(|| crate::cli::DEFAULT_BUILDER_ID.to_owned()),
+                builder_id: builder_id
+                    .unwrap_or_else(|| crate::provenance::DEFAULT_BUILDER_ID.to_owned()),
                 deep_inspection: args.deep_inspection,
                 run_state: None,
                 extra_subjects,
             },
-            namespace: nonempty(&args.namespace),
+            namespace,
             result_locations: args.result_locations,
             result_subjects: args.result_subjects,
             subjects,
@@ -805,36 +512,11 @@ impl AttestConfig {
     }
 }
 
-fn parse_key_ref(s: &str) -> Result<KeyRef, Error> {
-    let s = s.trim();
-    if s == "keyless" {
-        return Ok(KeyRef::Keyless);
-    }
-    if let Some(key) = s.strip_prefix("hashivault://") {
-        return Ok(KeyRef::Vault(key.to_owned()));
-    }
-    if let Some(rest) = s.strip_prefix("awskms://") {
-        return Ok(KeyRef::AwsKms(rest.to_owned()));
-    }
-    if let Some(rest) = s.strip_prefix("gcpkms://") {
-        return Ok(KeyRef::GcpKms(rest.to_owned()));
-    }
-    if let Some(rest) = s.strip_prefix("azurekms://") {
-        return Ok(KeyRef::AzureKms(rest.to_owned()));
-    }
-    if let Some(path) = s.strip_prefix("file://") {
-        if !path.is_empty() {
-            return Ok(KeyRef::File(PathBuf::from(path)));
-        }
-    } else if !s.is_empty() && !s.contains("://") && !s.starts_with("pkcs11:") {
-        return Ok(KeyRef::File(PathBuf::from(s)));
-    }
-    Err(Error::UnsupportedKey(s.to_owned()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::SecretString;
+    use crate::signing::settings::SERVICE_ACCOUNT_TOKEN;
 
     fn args() -> AttestArgs {
         AttestArgs {
@@ -952,7 +634,9 @@ mod tests {
         a.storage = "ftp://host/dir".into();
         assert!(matches!(
             AttestConfig::from_args(a),
-            Err(Error::UnsupportedStorage(_))
+            Err(Error::Storage(
+                crate::storage::settings::Error::Unsupported(_)
+            ))
         ));
         let mut a = args();
         a.storage = "s3://bucket/prefix/,gs://b".into();
@@ -988,7 +672,9 @@ mod tests {
         a.signer.key = Some("pkcs11:token=x".into());
         assert!(matches!(
             AttestConfig::from_args(a),
-            Err(Error::UnsupportedKey(_))
+            Err(Error::Signer(
+                crate::signing::settings::Error::UnsupportedKey(_)
+            ))
         ));
     }
 
@@ -1003,9 +689,9 @@ mod tests {
             ("awskms:///alias/a", KeyRef::AwsKms("/alias/a".into())),
             ("hashivault://k", KeyRef::Vault("k".into())),
         ] {
-            assert_eq!(parse_key_ref(uri).expect(uri), expected);
+            assert_eq!(KeyRef::parse(uri).expect(uri), expected);
         }
-        let login = KmsOptions::from_args(KmsArgs {
+        let login = kms_options(KmsArgs {
             kms_auth_oidc_path: Some("/jwt/".into()),
             kms_auth_oidc_role: Some("signer".into()),
             ..KmsArgs::default()
@@ -1019,12 +705,12 @@ mod tests {
                 token_path: SERVICE_ACCOUNT_TOKEN.into(),
             })
         );
-        let half = KmsOptions::from_args(KmsArgs {
+        let half = kms_options(KmsArgs {
             kms_auth_oidc_role: Some("signer".into()),
             ..KmsArgs::default()
         });
         assert!(matches!(half, Err(Error::IncompleteVaultLogin)));
-        let token = KmsOptions::from_args(KmsArgs {
+        let token = kms_options(KmsArgs {
             kms_auth_token: Some(SecretString::new("s3cr3t".into())),
             ..KmsArgs::default()
         })

@@ -3,8 +3,8 @@
 //! One pipeline, thin front doors:
 //!
 //! ```text
-//! build record ──► provenance ──► envelope ──► signer ──► storage ──► outputs
-//! (record)          (provenance)  (envelope)   (signing)  (storage)
+//! build record ──► provenance ──► pipeline: sign ──► log ──► store ──► outputs
+//! (record)          (provenance)  (pipeline, signing, transparency, storage)
 //! ```
 //!
 //! Pipeline stages:
@@ -14,20 +14,29 @@
 //!   [`subjects`] takes subjects named explicitly (`actions/attest` inputs).
 //! * [`provenance`] turns them into in-toto Statements (SLSA v1.0 and v0.2, Chains'
 //!   variants); pure, no I/O.
+//! * [`pipeline`] signs, logs and stores a [`pipeline::Plan`] — the attestation and the
+//!   image signatures, each with its signer and stores — the same way for every front
+//!   door: every store attempted, what landed always listed, success only when all
+//!   succeeded.
 //! * [`envelope`] wraps payloads in DSSE envelopes and Sigstore bundles.
 //! * [`signing`] signs bytes ([`signing::Signer`]: key files, AWS/GCP/Azure KMS,
-//!   Vault); [`keyless`] certifies an ephemeral key with Fulcio for an OIDC identity
-//!   from [`oidc`]; [`transparency`] logs signatures in Rekor.
+//!   Vault), made by [`signing::load`] from [`signing::Settings`]; [`keyless`]
+//!   certifies an ephemeral key with Fulcio for an OIDC identity from [`oidc`];
+//!   [`transparency`] logs signatures in Rekor.
 //! * [`storage`] writes signed envelopes ([`storage::Storage`]): files, Tekton
 //!   annotations, OCI registries ([`oci`]), object stores, document DBs, Grafeas,
-//!   Archivista.
+//!   Archivista; [`storage::Factory`] makes them from [`storage::StorageTarget`]s and
+//!   [`storage::Settings`].
 //! * [`outputs`] reports where everything went (step outputs, JSON).
 //!
 //! Front doors and their settings:
 //!
-//! * [`attest`] composes the pipeline for one build; [`cli`] and [`config`] describe
-//!   and validate the settings (flags and environment).
-//! * [`controller`] is the cluster controller (Tekton Chains' drop-in), on [`kube`].
+//! * [`attest`] reads one build and plans it; [`cli`] and [`config`] describe and
+//!   validate the flags and environment and compose them into the subsystems' settings
+//!   (only the binary and `config` read `cli`; no library module imports either).
+//! * [`controller`] is the cluster controller (Tekton Chains' drop-in), on [`kube`]: it
+//!   translates `chains-config` into the same signer and storage settings and plans
+//!   each run for the same pipeline.
 //! * [`verify`] checks envelopes, bundles and what a registry holds for an image.
 //! * [`keygen`] makes key pairs.
 //!
@@ -56,6 +65,7 @@ pub mod kube;
 pub mod oci;
 pub mod oidc;
 pub mod outputs;
+pub mod pipeline;
 pub mod provenance;
 pub mod rate_limit;
 pub mod record;

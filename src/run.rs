@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use chainseal::attest::{self, Outcome};
 use chainseal::cli::{AttestArgs, Cli, Command, KeygenArgs, SignerArgs, VerifyArgs};
-use chainseal::config::{AttestConfig, OutputFormat, PasswordSource, SignerConfig};
+use chainseal::config::{AttestConfig, OutputFormat};
 use chainseal::keygen;
 use chainseal::outputs::Report;
 use chainseal::signing::key::read_password;
@@ -414,7 +414,8 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn public_key(args: SignerArgs) -> anyhow::Result<ExitCode> {
-    let cfg = SignerConfig::from_args(args)?.ok_or(chainseal::config::Error::MissingKey)?;
+    let cfg =
+        chainseal::config::signer_settings(args)?.ok_or(chainseal::config::Error::MissingKey)?;
     let rt = runtime()?;
     let signer = rt.block_on(chainseal::signing::load(&cfg))?;
     let public = signer
@@ -479,7 +480,7 @@ fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> 
 }
 
 fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
-    let password = read_password(&PasswordSource::from_args(args.password))?;
+    let password = read_password(&chainseal::config::password_source(args.password))?;
     let written = keygen::generate(&args.out, password.as_ref(), args.force)?;
     println!("private key: {}", written.private.display());
     println!("public key:  {}", written.public.display());

@@ -79,6 +79,29 @@ impl fmt::Debug for SecretBytes {
     }
 }
 
+/// `text` (a URI, or a list of them) with the user information of every
+/// `scheme://user:password@host` replaced by `[redacted]`, for messages. Conservative:
+/// everything up to the last `@` before the next URI goes, since a password may hold
+/// unescaped `,` `/` `?` (invalid, but it must not leak either).
+pub fn without_password(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let segment_end = tail.find("://").unwrap_or(tail.len());
+        match tail[..segment_end].rfind('@') {
+            Some(at) => {
+                out.push_str("[redacted]");
+                rest = &tail[at..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-use crate::config::OciEncoding;
 use crate::provenance::{BuildType, Format};
 use crate::secret::SecretString;
+use crate::storage::settings::OciEncoding;
 
 /// An invalid ConfigMap.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -426,7 +426,8 @@ impl ChainsConfig {
                     Some((k.strip_prefix("signers.kms.auth.")?.to_owned(), v.clone()))
                 })
                 .collect(),
-            builder_id: get("builder.id").unwrap_or_else(|| crate::cli::DEFAULT_BUILDER_ID.into()),
+            builder_id: get("builder.id")
+                .unwrap_or_else(|| crate::provenance::DEFAULT_BUILDER_ID.into()),
             build_type,
             managed_by: get("filter.managed-by")
                 .map(|v| {

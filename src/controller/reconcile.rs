@@ -12,12 +12,10 @@ use super::finalizers;
 use super::metrics::{ErrorType, KindMetrics, Metrics};
 use super::queue::RunKey;
 use super::settings::Settings;
-use crate::attest;
-use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use crate::kube::{Cluster, TektonKind};
+use crate::pipeline;
 use crate::provenance;
 use crate::record::tekton;
-use crate::storage::Signed;
 
 /// The annotation prefix Chains uses.
 pub const PREFIX: &str = "chains.tekton.dev/";
@@ -430,8 +428,31 @@ fn wants_tlog(settings: &Settings, obj: &Value) -> bool {
         )
 }
 
-/// Sign and store every enabled artifact type; returns the annotations `tekton`
-/// storage wants on the run (written with the `signed` mark).
+/// The stores of one artifact type, for `part`: its backends, and `with_mark` when
+/// it also goes to the run's annotations.
+fn stores_of<'a>(
+    artifact: &'a super::settings::ArtifactSettings,
+    with_mark: &'a crate::storage::tekton::WithMark,
+    part: pipeline::Part,
+) -> Vec<pipeline::Store<'a>> {
+    let mark: Option<&'a dyn crate::storage::Storage> = artifact
+        .tekton
+        .then_some(with_mark as &dyn crate::storage::Storage);
+    artifact
+        .backends
+        .iter()
+        .map(|b| b.as_ref())
+        .chain(mark)
+        .map(|storage| pipeline::Store {
+            storage,
+            attestation: part == pipeline::Part::Attestation,
+            images: part == pipeline::Part::Images,
+        })
+        .collect()
+}
+
+/// Sign and store every enabled artifact type through the one pipeline; returns the
+/// annotations `tekton` storage wants on the run (written with the `signed` mark).
 async fn sign_and_store(
     settings: &Settings,
     counters: &KindMetrics,
@@ -440,8 +461,6 @@ async fn sign_and_store(
     upload: bool,
     tally: &mut Tally,
 ) -> Result<Map<String, Value>, Vec<Failure>> {
-    let rekor = settings.rekor.as_ref().filter(|_| upload);
-    let mut notes = Map::new();
     let fail = |stage, message: String| {
         record_error(counters, stage);
         vec![Failure { stage, message }]
@@ -449,179 +468,99 @@ async fn sign_and_store(
     let record = tekton::from_values("the Kubernetes API", values)
         .map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
     let storage_key =
-        attest::storage_key(&record).map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
-    let run = attest::run_id(&record);
+        pipeline::storage_key(&record).map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
+    let run = pipeline::run_id(&record);
+    // Failures before the pipeline: of the attestation (counted, as Chains'
+    // `recordError`) and of the image signatures (not counted).
     let mut failures = Vec::new();
     let artifact = match key.kind {
         TektonKind::TaskRun => settings.taskrun.as_ref(),
         TektonKind::PipelineRun => settings.pipelinerun.as_ref(),
     };
+    let mut attestation = None;
     if let Some(a) = artifact {
-        let options = settings.options(a.format);
-        // Ok: the `tekton` annotations, and the failures that stopped nothing (the
-        // upload, each store); Err: the failure that stopped it.
-        let attested: Result<(Map<String, Value>, Vec<Failure>), Failure> = async {
-            let generated = provenance::generate(&record, &options).map_err(|e| Failure {
+        let prepared = match provenance::generate(&record, &settings.options(a.format)) {
+            Ok(generated) => a
+                .signer
+                .get()
+                .await
+                .map(|s| (generated, s))
+                .map_err(|m| Failure {
+                    stage: Stage::Signing,
+                    message: m,
+                }),
+            Err(e) => Err(Failure {
                 stage: Stage::PayloadCreation,
                 message: e.to_string(),
-            })?;
-            let signer = a.signer.get().await.map_err(|m| Failure {
-                stage: Stage::Signing,
-                message: m,
-            })?;
-            let envelope = Envelope::sign(
-                IN_TOTO_PAYLOAD_TYPE,
-                generated.statement.to_bytes(),
-                signer.as_ref(),
-            )
-            .await
-            .map_err(|e| Failure {
-                stage: Stage::Signing,
-                message: e.to_string(),
-            })?;
-            counters.sign_created.inc();
-            // Logged before storing; a failed upload still lets the stores happen,
-            // then fails the attempt (as Chains).
-            let mut later = Vec::new();
-            let tlog = match rekor {
-                Some(rekor) => {
-                    let logged = match attest::verifier_pem(signer.as_ref()) {
-                        Ok(pem) => rekor.upload_dsse(&envelope, pem).await,
-                        Err(e) => Err(e),
-                    };
-                    logged
-                        .map_err(|e| {
-                            later.push(Failure {
-                                stage: Stage::Tlog,
-                                message: e.to_string(),
-                            })
-                        })
-                        .ok()
-                }
-                None => None,
-            };
-            if let Some(entry) = &tlog {
-                tally.uploaded(counters, entry);
+            }),
+        };
+        match prepared {
+            Ok(p) => attestation = Some((a, p)),
+            Err(f) => {
+                record_error(counters, f.stage);
+                failures.push(f);
             }
-            let subjects = attest::sha256_subjects(&generated.statement);
-            let item = Signed {
-                key: &storage_key,
-                envelope: &envelope,
-                predicate_type: &generated.statement.predicate_type,
-                subjects: &subjects,
-                public_key: signer.public_key(),
-                certificate: signer.certificate(),
-                tlog: tlog.as_ref(),
-                run: Some(&run),
-            };
-            // Every backend is tried, as Chains does; each one counts.
-            for backend in &a.backends {
-                match backend.store(&item).await {
-                    Ok(_) => {
-                        counters.payload_stored.inc();
-                    }
-                    Err(e) => later.push(Failure {
-                        stage: Stage::Storage,
-                        message: format!("storing in `{backend}`: {e}"),
-                    }),
-                };
-            }
-            let mut tekton = Map::new();
-            if a.tekton {
-                tekton = crate::storage::tekton::annotations(&item);
-                tekton.remove(&format!("{PREFIX}signed"));
-                tally.tekton_objects += 1;
-            }
-            Ok((tekton, later))
         }
-        .await;
-        let (tekton, attestation_failures) = attested.unwrap_or_else(|f| (Map::new(), vec![f]));
-        notes.extend(tekton);
-        for f in &attestation_failures {
-            record_error(counters, f.stage);
-        }
-        failures.extend(attestation_failures);
     }
     // Image signatures: TaskRuns only (their results name the images).
+    let mut images = None;
     if let (TektonKind::TaskRun, Some(oci)) = (key.kind, settings.oci.as_ref()) {
-        // Ok: the `tekton` annotations and the failures that stopped nothing (the
-        // upload, each image × backend, all tried as Chains does); Err: what stopped it.
-        let signed: Result<(Map<String, Value>, Vec<Failure>), Failure> = async {
-            let signer = oci.signer.get().await.map_err(|m| Failure {
+        match oci.signer.get().await {
+            Ok(signer) => images = Some((oci, signer)),
+            Err(message) => failures.push(Failure {
                 stage: Stage::Signing,
-                message: m,
-            })?;
-            let mut images = attest::sign_images(&record, signer.as_ref())
-                .await
-                .map_err(|e| Failure {
-                    stage: Stage::Signing,
-                    message: e.to_string(),
-                })?;
-            counters.sign_created.inc_by(images.len() as u64);
-            let mut tlog_failure = None;
-            if let Some(rekor) = rekor {
-                let bundles =
-                    settings.chains.oci_encoding == crate::config::OciEncoding::SigstoreBundle;
-                let logged = match attest::verifier_pem(signer.as_ref()) {
-                    Ok(pem) => attest::log_images(rekor, pem, &mut images, bundles).await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = logged {
-                    tlog_failure = Some(Failure {
-                        stage: Stage::Tlog,
-                        message: e.to_string(),
-                    });
-                }
-            }
-            for entry in images.iter().filter_map(|i| i.tlog.as_ref()) {
-                tally.uploaded(counters, entry);
-            }
-            let mut tekton = Map::new();
-            let mut later = Vec::new();
-            for image in &images {
-                let item = image.as_item(signer.as_ref(), Some(&run));
-                for backend in &oci.backends {
-                    // Never dropped silently (chains-config refuses such a backend).
-                    if !backend.keeps_image_signatures() {
-                        later.push(Failure {
-                            stage: Stage::Storage,
-                            message: format!("`{backend}` cannot keep image signatures"),
-                        });
-                        continue;
-                    }
-                    match backend.store_image(&item).await {
-                        Ok(_) => {
-                            counters.payload_stored.inc();
-                        }
-                        Err(e) => later.push(Failure {
-                            stage: Stage::Storage,
-                            message: format!(
-                                "storing the signature of {} in `{backend}`: {e}",
-                                image.payload.image
-                            ),
-                        }),
-                    }
-                }
-                // `tekton` storage: written with the `signed` mark, as the attestation's.
-                if oci.tekton {
-                    tekton.extend(crate::storage::tekton::image_annotations(&item));
-                    tally.tekton_objects += 1;
-                }
-            }
-            later.extend(tlog_failure);
-            Ok((tekton, later))
-        }
-        .await;
-        match signed {
-            Ok((tekton, later)) => {
-                notes.extend(tekton);
-                failures.extend(later);
-            }
-            Err(f) => failures.push(f),
+                message,
+            }),
         }
     }
+    let with_mark = crate::storage::tekton::WithMark::default();
+    let mut stores = Vec::new();
+    if let Some((a, _)) = &attestation {
+        stores.extend(stores_of(a, &with_mark, pipeline::Part::Attestation));
+    }
+    if let Some((oci, _)) = &images {
+        stores.extend(stores_of(oci, &with_mark, pipeline::Part::Images));
+    }
+    let plan = pipeline::Plan {
+        attestation: attestation
+            .as_ref()
+            .map(|(_, (generated, signer))| pipeline::Attestation {
+                key: &storage_key,
+                statement: &generated.statement,
+                signer: signer.as_ref(),
+            }),
+        images: images.as_ref().map(|(_, signer)| pipeline::Images {
+            payloads: pipeline::image_payloads(&record),
+            signer: signer.as_ref(),
+        }),
+        stores,
+        rekor: settings.rekor.as_ref().filter(|_| upload),
+        bundles: settings.chains.oci_encoding == crate::storage::OciEncoding::SigstoreBundle,
+        run: Some(&run),
+    };
+    let report = pipeline::run(plan).await;
+    counters.sign_created.inc_by(report.signatures);
+    counters.payload_stored.inc_by(report.writes);
+    tally.tekton_objects += report.deferred;
+    for entry in report.entry.iter().chain(&report.image_entries) {
+        tally.uploaded(counters, entry);
+    }
+    for f in &report.failures {
+        let stage = match f.stage {
+            pipeline::Stage::Signing => Stage::Signing,
+            pipeline::Stage::Storage => Stage::Storage,
+            pipeline::Stage::Tlog => Stage::Tlog,
+        };
+        if f.part == pipeline::Part::Attestation {
+            record_error(counters, stage);
+        }
+        failures.push(Failure {
+            stage,
+            message: f.to_string(),
+        });
+    }
     if failures.is_empty() {
-        Ok(notes)
+        Ok(with_mark.take())
     } else {
         Err(failures)
     }

@@ -8,12 +8,9 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use super::chains_config::{Backend, ChainsConfig, SignerKind};
-use crate::cli::{KmsArgs, SignerArgs};
-use crate::config::SignerConfig;
 use crate::provenance::{Format, Options};
 use crate::signing::{self, Signer};
-use crate::storage::Storage;
-use crate::storage::oci::OciStorage;
+use crate::storage::{Factory, Storage, StorageTarget};
 
 /// Settings that cannot be used.
 #[derive(Debug, Error)]
@@ -98,7 +95,7 @@ const SECRETS_CHECKED_EVERY: std::time::Duration = std::time::Duration::from_sec
 /// A signer loaded from settings, reloaded when its secret files change or after a
 /// failed load.
 pub struct Reloading {
-    args: SignerArgs,
+    settings: signing::Settings,
     /// The directory whose files make the signer (`signing-secrets`), if any.
     watched: Option<std::path::PathBuf>,
     state: tokio::sync::Mutex<Option<LoadedSigner>>,
@@ -119,9 +116,9 @@ impl std::fmt::Debug for Reloading {
 }
 
 impl Reloading {
-    fn new(args: SignerArgs, watched: Option<std::path::PathBuf>) -> Self {
+    fn new(settings: signing::Settings, watched: Option<std::path::PathBuf>) -> Self {
         Self {
-            args,
+            settings,
             watched,
             state: tokio::sync::Mutex::new(None),
         }
@@ -141,7 +138,10 @@ impl Reloading {
         };
         if reload {
             let fingerprint = self.watched.as_deref().and_then(fingerprint);
-            let signer = load(self.args.clone()).await;
+            let signer = signing::load(&self.settings)
+                .await
+                .map(Arc::from)
+                .map_err(|e| e.to_string());
             if let Some(old) = &*state
                 && old.signer.is_ok()
             {
@@ -191,17 +191,6 @@ fn fingerprint(dir: &std::path::Path) -> Option<[u8; 32]> {
         digest.update(&data);
     }
     Some(digest.finalize().into())
-}
-
-async fn load(args: SignerArgs) -> Result<Arc<dyn Signer>, String> {
-    match SignerConfig::from_args(args) {
-        Ok(Some(cfg)) => signing::load(&cfg)
-            .await
-            .map(Arc::from)
-            .map_err(|e| e.to_string()),
-        Ok(None) => Err("no key configured".to_owned()),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 /// One enabled artifact type.
@@ -260,18 +249,11 @@ fn required<'a>(
     })
 }
 
-/// The `docdb` backend: `storage.docdb.url`, and for `mongo://` the server from
-/// (in Chains' order) `mongo-server-url-path`, `-url-dir`, `-url`, `MONGO_SERVER_URL`.
-fn docdb_backend(chains: &ChainsConfig, kind: &'static str) -> Result<Box<dyn Storage>, Error> {
-    use crate::storage::docdb::{MONGO_SERVER_URL, ServerUrl};
-    let url = chains.docdb_url.as_ref().ok_or(Error::MissingKey {
-        kind,
-        backend: "docdb",
-        key: "storage.docdb.url",
-        example: " (e.g. `mongo://<db>/<collection>` or `dynamodb://<table>`)",
-    })?;
-    let url = String::from_utf8_lossy(url.expose()).into_owned();
-    let server = match (
+/// Where a `mongo://` `storage.docdb.url` finds its server: (in Chains' order)
+/// `mongo-server-url-path`, `-url-dir`, `-url`, else `MONGO_SERVER_URL`.
+fn mongo_server(chains: &ChainsConfig) -> crate::storage::docdb::ServerUrl {
+    use crate::storage::docdb::ServerUrl;
+    match (
         &chains.mongo_server_url_path,
         &chains.mongo_server_url_dir,
         &chains.mongo_server_url,
@@ -279,16 +261,65 @@ fn docdb_backend(chains: &ChainsConfig, kind: &'static str) -> Result<Box<dyn St
         (Some(path), _, _) => ServerUrl::Path(path.into()),
         (None, Some(dir), _) => ServerUrl::Dir(dir.into()),
         (None, None, Some(value)) => ServerUrl::Value(value.clone()),
-        (None, None, None) => {
-            if url.starts_with("mongo://")
-                && std::env::var(MONGO_SERVER_URL).map_or(true, |v| v.is_empty())
-            {
+        (None, None, None) => ServerUrl::Env,
+    }
+}
+
+/// The storage destination chains-config's `backend` names for artifact type
+/// `kind`: the same [`StorageTarget`] a `CHAINSEAL_STORAGE` URI makes; `None` for
+/// `tekton` (written with the run's mark, see [`ArtifactSettings::tekton`]).
+fn target(
+    chains: &ChainsConfig,
+    kind: &'static str,
+    backend: Backend,
+) -> Result<Option<StorageTarget>, Error> {
+    Ok(Some(match backend {
+        Backend::Tekton => return Ok(None),
+        Backend::Oci => StorageTarget::Oci {
+            repository: chains.oci_repository.clone(),
+        },
+        Backend::Gcs => {
+            let bucket = required(&chains.gcs_bucket, kind, "gcs", "storage.gcs.bucket")?;
+            StorageTarget::Object(format!("gs://{bucket}"))
+        }
+        Backend::Archivista => StorageTarget::Archivista(
+            required(
+                &chains.archivista_url,
+                kind,
+                "archivista",
+                "storage.archivista.url",
+            )?
+            .to_owned(),
+        ),
+        Backend::DocDb => {
+            let url = chains.docdb_url.as_ref().ok_or(Error::MissingKey {
+                kind,
+                backend: "docdb",
+                key: "storage.docdb.url",
+                example: " (e.g. `mongo://<db>/<collection>` or `dynamodb://<table>`)",
+            })?;
+            let url = String::from_utf8_lossy(url.expose()).into_owned();
+            let no_server = matches!(mongo_server(chains), crate::storage::docdb::ServerUrl::Env)
+                && std::env::var(crate::storage::docdb::MONGO_SERVER_URL)
+                    .map_or(true, |v| v.is_empty());
+            if url.starts_with("mongo://") && no_server {
                 return Err(Error::NoMongoServer);
             }
-            ServerUrl::Env
+            StorageTarget::DocDb(url)
         }
-    };
-    Ok(crate::storage::docdb::open(&url, server)?)
+        Backend::Grafeas => {
+            let project = required(
+                &chains.grafeas_project,
+                kind,
+                "grafeas",
+                "storage.grafeas.projectid",
+            )?;
+            StorageTarget::Grafeas(format!("grafeas://projects/{project}"))
+        }
+        Backend::Unsupported(backend) => {
+            return Err(Error::UnsupportedBackend { kind, backend });
+        }
+    }))
 }
 
 impl Settings {
@@ -319,7 +350,19 @@ impl Settings {
                 "`storage.oci.repository.insecure` is true: every registry is reached without TLS certificate verification, or over plain HTTP when it does not speak https; anyone on the network path can read and change what is stored and the credentials sent (use it only for testing)"
             );
         }
-        let registry = Arc::new(crate::oci::Registry::new(&registry_settings)?);
+        let factory = Factory::new(crate::storage::Settings {
+            oci_encoding: chains.oci_encoding,
+            registry: registry_settings,
+            object_endpoint: env.storage_endpoint.clone(),
+            bundles: false,
+            grafeas: crate::storage::grafeas::Options {
+                note_id: chains.grafeas_note_id.clone(),
+                note_hint: chains.grafeas_note_hint.clone(),
+                endpoint: env.grafeas_url.clone(),
+            },
+            mongo_server: mongo_server(&chains),
+            namespace: None,
+        });
         let mut signers: BTreeMap<&'static str, SignerSlot> = BTreeMap::new();
         let mut artifacts = Vec::new();
         for (kind, artifact) in [
@@ -331,55 +374,11 @@ impl Settings {
                 artifacts.push(None);
                 continue;
             };
-            let mut backends: Vec<Box<dyn Storage>> = Vec::new();
+            let mut targets = Vec::new();
             for b in &a.storage {
-                backends.push(match b {
-                    Backend::Tekton => continue,
-                    Backend::Oci => Box::new(OciStorage::new(
-                        registry.clone(),
-                        chains.oci_repository.clone(),
-                        chains.oci_encoding,
-                    )?),
-                    Backend::Gcs => {
-                        let bucket =
-                            required(&chains.gcs_bucket, kind, "gcs", "storage.gcs.bucket")?;
-                        Box::new(crate::storage::object::ObjectStorage::new(
-                            &format!("gs://{bucket}"),
-                            env.storage_endpoint.as_deref(),
-                            false,
-                        )?)
-                    }
-                    Backend::Archivista => {
-                        let url = required(
-                            &chains.archivista_url,
-                            kind,
-                            "archivista",
-                            "storage.archivista.url",
-                        )?;
-                        Box::new(crate::storage::archivista::ArchivistaStorage::new(url)?)
-                    }
-                    Backend::DocDb => docdb_backend(&chains, kind)?,
-                    Backend::Grafeas => {
-                        let project = required(
-                            &chains.grafeas_project,
-                            kind,
-                            "grafeas",
-                            "storage.grafeas.projectid",
-                        )?;
-                        Box::new(crate::storage::grafeas::GrafeasStorage::new(
-                            &format!("grafeas://projects/{project}"),
-                            crate::storage::grafeas::Options {
-                                note_id: chains.grafeas_note_id.clone(),
-                                note_hint: chains.grafeas_note_hint.clone(),
-                                endpoint: env.grafeas_url.clone(),
-                            },
-                        )?)
-                    }
-                    Backend::Unsupported(backend) => {
-                        return Err(Error::UnsupportedBackend { kind, backend });
-                    }
-                });
+                targets.extend(target(&chains, kind, *b)?);
             }
+            let backends = factory.open(&targets)?;
             let name = match a.signer {
                 SignerKind::X509 => "x509",
                 SignerKind::Kms => "kms",
@@ -425,40 +424,58 @@ async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment)
             tokens: token_sources(fulcio, &ci),
         });
     }
-    let args = match kind {
-        SignerKind::X509 => SignerArgs {
-            signing_secrets: Some(env.signing_secrets.display().to_string()),
-            ..SignerArgs::default()
+    let settings = match kind {
+        SignerKind::X509 => signing::Settings {
+            key: signing::KeyRef::SigningSecrets(env.signing_secrets.clone()),
+            password: signing::PasswordSource::None,
+            kms: signing::KmsOptions::default(),
+            keyless: crate::keyless::Settings::default(),
         },
-        SignerKind::Kms => {
-            let Some(kms_ref) = chains.kms_ref.clone() else {
-                return SignerSlot::Failed(
-                    "a signer is `kms` but chains-config sets no `signers.kms.kmsref`".into(),
-                );
-            };
-            let auth = |k: &str| chains.kms_auth.get(k).cloned().filter(|v| !v.is_empty());
-            SignerArgs {
-                key: Some(kms_ref),
-                kms: KmsArgs {
-                    kms_auth_address: auth("address"),
-                    kms_auth_token: auth("token").map(crate::secret::SecretString::new),
-                    kms_auth_token_path: auth("token-path").map(Into::into),
-                    kms_auth_oidc_path: auth("oidc.path"),
-                    kms_auth_oidc_role: auth("oidc.role"),
-                    kms_auth_oidc_token_path: auth("oidc.token-path").map(Into::into),
-                    ..KmsArgs::default()
-                },
-                ..SignerArgs::default()
-            }
-        }
+        SignerKind::Kms => match kms_settings(chains) {
+            Ok(settings) => settings,
+            Err(why) => return SignerSlot::Failed(why),
+        },
     };
     let watched = (kind == SignerKind::X509).then(|| env.signing_secrets.clone());
-    let slot = Reloading::new(args, watched);
+    let slot = Reloading::new(settings, watched);
     // Loaded now, so the settings log says at once whether the key works.
     if let Err(e) = slot.get().await {
         tracing::warn!("the {kind:?} signer cannot be loaded (tried again at the next run): {e}");
     }
     SignerSlot::Loaded(Arc::new(slot))
+}
+
+/// The `kms` signer's settings: `signers.kms.kmsref` and `signers.kms.auth.*`.
+fn kms_settings(chains: &ChainsConfig) -> Result<signing::Settings, String> {
+    let Some(kms_ref) = chains
+        .kms_ref
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    else {
+        return Err("a signer is `kms` but chains-config sets no `signers.kms.kmsref`".into());
+    };
+    let auth = |k: &str| chains.kms_auth.get(k).cloned().filter(|v| !v.is_empty());
+    let oidc = signing::settings::VaultJwtLogin::from_parts(
+        auth("oidc.path"),
+        auth("oidc.role"),
+        auth("oidc.token-path").map(Into::into),
+    )
+    .map_err(|_| {
+        "a Vault JWT login needs both chains-config `signers.kms.auth.oidc.path` and `signers.kms.auth.oidc.role`".to_owned()
+    })?;
+    Ok(signing::Settings {
+        key: signing::KeyRef::parse(kms_ref).map_err(|e| e.to_string())?,
+        password: signing::PasswordSource::None,
+        kms: signing::KmsOptions {
+            address: auth("address").map(|a| a.trim().to_owned()),
+            token: auth("token").map(crate::secret::SecretString::new),
+            token_path: auth("token-path").map(Into::into),
+            oidc,
+            ..signing::KmsOptions::default()
+        },
+        keyless: crate::keyless::Settings::default(),
+    })
 }
 
 /// The identity-token sources for `fulcio`, picked as Chains picks them:

@@ -13,6 +13,10 @@ use thiserror::Error;
 use crate::record::tekton::Record;
 use crate::record::tekton::hints::Finding;
 
+/// Default builder id for Tekton records: the id Tekton Chains writes, so that
+/// policies written for Chains keep matching (see `docs/configuration.md`).
+pub const DEFAULT_BUILDER_ID: &str = "https://tekton.dev/chains/v2";
+
 pub mod ci;
 pub mod digest;
 pub mod gojson;

@@ -23,8 +23,8 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, MessageType, SigningAlgorithmSpec};
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
+use super::settings::KmsOptions;
 use super::{Error, PublicKey, Signature, Signer};
-use crate::config::KmsOptions;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 

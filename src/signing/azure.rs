@@ -34,8 +34,8 @@ use der::Encode as _;
 use der::asn1::{BitString, UintRef};
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
+use super::settings::KmsOptions;
 use super::{Error, PublicKey, Signature, Signer};
-use crate::config::KmsOptions;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 

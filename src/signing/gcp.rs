@@ -25,8 +25,8 @@ use google_cloud_kms_v1::model::crypto_key_version::CryptoKeyVersionAlgorithm as
 use google_cloud_kms_v1::model::{self, AsymmetricSignRequest};
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
+use super::settings::KmsOptions;
 use super::{Error, PublicKey, Signature, Signer};
-use crate::config::KmsOptions;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -28,8 +28,8 @@ use sigstore::crypto::signing_key::rsa::keypair::RSAKeys;
 use sigstore::crypto::signing_key::{SigStoreKeyPair, kdf};
 use sigstore::crypto::{SigStoreSigner, SigningScheme};
 
+use super::settings::PasswordSource;
 use super::{Error, PublicKey, Signature, Signer, keyid};
-use crate::config::PasswordSource;
 use crate::secret::SecretBytes;
 
 const LABEL_PKCS8: &str = "PRIVATE KEY";

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use crate::config::{KeyRef, PasswordSource, SignerConfig};
 use thiserror::Error;
 
 #[cfg(feature = "aws")]
@@ -20,17 +19,19 @@ pub mod azure;
 pub mod gcp;
 pub mod key;
 pub mod keyid;
+pub mod settings;
 #[cfg(feature = "vault")]
 pub mod vault;
 
 pub use key::KeyFileSigner;
+pub use settings::{KeyRef, KmsOptions, PasswordSource, Settings};
 
 /// Load the configured signer.
 ///
 /// A `signing-secrets` directory is read as Tekton Chains reads it: `x509.pem`
 /// (unencrypted) if present, else `cosign.key` with the password in `cosign.password`
 /// (read as is), unless a password is configured explicitly.
-pub async fn load(cfg: &SignerConfig) -> Result<Box<dyn Signer>, Error> {
+pub async fn load(cfg: &Settings) -> Result<Box<dyn Signer>, Error> {
     match &cfg.key {
         #[cfg(feature = "vault")]
         KeyRef::Vault(key) => Ok(Box::new(vault::VaultSigner::connect(key, &cfg.kms).await?)),

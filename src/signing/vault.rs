@@ -43,8 +43,8 @@ use vaultrs::api::transit::{HashAlgorithm, KeyType, MarshalingAlgorithm, Signatu
 use vaultrs::client::{VaultClient, VaultClientSettings, VaultClientSettingsBuilder};
 use vaultrs::error::ClientError;
 
+use super::settings::{KmsOptions, VaultJwtLogin};
 use super::{Error, PublicKey, Signature, Signer};
-use crate::config::{KmsOptions, VaultJwtLogin};
 use crate::secret::SecretBytes;
 
 /// How the signer authenticates to Vault.
@@ -160,13 +160,13 @@ fn settings(address: &str) -> Result<VaultClientSettings, String> {
     let url = reqwest::Url::parse(address).map_err(|e| {
         format!(
             "the Vault address `{}` is not a URL: {e}",
-            crate::config::without_password(address)
+            crate::secret::without_password(address)
         )
     })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
             "the Vault address `{}` must start with `https://` (or `http://`)",
-            crate::config::without_password(address)
+            crate::secret::without_password(address)
         ));
     }
     let skip = skip_verify(env_var("VAULT_SKIP_VERIFY")?.as_deref())?;

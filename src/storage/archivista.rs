@@ -47,7 +47,7 @@ impl ArchivistaStorage {
     /// Storage at `uri` (`archivista+https://…`), or a plain `http(s)://` base URL
     /// (Chains' `storage.archivista.url`).
     pub fn new(uri: &str) -> Result<Self, Error> {
-        let shown = crate::config::without_password(uri);
+        let shown = crate::secret::without_password(uri);
         let base = uri.strip_prefix("archivista+").unwrap_or(uri);
         if !(base.starts_with("https://") || base.starts_with("http://")) {
             return Err(failed(

@@ -26,7 +26,7 @@ pub const MONGO_SERVER_URL: &str = "MONGO_SERVER_URL";
 
 /// Where a `mongo://` collection's server connection string comes from (Chains'
 /// precedence: path, directory, value, environment).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub enum ServerUrl {
     /// A file holding it (`storage.docdb.mongo-server-url-path`), read at each store.
     Path(std::path::PathBuf),
@@ -35,6 +35,7 @@ pub enum ServerUrl {
     /// The value itself (`storage.docdb.mongo-server-url`).
     Value(crate::secret::SecretString),
     /// The `MONGO_SERVER_URL` environment variable.
+    #[default]
     Env,
 }
 
@@ -45,7 +46,7 @@ pub fn open(url: &str, server: ServerUrl) -> Result<Box<dyn super::Storage>, Err
     match scheme {
         "mongodb" | "mongodb+srv" | "mongo" => mongo(url, server),
         "dynamodb" => dynamodb(url),
-        _ => Err(Error::UnsupportedDocDb(crate::config::without_password(
+        _ => Err(Error::UnsupportedDocDb(crate::secret::without_password(
             url,
         ))),
     }
@@ -59,7 +60,7 @@ fn mongo(url: &str, server: ServerUrl) -> Result<Box<dyn super::Storage>, Error>
 #[cfg(not(feature = "mongodb"))]
 fn mongo(url: &str, _server: ServerUrl) -> Result<Box<dyn super::Storage>, Error> {
     Err(Error::NotBuilt {
-        uri: crate::config::without_password(url),
+        uri: crate::secret::without_password(url),
         what: "MongoDB",
         feature: "mongodb",
     })

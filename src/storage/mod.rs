@@ -1,7 +1,8 @@
 //! Storage backends: where signed attestations go.
 //!
 //! Each backend implements [`Storage`] in its own file and is chosen by the URI in
-//! `CHAINSEAL_STORAGE` ([`crate::config::StorageTarget`]). Backends know nothing of
+//! `CHAINSEAL_STORAGE` or chains-config ([`StorageTarget`]); [`Factory`] makes them
+//! from [`Settings`], for both front doors. Backends know nothing of
 //! provenance formats: they receive a key, a signed envelope and its subjects, and
 //! (backends that keep them, like OCI) image signatures.
 
@@ -11,7 +12,6 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use thiserror::Error;
 
-use crate::config::{AttestConfig, StorageTarget};
 use crate::envelope::{Envelope, bundle};
 use crate::keyless::CertificateChain;
 use crate::reference::DigestReference;
@@ -28,10 +28,12 @@ pub mod grafeas;
 pub mod mongo;
 pub mod object;
 pub mod oci;
+pub mod settings;
 pub mod tekton;
 
 pub use file::FileStorage;
 pub use oci::OciStorage;
+pub use settings::{OciEncoding, Settings, StorageTarget};
 
 /// A Statement subject that has a SHA-256 digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +146,12 @@ pub trait Storage: Display + Debug + Send + Sync {
 
     /// Whether this backend keeps image signatures (then `attest` makes them).
     fn keeps_image_signatures(&self) -> bool {
+        false
+    }
+
+    /// Whether a write lands only later, with the run's mark (the controller's
+    /// `tekton` storage, written in the same patch as `signed: "true"`).
+    fn deferred(&self) -> bool {
         false
     }
 
@@ -325,49 +333,65 @@ pub(crate) fn certificate_pem(certificate: Option<&CertificateChain>) -> (String
     })
 }
 
-/// Build the backends for the configured targets (one registry client is shared).
-pub fn from_config(cfg: &AttestConfig) -> Result<Vec<Box<dyn Storage>>, Error> {
-    let mut registry: Option<std::sync::Arc<crate::oci::Registry>> = None;
-    cfg.storage
-        .iter()
-        .map(|t| match t {
-            StorageTarget::Dir(dir) => Ok(Box::new(
-                FileStorage::new(dir.clone()).with_bundles(cfg.transparency.bundle),
-            ) as Box<dyn Storage>),
-            StorageTarget::Oci { repository } => {
-                let registry = match &registry {
-                    Some(r) => r.clone(),
-                    None => {
-                        let r = std::sync::Arc::new(crate::oci::Registry::new(&cfg.registry)?);
-                        registry = Some(r.clone());
-                        r
-                    }
-                };
-                Ok(Box::new(OciStorage::new(
-                    registry,
-                    repository.clone(),
-                    cfg.oci_encoding,
-                )?) as Box<dyn Storage>)
+/// Makes storage backends from [`Settings`]: the one way both front doors get them.
+/// One registry client is shared by every OCI backend it makes.
+#[derive(Debug)]
+pub struct Factory {
+    settings: Settings,
+    registry: std::sync::OnceLock<std::sync::Arc<crate::oci::Registry>>,
+}
+
+impl Factory {
+    /// A factory for `settings`.
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            registry: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The settings the backends are made from.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The shared registry client, made on first use.
+    pub fn registry(&self) -> Result<std::sync::Arc<crate::oci::Registry>, Error> {
+        if let Some(r) = self.registry.get() {
+            return Ok(r.clone());
+        }
+        let made = std::sync::Arc::new(crate::oci::Registry::new(&self.settings.registry)?);
+        Ok(self.registry.get_or_init(|| made).clone())
+    }
+
+    /// The backends for `targets`, in order.
+    pub fn open(&self, targets: &[StorageTarget]) -> Result<Vec<Box<dyn Storage>>, Error> {
+        targets.iter().map(|t| self.open_one(t)).collect()
+    }
+
+    /// The backend for one target.
+    pub fn open_one(&self, target: &StorageTarget) -> Result<Box<dyn Storage>, Error> {
+        let s = &self.settings;
+        Ok(match target {
+            StorageTarget::Dir(dir) => {
+                Box::new(FileStorage::new(dir.clone()).with_bundles(s.bundles))
             }
-            StorageTarget::Object(uri) => Ok(Box::new(object::ObjectStorage::new(
+            StorageTarget::Oci { repository } => Box::new(OciStorage::new(
+                self.registry()?,
+                repository.clone(),
+                s.oci_encoding,
+            )?),
+            StorageTarget::Object(uri) => Box::new(object::ObjectStorage::new(
                 uri,
-                cfg.storage_endpoint.as_deref(),
-                cfg.transparency.bundle,
-            )?) as Box<dyn Storage>),
-            StorageTarget::Archivista(uri) => {
-                Ok(Box::new(archivista::ArchivistaStorage::new(uri)?) as Box<dyn Storage>)
+                s.object_endpoint.as_deref(),
+                s.bundles,
+            )?),
+            StorageTarget::Archivista(uri) => Box::new(archivista::ArchivistaStorage::new(uri)?),
+            StorageTarget::DocDb(uri) => docdb::open(uri, s.mongo_server.clone())?,
+            StorageTarget::Grafeas(uri) => {
+                Box::new(grafeas::GrafeasStorage::new(uri, s.grafeas.clone())?)
             }
-            StorageTarget::DocDb(uri) => docdb::open(uri, docdb::ServerUrl::Env),
-            StorageTarget::Grafeas(uri) => Ok(Box::new(grafeas::GrafeasStorage::new(
-                uri,
-                grafeas::Options {
-                    endpoint: cfg.grafeas_url.clone(),
-                    ..grafeas::Options::default()
-                },
-            )?) as Box<dyn Storage>),
-            StorageTarget::Tekton => {
-                Ok(Box::new(tekton::TektonStorage::new(cfg.namespace.clone())) as Box<dyn Storage>)
-            }
+            StorageTarget::Tekton => Box::new(tekton::TektonStorage::new(s.namespace.clone())),
         })
-        .collect()
+    }
 }

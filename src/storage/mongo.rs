@@ -180,7 +180,7 @@ fn scrub(text: &str, uri: &str) -> String {
 
 /// `uri` for messages: no password, no options (their values may be secrets).
 fn shown(uri: &str) -> String {
-    let uri = crate::config::without_password(uri);
+    let uri = crate::secret::without_password(uri);
     match uri.split_once('?') {
         Some((head, _)) => format!("{head}?…"),
         None => uri,

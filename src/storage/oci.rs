@@ -25,8 +25,8 @@ use base64::engine::general_purpose::STANDARD;
 use oci_client::Reference;
 use tracing::{info, warn};
 
+use super::settings::OciEncoding;
 use super::{Error, Signed, SignedImage, Storage, Stored};
-use crate::config::OciEncoding;
 use crate::envelope::bundle;
 use crate::keyless::CertificateChain;
 use crate::oci::{self, Registry, cosign, referrers};

@@ -148,6 +148,75 @@ impl Storage for TektonStorage {
     }
 }
 
+/// `tekton` storage written with the run's mark: the annotations are collected
+/// here, and the controller writes them in the same patch as
+/// `chains.tekton.dev/signed: "true"`, so the two land together or not at all.
+#[derive(Debug, Default)]
+pub struct WithMark {
+    annotations: std::sync::Mutex<Map<String, Value>>,
+}
+
+impl fmt::Display for WithMark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("tekton")
+    }
+}
+
+impl WithMark {
+    /// The annotations collected, without the `signed` mark (the caller's).
+    pub fn take(&self) -> Map<String, Value> {
+        let mut map = std::mem::take(&mut *self.lock());
+        map.remove(&format!("{PREFIX}signed"));
+        map
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Map<String, Value>> {
+        self.annotations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn collected(&self, new: Map<String, Value>, what: String) -> Vec<Stored> {
+        self.lock().extend(new);
+        vec![Stored {
+            backend: "tekton",
+            location: what,
+            written: true,
+        }]
+    }
+}
+
+#[async_trait]
+impl Storage for WithMark {
+    async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
+        let run = item.run.ok_or(Error::NoRun)?;
+        let what = format!(
+            "{} {} annotations {PREFIX}signature-{}",
+            run.kind, run.name, item.key
+        );
+        Ok(self.collected(annotations(item), what))
+    }
+
+    fn keeps_image_signatures(&self) -> bool {
+        true
+    }
+
+    fn deferred(&self) -> bool {
+        true
+    }
+
+    async fn store_image(&self, item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
+        let run = item.run.ok_or(Error::NoRun)?;
+        let what = format!(
+            "{} {} annotations {PREFIX}signature-{}",
+            run.kind,
+            run.name,
+            super::image_key(item)
+        );
+        Ok(self.collected(image_annotations(item), what))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2616,3 +2616,103 @@ fn fulcio_provider_and_issuer_pick_the_token_and_ignored_keys_are_warned_about()
         );
     }
 }
+
+/// One pipeline (#20): the same store failure, driven through `attest` and through
+/// the controller, has the same outcome. Archivista is unreachable and comes first;
+/// GCS works. Both front doors still store in GCS (every store is attempted), report
+/// the same failure, and neither reports success: `attest` exits 2 listing what
+/// landed, the controller counts a retry and never marks the run signed.
+#[test]
+fn a_store_failure_has_the_same_outcome_through_attest_and_the_controller() {
+    let Some(python) = tool("INTEROP_PYTHON", "one pipeline, two front doors") else {
+        return;
+    };
+    let gcs_dir = tempfile::tempdir().expect("tmp");
+    let gcs = common::gcs_double(&python, gcs_dir.path());
+    gcs.create_bucket("prov");
+    let (endpoint, credentials) = (&gcs.endpoint, gcs.credentials.display().to_string());
+    let run = taskrun("twice", "True");
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.oci.storage": "",
+            "artifacts.taskrun.storage": "archivista,gcs",
+            "storage.archivista.url": "http://127.0.0.1:9",
+            "storage.gcs.bucket": "prov",
+        })),
+        run.clone(),
+    ];
+    let Some(scene) = Scene::start("one pipeline", &objects, json!({})) else {
+        return;
+    };
+    let env = [
+        ("CHAINSEAL_STORAGE_ENDPOINT", endpoint.as_str()),
+        ("GOOGLE_APPLICATION_CREDENTIALS", credentials.as_str()),
+    ];
+    let controller = Running(Some(scene.controller(&env)));
+    scene.wait_for("a failed attempt", Duration::from_secs(120), |runs| {
+        runs.iter()
+            .any(|r| r["metadata"]["name"] == "twice" && annotation(r, "retries").is_some())
+    });
+    assert_eq!(controller.stop(), 0);
+    let marked = scene.taskrun("twice").expect("run");
+    assert_ne!(
+        annotation(&marked, "signed"),
+        Some("true"),
+        "marked signed despite a failed store"
+    );
+    let object = "taskrun-ci-twice/taskrun-uid-twice.signature";
+    let by_controller = gcs
+        .read("prov", object)
+        .unwrap_or_else(|| panic!("the controller skipped gcs:\n{}", scene.log_tails()));
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).expect("log");
+    let failure = "storing in `archivista+http://127.0.0.1:9";
+    let line = log
+        .lines()
+        .find(|l| l.contains(failure))
+        .unwrap_or_else(|| panic!("no store failure in the controller log:\n{log}"));
+    assert!(line.contains("` failed: "), "{line}");
+
+    // The same run, the same stores (a bucket of its own), through `attest`.
+    gcs.create_bucket("prov-attest");
+    let record = scene.dir.path().join("twice.json");
+    std::fs::write(&record, run.to_string()).expect("record");
+    let mut cmd = common::chainseal(scene.dir.path());
+    cmd.env("CHAINSEAL_RECORD", &record)
+        .env("CHAINSEAL_KEY", repo("examples/demo.key"))
+        // Chains' default format, which the controller uses.
+        .env("CHAINSEAL_FORMAT", "in-toto")
+        .env(
+            "CHAINSEAL_STORAGE",
+            "archivista+http://127.0.0.1:9,gs://prov-attest",
+        );
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let r = common::run(&mut cmd);
+    assert_eq!(r.code, 2, "attest reported success: {}", r.stdout);
+    assert!(r.stderr.contains(failure), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("already stored in: gs://prov-attest/"),
+        "attest did not list what landed: {}",
+        r.stderr
+    );
+    let by_attest = gcs.read("prov-attest", object).expect("attest skipped gcs");
+    // One run, one format, one key: the same Statement, signed by the same key.
+    let envelope = |bytes: &[u8]| {
+        let v: Value = serde_json::from_slice(bytes).expect("envelope");
+        let payload = STANDARD
+            .decode(v["payload"].as_str().expect("payload"))
+            .expect("base64");
+        let statement: Value = serde_json::from_slice(&payload).expect("statement");
+        (
+            v["payloadType"].clone(),
+            v["signatures"][0]["keyid"].clone(),
+            statement,
+        )
+    };
+    assert_eq!(
+        envelope(&by_attest),
+        envelope(&by_controller),
+        "the two front doors stored different attestations of one run"
+    );
+}

@@ -373,8 +373,8 @@ fn jwt_login_setup(bao: &Bao, dir: &std::path::Path) -> PathBuf {
 /// after HTTP 403).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vault_tokens_are_renewed_in_a_long_running_signer() {
-    use chainseal::config::{KmsOptions, VaultJwtLogin};
     use chainseal::signing::Signer as _;
+    use chainseal::signing::settings::{KmsOptions, VaultJwtLogin};
     use chainseal::signing::vault::VaultSigner;
 
     let Some(bin) = tool("BAO_BIN", "Vault token renewal test") else {
@@ -477,8 +477,8 @@ async fn vault_tokens_are_renewed_in_a_long_running_signer() {
 /// token (and tries the login again later).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_vault_renewal_keeps_signing_while_the_token_is_valid() {
-    use chainseal::config::{KmsOptions, VaultJwtLogin};
     use chainseal::signing::Signer as _;
+    use chainseal::signing::settings::{KmsOptions, VaultJwtLogin};
     use chainseal::signing::vault::VaultSigner;
 
     let Some(bin) = tool("BAO_BIN", "Vault failed renewal test") else {

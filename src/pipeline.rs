@@ -1,0 +1,530 @@
+//! Sign, log and store: the one pipeline behind both front doors.
+//!
+//! A front door (`attest`, the controller) reads its build, generates the Statement,
+//! picks signers and stores, and hands this module a [`Plan`]. The pipeline knows no
+//! front door: it signs the attestation and the image signatures, logs them in the
+//! transparency log when asked, and writes every signed object to every store meant
+//! for it. Its behaviour is the same for every caller:
+//!
+//! - every store is attempted, even after another failed;
+//! - the two parts (the attestation, the image signatures) are independent: a part
+//!   that cannot be signed is not stored, the other still is (as Chains signs each
+//!   artifact type on its own);
+//! - a failed upload to the transparency log still lets everything be stored (the
+//!   entries that could be made are carried), then fails the plan;
+//! - the [`Report`] lists everything that landed, and every failure with its stage;
+//!   a plan succeeded only when the failure list is empty.
+
+use futures::StreamExt as _;
+use thiserror::Error;
+use tracing::{info, warn};
+
+use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
+use crate::provenance::simplesigning::ImagePayload;
+use crate::provenance::{self, Statement};
+use crate::record::tekton::Record;
+use crate::signing::{self, Signer};
+use crate::storage::{self, RunId, Signed, SignedImage, Storage, Stored, Subject};
+use crate::transparency::{LogEntry, Rekor};
+
+/// How many writes run at once (object × store).
+const CONCURRENT_WRITES: usize = 8;
+
+/// The attestation to sign and where it goes.
+pub struct Attestation<'a> {
+    /// Storage key, e.g. `taskrun-<uid>`.
+    pub key: &'a str,
+    /// The Statement.
+    pub statement: &'a Statement,
+    /// Who signs it.
+    pub signer: &'a dyn Signer,
+}
+
+/// The image signatures to make (cosign's simple-signing payloads).
+pub struct Images<'a> {
+    /// The images and their payloads.
+    pub payloads: Vec<ImagePayload>,
+    /// Who signs them.
+    pub signer: &'a dyn Signer,
+}
+
+/// One store and what it receives.
+pub struct Store<'a> {
+    /// The backend.
+    pub storage: &'a dyn Storage,
+    /// It receives the attestation.
+    pub attestation: bool,
+    /// It receives the image signatures (it must keep them).
+    pub images: bool,
+}
+
+/// What to sign, log and store.
+pub struct Plan<'a> {
+    /// The attestation, if one is signed.
+    pub attestation: Option<Attestation<'a>>,
+    /// The image signatures, if any are made.
+    pub images: Option<Images<'a>>,
+    /// The stores, in order.
+    pub stores: Vec<Store<'a>>,
+    /// The transparency log, when the signatures are logged.
+    pub rekor: Option<&'a Rekor>,
+    /// Image signatures are kept as Sigstore bundles: their Statements are logged too.
+    pub bundles: bool,
+    /// The run the build is (for storage on the run itself).
+    pub run: Option<&'a RunId>,
+}
+
+/// Which signed object a failure is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The attestation.
+    Attestation,
+    /// The image signatures.
+    Images,
+}
+
+/// The stage a failure happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Signing.
+    Signing,
+    /// Storing.
+    Storage,
+    /// Logging in the transparency log.
+    Tlog,
+}
+
+/// Why a stage failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Signing failed.
+    #[error(transparent)]
+    Signing(#[from] signing::Error),
+    /// A store failed.
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+    /// The transparency log failed.
+    #[error(transparent)]
+    Transparency(#[from] crate::transparency::Error),
+    /// Image signatures sent to a store that cannot keep them.
+    #[error("it cannot keep image signatures")]
+    NoImageSignatures,
+}
+
+/// One failure of a plan.
+#[derive(Debug)]
+pub struct Failure {
+    /// What it is about.
+    pub part: Part,
+    /// Where it happened.
+    pub stage: Stage,
+    /// The store (its display name), for storage failures.
+    pub store: Option<String>,
+    /// The image, for a failure about one image signature.
+    pub image: Option<String>,
+    /// Why.
+    pub error: Error,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.stage, &self.store, &self.image) {
+            (Stage::Storage, Some(store), Some(image)) => write!(
+                f,
+                "storing the signature of {image} in `{store}` failed: {}",
+                self.error
+            ),
+            (Stage::Storage, Some(store), None) => {
+                write!(f, "storing in `{store}` failed: {}", self.error)
+            }
+            (Stage::Tlog, ..) => write!(f, "{}; run again to retry the upload", self.error),
+            _ => write!(f, "{}", self.error),
+        }
+    }
+}
+
+/// What a plan did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Every place something landed, in store order.
+    pub stored: Vec<Stored>,
+    /// Writes that succeeded and are final (an object in a store).
+    pub writes: u64,
+    /// Writes that succeeded but land only with the run's mark
+    /// ([`Storage::deferred`]).
+    pub deferred: u64,
+    /// Signatures made (the attestation and each image).
+    pub signatures: u64,
+    /// The attestation's transparency log entry.
+    pub entry: Option<LogEntry>,
+    /// The image signatures' entries (`hashedrekord`), in image order.
+    pub image_entries: Vec<LogEntry>,
+    /// Every failure, in the order the stages ran.
+    pub failures: Vec<Failure>,
+}
+
+impl Report {
+    /// Whether everything was signed, logged and stored.
+    pub fn succeeded(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// The failure that says most about the outcome: the earliest stage (signing,
+    /// then storage, then the transparency log).
+    pub fn first_failure(&self) -> Option<&Failure> {
+        self.failures.iter().min_by_key(|f| f.stage)
+    }
+}
+
+/// An image signature in both forms storage may want.
+struct ImageSignature {
+    payload: ImagePayload,
+    signature: Vec<u8>,
+    statement: Envelope,
+    /// The `hashedrekord` entry of the signature, once logged.
+    tlog: Option<LogEntry>,
+    /// The `dsse` entry of `statement`, once logged (for Sigstore bundles).
+    statement_tlog: Option<LogEntry>,
+}
+
+impl ImageSignature {
+    fn as_item<'a>(&'a self, signer: &'a dyn Signer, run: Option<&'a RunId>) -> SignedImage<'a> {
+        SignedImage {
+            run,
+            image: &self.payload.image,
+            payload: &self.payload.payload,
+            signature: &self.signature,
+            statement: &self.statement,
+            public_key: signer.public_key(),
+            certificate: signer.certificate(),
+            tlog: self.tlog.as_ref(),
+            statement_tlog: self.statement_tlog.as_ref(),
+        }
+    }
+}
+
+/// Sign every image: the simple-signing payload (cosign `.sig`), and cosign 3's
+/// in-toto Statement about the image digest (bundles).
+async fn sign_images(
+    payloads: Vec<ImagePayload>,
+    signer: &dyn Signer,
+) -> Result<Vec<ImageSignature>, signing::Error> {
+    let mut out = Vec::new();
+    for payload in payloads {
+        let signature = signer.sign(&payload.payload).await?.sig;
+        let statement = serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            // A named subject: in-toto verifiers (sigstore-python) require the name.
+            "subject": [{"name": payload.image.name(), "digest": {"sha256": payload.image.sha256}}],
+            "predicateType": storage::oci::COSIGN_SIGN_PREDICATE,
+            "predicate": {},
+        });
+        let statement = Envelope::sign(
+            IN_TOTO_PAYLOAD_TYPE,
+            serde_json::to_vec(&statement).unwrap_or_default(),
+            signer,
+        )
+        .await?;
+        out.push(ImageSignature {
+            payload,
+            signature,
+            statement,
+            tlog: None,
+            statement_tlog: None,
+        });
+    }
+    Ok(out)
+}
+
+/// The PEM that verifies `signer`'s signatures in a log entry: its certificate, else
+/// its public key.
+fn verifier_pem(signer: &dyn Signer) -> Result<&str, crate::transparency::Error> {
+    signer
+        .certificate()
+        .map(|c| c.leaf_pem.as_str())
+        .or_else(|| signer.public_key().map(|k| k.pem.as_str()))
+        .ok_or_else(|| crate::transparency::Error::Rekor {
+            url: String::new(),
+            detail: "the signer has no public key or certificate to log".into(),
+        })
+}
+
+/// Log image signatures: each `hashedrekord` and, for bundles, each Statement's
+/// `dsse` entry. Every upload is tried; the first failure is returned.
+async fn log_images(
+    rekor: &Rekor,
+    signer: &dyn Signer,
+    images: &mut [ImageSignature],
+    bundles: bool,
+) -> Result<(), crate::transparency::Error> {
+    let verifier = verifier_pem(signer)?;
+    let uploads = images.iter().map(|i| async move {
+        let signature = rekor.upload_hashedrekord(&i.payload.payload, &i.signature, verifier);
+        let statement = async {
+            match bundles {
+                true => Some(rekor.upload_dsse(&i.statement, verifier).await),
+                false => None,
+            }
+        };
+        tokio::join!(signature, statement)
+    });
+    let results = futures::future::join_all(uploads).await;
+    let mut failure = None;
+    for (image, (signature, statement)) in images.iter_mut().zip(results) {
+        match signature {
+            Ok(e) => image.tlog = Some(e),
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+        match statement {
+            Some(Ok(e)) => image.statement_tlog = Some(e),
+            Some(Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            None => {}
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// Log the attestation (`dsse`).
+async fn log_attestation(
+    rekor: &Rekor,
+    signer: &dyn Signer,
+    envelope: &Envelope,
+) -> Result<LogEntry, crate::transparency::Error> {
+    let entry = rekor.upload_dsse(envelope, verifier_pem(signer)?).await?;
+    info!(
+        log_index = entry.log_index,
+        "logged the attestation in {}", entry.url
+    );
+    Ok(entry)
+}
+
+/// The Statement's subjects that have a SHA-256 digest.
+pub fn sha256_subjects(statement: &provenance::Statement) -> Vec<Subject> {
+    statement
+        .subject
+        .iter()
+        .filter_map(|s| {
+            Some(Subject {
+                name: s.name.clone(),
+                sha256: s.digest.get("sha256")?.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The image signatures a Tekton record calls for: one per image its TaskRuns name.
+pub fn image_payloads(record: &Record) -> Vec<ImagePayload> {
+    provenance::simplesigning::payloads(record)
+}
+
+/// One write: an object into a store.
+enum Write<'a> {
+    Attestation(&'a Signed<'a>),
+    Image(&'a ImageSignature, SignedImage<'a>),
+}
+
+/// One write, boxed so that a list of them has one type.
+fn write_one<'a>(
+    storage: &'a dyn Storage,
+    write: &'a Write<'a>,
+) -> futures::future::BoxFuture<'a, Result<Vec<Stored>, Error>> {
+    Box::pin(async move {
+        match write {
+            Write::Attestation(item) => storage.store(item).await.map_err(Error::from),
+            Write::Image(_, item) if storage.keeps_image_signatures() => {
+                storage.store_image(item).await.map_err(Error::from)
+            }
+            Write::Image(..) => Err(Error::NoImageSignatures),
+        }
+    })
+}
+
+/// Carry out `plan`.
+pub async fn run(plan: Plan<'_>) -> Report {
+    let mut report = Report::default();
+    let fail = |part, stage, error: Error| Failure {
+        part,
+        stage,
+        store: None,
+        image: None,
+        error,
+    };
+    // Sign.
+    let mut attestation = None;
+    if let Some(a) = &plan.attestation {
+        match Envelope::sign(IN_TOTO_PAYLOAD_TYPE, a.statement.to_bytes(), a.signer).await {
+            Ok(envelope) => {
+                report.signatures += 1;
+                attestation = Some((a, envelope));
+            }
+            Err(e) => report
+                .failures
+                .push(fail(Part::Attestation, Stage::Signing, e.into())),
+        }
+    }
+    let mut images = Vec::new();
+    let mut image_signer = None;
+    if let Some(i) = plan.images {
+        match sign_images(i.payloads, i.signer).await {
+            Ok(signed) => {
+                report.signatures += signed.len() as u64;
+                images = signed;
+                image_signer = Some(i.signer);
+            }
+            Err(e) => report
+                .failures
+                .push(fail(Part::Images, Stage::Signing, e.into())),
+        }
+    }
+    // Log, before storing (as Chains), so stores can carry the entries.
+    let mut logged = Vec::new();
+    if let Some(rekor) = plan.rekor {
+        let of_attestation = async {
+            match &attestation {
+                Some((a, envelope)) => Some(log_attestation(rekor, a.signer, envelope).await),
+                None => None,
+            }
+        };
+        let of_images = async {
+            match image_signer {
+                Some(signer) if !images.is_empty() => {
+                    Some(log_images(rekor, signer, &mut images, plan.bundles).await)
+                }
+                _ => None,
+            }
+        };
+        let (a, i) = tokio::join!(of_attestation, of_images);
+        match a {
+            Some(Ok(entry)) => report.entry = Some(entry),
+            Some(Err(e)) => logged.push(fail(Part::Attestation, Stage::Tlog, e.into())),
+            None => {}
+        }
+        if let Some(Err(e)) = i {
+            logged.push(fail(Part::Images, Stage::Tlog, e.into()));
+        }
+        report.image_entries = images.iter().filter_map(|i| i.tlog.clone()).collect();
+    }
+    // Store.
+    let subjects = attestation
+        .as_ref()
+        .map(|(a, _)| sha256_subjects(a.statement))
+        .unwrap_or_default();
+    let item = attestation.as_ref().map(|(a, envelope)| Signed {
+        key: a.key,
+        envelope,
+        predicate_type: &a.statement.predicate_type,
+        subjects: &subjects,
+        public_key: a.signer.public_key(),
+        certificate: a.signer.certificate(),
+        tlog: report.entry.as_ref(),
+        run: plan.run,
+    });
+    let mut writes = Vec::new();
+    for store in &plan.stores {
+        if let (true, Some(item)) = (store.attestation, &item) {
+            writes.push((store.storage, Write::Attestation(item)));
+        }
+        if let (true, Some(signer)) = (store.images, image_signer) {
+            for image in &images {
+                writes.push((
+                    store.storage,
+                    Write::Image(image, image.as_item(signer, plan.run)),
+                ));
+            }
+        }
+    }
+    let pending: Vec<_> = writes
+        .iter()
+        .map(|(storage, write)| write_one(*storage, write))
+        .collect();
+    let results: Vec<_> = futures::stream::iter(pending)
+        .buffered(CONCURRENT_WRITES)
+        .collect()
+        .await;
+    for ((storage, write), result) in writes.iter().zip(results) {
+        let (part, image) = match write {
+            Write::Attestation(_) => (Part::Attestation, None),
+            Write::Image(i, _) => (Part::Images, Some(i.payload.image.to_string())),
+        };
+        match result {
+            Ok(places) => {
+                for s in &places {
+                    match &image {
+                        None => {
+                            info!(backend = s.backend, location = %s.location, written = s.written, "stored the attestation")
+                        }
+                        Some(image) => {
+                            info!(backend = s.backend, location = %s.location, written = s.written, "stored the image signature of {image}")
+                        }
+                    }
+                }
+                match storage.deferred() {
+                    true => report.deferred += 1,
+                    false => report.writes += 1,
+                }
+                report.stored.extend(places);
+            }
+            Err(error) => {
+                warn!(backend = %storage, "storing failed: {error}");
+                report.failures.push(Failure {
+                    part,
+                    stage: Stage::Storage,
+                    store: Some(storage.to_string()),
+                    image,
+                    error,
+                });
+            }
+        }
+    }
+    report.failures.extend(logged);
+    report
+}
+
+/// A Tekton record without a usable storage key.
+#[derive(Debug, Error)]
+#[error(
+    "{kind} `{name}` has no metadata.uid: chainseal names attestations `{prefix}-<uid>`; export the run with its metadata"
+)]
+pub struct MissingUid {
+    /// Kind.
+    pub kind: &'static str,
+    /// Name.
+    pub name: String,
+    /// Key prefix.
+    pub prefix: &'static str,
+}
+
+/// Chains' short storage key of a Tekton record: `taskrun-<uid>` or
+/// `pipelinerun-<uid>`.
+pub fn storage_key(record: &Record) -> Result<String, MissingUid> {
+    let (prefix, kind, meta) = match record {
+        Record::TaskRun(tr) => ("taskrun", "TaskRun", &tr.metadata),
+        Record::PipelineRun { run, .. } => ("pipelinerun", "PipelineRun", &run.metadata),
+    };
+    if meta.uid.is_empty() {
+        return Err(MissingUid {
+            kind,
+            name: meta.name.clone(),
+            prefix,
+        });
+    }
+    Ok(format!("{prefix}-{}", meta.uid))
+}
+
+/// The run a Tekton record is, for storage on the run itself.
+pub fn run_id(record: &Record) -> RunId {
+    let (kind, meta) = match record {
+        Record::TaskRun(tr) => ("TaskRun", &tr.metadata),
+        Record::PipelineRun { run, .. } => ("PipelineRun", &run.metadata),
+    };
+    RunId {
+        kind,
+        name: meta.name.clone(),
+        namespace: (!meta.namespace.is_empty()).then(|| meta.namespace.clone()),
+    }
+}
