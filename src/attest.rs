@@ -410,7 +410,7 @@ async fn finish(
         });
     };
     let backends = storage::from_config(cfg).map_err(|source| Error::Storage {
-        target: "CHAINSEAL_STORAGE".into(),
+        target: crate::env_vars::EnvVars::CHAINSEAL_STORAGE.into(),
         stored: Vec::new(),
         cause: source,
     })?;

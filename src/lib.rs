@@ -26,7 +26,8 @@
 //! Front doors and their settings:
 //!
 //! * [`attest`] composes the pipeline for one build; [`cli`] and [`config`] describe
-//!   and validate the settings (flags and environment).
+//!   and validate the settings (flags and environment); [`env_vars`] names every
+//!   environment variable chainseal reads or writes ([`env_vars::EnvVars`]).
 //! * [`controller`] is the cluster controller (Tekton Chains' drop-in), on [`kube`].
 //! * [`verify`] checks envelopes, bundles and what a registry holds for an image.
 //! * [`keygen`] makes key pairs.
@@ -45,6 +46,7 @@ pub mod attest;
 pub mod cli;
 pub mod config;
 pub mod controller;
+pub mod env_vars;
 pub mod envelope;
 pub mod error_text;
 #[doc(hidden)]

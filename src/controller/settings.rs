@@ -263,7 +263,8 @@ fn required<'a>(
 /// The `docdb` backend: `storage.docdb.url`, and for `mongo://` the server from
 /// (in Chains' order) `mongo-server-url-path`, `-url-dir`, `-url`, `MONGO_SERVER_URL`.
 fn docdb_backend(chains: &ChainsConfig, kind: &'static str) -> Result<Box<dyn Storage>, Error> {
-    use crate::storage::docdb::{MONGO_SERVER_URL, ServerUrl};
+    use crate::env_vars::EnvVars;
+    use crate::storage::docdb::ServerUrl;
     let url = chains.docdb_url.as_ref().ok_or(Error::MissingKey {
         kind,
         backend: "docdb",
@@ -281,7 +282,7 @@ fn docdb_backend(chains: &ChainsConfig, kind: &'static str) -> Result<Box<dyn St
         (None, None, Some(value)) => ServerUrl::Value(value.clone()),
         (None, None, None) => {
             if url.starts_with("mongo://")
-                && std::env::var(MONGO_SERVER_URL).map_or(true, |v| v.is_empty())
+                && std::env::var(EnvVars::MONGO_SERVER_URL).map_or(true, |v| v.is_empty())
             {
                 return Err(Error::NoMongoServer);
             }
