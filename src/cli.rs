@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::env_vars::EnvVars;
 use crate::secret::SecretString;
 
 /// Default storage: a directory `attestations` below the working directory.
@@ -63,13 +64,13 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct ControllerArgs {
     /// Namespaces to watch, comma-separated; default: all.
-    #[arg(long, env = "CHAINSEAL_NAMESPACES", value_name = "NS[,NS...]")]
+    #[arg(long, env = EnvVars::CHAINSEAL_NAMESPACES, value_name = "NS[,NS...]")]
     pub namespaces: Option<String>,
 
     /// Namespace of the `chains-config` ConfigMap.
     #[arg(
         long,
-        env = "CHAINSEAL_CONFIG_NAMESPACE",
+        env = EnvVars::CHAINSEAL_CONFIG_NAMESPACE,
         default_value = "tekton-chains",
         value_name = "NS"
     )]
@@ -78,20 +79,20 @@ pub struct ControllerArgs {
     /// Name of the ConfigMap holding Chains' settings.
     #[arg(
         long,
-        env = "CHAINSEAL_CONFIG_NAME",
+        env = EnvVars::CHAINSEAL_CONFIG_NAME,
         default_value = "chains-config",
         value_name = "NAME"
     )]
     pub config_name: String,
 
     /// Runs signed at once.
-    #[arg(long, env = "CHAINSEAL_WORKERS", default_value_t = 4, value_name = "N")]
+    #[arg(long, env = EnvVars::CHAINSEAL_WORKERS, default_value_t = 4, value_name = "N")]
     pub workers: usize,
 
     /// The first retry delay in milliseconds, doubled per retry (at most 5 minutes).
     #[arg(
         long,
-        env = "CHAINSEAL_RETRY_BACKOFF_MS",
+        env = EnvVars::CHAINSEAL_RETRY_BACKOFF_MS,
         default_value_t = 1000,
         value_name = "MS"
     )]
@@ -103,7 +104,7 @@ pub struct ControllerArgs {
     /// past it.
     #[arg(
         long,
-        env = "CHAINSEAL_RECONCILE_TIMEOUT",
+        env = EnvVars::CHAINSEAL_RECONCILE_TIMEOUT,
         default_value_t = 300,
         value_parser = clap::value_parser!(u64).range(1..=86_400),
         value_name = "SECONDS"
@@ -114,7 +115,7 @@ pub struct ControllerArgs {
     /// effective default is 20.
     #[arg(
         long,
-        env = "CHAINSEAL_KUBE_API_QPS",
+        env = EnvVars::CHAINSEAL_KUBE_API_QPS,
         default_value_t = 0.0,
         value_name = "QPS"
     )]
@@ -123,7 +124,7 @@ pub struct ControllerArgs {
     /// Requests allowed at once above `--kube-api-qps`.
     #[arg(
         long,
-        env = "CHAINSEAL_KUBE_API_BURST",
+        env = EnvVars::CHAINSEAL_KUBE_API_BURST,
         default_value_t = 50,
         value_name = "N"
     )]
@@ -131,24 +132,24 @@ pub struct ControllerArgs {
 
     /// Where `gcs` storage (`storage.gcs.bucket`) is reached instead of Google's
     /// endpoint (an emulator, a private endpoint).
-    #[arg(long, env = "CHAINSEAL_STORAGE_ENDPOINT", value_name = "URL")]
+    #[arg(long, env = EnvVars::CHAINSEAL_STORAGE_ENDPOINT, value_name = "URL")]
     pub storage_endpoint: Option<String>,
 
     /// The Grafeas server `grafeas` storage talks to (default Google's Container
     /// Analysis, `https://containeranalysis.googleapis.com`).
-    #[arg(long, env = "CHAINSEAL_GRAFEAS_URL", value_name = "URL")]
+    #[arg(long, env = EnvVars::CHAINSEAL_GRAFEAS_URL, value_name = "URL")]
     pub grafeas_url: Option<String>,
 
     /// Add Chains' finalizer (`chains.tekton.dev/taskrun`, `…/pipelinerun`) to
     /// unfinished runs, so a run deleted before it is signed waits for its signature;
     /// removed as soon as the run is handled. Off by default: see docs/controller.md.
-    #[arg(long, env = "CHAINSEAL_FINALIZERS", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(long, env = EnvVars::CHAINSEAL_FINALIZERS, default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub finalizers: bool,
 
     /// Where `/metrics`, `/healthz` and `/readyz` are served (`off`: nowhere).
     #[arg(
         long,
-        env = "CHAINSEAL_METRICS_ADDR",
+        env = EnvVars::CHAINSEAL_METRICS_ADDR,
         default_value = "0.0.0.0:9090",
         value_name = "ADDR"
     )]
@@ -156,13 +157,13 @@ pub struct ControllerArgs {
 
     /// Elect a leader through a `coordination.k8s.io/v1` Lease, so that replicas never
     /// sign at the same time.
-    #[arg(long, env = "CHAINSEAL_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(long, env = EnvVars::CHAINSEAL_LEADER_ELECTION, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub leader_election: bool,
 
     /// The Lease's name (in `--config-namespace`).
     #[arg(
         long,
-        env = "CHAINSEAL_LEASE_NAME",
+        env = EnvVars::CHAINSEAL_LEASE_NAME,
         default_value = "chainseal-controller",
         value_name = "NAME"
     )]
@@ -171,7 +172,7 @@ pub struct ControllerArgs {
     /// Seconds a lease lasts without renewal: how long a dead leader blocks the others.
     #[arg(
         long,
-        env = "CHAINSEAL_LEASE_DURATION",
+        env = EnvVars::CHAINSEAL_LEASE_DURATION,
         default_value_t = 15,
         value_name = "SECONDS"
     )]
@@ -181,7 +182,7 @@ pub struct ControllerArgs {
     /// `cosign.password`), used by signers set to `x509`.
     #[arg(
         long,
-        env = "CHAINSEAL_SIGNING_SECRETS",
+        env = EnvVars::CHAINSEAL_SIGNING_SECRETS,
         default_value = "/etc/signing-secrets",
         value_name = "DIR"
     )]
@@ -198,7 +199,7 @@ pub struct GlobalArgs {
     /// Log level: `error`, `warn`, `info`, `debug` or `trace`. Logs go to stderr.
     #[arg(
         long,
-        env = "CHAINSEAL_LOG_LEVEL",
+        env = EnvVars::CHAINSEAL_LOG_LEVEL,
         default_value = "info",
         global = true
     )]
@@ -213,7 +214,7 @@ pub struct AttestArgs {
     /// generic), `tekton`, `github`, `gitlab` or `generic` (subjects only).
     #[arg(
         long,
-        env = "CHAINSEAL_SOURCE",
+        env = EnvVars::CHAINSEAL_SOURCE,
         default_value = "auto",
         value_name = "SOURCE"
     )]
@@ -222,70 +223,70 @@ pub struct AttestArgs {
     /// The build record: a Tekton `tekton.dev/v1` TaskRun or PipelineRun as JSON or
     /// YAML. A PipelineRun's child TaskRuns come from the same input: a YAML
     /// multi-document file, a Kubernetes `List`, or several paths separated by commas.
-    #[arg(long, env = "CHAINSEAL_RECORD", value_name = "PATH[,PATH...]")]
+    #[arg(long, env = EnvVars::CHAINSEAL_RECORD, value_name = "PATH[,PATH...]")]
     pub record: Option<String>,
 
     /// Read the record from the Kubernetes API: this PipelineRun and its finished
     /// TaskRuns (a `finally` Task passes `$(context.pipelineRun.name)`).
-    #[arg(long, env = "CHAINSEAL_PIPELINERUN", value_name = "NAME")]
+    #[arg(long, env = EnvVars::CHAINSEAL_PIPELINERUN, value_name = "NAME")]
     pub pipelinerun: Option<String>,
 
     /// Read the record from the Kubernetes API: this (finished) TaskRun.
-    #[arg(long, env = "CHAINSEAL_TASKRUN", value_name = "NAME")]
+    #[arg(long, env = EnvVars::CHAINSEAL_TASKRUN, value_name = "NAME")]
     pub taskrun: Option<String>,
 
     /// Namespace of `--pipelinerun` / `--taskrun` and of `tekton` storage; default: the
     /// pod's namespace (service-account mount) or the kubeconfig context's.
-    #[arg(long, env = "CHAINSEAL_NAMESPACE", value_name = "NAMESPACE")]
+    #[arg(long, env = EnvVars::CHAINSEAL_NAMESPACE, value_name = "NAMESPACE")]
     pub namespace: Option<String>,
 
     /// An image to add as a subject (with `--image-digest`), for pipelines that pass
     /// the image to the attesting Task as parameters.
-    #[arg(long, env = "CHAINSEAL_IMAGE_URL", value_name = "IMAGE")]
+    #[arg(long, env = EnvVars::CHAINSEAL_IMAGE_URL, value_name = "IMAGE")]
     pub image_url: Option<String>,
 
     /// The digest of `--image-url` (`sha256:<hex>`).
-    #[arg(long, env = "CHAINSEAL_IMAGE_DIGEST", value_name = "DIGEST")]
+    #[arg(long, env = EnvVars::CHAINSEAL_IMAGE_DIGEST, value_name = "DIGEST")]
     pub image_digest: Option<String>,
 
     /// Subjects: files and globs (comma- or newline-separated), each hashed with
     /// SHA-256 and named by its file name (`actions/attest`'s `subject-path`).
-    #[arg(long, env = "CHAINSEAL_SUBJECT_PATH", value_name = "PATH[,PATH...]")]
+    #[arg(long, env = EnvVars::CHAINSEAL_SUBJECT_PATH, value_name = "PATH[,PATH...]")]
     pub subject_path: Option<String>,
 
     /// A subject by name (with `--subject-digest`), e.g. an image `ghcr.io/org/app`.
-    #[arg(long, env = "CHAINSEAL_SUBJECT_NAME", value_name = "NAME")]
+    #[arg(long, env = EnvVars::CHAINSEAL_SUBJECT_NAME, value_name = "NAME")]
     pub subject_name: Option<String>,
 
     /// The digest of `--subject-name`: `sha256:<hex>` or `sha512:<hex>`.
-    #[arg(long, env = "CHAINSEAL_SUBJECT_DIGEST", value_name = "DIGEST")]
+    #[arg(long, env = EnvVars::CHAINSEAL_SUBJECT_DIGEST, value_name = "DIGEST")]
     pub subject_digest: Option<String>,
 
     /// Subjects from a checksums file (`sha256sum` or `sha512sum` output).
-    #[arg(long, env = "CHAINSEAL_SUBJECT_CHECKSUMS", value_name = "PATH")]
+    #[arg(long, env = EnvVars::CHAINSEAL_SUBJECT_CHECKSUMS, value_name = "PATH")]
     pub subject_checksums: Option<PathBuf>,
 
     /// Subjects as `name@sha256:<hex>` entries (comma- or newline-separated).
-    #[arg(long, env = "CHAINSEAL_SUBJECTS", value_name = "NAME@DIGEST[,...]")]
+    #[arg(long, env = EnvVars::CHAINSEAL_SUBJECTS, value_name = "NAME@DIGEST[,...]")]
     pub subjects: Option<String>,
 
     /// The most subjects one attestation may have (after merging duplicates).
-    #[arg(long, env = "CHAINSEAL_MAX_SUBJECTS", default_value_t = crate::subjects::DEFAULT_MAX_SUBJECTS, value_name = "N")]
+    #[arg(long, env = EnvVars::CHAINSEAL_MAX_SUBJECTS, default_value_t = crate::subjects::DEFAULT_MAX_SUBJECTS, value_name = "N")]
     pub max_subjects: usize,
 
     /// Also store in the OCI registry of each image subject (adds `oci` storage).
-    #[arg(long, env = "CHAINSEAL_PUSH_TO_REGISTRY")]
+    #[arg(long, env = EnvVars::CHAINSEAL_PUSH_TO_REGISTRY)]
     pub push_to_registry: bool,
 
     /// On GitHub Actions, write a Markdown summary to `$GITHUB_STEP_SUMMARY`.
-    #[arg(long, env = "CHAINSEAL_SHOW_SUMMARY", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(long, env = EnvVars::CHAINSEAL_SHOW_SUMMARY, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub show_summary: bool,
 
     /// What `attest` prints on stdout: `text` or `json` (attestation path and digest,
     /// subjects, stored locations).
     #[arg(
         long,
-        env = "CHAINSEAL_OUTPUT",
+        env = EnvVars::CHAINSEAL_OUTPUT,
         default_value = "text",
         value_name = "FORMAT"
     )]
@@ -295,7 +296,7 @@ pub struct AttestArgs {
     /// `artifacts: reports: dotenv`).
     #[arg(
         long,
-        env = "CHAINSEAL_DOTENV",
+        env = EnvVars::CHAINSEAL_DOTENV,
         default_value = "chainseal.env",
         value_name = "PATH"
     )]
@@ -303,24 +304,24 @@ pub struct AttestArgs {
 
     /// The issuer of GitHub Actions OIDC tokens (GitHub Enterprise Server:
     /// `https://<host>/_services/token`).
-    #[arg(long, env = "CHAINSEAL_GITHUB_OIDC_ISSUER", default_value = crate::oidc::GITHUB_ISSUER, value_name = "URL")]
+    #[arg(long, env = EnvVars::CHAINSEAL_GITHUB_OIDC_ISSUER, default_value = crate::oidc::GITHUB_ISSUER, value_name = "URL")]
     pub github_oidc_issuer: String,
 
     /// Confirm a `--github-oidc-issuer` that is not GitHub's: under GitHub Actions
     /// (`GITHUB_ACTIONS=true`) any other issuer is refused without it, so a variable
     /// an earlier step set (through `$GITHUB_ENV`) cannot name an issuer that mints
     /// tokens for any repository. The action sets it only from its `oidc-issuer` input.
-    #[arg(long, env = "CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(long, env = EnvVars::CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE, default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub github_oidc_issuer_override: bool,
 
     /// File to write where the attestation went (one location per line), e.g. a
     /// Tekton result path `$(results.ATTESTATIONS.path)`.
-    #[arg(long, env = "CHAINSEAL_RESULT_LOCATIONS", value_name = "PATH")]
+    #[arg(long, env = EnvVars::CHAINSEAL_RESULT_LOCATIONS, value_name = "PATH")]
     pub result_locations: Option<PathBuf>,
 
     /// File to write the attested subjects to (`name@sha256:<hex>`, one per line),
     /// e.g. `$(results.SUBJECTS.path)`.
-    #[arg(long, env = "CHAINSEAL_RESULT_SUBJECTS", value_name = "PATH")]
+    #[arg(long, env = EnvVars::CHAINSEAL_RESULT_SUBJECTS, value_name = "PATH")]
     pub result_subjects: Option<PathBuf>,
 
     /// The signing key.
@@ -335,25 +336,25 @@ pub struct AttestArgs {
     /// directory path; `oci` (next to each image: cosign tags or referrers, plus image
     /// signatures) or `oci://<registry>/<repository>` (all in one repository);
     /// `tekton` (Chains' annotations on the run itself).
-    #[arg(long, env = "CHAINSEAL_STORAGE", default_value = DEFAULT_STORAGE, value_name = "URI[,URI...]")]
+    #[arg(long, env = EnvVars::CHAINSEAL_STORAGE, default_value = DEFAULT_STORAGE, value_name = "URI[,URI...]")]
     pub storage: String,
 
     /// The endpoint `gs://` and `s3://` storage talks to instead of the cloud's (an
     /// emulator, MinIO, a private endpoint); credentials still come from the cloud's
     /// standard chain (`GOOGLE_APPLICATION_CREDENTIALS`, `AWS_*`).
-    #[arg(long, env = "CHAINSEAL_STORAGE_ENDPOINT", value_name = "URL")]
+    #[arg(long, env = EnvVars::CHAINSEAL_STORAGE_ENDPOINT, value_name = "URL")]
     pub storage_endpoint: Option<String>,
 
     /// The Grafeas server `grafeas://` storage talks to (default Google's Container
     /// Analysis, `https://containeranalysis.googleapis.com`).
-    #[arg(long, env = "CHAINSEAL_GRAFEAS_URL", value_name = "URL")]
+    #[arg(long, env = EnvVars::CHAINSEAL_GRAFEAS_URL, value_name = "URL")]
     pub grafeas_url: Option<String>,
 
     /// How `oci` storage writes: `dsse` (cosign tags `sha256-<hex>.att`/`.sig`) or
     /// `sigstore-bundle` (Sigstore bundles as OCI 1.1 referrers).
     #[arg(
         long,
-        env = "CHAINSEAL_OCI_ENCODING",
+        env = EnvVars::CHAINSEAL_OCI_ENCODING,
         default_value = "dsse",
         value_name = "ENCODING"
     )]
@@ -366,14 +367,14 @@ pub struct AttestArgs {
     /// The SLSA builder id written into the provenance: Tekton records default to
     /// Chains' `https://tekton.dev/chains/v2`; generic builds must set it; GitHub and
     /// GitLab builds take it from the platform.
-    #[arg(long, env = "CHAINSEAL_BUILDER_ID", value_name = "URI")]
+    #[arg(long, env = EnvVars::CHAINSEAL_BUILDER_ID, value_name = "URI")]
     pub builder_id: Option<String>,
 
     /// Provenance format: `slsa/v1.0` (SLSA 1.0) or `slsa/v0.2`; Tekton Chains' names
     /// `in-toto`, `slsa/v1`, `slsa/v2alpha3`, `slsa/v2alpha4` are accepted too.
     #[arg(
         long,
-        env = "CHAINSEAL_FORMAT",
+        env = EnvVars::CHAINSEAL_FORMAT,
         default_value = "slsa/v1.0",
         value_name = "NAME"
     )]
@@ -383,7 +384,7 @@ pub struct AttestArgs {
     /// `https://tekton.dev/chains/v2/slsa` or `https://tekton.dev/chains/v2/slsa-tekton`.
     #[arg(
         long,
-        env = "CHAINSEAL_BUILDTYPE",
+        env = EnvVars::CHAINSEAL_BUILDTYPE,
         default_value = "https://tekton.dev/chains/v2/slsa",
         value_name = "URI"
     )]
@@ -391,16 +392,16 @@ pub struct AttestArgs {
 
     /// Take a PipelineRun's subjects, inputs and byproducts from its child TaskRuns
     /// too (Chains' `artifacts.pipelinerun.enable-deep-inspection`).
-    #[arg(long, env = "CHAINSEAL_DEEP_INSPECTION")]
+    #[arg(long, env = EnvVars::CHAINSEAL_DEEP_INSPECTION)]
     pub deep_inspection: bool,
 
     /// Print the in-toto Statement to stdout; sign and store nothing.
-    #[arg(long, env = "CHAINSEAL_DRY_RUN")]
+    #[arg(long, env = EnvVars::CHAINSEAL_DRY_RUN)]
     pub dry_run: bool,
 
     /// With `--dry-run`: list every result and parameter considered and what became
     /// of it (subject, material, byproduct, or rejected with the reason).
-    #[arg(long, env = "CHAINSEAL_EXPLAIN", requires = "dry_run")]
+    #[arg(long, env = EnvVars::CHAINSEAL_EXPLAIN, requires = "dry_run")]
     pub explain: bool,
 }
 
@@ -410,7 +411,7 @@ pub struct RegistryArgs {
     /// Registries (`host[:port]`, comma-separated) reached over plain HTTP.
     #[arg(
         long,
-        env = "CHAINSEAL_INSECURE_REGISTRIES",
+        env = EnvVars::CHAINSEAL_INSECURE_REGISTRIES,
         value_name = "HOST[,HOST...]"
     )]
     pub insecure_registries: Option<String>,
@@ -419,7 +420,7 @@ pub struct RegistryArgs {
     /// for registry credentials before `$DOCKER_CONFIG/config.json`.
     #[arg(
         long,
-        env = "CHAINSEAL_REGISTRY_AUTH_FILES",
+        env = EnvVars::CHAINSEAL_REGISTRY_AUTH_FILES,
         value_name = "FILE[,FILE...]"
     )]
     pub registry_auth_files: Option<String>,
@@ -434,12 +435,12 @@ pub struct SignerArgs {
     /// `awskms://[endpoint]/<key>`, `gcpkms://projects/…/cryptoKeys/<k>[/cryptoKeyVersions/<v>]`,
     /// `azurekms://<vault>/<key>`, `hashivault://<key>`; or `keyless` (an ephemeral
     /// key certified by Fulcio for the workload's OIDC identity).
-    #[arg(long, env = "CHAINSEAL_KEY", value_name = "KEY")]
+    #[arg(long, env = EnvVars::CHAINSEAL_KEY, value_name = "KEY")]
     pub key: Option<String>,
 
     /// A directory laid out like Tekton Chains' `signing-secrets` Secret: `x509.pem`
     /// if present, else `cosign.key` with `cosign.password`.
-    #[arg(long, env = "CHAINSEAL_SIGNING_SECRETS", value_name = "DIR")]
+    #[arg(long, env = EnvVars::CHAINSEAL_SIGNING_SECRETS, value_name = "DIR")]
     pub signing_secrets: Option<String>,
 
     /// Password of an encrypted key.
@@ -461,7 +462,7 @@ pub struct KeylessArgs {
     /// Fulcio's URL (a private Sigstore deployment's, or the public-good instance).
     #[arg(
         long,
-        env = "CHAINSEAL_FULCIO_URL",
+        env = EnvVars::CHAINSEAL_FULCIO_URL,
         default_value = crate::keyless::DEFAULT_FULCIO_URL,
         value_name = "URL"
     )]
@@ -470,7 +471,7 @@ pub struct KeylessArgs {
     /// The OIDC identity token itself (never logged); wins over every other source.
     #[arg(
         long,
-        env = "CHAINSEAL_IDENTITY_TOKEN",
+        env = EnvVars::CHAINSEAL_IDENTITY_TOKEN,
         value_name = "JWT",
         hide_env_values = true
     )]
@@ -478,7 +479,7 @@ pub struct KeylessArgs {
 
     /// A file holding the OIDC identity token, re-read on every signing; default: the
     /// projected token at `/var/run/sigstore/cosign/oidc-token` when it exists.
-    #[arg(long, env = "CHAINSEAL_IDENTITY_TOKEN_FILE", value_name = "PATH")]
+    #[arg(long, env = EnvVars::CHAINSEAL_IDENTITY_TOKEN_FILE, value_name = "PATH")]
     pub identity_token_file: Option<PathBuf>,
 }
 
@@ -488,13 +489,13 @@ pub struct TransparencyArgs {
     /// Upload signatures to Rekor: `on`, `off`, or `manual` (only runs annotated
     /// `chains.tekton.dev/transparency-upload: "true"`, as Chains); default: `on` for
     /// keyless signing, `off` for keys.
-    #[arg(long, env = "CHAINSEAL_TRANSPARENCY", value_name = "on|off|manual")]
+    #[arg(long, env = EnvVars::CHAINSEAL_TRANSPARENCY, value_name = "on|off|manual")]
     pub transparency: Option<String>,
 
     /// Rekor's URL.
     #[arg(
         long,
-        env = "CHAINSEAL_REKOR_URL",
+        env = EnvVars::CHAINSEAL_REKOR_URL,
         default_value = crate::transparency::DEFAULT_REKOR_URL,
         value_name = "URL"
     )]
@@ -502,7 +503,7 @@ pub struct TransparencyArgs {
 
     /// Also write a Sigstore bundle v0.3 (`<key>.sigstore.json`) next to each
     /// `.intoto.jsonl` in file storage; always on for keyless signing.
-    #[arg(long, env = "CHAINSEAL_BUNDLE", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(long, env = EnvVars::CHAINSEAL_BUNDLE, default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub bundle: bool,
 }
 
@@ -512,22 +513,22 @@ pub struct TransparencyArgs {
 pub struct KmsArgs {
     /// KMS API endpoint override (`gcpkms://`; `awskms://` keys without an endpoint in
     /// the URI), e.g. a private endpoint or a local test double.
-    #[arg(long, env = "CHAINSEAL_KMS_ENDPOINT", value_name = "URL")]
+    #[arg(long, env = EnvVars::CHAINSEAL_KMS_ENDPOINT, value_name = "URL")]
     pub kms_endpoint: Option<String>,
 
     /// Key version to sign with (`hashivault://`, `azurekms://`); default: the latest.
-    #[arg(long, env = "CHAINSEAL_KMS_KEY_VERSION", value_name = "VERSION")]
+    #[arg(long, env = EnvVars::CHAINSEAL_KMS_KEY_VERSION, value_name = "VERSION")]
     pub kms_key_version: Option<String>,
 
     /// Vault server address (Chains `signers.kms.auth.address`); default `VAULT_ADDR`.
-    #[arg(long, env = "CHAINSEAL_KMS_AUTH_ADDRESS", value_name = "URL")]
+    #[arg(long, env = EnvVars::CHAINSEAL_KMS_AUTH_ADDRESS, value_name = "URL")]
     pub kms_auth_address: Option<String>,
 
     /// Vault token (Chains `signers.kms.auth.token`; never logged); default
     /// `VAULT_TOKEN`.
     #[arg(
         long,
-        env = "CHAINSEAL_KMS_AUTH_TOKEN",
+        env = EnvVars::CHAINSEAL_KMS_AUTH_TOKEN,
         hide_env_values = true,
         value_name = "TOKEN"
     )]
@@ -535,22 +536,22 @@ pub struct KmsArgs {
 
     /// File holding the Vault token (Chains `signers.kms.auth.token-path`; wins over
     /// the token).
-    #[arg(long, env = "CHAINSEAL_KMS_AUTH_TOKEN_PATH", value_name = "PATH")]
+    #[arg(long, env = EnvVars::CHAINSEAL_KMS_AUTH_TOKEN_PATH, value_name = "PATH")]
     pub kms_auth_token_path: Option<PathBuf>,
 
     /// Vault JWT auth mount (Chains `signers.kms.auth.oidc.path`, e.g. `jwt`); with a
     /// role, log in with a JWT instead of a token.
-    #[arg(long, env = "CHAINSEAL_KMS_AUTH_OIDC_PATH", value_name = "MOUNT")]
+    #[arg(long, env = EnvVars::CHAINSEAL_KMS_AUTH_OIDC_PATH, value_name = "MOUNT")]
     pub kms_auth_oidc_path: Option<String>,
 
     /// Vault JWT auth role (Chains `signers.kms.auth.oidc.role`).
-    #[arg(long, env = "CHAINSEAL_KMS_AUTH_OIDC_ROLE", value_name = "ROLE")]
+    #[arg(long, env = EnvVars::CHAINSEAL_KMS_AUTH_OIDC_ROLE, value_name = "ROLE")]
     pub kms_auth_oidc_role: Option<String>,
 
     /// JWT file for the Vault login (Chains `signers.kms.auth.oidc.token-path`);
     /// default: the pod's service account token,
     /// `/var/run/secrets/kubernetes.io/serviceaccount/token`.
-    #[arg(long, env = "CHAINSEAL_KMS_AUTH_OIDC_TOKEN_PATH", value_name = "PATH")]
+    #[arg(long, env = EnvVars::CHAINSEAL_KMS_AUTH_OIDC_TOKEN_PATH, value_name = "PATH")]
     pub kms_auth_oidc_token_path: Option<PathBuf>,
 }
 
@@ -560,7 +561,7 @@ pub struct PasswordArgs {
     /// Password of an encrypted key (never logged).
     #[arg(
         long,
-        env = "CHAINSEAL_KEY_PASSWORD",
+        env = EnvVars::CHAINSEAL_KEY_PASSWORD,
         hide_env_values = true,
         value_name = "PASSWORD",
         conflicts_with = "key_password_file"
@@ -569,7 +570,7 @@ pub struct PasswordArgs {
 
     /// File holding the password (read as is; a trailing newline is tolerated when
     /// decrypting).
-    #[arg(long, env = "CHAINSEAL_KEY_PASSWORD_FILE", value_name = "PATH")]
+    #[arg(long, env = EnvVars::CHAINSEAL_KEY_PASSWORD_FILE, value_name = "PATH")]
     pub key_password_file: Option<PathBuf>,
 }
 
@@ -579,7 +580,7 @@ pub struct VerifyArgs {
     /// The PEM public key the envelopes must be signed with.
     #[arg(
         long,
-        env = "CHAINSEAL_VERIFY_KEY",
+        env = EnvVars::CHAINSEAL_VERIFY_KEY,
         value_name = "PATH",
         required_unless_present = "certificate_identity",
         conflicts_with = "certificate_identity"
@@ -595,7 +596,7 @@ pub struct VerifyArgs {
     /// subject alternative name, exactly); the files are Sigstore bundles.
     #[arg(
         long,
-        env = "CHAINSEAL_VERIFY_CERTIFICATE_IDENTITY",
+        env = EnvVars::CHAINSEAL_VERIFY_CERTIFICATE_IDENTITY,
         value_name = "IDENTITY",
         requires = "certificate_oidc_issuer"
     )]
@@ -604,7 +605,7 @@ pub struct VerifyArgs {
     /// Keyless: the OIDC issuer the signing certificate must name, exactly.
     #[arg(
         long,
-        env = "CHAINSEAL_VERIFY_CERTIFICATE_OIDC_ISSUER",
+        env = EnvVars::CHAINSEAL_VERIFY_CERTIFICATE_OIDC_ISSUER,
         value_name = "URL",
         requires = "certificate_identity"
     )]
@@ -615,7 +616,7 @@ pub struct VerifyArgs {
     /// public-good instance's.
     #[arg(
         long,
-        env = "CHAINSEAL_TRUSTED_ROOT",
+        env = EnvVars::CHAINSEAL_TRUSTED_ROOT,
         value_name = "PATH",
         requires = "certificate_identity"
     )]
@@ -626,7 +627,7 @@ pub struct VerifyArgs {
     /// signatures (`.sig` tag).
     #[arg(
         long,
-        env = "CHAINSEAL_VERIFY_IMAGE",
+        env = EnvVars::CHAINSEAL_VERIFY_IMAGE,
         value_name = "IMAGE",
         conflicts_with = "files"
     )]
@@ -636,7 +637,7 @@ pub struct VerifyArgs {
     /// image's (`oci://<registry>/<repository>` storage).
     #[arg(
         long,
-        env = "CHAINSEAL_VERIFY_REPOSITORY",
+        env = EnvVars::CHAINSEAL_VERIFY_REPOSITORY,
         value_name = "REPOSITORY",
         requires = "image"
     )]
@@ -648,7 +649,7 @@ pub struct VerifyArgs {
     /// Attestations of other types are reported as skipped.
     #[arg(
         long = "type",
-        env = "CHAINSEAL_VERIFY_TYPE",
+        env = EnvVars::CHAINSEAL_VERIFY_TYPE,
         value_name = "PREDICATE_TYPE"
     )]
     pub predicate_type: Option<String>,
@@ -662,7 +663,7 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
     /// Path prefix of the files to write: `PREFIX.key` and `PREFIX.pub`.
-    #[arg(long, env = "CHAINSEAL_KEYGEN_OUT", value_name = "PREFIX")]
+    #[arg(long, env = EnvVars::CHAINSEAL_KEYGEN_OUT, value_name = "PREFIX")]
     pub out: PathBuf,
 
     /// Encrypt the private key (cosign format) with this password.
@@ -670,7 +671,7 @@ pub struct KeygenArgs {
     pub password: PasswordArgs,
 
     /// Overwrite existing files.
-    #[arg(long, env = "CHAINSEAL_KEYGEN_FORCE")]
+    #[arg(long, env = EnvVars::CHAINSEAL_KEYGEN_FORCE)]
     pub force: bool,
 }
 

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::cli::{AttestArgs, KmsArgs, PasswordArgs, SignerArgs, known_env_vars};
+use crate::env_vars::EnvVars;
 use crate::provenance::Options;
 use crate::secret::without_password;
 use crate::signing::settings::{KeyRef, KmsOptions, PasswordSource, VaultJwtLogin};
@@ -188,8 +189,8 @@ pub fn signer_settings(args: SignerArgs) -> Result<Option<crate::signing::Settin
     let key = match (key, secrets) {
         (Some(_), Some(_)) => {
             return Err(Error::Conflict(
-                "CHAINSEAL_KEY",
-                "CHAINSEAL_SIGNING_SECRETS",
+                EnvVars::CHAINSEAL_KEY,
+                EnvVars::CHAINSEAL_SIGNING_SECRETS,
             ));
         }
         (Some(k), None) => KeyRef::parse(k)?,
@@ -230,12 +231,18 @@ pub fn registry_settings(args: &crate::cli::RegistryArgs) -> Result<crate::oci::
         Some(v) => split_list(setting, v),
     };
     Ok(crate::oci::Settings {
-        insecure: list("CHAINSEAL_INSECURE_REGISTRIES", &args.insecure_registries)?,
+        insecure: list(
+            EnvVars::CHAINSEAL_INSECURE_REGISTRIES,
+            &args.insecure_registries,
+        )?,
         insecure_everywhere: false,
-        auth_files: list("CHAINSEAL_REGISTRY_AUTH_FILES", &args.registry_auth_files)?
-            .into_iter()
-            .map(PathBuf::from)
-            .collect(),
+        auth_files: list(
+            EnvVars::CHAINSEAL_REGISTRY_AUTH_FILES,
+            &args.registry_auth_files,
+        )?
+        .into_iter()
+        .map(PathBuf::from)
+        .collect(),
     })
 }
 
@@ -291,7 +298,7 @@ pub fn split_storage(value: &str) -> Result<Vec<String>, Error> {
         }
         if piece.is_empty() {
             return Err(Error::EmptyListItem {
-                setting: "CHAINSEAL_STORAGE",
+                setting: EnvVars::CHAINSEAL_STORAGE,
                 value: without_password(value),
             });
         }
@@ -312,9 +319,9 @@ impl AttestConfig {
                 .map(str::to_owned)
         };
         let sources = [
-            ("CHAINSEAL_RECORD", nonempty(&args.record)),
-            ("CHAINSEAL_PIPELINERUN", nonempty(&args.pipelinerun)),
-            ("CHAINSEAL_TASKRUN", nonempty(&args.taskrun)),
+            (EnvVars::CHAINSEAL_RECORD, nonempty(&args.record)),
+            (EnvVars::CHAINSEAL_PIPELINERUN, nonempty(&args.pipelinerun)),
+            (EnvVars::CHAINSEAL_TASKRUN, nonempty(&args.taskrun)),
         ];
         let given: Vec<&str> = sources
             .iter()
@@ -345,7 +352,7 @@ impl AttestConfig {
             platform,
         ) {
             (Some(files), _, _, _) => RecordSource::Files(
-                split_list("CHAINSEAL_RECORD", &files)?
+                split_list(EnvVars::CHAINSEAL_RECORD, &files)?
                     .into_iter()
                     .map(PathBuf::from)
                     .collect(),
@@ -395,7 +402,7 @@ impl AttestConfig {
         }
         crate::oidc::check_github_issuer(
             args.github_oidc_issuer.trim(),
-            env.get("GITHUB_ACTIONS") == Some("true"),
+            env.get(EnvVars::GITHUB_ACTIONS) == Some("true"),
             args.github_oidc_issuer_override,
         )?;
         let output = match args.output.trim() {

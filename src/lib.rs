@@ -33,7 +33,9 @@
 //!
 //! * [`attest`] reads one build and plans it; [`cli`] and [`config`] describe and
 //!   validate the flags and environment and compose them into the subsystems' settings
-//!   (only the binary and `config` read `cli`; no library module imports either).
+//!   (only the binary and `config` read `cli`; no library module imports either);
+//!   [`env_vars`] names every environment variable chainseal reads or writes
+//!   ([`env_vars::EnvVars`]).
 //! * [`controller`] is the cluster controller (Tekton Chains' drop-in), on [`kube`]: it
 //!   translates `chains-config` into the same signer and storage settings and plans
 //!   each run for the same pipeline.
@@ -54,6 +56,7 @@ pub mod attest;
 pub mod cli;
 pub mod config;
 pub mod controller;
+pub mod env_vars;
 pub mod envelope;
 pub mod error_text;
 #[doc(hidden)]

@@ -15,6 +15,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::env_vars::EnvVars;
 use crate::provenance::Statement;
 use crate::storage::Stored;
 
@@ -125,22 +126,22 @@ impl Report {
     pub fn dotenv(&self) -> String {
         let one_line = |v: &str| v.replace(['\n', '\r'], " ");
         [
-            ("CHAINSEAL_ATTESTATION_KEY", self.key.clone()),
+            (EnvVars::CHAINSEAL_ATTESTATION_KEY, self.key.clone()),
             (
-                "CHAINSEAL_ATTESTATION_PATH",
+                EnvVars::CHAINSEAL_ATTESTATION_PATH,
                 self.attestation_path.clone().unwrap_or_default(),
             ),
             (
-                "CHAINSEAL_ATTESTATION_DIGEST",
+                EnvVars::CHAINSEAL_ATTESTATION_DIGEST,
                 self.attestation_digest.clone(),
             ),
-            ("CHAINSEAL_SUBJECTS", self.subjects.join(",")),
+            (EnvVars::CHAINSEAL_SUBJECTS, self.subjects.join(",")),
             (
-                "CHAINSEAL_BUNDLE_PATH",
+                EnvVars::CHAINSEAL_BUNDLE_PATH,
                 self.bundle_path.clone().unwrap_or_default(),
             ),
             (
-                "CHAINSEAL_TRANSPARENCY_LOG_ENTRY",
+                EnvVars::CHAINSEAL_TRANSPARENCY_LOG_ENTRY,
                 self.transparency.clone().unwrap_or_default(),
             ),
         ]

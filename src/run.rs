@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use chainseal::attest::{self, Outcome};
 use chainseal::cli::{AttestArgs, Cli, Command, KeygenArgs, SignerArgs, VerifyArgs};
 use chainseal::config::{AttestConfig, OutputFormat};
+use chainseal::env_vars::EnvVars;
 use chainseal::keygen;
 use chainseal::outputs::Report;
 use chainseal::signing::key::read_password;
@@ -134,13 +135,13 @@ fn write_ci_outputs(cfg: &AttestConfig, report: &Report) -> anyhow::Result<()> {
     use chainseal::record::ci::Platform;
     match cfg.env.detect() {
         Platform::Github => {
-            if let Some(path) = cfg.env.get("GITHUB_OUTPUT") {
+            if let Some(path) = cfg.env.get(EnvVars::GITHUB_OUTPUT) {
                 chainseal::outputs::append(path.as_ref(), &report.github_outputs()).with_context(
                     || format!("cannot write the step outputs to `$GITHUB_OUTPUT` ({path})"),
                 )?;
             }
             if cfg.show_summary
-                && let Some(path) = cfg.env.get("GITHUB_STEP_SUMMARY")
+                && let Some(path) = cfg.env.get(EnvVars::GITHUB_STEP_SUMMARY)
             {
                 chainseal::outputs::append(path.as_ref(), &report.github_summary()).with_context(
                     || format!("cannot write the step summary to `$GITHUB_STEP_SUMMARY` ({path})"),
@@ -464,7 +465,7 @@ fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> 
                 // The pod name (HOSTNAME in a pod), made unique per process.
                 identity: format!(
                     "{}-{:08x}",
-                    std::env::var("HOSTNAME").unwrap_or_else(|_| "chainseal".into()),
+                    std::env::var(EnvVars::HOSTNAME).unwrap_or_else(|_| "chainseal".into()),
                     fastrand::u32(..)
                 ),
                 duration_secs: args.lease_duration.max(2),

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use sha2::Digest as _;
 use thiserror::Error;
 
+use crate::env_vars::EnvVars;
 use crate::provenance::ResourceDescriptor;
 use crate::provenance::statement::append_subject;
 
@@ -137,7 +138,7 @@ pub fn collect(inputs: &Inputs) -> Result<Vec<ResourceDescriptor>, Error> {
     }
     match (&inputs.name, &inputs.digest) {
         (Some(name), Some(digest)) => {
-            let (alg, hex) = parse_digest("CHAINSEAL_SUBJECT_DIGEST", digest)?;
+            let (alg, hex) = parse_digest(EnvVars::CHAINSEAL_SUBJECT_DIGEST, digest)?;
             append_subject(&mut out, descriptor(name.clone(), alg, hex));
         }
         (None, None) => {}
@@ -150,10 +151,10 @@ pub fn collect(inputs: &Inputs) -> Result<Vec<ResourceDescriptor>, Error> {
     }
     for entry in &inputs.list {
         let (name, digest) = entry.rsplit_once('@').ok_or_else(|| Error::BadDigest {
-            input: "CHAINSEAL_SUBJECTS".into(),
+            input: EnvVars::CHAINSEAL_SUBJECTS.into(),
             reason: format!("`{entry}` is not `name@sha256:<hex>`"),
         })?;
-        let (alg, hex) = parse_digest("CHAINSEAL_SUBJECTS", digest)?;
+        let (alg, hex) = parse_digest(EnvVars::CHAINSEAL_SUBJECTS, digest)?;
         append_subject(&mut out, descriptor(name.to_owned(), alg, hex));
     }
     if out.len() > inputs.max {
@@ -219,12 +220,12 @@ fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, Error> {
         let mut matched = false;
         for entry in matches {
             let path = entry.map_err(|e| Error::Unreadable {
-                input: "CHAINSEAL_SUBJECT_PATH",
+                input: EnvVars::CHAINSEAL_SUBJECT_PATH,
                 path: e.path().display().to_string(),
                 source: std::io::Error::new(e.error().kind(), e.error().to_string()),
             })?;
             let meta = std::fs::metadata(&path).map_err(|source| Error::Unreadable {
-                input: "CHAINSEAL_SUBJECT_PATH",
+                input: EnvVars::CHAINSEAL_SUBJECT_PATH,
                 path: path.display().to_string(),
                 source,
             })?;
@@ -284,7 +285,7 @@ pub fn hash_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, Error> {
         .map(|(path, r)| {
             let hex = r.unwrap_or_else(|| {
                 Err(Error::Unreadable {
-                    input: "CHAINSEAL_SUBJECT_PATH",
+                    input: EnvVars::CHAINSEAL_SUBJECT_PATH,
                     path: path.display().to_string(),
                     source: std::io::Error::other("not hashed"),
                 })
@@ -296,7 +297,7 @@ pub fn hash_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, Error> {
 
 fn hash_file(path: &Path, buf: &mut [u8]) -> Result<String, Error> {
     let unreadable = |source| Error::Unreadable {
-        input: "CHAINSEAL_SUBJECT_PATH",
+        input: EnvVars::CHAINSEAL_SUBJECT_PATH,
         path: path.display().to_string(),
         source,
     };
@@ -317,7 +318,7 @@ fn hash_file(path: &Path, buf: &mut [u8]) -> Result<String, Error> {
 /// per line; blank lines and `#` comments skipped.
 fn read_checksums(path: &Path) -> Result<Vec<ResourceDescriptor>, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Unreadable {
-        input: "CHAINSEAL_SUBJECT_CHECKSUMS",
+        input: EnvVars::CHAINSEAL_SUBJECT_CHECKSUMS,
         path: path.display().to_string(),
         source,
     })?;

@@ -39,6 +39,7 @@ use kube::runtime::watcher;
 use thiserror::Error;
 use tracing::{error, info, warn};
 
+use crate::env_vars::EnvVars;
 use crate::kube::{Cluster, TektonKind};
 use metrics::Metrics;
 use queue::{Lane, Queue, RunKey};
@@ -546,7 +547,7 @@ async fn work(w: Worker) {
         w.cluster.client(),
         kube::runtime::events::Reporter {
             controller: "chainseal-controller".into(),
-            instance: std::env::var("HOSTNAME").ok(),
+            instance: std::env::var(EnvVars::HOSTNAME).ok(),
         },
     );
     let (queue, metrics, backoff) = (&w.queue, &w.metrics, w.backoff);

@@ -300,7 +300,7 @@ fn target(
             })?;
             let url = String::from_utf8_lossy(url.expose()).into_owned();
             let no_server = matches!(mongo_server(chains), crate::storage::docdb::ServerUrl::Env)
-                && std::env::var(crate::storage::docdb::MONGO_SERVER_URL)
+                && std::env::var(crate::env_vars::EnvVars::MONGO_SERVER_URL)
                     .map_or(true, |v| v.is_empty());
             if url.starts_with("mongo://") && no_server {
                 return Err(Error::NoMongoServer);

@@ -21,6 +21,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use crate::env_vars::EnvVars;
 use crate::secret::SecretString;
 
 /// Where Chains' Deployment mounts the projected service-account token for Sigstore.
@@ -181,7 +182,11 @@ impl Sources {
     /// The token from the first source that has one, checked at `now` (seconds).
     async fn first(&self, now: i64) -> Result<IdentityToken, Error> {
         if let Some(token) = &self.token {
-            return IdentityToken::parse(token.clone(), "CHAINSEAL_IDENTITY_TOKEN".into(), now);
+            return IdentityToken::parse(
+                token.clone(),
+                EnvVars::CHAINSEAL_IDENTITY_TOKEN.into(),
+                now,
+            );
         }
         let file = self
             .file
@@ -203,7 +208,7 @@ impl Sources {
             return IdentityToken::parse(jwt, "GitHub Actions".into(), now);
         }
         if let Some(token) = &self.gitlab {
-            return IdentityToken::parse(token.clone(), "SIGSTORE_ID_TOKEN".into(), now);
+            return IdentityToken::parse(token.clone(), EnvVars::SIGSTORE_ID_TOKEN.into(), now);
         }
         Err(Error::None)
     }

@@ -32,6 +32,7 @@ use docker_credential::{CredentialRetrievalError, DockerCredential};
 use oci_client::secrets::RegistryAuth;
 
 use super::Error;
+use crate::env_vars::EnvVars;
 
 /// Where credentials come from.
 #[derive(Debug, Clone, Default)]
@@ -194,20 +195,20 @@ fn credential_from_config(
 /// Whether a helper may see the variable `name`.
 fn helper_may_see(name: &str) -> bool {
     const EXACT: &[&str] = &[
-        "PATH",
-        "HOME",
-        "USER",
-        "LOGNAME",
-        "TMPDIR",
-        "DOCKER_CONFIG",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
+        EnvVars::PATH,
+        EnvVars::HOME,
+        EnvVars::USER,
+        EnvVars::LOGNAME,
+        EnvVars::TMPDIR,
+        EnvVars::DOCKER_CONFIG,
+        EnvVars::HTTP_PROXY,
+        EnvVars::HTTPS_PROXY,
+        EnvVars::NO_PROXY,
+        EnvVars::http_proxy,
+        EnvVars::https_proxy,
+        EnvVars::no_proxy,
+        EnvVars::SSL_CERT_FILE,
+        EnvVars::SSL_CERT_DIR,
     ];
     const PREFIXES: &[&str] = &["XDG_", "AWS_", "GOOGLE_", "CLOUDSDK_", "AZURE_"];
     EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
@@ -327,9 +328,9 @@ fn describe(e: &CredentialRetrievalError) -> String {
 
 /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
 fn docker_config() -> PathBuf {
-    std::env::var_os("DOCKER_CONFIG")
+    std::env::var_os(EnvVars::DOCKER_CONFIG)
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")))
+        .or_else(|| std::env::var_os(EnvVars::HOME).map(|h| Path::new(&h).join(".docker")))
         .unwrap_or_else(|| PathBuf::from(".docker"))
         .join("config.json")
 }

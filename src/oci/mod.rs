@@ -23,6 +23,8 @@ use oci_client::Reference;
 use thiserror::Error;
 use tracing::{debug, warn};
 
+use crate::env_vars::EnvVars;
+
 pub mod auth;
 pub mod cosign;
 pub mod manifest;
@@ -121,7 +123,7 @@ pub struct Settings {
 /// internal addresses `insecure_everywhere`'s treatment too. Release builds ignore it.
 fn test_seam(transport: transport::Transport) -> transport::Transport {
     if cfg!(debug_assertions)
-        && std::env::var("TEST_CHAINSEAL_UNVERIFIED_INTERNAL").as_deref() == Ok("1")
+        && std::env::var(EnvVars::TEST_CHAINSEAL_UNVERIFIED_INTERNAL).as_deref() == Ok("1")
     {
         transport.unverified_internal_for_tests()
     } else {

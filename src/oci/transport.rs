@@ -28,6 +28,8 @@ use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use oci_client::secrets::RegistryAuth;
 
+use crate::env_vars::EnvVars;
+
 /// Redirects followed per request.
 pub const MAX_REDIRECTS: usize = 5;
 /// The largest token-service reply read.
@@ -257,12 +259,12 @@ struct Guarded {
 /// The hosts of the proxies reqwest takes from the environment.
 fn proxy_hosts() -> Vec<String> {
     [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
+        EnvVars::HTTPS_PROXY,
+        EnvVars::https_proxy,
+        EnvVars::HTTP_PROXY,
+        EnvVars::http_proxy,
+        EnvVars::ALL_PROXY,
+        EnvVars::all_proxy,
     ]
     .iter()
     .filter_map(|v| std::env::var(v).ok())

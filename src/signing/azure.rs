@@ -36,6 +36,7 @@ use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
 use super::settings::KmsOptions;
 use super::{Error, PublicKey, Signature, Signer};
+use crate::env_vars::EnvVars;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -89,9 +90,9 @@ fn client_options() -> azure_core::http::ClientOptions {
 /// The credential chain described in the module documentation.
 fn credential() -> azure_core::Result<(Arc<dyn TokenCredential>, &'static str)> {
     if let (Some(tenant), Some(client), Some(secret)) = (
-        env("AZURE_TENANT_ID"),
-        env("AZURE_CLIENT_ID"),
-        env("AZURE_CLIENT_SECRET"),
+        env(EnvVars::AZURE_TENANT_ID),
+        env(EnvVars::AZURE_CLIENT_ID),
+        env(EnvVars::AZURE_CLIENT_SECRET),
     ) {
         let options = azure_identity::ClientSecretCredentialOptions {
             client_options: client_options(),
@@ -99,17 +100,17 @@ fn credential() -> azure_core::Result<(Arc<dyn TokenCredential>, &'static str)> 
         let c = ClientSecretCredential::new(&tenant, client, Secret::new(secret), Some(options))?;
         return Ok((c, "service principal (AZURE_CLIENT_SECRET)"));
     }
-    if env("AZURE_FEDERATED_TOKEN_FILE").is_some() {
+    if env(EnvVars::AZURE_FEDERATED_TOKEN_FILE).is_some() {
         return Ok((
             WorkloadIdentityCredential::new(None)?,
             "workload identity (AZURE_FEDERATED_TOKEN_FILE)",
         ));
     }
-    if env("AZURE_AUTH_METHOD").is_some_and(|m| m.eq_ignore_ascii_case("cli")) {
+    if env(EnvVars::AZURE_AUTH_METHOD).is_some_and(|m| m.eq_ignore_ascii_case("cli")) {
         return Ok((AzureCliCredential::new(None)?, "Azure CLI"));
     }
     let options = ManagedIdentityCredentialOptions {
-        user_assigned_id: env("AZURE_CLIENT_ID").map(UserAssignedId::ClientId),
+        user_assigned_id: env(EnvVars::AZURE_CLIENT_ID).map(UserAssignedId::ClientId),
         client_options: client_options(),
     };
     Ok((

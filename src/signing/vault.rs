@@ -45,6 +45,7 @@ use vaultrs::error::ClientError;
 
 use super::settings::{KmsOptions, VaultJwtLogin};
 use super::{Error, PublicKey, Signature, Signer};
+use crate::env_vars::EnvVars;
 use crate::secret::SecretBytes;
 
 /// How the signer authenticates to Vault.
@@ -69,10 +70,13 @@ fn credential(options: &KmsOptions) -> Option<Credential> {
     if let Some(login) = &options.oidc {
         return Some(Credential::Jwt(login.clone()));
     }
-    if let Some(token) = std::env::var("VAULT_TOKEN").ok().filter(|t| !t.is_empty()) {
+    if let Some(token) = std::env::var(EnvVars::VAULT_TOKEN)
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
         return Some(Credential::Token(SecretBytes::new(token.into_bytes())));
     }
-    let file = std::env::var_os("HOME").map(|h| Path::new(&h).join(".vault-token"));
+    let file = std::env::var_os(EnvVars::HOME).map(|h| Path::new(&h).join(".vault-token"));
     file.and_then(|f| std::fs::read_to_string(f).ok())
         .map(|t| Credential::Token(SecretBytes::new(t.trim().as_bytes().to_vec())))
 }
@@ -116,8 +120,8 @@ fn env_var(name: &str) -> Result<Option<String>, String> {
 /// CA certificate files: `VAULT_CACERT`, then the files in the `VAULT_CAPATH`
 /// directory.
 fn ca_certs() -> Result<Vec<String>, String> {
-    let mut certs: Vec<String> = env_var("VAULT_CACERT")?.into_iter().collect();
-    if let Some(dir) = env_var("VAULT_CAPATH")? {
+    let mut certs: Vec<String> = env_var(EnvVars::VAULT_CACERT)?.into_iter().collect();
+    if let Some(dir) = env_var(EnvVars::VAULT_CAPATH)? {
         let entries = std::fs::read_dir(&dir)
             .map_err(|e| format!("cannot read `VAULT_CAPATH` `{dir}`: {e}"))?;
         let mut files: Vec<String> = entries
@@ -135,8 +139,10 @@ fn ca_certs() -> Result<Vec<String>, String> {
 /// The client certificate from `VAULT_CLIENT_CERT` and `VAULT_CLIENT_KEY`, if both
 /// are set.
 fn identity() -> Result<Option<vaultrs::client::Identity>, String> {
-    let (Some(cert), Some(key)) = (env_var("VAULT_CLIENT_CERT")?, env_var("VAULT_CLIENT_KEY")?)
-    else {
+    let (Some(cert), Some(key)) = (
+        env_var(EnvVars::VAULT_CLIENT_CERT)?,
+        env_var(EnvVars::VAULT_CLIENT_KEY)?,
+    ) else {
         return Ok(None);
     };
     let mut pem = std::fs::read(&cert)
@@ -169,7 +175,7 @@ fn settings(address: &str) -> Result<VaultClientSettings, String> {
             crate::secret::without_password(address)
         ));
     }
-    let skip = skip_verify(env_var("VAULT_SKIP_VERIFY")?.as_deref())?;
+    let skip = skip_verify(env_var(EnvVars::VAULT_SKIP_VERIFY)?.as_deref())?;
     let mut settings = VaultClientSettingsBuilder::default();
     settings
         .timeout(Some(TIMEOUT))
@@ -178,7 +184,7 @@ fn settings(address: &str) -> Result<VaultClientSettings, String> {
         .verify(!skip)
         .ca_certs(ca_certs()?)
         .identity(identity()?)
-        .namespace(env_var("VAULT_NAMESPACE")?);
+        .namespace(env_var(EnvVars::VAULT_NAMESPACE)?);
     settings
         .build()
         .map_err(|e| format!("invalid Vault settings: {e}"))
@@ -364,7 +370,11 @@ impl VaultSigner {
         let address = options
             .address
             .clone()
-            .or_else(|| std::env::var("VAULT_ADDR").ok().filter(|a| !a.is_empty()))
+            .or_else(|| {
+                std::env::var(EnvVars::VAULT_ADDR)
+                    .ok()
+                    .filter(|a| !a.is_empty())
+            })
             .ok_or_else(|| {
                 kms("no Vault address: set `CHAINSEAL_KMS_AUTH_ADDRESS` or `VAULT_ADDR`".into())
             })?;
@@ -374,8 +384,8 @@ impl VaultSigner {
         })?;
         let session = open_session(&uri, &settings, &credential).await?;
         let client = Arc::clone(&session.client);
-        let mount =
-            std::env::var("TRANSIT_SECRET_ENGINE_PATH").unwrap_or_else(|_| "transit".to_owned());
+        let mount = std::env::var(EnvVars::TRANSIT_SECRET_ENGINE_PATH)
+            .unwrap_or_else(|_| "transit".to_owned());
 
         let info = vaultrs::transit::key::read(client.as_ref(), &mount, key)
             .await

@@ -21,9 +21,6 @@ use serde_json::Value;
 use super::{Error, Signed, SignedImage, Storage, Stored};
 use base64::Engine as _;
 
-/// The environment variable Chains reads a `mongo://` server's connection string from.
-pub const MONGO_SERVER_URL: &str = "MONGO_SERVER_URL";
-
 /// Where a `mongo://` collection's server connection string comes from (Chains'
 /// precedence: path, directory, value, environment).
 #[derive(Debug, Clone, Default)]

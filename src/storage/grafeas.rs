@@ -30,6 +30,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Error, Signed, SignedImage, Storage, Stored};
 use super::{query_pairs, query_param};
+use crate::env_vars::EnvVars;
 
 /// The most pages of a note's occurrences read when looking for an existing one.
 const MAX_PAGES: usize = 100;
@@ -128,7 +129,8 @@ impl GrafeasStorage {
             ));
         }
         let google_auth = options.endpoint.is_none()
-            || std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").is_some_and(|v| !v.is_empty());
+            || std::env::var_os(EnvVars::GOOGLE_APPLICATION_CREDENTIALS)
+                .is_some_and(|v| !v.is_empty());
         let client = crate::http::client().map_err(|e| failed(uri, e))?;
         Ok(Self {
             project: project.to_owned(),

@@ -21,9 +21,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use super::docdb::ServerUrl;
 use super::docdb::{Document, DocumentStore, failed};
-pub use super::docdb::{MONGO_SERVER_URL, ServerUrl};
 use super::{Error, Stored};
+use crate::env_vars::EnvVars;
 use crate::secret::SecretString;
 
 /// How long the driver may look for a usable server before a store fails.
@@ -46,9 +47,9 @@ impl ServerUrl {
         };
         let url = match self {
             Self::Path(p) => from_file(p)?,
-            Self::Dir(d) => from_file(&d.join(MONGO_SERVER_URL))?,
+            Self::Dir(d) => from_file(&d.join(EnvVars::MONGO_SERVER_URL))?,
             Self::Value(v) => v.clone(),
-            Self::Env => match std::env::var(MONGO_SERVER_URL) {
+            Self::Env => match std::env::var(EnvVars::MONGO_SERVER_URL) {
                 Ok(v) if !v.is_empty() => SecretString::new(v),
                 _ => {
                     return Err(failed(

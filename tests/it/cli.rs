@@ -565,6 +565,108 @@ fn every_setting_is_documented_in_the_readme() {
     }
 }
 
+/// `CHAINSEAL_*` names that are not chainseal's variables: the misspelling the docs
+/// and `config::check_env`'s test show, and the test suite's own switches (read by
+/// `tests/it/common` only, docs/testing.md).
+const NOT_VARIABLES: &[&str] = &[
+    "CHAINSEAL_STORGE",
+    "CHAINSEAL_TEST_SKIP_MISSING",
+    "CHAINSEAL_TEST_SKIP_LOG",
+];
+
+/// The text of the README and every page under docs/.
+fn documentation() -> Vec<(String, String)> {
+    let mut pages = vec![("README.md".to_owned(), repo("README.md"))];
+    let docs = std::fs::read_dir(repo("docs")).expect("docs/");
+    for entry in docs.map(|e| e.expect("docs/ entry").path()) {
+        if entry.extension().is_some_and(|e| e == "md") {
+            pages.push((entry.display().to_string(), entry));
+        }
+    }
+    pages
+        .into_iter()
+        .map(|(name, path)| (name, std::fs::read_to_string(path).expect("page")))
+        .collect()
+}
+
+/// The complete `CHAINSEAL_*` names in `text`: maximal runs of name characters, so
+/// `TEST_CHAINSEAL_X`, prefixes (`CHAINSEAL_KMS_AUTH_*`) and templates
+/// (`CHAINSEAL_<FLAG>`, `CHAINSEAL_EOF_{…}`) are not names.
+fn chainseal_names(text: &str) -> Vec<&str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '*'))
+        .filter(|w| w.starts_with("CHAINSEAL_") && !w.ends_with('_') && !w.contains('*'))
+        .collect()
+}
+
+fn is_constant(name: &str) -> bool {
+    use chainseal::env_vars::EnvVars;
+    EnvVars::SETTINGS.contains(&name) || EnvVars::OUTPUTS.contains(&name)
+}
+
+#[test]
+fn every_variable_of_env_vars_is_documented_in_a_table() {
+    use chainseal::env_vars::EnvVars;
+    let rows: String = documentation()
+        .iter()
+        .flat_map(|(_, text)| text.lines())
+        .filter(|l| l.trim_start().starts_with('|'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for var in EnvVars::SETTINGS
+        .iter()
+        .chain(EnvVars::OUTPUTS)
+        .chain(EnvVars::THIRD_PARTY)
+    {
+        assert!(
+            rows.contains(&format!("`{var}`")),
+            "{var} (src/env_vars.rs) is in no table of the README or docs/*.md (third-party variables: docs/configuration.md)"
+        );
+    }
+}
+
+#[test]
+fn every_documented_chainseal_variable_is_a_constant() {
+    for (page, text) in documentation() {
+        for name in chainseal_names(&text) {
+            assert!(
+                is_constant(name) || NOT_VARIABLES.contains(&name),
+                "{page} names `{name}`, which is not in src/env_vars.rs"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_chainseal_variable_named_in_src_is_a_constant() {
+    // Error messages and docs name variables in text: a renamed variable must not
+    // leave them behind.
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+        {
+            if entry.is_dir() {
+                walk(&entry, out);
+            } else if entry.extension().is_some_and(|e| e == "rs") {
+                out.push(entry);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&repo("src"), &mut files);
+    assert!(files.len() > 50, "{} source files", files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("source");
+        for name in chainseal_names(&text) {
+            assert!(
+                is_constant(name) || NOT_VARIABLES.contains(&name),
+                "{} names `{name}`, which is not in src/env_vars.rs",
+                file.display()
+            );
+        }
+    }
+}
+
 #[test]
 fn error_messages_do_not_repeat_their_cause() {
     let dir = tempfile::tempdir().expect("tmp");

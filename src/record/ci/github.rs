@@ -7,24 +7,25 @@
 use tracing::{info, warn};
 
 use super::{Environment, Error, Platform};
+use crate::env_vars::EnvVars;
 use crate::oidc::{self, Claims};
 
 /// The variables read (and nothing else is copied from the environment).
 pub const VARS: &[&str] = &[
-    "GITHUB_ACTIONS",
-    "GITHUB_SERVER_URL",
-    "GITHUB_REPOSITORY",
-    "GITHUB_REPOSITORY_ID",
-    "GITHUB_REPOSITORY_OWNER_ID",
-    "GITHUB_SHA",
-    "GITHUB_REF",
-    "GITHUB_EVENT_NAME",
-    "GITHUB_WORKFLOW_REF",
-    "GITHUB_RUN_ID",
-    "GITHUB_RUN_ATTEMPT",
-    "RUNNER_ENVIRONMENT",
-    "GITHUB_OUTPUT",
-    "GITHUB_STEP_SUMMARY",
+    EnvVars::GITHUB_ACTIONS,
+    EnvVars::GITHUB_SERVER_URL,
+    EnvVars::GITHUB_REPOSITORY,
+    EnvVars::GITHUB_REPOSITORY_ID,
+    EnvVars::GITHUB_REPOSITORY_OWNER_ID,
+    EnvVars::GITHUB_SHA,
+    EnvVars::GITHUB_REF,
+    EnvVars::GITHUB_EVENT_NAME,
+    EnvVars::GITHUB_WORKFLOW_REF,
+    EnvVars::GITHUB_RUN_ID,
+    EnvVars::GITHUB_RUN_ATTEMPT,
+    EnvVars::RUNNER_ENVIRONMENT,
+    EnvVars::GITHUB_OUTPUT,
+    EnvVars::GITHUB_STEP_SUMMARY,
 ];
 
 /// What the provenance of a GitHub Actions job needs (the claim names of
@@ -61,16 +62,16 @@ pub struct GithubRun {
 
 /// (field, claim, environment variable).
 const FIELDS: &[(&str, &str)] = &[
-    ("repository", "GITHUB_REPOSITORY"),
-    ("repository_id", "GITHUB_REPOSITORY_ID"),
-    ("repository_owner_id", "GITHUB_REPOSITORY_OWNER_ID"),
-    ("sha", "GITHUB_SHA"),
-    ("ref", "GITHUB_REF"),
-    ("event_name", "GITHUB_EVENT_NAME"),
-    ("workflow_ref", "GITHUB_WORKFLOW_REF"),
-    ("run_id", "GITHUB_RUN_ID"),
-    ("run_attempt", "GITHUB_RUN_ATTEMPT"),
-    ("runner_environment", "RUNNER_ENVIRONMENT"),
+    ("repository", EnvVars::GITHUB_REPOSITORY),
+    ("repository_id", EnvVars::GITHUB_REPOSITORY_ID),
+    ("repository_owner_id", EnvVars::GITHUB_REPOSITORY_OWNER_ID),
+    ("sha", EnvVars::GITHUB_SHA),
+    ("ref", EnvVars::GITHUB_REF),
+    ("event_name", EnvVars::GITHUB_EVENT_NAME),
+    ("workflow_ref", EnvVars::GITHUB_WORKFLOW_REF),
+    ("run_id", EnvVars::GITHUB_RUN_ID),
+    ("run_attempt", EnvVars::GITHUB_RUN_ATTEMPT),
+    ("runner_environment", EnvVars::RUNNER_ENVIRONMENT),
 ];
 
 impl GithubRun {
@@ -89,7 +90,7 @@ impl GithubRun {
             .into_iter();
         let mut next = || values.next().unwrap_or_default();
         let server_url = env
-            .get("GITHUB_SERVER_URL")
+            .get(EnvVars::GITHUB_SERVER_URL)
             .unwrap_or("https://github.com")
             .trim_end_matches('/')
             .to_owned();

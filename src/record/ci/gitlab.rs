@@ -1,41 +1,42 @@
 //! A GitLab CI job, read from its predefined variables.
 
 use super::{Environment, Error, Platform};
+use crate::env_vars::EnvVars;
 
 /// Variables copied into `externalParameters.variables` when set: the predefined
 /// variables that say what was built and why. Never the job's own variables, which
 /// may be secrets (GitLab's runner lists those with masked values; chainseal cannot
 /// tell which are masked, so it lists none).
 pub const RECORDED: &[&str] = &[
-    "CI_COMMIT_BRANCH",
-    "CI_COMMIT_REF_NAME",
-    "CI_COMMIT_REF_PROTECTED",
-    "CI_COMMIT_SHA",
-    "CI_COMMIT_TAG",
-    "CI_CONFIG_PATH",
-    "CI_DEFAULT_BRANCH",
-    "CI_JOB_ID",
-    "CI_JOB_NAME",
-    "CI_JOB_STAGE",
-    "CI_PIPELINE_ID",
-    "CI_PIPELINE_SOURCE",
-    "CI_PIPELINE_URL",
-    "CI_PROJECT_ID",
-    "CI_PROJECT_PATH",
-    "CI_PROJECT_VISIBILITY",
-    "CI_SERVER_URL",
+    EnvVars::CI_COMMIT_BRANCH,
+    EnvVars::CI_COMMIT_REF_NAME,
+    EnvVars::CI_COMMIT_REF_PROTECTED,
+    EnvVars::CI_COMMIT_SHA,
+    EnvVars::CI_COMMIT_TAG,
+    EnvVars::CI_CONFIG_PATH,
+    EnvVars::CI_DEFAULT_BRANCH,
+    EnvVars::CI_JOB_ID,
+    EnvVars::CI_JOB_NAME,
+    EnvVars::CI_JOB_STAGE,
+    EnvVars::CI_PIPELINE_ID,
+    EnvVars::CI_PIPELINE_SOURCE,
+    EnvVars::CI_PIPELINE_URL,
+    EnvVars::CI_PROJECT_ID,
+    EnvVars::CI_PROJECT_PATH,
+    EnvVars::CI_PROJECT_VISIBILITY,
+    EnvVars::CI_SERVER_URL,
 ];
 
 /// The variables read besides [`RECORDED`].
 const ALSO_READ: &[&str] = &[
-    "GITLAB_CI",
-    "CI_JOB_STARTED_AT",
-    "CI_JOB_URL",
-    "CI_PROJECT_URL",
-    "CI_RUNNER_DESCRIPTION",
-    "CI_RUNNER_EXECUTABLE_ARCH",
-    "CI_RUNNER_ID",
-    "CI_RUNNER_VERSION",
+    EnvVars::GITLAB_CI,
+    EnvVars::CI_JOB_STARTED_AT,
+    EnvVars::CI_JOB_URL,
+    EnvVars::CI_PROJECT_URL,
+    EnvVars::CI_RUNNER_DESCRIPTION,
+    EnvVars::CI_RUNNER_EXECUTABLE_ARCH,
+    EnvVars::CI_RUNNER_ID,
+    EnvVars::CI_RUNNER_VERSION,
 ];
 
 /// Whether chainseal reads the variable `name` on GitLab.
@@ -77,26 +78,29 @@ impl GitlabJob {
     /// Read the job from its variables.
     pub fn read(env: &Environment) -> Result<Self, Error> {
         let need = |name| env.require(Platform::Gitlab, name).map(str::to_owned);
-        let project_url = need("CI_PROJECT_URL")?.trim_end_matches('/').to_owned();
-        let sha = need("CI_COMMIT_SHA")?;
-        let job_id = need("CI_JOB_ID")?;
-        let git_ref = match env.get("CI_COMMIT_TAG") {
+        let project_url = need(EnvVars::CI_PROJECT_URL)?
+            .trim_end_matches('/')
+            .to_owned();
+        let sha = need(EnvVars::CI_COMMIT_SHA)?;
+        let job_id = need(EnvVars::CI_JOB_ID)?;
+        let git_ref = match env.get(EnvVars::CI_COMMIT_TAG) {
             Some(tag) => format!("refs/tags/{tag}"),
-            None => format!("refs/heads/{}", need("CI_COMMIT_REF_NAME")?),
+            None => format!("refs/heads/{}", need(EnvVars::CI_COMMIT_REF_NAME)?),
         };
         let opt = |name| env.get(name).map(str::to_owned);
         Ok(Self {
-            job_url: opt("CI_JOB_URL").unwrap_or_else(|| format!("{project_url}/-/jobs/{job_id}")),
+            job_url: opt(EnvVars::CI_JOB_URL)
+                .unwrap_or_else(|| format!("{project_url}/-/jobs/{job_id}")),
             project_url,
             sha,
             git_ref,
-            job_name: need("CI_JOB_NAME")?,
+            job_name: need(EnvVars::CI_JOB_NAME)?,
             job_id,
-            started_at: opt("CI_JOB_STARTED_AT"),
-            runner_id: need("CI_RUNNER_ID")?,
-            runner_description: opt("CI_RUNNER_DESCRIPTION"),
-            runner_version: opt("CI_RUNNER_VERSION"),
-            runner_arch: opt("CI_RUNNER_EXECUTABLE_ARCH"),
+            started_at: opt(EnvVars::CI_JOB_STARTED_AT),
+            runner_id: need(EnvVars::CI_RUNNER_ID)?,
+            runner_description: opt(EnvVars::CI_RUNNER_DESCRIPTION),
+            runner_version: opt(EnvVars::CI_RUNNER_VERSION),
+            runner_arch: opt(EnvVars::CI_RUNNER_EXECUTABLE_ARCH),
             variables: RECORDED
                 .iter()
                 .filter_map(|n| Some(((*n).to_owned(), opt(n)?)))

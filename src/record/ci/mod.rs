@@ -7,6 +7,7 @@ use std::fmt;
 
 use thiserror::Error;
 
+use crate::env_vars::EnvVars;
 use crate::secret::SecretString;
 
 pub mod github;
@@ -71,9 +72,9 @@ impl Environment {
         let mut token = None;
         for (name, value) in vars {
             match name.as_str() {
-                "ACTIONS_ID_TOKEN_REQUEST_URL" => url = Some(value),
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN" => token = Some(SecretString::new(value)),
-                "SIGSTORE_ID_TOKEN" if !value.trim().is_empty() => {
+                EnvVars::ACTIONS_ID_TOKEN_REQUEST_URL => url = Some(value),
+                EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN => token = Some(SecretString::new(value)),
+                EnvVars::SIGSTORE_ID_TOKEN if !value.trim().is_empty() => {
                     env.sigstore_id_token = Some(SecretString::new(value.trim().to_owned()));
                 }
                 n if github::VARS.contains(&n) || gitlab::reads(n) => {
@@ -105,9 +106,9 @@ impl Environment {
     /// The platform `auto` detection picks: GitHub when `GITHUB_ACTIONS=true`, GitLab
     /// when `GITLAB_CI=true`, else generic.
     pub fn detect(&self) -> Platform {
-        if self.get("GITHUB_ACTIONS") == Some("true") {
+        if self.get(EnvVars::GITHUB_ACTIONS) == Some("true") {
             Platform::Github
-        } else if self.get("GITLAB_CI") == Some("true") {
+        } else if self.get(EnvVars::GITLAB_CI) == Some("true") {
             Platform::Gitlab
         } else {
             Platform::Generic
