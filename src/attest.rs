@@ -41,7 +41,11 @@ pub enum Error {
     /// A store failed; earlier stores may have succeeded (listed).
     // The message carries the cause (not also exposed as `source`, which would
     // print it twice in `{:#}` chains).
-    #[error("storing in `{target}` failed: {cause}{}", stored_note(.stored))]
+    #[error(
+        "storing in `{target}` failed: {}{}",
+        crate::error_text::joined(.cause),
+        stored_note(.stored)
+    )]
     Storage {
         /// The failing destination.
         target: String,
@@ -346,8 +350,8 @@ async fn read_build(cfg: &AttestConfig) -> Result<Build, Error> {
 
 pub(crate) fn run_id(record: &Record) -> storage::RunId {
     let (kind, meta) = match record {
-        Record::TaskRun(tr) => ("TaskRun", &tr.metadata),
-        Record::PipelineRun { run, .. } => ("PipelineRun", &run.metadata),
+        Record::TaskRun(tr) => (crate::kube::TektonKind::TaskRun, &tr.metadata),
+        Record::PipelineRun { run, .. } => (crate::kube::TektonKind::PipelineRun, &run.metadata),
     };
     storage::RunId {
         kind,

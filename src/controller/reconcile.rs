@@ -85,20 +85,9 @@ fn annotation<'a>(obj: &'a Value, name: &str) -> Option<&'a str> {
         .as_str()
 }
 
-/// Whether the run has finished (its `Succeeded` condition is not `Unknown`);
+/// Whether the run has finished: the record model's one definition (Chains' `IsDone()`);
 /// failed runs are signed too.
-pub fn is_done(obj: &Value) -> bool {
-    status_done(obj.get("status"))
-}
-
-/// [`is_done`] from the run's `status` alone.
-pub fn status_done(status: Option<&Value>) -> bool {
-    status
-        .and_then(|s| s.get("conditions"))
-        .and_then(Value::as_array)
-        .and_then(|cs| cs.iter().find(|c| c["type"] == "Succeeded"))
-        .is_some_and(|c| c["status"] == "True" || c["status"] == "False")
-}
+pub use crate::record::tekton::model::{is_done, status_done};
 
 /// Whether the run has been handled (`signed` is `true` or `failed`).
 pub fn is_handled(obj: &Value) -> bool {
@@ -447,9 +436,9 @@ async fn sign_and_store(
         vec![Failure { stage, message }]
     };
     let record = tekton::from_values("the Kubernetes API", values)
-        .map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
-    let storage_key =
-        attest::storage_key(&record).map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
+        .map_err(|e| fail(Stage::PayloadCreation, crate::error_text::joined(&e)))?;
+    let storage_key = attest::storage_key(&record)
+        .map_err(|e| fail(Stage::PayloadCreation, crate::error_text::joined(&e)))?;
     let run = attest::run_id(&record);
     let mut failures = Vec::new();
     let artifact = match key.kind {
@@ -463,7 +452,7 @@ async fn sign_and_store(
         let attested: Result<(Map<String, Value>, Vec<Failure>), Failure> = async {
             let generated = provenance::generate(&record, &options).map_err(|e| Failure {
                 stage: Stage::PayloadCreation,
-                message: e.to_string(),
+                message: crate::error_text::joined(&e),
             })?;
             let signer = a.signer.get().await.map_err(|m| Failure {
                 stage: Stage::Signing,
@@ -477,7 +466,7 @@ async fn sign_and_store(
             .await
             .map_err(|e| Failure {
                 stage: Stage::Signing,
-                message: e.to_string(),
+                message: crate::error_text::joined(&e),
             })?;
             counters.sign_created.inc();
             // Logged before storing; a failed upload still lets the stores happen,
@@ -493,7 +482,7 @@ async fn sign_and_store(
                         .map_err(|e| {
                             later.push(Failure {
                                 stage: Stage::Tlog,
-                                message: e.to_string(),
+                                message: crate::error_text::joined(&e),
                             })
                         })
                         .ok()
@@ -522,7 +511,10 @@ async fn sign_and_store(
                     }
                     Err(e) => later.push(Failure {
                         stage: Stage::Storage,
-                        message: format!("storing in `{backend}`: {e}"),
+                        message: format!(
+                            "storing in `{backend}`: {}",
+                            crate::error_text::joined(&e)
+                        ),
                     }),
                 };
             }
@@ -555,7 +547,7 @@ async fn sign_and_store(
                 .await
                 .map_err(|e| Failure {
                     stage: Stage::Signing,
-                    message: e.to_string(),
+                    message: crate::error_text::joined(&e),
                 })?;
             counters.sign_created.inc_by(images.len() as u64);
             let mut tlog_failure = None;
@@ -569,7 +561,7 @@ async fn sign_and_store(
                 if let Err(e) = logged {
                     tlog_failure = Some(Failure {
                         stage: Stage::Tlog,
-                        message: e.to_string(),
+                        message: crate::error_text::joined(&e),
                     });
                 }
             }

@@ -198,9 +198,9 @@ async fn load(args: SignerArgs) -> Result<Arc<dyn Signer>, String> {
         Ok(Some(cfg)) => signing::load(&cfg)
             .await
             .map(Arc::from)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| crate::error_text::joined(&e)),
         Ok(None) => Err("no key configured".to_owned()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(crate::error_text::joined(&e)),
     }
 }
 
@@ -281,7 +281,8 @@ fn docdb_backend(chains: &ChainsConfig, kind: &'static str) -> Result<Box<dyn St
         (None, None, Some(value)) => ServerUrl::Value(value.clone()),
         (None, None, None) => {
             if url.starts_with("mongo://")
-                && std::env::var(MONGO_SERVER_URL).map_or(true, |v| v.is_empty())
+                && crate::values::non_empty(std::env::var(MONGO_SERVER_URL).ok().as_deref())
+                    .is_none()
             {
                 return Err(Error::NoMongoServer);
             }
