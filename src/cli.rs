@@ -682,10 +682,7 @@ pub fn command() -> clap::Command {
     use clap::CommandFactory as _;
     fn drop_empty_env(cmd: clap::Command) -> clap::Command {
         cmd.mut_args(|arg| {
-            let empty = arg
-                .get_env()
-                .and_then(std::env::var_os)
-                .is_some_and(|v| v.is_empty());
+            let empty = arg.get_env().is_some_and(crate::values::empty_env);
             if empty { arg.env(None::<&str>) } else { arg }
         })
         .mut_subcommands(drop_empty_env)

@@ -83,14 +83,9 @@ pub enum Error {
         "no signing key given: set `CHAINSEAL_KEY` (or `--key`) to a key file; create one with `chainseal keygen --out cosign`"
     )]
     MissingKey,
-    /// An empty item in a comma-separated list.
-    #[error("`{setting}` has an empty entry in `{value}`: separate entries with single commas")]
-    EmptyListItem {
-        /// The setting's environment variable name.
-        setting: &'static str,
-        /// The whole value.
-        value: String,
-    },
+    /// An empty item in a list.
+    #[error(transparent)]
+    EmptyListItem(#[from] crate::values::EmptyListItem),
     /// A storage destination that cannot be used.
     #[error(transparent)]
     Storage(#[from] crate::storage::settings::Error),
@@ -106,7 +101,7 @@ pub enum Error {
     #[error("{0}")]
     Transparency(String),
     /// An unknown format or build type.
-    #[error("`CHAINSEAL_{setting}`: {source}")]
+    #[error("`CHAINSEAL_{setting}`")]
     Name {
         /// The setting (`FORMAT`, `BUILDTYPE`).
         setting: &'static str,
@@ -161,7 +156,7 @@ where
 
 /// The KMS connection settings from their arguments.
 pub fn kms_options(args: KmsArgs) -> Result<KmsOptions, Error> {
-    let nonempty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let nonempty = crate::values::non_empty_owned;
     let oidc = VaultJwtLogin::from_parts(
         args.kms_auth_oidc_path,
         args.kms_auth_oidc_role,
@@ -181,11 +176,8 @@ pub fn kms_options(args: KmsArgs) -> Result<KmsOptions, Error> {
 /// The signer settings from their arguments; `Ok(None)` when no key is configured.
 pub fn signer_settings(args: SignerArgs) -> Result<Option<crate::signing::Settings>, Error> {
     // Empty values count as unset (a Tekton Task passes every param, bound or not).
-    let key = args.key.as_deref().map(str::trim).filter(|k| !k.is_empty());
-    let secrets = args
-        .signing_secrets
-        .filter(|d| !d.trim().is_empty())
-        .map(PathBuf::from);
+    let key = crate::values::non_empty(args.key.as_deref());
+    let secrets = crate::values::non_empty(args.signing_secrets.as_deref()).map(PathBuf::from);
     let key = match (key, secrets) {
         (Some(_), Some(_)) => {
             return Err(Error::Conflict(
@@ -225,10 +217,12 @@ pub fn password_source(args: PasswordArgs) -> PasswordSource {
 
 /// Registry settings from their arguments.
 pub fn registry_settings(args: &crate::cli::RegistryArgs) -> Result<crate::oci::Settings, Error> {
-    let list = |setting: &'static str, value: &Option<String>| match value.as_deref().map(str::trim)
-    {
-        None | Some("") => Ok(Vec::new()),
-        Some(v) => split_list(setting, v),
+    let list = |setting: &'static str, value: &Option<String>| {
+        crate::values::split_list(
+            setting,
+            value.as_deref().unwrap_or(""),
+            crate::values::Separators::Commas,
+        )
     };
     Ok(crate::oci::Settings {
         insecure: list(
@@ -244,23 +238,6 @@ pub fn registry_settings(args: &crate::cli::RegistryArgs) -> Result<crate::oci::
         .map(PathBuf::from)
         .collect(),
     })
-}
-
-fn split_list(setting: &'static str, value: &str) -> Result<Vec<String>, Error> {
-    value
-        .split(',')
-        .map(|item| {
-            let item = item.trim();
-            if item.is_empty() {
-                Err(Error::EmptyListItem {
-                    setting,
-                    value: value.to_owned(),
-                })
-            } else {
-                Ok(item.to_owned())
-            }
-        })
-        .collect()
 }
 
 /// Whether `piece` (after a comma) still belongs to the MongoDB URI `last`: a host of
@@ -297,10 +274,11 @@ pub fn split_storage(value: &str) -> Result<Vec<String>, Error> {
             continue;
         }
         if piece.is_empty() {
-            return Err(Error::EmptyListItem {
+            return Err(Error::EmptyListItem(crate::values::EmptyListItem {
                 setting: EnvVars::CHAINSEAL_STORAGE,
                 value: without_password(value),
-            });
+                separators: crate::values::Separators::Commas,
+            }));
         }
         items.push(piece.to_owned());
     }
@@ -312,12 +290,7 @@ impl AttestConfig {
     pub fn from_args(args: AttestArgs) -> Result<Self, Error> {
         use crate::record::ci::Platform;
         use crate::record::tekton::api::RunRef;
-        let nonempty = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
+        let nonempty = |v: &Option<String>| crate::values::non_empty_owned(v.clone());
         let sources = [
             (EnvVars::CHAINSEAL_RECORD, nonempty(&args.record)),
             (EnvVars::CHAINSEAL_PIPELINERUN, nonempty(&args.pipelinerun)),
@@ -352,10 +325,14 @@ impl AttestConfig {
             platform,
         ) {
             (Some(files), _, _, _) => RecordSource::Files(
-                split_list(EnvVars::CHAINSEAL_RECORD, &files)?
-                    .into_iter()
-                    .map(PathBuf::from)
-                    .collect(),
+                crate::values::split_list(
+                    EnvVars::CHAINSEAL_RECORD,
+                    &files,
+                    crate::values::Separators::Commas,
+                )?
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
             ),
             (None, Some(pr), _, _) => RecordSource::Api(RunRef::PipelineRun(pr)),
             (None, None, Some(tr), _) => RecordSource::Api(RunRef::TaskRun(tr)),
@@ -363,15 +340,19 @@ impl AttestConfig {
             (None, None, None, None) => return Err(Error::MissingRecord),
         };
         let subjects = crate::subjects::Inputs {
-            paths: nonempty(&args.subject_path)
-                .map(|v| crate::subjects::split_list(&v))
-                .unwrap_or_default(),
+            paths: crate::values::split_list(
+                "CHAINSEAL_SUBJECT_PATH",
+                args.subject_path.as_deref().unwrap_or(""),
+                crate::values::Separators::CommasAndNewlines,
+            )?,
             name: nonempty(&args.subject_name),
             digest: nonempty(&args.subject_digest),
             checksums: args.subject_checksums.filter(|p| !p.as_os_str().is_empty()),
-            list: nonempty(&args.subjects)
-                .map(|v| crate::subjects::split_list(&v))
-                .unwrap_or_default(),
+            list: crate::values::split_list(
+                "CHAINSEAL_SUBJECTS",
+                args.subjects.as_deref().unwrap_or(""),
+                crate::values::Separators::CommasAndNewlines,
+            )?,
             max: args.max_subjects,
         };
         let builder_id = nonempty(&args.builder_id);
@@ -443,7 +424,9 @@ impl AttestConfig {
         }
         let transparency = crate::transparency::Settings {
             mode: match nonempty(&args.transparency.transparency) {
-                Some(m) => m.parse().map_err(Error::Transparency)?,
+                Some(m) => m.parse().map_err(|e: crate::transparency::UnknownMode| {
+                    Error::Transparency(e.to_string())
+                })?,
                 None if keyless => crate::transparency::Mode::On,
                 None => crate::transparency::Mode::Off,
             },
@@ -658,7 +641,7 @@ mod tests {
         a.record = Some("a.json,,b.json".into());
         assert!(matches!(
             AttestConfig::from_args(a),
-            Err(Error::EmptyListItem { .. })
+            Err(Error::EmptyListItem(_))
         ));
         let mut a = args();
         a.signer.key = None;
@@ -671,7 +654,7 @@ mod tests {
         a.format = "slsa/v9".into();
         let err = AttestConfig::from_args(a).expect_err("unknown format");
         assert!(
-            err.to_string()
+            crate::error_text::joined(&err)
                 .starts_with("`CHAINSEAL_FORMAT`: unknown format `slsa/v9`"),
             "{err}"
         );

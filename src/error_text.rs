@@ -1,7 +1,9 @@
 //! Error chains as one line of text, for messages that quote a library's error.
 
-/// `e` and its causes joined with `: `, each cause left out when the text so far
-/// already says it (many errors quote their cause).
+/// `e` and its causes joined with `: ` (how the binary prints an error), each cause
+/// left out when the text so far already says it: chainseal's own messages do not
+/// repeat their `#[source]`, but some libraries' errors (and messages that quote one)
+/// do.
 pub fn joined(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(e);

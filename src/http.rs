@@ -5,15 +5,35 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use thiserror::Error;
+
+/// Why an exchange got no whole reply.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client could not be built, no reply came, or the connection failed while
+    /// reading it.
+    #[error(transparent)]
+    Transport(#[from] reqwest::Error),
+    /// The reply is larger than the limit.
+    #[error("the reply is larger than {0} bytes")]
+    TooLarge(u64),
+}
+
+impl Error {
+    /// The error and its causes on one line, for the callers' messages.
+    pub fn detail(&self) -> String {
+        crate::error_text::joined(self)
+    }
+}
 
 /// A client with chainseal's timeouts (10 s to connect, 30 s in all) and user agent.
-pub fn client() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
+pub fn client() -> Result<reqwest::Client, Error> {
+    Ok(reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .user_agent(concat!("chainseal/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| crate::error_text::joined(&e))
+        .build()?)
 }
 
 /// A reply, read whole.
@@ -59,11 +79,8 @@ pub const MAX_REPLY_BYTES: usize = 16 << 20;
 
 /// Send `request` and read the whole reply (at most [`MAX_REPLY_BYTES`]); `Err` when
 /// no reply came or it was larger.
-pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, String> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| crate::error_text::joined(&e))?;
+pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, Error> {
+    let response = request.send().await?;
     let status = response.status();
     let location = response
         .headers()
@@ -73,8 +90,8 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, String> {
     let body = body_within(response, MAX_REPLY_BYTES as u64)
         .await
         .map_err(|e| match e {
-            Body::TooLarge(limit) => format!("the reply is larger than {limit} bytes"),
-            Body::Transport(e) => crate::error_text::joined(&e),
+            Body::TooLarge(limit) => Error::TooLarge(limit),
+            Body::Transport(e) => Error::Transport(e),
         })?;
     Ok(Reply {
         status,

@@ -17,7 +17,7 @@ pub enum Error {
     #[error("`{0}` already exists: choose another `--out` prefix or pass `--force`")]
     Exists(PathBuf),
     /// Writing failed.
-    #[error("cannot write `{path}`: {source}")]
+    #[error("cannot write `{path}`")]
     Write {
         /// File.
         path: PathBuf,

@@ -44,8 +44,9 @@
 //!
 //! Shared pieces: [`http`] (Sigstore and OIDC exchanges with capped replies),
 //! [`reference`](mod@reference) (image references as go-containerregistry normalises them),
-//! [`secret`] (values that never reach logs or `Debug`), [`error_text`] (error chains
-//! on one line), [`rate_limit`] (a token bucket for Kubernetes API requests).
+//! [`secret`] (values that never reach logs or `Debug`), [`values`] (empty means
+//! unset; list settings), [`error_text`] (error chains on one line), [`rate_limit`] (a
+//! token bucket for Kubernetes API requests).
 //! `docs/security.md` states the threat model these modules are built against.
 // No `expect` in non-test code (a panic on bad input is an outage); `#[cfg(test)]`
 // code may (clippy.toml). Set here, not in Cargo.toml, so that integration tests and
@@ -78,4 +79,5 @@ pub mod signing;
 pub mod storage;
 pub mod subjects;
 pub mod transparency;
+pub mod values;
 pub mod verify;

@@ -33,22 +33,9 @@ fn main() -> ExitCode {
     match run::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", message(&e));
+            // The error and its causes on one line (`error_text::joined`).
+            eprintln!("error: {}", chainseal::error_text::joined(e.as_ref()));
             ExitCode::from(2)
         }
     }
-}
-
-/// The error and its causes, each cause added only when the message so far does not
-/// already say it (many messages quote their cause).
-fn message(e: &anyhow::Error) -> String {
-    let mut out = e.to_string();
-    for cause in e.chain().skip(1) {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-    }
-    out
 }

@@ -49,6 +49,31 @@ pub enum Error {
     },
 }
 
+/// A claim check a token fails.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ClaimError {
+    /// Another issuer.
+    #[error("issuer `{found}`, expected `{expected}`")]
+    Issuer {
+        /// The token's issuer.
+        found: String,
+        /// The expected one.
+        expected: String,
+    },
+    /// Not for this audience.
+    #[error("audience is not `{0}`")]
+    Audience(String),
+    /// Expired (beyond the leeway).
+    #[error("expired {0} s ago")]
+    Expired(i64),
+    /// No `exp` claim.
+    #[error("no `exp` claim")]
+    NoExpiry,
+    /// `nbf` in the future.
+    #[error("not valid yet (`nbf` in the future)")]
+    NotYetValid,
+}
+
 /// An issuer other than GitHub's, under GitHub Actions, without the opt-in.
 #[derive(Debug, Error)]
 #[error(
@@ -90,10 +115,10 @@ impl Claims {
 }
 
 fn client() -> Result<reqwest::Client, Error> {
-    crate::http::client().map_err(|detail| Error::Http {
+    crate::http::client().map_err(|e| Error::Http {
         action: "creating the HTTP client",
         url: String::new(),
-        detail,
+        detail: e.detail(),
     })
 }
 
@@ -117,7 +142,9 @@ async fn get_json(
         let token = String::from_utf8_lossy(token.expose()).into_owned();
         request = request.bearer_auth(token);
     }
-    let reply = crate::http::send(request).await.map_err(fail)?;
+    let reply = crate::http::send(request)
+        .await
+        .map_err(|e| fail(e.detail()))?;
     if !reply.status.is_success() {
         let text: String = String::from_utf8_lossy(&reply.body)
             .chars()
@@ -188,7 +215,7 @@ pub async fn verify(
     }
     // Check the claims before fetching keys: a wrong issuer needs no network.
     let claims = Claims(claims);
-    check_claims(&claims, issuer, audience, now).map_err(reject)?;
+    check_claims(&claims, issuer, audience, now).map_err(|e| reject(e.to_string()))?;
 
     let client = client()?;
     let discovery = format!(
@@ -262,10 +289,13 @@ pub(crate) fn same_issuer(a: &str, b: &str) -> bool {
     a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
-fn check_claims(claims: &Claims, issuer: &str, audience: &str, now: i64) -> Result<(), String> {
+fn check_claims(claims: &Claims, issuer: &str, audience: &str, now: i64) -> Result<(), ClaimError> {
     let iss = claims.string("iss").unwrap_or_default();
     if !same_issuer(&iss, issuer) {
-        return Err(format!("issuer `{iss}`, expected `{issuer}`"));
+        return Err(ClaimError::Issuer {
+            found: iss,
+            expected: issuer.to_owned(),
+        });
     }
     let aud_ok = match claims.0.get("aud") {
         Some(Value::String(a)) => a == audience,
@@ -273,18 +303,18 @@ fn check_claims(claims: &Claims, issuer: &str, audience: &str, now: i64) -> Resu
         _ => false,
     };
     if !aud_ok {
-        return Err(format!("audience is not `{audience}`"));
+        return Err(ClaimError::Audience(audience.to_owned()));
     }
     let time = |name: &str| claims.0.get(name).and_then(Value::as_i64);
     match time("exp") {
         Some(exp) if exp + LEEWAY_SECS < now => {
-            return Err(format!("expired {} s ago", now - exp));
+            return Err(ClaimError::Expired(now - exp));
         }
         Some(_) => {}
-        None => return Err("no `exp` claim".into()),
+        None => return Err(ClaimError::NoExpiry),
     }
     if time("nbf").is_some_and(|nbf| nbf - LEEWAY_SECS > now) {
-        return Err("not valid yet (`nbf` in the future)".into());
+        return Err(ClaimError::NotYetValid);
     }
     Ok(())
 }
@@ -339,7 +369,7 @@ mod tests {
         ];
         for (c, want) in cases {
             let err = check_claims(&claims(c), GITHUB_ISSUER, "nobody", 900).expect_err(want);
-            assert!(err.contains(want), "{err}");
+            assert!(err.to_string().contains(want), "{err}");
         }
     }
 

@@ -129,17 +129,18 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The whole cause chain: messages no longer repeat their sources.
+        let error = crate::error_text::joined(&self.error);
         match (self.stage, &self.store, &self.image) {
             (Stage::Storage, Some(store), Some(image)) => write!(
                 f,
-                "storing the signature of {image} in `{store}` failed: {}",
-                self.error
+                "storing the signature of {image} in `{store}` failed: {error}"
             ),
             (Stage::Storage, Some(store), None) => {
-                write!(f, "storing in `{store}` failed: {}", self.error)
+                write!(f, "storing in `{store}` failed: {error}")
             }
-            (Stage::Tlog, ..) => write!(f, "{}; run again to retry the upload", self.error),
-            _ => write!(f, "{}", self.error),
+            (Stage::Tlog, ..) => write!(f, "{error}; run again to retry the upload"),
+            _ => write!(f, "{error}"),
         }
     }
 }
@@ -470,7 +471,7 @@ pub async fn run(plan: Plan<'_>) -> Report {
                 report.stored.extend(places);
             }
             Err(error) => {
-                warn!(backend = %storage, "storing failed: {error}");
+                warn!(backend = %storage, "storing failed: {}", crate::error_text::joined(&error));
                 report.failures.push(Failure {
                     part,
                     stage: Stage::Storage,
@@ -519,8 +520,8 @@ pub fn storage_key(record: &Record) -> Result<String, MissingUid> {
 /// The run a Tekton record is, for storage on the run itself.
 pub fn run_id(record: &Record) -> RunId {
     let (kind, meta) = match record {
-        Record::TaskRun(tr) => ("TaskRun", &tr.metadata),
-        Record::PipelineRun { run, .. } => ("PipelineRun", &run.metadata),
+        Record::TaskRun(tr) => (crate::kube::TektonKind::TaskRun, &tr.metadata),
+        Record::PipelineRun { run, .. } => (crate::kube::TektonKind::PipelineRun, &run.metadata),
     };
     RunId {
         kind,

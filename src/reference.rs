@@ -1,12 +1,14 @@
 //! Container image references, normalised as go-containerregistry's `name.NewDigest`
 //! and `Repository.Name()` do (the names Tekton Chains and cosign write).
 //!
-//! * `repo@sha256:<64 hex>` is required; a tag before `@` is dropped.
+//! * [`DigestReference`]: `repo@sha256:<64 hex>` is required; a tag before `@` is
+//!   dropped. [`ImageReference`]: a digest or a tag, with the same rules (the one
+//!   parser behind both, [`parse`], takes a [`Digest`] policy).
 //! * The first path component is the registry only if it contains `.` or `:`;
 //!   otherwise the registry is Docker Hub (`index.docker.io`), and a repository
 //!   without `/` gets the `library/` namespace. `docker.io` becomes `index.docker.io`.
-//! * Repository: 2–255 characters of `a-z 0-9 _ - . /`; tag: 1–127 of
-//!   `A-Z a-z 0-9 _ - .`.
+//! * Repository: 2–255 characters of `a-z 0-9 _ - . /`; tag: 1–128 of
+//!   `A-Z a-z 0-9 _ - .` (go-containerregistry's `checkTag`). A URL (`…://…`) is refused.
 
 // Everything here reads what runs, registries and the cluster return.
 #![warn(clippy::indexing_slicing)]
@@ -39,33 +41,84 @@ pub struct DigestReference {
     pub sha256: String,
 }
 
-impl DigestReference {
-    /// Parse `name@sha256:hex`, normalising the name.
+/// An image reference by digest or by tag, normalised as [`DigestReference`] is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageReference {
+    /// Registry host (with port).
+    pub registry: String,
+    /// Repository path.
+    pub repository: String,
+    /// The tag, when one was given (kept beside a digest; the digest wins).
+    pub tag: Option<String>,
+    /// Lower-case hex of the sha256 digest, when one was given.
+    pub sha256: Option<String>,
+}
+
+impl ImageReference {
+    /// Parse `name[:tag]` or `name[:tag]@sha256:hex`, normalising the name.
     pub fn parse(reference: &str) -> Result<Self, ReferenceError> {
-        let err = |reason| ReferenceError {
-            reference: reference.to_owned(),
-            reason,
-        };
-        let mut parts = reference.split('@');
-        let (Some(name), Some(digest), None) = (parts.next(), parts.next(), parts.next()) else {
+        parse(reference, Digest::Optional)
+    }
+}
+
+/// Whether a reference must name a digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Digest {
+    /// `…@sha256:<hex>` is required (what runs name as images to sign).
+    Required,
+    /// A tag may stand in its place (what a user names to read from).
+    Optional,
+}
+
+/// The one image-reference parser: `name[:tag][@sha256:hex]`, the digest as `digest`
+/// says.
+pub fn parse(reference: &str, digest: Digest) -> Result<ImageReference, ReferenceError> {
+    let err = |reason| ReferenceError {
+        reference: reference.to_owned(),
+        reason,
+    };
+    if reference.contains("://") {
+        return Err(err("it is a URL, not `registry/repository@sha256:<hex>`"));
+    }
+    let mut parts = reference.split('@');
+    let (name, hex) = match (parts.next(), parts.next(), parts.next(), digest) {
+        (Some(name), Some(digest), None, _) => (name, Some(sha256_hex(digest).map_err(err)?)),
+        (Some(name), None, _, Digest::Optional) => (name, None),
+        _ => {
             return Err(err(
                 "expected exactly one `@` (registry/repository@sha256:hex)",
             ));
-        };
-        let hex = digest
-            .strip_prefix("sha256:")
-            .ok_or_else(|| err("the digest must be `sha256:` followed by 64 hex characters"))?;
-        if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(err(
-                "the digest must be `sha256:` followed by 64 lower-case hex characters",
-            ));
         }
-        let (registry, repository) =
-            split_repository(strip_tag(name).map_err(err)?).map_err(err)?;
+    };
+    let (name, tag) = split_tag(name).map_err(err)?;
+    let (registry, repository) = split_repository(name).map_err(err)?;
+    Ok(ImageReference {
+        registry,
+        repository,
+        tag: tag.map(str::to_owned),
+        sha256: hex.map(str::to_owned),
+    })
+}
+
+/// The hex of `sha256:<64 lower-case hex>`.
+fn sha256_hex(digest: &str) -> Result<&str, &'static str> {
+    let hex = digest
+        .strip_prefix("sha256:")
+        .ok_or("the digest must be `sha256:` followed by 64 hex characters")?;
+    if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err("the digest must be `sha256:` followed by 64 lower-case hex characters");
+    }
+    Ok(hex)
+}
+
+impl DigestReference {
+    /// Parse `name@sha256:hex`, normalising the name.
+    pub fn parse(reference: &str) -> Result<Self, ReferenceError> {
+        let r = parse(reference, Digest::Required)?;
         Ok(Self {
-            registry,
-            repository,
-            sha256: hex.to_owned(),
+            registry: r.registry,
+            repository: r.repository,
+            sha256: r.sha256.unwrap_or_default(),
         })
     }
 
@@ -90,18 +143,22 @@ impl fmt::Display for DigestReference {
     }
 }
 
-/// Drop a `:tag` (a `:` whose remainder has no `/`, so ports are kept).
-fn strip_tag(name: &str) -> Result<&str, &'static str> {
+/// Split off a `:tag` (a `:` whose remainder has no `/`, so ports are kept).
+fn split_tag(name: &str) -> Result<(&str, Option<&str>), &'static str> {
     match name.rsplit_once(':') {
         Some((base, tag)) if !tag.contains('/') => {
             let ok = !tag.is_empty()
-                && tag.len() <= 127
+                && tag.len() <= 128
                 && tag
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-            if ok { Ok(base) } else { Err("invalid tag") }
+            if ok {
+                Ok((base, Some(tag)))
+            } else {
+                Err("invalid tag: 1-128 characters of A-Z, a-z, 0-9, `_`, `-`, `.`")
+            }
         }
-        _ => Ok(name),
+        _ => Ok((name, None)),
     }
 }
 
@@ -231,6 +288,31 @@ mod tests {
         }
         for good in ["reg.io/a.b/c_d/e__f/g--h/i-j", "reg.io/x1/y2"] {
             assert!(name(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn tags_stand_in_for_the_digest_only_when_it_is_optional() {
+        let r = ImageReference::parse("localhost:5000/x/y:v1").expect("tag");
+        assert_eq!(
+            (
+                r.registry.as_str(),
+                r.repository.as_str(),
+                r.tag.as_deref(),
+                r.sha256
+            ),
+            ("localhost:5000", "x/y", Some("v1"), None)
+        );
+        let r = ImageReference::parse(&format!("app:v1@sha256:{}", hex())).expect("both");
+        assert_eq!((r.tag.as_deref(), r.sha256), (Some("v1"), Some(hex())));
+        assert!(DigestReference::parse("localhost:5000/x/y:v1").is_err());
+        // go-containerregistry's tag limit: 128 characters.
+        let long = "t".repeat(128);
+        assert!(ImageReference::parse(&format!("reg.io/app:{long}")).is_ok());
+        assert!(name(&format!("reg.io/app:{long}")).is_ok());
+        assert!(ImageReference::parse(&format!("reg.io/app:{long}t")).is_err());
+        for bad in ["https://reg.io/app", "reg.io/app:", "reg.io/app@sha256:abc"] {
+            assert!(ImageReference::parse(bad).is_err(), "{bad}");
         }
     }
 

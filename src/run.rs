@@ -364,8 +364,9 @@ fn verify_keyless(
             std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
         chainseal::envelope::bundle::envelope(&bundle).map_err(|e| {
             anyhow::anyhow!(
-                "`{}` is not a Sigstore bundle with a DSSE envelope ({e}): keyless verification takes `.sigstore.json` bundles",
-                file.display()
+                "`{}` is not a Sigstore bundle with a DSSE envelope ({}): keyless verification takes `.sigstore.json` bundles",
+                file.display(),
+                chainseal::error_text::joined(&e)
             )
         })?;
         bundles.push((file.display().to_string(), bundle));
@@ -429,11 +430,11 @@ fn public_key(args: SignerArgs) -> anyhow::Result<ExitCode> {
 
 fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> {
     let opts = chainseal::controller::Options {
-        namespaces: args
-            .namespaces
-            .as_deref()
-            .map(chainseal::subjects::split_list)
-            .unwrap_or_default(),
+        namespaces: chainseal::values::split_list(
+            "CHAINSEAL_NAMESPACES",
+            args.namespaces.as_deref().unwrap_or(""),
+            chainseal::values::Separators::Commas,
+        )?,
         config_namespace: args.config_namespace,
         config_name: args.config_name,
         workers: args.workers,
@@ -442,11 +443,8 @@ fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> 
         env: chainseal::controller::settings::Environment {
             signing_secrets: args.signing_secrets,
             registry: chainseal::config::registry_settings(&args.registry)?,
-            storage_endpoint: args
-                .storage_endpoint
-                .clone()
-                .filter(|e| !e.trim().is_empty()),
-            grafeas_url: args.grafeas_url.clone().filter(|e| !e.trim().is_empty()),
+            storage_endpoint: chainseal::values::non_empty_owned(args.storage_endpoint.clone()),
+            grafeas_url: chainseal::values::non_empty_owned(args.grafeas_url.clone()),
         },
         metrics_addr: match args.metrics_addr.trim() {
             "off" => None,

@@ -22,6 +22,7 @@ use thiserror::Error;
 
 use crate::env_vars::EnvVars;
 use crate::provenance::ResourceDescriptor;
+use crate::provenance::digest::{self, DigestError, Rules};
 use crate::provenance::statement::append_subject;
 
 /// The subject limit of `actions/attest` (and of the GitHub attestations API).
@@ -78,7 +79,7 @@ pub enum Error {
         cwd: String,
     },
     /// A file that cannot be read.
-    #[error("`{input}`: cannot read `{path}`: {source}")]
+    #[error("`{input}`: cannot read `{path}`")]
     Unreadable {
         /// The input naming it.
         input: &'static str,
@@ -88,13 +89,17 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A digest that is not `sha256:<64 hex>` or `sha512:<128 hex>`.
-    #[error("`{input}`: {reason}")]
+    #[error("`{input}`: invalid digest")]
     BadDigest {
         /// The input.
-        input: String,
+        input: &'static str,
         /// What is wrong.
-        reason: String,
+        #[source]
+        source: DigestError,
     },
+    /// A `CHAINSEAL_SUBJECTS` entry without `@`.
+    #[error("`CHAINSEAL_SUBJECTS`: `{0}` is not `name@sha256:<hex>`")]
+    BadEntry(String),
     /// A malformed line of the checksums file.
     #[error(
         "`CHAINSEAL_SUBJECT_CHECKSUMS` `{path}` line {line}: expected `<hex digest>  <name>` (sha256sum or sha512sum output), found `{text}`"
@@ -150,11 +155,10 @@ pub fn collect(inputs: &Inputs) -> Result<Vec<ResourceDescriptor>, Error> {
         }
     }
     for entry in &inputs.list {
-        let (name, digest) = entry.rsplit_once('@').ok_or_else(|| Error::BadDigest {
-            input: EnvVars::CHAINSEAL_SUBJECTS.into(),
-            reason: format!("`{entry}` is not `name@sha256:<hex>`"),
-        })?;
-        let (alg, hex) = parse_digest(EnvVars::CHAINSEAL_SUBJECTS, digest)?;
+        let (name, digest) = entry
+            .rsplit_once('@')
+            .ok_or_else(|| Error::BadEntry(entry.clone()))?;
+        let (alg, hex) = parse_digest("CHAINSEAL_SUBJECTS", digest)?;
         append_subject(&mut out, descriptor(name.to_owned(), alg, hex));
     }
     if out.len() > inputs.max {
@@ -174,32 +178,10 @@ fn descriptor(name: String, alg: &str, hex: String) -> ResourceDescriptor {
     }
 }
 
-/// `sha256:<hex>` or `sha512:<hex>` → (algorithm, lower-case hex).
-pub fn parse_digest(input: &str, digest: &str) -> Result<(&'static str, String), Error> {
-    let bad = |reason: String| Error::BadDigest {
-        input: input.to_owned(),
-        reason,
-    };
-    let digest = digest.trim();
-    let (alg, hex) = digest
-        .split_once(':')
-        .ok_or_else(|| bad(format!("`{digest}` is not `sha256:<hex>`")))?;
-    let (alg, len) = match alg.to_ascii_lowercase().as_str() {
-        "sha256" => ("sha256", 64),
-        "sha512" => ("sha512", 128),
-        other => {
-            return Err(bad(format!(
-                "unsupported digest algorithm `{other}` in `{digest}`: use sha256 or sha512"
-            )));
-        }
-    };
-    if hex.len() != len || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad(format!(
-            "`{digest}`: a {alg} digest is {len} hex characters, found {}",
-            hex.len()
-        )));
-    }
-    Ok((alg, hex.to_ascii_lowercase()))
+/// `sha256:<hex>` or `sha512:<hex>` (either case) → (algorithm, lower-case hex).
+fn parse_digest(input: &'static str, digest: &str) -> Result<(&'static str, String), Error> {
+    digest::parse_digest(digest, Rules::SUBJECTS)
+        .map_err(|source| Error::BadDigest { input, source })
 }
 
 /// Expand paths and globs to files, each once, in order of first match. Directories
@@ -352,17 +334,6 @@ fn read_checksums(path: &Path) -> Result<Vec<ResourceDescriptor>, Error> {
         out.push(descriptor(name.to_owned(), alg, hex.to_ascii_lowercase()));
     }
     Ok(out)
-}
-
-/// Split a list setting on commas and newlines, trimming and dropping empty entries
-/// (the list syntax of `actions/attest`'s `subject-path`).
-pub fn split_list(value: &str) -> Vec<String> {
-    value
-        .split([',', '\n'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[cfg(test)]

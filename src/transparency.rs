@@ -29,17 +29,20 @@ pub enum Mode {
     Manual,
 }
 
+/// A `CHAINSEAL_TRANSPARENCY` value that is no [`Mode`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("`CHAINSEAL_TRANSPARENCY` is `{0}`: use on, off or manual")]
+pub struct UnknownMode(pub String);
+
 impl std::str::FromStr for Mode {
-    type Err = String;
+    type Err = UnknownMode;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "on" | "true" => Ok(Self::On),
             "off" | "false" => Ok(Self::Off),
             "manual" => Ok(Self::Manual),
-            other => Err(format!(
-                "`CHAINSEAL_TRANSPARENCY` is `{other}`: use on, off or manual"
-            )),
+            other => Err(UnknownMode(other.to_owned())),
         }
     }
 }
@@ -180,9 +183,9 @@ pub struct Rekor {
 impl Rekor {
     /// A client for the log at `url`.
     pub fn new(url: &str) -> Result<Self, Error> {
-        let client = crate::http::client().map_err(|detail| Error::Rekor {
+        let client = crate::http::client().map_err(|e| Error::Rekor {
             url: url.to_owned(),
-            detail,
+            detail: e.detail(),
         })?;
         Ok(Self {
             url: url.trim_end_matches('/').to_owned(),
@@ -236,7 +239,7 @@ impl Rekor {
         };
         let reply = crate::http::send(self.client.post(&url).json(entry))
             .await
-            .map_err(|e| fail(format!("{e} (is Rekor reachable?)")))?;
+            .map_err(|e| fail(format!("{} (is Rekor reachable?)", e.detail())))?;
         let status = reply.status;
         let body = if status.as_u16() == 409 {
             // Already logged: read the existing entry.
@@ -252,7 +255,7 @@ impl Rekor {
             };
             let found = crate::http::send(self.client.get(&existing))
                 .await
-                .map_err(fail)?;
+                .map_err(|e| fail(e.detail()))?;
             if !found.status.is_success() {
                 return Err(fail(format!(
                     "reading the existing entry {existing}: HTTP {}",
@@ -265,22 +268,34 @@ impl Rekor {
         } else {
             reply.body
         };
-        parse_entry(&self.url, kind, &body).map_err(fail)
+        parse_entry(&self.url, kind, &body).map_err(|e| fail(crate::error_text::joined(&e)))
     }
 }
 
+/// Why Rekor's reply is not a log entry.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum EntryError {
+    /// Not JSON.
+    #[error("the reply is not a log entry")]
+    NotJson(#[source] serde_json::Error),
+    /// An empty object.
+    #[error("the reply holds no log entry")]
+    Empty,
+    /// A field of the entry is missing.
+    #[error("the log entry has no {0}")]
+    Missing(&'static str),
+    /// The inclusion proof has no root hash.
+    #[error("the proof has no root hash")]
+    NoRootHash,
+}
+
 /// Parse Rekor's `{uuid: entry}` reply.
-fn parse_entry(url: &str, kind: &str, bytes: &[u8]) -> Result<LogEntry, String> {
+fn parse_entry(url: &str, kind: &str, bytes: &[u8]) -> Result<LogEntry, EntryError> {
     let reply: serde_json::Map<String, Value> =
-        serde_json::from_slice(bytes).map_err(|e| format!("the reply is not a log entry: {e}"))?;
-    let (uuid, e) = reply
-        .into_iter()
-        .next()
-        .ok_or("the reply holds no log entry")?;
-    let int = |v: &Value, what: &str| {
-        v.as_i64()
-            .ok_or_else(|| format!("the log entry has no {what}"))
-    };
+        serde_json::from_slice(bytes).map_err(EntryError::NotJson)?;
+    let (uuid, e) = reply.into_iter().next().ok_or(EntryError::Empty)?;
+    let int = |v: &Value, what: &'static str| v.as_i64().ok_or(EntryError::Missing(what));
     let string = |v: &Value| v.as_str().map(str::to_owned);
     let verification = &e["verification"];
     let inclusion_proof = match &verification["inclusionProof"] {
@@ -288,7 +303,7 @@ fn parse_entry(url: &str, kind: &str, bytes: &[u8]) -> Result<LogEntry, String> 
         p => Some(InclusionProof {
             log_index: int(&p["logIndex"], "proof log index")?,
             tree_size: int(&p["treeSize"], "proof tree size")?,
-            root_hash: string(&p["rootHash"]).ok_or("the proof has no root hash")?,
+            root_hash: string(&p["rootHash"]).ok_or(EntryError::NoRootHash)?,
             hashes: p["hashes"]
                 .as_array()
                 .into_iter()
@@ -302,9 +317,9 @@ fn parse_entry(url: &str, kind: &str, bytes: &[u8]) -> Result<LogEntry, String> 
         url: url.to_owned(),
         uuid,
         log_index: int(&e["logIndex"], "log index")?,
-        log_id: string(&e["logID"]).ok_or("the log entry has no log id")?,
+        log_id: string(&e["logID"]).ok_or(EntryError::Missing("log id"))?,
         integrated_time: int(&e["integratedTime"], "integrated time")?,
-        body: string(&e["body"]).ok_or("the log entry has no body")?,
+        body: string(&e["body"]).ok_or(EntryError::Missing("body"))?,
         kind: kind.to_owned(),
         signed_entry_timestamp: string(&verification["signedEntryTimestamp"]),
         inclusion_proof,

@@ -185,7 +185,7 @@ pub struct IgnoredKey {
 /// whenever the settings are built): `signers.x509.tuf.mirror.url` other than the
 /// default, and `signers.kms.auth.spire.*`.
 pub fn ignored_keys(data: &BTreeMap<String, String>) -> Vec<IgnoredKey> {
-    let set = |k: &str| data.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let set = |k: &str| crate::values::non_empty(data.get(k).map(String::as_str));
     let mut out = Vec::new();
     if set("signers.x509.tuf.mirror.url")
         .is_some_and(|v| v.trim_end_matches('/') != DEFAULT_TUF_MIRROR)
@@ -359,11 +359,7 @@ impl ChainsConfig {
         if oci.is_some() {
             image_storage(data)?;
         }
-        let get = |k: &str| {
-            data.get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |k: &str| crate::values::non_empty_owned(data.get(k).cloned());
         let oci_encoding = match get("storage.oci.encoding-format").as_deref() {
             None | Some("dsse") => OciEncoding::Dsse,
             Some("sigstore-bundle") => OciEncoding::SigstoreBundle,

@@ -431,13 +431,9 @@ async fn event(
     note: String,
 ) {
     use kube::runtime::events::{Event, EventType};
-    let (kind, api_version) = match key.kind {
-        TektonKind::TaskRun => ("TaskRun", "tekton.dev/v1"),
-        TektonKind::PipelineRun => ("PipelineRun", "tekton.dev/v1"),
-    };
     let reference = k8s_openapi::api::core::v1::ObjectReference {
-        api_version: Some(api_version.into()),
-        kind: Some(kind.into()),
+        api_version: Some("tekton.dev/v1".into()),
+        kind: Some(key.kind.name().into()),
         name: Some(key.name.clone()),
         namespace: Some(key.namespace.clone()),
         ..Default::default()

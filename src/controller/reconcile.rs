@@ -83,20 +83,9 @@ fn annotation<'a>(obj: &'a Value, name: &str) -> Option<&'a str> {
         .as_str()
 }
 
-/// Whether the run has finished (its `Succeeded` condition is not `Unknown`);
+/// Whether the run has finished: the record model's one definition (Chains' `IsDone()`);
 /// failed runs are signed too.
-pub fn is_done(obj: &Value) -> bool {
-    status_done(obj.get("status"))
-}
-
-/// [`is_done`] from the run's `status` alone.
-pub fn status_done(status: Option<&Value>) -> bool {
-    status
-        .and_then(|s| s.get("conditions"))
-        .and_then(Value::as_array)
-        .and_then(|cs| cs.iter().find(|c| c["type"] == "Succeeded"))
-        .is_some_and(|c| c["status"] == "True" || c["status"] == "False")
-}
+pub use crate::record::tekton::model::{is_done, status_done};
 
 /// Whether the run has been handled (`signed` is `true` or `failed`).
 pub fn is_handled(obj: &Value) -> bool {
@@ -466,9 +455,9 @@ async fn sign_and_store(
         vec![Failure { stage, message }]
     };
     let record = tekton::from_values("the Kubernetes API", values)
-        .map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
-    let storage_key =
-        pipeline::storage_key(&record).map_err(|e| fail(Stage::PayloadCreation, e.to_string()))?;
+        .map_err(|e| fail(Stage::PayloadCreation, crate::error_text::joined(&e)))?;
+    let storage_key = pipeline::storage_key(&record)
+        .map_err(|e| fail(Stage::PayloadCreation, crate::error_text::joined(&e)))?;
     let run = pipeline::run_id(&record);
     // Failures before the pipeline: of the attestation (counted, as Chains'
     // `recordError`) and of the image signatures (not counted).
@@ -491,7 +480,7 @@ async fn sign_and_store(
                 }),
             Err(e) => Err(Failure {
                 stage: Stage::PayloadCreation,
-                message: e.to_string(),
+                message: crate::error_text::joined(&e),
             }),
         };
         match prepared {

@@ -83,7 +83,7 @@ impl SignerSlot {
             Self::Keyless(settings) => crate::keyless::KeylessSigner::connect(settings)
                 .await
                 .map(|s| Arc::new(s) as Arc<dyn Signer>)
-                .map_err(|e| e.to_string()),
+                .map_err(|e| crate::error_text::joined(&e)),
             Self::Failed(why) => Err(why.clone()),
         }
     }
@@ -141,7 +141,7 @@ impl Reloading {
             let signer = signing::load(&self.settings)
                 .await
                 .map(Arc::from)
-                .map_err(|e| e.to_string());
+                .map_err(|e| crate::error_text::joined(&e));
             if let Some(old) = &*state
                 && old.signer.is_ok()
             {
@@ -403,7 +403,7 @@ impl Settings {
             crate::transparency::Mode::Off => None,
             _ => Some(
                 crate::transparency::Rekor::new(&chains.transparency_url)
-                    .map_err(|e| Error::Transparency(e.to_string()))?,
+                    .map_err(|e| Error::Transparency(crate::error_text::joined(&e)))?,
             ),
         };
         Ok(Self {
@@ -465,7 +465,7 @@ fn kms_settings(chains: &ChainsConfig) -> Result<signing::Settings, String> {
         "a Vault JWT login needs both chains-config `signers.kms.auth.oidc.path` and `signers.kms.auth.oidc.role`".to_owned()
     })?;
     Ok(signing::Settings {
-        key: signing::KeyRef::parse(kms_ref).map_err(|e| e.to_string())?,
+        key: signing::KeyRef::parse(kms_ref).map_err(|e| crate::error_text::joined(&e))?,
         password: signing::PasswordSource::None,
         kms: signing::KmsOptions {
             address: auth("address").map(|a| a.trim().to_owned()),

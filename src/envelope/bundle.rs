@@ -9,6 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
+use thiserror::Error;
 
 use super::{Envelope, EnvelopeSignature};
 use crate::keyless::CertificateChain;
@@ -58,25 +59,54 @@ pub fn to_json(envelope: &Envelope, material: Material<'_>) -> Vec<u8> {
     serde_json::to_vec(&bundle).unwrap_or_default()
 }
 
+/// Why a bundle holds no usable DSSE envelope.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// Not JSON.
+    #[error("the bundle is not JSON")]
+    NotJson(#[source] serde_json::Error),
+    /// Another media type.
+    #[error("not a Sigstore bundle (mediaType `{0}`)")]
+    MediaType(String),
+    /// A bundle of a message signature.
+    #[error("the bundle holds no DSSE envelope (a message signature?)")]
+    NoEnvelope,
+    /// A field that is not base64.
+    #[error("bundle {what} is not base64")]
+    Base64 {
+        /// `signature` or `payload`.
+        what: &'static str,
+        /// The decoder's complaint.
+        #[source]
+        source: base64::DecodeError,
+    },
+}
+
+/// The error and its causes as one line, for callers that still keep messages
+/// (`verify`).
+impl From<BundleError> for String {
+    fn from(e: BundleError) -> Self {
+        crate::error_text::joined(&e)
+    }
+}
+
 /// The DSSE envelope inside a bundle (any v0.x media type), or why there is none.
-pub fn envelope(bundle: &[u8]) -> Result<Envelope, String> {
-    let value: Value =
-        serde_json::from_slice(bundle).map_err(|e| format!("the bundle is not JSON: {e}"))?;
+pub fn envelope(bundle: &[u8]) -> Result<Envelope, BundleError> {
+    let value: Value = serde_json::from_slice(bundle).map_err(BundleError::NotJson)?;
     let media_type = value
         .get("mediaType")
         .and_then(Value::as_str)
         .unwrap_or_default();
     if !media_type.starts_with("application/vnd.dev.sigstore.bundle") {
-        return Err(format!("not a Sigstore bundle (mediaType `{media_type}`)"));
+        return Err(BundleError::MediaType(media_type.to_owned()));
     }
-    let dsse = value
-        .get("dsseEnvelope")
-        .ok_or("the bundle holds no DSSE envelope (a message signature?)")?;
-    let decode = |v: &Value, what: &str| {
+    let dsse = value.get("dsseEnvelope").ok_or(BundleError::NoEnvelope)?;
+    let decode = |v: &Value, what: &'static str| {
         let text = v.as_str().unwrap_or_default();
         STANDARD
             .decode(text)
-            .map_err(|e| format!("bundle {what} is not base64: {e}"))
+            .map_err(|source| BundleError::Base64 { what, source })
     };
     let signatures = dsse["signatures"]
         .as_array()
@@ -88,7 +118,7 @@ pub fn envelope(bundle: &[u8]) -> Result<Envelope, String> {
                 sig: decode(&s["sig"], "signature")?,
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, BundleError>>()?;
     Ok(Envelope {
         payload_type: dsse["payloadType"].as_str().unwrap_or_default().to_owned(),
         payload: decode(&dsse["payload"], "payload")?,

@@ -2,6 +2,7 @@
 //! says about the signer (subject alternative name and OIDC issuer).
 
 use der::{Decode as _, Encode as _};
+use thiserror::Error;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -10,6 +11,41 @@ use x509_cert::ext::pkix::name::GeneralName;
 const ISSUER_V2: &str = "1.3.6.1.4.1.57264.1.8";
 /// Fulcio's legacy OIDC issuer extension (v1: the raw string).
 const ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
+
+/// Why certificates do not make a chain.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// Not PEM.
+    #[error("a certificate is not PEM")]
+    Pem(#[source] pem::PemError),
+    /// A PEM block of another kind.
+    #[error("expected a CERTIFICATE, got a `{0}` block")]
+    NotACertificate(String),
+    /// No certificate at all.
+    #[error("no certificate was returned")]
+    Empty,
+    /// The leaf is not a certificate.
+    #[error("the leaf certificate is malformed")]
+    Leaf(#[source] der::Error),
+    /// The leaf's public key cannot be encoded.
+    #[error("the leaf's public key is malformed")]
+    PublicKey(#[source] der::Error),
+    /// The leaf's subject alternative name extension is malformed.
+    #[error("the leaf's subject alternative name is malformed")]
+    SubjectAltName(#[source] der::Error),
+    /// The leaf names no identity.
+    #[error("the leaf certificate names no email or URI identity")]
+    NoIdentity,
+}
+
+/// The error and its causes as one line, for callers that still keep messages
+/// (`verify::keyless`).
+impl From<ChainError> for String {
+    fn from(e: ChainError) -> Self {
+        crate::error_text::joined(&e)
+    }
+}
 
 /// A leaf certificate and the certificates that chain it to a root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,38 +76,32 @@ pub fn to_pem(label: &str, der: &[u8]) -> String {
 
 impl CertificateChain {
     /// Parse a chain of PEM certificates, leaf first.
-    pub fn from_pems(pems: &[String]) -> Result<Self, String> {
+    pub fn from_pems(pems: &[String]) -> Result<Self, ChainError> {
         let mut ders = Vec::new();
         for text in pems {
-            for block in pem::parse_many(text.as_bytes())
-                .map_err(|e| format!("a certificate is not PEM: {e}"))?
-            {
+            for block in pem::parse_many(text.as_bytes()).map_err(ChainError::Pem)? {
                 if block.tag() != "CERTIFICATE" {
-                    return Err(format!(
-                        "expected a CERTIFICATE, got a `{}` block",
-                        block.tag()
-                    ));
+                    return Err(ChainError::NotACertificate(block.tag().to_owned()));
                 }
                 ders.push(block.into_contents());
             }
         }
         let mut ders = ders.into_iter();
-        let leaf_der = ders.next().ok_or("no certificate was returned")?;
+        let leaf_der = ders.next().ok_or(ChainError::Empty)?;
         Self::from_ders(leaf_der, ders.collect())
     }
 
     /// A chain from DER certificates.
-    pub fn from_ders(leaf_der: Vec<u8>, chain_der: Vec<Vec<u8>>) -> Result<Self, String> {
-        let leaf = Certificate::from_der(&leaf_der)
-            .map_err(|e| format!("the leaf certificate is malformed: {e}"))?;
+    pub fn from_ders(leaf_der: Vec<u8>, chain_der: Vec<Vec<u8>>) -> Result<Self, ChainError> {
+        let leaf = Certificate::from_der(&leaf_der).map_err(ChainError::Leaf)?;
         let tbs = leaf.tbs_certificate();
         let public_key_der = tbs
             .subject_public_key_info()
             .to_der()
-            .map_err(|e| format!("the leaf's public key is malformed: {e}"))?;
+            .map_err(ChainError::PublicKey)?;
         let identity = tbs
             .get_extension::<SubjectAltName>()
-            .map_err(|e| format!("the leaf's subject alternative name is malformed: {e}"))?
+            .map_err(ChainError::SubjectAltName)?
             .and_then(|(_, san)| {
                 san.0.into_iter().find_map(|name| match name {
                     GeneralName::Rfc822Name(s) | GeneralName::UniformResourceIdentifier(s) => {
@@ -80,7 +110,7 @@ impl CertificateChain {
                     _ => None,
                 })
             })
-            .ok_or("the leaf certificate names no email or URI identity")?;
+            .ok_or(ChainError::NoIdentity)?;
         let mut issuer = None;
         for ext in tbs.extensions().into_iter().flatten() {
             let oid = ext.extn_id.to_string();

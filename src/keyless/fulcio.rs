@@ -47,7 +47,7 @@ pub async fn request_certificate(
             .json(&body),
     )
     .await
-    .map_err(fail)?;
+    .map_err(|e| fail(e.detail()))?;
     let status = reply.status;
     if !status.is_success() {
         let message = reply.message();
@@ -77,7 +77,8 @@ pub async fn request_certificate(
         .iter()
         .filter_map(|c| c.as_str().map(str::to_owned))
         .collect();
-    let chain = CertificateChain::from_pems(&pems).map_err(fail)?;
+    let chain =
+        CertificateChain::from_pems(&pems).map_err(|e| fail(crate::error_text::joined(&e)))?;
     if chain.public_key_der != public.der {
         return Err(fail(
             "the certificate is for another public key than the one sent".into(),

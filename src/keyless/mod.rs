@@ -71,9 +71,9 @@ impl KeylessSigner {
         let now = jiff::Timestamp::now().as_second();
         let token = settings.tokens.get(now).await?;
         let (key, _) = KeyFileSigner::generate().map_err(|e| Error::Key(e.to_string()))?;
-        let client = crate::http::client().map_err(|detail| Error::Fulcio {
+        let client = crate::http::client().map_err(|e| Error::Fulcio {
             url: settings.fulcio_url.clone(),
-            detail,
+            detail: e.detail(),
         })?;
         let chain =
             fulcio::request_certificate(&client, &settings.fulcio_url, &token, &key).await?;

@@ -40,7 +40,7 @@ pub enum Error {
     )]
     None,
     /// The token file could not be read.
-    #[error("cannot read the identity token file `{path}`: {source}")]
+    #[error("cannot read the identity token file `{path}`")]
     Read {
         /// The file.
         path: PathBuf,

@@ -26,9 +26,12 @@ pub const RBAC_EXAMPLE: &str = "examples/tekton/rbac.yaml";
 pub enum Error {
     /// No usable configuration.
     #[error(
-        "no Kubernetes configuration: {0} (inside a pod the service account is used; elsewhere set `KUBECONFIG`)"
+        "no Kubernetes configuration (inside a pod the service account is used; elsewhere set `KUBECONFIG`)"
     )]
-    Config(String),
+    Config(#[source] ::kube::config::InferConfigError),
+    /// A configuration no client can be made from.
+    #[error("cannot make a Kubernetes client from the configuration")]
+    Client(#[source] ::kube::Error),
     /// The API refused: RBAC.
     #[error(
         "the Kubernetes API refused to {verb} {resource} `{name}` in namespace `{namespace}`: {message} (grant `{verb}` on `{resource}` to the service account; see {RBAC_EXAMPLE})"
@@ -90,7 +93,8 @@ pub enum Error {
     },
 }
 
-/// The Tekton kinds chainseal reads and annotates.
+/// A run's kind: the Tekton kinds chainseal reads, attests and annotates. The one type
+/// for it, from the record loader (files or the API) to storage and the controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TektonKind {
     /// `tekton.dev/v1` TaskRun.
@@ -101,11 +105,32 @@ pub enum TektonKind {
 
 impl TektonKind {
     fn resource(self) -> ApiResource {
-        let kind = match self {
+        ApiResource::from_gvk(&GroupVersionKind::gvk("tekton.dev", "v1", self.name()))
+    }
+
+    /// The kind as Kubernetes writes it: `TaskRun` / `PipelineRun`.
+    pub fn name(self) -> &'static str {
+        match self {
             Self::TaskRun => "TaskRun",
             Self::PipelineRun => "PipelineRun",
-        };
-        ApiResource::from_gvk(&GroupVersionKind::gvk("tekton.dev", "v1", kind))
+        }
+    }
+
+    /// The kind named `name` (`TaskRun` / `PipelineRun`), if it is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "TaskRun" => Some(Self::TaskRun),
+            "PipelineRun" => Some(Self::PipelineRun),
+            _ => None,
+        }
+    }
+
+    /// The resource: `taskruns` / `pipelineruns`.
+    pub fn resource_name(self) -> &'static str {
+        match self {
+            Self::TaskRun => "taskruns",
+            Self::PipelineRun => "pipelineruns",
+        }
     }
 
     /// `taskruns.tekton.dev` / `pipelineruns.tekton.dev`.
@@ -114,6 +139,12 @@ impl TektonKind {
             Self::TaskRun => "taskruns.tekton.dev",
             Self::PipelineRun => "pipelineruns.tekton.dev",
         }
+    }
+}
+
+impl std::fmt::Display for TektonKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -139,16 +170,14 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     /// Connect as kubectl would; `namespace` overrides the default namespace.
     pub async fn connect(namespace: Option<&str>) -> Result<Self, Error> {
-        let mut config = ::kube::Config::infer()
-            .await
-            .map_err(|e| Error::Config(e.to_string()))?;
+        let mut config = ::kube::Config::infer().await.map_err(Error::Config)?;
         config.read_timeout = Some(Duration::from_secs(30));
         config.connect_timeout = Some(Duration::from_secs(10));
         let namespace = namespace
             .map(str::to_owned)
             .unwrap_or_else(|| config.default_namespace.clone());
         let client = ::kube::client::ClientBuilder::try_from(config)
-            .map_err(|e| Error::Config(e.to_string()))?
+            .map_err(Error::Client)?
             .with_layer(&replies::CapReplies)
             .build();
         Ok(Self {

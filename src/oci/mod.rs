@@ -654,44 +654,18 @@ pub fn sha256_digest(data: &[u8]) -> String {
 /// Unicode regex on first use, which measured 40–60 ms of CPU per process: more than
 /// all the rest of an `attest` run. This parser builds the same references directly.
 pub fn parse_reference(text: &str) -> Result<Reference, Error> {
-    use crate::reference::DigestReference;
-    let invalid = |reason: String| Error::InvalidReference {
+    let r = crate::reference::ImageReference::parse(text).map_err(|e| Error::InvalidReference {
         reference: text.to_owned(),
-        reason,
-    };
-    if text.contains("://") {
-        return Err(invalid(
-            "it is a URL, not `registry/repository@sha256:<hex>`".into(),
-        ));
-    }
-    if text.contains('@') {
-        let r = DigestReference::parse(text).map_err(|e| invalid(e.reason.to_owned()))?;
-        return Ok(Reference::with_digest(
-            r.registry.clone(),
-            r.repository.clone(),
-            r.digest(),
-        ));
-    }
-    let (name, tag) = match text.rsplit_once(':') {
-        Some((name, tag)) if !tag.contains('/') => (name, Some(tag)),
-        _ => (text, None),
-    };
-    let tag = tag.unwrap_or("latest");
-    if tag.is_empty()
-        || tag.len() > 128
-        || !tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    {
-        return Err(invalid(format!("`{tag}` is not a valid tag")));
-    }
-    let r = DigestReference::parse(&format!("{name}@sha256:{}", "0".repeat(64)))
-        .map_err(|e| invalid(e.reason.to_owned()))?;
-    Ok(Reference::with_tag(
-        r.registry.clone(),
-        r.repository.clone(),
-        tag.to_owned(),
-    ))
+        reason: e.reason.to_owned(),
+    })?;
+    Ok(match r.sha256 {
+        Some(hex) => Reference::with_digest(r.registry, r.repository, format!("sha256:{hex}")),
+        None => Reference::with_tag(
+            r.registry,
+            r.repository,
+            r.tag.unwrap_or_else(|| "latest".to_owned()),
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -213,37 +213,58 @@ fn host_only(registry: &str) -> &str {
     registry.split(':').next().unwrap_or(registry)
 }
 
+/// A URL chainseal will not follow or contact.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefusedUrl {
+    /// A redirect from https to another scheme.
+    #[error("refused a redirect from https to {scheme} ({host})")]
+    Downgrade {
+        /// The scheme redirected to.
+        scheme: String,
+        /// The host redirected to.
+        host: String,
+    },
+    /// A redirect to neither https nor http.
+    #[error("refused a redirect to a `{0}` URL")]
+    Scheme(String),
+    /// No host.
+    #[error("refused a URL without a host")]
+    NoHost,
+    /// An internal address for a registry that is not on one.
+    #[error(
+        "refused to contact {0}: a loopback, link-local or private address, and the registry is not on one"
+    )]
+    Internal(IpAddr),
+}
+
 /// Whether a redirect from `previous` to `next` may be followed.
 pub fn redirect_allowed(
     previous: &url::Url,
     next: &url::Url,
     internal_ok: bool,
-) -> Result<(), String> {
+) -> Result<(), RefusedUrl> {
     if previous.scheme() == "https" && next.scheme() != "https" {
-        return Err(format!(
-            "refused a redirect from https to {} ({})",
-            next.scheme(),
-            next.host_str().unwrap_or_default()
-        ));
+        return Err(RefusedUrl::Downgrade {
+            scheme: next.scheme().to_owned(),
+            host: next.host_str().unwrap_or_default().to_owned(),
+        });
     }
     if !matches!(next.scheme(), "https" | "http") {
-        return Err(format!("refused a redirect to a `{}` URL", next.scheme()));
+        return Err(RefusedUrl::Scheme(next.scheme().to_owned()));
     }
     check_host(next, internal_ok)
 }
 
 /// Whether `url`'s host, if an address literal, may be contacted.
-fn check_host(url: &url::Url, internal_ok: bool) -> Result<(), String> {
+fn check_host(url: &url::Url, internal_ok: bool) -> Result<(), RefusedUrl> {
     let ip = match url.host() {
         Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
         Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
         Some(url::Host::Domain(_)) => return Ok(()),
-        None => return Err("refused a URL without a host".into()),
+        None => return Err(RefusedUrl::NoHost),
     };
     if !internal_ok && is_internal(ip) {
-        return Err(format!(
-            "refused to contact {ip}: a loopback, link-local or private address, and the registry is not on one"
-        ));
+        return Err(RefusedUrl::Internal(ip));
     }
     Ok(())
 }
@@ -671,7 +692,7 @@ impl Transport {
                 "refused a plain-http token service for an https registry".into(),
             ));
         }
-        check_host(&url, host.internal_ok).map_err(Failure::Refused)?;
+        check_host(&url, host.internal_ok).map_err(|e| Failure::Refused(e.to_string()))?;
         {
             let mut query = url.query_pairs_mut();
             if let Some(s) = service {

@@ -309,12 +309,12 @@ fn metadata(
 }
 
 fn nano(kind: &'static str, run: &str, field: &'static str, value: &str) -> Result<String, Error> {
-    super::time::normalise_nano(value).map_err(|message| Error::Timestamp {
+    super::time::normalise_nano(value).map_err(|e| Error::Timestamp {
         kind,
         run: run.to_owned(),
         field,
         value: value.to_owned(),
-        message,
+        message: e.to_string(),
     })
 }
 

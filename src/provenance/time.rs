@@ -4,12 +4,9 @@
 
 use jiff::Timestamp;
 
-/// Normalise an RFC 3339 timestamp; `Err` carries the parser's message.
-pub fn normalise(input: &str) -> Result<String, String> {
-    let ts: Timestamp = input
-        .trim()
-        .parse()
-        .map_err(|e: jiff::Error| e.to_string())?;
+/// Normalise an RFC 3339 timestamp; `Err` is the parser's.
+pub fn normalise(input: &str) -> Result<String, jiff::Error> {
+    let ts: Timestamp = input.trim().parse()?;
     let nanos = ts.subsec_nanosecond();
     let base = ts.strftime("%Y-%m-%dT%H:%M:%S").to_string();
     Ok(match nanos {
@@ -21,11 +18,8 @@ pub fn normalise(input: &str) -> Result<String, String> {
 }
 
 /// Normalise as Go's `time.RFC3339Nano` in UTC (SLSA v0.2).
-pub fn normalise_nano(input: &str) -> Result<String, String> {
-    let ts: Timestamp = input
-        .trim()
-        .parse()
-        .map_err(|e: jiff::Error| e.to_string())?;
+pub fn normalise_nano(input: &str) -> Result<String, jiff::Error> {
+    let ts: Timestamp = input.trim().parse()?;
     let base = ts.strftime("%Y-%m-%dT%H:%M:%S").to_string();
     let frac = format!("{:09}", ts.subsec_nanosecond());
     let frac = frac.trim_end_matches('0');
@@ -43,29 +37,29 @@ mod tests {
     #[test]
     fn normalises_to_utc_with_protobuf_precision() {
         assert_eq!(
-            normalise("2021-03-29T09:50:00Z").as_deref(),
-            Ok("2021-03-29T09:50:00Z")
+            normalise("2021-03-29T09:50:00Z").ok().as_deref(),
+            Some("2021-03-29T09:50:00Z")
         );
         assert_eq!(
-            normalise("2021-03-29T11:50:00+02:00").as_deref(),
-            Ok("2021-03-29T09:50:00Z")
+            normalise("2021-03-29T11:50:00+02:00").ok().as_deref(),
+            Some("2021-03-29T09:50:00Z")
         );
         assert_eq!(
-            normalise("2021-03-29T09:50:00.5Z").as_deref(),
-            Ok("2021-03-29T09:50:00.500Z")
+            normalise("2021-03-29T09:50:00.5Z").ok().as_deref(),
+            Some("2021-03-29T09:50:00.500Z")
         );
         assert_eq!(
-            normalise("2021-03-29T09:50:00.1234Z").as_deref(),
-            Ok("2021-03-29T09:50:00.123400Z")
+            normalise("2021-03-29T09:50:00.1234Z").ok().as_deref(),
+            Some("2021-03-29T09:50:00.123400Z")
         );
         assert!(normalise("yesterday").is_err());
         assert_eq!(
-            normalise_nano("2021-03-29T09:50:00.500Z").as_deref(),
-            Ok("2021-03-29T09:50:00.5Z")
+            normalise_nano("2021-03-29T09:50:00.500Z").ok().as_deref(),
+            Some("2021-03-29T09:50:00.5Z")
         );
         assert_eq!(
-            normalise_nano("2021-03-29T11:50:00+02:00").as_deref(),
-            Ok("2021-03-29T09:50:00Z")
+            normalise_nano("2021-03-29T11:50:00+02:00").ok().as_deref(),
+            Some("2021-03-29T09:50:00Z")
         );
     }
 }

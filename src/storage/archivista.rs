@@ -75,7 +75,7 @@ impl ArchivistaStorage {
         // Neither can fail on an http(s) URL.
         let _ = url.set_username("");
         let _ = url.set_password(None);
-        let client = crate::http::client().map_err(|e| failed(&shown, e))?;
+        let client = crate::http::client().map_err(|e| failed(&shown, e.detail()))?;
         Ok(Self {
             base: url.as_str().trim_end_matches('/').to_owned(),
             auth,
@@ -127,7 +127,12 @@ impl Storage for ArchivistaStorage {
                 .body(body),
         )
         .await
-        .map_err(|e| failed(&target, format!("{e} (is Archivista reachable?)")))?;
+        .map_err(|e| {
+            failed(
+                &target,
+                format!("{} (is Archivista reachable?)", e.detail()),
+            )
+        })?;
         if !reply.status.is_success() {
             return Err(failed(
                 &target,

@@ -264,7 +264,11 @@ impl GrafeasStorage {
         crate::http::send(request).await.map_err(|e| {
             failed(
                 &self.to_string(),
-                format!("{e} (is Grafeas at {} reachable?)", self.endpoint),
+                format!(
+                    "{} (is Grafeas at {} reachable?)",
+                    e.detail(),
+                    self.endpoint
+                ),
             )
         })
     }
@@ -313,7 +317,7 @@ impl GrafeasStorage {
 /// The note kind: `taskrun`, `pipelinerun`, or the CI platform (`github`, …).
 fn kind(item: &Signed<'_>) -> String {
     match item.run {
-        Some(run) => run.kind.to_ascii_lowercase(),
+        Some(run) => run.kind.name().to_ascii_lowercase(),
         None => item
             .key
             .split('-')
@@ -586,7 +590,7 @@ impl Storage for GrafeasStorage {
             .note(
                 &format!("{}-{kind}-intoto", self.note_prefix(item.run)),
                 json!({
-                    "shortDescription": format!("Build Provenance Note for {}", item.run.map_or("build", |r| r.kind)),
+                    "shortDescription": format!("Build Provenance Note for {}", item.run.map_or("build", |r| r.kind.name())),
                     "build": { "builderVersion": builder_version },
                 }),
             )

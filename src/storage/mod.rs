@@ -94,7 +94,7 @@ impl Signed<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunId {
     /// `TaskRun` or `PipelineRun`.
-    pub kind: &'static str,
+    pub kind: crate::kube::TektonKind,
     /// Name.
     pub name: String,
     /// Namespace, when the record names one.
@@ -166,7 +166,7 @@ pub trait Storage: Display + Debug + Send + Sync {
 #[non_exhaustive]
 pub enum Error {
     /// A file-system operation failed.
-    #[error("cannot {action} `{path}`: {source}{}", fs_hint(source))]
+    #[error("cannot {action} `{path}`{}", fs_hint(source))]
     Io {
         /// What was being done, e.g. `create directory`.
         action: &'static str,

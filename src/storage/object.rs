@@ -308,7 +308,7 @@ fn run_dir(run: Option<&super::RunId>) -> String {
     match run {
         Some(run) => format!(
             "{}-{}-{}/",
-            run.kind.to_ascii_lowercase(),
+            run.kind.name().to_ascii_lowercase(),
             run.namespace.as_deref().unwrap_or("default"),
             run.name
         ),

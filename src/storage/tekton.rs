@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
 use super::{Error, Signed, SignedImage, Storage, Stored};
-use crate::kube::{Cluster, TektonKind};
+use crate::kube::Cluster;
 
 /// Kubernetes' limit on the total size of an object's annotations.
 pub const ANNOTATIONS_LIMIT: usize = 256 * 1024;
@@ -105,10 +105,7 @@ pub fn merged_size(existing: &Map<String, Value>, new: &Map<String, Value>) -> u
 impl Storage for TektonStorage {
     async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
         let run = item.run.ok_or(Error::NoRun)?;
-        let kind = match run.kind {
-            "TaskRun" => TektonKind::TaskRun,
-            _ => TektonKind::PipelineRun,
-        };
+        let kind = run.kind;
         let namespace = run.namespace.clone().or_else(|| self.namespace.clone());
         let cluster = Cluster::connect(namespace.as_deref()).await?;
         let ns = namespace.unwrap_or_else(|| cluster.namespace.clone());

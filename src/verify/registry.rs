@@ -65,7 +65,9 @@ impl Verifier {
         for (referrer, blob) in referrers::bundles(registry, &image_ref).await? {
             let location = format!("referrer {referrer}");
             let result = match &self.check {
-                Check::Key(_) => bundle::envelope(&blob).and_then(|env| self.verify(&env)),
+                Check::Key(_) => bundle::envelope(&blob)
+                    .map_err(String::from)
+                    .and_then(|env| self.verify(&env)),
                 Check::Keyless(k) => keyless::verify_bundle(&blob, &k.0, &k.1).map(|(v, _)| v),
             }
             .and_then(|v| names_digest(v, &digest));

@@ -205,10 +205,7 @@ fn github_run_signs_stores_and_writes_outputs_and_summary() {
         .decode(envelope["payload"].as_str().expect("payload"))
         .expect("base64");
     use sha2::Digest as _;
-    let hex: String = sha2::Sha256::digest(&payload)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = hex::encode(sha2::Sha256::digest(&payload));
     assert_eq!(value("attestation-digest"), format!("sha256:{hex}"));
     let subjects = value("subjects");
     assert_eq!(subjects.lines().count(), 2, "{subjects}");

@@ -143,12 +143,12 @@ fn predicate(
         ("finishedOn", "status.completionTime", parts.finish),
     ] {
         if let Some(v) = value {
-            let t = crate::provenance::time::normalise(v).map_err(|message| Error::Timestamp {
+            let t = crate::provenance::time::normalise(v).map_err(|e| Error::Timestamp {
                 kind: parts.kind,
                 run: parts.meta.name.clone(),
                 field,
                 value: v.to_owned(),
-                message,
+                message: e.to_string(),
             })?;
             metadata.insert(key.into(), Value::String(t));
         }

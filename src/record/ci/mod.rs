@@ -131,7 +131,7 @@ pub enum Error {
         name: &'static str,
     },
     /// The ID token could not be had or verified.
-    #[error("GitHub OIDC token: {0}")]
+    #[error("GitHub OIDC token")]
     Oidc(#[from] crate::oidc::Error),
     /// A claim the provenance needs is missing from a verified token.
     #[error("the GitHub OIDC token has no `{0}` claim")]

@@ -12,8 +12,8 @@
 //!   does not own is refused ([`Error::ForeignChild`]): the run's status and its
 //!   TaskRuns disagree, and no provenance is better than provenance of someone
 //!   else's work.
-//! * A TaskRun that has not finished (no `Succeeded` condition `True`/`False`, or no
-//!   `completionTime`) is left out: the `finally` Task's own TaskRun always is, and so
+//! * A TaskRun that has not finished ([`is_done`]: no `Succeeded` condition
+//!   `True`/`False`) is left out: the `finally` Task's own TaskRun always is, and so
 //!   are finally tasks running beside it. CustomRuns are left out too. The
 //!   PipelineRun's `childReferences` are narrowed to what is included.
 //! * A PipelineRun that is still running gets `status.completionTime` = the latest
@@ -24,6 +24,7 @@
 use serde_json::{Value, json};
 use tracing::warn;
 
+use super::model::is_done;
 use crate::kube::{Cluster, TektonKind};
 
 /// What to read.
@@ -108,18 +109,6 @@ pub fn owned_by(child: &Value, uid: &str) -> bool {
             })
 }
 
-fn finished(run: &Value) -> bool {
-    let done = run
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == "Succeeded" && (c["status"] == "True" || c["status"] == "False"));
-    done && run
-        .pointer("/status/completionTime")
-        .is_some_and(Value::is_string)
-}
-
 fn name(run: &Value) -> String {
     run.pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -152,7 +141,7 @@ pub async fn fetch(cluster: &Cluster, what: &RunRef) -> Result<(Vec<Value>, RunS
     match what {
         RunRef::TaskRun(n) => {
             let tr = cluster.get(TektonKind::TaskRun, &ns, n).await?;
-            if !finished(&tr) {
+            if !is_done(&tr) {
                 return Err(Error::TaskRunRunning(n.clone()));
             }
             Ok((vec![tr], RunState::default()))
@@ -165,7 +154,7 @@ pub async fn fetch(cluster: &Cluster, what: &RunRef) -> Result<(Vec<Value>, RunS
                 .cloned()
                 .unwrap_or_default();
             let mut state = RunState {
-                running: !finished(&pr),
+                running: !is_done(&pr),
                 excluded: Vec::new(),
             };
             let uid = pr
@@ -206,7 +195,7 @@ pub async fn fetch(cluster: &Cluster, what: &RunRef) -> Result<(Vec<Value>, RunS
             };
             let mut children = Vec::new();
             for tr in candidates {
-                if finished(&tr) {
+                if is_done(&tr) {
                     children.push(tr);
                 } else {
                     state.excluded.push((name(&tr), "not finished".into()));
@@ -253,18 +242,6 @@ pub async fn fetch(cluster: &Cluster, what: &RunRef) -> Result<(Vec<Value>, RunS
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finished_needs_a_final_condition_and_a_completion_time() {
-        let done = json!({"status": {"completionTime": "2026-01-01T00:00:00Z",
-            "conditions": [{"type": "Succeeded", "status": "True"}]}});
-        let failed = json!({"status": {"completionTime": "2026-01-01T00:00:00Z",
-            "conditions": [{"type": "Succeeded", "status": "False"}]}});
-        let running =
-            json!({"status": {"conditions": [{"type": "Succeeded", "status": "Unknown"}]}});
-        assert!(finished(&done) && finished(&failed));
-        assert!(!finished(&running) && !finished(&json!({})));
-    }
 
     #[test]
     fn only_a_controller_reference_to_the_uid_is_ownership() {

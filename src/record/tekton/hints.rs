@@ -17,11 +17,34 @@
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
+use thiserror::Error;
 
 use super::model::{ParamSpec, RunResult, spec_params};
-use crate::provenance::digest::parse_digest;
+use crate::provenance::digest::{DigestError, Rules, parse_digest};
 use crate::provenance::statement::{ResourceDescriptor, append_material, append_subject};
 use crate::reference::DigestReference;
+
+/// Why an artifact object result (`{uri, digest}`) is not used.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ArtifactError {
+    /// Not an object of strings.
+    #[error("value is not an object of strings")]
+    NotAnObject,
+    /// A `*ARTIFACT_OUTPUTS` value that is not an object of strings.
+    #[error(
+        "value is not an object of strings (note: `isBuildArtifact` must be the string \"true\")"
+    )]
+    NotAnOutputObject,
+    /// `uri` or `digest` missing or empty.
+    #[error("needs non-empty `uri` and `digest`")]
+    Incomplete,
+    /// A digest Chains' rules refuse.
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+    /// A malformed build artifact (`isBuildArtifact: "true"`).
+    #[error("a build artifact {0}")]
+    BuildArtifact(Box<ArtifactError>),
+}
 
 /// What happened to one result or parameter (one line of `--explain`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,12 +163,12 @@ pub fn is_image_hint(name: &str) -> bool {
 /// Classify a `*ARTIFACT_OUTPUTS` result: `Ok(Some(descriptor))` for a valid build
 /// artifact, `Ok(None)` when it is not one (not `*ARTIFACT_OUTPUTS`, or
 /// `isBuildArtifact` is not the string `"true"`), `Err` when it is malformed.
-pub fn build_artifact(result: &RunResult) -> Result<Option<ResourceDescriptor>, String> {
+pub fn build_artifact(result: &RunResult) -> Result<Option<ResourceDescriptor>, ArtifactError> {
     if !result.name.ends_with(ARTIFACT_OUTPUTS) {
         return Ok(None);
     }
     let ParamValue::Object(obj) = ParamValue::from_json(&result.value) else {
-        return Err("value is not an object of strings (note: `isBuildArtifact` must be the string \"true\")".into());
+        return Err(ArtifactError::NotAnOutputObject);
     };
     if obj.get("isBuildArtifact").map(String::as_str) != Some("true") {
         return Ok(None);
@@ -153,7 +176,7 @@ pub fn build_artifact(result: &RunResult) -> Result<Option<ResourceDescriptor>, 
     // Chains keeps the digest as written (split on `:`), not the normalised form.
     artifact_object(result)
         .map(Some)
-        .map_err(|e| format!("a build artifact {e}"))
+        .map_err(|e| ArtifactError::BuildArtifact(Box::new(e)))
 }
 
 /// Which subject rules apply to a results list.
@@ -186,10 +209,10 @@ pub fn subjects(
         match build_artifact(r) {
             Ok(Some(d)) => artifacts.push((r.name.as_str(), d)),
             Ok(None) => {}
-            Err(message) => {
+            Err(e) => {
                 // Legacy rules re-check every `*ARTIFACT_OUTPUTS` below and report there.
                 if rules == SubjectRules::BuildArtifacts {
-                    findings.push(Finding::skipped(at(&r.name), message));
+                    findings.push(Finding::skipped(at(&r.name), e.to_string()));
                 }
             }
         }
@@ -230,7 +253,7 @@ pub fn subjects(
             ) else {
                 continue;
             };
-            match parse_digest(&digest) {
+            match parse_digest(&digest, Rules::CHAINS) {
                 Ok(_) => {
                     let (alg, hex) = digest.split_once(':').unwrap_or((&digest, ""));
                     let d = ResourceDescriptor {
@@ -257,7 +280,7 @@ pub fn subjects(
                     ));
                     append_subject(out, d);
                 }
-                Err(message) => findings.push(Finding::skipped(at(&r.name), message)),
+                Err(e) => findings.push(Finding::skipped(at(&r.name), e.to_string())),
             }
         }
     }
@@ -345,16 +368,16 @@ fn check_pair(
 
 /// A `{uri, digest}` object result as a descriptor named by its URI, the digest kept
 /// as written (`isBuildArtifact` not considered).
-fn artifact_object(result: &RunResult) -> Result<ResourceDescriptor, String> {
+fn artifact_object(result: &RunResult) -> Result<ResourceDescriptor, ArtifactError> {
     let ParamValue::Object(obj) = ParamValue::from_json(&result.value) else {
-        return Err("value is not an object of strings".into());
+        return Err(ArtifactError::NotAnObject);
     };
     let uri = obj.get("uri").map(String::as_str).unwrap_or("");
     let digest = obj.get("digest").map(String::as_str).unwrap_or("");
     if uri.is_empty() || digest.is_empty() {
-        return Err("needs non-empty `uri` and `digest`".into());
+        return Err(ArtifactError::Incomplete);
     }
-    parse_digest(digest).map_err(|e| e.to_string())?;
+    parse_digest(digest, Rules::CHAINS)?;
     let (alg, hex) = digest.split_once(':').unwrap_or((digest, ""));
     Ok(ResourceDescriptor {
         name: uri.to_owned(),
@@ -426,12 +449,12 @@ pub fn artifact_inputs(
                 if uri.is_empty() || digest.is_empty() {
                     Some("an input needs non-empty `uri` and `digest`".to_owned())
                 } else {
-                    match parse_digest(digest) {
+                    match parse_digest(digest, Rules::CHAINS) {
                         Ok((alg, hex)) => {
                             let d = ResourceDescriptor {
                                 name: name.to_owned(),
                                 uri: uri.to_owned(),
-                                digest: BTreeMap::from([(alg, hex)]),
+                                digest: BTreeMap::from([(alg.to_owned(), hex)]),
                                 ..ResourceDescriptor::default()
                             };
                             findings.push(Finding::new(

@@ -16,13 +16,14 @@ use serde_json::Value;
 use thiserror::Error;
 
 use super::model::{PipelineRun, TaskRun};
+use crate::kube::TektonKind;
 
 /// Errors reading a record. Each names the file and what to do.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The file could not be read.
-    #[error("cannot read record `{path}`: {source}")]
+    #[error("cannot read record `{path}`")]
     Read {
         /// File.
         path: PathBuf,
@@ -55,7 +56,7 @@ pub enum Error {
     },
     /// A Tekton version other than v1.
     #[error(
-        "record `{path}` is `{api_version}` {kind}: chainseal reads `tekton.dev/v1` only; export it as v1, e.g. `kubectl get {plural}.v1.tekton.dev NAME -o yaml`"
+        "record `{path}` is `{api_version}` {kind}: chainseal reads `tekton.dev/v1` only; export it as v1, e.g. `kubectl get {}.v1.tekton.dev NAME -o yaml`", .kind.resource_name()
     )]
     UnsupportedApiVersion {
         /// File.
@@ -63,9 +64,7 @@ pub enum Error {
         /// The apiVersion found.
         api_version: String,
         /// The kind found.
-        kind: String,
-        /// Plural resource name for the hint.
-        plural: &'static str,
+        kind: TektonKind,
     },
     /// A kind that is not a run.
     #[error(
@@ -87,7 +86,7 @@ pub enum Error {
         /// File.
         path: PathBuf,
         /// Kind.
-        kind: &'static str,
+        kind: TektonKind,
         /// Object name.
         name: String,
     },
@@ -97,7 +96,7 @@ pub enum Error {
         /// File.
         path: PathBuf,
         /// Kind.
-        kind: &'static str,
+        kind: TektonKind,
         /// Object name.
         name: String,
         /// JSON path of the bad field.
@@ -116,7 +115,7 @@ pub enum Error {
         /// How many.
         count: usize,
         /// `PipelineRun` or `TaskRun`.
-        kind: &'static str,
+        kind: TektonKind,
         /// Their names.
         names: String,
     },
@@ -134,21 +133,6 @@ pub enum Record {
         /// Its TaskRuns, in input order.
         children: Vec<TaskRun>,
     },
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    TaskRun,
-    PipelineRun,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::TaskRun => "TaskRun",
-            Kind::PipelineRun => "PipelineRun",
-        }
-    }
 }
 
 /// Load the run to attest from `paths`.
@@ -177,17 +161,17 @@ pub fn from_values(source: &str, values: Vec<Value>) -> Result<Record, Error> {
     assemble(objects)
 }
 
-fn assemble(objects: Vec<(PathBuf, Kind, Value)>) -> Result<Record, Error> {
+fn assemble(objects: Vec<(PathBuf, TektonKind, Value)>) -> Result<Record, Error> {
     let mut pipelineruns = Vec::new();
     let mut taskruns = Vec::new();
     for (path, kind, value) in objects {
         match kind {
-            Kind::PipelineRun => {
+            TektonKind::PipelineRun => {
                 let mut pr: PipelineRun = typed(&path, kind, &value)?;
                 pr.raw = value;
                 pipelineruns.push(pr);
             }
-            Kind::TaskRun => {
+            TektonKind::TaskRun => {
                 let mut tr: TaskRun = typed(&path, kind, &value)?;
                 tr.raw = value;
                 taskruns.push(tr);
@@ -199,7 +183,7 @@ fn assemble(objects: Vec<(PathBuf, Kind, Value)>) -> Result<Record, Error> {
         (0, 1) => Ok(Record::TaskRun(Box::new(taskruns.remove(0)))),
         (0, n) => Err(Error::Ambiguous {
             count: n,
-            kind: "TaskRun",
+            kind: TektonKind::TaskRun,
             names: names(taskruns.iter().map(|t| t.metadata.name.as_str())),
         }),
         (1, _) => Ok(Record::PipelineRun {
@@ -208,7 +192,7 @@ fn assemble(objects: Vec<(PathBuf, Kind, Value)>) -> Result<Record, Error> {
         }),
         (n, _) => Err(Error::Ambiguous {
             count: n,
-            kind: "PipelineRun",
+            kind: TektonKind::PipelineRun,
             names: names(pipelineruns.iter().map(|p| p.metadata.name.as_str())),
         }),
     }
@@ -258,7 +242,7 @@ fn flatten(
     path: &Path,
     index: usize,
     doc: Value,
-    out: &mut Vec<(PathBuf, Kind, Value)>,
+    out: &mut Vec<(PathBuf, TektonKind, Value)>,
 ) -> Result<(), Error> {
     let Some(obj) = doc.as_object() else {
         return Err(Error::NotAnObject {
@@ -277,11 +261,14 @@ fn flatten(
         }
         return Ok(());
     }
-    let resolved = match kind {
-        "TaskRun" => Kind::TaskRun,
-        "PipelineRun" => Kind::PipelineRun,
-        "" if api_version.is_empty() || api_version.starts_with("tekton.dev/") => shape_of(&doc),
-        _ => {
+    let resolved = match TektonKind::from_name(kind) {
+        Some(kind) => kind,
+        None if kind.is_empty()
+            && (api_version.is_empty() || api_version.starts_with("tekton.dev/")) =>
+        {
+            shape_of(&doc)
+        }
+        None => {
             return Err(Error::UnsupportedKind {
                 path: path.to_owned(),
                 api_version: api_version.to_owned(),
@@ -300,33 +287,29 @@ fn flatten(
         return Err(Error::UnsupportedApiVersion {
             path: path.to_owned(),
             api_version: api_version.to_owned(),
-            kind: resolved.name().to_owned(),
-            plural: match resolved {
-                Kind::TaskRun => "taskruns",
-                Kind::PipelineRun => "pipelineruns",
-            },
+            kind: resolved,
         });
     }
     out.push((path.to_owned(), resolved, doc));
     Ok(())
 }
 
-fn shape_of(doc: &Value) -> Kind {
+fn shape_of(doc: &Value) -> TektonKind {
     let has = |ptr: &str| doc.pointer(ptr).is_some_and(|v| !v.is_null());
     if has("/spec/pipelineRef")
         || has("/spec/pipelineSpec")
         || has("/status/pipelineSpec")
         || has("/status/childReferences")
     {
-        Kind::PipelineRun
+        TektonKind::PipelineRun
     } else {
-        Kind::TaskRun
+        TektonKind::TaskRun
     }
 }
 
 fn typed<T: serde::de::DeserializeOwned>(
     path: &Path,
-    kind: Kind,
+    kind: TektonKind,
     value: &Value,
 ) -> Result<T, Error> {
     let name = value
@@ -337,13 +320,13 @@ fn typed<T: serde::de::DeserializeOwned>(
     if value.get("status").is_none_or(Value::is_null) {
         return Err(Error::MissingStatus {
             path: path.to_owned(),
-            kind: kind.name(),
+            kind,
             name,
         });
     }
     serde_path_to_error::deserialize(value).map_err(|e| Error::Malformed {
         path: path.to_owned(),
-        kind: kind.name(),
+        kind,
         field: e.path().to_string(),
         message: e.inner().to_string(),
         name,

@@ -275,3 +275,57 @@ pub fn spec_params(spec: &Value) -> Vec<Param> {
         })
         .unwrap_or_default()
 }
+
+/// Whether a run (a TaskRun or PipelineRun object) has finished, as Tekton Chains'
+/// `IsDone()` decides: its `Succeeded` condition is `True` or `False` (failed runs
+/// count). `completionTime` is not consulted: Tekton sets it with the final condition,
+/// and a run with a final condition but no `completionTime` is finished (it is signed
+/// without `finishedOn`); a `completionTime` beside an `Unknown` or missing condition
+/// is not. The one definition, for the controller and the `finally`-Task reader alike.
+pub fn is_done(run: &Value) -> bool {
+    status_done(run.get("status"))
+}
+
+/// [`is_done`] from the run's `status` alone.
+pub fn status_done(status: Option<&Value>) -> bool {
+    status
+        .and_then(|s| s.get("conditions"))
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Succeeded"))
+        .is_some_and(|c| c["status"] == "True" || c["status"] == "False")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(status: Value) -> Value {
+        json!({ "status": status })
+    }
+
+    #[test]
+    fn done_means_a_final_succeeded_condition() {
+        let final_condition = |s: &str| json!([{"type": "Succeeded", "status": s}]);
+        let at = "2026-01-01T00:00:00Z";
+        for s in ["True", "False"] {
+            let with_time = run(json!({"conditions": final_condition(s), "completionTime": at}));
+            assert!(is_done(&with_time), "{s}");
+        }
+        // Done without completionTime (Chains' IsDone does not look at it).
+        assert!(is_done(&run(
+            json!({"conditions": final_condition("True")})
+        )));
+        // completionTime without a final condition: still running.
+        assert!(!is_done(&run(
+            json!({"conditions": final_condition("Unknown"), "completionTime": at})
+        )));
+        assert!(!is_done(&run(json!({"completionTime": at}))));
+        assert!(!is_done(&run(json!({
+            "conditions": [{"type": "Ready", "status": "True"}], "completionTime": at
+        }))));
+        assert!(!is_done(&json!({})));
+        assert!(!status_done(None));
+    }
+}

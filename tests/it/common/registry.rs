@@ -202,5 +202,5 @@ pub fn is_not_found(skopeo_stderr: &str) -> bool {
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
