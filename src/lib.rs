@@ -21,14 +21,18 @@
 //! * [`storage`] writes signed envelopes ([`storage::Storage`]): files, Tekton
 //!   annotations, OCI registries ([`oci`]), object stores, document DBs, Grafeas,
 //!   Archivista.
-//! * [`outputs`] reports where everything went (step outputs, JSON).
+//! * [`outputs`] reports where everything went (step outputs, dotenv, result files,
+//!   JSON).
 //!
 //! Front doors and their settings:
 //!
 //! * [`attest`] composes the pipeline for one build; [`cli`] and [`config`] describe
 //!   and validate the settings (flags and environment).
 //! * [`controller`] is the cluster controller (Tekton Chains' drop-in), on [`kube`].
-//! * [`verify`] checks envelopes, bundles and what a registry holds for an image.
+//! * [`verify`] checks envelopes, bundles and what a registry holds for an image:
+//!   [`verify::Request`] says what against what, [`verify::run`] reads and checks it,
+//!   and [`verify::Report`] holds each item's verdict and whether the whole passed
+//!   (`verify::outcome`: which predicate types count, when files or an image pass).
 //! * [`keygen`] makes key pairs.
 //!
 //! Shared pieces: [`http`] (Sigstore and OIDC exchanges with capped replies),
