@@ -27,7 +27,8 @@
 //!   annotations, OCI registries ([`oci`]), object stores, document DBs, Grafeas,
 //!   Archivista; [`storage::Factory`] makes them from [`storage::StorageTarget`]s and
 //!   [`storage::Settings`].
-//! * [`outputs`] reports where everything went (step outputs, JSON).
+//! * [`outputs`] reports where everything went (step outputs, dotenv, result files,
+//!   JSON).
 //!
 //! Front doors and their settings:
 //!
@@ -39,7 +40,10 @@
 //! * [`controller`] is the cluster controller (Tekton Chains' drop-in), on [`kube`]: it
 //!   translates `chains-config` into the same signer and storage settings and plans
 //!   each run for the same pipeline.
-//! * [`verify`] checks envelopes, bundles and what a registry holds for an image.
+//! * [`verify`] checks envelopes, bundles and what a registry holds for an image:
+//!   [`verify::Request`] says what against what, [`verify::run`] reads and checks it,
+//!   and [`verify::Report`] holds each item's verdict and whether the whole passed
+//!   (`verify::outcome`: which predicate types count, when files or an image pass).
 //! * [`keygen`] makes key pairs.
 //!
 //! Shared pieces: [`http`] (Sigstore and OIDC exchanges with capped replies),

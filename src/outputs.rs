@@ -11,13 +11,57 @@
 //! * `attestation-key`: the storage key; `stored`: every location.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
+use thiserror::Error;
 
 use crate::env_vars::EnvVars;
 use crate::provenance::Statement;
+use crate::record::ci::{Environment, Platform};
 use crate::storage::Stored;
+
+/// A report file that could not be written.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `$GITHUB_OUTPUT`.
+    #[error("cannot write the step outputs to `$GITHUB_OUTPUT` ({path})")]
+    StepOutputs {
+        /// The file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `$GITHUB_STEP_SUMMARY`.
+    #[error("cannot write the step summary to `$GITHUB_STEP_SUMMARY` ({path})")]
+    StepSummary {
+        /// The file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The GitLab dotenv report.
+    #[error("cannot write the dotenv report `{}` (`CHAINSEAL_DOTENV`)", path.display())]
+    Dotenv {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `CHAINSEAL_RESULT_LOCATIONS` or `CHAINSEAL_RESULT_SUBJECTS`.
+    #[error("cannot write the result file `{}`", path.display())]
+    ResultFile {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// The facts every output is made from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +233,67 @@ impl Report {
     }
 }
 
+/// Where the CI platform takes reports: GitHub's step outputs and (when
+/// `show_summary`) step summary, or GitLab's dotenv report at `dotenv`; nothing
+/// elsewhere.
+pub fn write_ci(
+    report: &Report,
+    env: &Environment,
+    show_summary: bool,
+    dotenv: &Path,
+) -> Result<(), Error> {
+    match env.detect() {
+        Platform::Github => {
+            if let Some(path) = env.get("GITHUB_OUTPUT") {
+                append(path.as_ref(), &report.github_outputs()).map_err(|source| {
+                    Error::StepOutputs {
+                        path: path.to_owned(),
+                        source,
+                    }
+                })?;
+            }
+            if show_summary && let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
+                append(path.as_ref(), &report.github_summary()).map_err(|source| {
+                    Error::StepSummary {
+                        path: path.to_owned(),
+                        source,
+                    }
+                })?;
+            }
+        }
+        Platform::Gitlab => {
+            std::fs::write(dotenv, report.dotenv()).map_err(|source| Error::Dotenv {
+                path: dotenv.to_owned(),
+                source,
+            })?;
+        }
+        Platform::Generic => {}
+    }
+    Ok(())
+}
+
+/// The result files (`CHAINSEAL_RESULT_LOCATIONS`, `CHAINSEAL_RESULT_SUBJECTS`),
+/// e.g. Tekton results: one location, or one `name@alg:hex` subject, per line.
+pub fn write_results(
+    report: &Report,
+    locations: Option<&Path>,
+    subjects: Option<&Path>,
+) -> Result<(), Error> {
+    let write = |path: &Path, lines: &[String]| {
+        std::fs::write(path, lines.join("\n")).map_err(|source| Error::ResultFile {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    if let Some(path) = locations {
+        write(path, &report.stored)?;
+    }
+    if let Some(path) = subjects {
+        write(path, &report.subjects)?;
+    }
+    Ok(())
+}
+
 /// Append `text` to the file `path` (GitHub's file commands are appended to).
 pub fn append(path: &Path, text: &str) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new()
@@ -213,6 +318,58 @@ mod tests {
             bundle_path: None,
             transparency: None,
         }
+    }
+
+    #[test]
+    fn ci_reports_go_where_the_platform_takes_them() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (outputs, summary, dotenv) = (
+            dir.path().join("out"),
+            dir.path().join("summary.md"),
+            dir.path().join("report.env"),
+        );
+        let env = |platform: &[(&str, &str)]| {
+            let mut vars: Vec<(String, String)> = platform
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            vars.push(("GITHUB_OUTPUT".into(), outputs.display().to_string()));
+            vars.push(("GITHUB_STEP_SUMMARY".into(), summary.display().to_string()));
+            Environment::capture(vars)
+        };
+        let r = report(&["a@sha256:1"]);
+        write_ci(&r, &env(&[]), true, &dotenv).expect("generic");
+        assert!(!outputs.exists() && !summary.exists() && !dotenv.exists());
+        write_ci(&r, &env(&[("GITHUB_ACTIONS", "true")]), false, &dotenv).expect("github");
+        assert!(outputs.exists() && !summary.exists() && !dotenv.exists());
+        write_ci(&r, &env(&[("GITLAB_CI", "true")]), true, &dotenv).expect("gitlab");
+        assert!(dotenv.exists() && !summary.exists());
+        let missing = dir.path().join("no/such/dir/report.env");
+        assert!(matches!(
+            write_ci(&r, &env(&[("GITLAB_CI", "true")]), true, &missing),
+            Err(Error::Dotenv { path, .. }) if path == missing
+        ));
+    }
+
+    #[test]
+    fn result_files_hold_one_line_each() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (locations, subjects) = (dir.path().join("loc"), dir.path().join("sub"));
+        let r = report(&["a@sha256:1", "b@sha256:2"]);
+        write_results(&r, Some(&locations), Some(&subjects)).expect("written");
+        assert_eq!(
+            std::fs::read_to_string(&subjects).expect("subjects"),
+            "a@sha256:1\nb@sha256:2"
+        );
+        assert!(
+            std::fs::read_to_string(&locations)
+                .expect("locations")
+                .starts_with("file: ")
+        );
+        assert!(matches!(
+            write_results(&r, Some(&dir.path().join("no/loc")), None),
+            Err(Error::ResultFile { .. })
+        ));
     }
 
     #[test]

@@ -7,10 +7,12 @@ use chainseal::attest::{self, Outcome};
 use chainseal::cli::{AttestArgs, Cli, Command, KeygenArgs, SignerArgs, VerifyArgs};
 use chainseal::config::{AttestConfig, OutputFormat};
 use chainseal::env_vars::EnvVars;
+use chainseal::error_text::joined;
 use chainseal::keygen;
-use chainseal::outputs::Report;
+use chainseal::outputs::{self, Report};
 use chainseal::signing::key::read_password;
-use chainseal::verify::{PredicateTypes, Verifier};
+use chainseal::verify::outcome::{Checked, Item};
+use chainseal::verify::{self, PredicateTypes, Verdict};
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(&cli.global.log_level)?;
@@ -118,66 +120,93 @@ fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            write_results(&cfg, &report)?;
-            write_ci_outputs(&cfg, &report).with_context(|| {
-                format!(
-                    "the attestation was stored ({}), but",
-                    report.stored.join(", ")
-                )
-            })?;
+            outputs::write_results(
+                &report,
+                cfg.result_locations.as_deref(),
+                cfg.result_subjects.as_deref(),
+            )?;
+            outputs::write_ci(&report, &cfg.env, cfg.show_summary, &cfg.dotenv).with_context(
+                || {
+                    format!(
+                        "the attestation was stored ({}), but",
+                        report.stored.join(", ")
+                    )
+                },
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// GitHub step outputs and summary, or the GitLab dotenv report, when running there.
-fn write_ci_outputs(cfg: &AttestConfig, report: &Report) -> anyhow::Result<()> {
-    use chainseal::record::ci::Platform;
-    match cfg.env.detect() {
-        Platform::Github => {
-            if let Some(path) = cfg.env.get(EnvVars::GITHUB_OUTPUT) {
-                chainseal::outputs::append(path.as_ref(), &report.github_outputs()).with_context(
-                    || format!("cannot write the step outputs to `$GITHUB_OUTPUT` ({path})"),
-                )?;
-            }
-            if cfg.show_summary
-                && let Some(path) = cfg.env.get(EnvVars::GITHUB_STEP_SUMMARY)
-            {
-                chainseal::outputs::append(path.as_ref(), &report.github_summary()).with_context(
-                    || format!("cannot write the step summary to `$GITHUB_STEP_SUMMARY` ({path})"),
-                )?;
-            }
-        }
-        Platform::Gitlab => {
-            std::fs::write(&cfg.dotenv, report.dotenv()).with_context(|| {
-                format!(
-                    "cannot write the dotenv report `{}` (`CHAINSEAL_DOTENV`)",
-                    cfg.dotenv.display()
-                )
-            })?;
-        }
-        Platform::Generic => {}
-    }
-    Ok(())
+fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let request = verify_request(args)?;
+    let report = runtime()?.block_on(verify::run(&request))?;
+    print_report(&report);
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
-/// The result files (`CHAINSEAL_RESULT_LOCATIONS`, `CHAINSEAL_RESULT_SUBJECTS`),
-/// e.g. Tekton results: one location, or one `name@alg:hex` subject, per line.
-fn write_results(cfg: &AttestConfig, report: &Report) -> anyhow::Result<()> {
-    let write = |path: &std::path::Path, lines: &[String]| {
-        std::fs::write(path, lines.join("\n"))
-            .with_context(|| format!("cannot write the result file `{}`", path.display()))
+/// The library's request from the flags and environment.
+fn verify_request(args: &VerifyArgs) -> anyhow::Result<verify::Request> {
+    let wanted = PredicateTypes::parse(args.predicate_type.as_deref())?;
+    let trust = verify::Trust::choose(
+        args.key.as_deref(),
+        args.certificate_identity.as_deref(),
+        args.certificate_oidc_issuer.as_deref(),
+        args.trusted_root.as_deref(),
+    )?;
+    let target = match &args.image {
+        Some(image) => verify::Target::Image {
+            image: image.clone(),
+            repository: args.repository.clone(),
+            registry: chainseal::config::registry_settings(&args.registry)?,
+        },
+        None => verify::Target::Files(args.files.clone()),
     };
-    if let Some(path) = &cfg.result_locations {
-        write(path, &report.stored)?;
-    }
-    if let Some(path) = &cfg.result_subjects {
-        write(path, &report.subjects)?;
-    }
-    Ok(())
+    Ok(verify::Request {
+        trust,
+        target,
+        wanted,
+    })
 }
 
-fn print_verified(location: &str, v: &chainseal::verify::Verified) {
+/// Each item on stdout (verified, skipped or FAILED), then the summary on stderr.
+fn print_report(report: &verify::Report) {
+    for item in &report.attestations {
+        print_item(item);
+    }
+    for o in &report.signatures {
+        match &o.result {
+            Ok(_) => println!("verified image signature {}", o.location),
+            Err(reason) => println!("FAILED image signature {}: {}", o.location, joined(reason)),
+        }
+    }
+    print_summary(report);
+}
+
+/// One attestation: what it says when it counted, else why not.
+fn print_item(item: &Item) {
+    let location = &item.location;
+    match &item.verdict {
+        Verdict::Counted { verified, signer } => {
+            print_verified(location, verified);
+            if let Some(signer) = signer {
+                println!(
+                    "  signer: {} (issuer {})",
+                    signer.identity,
+                    signer.issuer.as_deref().unwrap_or("?")
+                );
+            }
+        }
+        Verdict::Skipped(v) => println!("skipped {location} (predicate type {})", v.predicate_type),
+        Verdict::Failed(reason) => println!("FAILED {location}: {}", joined(reason)),
+    }
+}
+
+fn print_verified(location: &str, v: &verify::Verified) {
     println!("verified {location}");
     println!("  predicate type: {}", v.predicate_type);
     if let Some(id) = &v.builder_id {
@@ -188,231 +217,56 @@ fn print_verified(location: &str, v: &chainseal::verify::Verified) {
     }
 }
 
-/// Attestations counted against the wanted predicate types (`--type`): each
-/// printed as verified, skipped (another type) or FAILED.
-struct Tally<'a> {
-    wanted: &'a PredicateTypes,
-    verified: usize,
-    failed: usize,
-    /// Verified attestations of another type, and their types.
-    skipped: usize,
-    skipped_types: std::collections::BTreeSet<String>,
-}
-
-impl<'a> Tally<'a> {
-    fn new(wanted: &'a PredicateTypes) -> Self {
-        Self {
-            wanted,
-            verified: 0,
-            failed: 0,
-            skipped: 0,
-            skipped_types: Default::default(),
-        }
-    }
-
-    /// Print and count one outcome; the verified content when it counts.
-    fn add<'v>(
-        &mut self,
-        location: &str,
-        result: &'v Result<chainseal::verify::Verified, String>,
-    ) -> Option<&'v chainseal::verify::Verified> {
-        match result {
-            Ok(v) if !self.wanted.wants(&v.predicate_type) => {
-                println!("skipped {location} (predicate type {})", v.predicate_type);
-                self.skipped += 1;
-                self.skipped_types.insert(v.predicate_type.clone());
-                None
-            }
-            Ok(v) => {
-                self.verified += 1;
-                print_verified(location, v);
-                Some(v)
-            }
-            Err(reason) => {
-                self.failed += 1;
-                println!("FAILED {location}: {reason}");
-                None
-            }
-        }
-    }
-
-    /// ` of type …` for the summary line, unless every type counts.
-    fn of_type(&self) -> String {
-        match self.wanted {
-            PredicateTypes::Any => String::new(),
-            wanted => format!(" of type {}", wanted.describe()),
-        }
-    }
-
-    /// `, N skipped (another predicate type)` for the summary line.
-    fn skipped_note(&self) -> String {
-        if self.skipped == 0 {
-            String::new()
-        } else {
-            format!(", {} skipped (another predicate type)", self.skipped)
-        }
-    }
-
-    /// Why nothing counted, naming the types found and the flag.
-    fn none_counted(&self, what: &str) {
-        let found = if self.skipped_types.is_empty() {
-            "none".to_owned()
-        } else {
-            self.skipped_types
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        eprintln!(
-            "no {what} of type {} verified (verified but of another type: {found}): set `--type` (`CHAINSEAL_VERIFY_TYPE`) to the predicate type to check, or `--type any`",
-            self.wanted.describe()
-        );
-    }
-}
-
-fn verify_image(
-    args: &VerifyArgs,
-    verifier: &Verifier,
-    image: &str,
-    wanted: &PredicateTypes,
-) -> anyhow::Result<ExitCode> {
-    let settings = chainseal::config::registry_settings(&args.registry)?;
-    let registry = chainseal::oci::Registry::new(&settings)?;
-    let repository = args
-        .repository
-        .as_deref()
-        .map(|r| r.trim_start_matches("oci://"));
-    let found = runtime()?.block_on(verifier.verify_image(&registry, image, repository))?;
-    let mut tally = Tally::new(wanted);
-    for o in &found.attestations {
-        tally.add(&o.location, &o.result);
-    }
-    let mut signed = 0usize;
-    for o in &found.signatures {
-        match &o.result {
-            Ok(_) => {
-                signed += 1;
-                println!("verified image signature {}", o.location);
-            }
-            Err(reason) => println!("FAILED image signature {}: {reason}", o.location),
-        }
-    }
-    eprintln!(
-        "{image}: {} attestation(s) verified{}{}, {signed} image signature(s) verified; {} item(s) rejected",
-        tally.verified,
-        tally.of_type(),
-        tally.skipped_note(),
-        found
-            .attestations
-            .iter()
-            .chain(&found.signatures)
-            .filter(|o| o.result.is_err())
-            .count()
-    );
-    Ok(if tally.verified > 0 {
-        ExitCode::SUCCESS
-    } else {
-        tally.none_counted(&format!("attestation for {image}"));
-        ExitCode::from(1)
-    })
-}
-
-/// The exit status of a file verification: 1 when anything failed or nothing of
-/// the wanted types verified.
-fn files_outcome(tally: &Tally<'_>, what: &str) -> ExitCode {
-    eprintln!(
-        "{} {what}(s) verified, {} rejected{}",
-        tally.verified,
-        tally.failed,
-        tally.skipped_note()
-    );
-    if tally.failed > 0 {
-        return ExitCode::from(1);
-    }
-    if tally.verified == 0 {
-        tally.none_counted(what);
-        return ExitCode::from(1);
-    }
-    ExitCode::SUCCESS
-}
-
-/// `verify --certificate-identity`: keyless Sigstore bundles against a trust root.
-fn verify_keyless(
-    args: &VerifyArgs,
-    identity: &str,
-    wanted: &PredicateTypes,
-) -> anyhow::Result<ExitCode> {
-    use chainseal::verify::keyless::{Identity, TrustedRoot, verify_bundle};
-    let path = args.trusted_root.as_ref().context(
-        "keyless verification needs `CHAINSEAL_TRUSTED_ROOT` (`--trusted-root`): the `trusted_root.json` of the Sigstore deployment that signed (for the public-good instance: `sigstore-python trust-root`, `cosign trusted-root create`, or the TUF repository's `trusted_root.json`)",
-    )?;
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    let root = TrustedRoot::from_json(&bytes)
-        .map_err(|e| anyhow::anyhow!("`{}` is not a usable trusted root: {e}", path.display()))?;
-    let expected = Identity {
-        identity: identity.to_owned(),
-        issuer: args.certificate_oidc_issuer.clone().unwrap_or_default(),
+/// The counts, and why nothing counted when that is why it failed.
+fn print_summary(report: &verify::Report) {
+    let skipped = match report.skipped() {
+        0 => String::new(),
+        n => format!(", {n} skipped (another predicate type)"),
     };
-    if let Some(image) = &args.image {
-        return verify_image(args, &Verifier::keyless(root, expected), image, wanted);
-    }
-    // Malformed input is an error (exit 2) before anything is verified.
-    let mut bundles = Vec::new();
-    for file in &args.files {
-        let bundle =
-            std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
-        chainseal::envelope::bundle::envelope(&bundle).map_err(|e| {
-            anyhow::anyhow!(
-                "`{}` is not a Sigstore bundle with a DSSE envelope ({}): keyless verification takes `.sigstore.json` bundles",
-                file.display(),
-                chainseal::error_text::joined(&e)
-            )
-        })?;
-        bundles.push((file.display().to_string(), bundle));
-    }
-    let mut tally = Tally::new(wanted);
-    for (location, bundle) in &bundles {
-        let result = verify_bundle(bundle, &root, &expected);
-        let (verified, chain) = match result {
-            Ok((v, chain)) => (Ok(v), Some(chain)),
-            Err(e) => (Err(e), None),
-        };
-        if let (Some(_), Some(chain)) = (tally.add(location, &verified), chain) {
-            println!(
-                "  signer: {} (issuer {})",
-                chain.identity,
-                chain.issuer.as_deref().unwrap_or("?")
+    let what = match &report.checked {
+        Checked::Image(image) => {
+            let of_type = match &report.wanted {
+                PredicateTypes::Any => String::new(),
+                wanted => format!(" of type {}", wanted.describe()),
+            };
+            eprintln!(
+                "{image}: {} attestation(s) verified{of_type}{skipped}, {} image signature(s) verified; {} item(s) rejected",
+                report.counted(),
+                report.signatures_verified(),
+                report.rejected()
             );
+            format!("attestation for {image}")
         }
+        Checked::Envelopes | Checked::Bundles => {
+            let what = match report.checked {
+                Checked::Bundles => "bundle",
+                _ => "envelope",
+            };
+            eprintln!(
+                "{} {what}(s) verified, {} rejected{skipped}",
+                report.counted(),
+                report.failed()
+            );
+            what.to_owned()
+        }
+    };
+    if report.nothing_counted() {
+        print_nothing_counted(report, &what);
     }
-    Ok(files_outcome(&tally, "bundle"))
 }
 
-fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let wanted = PredicateTypes::parse(args.predicate_type.as_deref())?;
-    if let Some(identity) = &args.certificate_identity {
-        return verify_keyless(args, identity, &wanted);
-    }
-    let key = args.key.as_ref().context(
-        "set `CHAINSEAL_VERIFY_KEY` (`--key`), or `--certificate-identity` for keyless bundles",
-    )?;
-    let verifier = Verifier::from_pem_file(key)?;
-    if let Some(image) = &args.image {
-        return verify_image(args, &verifier, image, &wanted);
-    }
-    // Every file is read first: malformed input is an error (exit 2) whatever the
-    // other files hold.
-    let outcomes = args
-        .files
-        .iter()
-        .map(|file| verifier.verify_file(file))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut tally = Tally::new(&wanted);
-    for outcome in outcomes.iter().flatten() {
-        tally.add(&outcome.location, &outcome.result);
-    }
-    Ok(files_outcome(&tally, "envelope"))
+/// Why nothing counted, naming the types found and the flag.
+fn print_nothing_counted(report: &verify::Report, what: &str) {
+    let found = report.skipped_types().into_iter().collect::<Vec<_>>();
+    let found = if found.is_empty() {
+        "none".to_owned()
+    } else {
+        found.join(", ")
+    };
+    eprintln!(
+        "no {what} of type {} verified (verified but of another type: {found}): set `--type` (`CHAINSEAL_VERIFY_TYPE`) to the predicate type to check, or `--type any`",
+        report.wanted.describe()
+    );
 }
 
 fn public_key(args: SignerArgs) -> anyhow::Result<ExitCode> {

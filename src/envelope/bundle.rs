@@ -85,12 +85,6 @@ pub enum BundleError {
 
 /// The error and its causes as one line, for callers that still keep messages
 /// (`verify`).
-impl From<BundleError> for String {
-    fn from(e: BundleError) -> Self {
-        crate::error_text::joined(&e)
-    }
-}
-
 /// The DSSE envelope inside a bundle (any v0.x media type), or why there is none.
 pub fn envelope(bundle: &[u8]) -> Result<Envelope, BundleError> {
     let value: Value = serde_json::from_slice(bundle).map_err(BundleError::NotJson)?;

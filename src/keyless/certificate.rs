@@ -41,12 +41,6 @@ pub enum ChainError {
 
 /// The error and its causes as one line, for callers that still keep messages
 /// (`verify::keyless`).
-impl From<ChainError> for String {
-    fn from(e: ChainError) -> Self {
-        crate::error_text::joined(&e)
-    }
-}
-
 /// A leaf certificate and the certificates that chain it to a root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateChain {

@@ -3,15 +3,26 @@
 //! Signatures are checked before the payload is parsed, and only the verified bytes
 //! are parsed (DSSE `protocol.md`). `keyid` hints are ignored: every signature is
 //! tried against the key.
+//!
+//! [`request`] runs a whole `verify` (files or an image, with a key or keyless) and
+//! [`outcome`] judges it: which items count, and whether it passed. [`keyless`] checks
+//! Sigstore bundles against a trusted root; [`registry`] what a registry holds for an
+//! image. Malformed input is an [`Error`](enum@Error) (exit status 2); an item that does not
+//! verify is a [`Rejection`] recorded in the [`Report`] (exit status 1).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sigstore::crypto::{CosignVerificationKey, Signature};
+use thiserror::Error;
 
 pub mod keyless;
+pub mod outcome;
 pub mod registry;
-use thiserror::Error;
+pub mod request;
+
+pub use outcome::{Report, Verdict};
+pub use request::{Request, Target, Trust, run};
 
 use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 
@@ -19,8 +30,8 @@ use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The key or an input file could not be read.
-    #[error("cannot read `{path}`: {source}")]
+    /// The key, the trusted root or an input file could not be read.
+    #[error("cannot read `{}`", path.display())]
     Read {
         /// File.
         path: PathBuf,
@@ -29,13 +40,48 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The key is not a usable public key.
-    #[error("`{path}` is not a PEM public key (`-----BEGIN PUBLIC KEY-----`): {reason}")]
+    #[error("`{}` is not a PEM public key (`-----BEGIN PUBLIC KEY-----`)", path.display())]
     Key {
         /// File.
         path: PathBuf,
-        /// Why.
-        reason: String,
+        /// Cause.
+        #[source]
+        source: sigstore::errors::SigstoreError,
     },
+    /// Neither a key nor a keyless identity was given.
+    #[error(
+        "set `CHAINSEAL_VERIFY_KEY` (`--key`), or `--certificate-identity` for keyless bundles"
+    )]
+    MissingKey,
+    /// Keyless verification without a trusted root.
+    #[error(
+        "keyless verification needs `CHAINSEAL_TRUSTED_ROOT` (`--trusted-root`): the `trusted_root.json` of the Sigstore deployment that signed (for the public-good instance: `sigstore-python trust-root`, `cosign trusted-root create`, or the TUF repository's `trusted_root.json`)"
+    )]
+    MissingTrustedRoot,
+    /// The trusted root cannot be used.
+    #[error("`{}` is not a usable trusted root", path.display())]
+    TrustedRoot {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: keyless::Error,
+    },
+    /// A keyless input that is not a Sigstore bundle with a DSSE envelope.
+    #[error(
+        "`{}` is not a Sigstore bundle with a DSSE envelope (keyless verification takes `.sigstore.json` bundles)",
+        path.display()
+    )]
+    NotBundle {
+        /// File.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        reason: crate::envelope::bundle::BundleError,
+    },
+    /// The registry could not be reached or read (`--image`).
+    #[error(transparent)]
+    Registry(#[from] crate::oci::Error),
     /// An input that holds no envelopes.
     #[error(
         "`{0}` holds no DSSE envelope: give a DSSE envelope as JSON, or `.intoto.jsonl` with one envelope per line"
@@ -43,17 +89,66 @@ pub enum Error {
     Empty(PathBuf),
     /// An input (or one line of it) that is not a DSSE envelope.
     #[error(
-        "`{location}` is not a DSSE envelope ({reason}): give a DSSE envelope as JSON, or `.intoto.jsonl` with one envelope per line (Sigstore bundles with `--certificate-identity`)"
+        "`{location}` is not a DSSE envelope (give a DSSE envelope as JSON, or `.intoto.jsonl` with one envelope per line; Sigstore bundles with `--certificate-identity`)"
     )]
     Malformed {
         /// `file` or `file:line`.
         location: String,
         /// Why it does not parse.
-        reason: String,
+        #[source]
+        source: serde_json::Error,
     },
     /// A `--type` that is neither a known short name nor a URI.
     #[error("invalid `CHAINSEAL_VERIFY_TYPE` (`--type`) `{0}`: use a predicate type URI, one of cosign's short names ({names}), or `any`", names = SHORT_NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))]
     PredicateType(String),
+}
+
+/// Why a verified envelope's payload is not a usable in-toto Statement.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StatementError {
+    /// Another payload type than in-toto's.
+    #[error("payload type is `{0}`, expected `{IN_TOTO_PAYLOAD_TYPE}`")]
+    PayloadType(String),
+    /// The payload is not JSON.
+    #[error("the signed payload is not JSON")]
+    NotJson(#[source] serde_json::Error),
+    /// The payload's `_type` is not an in-toto Statement's.
+    #[error("the payload is not an in-toto Statement (`_type` is `{0}`)")]
+    NotStatement(String),
+    /// No `predicateType`.
+    #[error("the Statement has no predicateType")]
+    NoPredicateType,
+    /// A subject without digests.
+    #[error("subject `{0}` has no digest")]
+    SubjectWithoutDigest(String),
+}
+
+/// Why one envelope, bundle or registry item failed verification (a rejected item,
+/// exit status 1, unlike [`Error`](enum@Error)).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// A keyless verifier was given a bare envelope.
+    #[error(
+        "keyless verification needs the certificate and the log entry, not a bare envelope: verify the Sigstore bundle"
+    )]
+    BareEnvelope,
+    /// The envelope carries no signatures.
+    #[error("the envelope has no signatures")]
+    NoSignatures,
+    /// None of the envelope's signatures verifies with the key.
+    #[error("no signature verifies with this key ({0} tried)")]
+    NoSignatureVerifies(usize),
+    /// Signed, but not a usable in-toto Statement.
+    #[error(transparent)]
+    Statement(#[from] StatementError),
+    /// A keyless bundle that does not verify against the trusted root.
+    #[error(transparent)]
+    Keyless(#[from] keyless::Error),
+    /// A registry item that does not verify or is not about the image.
+    #[error(transparent)]
+    Registry(#[from] registry::Error),
 }
 
 /// The predicate types counted when `--type` is not set: SLSA provenance.
@@ -188,7 +283,7 @@ pub struct Outcome {
     /// Where: `file` or `file:line`.
     pub location: String,
     /// Verified content, or why it failed.
-    pub result: Result<Verified, String>,
+    pub result: Result<Verified, Rejection>,
 }
 
 impl Verifier {
@@ -198,9 +293,9 @@ impl Verifier {
             path: path.to_owned(),
             source,
         })?;
-        let key = CosignVerificationKey::try_from_pem(&pem).map_err(|e| Error::Key {
+        let key = CosignVerificationKey::try_from_pem(&pem).map_err(|source| Error::Key {
             path: path.to_owned(),
-            reason: e.to_string(),
+            source,
         })?;
         Ok(Self {
             check: Check::Key(key),
@@ -217,12 +312,12 @@ impl Verifier {
 
     /// Verify one envelope with the key (a keyless verifier needs the certificate and
     /// log entry too: [`keyless::verify_bundle`]).
-    pub fn verify(&self, envelope: &Envelope) -> Result<Verified, String> {
+    pub fn verify(&self, envelope: &Envelope) -> Result<Verified, Rejection> {
         let Check::Key(key) = &self.check else {
-            return Err("keyless verification needs the certificate and the log entry, not a bare envelope: verify the Sigstore bundle".into());
+            return Err(Rejection::BareEnvelope);
         };
         if envelope.signatures.is_empty() {
-            return Err("the envelope has no signatures".into());
+            return Err(Rejection::NoSignatures);
         }
         let pae = envelope.pae();
         let valid = envelope
@@ -230,12 +325,9 @@ impl Verifier {
             .iter()
             .any(|s| key.verify_signature(Signature::Raw(&s.sig), &pae).is_ok());
         if !valid {
-            return Err(format!(
-                "no signature verifies with this key ({} tried)",
-                envelope.signatures.len()
-            ));
+            return Err(Rejection::NoSignatureVerifies(envelope.signatures.len()));
         }
-        read_payload(envelope)
+        Ok(read_payload(envelope)?)
     }
 
     /// Verify every envelope in a file (one JSON envelope, or JSON Lines).
@@ -264,9 +356,9 @@ fn read_envelopes(path: &Path, text: &str) -> Result<Vec<(String, Envelope)>, Er
     if let Ok(value) = serde_json::from_str::<Value>(text) {
         return match serde_json::from_value::<Envelope>(value) {
             Ok(env) => Ok(vec![(shown, env)]),
-            Err(e) => Err(Error::Malformed {
+            Err(source) => Err(Error::Malformed {
                 location: shown,
-                reason: e.to_string(),
+                source,
             }),
         };
     }
@@ -278,10 +370,7 @@ fn read_envelopes(path: &Path, text: &str) -> Result<Vec<(String, Envelope)>, Er
             let location = format!("{shown}:{}", i + 1);
             match serde_json::from_str::<Envelope>(line) {
                 Ok(env) => Ok((location, env)),
-                Err(e) => Err(Error::Malformed {
-                    location,
-                    reason: e.to_string(),
-                }),
+                Err(source) => Err(Error::Malformed { location, source }),
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -292,29 +381,25 @@ fn read_envelopes(path: &Path, text: &str) -> Result<Vec<(String, Envelope)>, Er
 }
 
 /// The verified envelope's in-toto Statement (only called once a signature verified).
-fn read_payload(envelope: &Envelope) -> Result<Verified, String> {
+fn read_payload(envelope: &Envelope) -> Result<Verified, StatementError> {
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
-        return Err(format!(
-            "payload type is `{}`, expected `{IN_TOTO_PAYLOAD_TYPE}`",
-            envelope.payload_type
-        ));
+        return Err(StatementError::PayloadType(envelope.payload_type.clone()));
     }
-    let statement: Value = serde_json::from_slice(&envelope.payload)
-        .map_err(|e| format!("the signed payload is not JSON: {e}"))?;
+    let statement: Value =
+        serde_json::from_slice(&envelope.payload).map_err(StatementError::NotJson)?;
     read_statement(&statement)
 }
 
-fn read_statement(statement: &Value) -> Result<Verified, String> {
+/// The predicate type, subjects and builder id of an in-toto Statement.
+fn read_statement(statement: &Value) -> Result<Verified, StatementError> {
     let statement_type = statement.get("_type").and_then(Value::as_str).unwrap_or("");
     if !statement_type.starts_with("https://in-toto.io/Statement/") {
-        return Err(format!(
-            "the payload is not an in-toto Statement (`_type` is `{statement_type}`)"
-        ));
+        return Err(StatementError::NotStatement(statement_type.to_owned()));
     }
     let predicate_type = statement
         .get("predicateType")
         .and_then(Value::as_str)
-        .ok_or("the Statement has no predicateType")?
+        .ok_or(StatementError::NoPredicateType)?
         .to_owned();
     let mut subjects = Vec::new();
     for s in statement
@@ -336,7 +421,7 @@ fn read_statement(statement: &Value) -> Result<Verified, String> {
             .map(|(alg, hex)| format!("{alg}:{}", hex.as_str().unwrap_or("")))
             .collect();
         if digests.is_empty() {
-            return Err(format!("subject `{name}` has no digest"));
+            return Err(StatementError::SubjectWithoutDigest(name));
         }
         subjects.push((name, digests));
     }

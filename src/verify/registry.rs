@@ -8,11 +8,49 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use sigstore::crypto::Signature;
+use thiserror::Error;
 
-use super::{Check, Outcome, Verified, Verifier, keyless};
+use super::{Check, Outcome, Rejection, StatementError, Verified, Verifier, keyless};
 use crate::envelope::{Envelope, bundle};
 use crate::oci::{self, Registry, cosign, referrers};
 use crate::provenance::simplesigning;
+
+/// Why an item a registry holds for an image does not verify with a key, or is not
+/// about the image.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A cosign `.att` layer that is not a DSSE envelope.
+    #[error("the layer is not a DSSE envelope")]
+    LayerNotEnvelope(#[source] serde_json::Error),
+    /// A referrer that is not a Sigstore bundle with a DSSE envelope
+    /// (`envelope::bundle`'s reason).
+    #[error(transparent)]
+    NotBundle(crate::envelope::bundle::BundleError),
+    /// A `.sig` layer of another media type than simple signing's.
+    #[error("unexpected layer media type `{0}`")]
+    MediaType(String),
+    /// A `.sig` layer without cosign's signature annotation.
+    #[error("the layer has no signature annotation")]
+    NoSignatureAnnotation,
+    /// The signature annotation is not base64.
+    #[error("the signature annotation is not base64")]
+    SignatureNotBase64(#[source] base64::DecodeError),
+    /// The `.sig` signature does not verify with the key.
+    #[error("the signature does not verify with this key")]
+    SignatureMismatch,
+    /// The simple-signing payload signs another image.
+    #[error("the payload signs `{claimed}`, not {digest}")]
+    OtherImage {
+        /// The digest the payload names.
+        claimed: String,
+        /// The image's digest.
+        digest: String,
+    },
+    /// A verified attestation about other subjects than the image.
+    #[error("verified, but its subjects do not include {0}")]
+    NotAboutImage(String),
+}
 
 /// What was found for an image.
 #[derive(Debug, Default)]
@@ -51,12 +89,13 @@ impl Verifier {
             let location = format!("{att_tag} layer {}", layer.digest);
             let result = match &self.check {
                 Check::Key(_) => serde_json::from_slice::<Envelope>(&layer.blob)
-                    .map_err(|e| format!("the layer is not a DSSE envelope: {e}"))
+                    .map_err(|e| Error::LayerNotEnvelope(e).into())
                     .and_then(|env| self.verify(&env)),
                 Check::Keyless(k) => {
                     keyless::bundle_from_cosign_layer(&layer.blob, &layer.annotations)
                         .and_then(|b| keyless::verify_bundle(&b, &k.0, &k.1))
                         .map(|(v, _)| v)
+                        .map_err(Rejection::from)
                 }
             }
             .and_then(|v| names_digest(v, &digest));
@@ -66,9 +105,11 @@ impl Verifier {
             let location = format!("referrer {referrer}");
             let result = match &self.check {
                 Check::Key(_) => bundle::envelope(&blob)
-                    .map_err(String::from)
+                    .map_err(|e| Error::NotBundle(e).into())
                     .and_then(|env| self.verify(&env)),
-                Check::Keyless(k) => keyless::verify_bundle(&blob, &k.0, &k.1).map(|(v, _)| v),
+                Check::Keyless(k) => keyless::verify_bundle(&blob, &k.0, &k.1)
+                    .map(|(v, _)| v)
+                    .map_err(Rejection::from),
             }
             .and_then(|v| names_digest(v, &digest));
             // cosign 3 image signatures are bundles too: count them as signatures.
@@ -102,30 +143,28 @@ fn verify_simple_signing(
     key: &sigstore::crypto::CosignVerificationKey,
     layer: &cosign::ReadLayer,
     digest: &str,
-) -> Result<Verified, String> {
+) -> Result<Verified, Rejection> {
     if layer.media_type != simplesigning::MEDIA_TYPE {
-        return Err(format!(
-            "unexpected layer media type `{}`",
-            layer.media_type
-        ));
+        return Err(Error::MediaType(layer.media_type.clone()).into());
     }
     let sig = layer
         .annotations
         .get(cosign::SIGNATURE)
-        .ok_or("the layer has no signature annotation")?;
-    let sig = STANDARD
-        .decode(sig)
-        .map_err(|e| format!("the signature annotation is not base64: {e}"))?;
+        .ok_or(Error::NoSignatureAnnotation)?;
+    let sig = STANDARD.decode(sig).map_err(Error::SignatureNotBase64)?;
     key.verify_signature(Signature::Raw(&sig), &layer.blob)
-        .map_err(|_| "the signature does not verify with this key".to_owned())?;
-    let payload: Value = serde_json::from_slice(&layer.blob)
-        .map_err(|e| format!("the signed payload is not JSON: {e}"))?;
+        .map_err(|_| Error::SignatureMismatch)?;
+    let payload: Value = serde_json::from_slice(&layer.blob).map_err(StatementError::NotJson)?;
     let claimed = payload
         .pointer("/critical/image/docker-manifest-digest")
         .and_then(Value::as_str)
         .unwrap_or_default();
     if claimed != digest {
-        return Err(format!("the payload signs `{claimed}`, not {digest}"));
+        return Err(Error::OtherImage {
+            claimed: claimed.to_owned(),
+            digest: digest.to_owned(),
+        }
+        .into());
     }
     let name = payload
         .pointer("/critical/identity/docker-reference")
@@ -140,16 +179,14 @@ fn verify_simple_signing(
 }
 
 /// A verified attestation whose subjects must include `digest` (`sha256:<hex>`).
-fn names_digest(v: Verified, digest: &str) -> Result<Verified, String> {
+fn names_digest(v: Verified, digest: &str) -> Result<Verified, Rejection> {
     if v.subjects
         .iter()
         .any(|(_, ds)| ds.iter().any(|d| d == digest))
     {
         Ok(v)
     } else {
-        Err(format!(
-            "verified, but its subjects do not include {digest}"
-        ))
+        Err(Error::NotAboutImage(digest.to_owned()).into())
     }
 }
 
@@ -165,6 +202,9 @@ mod tests {
             builder_id: None,
         };
         assert!(names_digest(v.clone(), "sha256:aa").is_ok());
-        assert!(names_digest(v, "sha256:bb").is_err());
+        assert!(matches!(
+            names_digest(v, "sha256:bb"),
+            Err(Rejection::Registry(Error::NotAboutImage(d))) if d == "sha256:bb"
+        ));
     }
 }

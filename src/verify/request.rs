@@ -1,0 +1,269 @@
+//! What `verify` is asked to check, and running it: the trust (a public key, or a
+//! trusted root and the identity a certificate must name), the target (files or an
+//! image in a registry) and the predicate types that count.
+//!
+//! Every input is read and parsed before anything is verified: malformed input is an
+//! [`Error`](enum@Error) (exit status 2) whatever the other inputs hold; items that do not verify
+//! are recorded in the [`Report`] (exit status 1).
+
+use std::path::{Path, PathBuf};
+
+use super::keyless::{Identity, TrustedRoot, verify_bundle};
+use super::outcome::{Checked, Report, Signer};
+use super::{Error, PredicateTypes, Verifier};
+use crate::oci;
+
+/// What signatures are checked against.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// A PEM public key file.
+    Key(PathBuf),
+    /// Keyless: certificates chaining to this `trusted_root.json`, naming `identity`.
+    Keyless {
+        /// The identity and issuer the certificate must name.
+        identity: Identity,
+        /// The Sigstore trusted root file.
+        trusted_root: PathBuf,
+    },
+}
+
+impl Trust {
+    /// Keyless when a certificate identity is given (the trusted root is then
+    /// required; an unset issuer must match an empty one), else the key (required).
+    pub fn choose(
+        key: Option<&Path>,
+        identity: Option<&str>,
+        issuer: Option<&str>,
+        trusted_root: Option<&Path>,
+    ) -> Result<Self, Error> {
+        if let Some(identity) = identity {
+            let trusted_root = trusted_root.ok_or(Error::MissingTrustedRoot)?;
+            return Ok(Self::Keyless {
+                identity: Identity {
+                    identity: identity.to_owned(),
+                    issuer: issuer.unwrap_or_default().to_owned(),
+                },
+                trusted_root: trusted_root.to_owned(),
+            });
+        }
+        Ok(Self::Key(key.ok_or(Error::MissingKey)?.to_owned()))
+    }
+}
+
+/// What is verified.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Envelope files (`--key`: DSSE JSON or `.intoto.jsonl`) or Sigstore bundles
+    /// (keyless).
+    Files(Vec<PathBuf>),
+    /// What a registry holds for an image.
+    Image {
+        /// `<repository>@sha256:<hex>`.
+        image: String,
+        /// Where the cosign tags were stored (`oci://<registry>/<repository>` or
+        /// without the scheme), when not beside the image.
+        repository: Option<String>,
+        /// How to reach the registry.
+        registry: oci::Settings,
+    },
+}
+
+/// One verification.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// What signatures are checked against.
+    pub trust: Trust,
+    /// What is verified.
+    pub target: Target,
+    /// The predicate types that count.
+    pub wanted: PredicateTypes,
+}
+
+/// Run a verification: load the trust, read every input, verify each item and
+/// judge it against the wanted types.
+pub async fn run(request: &Request) -> Result<Report, Error> {
+    let wanted = request.wanted.clone();
+    let verifier = match &request.trust {
+        Trust::Key(path) => Verifier::from_pem_file(path)?,
+        Trust::Keyless {
+            identity,
+            trusted_root,
+        } => {
+            let root = read_trusted_root(trusted_root)?;
+            if let Target::Files(files) = &request.target {
+                return keyless_files(&root, identity, files, wanted);
+            }
+            Verifier::keyless(root, identity.clone())
+        }
+    };
+    match &request.target {
+        Target::Files(files) => key_files(&verifier, files, wanted),
+        Target::Image {
+            image: name,
+            repository,
+            registry,
+        } => {
+            let repository = repository.as_deref().map(cosign_repository);
+            image(&verifier, name, repository, registry, wanted).await
+        }
+    }
+}
+
+/// The repository of `--repository`, without the `oci://` of storage settings.
+fn cosign_repository(repository: &str) -> &str {
+    repository.trim_start_matches("oci://")
+}
+
+/// Everything stored for `name` (`<repository>@sha256:<hex>`).
+async fn image(
+    verifier: &Verifier,
+    name: &str,
+    repository: Option<&str>,
+    registry: &oci::Settings,
+    wanted: PredicateTypes,
+) -> Result<Report, Error> {
+    let registry = oci::Registry::new(registry)?;
+    let found = verifier.verify_image(&registry, name, repository).await?;
+    let mut report = Report::new(Checked::Image(name.to_owned()), wanted);
+    for o in found.attestations {
+        report.add(o.location, o.result.map(|v| (v, None)));
+    }
+    report.signatures = found.signatures;
+    Ok(report)
+}
+
+/// DSSE envelope files, every file read and parsed before any signature is checked.
+fn key_files(
+    verifier: &Verifier,
+    files: &[PathBuf],
+    wanted: PredicateTypes,
+) -> Result<Report, Error> {
+    let outcomes = files
+        .iter()
+        .map(|file| verifier.verify_file(file))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut report = Report::new(Checked::Envelopes, wanted);
+    for o in outcomes.into_iter().flatten() {
+        report.add(o.location, o.result.map(|v| (v, None)));
+    }
+    Ok(report)
+}
+
+/// The trusted root file.
+fn read_trusted_root(path: &Path) -> Result<TrustedRoot, Error> {
+    let bytes = read(path)?;
+    TrustedRoot::from_json(&bytes).map_err(|source| Error::TrustedRoot {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Keyless bundle files, every file read and checked to be a bundle with an
+/// envelope before any is verified.
+fn keyless_files(
+    root: &TrustedRoot,
+    identity: &Identity,
+    files: &[PathBuf],
+    wanted: PredicateTypes,
+) -> Result<Report, Error> {
+    let mut bundles = Vec::new();
+    for file in files {
+        let bundle = read(file)?;
+        crate::envelope::bundle::envelope(&bundle).map_err(|reason| Error::NotBundle {
+            path: file.clone(),
+            reason,
+        })?;
+        bundles.push((file.display().to_string(), bundle));
+    }
+    let mut report = Report::new(Checked::Bundles, wanted);
+    for (location, bundle) in bundles {
+        let result = verify_bundle(&bundle, root, identity).map(|(v, chain)| {
+            let signer = Signer {
+                identity: chain.identity,
+                issuer: chain.issuer,
+            };
+            (v, Some(signer))
+        });
+        report.add(location, result.map_err(Into::into));
+    }
+    Ok(report)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{Rejection, Verdict};
+
+    #[test]
+    fn an_identity_chooses_keyless_and_needs_a_trusted_root() {
+        let (key, root) = (Path::new("k.pub"), Path::new("root.json"));
+        assert!(matches!(
+            Trust::choose(Some(key), Some("me@example.com"), None, Some(root)),
+            Ok(Trust::Keyless { identity, trusted_root })
+                if identity.identity == "me@example.com" && identity.issuer.is_empty()
+                    && trusted_root == root
+        ));
+        assert!(matches!(
+            Trust::choose(Some(key), Some("me@example.com"), Some("https://i"), None),
+            Err(Error::MissingTrustedRoot)
+        ));
+        assert!(matches!(
+            Trust::choose(Some(key), None, Some("https://i"), Some(root)),
+            Ok(Trust::Key(k)) if k == key
+        ));
+        assert!(matches!(
+            Trust::choose(None, None, None, Some(root)),
+            Err(Error::MissingKey)
+        ));
+    }
+
+    #[test]
+    fn the_repository_may_be_written_as_storage_is() {
+        assert_eq!(cosign_repository("oci://r.example/att"), "r.example/att");
+        assert_eq!(cosign_repository("r.example/att"), "r.example/att");
+    }
+
+    fn request(files: Vec<PathBuf>) -> Request {
+        let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo.pub");
+        Request {
+            trust: Trust::Key(key),
+            target: Target::Files(files),
+            wanted: PredicateTypes::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn malformed_input_is_an_error_before_anything_is_verified() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let unsigned = dir.path().join("unsigned.json");
+        std::fs::write(
+            &unsigned,
+            r#"{"payloadType":"t","payload":"eA==","signatures":[]}"#,
+        )
+        .expect("write");
+        let report = run(&request(vec![unsigned.clone()]))
+            .await
+            .expect("well-formed");
+        assert!(matches!(
+            &report.attestations[..],
+            [crate::verify::outcome::Item {
+                verdict: Verdict::Failed(Rejection::NoSignatures),
+                ..
+            }]
+        ));
+        assert!(!report.passed());
+        let garbage = dir.path().join("garbage.json");
+        std::fs::write(&garbage, "[1]").expect("write");
+        assert!(matches!(
+            run(&request(vec![unsigned, garbage])).await,
+            Err(Error::Malformed { .. })
+        ));
+    }
+}
