@@ -63,7 +63,8 @@ pub struct EmptyListItem {
 }
 
 /// The entries of the list setting `setting`, each trimmed; a blank value is the
-/// empty list, and an empty entry is an error naming the setting.
+/// empty list, blank lines of a newline-separated list are skipped, and an empty
+/// entry between commas is an error naming the setting.
 pub fn split_list(
     setting: &'static str,
     value: &str,
@@ -74,7 +75,13 @@ pub fn split_list(
     };
     let entries: Vec<&str> = match separators {
         Separators::Commas => value.split(',').collect(),
-        Separators::CommasAndNewlines => value.split([',', '\n']).collect(),
+        // A block of lines (a YAML `|` input) may hold blank lines: they separate
+        // nothing, as in `actions/attest`; an empty entry between commas is an error.
+        Separators::CommasAndNewlines => value
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .flat_map(|line| line.split(','))
+            .collect(),
     };
     entries
         .into_iter()
@@ -103,26 +110,30 @@ mod tests {
 
     #[test]
     fn list_entries_are_trimmed_and_an_empty_one_names_the_setting() {
-        let commas = |v: &str| split_list("CHAINSEAL_X", v, Separators::Commas);
+        let commas = |v: &str| split_list("SOME_LIST", v, Separators::Commas);
         assert_eq!(commas(" a , b"), Ok(vec!["a".to_owned(), "b".to_owned()]));
         assert_eq!(commas("  "), Ok(Vec::new()));
         for bad in ["a,,b", "a,", ",a", "a, ,b"] {
             let e = commas(bad).expect_err(bad);
-            assert_eq!(e.setting, "CHAINSEAL_X");
+            assert_eq!(e.setting, "SOME_LIST");
             assert!(
-                e.to_string()
-                    .starts_with("`CHAINSEAL_X` has an empty entry"),
+                e.to_string().starts_with("`SOME_LIST` has an empty entry"),
                 "{e}"
             );
         }
         // Newlines separate only where the setting says so.
         assert_eq!(commas("a\nb"), Ok(vec!["a\nb".to_owned()]));
-        let lines = |v: &str| split_list("CHAINSEAL_Y", v, Separators::CommasAndNewlines);
+        let lines = |v: &str| split_list("SOME_LINES", v, Separators::CommasAndNewlines);
         assert_eq!(
             lines("a\r\nb, c\n"),
             Ok(vec!["a".to_owned(), "b".to_owned(), "c".to_owned()])
         );
-        let e = lines("a\n\nb").expect_err("blank line");
+        assert_eq!(
+            lines("a\n\n  \nb"),
+            Ok(vec!["a".to_owned(), "b".to_owned()]),
+            "blank lines separate nothing"
+        );
+        let e = lines("a\nb,,c").expect_err("empty entry");
         assert!(e.to_string().contains("single commas or newlines"), "{e}");
     }
 }
