@@ -463,7 +463,7 @@ pub struct KeylessArgs {
     #[arg(
         long,
         env = EnvVars::CHAINSEAL_FULCIO_URL,
-        default_value = crate::keyless::DEFAULT_FULCIO_URL,
+        default_value = crate::signing::keyless::DEFAULT_FULCIO_URL,
         value_name = "URL"
     )]
     pub fulcio_url: String,

@@ -189,7 +189,7 @@ pub fn signer_settings(args: SignerArgs) -> Result<Option<crate::signing::Settin
         (None, Some(dir)) => KeyRef::SigningSecrets(dir),
         (None, None) => return Ok(None),
     };
-    let mut keyless = crate::keyless::Settings {
+    let mut keyless = crate::signing::keyless::Settings {
         fulcio_url: args.keyless.fulcio_url.trim().to_owned(),
         ..Default::default()
     };

@@ -267,7 +267,7 @@ pub fn chains_config(data: &[u8]) {
 /// tokens up to the point where the issuer's keys would be fetched.
 pub fn oidc(data: &[u8]) {
     let token = String::from_utf8_lossy(data).into_owned();
-    let _ = crate::keyless::token::IdentityToken::parse(
+    let _ = crate::signing::keyless::token::IdentityToken::parse(
         SecretString::new(token.clone()),
         "fuzz".into(),
         NOW,

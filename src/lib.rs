@@ -20,7 +20,7 @@
 //!   succeeded.
 //! * [`envelope`] wraps payloads in DSSE envelopes and Sigstore bundles.
 //! * [`signing`] signs bytes ([`signing::Signer`]: key files, AWS/GCP/Azure KMS,
-//!   Vault), made by [`signing::load`] from [`signing::Settings`]; [`keyless`]
+//!   Vault), made by [`signing::load`] from [`signing::Settings`]; [`signing::keyless`]
 //!   certifies an ephemeral key with Fulcio for an OIDC identity from [`oidc`];
 //!   [`transparency`] logs signatures in Rekor.
 //! * [`storage`] writes signed envelopes ([`storage::Storage`]): files, Tekton
@@ -68,7 +68,6 @@ pub mod error_text;
 pub mod fuzzing;
 pub mod http;
 pub mod keygen;
-pub mod keyless;
 pub mod kube;
 pub mod oci;
 pub mod oidc;

@@ -381,7 +381,7 @@ impl ChainsConfig {
             false => None,
             true => Some(Fulcio {
                 address: get("signers.x509.fulcio.address")
-                    .unwrap_or_else(|| crate::keyless::DEFAULT_FULCIO_URL.into()),
+                    .unwrap_or_else(|| crate::signing::keyless::DEFAULT_FULCIO_URL.into()),
                 token_file: get("signers.x509.identity.token.file"),
                 provider: match get("signers.x509.fulcio.provider") {
                     None => None,

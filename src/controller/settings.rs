@@ -69,7 +69,7 @@ pub enum SignerSlot {
     Loaded(Arc<Reloading>),
     /// Keyless: a fresh Fulcio certificate for each use (as Chains; the certificate
     /// lives 10 minutes and the identity token rotates).
-    Keyless(crate::keyless::Settings),
+    Keyless(crate::signing::keyless::Settings),
     /// The settings name no usable signer: nothing to load until the ConfigMap
     /// changes.
     Failed(String),
@@ -80,7 +80,7 @@ impl SignerSlot {
     pub async fn get(&self) -> Result<Arc<dyn Signer>, String> {
         match self {
             Self::Loaded(s) => s.get().await,
-            Self::Keyless(settings) => crate::keyless::KeylessSigner::connect(settings)
+            Self::Keyless(settings) => crate::signing::keyless::KeylessSigner::connect(settings)
                 .await
                 .map(|s| Arc::new(s) as Arc<dyn Signer>)
                 .map_err(|e| crate::error_text::joined(&e)),
@@ -419,7 +419,7 @@ impl Settings {
 async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment) -> SignerSlot {
     if let (SignerKind::X509, Some(fulcio)) = (kind, &chains.fulcio) {
         let ci = crate::record::ci::Environment::capture(std::env::vars());
-        return SignerSlot::Keyless(crate::keyless::Settings {
+        return SignerSlot::Keyless(crate::signing::keyless::Settings {
             fulcio_url: fulcio.address.clone(),
             tokens: token_sources(fulcio, &ci),
         });
@@ -429,7 +429,7 @@ async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment)
             key: signing::KeyRef::SigningSecrets(env.signing_secrets.clone()),
             password: signing::PasswordSource::None,
             kms: signing::KmsOptions::default(),
-            keyless: crate::keyless::Settings::default(),
+            keyless: crate::signing::keyless::Settings::default(),
         },
         SignerKind::Kms => match kms_settings(chains) {
             Ok(settings) => settings,
@@ -474,7 +474,7 @@ fn kms_settings(chains: &ChainsConfig) -> Result<signing::Settings, String> {
             oidc,
             ..signing::KmsOptions::default()
         },
-        keyless: crate::keyless::Settings::default(),
+        keyless: crate::signing::keyless::Settings::default(),
     })
 }
 
@@ -487,11 +487,11 @@ fn kms_settings(chains: &ChainsConfig) -> Result<signing::Settings, String> {
 fn token_sources(
     fulcio: &super::chains_config::Fulcio,
     ci: &crate::record::ci::Environment,
-) -> crate::keyless::token::Sources {
+) -> crate::signing::keyless::token::Sources {
     use super::chains_config::TokenProvider;
-    use crate::keyless::token::DEFAULT_TOKEN_FILE;
+    use crate::signing::keyless::token::DEFAULT_TOKEN_FILE;
     let file = fulcio.token_file.clone().map(std::path::PathBuf::from);
-    let mut sources = crate::keyless::token::Sources {
+    let mut sources = crate::signing::keyless::token::Sources {
         expected_issuer: fulcio.issuer.clone(),
         ..Default::default()
     };
@@ -534,11 +534,11 @@ fn token_sources(
 mod tests {
     use super::*;
     use crate::controller::chains_config::{Fulcio, TokenProvider};
-    use crate::keyless::token::DEFAULT_TOKEN_FILE;
+    use crate::signing::keyless::token::DEFAULT_TOKEN_FILE;
 
     fn fulcio(provider: Option<TokenProvider>, token_file: Option<&str>) -> Fulcio {
         Fulcio {
-            address: crate::keyless::DEFAULT_FULCIO_URL.into(),
+            address: crate::signing::keyless::DEFAULT_FULCIO_URL.into(),
             token_file: token_file.map(Into::into),
             provider,
             issuer: Some("https://issuer.example".into()),

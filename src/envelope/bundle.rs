@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 use thiserror::Error;
 
 use super::{Envelope, EnvelopeSignature};
-use crate::keyless::CertificateChain;
+use crate::signing::keyless::CertificateChain;
 use crate::transparency::LogEntry;
 
 /// The bundle media type.

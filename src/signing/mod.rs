@@ -19,6 +19,7 @@ pub mod azure;
 pub mod gcp;
 pub mod key;
 pub mod keyid;
+pub mod keyless;
 pub mod settings;
 #[cfg(feature = "vault")]
 pub mod vault;
@@ -64,7 +65,7 @@ pub async fn load(cfg: &Settings) -> Result<Box<dyn Signer>, Error> {
             feature: "azure",
         }),
         KeyRef::Keyless => Ok(Box::new(
-            crate::keyless::KeylessSigner::connect(&cfg.keyless).await?,
+            crate::signing::keyless::KeylessSigner::connect(&cfg.keyless).await?,
         )),
         KeyRef::File(path) => {
             let password = key::read_password(&cfg.password)?;
@@ -162,7 +163,7 @@ pub trait Signer: Debug + Send + Sync {
     fn public_key(&self) -> Option<&PublicKey>;
 
     /// The certificate chain that binds the key to an identity (keyless signing).
-    fn certificate(&self) -> Option<&crate::keyless::CertificateChain> {
+    fn certificate(&self) -> Option<&crate::signing::keyless::CertificateChain> {
         None
     }
 }
@@ -270,11 +271,11 @@ pub enum Error {
     Sign(String),
     /// Keyless signing could not get a certificate.
     #[error(transparent)]
-    Keyless(#[from] Box<crate::keyless::Error>),
+    Keyless(#[from] Box<crate::signing::keyless::Error>),
 }
 
-impl From<crate::keyless::Error> for Error {
-    fn from(e: crate::keyless::Error) -> Self {
+impl From<crate::signing::keyless::Error> for Error {
+    fn from(e: crate::signing::keyless::Error) -> Self {
         Self::Keyless(Box::new(e))
     }
 }

@@ -82,7 +82,7 @@ pub struct Settings {
     /// KMS connection settings.
     pub kms: KmsOptions,
     /// Fulcio and identity tokens (for [`KeyRef::Keyless`]).
-    pub keyless: crate::keyless::Settings,
+    pub keyless: crate::signing::keyless::Settings,
 }
 
 /// Where the password of an encrypted key comes from.

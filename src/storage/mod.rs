@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::envelope::{Envelope, bundle};
-use crate::keyless::CertificateChain;
 use crate::reference::DigestReference;
 use crate::signing::PublicKey;
+use crate::signing::keyless::CertificateChain;
 use crate::transparency::LogEntry;
 
 pub mod archivista;

@@ -292,7 +292,7 @@ fn chains_objects(
     base: &str,
     payload: Vec<u8>,
     signature: Vec<u8>,
-    certificate: Option<&crate::keyless::CertificateChain>,
+    certificate: Option<&crate::signing::keyless::CertificateChain>,
 ) -> [(String, Vec<u8>); 4] {
     let (cert, chain) = super::certificate_pem(certificate);
     [

@@ -28,9 +28,9 @@ use tracing::{info, warn};
 use super::settings::OciEncoding;
 use super::{Error, Signed, SignedImage, Storage, Stored};
 use crate::envelope::bundle;
-use crate::keyless::CertificateChain;
 use crate::oci::{self, Registry, cosign, referrers};
 use crate::provenance::simplesigning;
+use crate::signing::keyless::CertificateChain;
 use crate::transparency::LogEntry;
 
 /// The predicate type cosign 3 gives image signatures in bundles.

@@ -32,7 +32,7 @@ use x509_cert::ext::Extension;
 
 use super::{StatementError, Verified};
 use crate::envelope::Envelope;
-use crate::keyless::CertificateChain;
+use crate::signing::keyless::CertificateChain;
 
 /// The embedded SCT list extension (RFC 6962).
 const SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
@@ -295,7 +295,7 @@ pub enum Error {
     },
     /// The leaf cannot be read as a Fulcio certificate (`keyless::certificate`'s reason).
     #[error(transparent)]
-    Leaf(crate::keyless::certificate::ChainError),
+    Leaf(crate::signing::keyless::certificate::ChainError),
     /// No envelope signature verifies with the leaf's key.
     #[error("the envelope's signature does not verify with the certificate's key")]
     SignatureMismatch,
@@ -855,7 +855,7 @@ fn check_body(body: &[u8], envelope: &Envelope, leaf_der: &[u8]) -> Result<(), E
     {
         return Err(Error::OtherPayload);
     }
-    let leaf_pem = crate::keyless::certificate::to_pem("CERTIFICATE", leaf_der);
+    let leaf_pem = crate::signing::keyless::certificate::to_pem("CERTIFICATE", leaf_der);
     let matches = spec["signatures"]
         .as_array()
         .into_iter()
