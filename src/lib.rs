@@ -50,7 +50,8 @@
 //! [`reference`](mod@reference) (image references as go-containerregistry normalises them),
 //! [`secret`] (values that never reach logs or `Debug`), [`values`] (empty means
 //! unset; list settings), [`error_text`] (error chains on one line), [`rate_limit`] (a
-//! token bucket for Kubernetes API requests).
+//! token bucket for Kubernetes API requests). `fuzzing` (hidden) holds the entry points
+//! of the fuzz targets, replayed over their corpus by the tests (`docs/fuzzing.md`).
 //! `docs/security.md` states the threat model these modules are built against.
 // No `expect` in non-test code (a panic on bad input is an outage); `#[cfg(test)]`
 // code may (clippy.toml). Set here, not in Cargo.toml, so that integration tests and
