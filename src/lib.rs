@@ -49,7 +49,10 @@
 //! Shared pieces: [`http`] (Sigstore and OIDC exchanges with capped replies),
 //! [`reference`](mod@reference) (image references as go-containerregistry normalises them),
 //! [`secret`] (values that never reach logs or `Debug`), [`values`] (empty means
-//! unset; list settings), [`error_text`] (error chains on one line), [`rate_limit`] (a
+//! unset; list settings), [`error_text`] (error chains on one line), [`error_kind`] (what kind
+//! of failure an error is — not found, permission denied, unauthenticated,
+//! unavailable, invalid — decided from typed facts; hints are chosen by kind),
+//! [`rate_limit`] (a
 //! token bucket for Kubernetes API requests).
 //! `docs/security.md` states the threat model these modules are built against.
 // No `expect` in non-test code (a panic on bad input is an outage); `#[cfg(test)]`
@@ -63,6 +66,7 @@ pub mod config;
 pub mod controller;
 pub mod env_vars;
 pub mod envelope;
+pub mod error_kind;
 pub mod error_text;
 #[doc(hidden)]
 pub mod fuzzing;
