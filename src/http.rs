@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::error_kind::Kind;
+
 /// Why an exchange got no whole reply.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -24,6 +26,15 @@ impl Error {
     /// The error and its causes on one line, for the callers' messages.
     pub fn detail(&self) -> String {
         crate::error_text::joined(self)
+    }
+
+    /// What kind of failure this is: no reply ([`Kind::Unavailable`]), or one too
+    /// large.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Transport(e) => Kind::from_reqwest(e),
+            Self::TooLarge(_) => Kind::Invalid,
+        }
     }
 }
 

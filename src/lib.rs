@@ -49,9 +49,12 @@
 //! Shared pieces: [`http`] (Sigstore and OIDC exchanges with capped replies),
 //! [`reference`](mod@reference) (image references as go-containerregistry normalises them),
 //! [`secret`] (values that never reach logs or `Debug`), [`values`] (empty means
-//! unset; list settings), [`error_text`] (error chains on one line), [`rate_limit`] (a
-//! token bucket for Kubernetes API requests). `fuzzing` (hidden) holds the entry points
-//! of the fuzz targets, replayed over their corpus by the tests (`docs/fuzzing.md`).
+//! unset; list settings), [`error_text`] (error chains on one line), [`error_kind`] (what
+//! kind of failure an error is — not found, permission denied, unauthenticated,
+//! unavailable, invalid — decided from typed facts; hints are chosen by kind),
+//! [`rate_limit`] (a token bucket for Kubernetes API requests). `fuzzing` (hidden) holds
+//! the entry points of the fuzz targets, replayed over their corpus by the tests
+//! (`docs/fuzzing.md`).
 //! `docs/security.md` states the threat model these modules are built against.
 // No `expect` in non-test code (a panic on bad input is an outage); `#[cfg(test)]`
 // code may (clippy.toml). Set here, not in Cargo.toml, so that integration tests and
@@ -64,6 +67,7 @@ pub mod config;
 pub mod controller;
 pub mod env_vars;
 pub mod envelope;
+pub mod error_kind;
 pub mod error_text;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use crate::error_kind::Kind;
 use crate::secret::SecretString;
 
 /// The issuer of GitHub Actions tokens on github.com.
@@ -38,6 +39,8 @@ pub enum Error {
         url: String,
         /// The cause.
         detail: String,
+        /// What kind of failure it is (from the status or the transport error).
+        kind: Kind,
     },
     /// The token is malformed or fails a check.
     #[error("the OIDC token from {issuer} was rejected: {reason}")]
@@ -47,6 +50,16 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
+
+impl Error {
+    /// What kind of failure this is (see [`crate::error_kind`]).
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Http { kind, .. } => *kind,
+            Self::Rejected { .. } => Kind::Unauthenticated,
+        }
+    }
 }
 
 /// A claim check a token fails.
@@ -119,6 +132,7 @@ fn client() -> Result<reqwest::Client, Error> {
         action: "creating the HTTP client",
         url: String::new(),
         detail: e.detail(),
+        kind: e.kind(),
     })
 }
 
@@ -132,10 +146,11 @@ async fn get_json(
     url: &str,
     bearer: Option<&SecretString>,
 ) -> Result<Value, Error> {
-    let fail = |detail: String| Error::Http {
+    let fail = |detail: String, kind: Kind| Error::Http {
         action,
         url: without_query(url),
         detail,
+        kind,
     };
     let mut request = client.get(url).header("Accept", "application/json");
     if let Some(token) = bearer {
@@ -144,15 +159,18 @@ async fn get_json(
     }
     let reply = crate::http::send(request)
         .await
-        .map_err(|e| fail(e.detail()))?;
+        .map_err(|e| fail(e.detail(), e.kind()))?;
     if !reply.status.is_success() {
         let text: String = String::from_utf8_lossy(&reply.body)
             .chars()
             .take(200)
             .collect();
-        return Err(fail(format!("HTTP {}: {text}", reply.status)));
+        return Err(fail(
+            format!("HTTP {}: {text}", reply.status),
+            Kind::from_http_status(reply.status.as_u16()),
+        ));
     }
-    serde_json::from_slice(&reply.body).map_err(|e| fail(format!("not JSON: {e}")))
+    serde_json::from_slice(&reply.body).map_err(|e| fail(format!("not JSON: {e}"), Kind::Invalid))
 }
 
 /// Ask the GitHub Actions runtime for an ID token for `audience`.
@@ -176,6 +194,7 @@ pub async fn github_token(
             action: "requesting a GitHub Actions ID token",
             url: without_query(&url),
             detail: "the reply has no `value`".into(),
+            kind: Kind::Invalid,
         }),
     }
 }

@@ -13,6 +13,7 @@ use sha2::{Digest as _, Sha256};
 use thiserror::Error;
 
 use crate::envelope::Envelope;
+use crate::error_kind::Kind;
 
 /// The public-good Rekor.
 pub const DEFAULT_REKOR_URL: &str = "https://rekor.sigstore.dev";
@@ -75,14 +76,55 @@ pub struct Settings {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Rekor could not be reached or refused the entry.
+    /// Rekor's reply is not what was asked for.
     #[error("transparency log {url}: {detail}")]
     Rekor {
         /// The endpoint.
         url: String,
-        /// What happened.
+        /// What is wrong.
         detail: String,
     },
+    /// Rekor answered with an error status.
+    #[error("transparency log {url}: {action}HTTP {status}{message}")]
+    Refused {
+        /// The endpoint.
+        url: String,
+        /// What was being done (empty, or `reading the existing entry …: `).
+        action: String,
+        /// The status.
+        status: reqwest::StatusCode,
+        /// What Rekor said (empty, or `: …`).
+        message: String,
+    },
+    /// Rekor could not be reached or its reply not read.
+    #[error("transparency log {url} (is Rekor reachable?)")]
+    Unreachable {
+        /// The endpoint.
+        url: String,
+        /// Cause.
+        #[source]
+        source: crate::http::Error,
+    },
+    /// Rekor's reply is not a log entry.
+    #[error("transparency log {url}")]
+    Entry {
+        /// The endpoint.
+        url: String,
+        /// Cause.
+        #[source]
+        source: EntryError,
+    },
+}
+
+impl Error {
+    /// What kind of failure this is (see [`crate::error_kind`]).
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Rekor { .. } | Self::Entry { .. } => Kind::Invalid,
+            Self::Refused { status, .. } => Kind::from_http_status(status.as_u16()),
+            Self::Unreachable { source, .. } => source.kind(),
+        }
+    }
 }
 
 /// A Merkle inclusion proof, as Rekor v1 returns it (hashes in hex).
@@ -183,9 +225,9 @@ pub struct Rekor {
 impl Rekor {
     /// A client for the log at `url`.
     pub fn new(url: &str) -> Result<Self, Error> {
-        let client = crate::http::client().map_err(|e| Error::Rekor {
+        let client = crate::http::client().map_err(|source| Error::Unreachable {
             url: url.to_owned(),
-            detail: e.detail(),
+            source,
         })?;
         Ok(Self {
             url: url.trim_end_matches('/').to_owned(),
@@ -237,9 +279,13 @@ impl Rekor {
             url: url.clone(),
             detail,
         };
+        let unreachable = |source| Error::Unreachable {
+            url: url.clone(),
+            source,
+        };
         let reply = crate::http::send(self.client.post(&url).json(entry))
             .await
-            .map_err(|e| fail(format!("{} (is Rekor reachable?)", e.detail())))?;
+            .map_err(unreachable)?;
         let status = reply.status;
         let body = if status.as_u16() == 409 {
             // Already logged: read the existing entry.
@@ -255,20 +301,27 @@ impl Rekor {
             };
             let found = crate::http::send(self.client.get(&existing))
                 .await
-                .map_err(|e| fail(e.detail()))?;
+                .map_err(unreachable)?;
             if !found.status.is_success() {
-                return Err(fail(format!(
-                    "reading the existing entry {existing}: HTTP {}",
-                    found.status
-                )));
+                return Err(Error::Refused {
+                    url: url.clone(),
+                    action: format!("reading the existing entry {existing}: "),
+                    status: found.status,
+                    message: String::new(),
+                });
             }
             found.body
         } else if !status.is_success() {
-            return Err(fail(format!("HTTP {status}: {}", reply.message())));
+            return Err(Error::Refused {
+                url: url.clone(),
+                action: String::new(),
+                status,
+                message: format!(": {}", reply.message()),
+            });
         } else {
             reply.body
         };
-        parse_entry(&self.url, kind, &body).map_err(|e| fail(crate::error_text::joined(&e)))
+        parse_entry(&self.url, kind, &body).map_err(|source| Error::Entry { url, source })
     }
 }
 

@@ -160,7 +160,10 @@ async fn settle(
                 debug!(run = %key, "finalizer released");
                 outcome
             }
-            Err(e) => Outcome::Unavailable(format!("releasing the finalizer: {e}")),
+            Err(e) => Outcome::Unavailable(format!(
+                "releasing the finalizer: {}",
+                crate::error_text::joined(&e)
+            )),
         };
     }
     let add = enabled
@@ -181,7 +184,11 @@ async fn settle(
         {
             Ok(()) => debug!(run = %key, "finalizer added"),
             // Not worth a retry loop: the run is still signed when it finishes.
-            Err(e) => warn!(run = %key, "cannot add the finalizer {name}: {e}"),
+            Err(e) => warn!(
+                run = %key,
+                "cannot add the finalizer {name}: {}",
+                crate::error_text::joined(&e)
+            ),
         }
     }
     outcome
@@ -198,7 +205,7 @@ async fn look(
     let obj = match cluster.get(key.kind, &key.namespace, &key.name).await {
         Ok(o) => o,
         Err(crate::kube::Error::NotFound { .. }) => return Err(Outcome::Skipped("gone")),
-        Err(e) => return Err(Outcome::Unavailable(e.to_string())),
+        Err(e) => return Err(Outcome::Unavailable(crate::error_text::joined(&e))),
     };
     if is_handled(&obj) {
         return Ok((Outcome::Skipped("already handled"), obj));
@@ -276,7 +283,10 @@ async fn look(
                 record_error(counters, Stage::Storage);
                 vec![Failure {
                     stage: Stage::Storage,
-                    message: format!("writing the run's annotations: {e}"),
+                    message: format!(
+                        "writing the run's annotations: {}",
+                        crate::error_text::joined(&e)
+                    ),
                 }]
             }),
         Err(failures) => Err(failures),
@@ -383,7 +393,7 @@ async fn children(
             Err(crate::kube::Error::NotFound { .. }) => {
                 return Err(Outcome::Skipped("a child TaskRun is gone"));
             }
-            Err(e) => return Err(Outcome::Unavailable(e.to_string())),
+            Err(e) => return Err(Outcome::Unavailable(crate::error_text::joined(&e))),
         }
     }
     Ok(Some(out))
@@ -474,9 +484,9 @@ async fn sign_and_store(
                 .get()
                 .await
                 .map(|s| (generated, s))
-                .map_err(|m| Failure {
+                .map_err(|e| Failure {
                     stage: Stage::Signing,
-                    message: m,
+                    message: crate::error_text::joined(&e),
                 }),
             Err(e) => Err(Failure {
                 stage: Stage::PayloadCreation,
@@ -496,9 +506,9 @@ async fn sign_and_store(
     if let (TektonKind::TaskRun, Some(oci)) = (key.kind, settings.oci.as_ref()) {
         match oci.signer.get().await {
             Ok(signer) => images = Some((oci, signer)),
-            Err(message) => failures.push(Failure {
+            Err(e) => failures.push(Failure {
                 stage: Stage::Signing,
-                message,
+                message: crate::error_text::joined(&e),
             }),
         }
     }
@@ -562,7 +572,7 @@ pub async fn count_failure(cluster: &Cluster, key: &RunKey, why: String) -> Outc
         Ok(obj) if is_handled(&obj) => Outcome::Skipped("already handled"),
         Ok(obj) => retry(cluster, key, &obj, why, &Map::new()).await,
         Err(crate::kube::Error::NotFound { .. }) => Outcome::Skipped("gone"),
-        Err(e) => Outcome::Unavailable(e.to_string()),
+        Err(e) => Outcome::Unavailable(crate::error_text::joined(&e)),
     }
 }
 
@@ -620,7 +630,7 @@ async fn mark(
             };
             Outcome::Unmarkable(format!("{why}; and the run cannot be marked: {e}"))
         }
-        Err(e) => Outcome::Unavailable(e.to_string()),
+        Err(e) => Outcome::Unavailable(crate::error_text::joined(&e)),
     }
 }
 

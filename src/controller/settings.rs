@@ -59,6 +59,50 @@ pub enum Error {
     Transparency(String),
 }
 
+/// Why chain-config's `kms` signer settings name no usable signer.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum KmsSettingsError {
+    /// No key reference.
+    #[error("a signer is `kms` but chains-config sets no `signers.kms.kmsref`")]
+    NoKmsRef,
+    /// Half a Vault JWT login.
+    #[error(
+        "a Vault JWT login needs both chains-config `signers.kms.auth.oidc.path` and `signers.kms.auth.oidc.role`"
+    )]
+    HalfJwtLogin,
+    /// The key reference is not one chainseal reads.
+    #[error(transparent)]
+    KmsRef(signing::settings::Error),
+}
+
+/// Why a run has no signer. Cloneable: a failed load is kept and reported to every
+/// run that needs the signer until it is loaded again.
+#[derive(Debug, Clone, Error)]
+#[non_exhaustive]
+pub enum SignerError {
+    /// The settings name no usable signer.
+    #[error(transparent)]
+    Settings(Arc<KmsSettingsError>),
+    /// The signer could not be loaded.
+    #[error(transparent)]
+    Load(Arc<signing::Error>),
+    /// Keyless signing got no certificate.
+    #[error(transparent)]
+    Keyless(Arc<crate::signing::keyless::Error>),
+}
+
+impl SignerError {
+    /// What kind of failure this is (see [`crate::error_kind`]).
+    pub fn kind(&self) -> crate::error_kind::Kind {
+        match self {
+            Self::Settings(_) => crate::error_kind::Kind::Invalid,
+            Self::Load(e) => e.kind(),
+            Self::Keyless(e) => e.kind(),
+        }
+    }
+}
+
 /// A signer, or why there is none (runs that need it fail with this message and are
 /// never marked signed).
 #[derive(Debug, Clone)]
@@ -72,18 +116,18 @@ pub enum SignerSlot {
     Keyless(crate::signing::keyless::Settings),
     /// The settings name no usable signer: nothing to load until the ConfigMap
     /// changes.
-    Failed(String),
+    Failed(SignerError),
 }
 
 impl SignerSlot {
     /// The signer.
-    pub async fn get(&self) -> Result<Arc<dyn Signer>, String> {
+    pub async fn get(&self) -> Result<Arc<dyn Signer>, SignerError> {
         match self {
             Self::Loaded(s) => s.get().await,
             Self::Keyless(settings) => crate::signing::keyless::KeylessSigner::connect(settings)
                 .await
                 .map(|s| Arc::new(s) as Arc<dyn Signer>)
-                .map_err(|e| crate::error_text::joined(&e)),
+                .map_err(|e| SignerError::Keyless(Arc::new(e))),
             Self::Failed(why) => Err(why.clone()),
         }
     }
@@ -102,7 +146,7 @@ pub struct Reloading {
 }
 
 struct LoadedSigner {
-    signer: Result<Arc<dyn Signer>, String>,
+    signer: Result<Arc<dyn Signer>, SignerError>,
     fingerprint: Option<[u8; 32]>,
     checked: std::time::Instant,
 }
@@ -125,7 +169,7 @@ impl Reloading {
     }
 
     /// The signer, loaded again if its files changed or the last load failed.
-    pub async fn get(&self) -> Result<Arc<dyn Signer>, String> {
+    pub async fn get(&self) -> Result<Arc<dyn Signer>, SignerError> {
         let mut state = self.state.lock().await;
         let reload = match &*state {
             None => true,
@@ -141,23 +185,26 @@ impl Reloading {
             let signer = signing::load(&self.settings)
                 .await
                 .map(Arc::from)
-                .map_err(|e| crate::error_text::joined(&e));
+                .map_err(|e| SignerError::Load(Arc::new(e)));
             if let Some(old) = &*state
                 && old.signer.is_ok()
             {
                 tracing::info!("the signing secrets changed: signer loaded again");
             }
-            *state = Some(LoadedSigner {
+            let loaded = state.insert(LoadedSigner {
                 signer,
                 fingerprint,
                 checked: std::time::Instant::now(),
             });
-        } else if let Some(s) = state.as_mut() {
-            s.checked = std::time::Instant::now();
+            return loaded.signer.clone();
         }
-        match &*state {
-            Some(s) => s.signer.clone(),
-            None => Err("no signer".into()),
+        match state.as_mut() {
+            Some(s) => {
+                s.checked = std::time::Instant::now();
+                s.signer.clone()
+            }
+            // `reload` is true without a state: not reached.
+            None => Err(SignerError::Settings(Arc::new(KmsSettingsError::NoKmsRef))),
         }
     }
 }
@@ -433,27 +480,28 @@ async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment)
         },
         SignerKind::Kms => match kms_settings(chains) {
             Ok(settings) => settings,
-            Err(why) => return SignerSlot::Failed(why),
+            Err(why) => return SignerSlot::Failed(SignerError::Settings(Arc::new(why))),
         },
     };
     let watched = (kind == SignerKind::X509).then(|| env.signing_secrets.clone());
     let slot = Reloading::new(settings, watched);
     // Loaded now, so the settings log says at once whether the key works.
     if let Err(e) = slot.get().await {
+        let e = crate::error_text::joined(&e);
         tracing::warn!("the {kind:?} signer cannot be loaded (tried again at the next run): {e}");
     }
     SignerSlot::Loaded(Arc::new(slot))
 }
 
 /// The `kms` signer's settings: `signers.kms.kmsref` and `signers.kms.auth.*`.
-fn kms_settings(chains: &ChainsConfig) -> Result<signing::Settings, String> {
+fn kms_settings(chains: &ChainsConfig) -> Result<signing::Settings, KmsSettingsError> {
     let Some(kms_ref) = chains
         .kms_ref
         .as_deref()
         .map(str::trim)
         .filter(|r| !r.is_empty())
     else {
-        return Err("a signer is `kms` but chains-config sets no `signers.kms.kmsref`".into());
+        return Err(KmsSettingsError::NoKmsRef);
     };
     let auth = |k: &str| chains.kms_auth.get(k).cloned().filter(|v| !v.is_empty());
     let oidc = signing::settings::VaultJwtLogin::from_parts(
@@ -461,11 +509,9 @@ fn kms_settings(chains: &ChainsConfig) -> Result<signing::Settings, String> {
         auth("oidc.role"),
         auth("oidc.token-path").map(Into::into),
     )
-    .map_err(|_| {
-        "a Vault JWT login needs both chains-config `signers.kms.auth.oidc.path` and `signers.kms.auth.oidc.role`".to_owned()
-    })?;
+    .map_err(|_| KmsSettingsError::HalfJwtLogin)?;
     Ok(signing::Settings {
-        key: signing::KeyRef::parse(kms_ref).map_err(|e| crate::error_text::joined(&e))?,
+        key: signing::KeyRef::parse(kms_ref).map_err(KmsSettingsError::KmsRef)?,
         password: signing::PasswordSource::None,
         kms: signing::KmsOptions {
             address: auth("address").map(|a| a.trim().to_owned()),

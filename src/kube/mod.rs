@@ -17,6 +17,8 @@ use ::kube::api::{
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::error_kind::Kind;
+
 /// Where the least-privilege Role for the `finally` Task is.
 pub const RBAC_EXAMPLE: &str = "examples/tekton/rbac.yaml";
 
@@ -75,7 +77,40 @@ pub enum Error {
         /// The API server's message.
         message: String,
     },
-    /// Any other failure.
+    /// The API server answered with another error status.
+    #[error(
+        "Kubernetes API: {verb} {resource} `{name}` in namespace `{namespace}` failed: {message} ({code})"
+    )]
+    Status {
+        /// Verb.
+        verb: &'static str,
+        /// Resource.
+        resource: String,
+        /// Name.
+        name: String,
+        /// Namespace.
+        namespace: String,
+        /// The HTTP status.
+        code: u16,
+        /// The API server's message.
+        message: String,
+    },
+    /// The request got no answer (or one that could not be read).
+    #[error("Kubernetes API: {verb} {resource} `{name}` in namespace `{namespace}` failed")]
+    Request {
+        /// Verb.
+        verb: &'static str,
+        /// Resource.
+        resource: String,
+        /// Name.
+        name: String,
+        /// Namespace.
+        namespace: String,
+        /// Cause.
+        #[source]
+        source: ::kube::Error,
+    },
+    /// A request chainseal gives up on (a reply or a list over its caps).
     #[error(
         "Kubernetes API: {verb} {resource} `{name}` in namespace `{namespace}` failed: {message}"
     )]
@@ -91,6 +126,21 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+}
+
+impl Error {
+    /// What kind of failure this is (see [`crate::error_kind`]).
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Config(_) | Self::Client(_) | Self::Invalid { .. } | Self::Api { .. } => {
+                Kind::Invalid
+            }
+            Self::Forbidden { .. } => Kind::PermissionDenied,
+            Self::NotFound { .. } => Kind::NotFound,
+            Self::Status { code, .. } => Kind::from_http_status(*code),
+            Self::Request { source, .. } => Kind::of_chain(source),
+        }
+    }
 }
 
 /// A run's kind: the Tekton kinds chainseal reads, attests and annotates. The one type
@@ -232,12 +282,20 @@ impl Cluster {
                 namespace: namespace.to_owned(),
                 message: status.message,
             }),
-            Err(e) => Err(Error::Api {
+            Err(::kube::Error::Api(status)) => Err(Error::Status {
                 verb: "get",
                 resource: "configmaps".into(),
                 name: name.to_owned(),
                 namespace: namespace.to_owned(),
-                message: e.to_string(),
+                code: status.code,
+                message: status.message,
+            }),
+            Err(source) => Err(Error::Request {
+                verb: "get",
+                resource: "configmaps".into(),
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                source,
             }),
         }
     }
@@ -276,12 +334,13 @@ impl Cluster {
                 namespace,
                 message: status.message,
             },
-            ::kube::Error::Api(status) => Error::Api {
+            ::kube::Error::Api(status) => Error::Status {
                 verb,
                 resource,
                 name,
                 namespace,
-                message: format!("{} ({})", status.message, status.code),
+                code: status.code,
+                message: status.message,
             },
             other if replies::too_large(&other) => Error::Api {
                 verb,
@@ -293,12 +352,12 @@ impl Cluster {
                     replies::MAX_REPLY_BYTES >> 20
                 ),
             },
-            other => Error::Api {
+            source => Error::Request {
                 verb,
                 resource,
                 name,
                 namespace,
-                message: other.to_string(),
+                source,
             },
         }
     }

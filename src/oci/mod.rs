@@ -24,6 +24,7 @@ use thiserror::Error;
 use tracing::{debug, warn};
 
 use crate::env_vars::EnvVars;
+use crate::error_kind::Kind;
 
 pub mod auth;
 pub mod cosign;
@@ -41,23 +42,24 @@ const WRITE_REPLY_BYTES: u64 = 64 << 10;
 pub enum Error {
     /// The registry wants credentials it did not get, or refused them.
     #[error(
-        "{registry}: {action}: not authorized ({detail}); credentials were looked for in {searched} (found: {source_used})"
+        "{registry}: {action}: not authorized; credentials were looked for in {searched} (found: {source_used})"
     )]
     Unauthorized {
         /// Registry host.
         registry: String,
         /// What was being done.
         action: String,
-        /// The registry's words.
-        detail: String,
         /// Where credentials were looked for.
         searched: String,
         /// Which credentials were used.
         source_used: String,
+        /// The registry's answer.
+        #[source]
+        failure: Box<transport::Failure>,
     },
     /// The registry could not be reached (after retries).
     #[error(
-        "{registry}: {action}: {detail} (is the registry reachable? for plain HTTP list it in `CHAINSEAL_INSECURE_REGISTRIES`)"
+        "{registry}: {action} (is the registry reachable? for plain HTTP list it in `CHAINSEAL_INSECURE_REGISTRIES`)"
     )]
     Unreachable {
         /// Registry host.
@@ -65,17 +67,19 @@ pub enum Error {
         /// What was being done.
         action: String,
         /// Cause.
-        detail: String,
+        #[source]
+        failure: Box<transport::Failure>,
     },
     /// Any other refusal by the registry (after retries, for transient ones).
-    #[error("{registry}: {action}: {detail}")]
+    #[error("{registry}: {action}")]
     Registry {
         /// Registry host.
         registry: String,
         /// What was being done.
         action: String,
         /// The registry's answer.
-        detail: String,
+        #[source]
+        failure: Box<transport::Failure>,
     },
     /// Not a usable image reference.
     #[error("`{reference}` is not a valid image reference: {reason}")]
@@ -101,6 +105,19 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl Error {
+    /// What kind of failure this is (see [`crate::error_kind`]).
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Unauthorized { failure, .. }
+            | Self::Unreachable { failure, .. }
+            | Self::Registry { failure, .. } => failure.kind(),
+            Self::InvalidReference { .. } | Self::Content { .. } => Kind::Invalid,
+            Self::Credentials { .. } => Kind::Unauthenticated,
+        }
+    }
 }
 
 /// Registry settings.
@@ -284,7 +301,10 @@ impl Registry {
             .ok_or_else(|| Error::Registry {
                 registry: r.resolve_registry().to_owned(),
                 action: action.to_owned(),
-                detail: "HTTP 404".into(),
+                failure: Box::new(transport::Failure::Status {
+                    status: 404,
+                    code: None,
+                }),
             })
     }
 
@@ -328,18 +348,18 @@ impl Registry {
                     delay = (delay * 3).min(Duration::from_secs(5));
                     attempt += 1;
                 }
-                Err(e) => return Err(self.error(r, action, &e, &found.source)),
+                Err(e) => return Err(self.error(r, action, e, &found.source)),
             }
         }
     }
 
-    fn error(&self, r: &Reference, action: &str, e: &transport::Failure, source: &str) -> Error {
+    fn error(&self, r: &Reference, action: &str, e: transport::Failure, source: &str) -> Error {
         let registry = r.resolve_registry().to_owned();
         if e.is_unauthorized() {
             return Error::Unauthorized {
                 registry,
                 action: action.to_owned(),
-                detail: e.to_string(),
+                failure: Box::new(e),
                 searched: format!(
                     "{} (set `CHAINSEAL_REGISTRY_AUTH_FILES` to a mounted `.dockerconfigjson`)",
                     self.keychain.searched()
@@ -351,13 +371,13 @@ impl Registry {
             return Error::Unreachable {
                 registry,
                 action: action.to_owned(),
-                detail: e.to_string(),
+                failure: Box::new(e),
             };
         }
         Error::Registry {
             registry,
             action: action.to_owned(),
-            detail: e.to_string(),
+            failure: Box::new(e),
         }
     }
 
@@ -455,7 +475,7 @@ impl Registry {
                 },
             )
             .await?;
-        let put = upload_target(&started, digest).map_err(|e| self.error(r, &action, &e, ""))?;
+        let put = upload_target(&started, digest).map_err(|e| self.error(r, &action, e, ""))?;
         self.call(
             r,
             &action,

@@ -165,6 +165,22 @@ impl Failure {
         ) || matches!(self, Self::Status { code: Some(c), .. } if c == "UNAUTHORIZED" || c == "DENIED")
     }
 
+    /// What kind of failure this is: the status's, or the registry unreachable.
+    pub fn kind(&self) -> crate::error_kind::Kind {
+        use crate::error_kind::Kind;
+        match self {
+            Self::Status { status, code } => match code.as_deref() {
+                Some("UNAUTHORIZED") => Kind::Unauthenticated,
+                Some("DENIED") => Kind::PermissionDenied,
+                Some("NAME_UNKNOWN" | "MANIFEST_UNKNOWN" | "BLOB_UNKNOWN") => Kind::NotFound,
+                _ => Kind::from_http_status(*status),
+            },
+            Self::Connection(_) | Self::Timeout(_) => Kind::Unavailable,
+            Self::Token(_) => Kind::Unauthenticated,
+            Self::TooLarge(_) | Self::Refused(_) => Kind::Invalid,
+        }
+    }
+
     /// The registry was never reached.
     pub fn is_unreachable(&self) -> bool {
         matches!(self, Self::Connection(_) | Self::Timeout(_))
@@ -398,21 +414,14 @@ async fn probe_scheme(probe: &reqwest::Client, registry: &str) -> Option<&'stati
 }
 
 /// Whether an https attempt failed because the server answered in plain HTTP: the
-/// TLS handshake got a record that is not TLS (rustls' `InvalidContentType`,
-/// "received corrupt message").
+/// TLS handshake got a record that is not TLS (rustls' `InvalidMessage`, e.g.
+/// `InvalidContentType`).
 fn speaks_plain_http(e: &reqwest::Error) -> bool {
-    if e.is_timeout() {
-        return false;
-    }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        let text = format!("{err} {err:?}");
-        if text.contains("InvalidContentType") || text.contains("corrupt message") {
-            return true;
-        }
-        source = err.source();
-    }
-    false
+    !e.is_timeout()
+        && matches!(
+            crate::error_kind::tls_error(e),
+            Some(rustls::Error::InvalidMessage(_))
+        )
 }
 
 /// One registry's client.

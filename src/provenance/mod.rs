@@ -204,14 +204,15 @@ pub enum Error {
         message: String,
     },
     /// A feature flag of the wrong type.
-    #[error("{kind} `{run}`: status.provenance.featureFlags: {message}")]
+    #[error("{kind} `{run}`: status.provenance.featureFlags")]
     FeatureFlags {
         /// Run kind.
         kind: &'static str,
         /// Run name.
         run: String,
         /// What is wrong.
-        message: String,
+        #[source]
+        source: Box<slsa_v1::feature_flags::WrongType>,
     },
     /// A child TaskRun listed by the PipelineRun but not given.
     #[error(

@@ -25,6 +25,7 @@ use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
 use super::settings::KmsOptions;
 use super::{Error, PublicKey, Signature, Signer};
+use crate::error_kind::{Kind, Reply};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -56,17 +57,38 @@ fn parse(rest: &str) -> Option<(Option<String>, String)> {
     Some((endpoint, key.to_owned()))
 }
 
-fn hint(message: &str) -> &'static str {
-    if message.contains("AccessDenied") {
-        " (permission denied: the caller needs kms:GetPublicKey and kms:Sign on this key)"
-    } else if message.contains("NotFoundException") {
-        " (not found: check the key id, alias or ARN, and the region)"
-    } else if message.contains("dispatch failure") || message.contains("timeout") {
-        " (is the endpoint reachable?)"
-    } else if message.contains("credentials") || message.contains("Credentials") {
-        " (no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or a role)"
-    } else {
-        ""
+/// What to check, by kind.
+fn hint(kind: Kind) -> &'static str {
+    match kind {
+        Kind::PermissionDenied => {
+            " (permission denied: the caller needs kms:GetPublicKey and kms:Sign on this key)"
+        }
+        Kind::NotFound => " (not found: check the key id, alias or ARN, and the region)",
+        Kind::Unavailable => " (is the endpoint reachable?)",
+        Kind::Unauthenticated => {
+            " (no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or a role)"
+        }
+        Kind::Invalid | Kind::Other => "",
+    }
+}
+
+/// A failed call `action` on `uri`: kind and hint from the typed error, the service's
+/// code and message (or the transport failure) as the cause.
+fn call_failed<E>(
+    uri: &str,
+    action: &str,
+    e: &aws_sdk_kms::error::SdkError<E, aws_sdk_kms::config::http::HttpResponse>,
+) -> Error
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let kind = Kind::from_aws(e);
+    Error::KmsCall {
+        uri: uri.to_owned(),
+        action: action.to_owned(),
+        kind,
+        hint: hint(kind).to_owned(),
+        source: Box::new(Reply(crate::error_text::aws(e))),
     }
 }
 
@@ -101,10 +123,7 @@ impl AwsKmsSigner {
             .key_id(&key)
             .send()
             .await
-            .map_err(|e| {
-                let m = crate::error_text::aws(&e);
-                kms(format!("GetPublicKey failed: {m}{}", hint(&m)))
-            })?;
+            .map_err(|e| call_failed(&uri, "GetPublicKey", &e))?;
         let algorithm = match out.key_spec() {
             Some(KeySpec::EccNistP256) => SigningAlgorithmSpec::EcdsaSha256,
             Some(KeySpec::EccNistP384) => SigningAlgorithmSpec::EcdsaSha384,
@@ -165,13 +184,7 @@ impl Signer for AwsKmsSigner {
             .signing_algorithm(self.algorithm.clone())
             .send()
             .await
-            .map_err(|e| {
-                let m = crate::error_text::aws(&e);
-                Error::Kms {
-                    uri: self.uri.clone(),
-                    message: format!("Sign failed: {m}{}", hint(&m)),
-                }
-            })?;
+            .map_err(|e| call_failed(&self.uri, "Sign", &e))?;
         let sig = out
             .signature()
             .map(|b| b.as_ref().to_vec())
@@ -190,6 +203,43 @@ impl Signer for AwsKmsSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_codes_choose_the_hints() {
+        let kind = crate::error_kind::aws_code_kind(Some("AccessDeniedException")).expect("known");
+        assert_eq!(kind, Kind::PermissionDenied);
+        assert_eq!(
+            hint(kind),
+            " (permission denied: the caller needs kms:GetPublicKey and kms:Sign on this key)"
+        );
+        let kind = crate::error_kind::aws_code_kind(Some("NotFoundException")).expect("known");
+        assert_eq!(kind, Kind::NotFound);
+        assert!(hint(kind).contains("check the key id, alias or ARN"));
+        assert_eq!(
+            crate::error_kind::aws_code_kind(Some("UnrecognizedClientException")),
+            Some(Kind::Unauthenticated)
+        );
+        assert!(hint(Kind::Unauthenticated).contains("AWS_ACCESS_KEY_ID"));
+        assert!(hint(Kind::Unavailable).contains("reachable"));
+        assert_eq!(crate::error_kind::aws_code_kind(Some("SomethingNew")), None);
+        assert_eq!(crate::error_kind::aws_code_kind(None), None);
+    }
+
+    #[test]
+    fn a_timeout_is_unavailable() {
+        let e: aws_sdk_kms::error::SdkError<
+            aws_sdk_kms::operation::sign::SignError,
+            aws_sdk_kms::config::http::HttpResponse,
+        > = aws_sdk_kms::error::SdkError::timeout_error("no answer");
+        assert_eq!(Kind::from_aws(&e), Kind::Unavailable);
+        let e = call_failed("awskms:///alias/k", "Sign", &e);
+        assert_eq!(e.kind(), Kind::Unavailable);
+        assert!(
+            e.to_string()
+                .ends_with("Sign failed (is the endpoint reachable?)"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn uris_parse_like_cosign() {

@@ -37,6 +37,7 @@ use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use super::settings::KmsOptions;
 use super::{Error, PublicKey, Signature, Signer};
 use crate::env_vars::EnvVars;
+use crate::error_kind::{Kind, Reply};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -119,28 +120,48 @@ fn credential() -> azure_core::Result<(Arc<dyn TokenCredential>, &'static str)> 
     ))
 }
 
-/// A readable message for a failed call, with the likely fix.
-fn describe(e: &azure_core::Error, credential: &str) -> String {
+/// The kind of a failed call, from the client's typed error: the HTTP status, a
+/// credential failure, an I/O failure.
+fn kind_of(e: &azure_core::Error) -> Kind {
     use azure_core::error::ErrorKind;
-    let hint = match e.kind() {
-        ErrorKind::HttpResponse { status, .. } if u16::from(*status) == 403 => {
+    match e.kind() {
+        ErrorKind::HttpResponse { status, .. } => Kind::from_http_status(u16::from(*status)),
+        ErrorKind::Credential => Kind::Unauthenticated,
+        ErrorKind::Io => Kind::Unavailable,
+        _ => Kind::of_chain(e),
+    }
+}
+
+/// Whether the TLS handshake refused the server's certificate.
+fn untrusted_certificate(e: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        crate::error_kind::tls_error(e),
+        Some(rustls::Error::InvalidCertificate(_))
+    )
+}
+
+/// What to check, by kind (`credential`: which credential was used).
+fn hint(kind: Kind, untrusted: bool, credential: &str) -> String {
+    if untrusted {
+        return " (the vault's TLS certificate is not trusted: for a private CA set SSL_CERT_FILE)"
+            .to_owned();
+    }
+    match kind {
+        Kind::PermissionDenied => {
             " (permission denied: the identity needs the `get` and `sign` key permissions, e.g. the Key Vault Crypto User role)".to_owned()
         }
-        ErrorKind::HttpResponse { status, .. } if u16::from(*status) == 404 => {
-            " (not found: check the vault host and key name)".to_owned()
-        }
-        ErrorKind::HttpResponse { status, .. } if u16::from(*status) == 401 => {
-            format!(" (not authenticated with {credential})")
-        }
-        ErrorKind::Credential => format!(
+        Kind::NotFound => " (not found: check the vault host and key name)".to_owned(),
+        Kind::Unauthenticated => format!(
             " (no token from {credential}: set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, use workload or managed identity, or AZURE_AUTH_METHOD=cli)"
         ),
-        ErrorKind::Io => " (is the vault reachable?)".to_owned(),
-        _ => String::new(),
-    };
+        Kind::Unavailable => " (is the vault reachable?)".to_owned(),
+        Kind::Invalid | Kind::Other => String::new(),
+    }
+}
 
-    // First lines of the error and its causes (the rest is long help text), without
-    // repeats.
+/// The first lines of the error and its causes (the rest is long help text), without
+/// repeats.
+fn first_lines(e: &azure_core::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = next {
@@ -155,25 +176,46 @@ fn describe(e: &azure_core::Error, credential: &str) -> String {
         }
         next = err.source();
     }
-    let message = parts.join(": ");
-    let hint = if message.contains("invalid peer certificate") {
-        " (the vault's TLS certificate is not trusted: for a private CA set SSL_CERT_FILE)"
-            .to_owned()
-    } else {
-        hint
-    };
-    format!("{message}{hint}")
+    parts.join(": ")
 }
 
+/// A failed call `action` on `uri` with `credential`: kind and hint from the typed
+/// error, its first lines as the cause.
+fn call_failed(uri: &str, action: &str, e: &azure_core::Error, credential: &str) -> Error {
+    let kind = kind_of(e);
+    let hint = match e.kind() {
+        azure_core::error::ErrorKind::HttpResponse { status, .. } if u16::from(*status) == 401 => {
+            format!(" (not authenticated with {credential})")
+        }
+        _ => hint(kind, untrusted_certificate(e), credential),
+    };
+    Error::KmsCall {
+        uri: uri.to_owned(),
+        action: action.to_owned(),
+        kind,
+        hint,
+        source: Box::new(Reply(first_lines(e))),
+    }
+}
+
+/// `f`, or a failed `action` on `uri` when no answer comes within [`TIMEOUT`].
 async fn timed<T>(
+    uri: &str,
+    action: &str,
     f: impl std::future::Future<Output = azure_core::Result<T>>,
-) -> Result<azure_core::Result<T>, String> {
-    tokio::time::timeout(TIMEOUT, f).await.map_err(|_| {
-        format!(
-            "no answer within {} s: is the vault reachable?",
-            TIMEOUT.as_secs()
-        )
-    })
+) -> Result<azure_core::Result<T>, Error> {
+    tokio::time::timeout(TIMEOUT, f)
+        .await
+        .map_err(|elapsed| Error::KmsCall {
+            uri: uri.to_owned(),
+            action: action.to_owned(),
+            kind: Kind::Unavailable,
+            hint: format!(
+                " (no answer within {} s: is the vault reachable?)",
+                TIMEOUT.as_secs()
+            ),
+            source: Box::new(elapsed),
+        })
 }
 
 /// DER SubjectPublicKeyInfo and signing algorithm of a JSON Web Key.
@@ -280,7 +322,7 @@ impl AzureKmsSigner {
         let (vault, name) = parse(rest)
             .ok_or_else(|| kms("expected `azurekms://<vault host>/<key name>`".into()))?;
         let (credential, source) = credential()
-            .map_err(|e| kms(format!("no Azure credential: {}", describe(&e, "Azure"))))?;
+            .map_err(|e| call_failed(&uri, "choosing an Azure credential", &e, "Azure"))?;
         let host_is_azure = vault.contains(".vault.azure.")
             || vault.contains(".vault.usgovcloudapi.")
             || vault.contains(".vault.azure.cn")
@@ -293,16 +335,15 @@ impl AzureKmsSigner {
             ..Default::default()
         };
         let client = KeyClient::new(&vault, credential, Some(client_options))
-            .map_err(|e| kms(format!("cannot create the Key Vault client: {e}")))?;
+            .map_err(|e| call_failed(&uri, "creating the Key Vault client", &e, source))?;
         let get = KeyClientGetKeyOptions {
             key_version: options.key_version.clone(),
             ..Default::default()
         };
-        let key = timed(client.get_key(&name, Some(get)))
-            .await
-            .map_err(&kms)?
+        let key = timed(&uri, "reading the key", client.get_key(&name, Some(get)))
+            .await?
             .and_then(|r| r.into_model())
-            .map_err(|e| kms(format!("reading the key failed: {}", describe(&e, source))))?;
+            .map_err(|e| call_failed(&uri, "reading the key", &e, source))?;
         // The key id (`https://<vault>/keys/<name>/<version>`) names the version read.
         let version = key
             .resource_id()
@@ -348,16 +389,11 @@ impl Signer for AzureKmsSigner {
             key_version: self.version.clone(),
             ..Default::default()
         };
-        let out = timed(self.client.sign(&self.name, parameters, Some(options)))
-            .await
-            .map_err(&kms)?
+        let sign = self.client.sign(&self.name, parameters, Some(options));
+        let out = timed(&self.uri, "signing", sign)
+            .await?
             .and_then(|r| r.into_model())
-            .map_err(|e| {
-                kms(format!(
-                    "signing failed: {}",
-                    describe(&e, "the credential")
-                ))
-            })?;
+            .map_err(|e| call_failed(&self.uri, "signing", &e, "the credential"))?;
         let raw = out
             .result
             .ok_or_else(|| kms("Key Vault returned no signature".into()))?;

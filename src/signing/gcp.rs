@@ -27,6 +27,7 @@ use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
 use super::settings::KmsOptions;
 use super::{Error, PublicKey, Signature, Signer};
+use crate::error_kind::{Kind, Reply};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -77,31 +78,77 @@ fn parse(rest: &str) -> Option<(String, Option<String>)> {
     Some((key, version))
 }
 
-/// A readable message for a failed call, with the likely fix.
-fn describe(e: &google_cloud_kms_v1::Error) -> String {
+/// The kind of a failed call, from the client's typed error: the gRPC code of the
+/// service's answer, else the transport failure (of the last attempt, when the retry
+/// policy gave up).
+fn kind_of(e: &google_cloud_kms_v1::Error) -> Kind {
     use google_cloud_gax::error::rpc::Code;
+    if let Some(status) = e.status() {
+        return match status.code {
+            Code::PermissionDenied => Kind::PermissionDenied,
+            Code::NotFound => Kind::NotFound,
+            Code::Unauthenticated => Kind::Unauthenticated,
+            Code::FailedPrecondition | Code::InvalidArgument => Kind::Invalid,
+            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
+                Kind::Unavailable
+            }
+            _ => Kind::Other,
+        };
+    }
+    if e.is_timeout() || e.is_connect() || e.is_io() {
+        return Kind::Unavailable;
+    }
+    if e.is_authentication() {
+        return Kind::Unauthenticated;
+    }
+    // Exhausted retries keep the last attempt's error as their source.
+    match std::error::Error::source(e).and_then(|s| s.downcast_ref::<google_cloud_kms_v1::Error>())
+    {
+        Some(last) if e.is_exhausted() => kind_of(last),
+        _ => Kind::Other,
+    }
+}
 
-    let hint = match e.status().map(|s| s.code) {
-        Some(Code::PermissionDenied) => {
+/// What to check, by kind (and whether the key version's state is the likely cause).
+fn hint(e: &google_cloud_kms_v1::Error, kind: Kind) -> &'static str {
+    use google_cloud_gax::error::rpc::Code;
+    match kind {
+        Kind::PermissionDenied => {
             " (permission denied: signing needs roles/cloudkms.signerVerifier on this key)"
         }
-        Some(Code::NotFound) => " (not found: check the project, location, key ring and key)",
-        Some(Code::Unauthenticated) => {
+        Kind::NotFound => " (not found: check the project, location, key ring and key)",
+        Kind::Unauthenticated if e.status().is_some() => {
             " (not authenticated: set GOOGLE_APPLICATION_CREDENTIALS or use workload identity)"
         }
-        Some(Code::FailedPrecondition) => " (is the key version enabled?)",
-        _ if e.is_timeout() => " (timed out: is the endpoint reachable?)",
-        _ if e.is_connect() || e.is_io() || e.to_string().contains("cannot connect") => {
-            " (is the endpoint reachable?)"
-        }
-        _ if e.is_authentication() => {
+        Kind::Unauthenticated => {
             " (no usable Google credentials: set GOOGLE_APPLICATION_CREDENTIALS or use workload identity)"
         }
+        Kind::Invalid
+            if e.status()
+                .is_some_and(|s| s.code == Code::FailedPrecondition) =>
+        {
+            " (is the key version enabled?)"
+        }
+        Kind::Unavailable if e.is_timeout() => " (timed out: is the endpoint reachable?)",
+        Kind::Unavailable => " (is the endpoint reachable?)",
         _ => "",
+    }
+}
+
+/// A failed call `action` on `uri`: kind and hint from the typed error, the service's
+/// status (or the client's error) as the cause.
+fn call_failed(uri: &str, action: &str, e: &google_cloud_kms_v1::Error) -> Error {
+    let kind = kind_of(e);
+    let reply = match e.status() {
+        Some(s) => format!("{:?}: {}", s.code, s.message),
+        None => crate::error_text::joined(e),
     };
-    match e.status() {
-        Some(s) => format!("{:?}: {}{hint}", s.code, s.message),
-        None => format!("{e}{hint}"),
+    Error::KmsCall {
+        uri: uri.to_owned(),
+        action: action.to_owned(),
+        kind,
+        hint: hint(e, kind).to_owned(),
+        source: Box::new(Reply(reply)),
     }
 }
 
@@ -128,26 +175,27 @@ impl GcpKmsSigner {
         if let Some(endpoint) = &options.endpoint {
             builder = builder.with_endpoint(endpoint);
         }
-        let client = builder.build().await.map_err(|e| {
-            kms(format!(
-                "cannot create the Cloud KMS client: {e} (are Application Default Credentials set up?)"
-            ))
+        let client = builder.build().await.map_err(|e| Error::KmsCall {
+            uri: uri.clone(),
+            action: "creating the Cloud KMS client".into(),
+            kind: if e.is_default_credentials() {
+                Kind::Unauthenticated
+            } else {
+                Kind::Other
+            },
+            hint: " (are Application Default Credentials set up?)".into(),
+            source: Box::new(e),
         })?;
         let version = match version {
             Some(v) => v,
-            None => newest_enabled(&client, &key).await.map_err(&kms)?,
+            None => newest_enabled(&client, &uri, &key).await?,
         };
         let public = client
             .get_public_key()
             .set_name(&version)
             .send()
             .await
-            .map_err(|e| {
-                kms(format!(
-                    "GetPublicKey of `{version}` failed: {}",
-                    describe(&e)
-                ))
-            })?;
+            .map_err(|e| call_failed(&uri, &format!("GetPublicKey of `{version}`"), &e))?;
         let input = match public.algorithm {
             Algorithm::EcSignP256Sha256
             | Algorithm::RsaSignPkcs12048Sha256
@@ -182,7 +230,11 @@ impl GcpKmsSigner {
 }
 
 /// The newest enabled version of `key`.
-async fn newest_enabled(client: &KeyManagementService, key: &str) -> Result<String, String> {
+async fn newest_enabled(
+    client: &KeyManagementService,
+    uri: &str,
+    key: &str,
+) -> Result<String, Error> {
     let mut newest: Option<(u64, String)> = None;
     let mut page_token = String::new();
     loop {
@@ -194,10 +246,11 @@ async fn newest_enabled(client: &KeyManagementService, key: &str) -> Result<Stri
             .send()
             .await
             .map_err(|e| {
-                format!(
-                    "listing the key's versions failed: {} (listing needs `cloudkms.cryptoKeyVersions.list`; naming the version, `/cryptoKeyVersions/<v>`, avoids it)",
-                    describe(&e)
-                )
+                let mut failed = call_failed(uri, "listing the key's versions", &e);
+                if let Error::KmsCall { hint, .. } = &mut failed {
+                    hint.push_str(" (listing needs `cloudkms.cryptoKeyVersions.list`; naming the version, `/cryptoKeyVersions/<v>`, avoids it)");
+                }
+                failed
             })?;
         for v in page.crypto_key_versions {
             let number = v
@@ -217,9 +270,11 @@ async fn newest_enabled(client: &KeyManagementService, key: &str) -> Result<Stri
         }
         page_token = page.next_page_token;
     }
-    newest.map(|(_, name)| name).ok_or_else(|| {
-        "the key has no enabled version: enable one or name it with `/cryptoKeyVersions/<v>`"
-            .to_owned()
+    newest.map(|(_, name)| name).ok_or_else(|| Error::Kms {
+        uri: uri.to_owned(),
+        message:
+            "the key has no enabled version: enable one or name it with `/cryptoKeyVersions/<v>`"
+                .to_owned(),
     })
 }
 
@@ -265,7 +320,9 @@ impl Signer for GcpKmsSigner {
             .with_request(request)
             .send()
             .await
-            .map_err(|e| kms(format!("AsymmetricSign failed: {}", describe(&e))))?;
+            .map_err(|e| {
+                call_failed(&format!("gcpkms://{}", self.version), "AsymmetricSign", &e)
+            })?;
         let verified = match self.input {
             Input::Message => out.verified_data_crc32c,
             _ => out.verified_digest_crc32c,

@@ -11,6 +11,8 @@ use async_trait::async_trait;
 
 use thiserror::Error;
 
+use crate::error_kind::{Cause, Kind};
+
 #[cfg(feature = "aws")]
 pub mod aws;
 #[cfg(feature = "azure")]
@@ -173,7 +175,7 @@ pub trait Signer: Debug + Send + Sync {
 #[non_exhaustive]
 pub enum Error {
     /// The key file could not be read.
-    #[error("cannot read key `{path}`: {source}")]
+    #[error("cannot read key `{path}`")]
     ReadKey {
         /// Key path.
         path: PathBuf,
@@ -182,7 +184,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The password file could not be read.
-    #[error("cannot read password file `{path}`: {source}")]
+    #[error("cannot read password file `{path}`")]
     ReadPassword {
         /// Password file path.
         path: PathBuf,
@@ -250,6 +252,34 @@ pub enum Error {
         /// What failed and what to check.
         message: String,
     },
+    /// A KMS request failed: `action` and the hint chosen by `kind`; the service's
+    /// answer or the transport failure is the source.
+    #[error("{uri}: {action} failed{hint}")]
+    KmsCall {
+        /// The key URI.
+        uri: String,
+        /// The request, e.g. `GetPublicKey` or `signing`.
+        action: String,
+        /// What kind of failure it is (decided from the SDK's typed error).
+        kind: Kind,
+        /// What to check, chosen by `kind` (empty or ` (…)`).
+        hint: String,
+        /// The cause.
+        #[source]
+        source: Cause,
+    },
+    /// A KMS key could not be set up (its client, credentials or settings); the source
+    /// says why.
+    #[error("{uri}")]
+    KmsSetup {
+        /// The key URI.
+        uri: String,
+        /// What kind of failure it is.
+        kind: Kind,
+        /// The cause.
+        #[source]
+        source: Cause,
+    },
     /// A `signing-secrets` directory without a key.
     #[error("no valid private key found in `{dir}`, looked for: [x509.pem, cosign.key]")]
     NoKeyInSecrets {
@@ -272,6 +302,28 @@ pub enum Error {
     /// Keyless signing could not get a certificate.
     #[error(transparent)]
     Keyless(#[from] Box<crate::signing::keyless::Error>),
+}
+
+impl Error {
+    /// What kind of failure this is (see [`crate::error_kind`]).
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::ReadKey { source, .. } | Self::ReadPassword { source, .. } => {
+                Kind::from_io(source.kind())
+            }
+            Self::NotPem { .. }
+            | Self::UnsupportedPem { .. }
+            | Self::PasswordRequired { .. }
+            | Self::WrongPassword { .. }
+            | Self::UnsupportedKeyType { .. }
+            | Self::Malformed { .. }
+            | Self::ProviderNotBuilt { .. } => Kind::Invalid,
+            Self::KmsCall { kind, .. } | Self::KmsSetup { kind, .. } => *kind,
+            Self::NoKeyInSecrets { .. } => Kind::NotFound,
+            Self::Kms { .. } | Self::Sign(_) => Kind::Other,
+            Self::Keyless(e) => e.kind(),
+        }
+    }
 }
 
 impl From<crate::signing::keyless::Error> for Error {

@@ -46,7 +46,73 @@ use vaultrs::error::ClientError;
 use super::settings::{KmsOptions, VaultJwtLogin};
 use super::{Error, PublicKey, Signature, Signer};
 use crate::env_vars::EnvVars;
+use crate::error_kind::{Cause, Kind, Reply};
 use crate::secret::SecretBytes;
+
+/// Why the Vault client could not be set up: its settings (the standard `VAULT_*`
+/// variables), token or login files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// A file named by a setting could not be read.
+    #[error("cannot read {what} `{path}`")]
+    Read {
+        /// What the file is, e.g. "the Vault token file".
+        what: &'static str,
+        /// The file (or directory).
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `VAULT_SKIP_VERIFY` is neither true nor false.
+    #[error("`VAULT_SKIP_VERIFY` must be `true` (skip TLS verification) or `false`, got `{0}`")]
+    SkipVerify(String),
+    /// A variable is not UTF-8.
+    #[error("`{0}` is not UTF-8")]
+    NotUtf8(&'static str),
+    /// The client certificate and key do not parse.
+    #[error("`VAULT_CLIENT_CERT` + `VAULT_CLIENT_KEY` are not a PEM certificate and key")]
+    Identity,
+    /// The address is not a URL.
+    #[error("the Vault address `{address}` is not a URL")]
+    Address {
+        /// The address, without a password.
+        address: String,
+        /// Cause.
+        #[source]
+        source: url::ParseError,
+    },
+    /// The address is not http(s).
+    #[error("the Vault address `{0}` must start with `https://` (or `http://`)")]
+    Scheme(String),
+    /// The settings are incomplete.
+    #[error("invalid Vault settings")]
+    Settings(#[source] vaultrs::client::VaultClientSettingsBuilderError),
+    /// The HTTP client could not be made.
+    #[error("cannot create the Vault client")]
+    Client(#[source] ClientError),
+}
+
+impl SetupError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Read { source, .. } => Kind::from_io(source.kind()),
+            Self::Client(_) => Kind::Other,
+            _ => Kind::Invalid,
+        }
+    }
+
+    /// As a signing error for the key `uri`.
+    fn on(self, uri: &str) -> Error {
+        Error::KmsSetup {
+            uri: uri.to_owned(),
+            kind: self.kind(),
+            source: Box::new(self),
+        }
+    }
+}
 
 /// How the signer authenticates to Vault.
 enum Credential {
@@ -82,48 +148,51 @@ fn credential(options: &KmsOptions) -> Option<Credential> {
 }
 
 /// The token in the file `path`, without its trailing newline.
-fn read_token_file(path: &Path) -> Result<SecretBytes, String> {
-    let token = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the Vault token file `{}`: {e}", path.display()))?,
-    );
+fn read_token_file(path: &Path) -> Result<SecretBytes, SetupError> {
+    let token = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
+        SetupError::Read {
+            what: "the Vault token file",
+            path: path.to_owned(),
+            source,
+        }
+    })?);
     Ok(SecretBytes::new(token.trim_end().as_bytes().to_vec()))
 }
 
 /// `VAULT_SKIP_VERIFY`: whether to skip TLS verification. Only `1`, `t` and `true`
 /// (any case) skip it; `0`, `f`, `false`, empty and unset keep it; anything else is
 /// an error naming the variable.
-fn skip_verify(value: Option<&str>) -> Result<bool, String> {
+fn skip_verify(value: Option<&str>) -> Result<bool, SetupError> {
     let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(false);
     };
     match value.to_ascii_lowercase().as_str() {
         "1" | "t" | "true" => Ok(true),
         "0" | "f" | "false" => Ok(false),
-        _ => Err(format!(
-            "`VAULT_SKIP_VERIFY` must be `true` (skip TLS verification) or `false`, got `{}`",
-            value.escape_debug()
-        )),
+        _ => Err(SetupError::SkipVerify(value.escape_debug().to_string())),
     }
 }
 
 /// A variable's value, `None` when unset or empty; an error when it is not UTF-8.
-fn env_var(name: &str) -> Result<Option<String>, String> {
+fn env_var(name: &'static str) -> Result<Option<String>, SetupError> {
     match std::env::var(name) {
         Ok(v) if v.is_empty() => Ok(None),
         Ok(v) => Ok(Some(v)),
         Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(format!("`{name}` is not UTF-8")),
+        Err(std::env::VarError::NotUnicode(_)) => Err(SetupError::NotUtf8(name)),
     }
 }
 
 /// CA certificate files: `VAULT_CACERT`, then the files in the `VAULT_CAPATH`
 /// directory.
-fn ca_certs() -> Result<Vec<String>, String> {
+fn ca_certs() -> Result<Vec<String>, SetupError> {
     let mut certs: Vec<String> = env_var(EnvVars::VAULT_CACERT)?.into_iter().collect();
     if let Some(dir) = env_var(EnvVars::VAULT_CAPATH)? {
-        let entries = std::fs::read_dir(&dir)
-            .map_err(|e| format!("cannot read `VAULT_CAPATH` `{dir}`: {e}"))?;
+        let entries = std::fs::read_dir(&dir).map_err(|source| SetupError::Read {
+            what: "`VAULT_CAPATH`",
+            path: dir.clone().into(),
+            source,
+        })?;
         let mut files: Vec<String> = entries
             .flatten()
             .map(|e| e.path())
@@ -138,42 +207,40 @@ fn ca_certs() -> Result<Vec<String>, String> {
 
 /// The client certificate from `VAULT_CLIENT_CERT` and `VAULT_CLIENT_KEY`, if both
 /// are set.
-fn identity() -> Result<Option<vaultrs::client::Identity>, String> {
+fn identity() -> Result<Option<vaultrs::client::Identity>, SetupError> {
     let (Some(cert), Some(key)) = (
         env_var(EnvVars::VAULT_CLIENT_CERT)?,
         env_var(EnvVars::VAULT_CLIENT_KEY)?,
     ) else {
         return Ok(None);
     };
-    let mut pem = std::fs::read(&cert)
-        .map_err(|e| format!("cannot read `VAULT_CLIENT_CERT` `{cert}`: {e}"))?;
-    let key_pem = zeroize::Zeroizing::new(
-        std::fs::read(&key).map_err(|e| format!("cannot read `VAULT_CLIENT_KEY` `{key}`: {e}"))?,
-    );
+    let read = |what: &'static str, path: &str| {
+        std::fs::read(path).map_err(|source| SetupError::Read {
+            what,
+            path: path.into(),
+            source,
+        })
+    };
+    let mut pem = read("`VAULT_CLIENT_CERT`", &cert)?;
+    let key_pem = zeroize::Zeroizing::new(read("`VAULT_CLIENT_KEY`", &key)?);
     pem.extend_from_slice(&key_pem);
     let pem = zeroize::Zeroizing::new(pem);
     vaultrs::client::Identity::from_pem(&pem)
         .map(Some)
-        .map_err(|_| {
-            "`VAULT_CLIENT_CERT` + `VAULT_CLIENT_KEY` are not a PEM certificate and key".to_owned()
-        })
+        .map_err(|_| SetupError::Identity)
 }
 
 /// Client settings with every field set here, so vaultrs reads no environment
 /// variable of its own; the token is set per client ([`client_with`]).
-fn settings(address: &str) -> Result<VaultClientSettings, String> {
+fn settings(address: &str) -> Result<VaultClientSettings, SetupError> {
     // vaultrs panics on an address it cannot parse: check it first.
-    let url = reqwest::Url::parse(address).map_err(|e| {
-        format!(
-            "the Vault address `{}` is not a URL: {e}",
-            crate::secret::without_password(address)
-        )
+    let shown = || crate::secret::without_password(address).to_string();
+    let url = reqwest::Url::parse(address).map_err(|source| SetupError::Address {
+        address: shown(),
+        source,
     })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "the Vault address `{}` must start with `https://` (or `http://`)",
-            crate::secret::without_password(address)
-        ));
+        return Err(SetupError::Scheme(shown()));
     }
     let skip = skip_verify(env_var(EnvVars::VAULT_SKIP_VERIFY)?.as_deref())?;
     let mut settings = VaultClientSettingsBuilder::default();
@@ -185,16 +252,17 @@ fn settings(address: &str) -> Result<VaultClientSettings, String> {
         .ca_certs(ca_certs()?)
         .identity(identity()?)
         .namespace(env_var(EnvVars::VAULT_NAMESPACE)?);
-    settings
-        .build()
-        .map_err(|e| format!("invalid Vault settings: {e}"))
+    settings.build().map_err(SetupError::Settings)
 }
 
 /// A client for `settings` sending `token`.
-fn client_with(settings: &VaultClientSettings, token: &SecretBytes) -> Result<VaultClient, String> {
+fn client_with(
+    settings: &VaultClientSettings,
+    token: &SecretBytes,
+) -> Result<VaultClient, SetupError> {
     let mut settings = settings.clone();
     settings.token = String::from_utf8_lossy(token.expose()).into_owned();
-    VaultClient::new(settings).map_err(|e| format!("cannot create the Vault client: {e}"))
+    VaultClient::new(settings).map_err(SetupError::Client)
 }
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -249,25 +317,45 @@ impl fmt::Debug for VaultSigner {
     }
 }
 
-fn vault_error(uri: &str, action: &str, e: ClientError) -> Error {
-    let hint = match &e {
-        ClientError::APIError { code: 403, .. } => {
+/// The kind of a Vault client error: the HTTP status of Vault's answer, else a
+/// request that got no answer.
+fn kind_of(e: &ClientError) -> Kind {
+    match e {
+        ClientError::APIError { code, .. } => Kind::from_http_status(*code),
+        ClientError::RestClientError { .. } => Kind::Unavailable,
+        _ => Kind::Other,
+    }
+}
+
+/// What to check, by kind.
+fn hint(kind: Kind) -> &'static str {
+    match kind {
+        Kind::PermissionDenied => {
             " (permission denied: check `VAULT_TOKEN` and its policy: transit read and sign on this key)"
         }
-        ClientError::APIError { code: 404, .. } => {
-            " (not found: check the key name and `TRANSIT_SECRET_ENGINE_PATH`)"
-        }
-        ClientError::RestClientError { .. } => " (is `VAULT_ADDR` right and the server reachable?)",
+        Kind::NotFound => " (not found: check the key name and `TRANSIT_SECRET_ENGINE_PATH`)",
+        Kind::Unavailable => " (is `VAULT_ADDR` right and the server reachable?)",
         _ => "",
+    }
+}
+
+fn vault_error(uri: &str, action: &str, e: ClientError) -> Error {
+    let kind = kind_of(&e);
+    let source: Cause = match &e {
+        ClientError::APIError { code, errors } if errors.is_empty() => {
+            Box::new(Reply(format!("HTTP {code}")))
+        }
+        ClientError::APIError { code, errors } => {
+            Box::new(Reply(format!("HTTP {code}: {}", errors.join("; "))))
+        }
+        _ => Box::new(e),
     };
-    let detail = match &e {
-        ClientError::APIError { code, errors } if errors.is_empty() => format!("HTTP {code}"),
-        ClientError::APIError { code, errors } => format!("HTTP {code}: {}", errors.join("; ")),
-        other => other.to_string(),
-    };
-    Error::Kms {
+    Error::KmsCall {
         uri: uri.to_owned(),
-        message: format!("{action} failed: {detail}{hint}"),
+        action: action.to_owned(),
+        kind,
+        hint: hint(kind).to_owned(),
+        source,
     }
 }
 
@@ -278,10 +366,7 @@ fn token_session(
     settings: &VaultClientSettings,
     token: SecretBytes,
 ) -> Result<Session, Error> {
-    let client = client_with(settings, &token).map_err(|message| Error::Kms {
-        uri: uri.to_owned(),
-        message,
-    })?;
+    let client = client_with(settings, &token).map_err(|e| e.on(uri))?;
     Ok(Session {
         client: Arc::new(client),
         token,
@@ -297,21 +382,21 @@ async fn open_session(
     settings: &VaultClientSettings,
     credential: &Credential,
 ) -> Result<Session, Error> {
-    let kms = |message: String| Error::Kms {
-        uri: uri.to_owned(),
-        message,
-    };
+    let setup = |e: SetupError| e.on(uri);
     match credential {
         Credential::Token(token) => token_session(uri, settings, token.clone()),
-        Credential::File(path) => token_session(uri, settings, read_token_file(path).map_err(kms)?),
+        Credential::File(path) => {
+            token_session(uri, settings, read_token_file(path).map_err(setup)?)
+        }
         Credential::Jwt(login) => {
-            let anonymous = client_with(settings, &SecretBytes::default()).map_err(kms)?;
+            let anonymous = client_with(settings, &SecretBytes::default()).map_err(setup)?;
             let jwt = zeroize::Zeroizing::new(std::fs::read_to_string(&login.token_path).map_err(
-                |e| {
-                    kms(format!(
-                        "cannot read the JWT for the Vault login `{}`: {e}",
-                        login.token_path.display()
-                    ))
+                |source| {
+                    setup(SetupError::Read {
+                        what: "the JWT for the Vault login",
+                        path: login.token_path.clone(),
+                        source,
+                    })
                 },
             )?);
             let started = Instant::now();
@@ -345,7 +430,7 @@ async fn open_session(
                     .flatten()
             };
             Ok(Session {
-                client: Arc::new(client_with(settings, &token).map_err(kms)?),
+                client: Arc::new(client_with(settings, &token).map_err(setup)?),
                 token,
                 renew_at: after(auth.lease_duration / 3 * 2),
                 expires_at: after(auth.lease_duration),
@@ -378,7 +463,7 @@ impl VaultSigner {
             .ok_or_else(|| {
                 kms("no Vault address: set `CHAINSEAL_KMS_AUTH_ADDRESS` or `VAULT_ADDR`".into())
             })?;
-        let settings = settings(&address).map_err(kms)?;
+        let settings = settings(&address).map_err(|e| e.on(&uri))?;
         let credential = credential(options).ok_or_else(|| {
             kms("no Vault token: set `CHAINSEAL_KMS_AUTH_TOKEN`, `CHAINSEAL_KMS_AUTH_TOKEN_PATH`, `VAULT_TOKEN`, a JWT login (`CHAINSEAL_KMS_AUTH_OIDC_PATH` + `_ROLE`), or write `~/.vault-token`".into())
         })?;
@@ -491,7 +576,8 @@ impl VaultSigner {
                         false
                     }
                     Ok(_) => false,
-                    Err(message) => {
+                    Err(e) => {
+                        let message = crate::error_text::joined(&e);
                         tracing::warn!(key = %self.uri, %message, "keeping the current Vault token");
                         false
                     }
@@ -505,7 +591,7 @@ impl VaultSigner {
                 Err(e) if session.expires_at.is_some_and(|end| now < end) => {
                     tracing::warn!(
                         key = %self.uri,
-                        error = %e,
+                        error = %crate::error_text::joined(&e),
                         "renewing the Vault token failed; the current one is still valid, trying again in 30 s"
                     );
                     session.renew_at = now.checked_add(RENEWAL_RETRY);
@@ -531,7 +617,7 @@ impl VaultSigner {
         let fresh = match &self.credential {
             Credential::Token(_) => return Ok(None),
             Credential::File(path) => {
-                let token = read_token_file(path).map_err(|m| self.kms(m))?;
+                let token = read_token_file(path).map_err(|e| e.on(&self.uri))?;
                 if token == session.token {
                     return Ok(None);
                 }
@@ -623,21 +709,50 @@ mod tests {
             Some("FALSE"),
             Some("false"),
         ] {
-            assert_eq!(skip_verify(off), Ok(false), "{off:?}");
+            assert!(matches!(skip_verify(off), Ok(false)), "{off:?}");
         }
         for on in ["1", "t", "T", "true", "True", "TRUE"] {
-            assert_eq!(skip_verify(Some(on)), Ok(true), "{on}");
+            assert!(matches!(skip_verify(Some(on)), Ok(true)), "{on}");
         }
         for bad in ["yes", "no", "2", "on", "off", "tru"] {
-            let e = skip_verify(Some(bad)).expect_err(bad);
+            let e = skip_verify(Some(bad)).expect_err(bad).to_string();
             assert!(e.contains("`VAULT_SKIP_VERIFY`") && e.contains(bad), "{e}");
         }
+    }
+
+    #[test]
+    fn vault_statuses_choose_the_hints() {
+        let denied = vault_error(
+            "hashivault://k",
+            "signing",
+            ClientError::APIError {
+                code: 403,
+                errors: vec!["permission denied".into()],
+            },
+        );
+        assert_eq!(denied.kind(), Kind::PermissionDenied);
+        assert_eq!(
+            crate::error_text::joined(&denied),
+            "hashivault://k: signing failed (permission denied: check `VAULT_TOKEN` and its policy: transit read and sign on this key): HTTP 403: permission denied"
+        );
+        let missing = vault_error(
+            "hashivault://k",
+            "reading the key",
+            ClientError::APIError {
+                code: 404,
+                errors: vec![],
+            },
+        );
+        assert_eq!(missing.kind(), Kind::NotFound);
+        assert!(missing.to_string().contains("TRANSIT_SECRET_ENGINE_PATH"));
     }
 
     #[test]
     fn a_bad_address_is_an_error_not_a_panic() {
         for bad in ["not a url", "ftp://h", "127.0.0.1:8200"] {
             let e = settings(bad).expect_err(bad);
+            assert_eq!(e.kind(), Kind::Invalid);
+            let e = e.to_string();
             assert!(e.contains(bad), "{e}");
         }
     }

@@ -21,6 +21,7 @@ use serde_json::Value;
 use super::docdb::{Document, DocumentStore, failed};
 use super::{Error, Stored};
 use super::{query_pairs, query_param};
+use crate::error_kind::{Kind, Reply};
 
 /// The attributes of Chains' document.
 const FIELDS: [&str; 6] = ["Name", "Signed", "Signature", "Cert", "Chain", "Object"];
@@ -159,18 +160,42 @@ fn attribute(v: &Value) -> AttributeValue {
     }
 }
 
-/// A hint for the usual causes, from the service's message.
-fn hint(message: &str) -> &'static str {
-    if message.contains("ResourceNotFoundException") {
-        " (create the table, keyed by a string partition key, or fix its name and `AWS_REGION`)"
-    } else if message.contains("Item size has exceeded") {
-        " (DynamoDB items are limited to 400 KB; store large attestations in a bucket or registry)"
-    } else if message.contains("AccessDenied") || message.contains("UnrecognizedClient") {
-        " (check the AWS credentials and their dynamodb:PutItem permission on the table)"
-    } else if message.contains("credentials") {
-        " (set AWS credentials: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, web identity or instance metadata)"
-    } else {
-        ""
+/// DynamoDB's item size limit.
+const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// An item's size as DynamoDB counts it (attribute names and values; a few bytes of
+/// overhead per nested value), closely enough to tell an item over the limit.
+fn item_bytes(item: &HashMap<String, AttributeValue>) -> usize {
+    fn value(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value(v)).sum::<usize>(),
+            AttributeValue::M(m) => {
+                3 + m.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>()
+            }
+            _ => 1,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
+/// What to check, by kind; `too_large`: the item is over DynamoDB's size limit.
+fn hint(kind: Kind, too_large: bool) -> &'static str {
+    match kind {
+        Kind::NotFound => {
+            " (create the table, keyed by a string partition key, or fix its name and `AWS_REGION`)"
+        }
+        Kind::Invalid if too_large => {
+            " (DynamoDB items are limited to 400 KB; store large attestations in a bucket or registry)"
+        }
+        Kind::PermissionDenied => {
+            " (check the AWS credentials and their dynamodb:PutItem permission on the table)"
+        }
+        Kind::Unauthenticated => {
+            " (set AWS credentials: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, web identity or instance metadata)"
+        }
+        _ => "",
     }
 }
 
@@ -187,12 +212,14 @@ impl DocumentStore for DynamoDbStorage {
             .send()
             .await
             .map_err(|e| {
-                let m = crate::error_text::aws(&e);
-                failed(
+                let kind = Kind::from_aws(&e);
+                let too_large = item_bytes(&attributes) > MAX_ITEM_BYTES;
+                super::failed_by(
                     "DynamoDB",
                     &self.to_string(),
-                    &format!("putting item `{}`", doc.name),
-                    format!("{m}{}", hint(&m)),
+                    format!("putting item `{}`{}", doc.name, hint(kind, too_large)),
+                    kind,
+                    Reply(crate::error_text::aws(&e)),
                 )
             })?;
         Ok(Stored {
@@ -208,6 +235,36 @@ impl DocumentStore for DynamoDbStorage {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn codes_choose_the_hints() {
+        use super::{Kind, hint};
+        let kind = crate::error_kind::aws_code_kind(Some("ResourceNotFoundException"));
+        assert!(hint(kind.expect("known"), false).contains("create the table"));
+        let kind = crate::error_kind::aws_code_kind(Some("ValidationException"));
+        assert!(hint(kind.expect("known"), true).contains("400 KB"));
+        assert_eq!(hint(Kind::Invalid, false), "");
+        let kind = crate::error_kind::aws_code_kind(Some("UnrecognizedClientException"));
+        assert_eq!(kind, Some(Kind::Unauthenticated));
+        let kind = crate::error_kind::aws_code_kind(Some("AccessDeniedException"));
+        assert!(hint(kind.expect("known"), false).contains("dynamodb:PutItem"));
+    }
+
+    #[test]
+    fn item_sizes_count_names_and_values() {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let item = std::collections::HashMap::from([
+            ("Name".to_owned(), AttributeValue::S("abc".into())),
+            (
+                "Object".to_owned(),
+                AttributeValue::M(std::collections::HashMap::from([(
+                    "k".to_owned(),
+                    AttributeValue::S("x".repeat(500 * 1024)),
+                )])),
+            ),
+        ]);
+        assert!(super::item_bytes(&item) > super::MAX_ITEM_BYTES);
+    }
+
     use super::*;
 
     #[test]

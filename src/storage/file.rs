@@ -91,9 +91,9 @@ impl FileStorage {
             });
         }
         let Some(content) =
-            super::append_line(&content, line).map_err(|reason| Error::Corrupt {
+            super::append_line(&content, line).map_err(|source| Error::Corrupt {
                 path: path.clone(),
-                reason,
+                source,
             })?
         else {
             stored.insert(

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::envelope::{Envelope, bundle};
+use crate::error_kind::{Cause, Kind};
 use crate::reference::DigestReference;
 use crate::signing::PublicKey;
 use crate::signing::keyless::CertificateChain;
@@ -184,8 +185,13 @@ pub enum Error {
         backend: &'static str,
         /// The bucket, collection, table, project or URL (never with credentials).
         target: String,
-        /// What failed and why.
+        /// What failed, and the hint chosen by `kind`.
         detail: String,
+        /// What kind of failure it is (decided from the client's typed error).
+        kind: Kind,
+        /// The client's error, when there is one.
+        #[source]
+        source: Option<Cause>,
     },
     /// A backend that stores the Statement as a document got a payload it cannot read.
     #[error("{0}")]
@@ -231,12 +237,13 @@ pub enum Error {
     #[error("`CHAINSEAL_OCI_ENCODING=sigstore-bundle` needs a signer with a public key")]
     NoPublicKey,
     /// Existing content that cannot be extended safely.
-    #[error("`{path}` exists but is not an `.intoto.jsonl` file ({reason}); move it away")]
+    #[error("`{path}` exists but is not an `.intoto.jsonl` file; move it away")]
     Corrupt {
         /// Path of the file.
         path: PathBuf,
         /// Why it was rejected.
-        reason: String,
+        #[source]
+        source: NotJsonLine,
     },
 }
 
@@ -261,12 +268,53 @@ fn fs_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
-/// An [`Error::Backend`]: `backend` failed on `target` because of `detail`.
+impl Error {
+    /// What kind of failure this is (see [`crate::error_kind`]).
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Io { source, .. } => Kind::from_io(source.kind()),
+            Self::Backend { kind, .. } => *kind,
+            Self::InvalidPayload(_)
+            | Self::UnsupportedDocDb(_)
+            | Self::NotBuilt { .. }
+            | Self::InvalidKey(_)
+            | Self::NoRun
+            | Self::AnnotationsTooLarge { .. }
+            | Self::NoPublicKey
+            | Self::Corrupt { .. } => Kind::Invalid,
+            Self::Oci(e) => e.kind(),
+            Self::Kube(e) => e.kind(),
+        }
+    }
+}
+
+/// An [`Error::Backend`] without a cause: `backend` failed on `target` because of
+/// `detail` (a usage error or what the service answered).
 pub(crate) fn failed(backend: &'static str, target: &str, detail: impl Display) -> Error {
     Error::Backend {
         backend,
         target: target.to_owned(),
         detail: detail.to_string(),
+        kind: Kind::Other,
+        source: None,
+    }
+}
+
+/// An [`Error::Backend`] of `kind` caused by `source`: `backend` failed `detail` (what
+/// was being done, and the hint) on `target`.
+pub(crate) fn failed_by(
+    backend: &'static str,
+    target: &str,
+    detail: impl Display,
+    kind: Kind,
+    source: impl Into<Cause>,
+) -> Error {
+    Error::Backend {
+        backend,
+        target: target.to_owned(),
+        detail: detail.to_string(),
+        kind,
+        source: Some(source.into()),
     }
 }
 
@@ -297,20 +345,30 @@ pub(crate) fn check_key(key: &str) -> Result<(), Error> {
     }
 }
 
+/// A line of a JSON Lines file that is not JSON.
+#[derive(Debug, Error)]
+#[error("line `{start}` is not JSON")]
+pub struct NotJsonLine {
+    /// The start of the line (40 characters at most).
+    pub start: String,
+    /// Cause.
+    #[source]
+    pub source: serde_json::Error,
+}
+
 /// A JSON Lines file's `content` with `line` appended: `Ok(None)` when the line is
 /// there already; `Err` (the start of the bad line) when a line is not JSON.
-pub(crate) fn append_line(content: &str, line: &str) -> Result<Option<String>, String> {
+pub(crate) fn append_line(content: &str, line: &str) -> Result<Option<String>, NotJsonLine> {
     if content.lines().any(|l| l == line) {
         return Ok(None);
     }
-    if let Some(bad) = content
-        .lines()
-        .find(|l| !l.is_empty() && serde_json::from_str::<serde_json::Value>(l).is_err())
-    {
-        return Err(format!(
-            "line `{}` is not JSON",
-            bad.chars().take(40).collect::<String>()
-        ));
+    for l in content.lines().filter(|l| !l.is_empty()) {
+        if let Err(source) = serde_json::from_str::<serde_json::Value>(l) {
+            return Err(NotJsonLine {
+                start: l.chars().take(40).collect(),
+                source,
+            });
+        }
     }
     let mut out = content.to_owned();
     if !out.is_empty() && !out.ends_with('\n') {

@@ -27,6 +27,7 @@ use object_store::{
 };
 
 use super::{Error, Signed, SignedImage, Storage, Stored};
+use crate::error_kind::Kind;
 
 /// How many times a conditional append is retried when another writer got there first.
 const APPEND_ATTEMPTS: usize = 8;
@@ -38,6 +39,8 @@ pub struct ObjectStorage {
     bucket_url: String,
     prefix: String,
     bundles: bool,
+    /// The credentials come from the cloud's metadata server (none were configured).
+    metadata: bool,
 }
 
 impl fmt::Debug for ObjectStorage {
@@ -59,42 +62,90 @@ impl fmt::Display for ObjectStorage {
     }
 }
 
-fn failed(target: &str, action: &str, e: impl fmt::Display) -> Error {
-    let detail = e.to_string();
-    super::failed(
-        "object storage",
-        target,
-        format!("{action}: {detail}{}", hint(&detail)),
-    )
+/// `action` on `target` failed with the client's error `e`; `metadata`: credentials
+/// come from the cloud's metadata server (none were configured).
+fn failed(target: &str, action: &str, e: object_store::Error, metadata: bool) -> Error {
+    let kind = kind_of(&e);
+    // Credentials are fetched before anything else; a failure the client could not
+    // map to a status (or a refusal of the credentials) is theirs.
+    let no_credentials = metadata
+        && matches!(
+            e,
+            object_store::Error::Generic { .. } | object_store::Error::Unauthenticated { .. }
+        );
+    let detail = format!("{action}{}", hint(kind, no_credentials));
+    super::failed_by("object storage", target, detail, kind, e)
 }
 
-/// What to do about the usual causes, from the client's message.
-fn hint(detail: &str) -> &'static str {
-    if detail.contains("169.254.169.254") || detail.contains("metadata.google.internal") {
-        " (no credentials were found, and the cloud metadata server gave none: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a web identity for S3, GOOGLE_APPLICATION_CREDENTIALS or workload identity for GCS)"
-    } else if detail.contains("AccessDenied") || detail.contains("403 Forbidden") {
-        " (permission denied: the credentials need to read and write objects in this bucket)"
-    } else if detail.contains("NoSuchBucket") || detail.contains("bucket does not exist") {
-        " (create the bucket, or fix its name)"
-    } else {
-        ""
+/// `action` on `target` failed for a reason of ours (no client error).
+fn refused(target: &str, action: &str, why: impl fmt::Display) -> Error {
+    super::failed("object storage", target, format!("{action}: {why}"))
+}
+
+/// The kind of a client error: `object_store`'s variant (which its HTTP client decides
+/// from the status), else the transport failure among the causes.
+fn kind_of(e: &object_store::Error) -> Kind {
+    use object_store::Error as E;
+    match e {
+        E::NotFound { .. } => Kind::NotFound,
+        E::PermissionDenied { .. } => Kind::PermissionDenied,
+        E::Unauthenticated { .. } => Kind::Unauthenticated,
+        E::InvalidPath { .. } | E::UnknownConfigurationKey { .. } => Kind::Invalid,
+        E::Generic { source, .. } => http_kind(source.as_ref()),
+        _ => Kind::Other,
     }
 }
 
+/// [`Kind::Unavailable`] when the client could not connect or got no answer in time
+/// (its `HttpError` kind, or an I/O or reqwest error among the causes).
+fn http_kind(e: &(dyn std::error::Error + 'static)) -> Kind {
+    #[cfg(any(feature = "aws", feature = "gcp"))]
+    {
+        use object_store::client::{HttpError, HttpErrorKind};
+        let mut next = Some(e);
+        while let Some(err) = next {
+            if let Some(http) = err.downcast_ref::<HttpError>()
+                && matches!(
+                    http.kind(),
+                    HttpErrorKind::Connect | HttpErrorKind::Timeout | HttpErrorKind::Interrupted
+                )
+            {
+                return Kind::Unavailable;
+            }
+            next = err.source();
+        }
+    }
+    Kind::of_chain(e)
+}
+
+/// What to do about the usual causes, by kind; `no_credentials`: none were
+/// configured and the client got none from the cloud metadata server.
+fn hint(kind: Kind, no_credentials: bool) -> &'static str {
+    match kind {
+        _ if no_credentials => {
+            " (no credentials were found, and the cloud metadata server gave none: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a web identity for S3, GOOGLE_APPLICATION_CREDENTIALS or workload identity for GCS)"
+        }
+        Kind::PermissionDenied => {
+            " (permission denied: the credentials need to read and write objects in this bucket)"
+        }
+        Kind::NotFound => " (create the bucket, or fix its name)",
+        _ => "",
+    }
+}
+
+/// A client, and whether its credentials come from the cloud's metadata server (none
+/// were configured).
+type Client = (Arc<dyn ObjectStore>, bool);
+
 /// The client for `scheme://bucket` (through `endpoint` when given).
-fn open(
-    uri: &str,
-    scheme: &str,
-    bucket: &str,
-    endpoint: Option<&str>,
-) -> Result<Arc<dyn ObjectStore>, Error> {
+fn open(uri: &str, scheme: &str, bucket: &str, endpoint: Option<&str>) -> Result<Client, Error> {
     match scheme {
         "gs" => gcs(uri, bucket, endpoint),
         "s3" => s3(uri, bucket, endpoint),
-        other => Err(super::failed(
-            "object storage",
+        other => Err(refused(
             uri,
-            format!("unknown object storage scheme `{other}`"),
+            "configuring",
+            format!("unknown scheme `{other}`"),
         )),
     }
 }
@@ -103,7 +154,8 @@ fn open(
 /// emulator that wants none, object_store's `GOOGLE_SERVICE_ACCOUNT` key file with
 /// `"disable_oauth": true` sends empty tokens).
 #[cfg(feature = "gcp")]
-fn gcs(uri: &str, bucket: &str, endpoint: Option<&str>) -> Result<Arc<dyn ObjectStore>, Error> {
+fn gcs(uri: &str, bucket: &str, endpoint: Option<&str>) -> Result<Client, Error> {
+    use object_store::gcp::GoogleConfigKey as Key;
     let http = endpoint.is_some_and(|e| e.starts_with("http://"));
     let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
         .with_bucket_name(bucket)
@@ -111,14 +163,29 @@ fn gcs(uri: &str, bucket: &str, endpoint: Option<&str>) -> Result<Arc<dyn Object
     if let Some(e) = endpoint {
         b = b.with_base_url(e.trim_end_matches('/'));
     }
-    Ok(Arc::new(
-        b.build().map_err(|e| failed(uri, "configuring GCS", e))?,
-    ))
+    let gcloud_file = std::env::var_os(crate::env_vars::EnvVars::HOME).is_some_and(|home| {
+        std::path::Path::new(&home)
+            .join(".config/gcloud/application_default_credentials.json")
+            .is_file()
+    });
+    let metadata = !gcloud_file
+        && [
+            Key::ServiceAccount,
+            Key::ServiceAccountKey,
+            Key::ApplicationCredentials,
+        ]
+        .iter()
+        .all(|k| b.get_config_value(k).is_none());
+    let store = b
+        .build()
+        .map_err(|e| failed(uri, "configuring GCS", e, false))?;
+    Ok((Arc::new(store), metadata))
 }
 
 /// An S3 client, with conditional writes by ETag.
 #[cfg(feature = "aws")]
-fn s3(uri: &str, bucket: &str, endpoint: Option<&str>) -> Result<Arc<dyn ObjectStore>, Error> {
+fn s3(uri: &str, bucket: &str, endpoint: Option<&str>) -> Result<Client, Error> {
+    use object_store::aws::AmazonS3ConfigKey as Key;
     let mut b = object_store::aws::AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
         .with_allow_http(endpoint.is_some_and(|e| e.starts_with("http://")))
@@ -126,13 +193,23 @@ fn s3(uri: &str, bucket: &str, endpoint: Option<&str>) -> Result<Arc<dyn ObjectS
     if let Some(e) = endpoint {
         b = b.with_endpoint(e.trim_end_matches('/'));
     }
-    Ok(Arc::new(
-        b.build().map_err(|e| failed(uri, "configuring S3", e))?,
-    ))
+    let metadata = [
+        Key::AccessKeyId,
+        Key::SecretAccessKey,
+        Key::WebIdentityTokenFile,
+        Key::ContainerCredentialsRelativeUri,
+        Key::ContainerCredentialsFullUri,
+    ]
+    .iter()
+    .all(|k| b.get_config_value(k).is_none());
+    let store = b
+        .build()
+        .map_err(|e| failed(uri, "configuring S3", e, false))?;
+    Ok((Arc::new(store), metadata))
 }
 
 #[cfg(not(feature = "gcp"))]
-fn gcs(uri: &str, _bucket: &str, _endpoint: Option<&str>) -> Result<Arc<dyn ObjectStore>, Error> {
+fn gcs(uri: &str, _bucket: &str, _endpoint: Option<&str>) -> Result<Client, Error> {
     Err(Error::NotBuilt {
         uri: uri.to_owned(),
         what: "GCS",
@@ -141,7 +218,7 @@ fn gcs(uri: &str, _bucket: &str, _endpoint: Option<&str>) -> Result<Arc<dyn Obje
 }
 
 #[cfg(not(feature = "aws"))]
-fn s3(uri: &str, _bucket: &str, _endpoint: Option<&str>) -> Result<Arc<dyn ObjectStore>, Error> {
+fn s3(uri: &str, _bucket: &str, _endpoint: Option<&str>) -> Result<Client, Error> {
     Err(Error::NotBuilt {
         uri: uri.to_owned(),
         what: "S3",
@@ -162,13 +239,19 @@ impl ObjectStorage {
                 "no bucket: use gs://<bucket>[/prefix] or s3://<bucket>[/prefix]",
             ));
         }
-        let store = open(uri, scheme, bucket, endpoint)?;
+        let (store, metadata) = open(uri, scheme, bucket, endpoint)?;
         Ok(Self {
             store,
+            metadata,
             bucket_url: format!("{scheme}://{bucket}"),
             prefix: prefix.trim_matches('/').to_owned(),
             bundles,
         })
+    }
+
+    /// `action` on `location` failed with the client's error `e`.
+    fn failed(&self, location: &str, action: &str, e: object_store::Error) -> Error {
+        failed(location, action, e, self.metadata)
     }
 
     /// The object path of `name` below the prefix.
@@ -206,7 +289,7 @@ impl ObjectStorage {
         {
             Ok(_) => return Ok(stored(true)),
             Err(object_store::Error::AlreadyExists { .. }) => {}
-            Err(e) => return Err(failed(&location, "write", e)),
+            Err(e) => return Err(self.failed(&location, "write", e)),
         }
         if let Ok(current) = self.store.get(&path).await
             && let Ok(bytes) = current.bytes().await
@@ -217,7 +300,7 @@ impl ObjectStorage {
         self.store
             .put(&path, PutPayload::from(content))
             .await
-            .map_err(|e| failed(&location, "write", e))?;
+            .map_err(|e| self.failed(&location, "write", e))?;
         Ok(stored(true))
     }
 
@@ -236,17 +319,24 @@ impl ObjectStorage {
                     let bytes = current
                         .bytes()
                         .await
-                        .map_err(|e| failed(&location, "read", e))?;
+                        .map_err(|e| self.failed(&location, "read", e))?;
                     let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
-                        failed(&location, "read", "the object is not UTF-8 JSON Lines")
+                        refused(&location, "read", "the object is not UTF-8 JSON Lines")
                     })?;
                     (text, PutMode::Update(version))
                 }
                 Err(object_store::Error::NotFound { .. }) => (String::new(), PutMode::Create),
-                Err(e) => return Err(failed(&location, "read", e)),
+                Err(e) => return Err(self.failed(&location, "read", e)),
             };
-            let Some(content) = super::append_line(&content, line)
-                .map_err(|e| failed(&location, "read", format!("{e}; move the object away")))?
+            let Some(content) = super::append_line(&content, line).map_err(|e| {
+                super::failed_by(
+                    "object storage",
+                    &location,
+                    "read: the object is not JSON Lines; move it away",
+                    Kind::Invalid,
+                    e,
+                )
+            })?
             else {
                 return Ok(Stored {
                     backend: "object",
@@ -275,10 +365,10 @@ impl ObjectStorage {
                     object_store::Error::Precondition { .. }
                     | object_store::Error::AlreadyExists { .. },
                 ) => continue,
-                Err(e) => return Err(failed(&location, "write", e)),
+                Err(e) => return Err(self.failed(&location, "write", e)),
             }
         }
-        Err(failed(
+        Err(refused(
             &location,
             "write",
             "the object kept changing while it was appended to; try again",
@@ -370,14 +460,53 @@ impl Storage for ObjectStorage {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn generic() -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        }
+    }
+
     #[test]
-    fn hints_name_the_fix() {
-        assert!(
-            super::hint("Error performing PUT http://169.254.169.254/latest/api/token")
-                .contains("AWS_ACCESS_KEY_ID")
+    fn kinds_choose_the_hints() {
+        let denied = failed(
+            "s3://b/x",
+            "write",
+            object_store::Error::PermissionDenied {
+                path: "x".into(),
+                source: "AccessDenied".into(),
+            },
+            false,
         );
-        assert!(super::hint("<Code>AccessDenied</Code>").contains("permission denied"));
-        assert!(super::hint("<Code>NoSuchBucket</Code>").contains("create the bucket"));
-        assert_eq!(super::hint("timeout"), "");
+        assert_eq!(denied.kind(), Kind::PermissionDenied);
+        assert!(denied.to_string().contains("permission denied"), "{denied}");
+        let missing = failed(
+            "s3://b/x",
+            "write",
+            object_store::Error::NotFound {
+                path: "x".into(),
+                source: "NoSuchBucket".into(),
+            },
+            false,
+        );
+        assert_eq!(missing.kind(), Kind::NotFound);
+        assert!(
+            missing.to_string().contains("create the bucket"),
+            "{missing}"
+        );
+        let unreachable = failed("s3://b/x", "write", generic(), false);
+        assert_eq!(unreachable.kind(), Kind::Unavailable);
+        assert!(unreachable.to_string().ends_with("write"), "{unreachable}");
+        let no_credentials = failed("s3://b/x", "write", generic(), true);
+        assert!(
+            no_credentials.to_string().contains("AWS_ACCESS_KEY_ID"),
+            "{no_credentials}"
+        );
+        assert!(
+            crate::error_text::joined(&no_credentials).contains("refused"),
+            "the cause is kept"
+        );
     }
 }

@@ -1589,7 +1589,7 @@ async fn read_manifest(reference: String, insecure_everywhere: bool) -> Result<b
         .manifest(&r, &["application/vnd.oci.image.manifest.v1+json"])
         .await
         .map(|m| m.is_some())
-        .map_err(|e| e.to_string())
+        .map_err(|e| chainseal::error_text::joined(&e))
 }
 
 /// Chains parity (#20): with `insecure_everywhere` (chains-config's

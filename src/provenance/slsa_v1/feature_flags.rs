@@ -43,8 +43,18 @@ const FLAGS: &[(&str, Kind)] = &[
     ("enableTektonOCIBundles", Kind::OptionalBool),
 ];
 
+/// A feature flag whose value has the wrong type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("feature flag `{flag}` has the wrong type: {value}")]
+pub struct WrongType {
+    /// The flag.
+    pub flag: &'static str,
+    /// Its value.
+    pub value: Value,
+}
+
 /// Re-encode feature flags; `Err` names a flag whose value has the wrong type.
-pub fn normalise(input: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+pub fn normalise(input: &Map<String, Value>) -> Result<Map<String, Value>, WrongType> {
     let mut out = Map::new();
     for (tag, kind) in FLAGS {
         // An exact match wins over a case-insensitive one, as in Go.
@@ -55,7 +65,10 @@ pub fn normalise(input: &Map<String, Value>) -> Result<Map<String, Value>, Strin
                 .map(|(_, v)| v)
         });
         let Some(value) = value else { continue };
-        let wrong = || format!("feature flag `{tag}` has the wrong type: {value}");
+        let wrong = || WrongType {
+            flag: tag,
+            value: value.clone(),
+        };
         let keep = match (kind, value) {
             (_, Value::Null) => None,
             (Kind::Bool, Value::Bool(b)) => b.then_some(Value::Bool(true)),

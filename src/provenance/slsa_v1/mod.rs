@@ -21,7 +21,7 @@ use crate::record::tekton::hints::{self, Finding, FindingKind, ParamValue};
 use crate::record::tekton::model::{ObjectMeta, Provenance, RunResult, StepState};
 use crate::record::tekton::{PipelineRun, Record, TaskRun};
 
-mod feature_flags;
+pub mod feature_flags;
 mod pipelinerun;
 mod taskrun;
 
@@ -116,10 +116,10 @@ fn predicate(
         .as_ref()
         .and_then(|p| p.feature_flags.as_ref())
     {
-        let flags = feature_flags::normalise(flags).map_err(|message| Error::FeatureFlags {
+        let flags = feature_flags::normalise(flags).map_err(|source| Error::FeatureFlags {
             kind: parts.kind,
             run: parts.meta.name.clone(),
-            message,
+            source: Box::new(source),
         })?;
         internal.insert(
             "tekton-pipelines-feature-flags".into(),

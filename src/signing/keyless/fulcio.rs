@@ -10,7 +10,23 @@ use serde_json::json;
 use super::Error;
 use super::certificate::CertificateChain;
 use super::token::IdentityToken;
+use crate::error_kind::Kind;
 use crate::signing::{KeyFileSigner, Signer as _};
+
+/// Fulcio's message (its error code, `invalidIdentityToken` in fulcio's
+/// `pkg/server/error.go`) when it refuses the identity token: Fulcio v2 answers 400
+/// (gRPC InvalidArgument) with it, as for other invalid arguments.
+pub const INVALID_IDENTITY_TOKEN: &str = "There was an error processing the identity token";
+
+/// The kind of a refusal: 401/403 (an authenticating proxy in front of Fulcio) and
+/// Fulcio's invalid-identity-token error are the token refused; other statuses as
+/// HTTP says.
+fn refusal_kind(status: u16, message: &str) -> Kind {
+    match status {
+        400 if message == INVALID_IDENTITY_TOKEN => Kind::Unauthenticated,
+        _ => Kind::from_http_status(status),
+    }
+}
 
 /// Ask Fulcio at `base_url` to certify `key` for `token`'s identity.
 pub async fn request_certificate(
@@ -31,7 +47,10 @@ pub async fn request_certificate(
     let proof = key
         .sign(token.challenge().as_bytes())
         .await
-        .map_err(|e| fail(format!("signing the proof of possession: {e}")))?;
+        .map_err(|e| Error::Proof {
+            url: url.clone(),
+            source: Box::new(e),
+        })?;
     let jwt = String::from_utf8_lossy(token.jwt.expose()).into_owned();
     let body = json!({
         "credentials": {"oidcIdentityToken": jwt},
@@ -47,15 +66,15 @@ pub async fn request_certificate(
             .json(&body),
     )
     .await
-    .map_err(|e| fail(e.detail()))?;
+    .map_err(|source| Error::FulcioUnreachable {
+        url: url.clone(),
+        source,
+    })?;
     let status = reply.status;
     if !status.is_success() {
         let message = reply.message();
-        // Fulcio v2 refuses a token with 400 "There was an error processing the
-        // identity token"; an authenticating proxy in front of it with 401/403.
-        let token_refused = matches!(status.as_u16(), 401 | 403)
-            || (status.as_u16() == 400 && message.contains("identity token"));
-        let hint = if token_refused {
+        let kind = refusal_kind(status.as_u16(), &message);
+        let hint = if matches!(kind, Kind::Unauthenticated | Kind::PermissionDenied) {
             format!(
                 " (the identity token from {} was refused: check its audience is `sigstore` and its issuer `{}` is one this Fulcio trusts)",
                 token.source_name, token.issuer
@@ -63,7 +82,13 @@ pub async fn request_certificate(
         } else {
             String::new()
         };
-        return Err(fail(format!("HTTP {status}: {message}{hint}")));
+        return Err(Error::FulcioRefused {
+            url: url.clone(),
+            status,
+            message,
+            hint,
+            kind,
+        });
     }
     let reply = reply.json();
     let certificates = [
@@ -77,12 +102,37 @@ pub async fn request_certificate(
         .iter()
         .filter_map(|c| c.as_str().map(str::to_owned))
         .collect();
-    let chain =
-        CertificateChain::from_pems(&pems).map_err(|e| fail(crate::error_text::joined(&e)))?;
+    let chain = CertificateChain::from_pems(&pems).map_err(|source| Error::Chain {
+        url: url.clone(),
+        source,
+    })?;
     if chain.public_key_der != public.der {
         return Err(fail(
             "the certificate is for another public key than the one sent".into(),
         ));
     }
     Ok(chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_identity_token_is_unauthenticated() {
+        assert_eq!(
+            refusal_kind(400, INVALID_IDENTITY_TOKEN),
+            Kind::Unauthenticated
+        );
+        assert_eq!(refusal_kind(401, "no"), Kind::Unauthenticated);
+        assert_eq!(refusal_kind(403, "no"), Kind::PermissionDenied);
+        assert_eq!(
+            refusal_kind(
+                400,
+                "The signature supplied in the request could not be verified"
+            ),
+            Kind::Invalid
+        );
+        assert_eq!(refusal_kind(503, ""), Kind::Unavailable);
+    }
 }

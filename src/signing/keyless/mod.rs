@@ -12,6 +12,7 @@ use thiserror::Error;
 
 pub use certificate::CertificateChain;
 
+use crate::error_kind::Kind;
 use crate::signing::{self, KeyFileSigner, PublicKey, Signature, Signer};
 
 /// The public-good Fulcio.
@@ -24,17 +25,71 @@ pub enum Error {
     /// No usable identity token.
     #[error(transparent)]
     Token(#[from] token::Error),
-    /// Fulcio refused or could not be reached.
+    /// Fulcio answered with an error status.
+    #[error("Fulcio ({url}): HTTP {status}: {message}{hint}")]
+    FulcioRefused {
+        /// The endpoint.
+        url: String,
+        /// The status.
+        status: reqwest::StatusCode,
+        /// What Fulcio said.
+        message: String,
+        /// What to check, chosen by kind (empty or ` (…)`).
+        hint: String,
+        /// What kind of refusal it is (decided from the status and Fulcio's error).
+        kind: Kind,
+    },
+    /// Fulcio could not be reached or its reply not read.
+    #[error("Fulcio ({url})")]
+    FulcioUnreachable {
+        /// The endpoint.
+        url: String,
+        /// Cause.
+        #[source]
+        source: crate::http::Error,
+    },
+    /// Fulcio's reply is not what was asked for.
     #[error("Fulcio ({url}): {detail}")]
     Fulcio {
         /// The endpoint.
         url: String,
-        /// What happened.
+        /// What is wrong.
         detail: String,
     },
+    /// Fulcio's certificate chain cannot be used.
+    #[error("Fulcio ({url})")]
+    Chain {
+        /// The endpoint.
+        url: String,
+        /// Cause.
+        #[source]
+        source: certificate::ChainError,
+    },
+    /// The proof of possession could not be signed.
+    #[error("Fulcio ({url}): signing the proof of possession")]
+    Proof {
+        /// The endpoint.
+        url: String,
+        /// Cause.
+        #[source]
+        source: Box<signing::Error>,
+    },
     /// The ephemeral key could not be made.
-    #[error("cannot generate an ephemeral key: {0}")]
-    Key(String),
+    #[error("cannot generate an ephemeral key")]
+    Key(#[source] Box<signing::Error>),
+}
+
+impl Error {
+    /// What kind of failure this is (see [`crate::error_kind`]).
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Token(e) => e.kind(),
+            Self::FulcioRefused { kind, .. } => *kind,
+            Self::FulcioUnreachable { source, .. } => source.kind(),
+            Self::Fulcio { .. } | Self::Chain { .. } => Kind::Invalid,
+            Self::Proof { source, .. } | Self::Key(source) => source.kind(),
+        }
+    }
 }
 
 /// Where keyless signing gets its certificate.
@@ -70,10 +125,10 @@ impl KeylessSigner {
     pub async fn connect(settings: &Settings) -> Result<Self, Error> {
         let now = jiff::Timestamp::now().as_second();
         let token = settings.tokens.get(now).await?;
-        let (key, _) = KeyFileSigner::generate().map_err(|e| Error::Key(e.to_string()))?;
-        let client = crate::http::client().map_err(|e| Error::Fulcio {
+        let (key, _) = KeyFileSigner::generate().map_err(|e| Error::Key(Box::new(e)))?;
+        let client = crate::http::client().map_err(|source| Error::FulcioUnreachable {
             url: settings.fulcio_url.clone(),
-            detail: e.detail(),
+            source,
         })?;
         let chain =
             fulcio::request_certificate(&client, &settings.fulcio_url, &token, &key).await?;

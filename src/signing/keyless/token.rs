@@ -85,6 +85,19 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// What kind of failure this is (see [`crate::error_kind`]).
+    pub fn kind(&self) -> crate::error_kind::Kind {
+        use crate::error_kind::Kind;
+        match self {
+            Self::None | Self::Expired { .. } | Self::WrongIssuer { .. } => Kind::Unauthenticated,
+            Self::Read { source, .. } => Kind::from_io(source.kind()),
+            Self::Malformed { .. } => Kind::Invalid,
+            Self::Github(e) => e.kind(),
+        }
+    }
+}
+
 /// Where tokens may come from (see the module docs for the order).
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
