@@ -104,9 +104,10 @@ pub enum Error {
     #[error("cannot use `CHAINSEAL_STORAGE`")]
     Storage(#[source] storage::Error),
     /// Something was not signed, logged or stored; what did land is listed.
-    #[error("{failure}{}{}", more_note(*.more), stored_note(.stored))]
+    #[error("{failure}{}{}{}", retry_note(failure), more_note(*.more), stored_note(.stored))]
     Incomplete {
         /// The failure that says most (the earliest stage).
+        #[source]
         failure: crate::pipeline::Failure,
         /// How many other failures there were (each was logged).
         more: usize,
@@ -116,6 +117,13 @@ pub enum Error {
     /// A record without a usable storage key.
     #[error(transparent)]
     MissingUid(#[from] crate::pipeline::MissingUid),
+}
+
+fn retry_note(failure: &crate::pipeline::Failure) -> &'static str {
+    match failure.stage {
+        Stage::Tlog => " (run again to retry the upload)",
+        _ => "",
+    }
 }
 
 fn more_note(more: usize) -> String {
@@ -294,6 +302,7 @@ async fn finish(
         rekor: rekor.as_ref().and_then(|r| r.as_ref().ok()),
         bundles: cfg.stores.oci_encoding == storage::OciEncoding::SigstoreBundle,
         run,
+        all_signed_or_nothing: true,
     };
     let mut report = crate::pipeline::run(plan).await;
     if let Some(Err(e)) = rekor {

@@ -72,6 +72,10 @@ pub struct Plan<'a> {
     pub bundles: bool,
     /// The run the build is (for storage on the run itself).
     pub run: Option<&'a RunId>,
+    /// Nothing is logged or stored unless every part was signed (`attest`: one signer
+    /// for both parts, so a failure to sign either is a failure of the run). Without
+    /// it the parts are independent, as Chains signs each artifact type on its own.
+    pub all_signed_or_nothing: bool,
 }
 
 /// Which signed object a failure is about.
@@ -129,19 +133,31 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The whole cause chain: messages no longer repeat their sources.
-        let error = crate::error_text::joined(&self.error);
-        match (self.stage, &self.store, &self.image) {
-            (Stage::Storage, Some(store), Some(image)) => write!(
-                f,
-                "storing the signature of {image} in `{store}` failed: {error}"
-            ),
-            (Stage::Storage, Some(store), None) => {
-                write!(f, "storing in `{store}` failed: {error}")
+        match (self.stage, self.part, &self.store, &self.image) {
+            (Stage::Storage, _, Some(store), Some(image)) => {
+                write!(f, "storing the signature of {image} in `{store}` failed")
             }
-            (Stage::Tlog, ..) => write!(f, "{error}; run again to retry the upload"),
-            _ => write!(f, "{error}"),
+            (Stage::Storage, _, Some(store), None) => write!(f, "storing in `{store}` failed"),
+            (Stage::Storage, ..) => f.write_str("storing failed"),
+            (Stage::Signing, Part::Attestation, ..) => {
+                f.write_str("signing the attestation failed")
+            }
+            (Stage::Signing, Part::Images, ..) => {
+                f.write_str("signing the image signatures failed")
+            }
+            (Stage::Tlog, Part::Attestation, ..) => {
+                f.write_str("logging the attestation in the transparency log failed")
+            }
+            (Stage::Tlog, Part::Images, ..) => {
+                f.write_str("logging the image signatures in the transparency log failed")
+            }
         }
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
     }
 }
 
@@ -382,6 +398,9 @@ pub async fn run(plan: Plan<'_>) -> Report {
                 .push(fail(Part::Images, Stage::Signing, e.into())),
         }
     }
+    if plan.all_signed_or_nothing && !report.failures.is_empty() {
+        return report;
+    }
     // Log, before storing (as Chains), so stores can carry the entries.
     let mut logged = Vec::new();
     if let Some(rekor) = plan.rekor {
@@ -527,5 +546,125 @@ pub fn run_id(record: &Record) -> RunId {
         kind,
         name: meta.name.clone(),
         namespace: (!meta.namespace.is_empty()).then(|| meta.namespace.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signing::{KeyFileSigner, PublicKey, Signature};
+
+    /// A signer that refuses to sign the Statement (a KMS flake on one call).
+    #[derive(Debug)]
+    struct RefusesStatements(KeyFileSigner);
+
+    #[async_trait::async_trait]
+    impl Signer for RefusesStatements {
+        async fn sign(&self, message: &[u8]) -> Result<Signature, signing::Error> {
+            if message.starts_with(b"DSSEv1") && message.windows(6).any(|w| w == b"refuse") {
+                return Err(signing::Error::Sign("refused".into()));
+            }
+            self.0.sign(message).await
+        }
+
+        fn public_key(&self) -> Option<&PublicKey> {
+            self.0.public_key()
+        }
+    }
+
+    /// A store that keeps image signatures and counts what it got.
+    #[derive(Debug, Default)]
+    struct Counting(std::sync::Mutex<(usize, usize)>);
+
+    impl std::fmt::Display for Counting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("counting")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Storage for Counting {
+        async fn store(&self, _: &Signed<'_>) -> Result<Vec<Stored>, storage::Error> {
+            self.0.lock().expect("lock").0 += 1;
+            Ok(Vec::new())
+        }
+
+        fn keeps_image_signatures(&self) -> bool {
+            true
+        }
+
+        async fn store_image(&self, _: &SignedImage<'_>) -> Result<Vec<Stored>, storage::Error> {
+            self.0.lock().expect("lock").1 += 1;
+            Ok(Vec::new())
+        }
+    }
+
+    async fn run_with(all_signed_or_nothing: bool) -> (Report, (usize, usize)) {
+        let (key, _) = KeyFileSigner::generate().expect("key");
+        let signer = RefusesStatements(key);
+        let statement = Statement {
+            statement_type: "https://in-toto.io/Statement/v1".into(),
+            subject: Vec::new(),
+            predicate_type: "refuse".into(),
+            predicate: serde_json::json!({}),
+        };
+        let image = crate::reference::DigestReference::parse(&format!(
+            "reg.example/app@sha256:{}",
+            "ab".repeat(32)
+        ))
+        .expect("reference");
+        let store = Counting::default();
+        let plan = Plan {
+            attestation: Some(Attestation {
+                key: "taskrun-u",
+                statement: &statement,
+                signer: &signer,
+            }),
+            images: Some(Images {
+                payloads: vec![ImagePayload {
+                    image,
+                    payload: b"{}".to_vec(),
+                }],
+                signer: &signer,
+            }),
+            stores: vec![Store {
+                storage: &store,
+                attestation: true,
+                images: true,
+            }],
+            rekor: None,
+            bundles: false,
+            run: None,
+            all_signed_or_nothing,
+        };
+        let report = run(plan).await;
+        let counts = *store.0.lock().expect("lock");
+        (report, counts)
+    }
+
+    /// `attest` (one signer for both parts) stores nothing when a part cannot be
+    /// signed; the controller (Chains' independent artifact types) stores the other.
+    #[tokio::test]
+    async fn a_part_that_cannot_be_signed_stops_the_other_only_when_asked() {
+        let (report, counts) = run_with(true).await;
+        assert_eq!(
+            counts,
+            (0, 0),
+            "stored although the attestation was not signed"
+        );
+        assert_eq!(report.failures.len(), 1);
+        assert_eq!(
+            (report.failures[0].part, report.failures[0].stage),
+            (Part::Attestation, Stage::Signing)
+        );
+        assert_eq!(
+            report.failures[0].to_string(),
+            "signing the attestation failed"
+        );
+
+        let (report, counts) = run_with(false).await;
+        assert_eq!(counts, (0, 1), "the image signature is stored on its own");
+        assert_eq!(report.failures.len(), 1);
+        assert!(!report.succeeded());
     }
 }

@@ -536,6 +536,7 @@ async fn sign_and_store(
         rekor: settings.rekor.as_ref().filter(|_| upload),
         bundles: settings.chains.oci_encoding == crate::storage::OciEncoding::SigstoreBundle,
         run: Some(&run),
+        all_signed_or_nothing: false,
     };
     let report = pipeline::run(plan).await;
     counters.sign_created.inc_by(report.signatures);
@@ -555,7 +556,7 @@ async fn sign_and_store(
         }
         failures.push(Failure {
             stage,
-            message: f.to_string(),
+            message: crate::error_text::joined(f),
         });
     }
     if failures.is_empty() {

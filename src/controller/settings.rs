@@ -29,9 +29,6 @@ pub enum Error {
         /// The backend.
         backend: &'static str,
     },
-    /// The registry client could not be made.
-    #[error(transparent)]
-    Registry(#[from] crate::oci::Error),
     /// OCI storage settings are invalid.
     #[error(transparent)]
     Storage(#[from] crate::storage::Error),
@@ -480,7 +477,13 @@ async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment)
         },
         SignerKind::Kms => match kms_settings(chains) {
             Ok(settings) => settings,
-            Err(why) => return SignerSlot::Failed(SignerError::Settings(Arc::new(why))),
+            Err(why) => {
+                tracing::warn!(
+                    "the kms signer cannot be made (until chains-config changes): {}",
+                    crate::error_text::joined(&why)
+                );
+                return SignerSlot::Failed(SignerError::Settings(Arc::new(why)));
+            }
         },
     };
     let watched = (kind == SignerKind::X509).then(|| env.signing_secrets.clone());
@@ -514,7 +517,7 @@ fn kms_settings(chains: &ChainsConfig) -> Result<signing::Settings, KmsSettingsE
         key: signing::KeyRef::parse(kms_ref).map_err(KmsSettingsError::KmsRef)?,
         password: signing::PasswordSource::None,
         kms: signing::KmsOptions {
-            address: auth("address").map(|a| a.trim().to_owned()),
+            address: crate::values::non_empty_owned(auth("address")),
             token: auth("token").map(crate::secret::SecretString::new),
             token_path: auth("token-path").map(Into::into),
             oidc,
