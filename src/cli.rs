@@ -752,4 +752,23 @@ mod tests {
             assert!(vars.iter().any(|x| x == v), "{v} missing from {vars:?}");
         }
     }
+
+    #[test]
+    fn settings_are_exactly_the_variables_the_command_line_declares() {
+        let clap: std::collections::BTreeSet<String> = known_env_vars().into_iter().collect();
+        let settings: std::collections::BTreeSet<String> = crate::env_vars::EnvVars::SETTINGS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let missing: Vec<_> = clap.difference(&settings).collect();
+        let extra: Vec<_> = settings.difference(&clap).collect();
+        assert!(
+            missing.is_empty(),
+            "clap reads {missing:?}, not in EnvVars::SETTINGS"
+        );
+        assert!(
+            extra.is_empty(),
+            "EnvVars::SETTINGS has {extra:?}, no flag reads them"
+        );
+    }
 }
