@@ -1,7 +1,8 @@
 //! OCI storage against a real registry: Debian's `docker-registry` (distribution
 //! 2.8) on loopback, without and with htpasswd basic auth, test images pushed with
 //! skopeo from a hand-made OCI layout. What chainseal writes is read back with
-//! skopeo and curl and its envelopes verified with python securesystemslib.
+//! skopeo and curl, its envelopes verified with python securesystemslib, and its
+//! pushes verified with cosign v3 (`COSIGN_BIN`, built by scripts/peers).
 //!
 //! Needs `REGISTRY_BIN` (docker-registry) and `INTEROP_PYTHON`, and skopeo, htpasswd
 //! and curl on PATH (scripts/test and .ci/run provide them); skipped outside CI, with
@@ -1735,5 +1736,86 @@ fn https_only_registry_stays_https(python: &Path, hiccup: &str) {
     assert!(
         requests.contains(r#""authorization": "Basic "#),
         "{hiccup}: no credentials sent: {requests}"
+    );
+}
+
+/// cosign v3 (`COSIGN_BIN`, built by scripts/peers), what users verify with, on
+/// what `--storage oci` pushes: `cosign verify-attestation --type slsaprovenance1`
+/// on the `.att` tag and `cosign verify` on the `.sig` tag, with the key and no
+/// transparency log. Another key, and a `.sig` whose signature lost one bit, are
+/// refused, so the check can fail.
+#[test]
+fn cosign_v3_verifies_what_oci_storage_pushes() {
+    let Some(cosign) = tool("COSIGN_BIN", "cosign interop") else {
+        return;
+    };
+    let Some(scene) = Scene::new(false, "cosign") else {
+        return;
+    };
+    let (dir, reg) = (scene.dir.path(), &scene.reg);
+    let env = vec![("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone())];
+    let taskrun = record(dir, &reg.host, &scene.digest, true, "taskrun.yaml");
+    let r = attest(dir, &taskrun, "oci", &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let image = format!("{}/{REPO}@{}", reg.host, scene.digest);
+    let cosign_with = |verb: &str, key: &Path, extra: &[&str]| {
+        let mut cmd = Command::new(&cosign);
+        cmd.env_clear()
+            .env("HOME", dir)
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .arg(verb)
+            .arg("--key")
+            .arg(key)
+            .args(["--insecure-ignore-tlog=true", "--allow-http-registry=true"])
+            .args(extra)
+            .arg(&image);
+        run(&mut cmd)
+    };
+    let demo = repo("examples/demo.pub");
+    let other = repo("tests/fixtures/keys/cosign.pub");
+
+    let att = cosign_with("verify-attestation", &demo, &["--type", "slsaprovenance1"]);
+    assert_eq!(att.code, 0, "cosign verify-attestation: {}", att.stderr);
+    let envelope: Value = serde_json::from_str(att.stdout.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("cosign printed no envelope ({e}): {}", att.stdout));
+    let statement: Value = serde_json::from_slice(
+        &STANDARD
+            .decode(envelope["payload"].as_str().expect("payload"))
+            .expect("base64"),
+    )
+    .expect("statement");
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    let refused = cosign_with("verify-attestation", &other, &["--type", "slsaprovenance1"]);
+    assert_ne!(refused.code, 0, "another key verified: {}", refused.stdout);
+    assert!(
+        refused.stderr.contains("no matching attestations"),
+        "{}",
+        refused.stderr
+    );
+
+    let sig = cosign_with("verify", &demo, &[]);
+    assert_eq!(sig.code, 0, "cosign verify: {}", sig.stderr);
+    let claims: Value = serde_json::from_str(sig.stdout.trim()).expect("claims JSON");
+    assert_eq!(
+        claims[0]["critical"]["image"]["docker-manifest-digest"],
+        scene.digest.as_str()
+    );
+    let tag = format!("sha256-{}.sig", scene.hex());
+    push_tampered_copy(reg, &tag, &tag, |m| {
+        let note = &mut m["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"];
+        *note = flip_first_byte_b64(note.as_str().expect("signature")).into();
+    });
+    let tampered = cosign_with("verify", &demo, &[]);
+    assert_ne!(
+        tampered.code, 0,
+        "a flipped signature verified: {}",
+        tampered.stdout
+    );
+    assert!(
+        tampered
+            .stderr
+            .contains("no matching signatures: invalid signature"),
+        "{}",
+        tampered.stderr
     );
 }
