@@ -1741,7 +1741,7 @@ fn https_only_registry_stays_https(python: &Path, hiccup: &str) {
 
 /// cosign v3 (`COSIGN_BIN`, built by scripts/peers), what users verify with, on
 /// what `--storage oci` pushes: `cosign verify-attestation --type slsaprovenance1`
-/// on the `.att` tag and `cosign verify` on the `.sig` tag, with the key and no
+/// and `slsaprovenance02` on the `.att` tag and `cosign verify` on the `.sig` tag, with the key and no
 /// transparency log. Another key, and a `.sig` whose signature lost one bit, are
 /// refused, so the check can fail.
 #[test]
@@ -1785,6 +1785,33 @@ fn cosign_v3_verifies_what_oci_storage_pushes() {
     )
     .expect("statement");
     assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    // SLSA v0.2 (Chains' `slsa/v1` format) joins the `.att` tag as a second layer.
+    let mut v02 = env.clone();
+    v02.push(("CHAINSEAL_FORMAT", "slsa/v0.2".to_owned()));
+    let r = attest(dir, &taskrun, "oci", &v02);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let att = cosign_with("verify-attestation", &demo, &["--type", "slsaprovenance02"]);
+    assert_eq!(
+        att.code, 0,
+        "cosign verify-attestation v0.2: {}",
+        att.stderr
+    );
+    let types: Vec<Value> = att
+        .stdout
+        .lines()
+        .map(|line| {
+            let envelope: Value = serde_json::from_str(line).expect("envelope");
+            let payload = STANDARD
+                .decode(envelope["payload"].as_str().expect("payload"))
+                .expect("base64");
+            serde_json::from_slice::<Value>(&payload).expect("statement")["predicateType"].clone()
+        })
+        .collect();
+    assert_eq!(
+        types,
+        ["https://slsa.dev/provenance/v0.2"],
+        "cosign picked the v0.2 layer only"
+    );
     let refused = cosign_with("verify-attestation", &other, &["--type", "slsaprovenance1"]);
     assert_ne!(refused.code, 0, "another key verified: {}", refused.stdout);
     assert!(
@@ -1812,9 +1839,7 @@ fn cosign_v3_verifies_what_oci_storage_pushes() {
         tampered.stdout
     );
     assert!(
-        tampered
-            .stderr
-            .contains("no matching signatures: invalid signature"),
+        tampered.stderr.contains("no matching signatures"),
         "{}",
         tampered.stderr
     );
