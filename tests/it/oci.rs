@@ -1739,6 +1739,43 @@ fn https_only_registry_stays_https(python: &Path, hiccup: &str) {
     );
 }
 
+/// `cosign <verb> --key <key> <image>` (no transparency log, plain-HTTP registry).
+fn cosign_key_check(
+    cosign: &Path,
+    home: &Path,
+    image: &str,
+    verb: &str,
+    key: &Path,
+    extra: &[&str],
+) -> Run {
+    let mut cmd = Command::new(cosign);
+    cmd.env_clear()
+        .env("HOME", home)
+        .arg(verb)
+        .arg("--key")
+        .arg(key)
+        .args(["--insecure-ignore-tlog=true", "--allow-http-registry=true"])
+        .args(extra)
+        .arg(image);
+    run(&mut cmd)
+}
+
+/// The predicate types of the envelopes `cosign verify-attestation` printed, one
+/// JSON envelope a line.
+fn printed_predicate_types(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|line| {
+            let envelope: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("cosign printed no envelope ({e}): {stdout}"));
+            let payload = STANDARD
+                .decode(envelope["payload"].as_str().expect("payload"))
+                .expect("base64");
+            serde_json::from_slice::<Value>(&payload).expect("statement")["predicateType"].clone()
+        })
+        .collect()
+}
+
 /// cosign v3 (`COSIGN_BIN`, built by scripts/peers), what users verify with, on
 /// what `--storage oci` pushes: `cosign verify-attestation --type slsaprovenance1`
 /// and `slsaprovenance02` on the `.att` tag and `cosign verify` on the `.sig` tag, with the key and no
@@ -1759,32 +1796,17 @@ fn cosign_v3_verifies_what_oci_storage_pushes() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let image = format!("{}/{REPO}@{}", reg.host, scene.digest);
     let cosign_with = |verb: &str, key: &Path, extra: &[&str]| {
-        let mut cmd = Command::new(&cosign);
-        cmd.env_clear()
-            .env("HOME", dir)
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .arg(verb)
-            .arg("--key")
-            .arg(key)
-            .args(["--insecure-ignore-tlog=true", "--allow-http-registry=true"])
-            .args(extra)
-            .arg(&image);
-        run(&mut cmd)
+        cosign_key_check(&cosign, dir, &image, verb, key, extra)
     };
     let demo = repo("examples/demo.pub");
     let other = repo("tests/fixtures/keys/cosign.pub");
 
     let att = cosign_with("verify-attestation", &demo, &["--type", "slsaprovenance1"]);
     assert_eq!(att.code, 0, "cosign verify-attestation: {}", att.stderr);
-    let envelope: Value = serde_json::from_str(att.stdout.lines().next().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("cosign printed no envelope ({e}): {}", att.stdout));
-    let statement: Value = serde_json::from_slice(
-        &STANDARD
-            .decode(envelope["payload"].as_str().expect("payload"))
-            .expect("base64"),
-    )
-    .expect("statement");
-    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    assert_eq!(
+        printed_predicate_types(&att.stdout),
+        ["https://slsa.dev/provenance/v1"]
+    );
     // SLSA v0.2 (Chains' `slsa/v1` format) joins the `.att` tag as a second layer.
     let mut v02 = env.clone();
     v02.push(("CHAINSEAL_FORMAT", "slsa/v0.2".to_owned()));
@@ -1796,19 +1818,8 @@ fn cosign_v3_verifies_what_oci_storage_pushes() {
         "cosign verify-attestation v0.2: {}",
         att.stderr
     );
-    let types: Vec<Value> = att
-        .stdout
-        .lines()
-        .map(|line| {
-            let envelope: Value = serde_json::from_str(line).expect("envelope");
-            let payload = STANDARD
-                .decode(envelope["payload"].as_str().expect("payload"))
-                .expect("base64");
-            serde_json::from_slice::<Value>(&payload).expect("statement")["predicateType"].clone()
-        })
-        .collect();
     assert_eq!(
-        types,
+        printed_predicate_types(&att.stdout),
         ["https://slsa.dev/provenance/v0.2"],
         "cosign picked the v0.2 layer only"
     );
@@ -1843,4 +1854,63 @@ fn cosign_v3_verifies_what_oci_storage_pushes() {
         "{}",
         tampered.stderr
     );
+}
+
+/// cosign v3 on the Sigstore bundles `CHAINSEAL_OCI_ENCODING=sigstore-bundle` pushes
+/// as OCI 1.1 referrers (this registry has no referrers API: the tag-schema index):
+/// no cosign tags exist, so what cosign verifies is read from the bundles; another
+/// key is refused.
+#[test]
+fn cosign_v3_verifies_sigstore_bundle_referrers() {
+    let Some(cosign) = tool("COSIGN_BIN", "cosign interop") else {
+        return;
+    };
+    let Some(scene) = Scene::new(false, "cosign-bundles") else {
+        return;
+    };
+    let (dir, reg) = (scene.dir.path(), &scene.reg);
+    let env = vec![
+        ("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone()),
+        ("CHAINSEAL_OCI_ENCODING", "sigstore-bundle".to_owned()),
+    ];
+    let taskrun = record(dir, &reg.host, &scene.digest, true, "taskrun.yaml");
+    let r = attest(dir, &taskrun, "oci", &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for suffix in ["att", "sig"] {
+        let tag = format!("sha256-{}.{suffix}", scene.hex());
+        assert!(
+            reg.inspect_raw(REPO, &tag).is_none(),
+            "a cosign tag {tag} exists"
+        );
+    }
+    let image = format!("{}/{REPO}@{}", reg.host, scene.digest);
+    let cosign_with = |verb: &str, key: &Path, extra: &[&str]| {
+        cosign_key_check(&cosign, dir, &image, verb, key, extra)
+    };
+    let demo = repo("examples/demo.pub");
+    let att = cosign_with("verify-attestation", &demo, &["--type", "slsaprovenance1"]);
+    assert_eq!(att.code, 0, "cosign verify-attestation: {}", att.stderr);
+    assert_eq!(
+        printed_predicate_types(&att.stdout),
+        ["https://slsa.dev/provenance/v1"]
+    );
+    let sig = cosign_with("verify", &demo, &[]);
+    assert_eq!(sig.code, 0, "cosign verify: {}", sig.stderr);
+    let other = repo("tests/fixtures/keys/cosign.pub");
+    for (verb, extra) in [
+        ("verify-attestation", &["--type", "slsaprovenance1"][..]),
+        ("verify", &[][..]),
+    ] {
+        let refused = cosign_with(verb, &other, extra);
+        assert_ne!(
+            refused.code, 0,
+            "{verb}: another key verified: {}",
+            refused.stdout
+        );
+        assert!(
+            refused.stderr.contains("no matching"),
+            "{verb}: {}",
+            refused.stderr
+        );
+    }
 }
