@@ -1,6 +1,7 @@
 //! Interop: envelopes written by the real binary are verified by python
 //! `securesystemslib`, and a tampered envelope is rejected by it; the wrapper
-//! (`tests/interop/verify_dsse.py`) itself rejects what it cannot verify.
+//! (`tests/interop/verify_dsse.py`) itself rejects what it cannot verify. cosign v3
+//! (`COSIGN_BIN`, scripts/peers) verifies the Sigstore bundles of directory storage.
 //!
 //! Needs `INTEROP_PYTHON` (a python with `tests/interop/requirements.txt`; the test
 //! script sets it up). Unset, the tests fail, unless `CHAINSEAL_TEST_SKIP_MISSING=1`
@@ -277,5 +278,72 @@ fn a_missing_tool_fails_unless_skipping_is_asked_for_and_every_skip_is_recorded(
     assert_eq!(
         std::fs::read_to_string(&log).expect("skip log"),
         format!("{line}\n")
+    );
+}
+
+/// cosign v3 (`COSIGN_BIN`, scripts/peers) `verify-blob-attestation --bundle` on the
+/// Sigstore bundle directory storage keeps beside each attestation
+/// (`CHAINSEAL_BUNDLE=true`, key-signed, no transparency log): it verifies against the
+/// example image's digest, and another digest or another key is refused.
+#[test]
+fn cosign_v3_verifies_the_bundles_of_directory_storage() {
+    let Some(cosign) = common::tool("COSIGN_BIN", "cosign blob interop") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("att");
+    let key = repo("examples/demo.key").display().to_string();
+    let r = common::attest_example(
+        dir.path(),
+        &key,
+        &out,
+        &[("CHAINSEAL_BUNDLE", "true".into())],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = out.join(format!("{EXAMPLE_KEY}.sigstore.json"));
+    assert!(bundle.is_file(), "no bundle: {}", r.stdout);
+    let image_digest = "6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+    let check = |public: &str, digest: &str| {
+        let mut cmd = Command::new(&cosign);
+        cmd.env_clear()
+            .env("HOME", dir.path())
+            .arg("verify-blob-attestation")
+            .arg("--bundle")
+            .arg(&bundle)
+            .arg("--key")
+            .arg(repo(public))
+            .args(["--type", "slsaprovenance1", "--insecure-ignore-tlog=true"])
+            .args(["--digestAlg", "sha256", "--digest", digest]);
+        run(&mut cmd)
+    };
+    let ok = check("examples/demo.pub", image_digest);
+    assert_eq!(ok.code, 0, "cosign verify-blob-attestation: {}", ok.stderr);
+    let other_digest = "00".repeat(32);
+    let wrong_subject = check("examples/demo.pub", &other_digest);
+    assert_ne!(
+        wrong_subject.code, 0,
+        "another digest verified: {}",
+        wrong_subject.stdout
+    );
+    let wrong_key = check("tests/fixtures/keys/cosign.pub", image_digest);
+    assert_ne!(
+        wrong_key.code, 0,
+        "another key verified: {}",
+        wrong_key.stdout
+    );
+    assert!(ok.stderr.contains("Verified OK"), "{}", ok.stderr);
+    assert!(
+        wrong_subject
+            .stderr
+            .contains("provided artifact digest does not match any digest in statement"),
+        "{}",
+        wrong_subject.stderr
+    );
+    assert!(
+        wrong_key
+            .stderr
+            .contains("accepted signatures do not match threshold"),
+        "{}",
+        wrong_key.stderr
     );
 }
