@@ -1070,3 +1070,73 @@ fn the_double_refuses_what_rekor_refuses() {
         "error processing entry: could not parse public key",
     );
 }
+
+/// cosign v3 (`COSIGN_BIN`, scripts/peers) verifies a keyless bundle of directory
+/// storage offline against the Sigstore double's trust root: Fulcio chain, SCT, Rekor
+/// entry, identity and issuer, and the Statement's subject (`verify-blob-attestation
+/// --digest`). Another identity is refused.
+#[test]
+fn cosign_v3_verifies_keyless_bundles_against_the_trust_root() {
+    let Some(cosign) = tool("COSIGN_BIN", "cosign keyless interop") else {
+        return;
+    };
+    let Some((sigstore, dir, out)) = Sigstore::scene("cosign keyless") else {
+        return;
+    };
+    let token = token(dir.path(), good_claims());
+    let r = attest_example(dir.path(), "keyless", &out, &sigstore.env(&token));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let bundle = out.join(format!("{EXAMPLE_KEY}.sigstore.json"));
+    let root = dir.path().join("trusted_root.json");
+    std::fs::write(&root, sigstore.get("/trusted_root.json")).expect("write");
+    let check_bundle = |bundle: &Path, identity: &str| {
+        let mut cmd = Command::new(&cosign);
+        cmd.env_clear()
+            .env("HOME", dir.path())
+            .arg("verify-blob-attestation")
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--trusted-root")
+            .arg(&root)
+            .args(["--certificate-identity", identity])
+            .args(["--certificate-oidc-issuer", ISSUER])
+            .args(["--type", "slsaprovenance1", "--digestAlg", "sha256"])
+            .args(["--digest", SUBJECT.trim_start_matches("sha256:")]);
+        common::run(&mut cmd)
+    };
+    let check = |identity: &str| check_bundle(&bundle, identity);
+    let ok = check(IDENTITY);
+    assert_eq!(ok.code, 0, "cosign: {}", ok.stderr);
+    let other = check("https://github.com/mallory/app/.github/workflows/x.yml@refs/heads/main");
+    assert_ne!(other.code, 0, "another identity verified: {}", other.stdout);
+    assert!(ok.stderr.contains("Verified OK"), "{}", ok.stderr);
+    assert!(
+        other
+            .stderr
+            .contains("no matching CertificateIdentity found"),
+        "{}",
+        other.stderr
+    );
+    // One bit of the signed payload flipped: it no longer matches the log entry.
+    let mut b: Value =
+        serde_json::from_slice(&std::fs::read(&bundle).expect("read")).expect("JSON");
+    let payload = b["dsseEnvelope"]["payload"].as_str().expect("payload");
+    let mut bytes = STANDARD.decode(payload).expect("base64");
+    bytes[10] ^= 1;
+    b["dsseEnvelope"]["payload"] = STANDARD.encode(bytes).into();
+    let tampered = dir.path().join("tampered.sigstore.json");
+    std::fs::write(&tampered, b.to_string()).expect("write");
+    let refused = check_bundle(&tampered, IDENTITY);
+    assert_ne!(
+        refused.code, 0,
+        "a tampered bundle verified: {}",
+        refused.stdout
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("does not match envelope payload hash"),
+        "{}",
+        refused.stderr
+    );
+}
