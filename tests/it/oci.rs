@@ -1914,3 +1914,244 @@ fn cosign_v3_verifies_sigstore_bundle_referrers() {
         );
     }
 }
+
+/// `curl` `method` `url` with `body` of `content_type`; returns the response headers
+/// and body (fails the test on an HTTP error).
+fn curl_send(method: &str, url: &str, content_type: &str, body: &[u8], dir: &Path) -> String {
+    let file = dir.join("curl-body");
+    std::fs::write(&file, body).expect("body");
+    let out = Command::new("curl")
+        .args(["-sf", "-i", "-X", method, "-H"])
+        .arg(format!("Content-Type: {content_type}"))
+        .arg("--data-binary")
+        .arg(format!("@{}", file.display()))
+        .arg(url)
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "{method} {url}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The OCI manifest `digest` of `REPO` (curl, plain HTTP).
+fn manifest_by_digest(reg: &TestRegistry, digest: &str) -> Value {
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json",
+        ])
+        .arg(format!("http://{}/v2/{REPO}/manifests/{digest}", reg.host))
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "GET manifest {digest}: {out:?}");
+    serde_json::from_slice(&out.stdout).expect("manifest JSON")
+}
+
+/// Upload `bytes` as a blob of `REPO` (monolithic upload); returns its descriptor
+/// fields (digest, size).
+fn push_blob(reg: &TestRegistry, bytes: &[u8], dir: &Path) -> (String, usize) {
+    use sha2::Digest as _;
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+    let started = curl_send(
+        "POST",
+        &format!("http://{}/v2/{REPO}/blobs/uploads/", reg.host),
+        "application/octet-stream",
+        b"",
+        dir,
+    );
+    let location = started
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Location: ")
+                .or_else(|| l.strip_prefix("location: "))
+        })
+        .expect("upload location")
+        .trim()
+        .to_owned();
+    let location = if location.starts_with('/') {
+        format!("http://{}{location}", reg.host)
+    } else {
+        location
+    };
+    let separator = if location.contains('?') { '&' } else { '?' };
+    curl_send(
+        "PUT",
+        &format!("{location}{separator}digest={digest}"),
+        "application/octet-stream",
+        bytes,
+        dir,
+    );
+    (digest, bytes.len())
+}
+
+/// The other direction: what cosign v3 (`COSIGN_BIN`) writes with a key —
+/// `cosign sign` and `cosign attest --type slsaprovenance1`, Sigstore bundles as
+/// referrers (a signing config with no log, offline) — is read and verified by
+/// `chainseal verify --image`. Another key verifies nothing, and an attestation bundle
+/// whose signature lost one bit is rejected.
+#[test]
+fn chainseal_verifies_what_cosign_v3_signs_and_attests() {
+    let Some(cosign) = tool("COSIGN_BIN", "cosign interop") else {
+        return;
+    };
+    let Some(scene) = Scene::new(false, "cosign-signs") else {
+        return;
+    };
+    let (dir, reg) = (scene.dir.path(), &scene.reg);
+    let image = format!("{}/{REPO}@{}", reg.host, scene.digest);
+    // Sigstore's SigningConfig with no CA, log or timestamp authority: key signing
+    // with nothing uploaded anywhere.
+    let config = dir.join("signing-config.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": [], "oidcUrls": [], "rekorTlogUrls": [], "tsaUrls": [],
+            "rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ANY"},
+        })
+        .to_string(),
+    )
+    .expect("write");
+    let predicate = dir.join("predicate.json");
+    std::fs::write(
+        &predicate,
+        r#"{"builder":{"id":"https://example.com/cosign"}}"#,
+    )
+    .expect("write");
+    let password =
+        std::fs::read_to_string(repo("tests/fixtures/keys/cosign.password")).expect("password");
+    let key = repo("tests/fixtures/keys/cosign.key");
+    for extra in [
+        vec![],
+        vec![
+            "--type".to_owned(),
+            "slsaprovenance1".to_owned(),
+            "--predicate".to_owned(),
+            predicate.display().to_string(),
+        ],
+    ] {
+        let verb = if extra.is_empty() { "sign" } else { "attest" };
+        let mut cmd = Command::new(&cosign);
+        cmd.env_clear()
+            .env("HOME", dir)
+            .env("COSIGN_PASSWORD", password.trim_end_matches('\n'))
+            .arg(verb)
+            .arg("--key")
+            .arg(&key)
+            .arg("--signing-config")
+            .arg(&config)
+            .arg("--allow-http-registry=true")
+            .args(&extra)
+            .arg(&image);
+        let out = run(&mut cmd);
+        assert_eq!(out.code, 0, "cosign {verb}: {}", out.stderr);
+    }
+    let verify = |public: &str| {
+        let mut cmd = chainseal(dir);
+        cmd.args(["verify", "--key"])
+            .arg(repo(public))
+            .args(["--image", &image])
+            .env("CHAINSEAL_INSECURE_REGISTRIES", &reg.host);
+        run(&mut cmd)
+    };
+    let ok = verify("tests/fixtures/keys/cosign.pub");
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    assert!(
+        ok.stderr.contains("1 attestation(s) verified")
+            && ok
+                .stderr
+                .contains("1 image signature(s) verified; 0 item(s) rejected"),
+        "{}",
+        ok.stderr
+    );
+    assert!(
+        ok.stdout
+            .contains("predicate type: https://slsa.dev/provenance/v1"),
+        "{}",
+        ok.stdout
+    );
+    let other = verify("examples/demo.pub");
+    assert_eq!(
+        other.code, 1,
+        "another key: {}{}",
+        other.stdout, other.stderr
+    );
+
+    // Flip one bit of the attestation bundle's DSSE signature: push the changed
+    // bundle, a referrer manifest naming it and the tag-schema index naming that.
+    let index_tag = format!("sha256-{}", scene.hex());
+    let mut index = reg.inspect_raw(REPO, &index_tag).expect("referrers index");
+    let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+    let mut tampered = false;
+    for (n, entry) in manifests.iter().enumerate() {
+        let digest = entry["digest"].as_str().expect("digest");
+        let manifest = manifest_by_digest(reg, digest);
+        let layer = manifest["layers"][0]["digest"].as_str().expect("layer");
+        let mut bundle: Value = serde_json::from_slice(&reg.blob(REPO, layer)).expect("bundle");
+        // cosign 3 signs images as DSSE too (`https://sigstore.dev/cosign/sign/v1`):
+        // only the provenance attestation is changed.
+        let payload = bundle
+            .pointer("/dsseEnvelope/payload")
+            .and_then(Value::as_str)
+            .map(|p| STANDARD.decode(p).expect("base64"))
+            .unwrap_or_default();
+        let statement: Value = serde_json::from_slice(&payload).unwrap_or_default();
+        if statement["predicateType"] != "https://slsa.dev/provenance/v1" {
+            continue;
+        }
+        let sig = bundle
+            .pointer_mut("/dsseEnvelope/signatures/0/sig")
+            .expect("a DSSE signature");
+        *sig = flip_first_byte_b64(sig.as_str().expect("sig")).into();
+        let (blob, size) = push_blob(reg, bundle.to_string().as_bytes(), dir);
+        let mut manifest = manifest.clone();
+        manifest["layers"][0]["digest"] = blob.into();
+        manifest["layers"][0]["size"] = size.into();
+        let body = manifest.to_string();
+        let (new_digest, new_size) = {
+            use sha2::Digest as _;
+            (
+                format!(
+                    "sha256:{}",
+                    hex::encode(sha2::Sha256::digest(body.as_bytes()))
+                ),
+                body.len(),
+            )
+        };
+        curl_send(
+            "PUT",
+            &format!("http://{}/v2/{REPO}/manifests/{new_digest}", reg.host),
+            manifest["mediaType"]
+                .as_str()
+                .unwrap_or("application/vnd.oci.image.manifest.v1+json"),
+            body.as_bytes(),
+            dir,
+        );
+        index["manifests"][n]["digest"] = new_digest.into();
+        index["manifests"][n]["size"] = new_size.into();
+        tampered = true;
+    }
+    assert!(
+        tampered,
+        "no attestation bundle among the referrers: {index}"
+    );
+    curl_send(
+        "PUT",
+        &format!("http://{}/v2/{REPO}/manifests/{index_tag}", reg.host),
+        "application/vnd.oci.image.index.v1+json",
+        index.to_string().as_bytes(),
+        dir,
+    );
+    let broken = verify("tests/fixtures/keys/cosign.pub");
+    assert_eq!(
+        broken.code, 1,
+        "a tampered attestation verified: {}{}",
+        broken.stdout, broken.stderr
+    );
+    assert!(
+        broken.stderr.contains("0 attestation(s) verified")
+            && broken.stderr.contains("1 item(s) rejected"),
+        "{}",
+        broken.stderr
+    );
+}
