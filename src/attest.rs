@@ -268,7 +268,7 @@ async fn finish(
     run: Option<&storage::RunId>,
 ) -> Result<Outcome, Error> {
     let images = record
-        .map(crate::pipeline::image_payloads)
+        .map(crate::provenance::simplesigning::payloads)
         .unwrap_or_default();
     let Some(signer) = signer else {
         return Ok(Outcome::DryRun { generated, images });
@@ -315,15 +315,11 @@ async fn finish(
             error: e.into(),
         });
     }
-    if !report.succeeded() {
-        let more = report.failures.len() - 1;
-        let first = report
-            .failures
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, f)| f.stage)
-            .map_or(0, |(i, _)| i);
-        let failure = report.failures.swap_remove(first);
+    if let Some((failure, more)) = report.take_first_failure() {
+        // The message names the first; the others are logged here.
+        for other in &report.failures {
+            warn!("{}", crate::error_text::joined(other));
+        }
         return Err(Error::Incomplete {
             failure,
             more,

@@ -244,7 +244,7 @@ pub fn write_ci(
 ) -> Result<(), Error> {
     match env.detect() {
         Platform::Github => {
-            if let Some(path) = env.get("GITHUB_OUTPUT") {
+            if let Some(path) = env.get(EnvVars::GITHUB_OUTPUT) {
                 append(path.as_ref(), &report.github_outputs()).map_err(|source| {
                     Error::StepOutputs {
                         path: path.to_owned(),
@@ -252,7 +252,7 @@ pub fn write_ci(
                     }
                 })?;
             }
-            if show_summary && let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
+            if show_summary && let Some(path) = env.get(EnvVars::GITHUB_STEP_SUMMARY) {
                 append(path.as_ref(), &report.github_summary()).map_err(|source| {
                     Error::StepSummary {
                         path: path.to_owned(),
@@ -295,7 +295,7 @@ pub fn write_results(
 }
 
 /// Append `text` to the file `path` (GitHub's file commands are appended to).
-pub fn append(path: &Path, text: &str) -> std::io::Result<()> {
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -17,7 +17,7 @@
 
 use futures::StreamExt as _;
 use thiserror::Error;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 use crate::provenance::simplesigning::ImagePayload;
@@ -187,10 +187,17 @@ impl Report {
         self.failures.is_empty()
     }
 
-    /// The failure that says most about the outcome: the earliest stage (signing,
-    /// then storage, then the transparency log).
-    pub fn first_failure(&self) -> Option<&Failure> {
-        self.failures.iter().min_by_key(|f| f.stage)
+    /// The failure that says most about the outcome — the earliest stage (signing,
+    /// then storage, then the transparency log) — taken out, and how many others
+    /// there were; `None` when nothing failed.
+    pub fn take_first_failure(&mut self) -> Option<(Failure, usize)> {
+        let (first, _) = self
+            .failures
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, f)| f.stage)?;
+        let more = self.failures.len() - 1;
+        Some((self.failures.swap_remove(first), more))
     }
 }
 
@@ -276,17 +283,27 @@ async fn log_images(
     bundles: bool,
 ) -> Result<(), crate::transparency::Error> {
     let verifier = verifier_pem(signer)?;
-    let uploads = images.iter().map(|i| async move {
-        let signature = rekor.upload_hashedrekord(&i.payload.payload, &i.signature, verifier);
-        let statement = async {
-            match bundles {
-                true => Some(rekor.upload_dsse(&i.statement, verifier).await),
-                false => None,
-            }
-        };
-        tokio::join!(signature, statement)
-    });
-    let results = futures::future::join_all(uploads).await;
+    // The images come from the run's results: at most CONCURRENT_WRITES at once.
+    let uploads: Vec<futures::future::BoxFuture<'_, _>> = images
+        .iter()
+        .map(|i| {
+            Box::pin(async move {
+                let signature =
+                    rekor.upload_hashedrekord(&i.payload.payload, &i.signature, verifier);
+                let statement = async {
+                    match bundles {
+                        true => Some(rekor.upload_dsse(&i.statement, verifier).await),
+                        false => None,
+                    }
+                };
+                tokio::join!(signature, statement)
+            }) as futures::future::BoxFuture<'_, _>
+        })
+        .collect();
+    let results: Vec<_> = futures::stream::iter(uploads)
+        .buffered(CONCURRENT_WRITES)
+        .collect()
+        .await;
     let mut failure = None;
     for (image, (signature, statement)) in images.iter_mut().zip(results) {
         match signature {
@@ -321,7 +338,7 @@ async fn log_attestation(
 }
 
 /// The Statement's subjects that have a SHA-256 digest.
-pub fn sha256_subjects(statement: &provenance::Statement) -> Vec<Subject> {
+fn sha256_subjects(statement: &provenance::Statement) -> Vec<Subject> {
     statement
         .subject
         .iter()
@@ -332,11 +349,6 @@ pub fn sha256_subjects(statement: &provenance::Statement) -> Vec<Subject> {
             })
         })
         .collect()
-}
-
-/// The image signatures a Tekton record calls for: one per image its TaskRuns name.
-pub fn image_payloads(record: &Record) -> Vec<ImagePayload> {
-    provenance::simplesigning::payloads(record)
 }
 
 /// One write: an object into a store.
@@ -490,7 +502,6 @@ pub async fn run(plan: Plan<'_>) -> Report {
                 report.stored.extend(places);
             }
             Err(error) => {
-                warn!(backend = %storage, "storing failed: {}", crate::error_text::joined(&error));
                 report.failures.push(Failure {
                     part,
                     stage: Stage::Storage,

@@ -285,7 +285,7 @@ fn public_key(args: SignerArgs) -> anyhow::Result<ExitCode> {
 fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> {
     let opts = chainseal::controller::Options {
         namespaces: chainseal::values::split_list(
-            "CHAINSEAL_NAMESPACES",
+            EnvVars::CHAINSEAL_NAMESPACES,
             args.namespaces.as_deref().unwrap_or(""),
             chainseal::values::Separators::Commas,
         )?,

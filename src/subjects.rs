@@ -158,7 +158,7 @@ pub fn collect(inputs: &Inputs) -> Result<Vec<ResourceDescriptor>, Error> {
         let (name, digest) = entry
             .rsplit_once('@')
             .ok_or_else(|| Error::BadEntry(entry.clone()))?;
-        let (alg, hex) = parse_digest("CHAINSEAL_SUBJECTS", digest)?;
+        let (alg, hex) = parse_digest(EnvVars::CHAINSEAL_SUBJECTS, digest)?;
         append_subject(&mut out, descriptor(name.to_owned(), alg, hex));
     }
     if out.len() > inputs.max {

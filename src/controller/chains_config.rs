@@ -360,17 +360,14 @@ impl ChainsConfig {
             image_storage(data)?;
         }
         let get = |k: &str| crate::values::non_empty_owned(data.get(k).cloned());
-        let oci_encoding = match get("storage.oci.encoding-format").as_deref() {
-            None | Some("dsse") => OciEncoding::Dsse,
-            Some("sigstore-bundle") => OciEncoding::SigstoreBundle,
-            Some(other) => {
-                return Err(invalid(
-                    "storage.oci.encoding-format",
-                    other,
-                    "dsse, sigstore-bundle",
-                ));
-            }
-        };
+        let encoding = get("storage.oci.encoding-format").unwrap_or_default();
+        let oci_encoding = OciEncoding::from_name(&encoding).ok_or_else(|| {
+            invalid(
+                "storage.oci.encoding-format",
+                &encoding,
+                "dsse, sigstore-bundle",
+            )
+        })?;
         let build_type = match get("builddefinition.buildtype") {
             None => BuildType::Slsa,
             Some(v) => v.parse().map_err(|e: crate::provenance::UnknownName| {

@@ -529,7 +529,7 @@ async fn sign_and_store(
                 signer: signer.as_ref(),
             }),
         images: images.as_ref().map(|(_, signer)| pipeline::Images {
-            payloads: pipeline::image_payloads(&record),
+            payloads: crate::provenance::simplesigning::payloads(&record),
             signer: signer.as_ref(),
         }),
         stores,

@@ -498,12 +498,8 @@ async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment)
 
 /// The `kms` signer's settings: `signers.kms.kmsref` and `signers.kms.auth.*`.
 fn kms_settings(chains: &ChainsConfig) -> Result<signing::Settings, KmsSettingsError> {
-    let Some(kms_ref) = chains
-        .kms_ref
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-    else {
+    // `ChainsConfig::parse` keeps only non-empty, trimmed values.
+    let Some(kms_ref) = chains.kms_ref.as_deref() else {
         return Err(KmsSettingsError::NoKmsRef);
     };
     let auth = |k: &str| chains.kms_auth.get(k).cloned().filter(|v| !v.is_empty());

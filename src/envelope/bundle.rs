@@ -83,11 +83,14 @@ pub enum BundleError {
     },
 }
 
-/// The error and its causes as one line, for callers that still keep messages
-/// (`verify`).
 /// The DSSE envelope inside a bundle (any v0.x media type), or why there is none.
 pub fn envelope(bundle: &[u8]) -> Result<Envelope, BundleError> {
     let value: Value = serde_json::from_slice(bundle).map_err(BundleError::NotJson)?;
+    envelope_of(&value)
+}
+
+/// [`envelope`] of a bundle already parsed.
+pub fn envelope_of(value: &Value) -> Result<Envelope, BundleError> {
     let media_type = value
         .get("mediaType")
         .and_then(Value::as_str)

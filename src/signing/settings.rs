@@ -105,7 +105,7 @@ impl VaultJwtLogin {
         role: Option<String>,
         token_path: Option<PathBuf>,
     ) -> Result<Option<Self>, Error> {
-        let set = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let set = crate::values::non_empty_owned;
         match (set(mount), set(role)) {
             (Some(mount), Some(role)) => Ok(Some(Self {
                 mount: mount.trim_matches('/').to_owned(),

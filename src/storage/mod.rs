@@ -408,13 +408,8 @@ impl Factory {
         }
     }
 
-    /// The settings the backends are made from.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     /// The shared registry client, made on first use.
-    pub fn registry(&self) -> Result<std::sync::Arc<crate::oci::Registry>, Error> {
+    fn registry(&self) -> Result<std::sync::Arc<crate::oci::Registry>, Error> {
         if let Some(r) = self.registry.get() {
             return Ok(r.clone());
         }

@@ -111,7 +111,7 @@ impl StorageTarget {
                     .next()
                     .is_some_and(|last| last.contains(':'))
             {
-                return Err(Error::OciRepository(s.to_owned()));
+                return Err(Error::OciRepository(without_password(s)));
             }
             return Ok(Self::Oci {
                 repository: Some(repo.to_owned()),

@@ -56,13 +56,12 @@ pub fn annotations(item: &Signed<'_>) -> Map<String, Value> {
         format!("{PREFIX}signature-{key}"),
         STANDARD.encode(item.envelope.to_json()).into(),
     );
-    let (cert, chain) = item
-        .certificate
-        .map_or((String::new(), String::new()), |c| {
-            (STANDARD.encode(&c.leaf_pem), STANDARD.encode(&c.chain_pem))
-        });
-    out.insert(format!("{PREFIX}cert-{key}"), cert.into());
-    out.insert(format!("{PREFIX}chain-{key}"), chain.into());
+    let (cert, chain) = super::certificate_pem(item.certificate);
+    out.insert(format!("{PREFIX}cert-{key}"), STANDARD.encode(cert).into());
+    out.insert(
+        format!("{PREFIX}chain-{key}"),
+        STANDARD.encode(chain).into(),
+    );
     if let Some(entry) = item.tlog {
         out.insert(format!("{PREFIX}transparency"), entry.location().into());
     }

@@ -982,7 +982,7 @@ pub fn verify_bundle(
     expected: &Identity,
 ) -> Result<(Verified, CertificateChain), Error> {
     let value: Value = serde_json::from_slice(bundle).map_err(Error::BundleNotJson)?;
-    let envelope = crate::envelope::bundle::envelope(bundle).map_err(Error::Envelope)?;
+    let envelope = crate::envelope::bundle::envelope_of(&value).map_err(Error::Envelope)?;
     let material = &value["verificationMaterial"];
     let leaf_der = if material["certificate"].is_object() {
         b64(&material["certificate"]["rawBytes"], "the certificate")?

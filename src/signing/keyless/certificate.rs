@@ -39,8 +39,6 @@ pub enum ChainError {
     NoIdentity,
 }
 
-/// The error and its causes as one line, for callers that still keep messages
-/// (`verify::keyless`).
 /// A leaf certificate and the certificates that chain it to a root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateChain {
