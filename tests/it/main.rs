@@ -25,6 +25,7 @@ mod kube_double;
 mod oci;
 mod properties;
 mod secrets;
+mod side_by_side;
 mod storage;
 mod task_yaml;
 mod tekton;

@@ -1,0 +1,212 @@
+"""Tekton Chains' controller against chainseal's, on one real kube-apiserver (etcd and
+kube-apiserver from scripts/peers; tests/peers/kube_cluster.py), same machine, same
+run set, same chains-config (tekton storage, slsa/v2alpha4, x509 key, OCI image
+signatures to tekton storage), one controller at a time.
+
+    python benches/chains_bench.py CHAINS_BIN CHAINSEAL_BIN [throughput|memory|latency|all]
+
+Each measurement starts a fresh cluster:
+
+* throughput: N unsigned completed TaskRuns (one image each) present at start; runs
+  signed per second from the controller's start to the last `signed` mark.
+  Chains at its defaults (2 threads per controller, client QPS 5 / burst 10, so
+  THROUGHPUT_DEFAULT_RUNS runs, default 500) and tuned (--threads-per-controller 8,
+  --kube-api-qps 500, --kube-api-burst 1000, THROUGHPUT_RUNS runs, default 2,000);
+  chainseal at its defaults.
+* memory: MEMORY_RUNS (default 10000,50000) runs present, already signed (a busy
+  cluster's history), plus one new run; peak RSS (VmHWM) once the new run is signed.
+* latency: LATENCY_BACKLOG (default 10,000) unsigned runs waiting; the controller
+  starts, a run completing then is signed how many seconds later.
+
+Prints one JSON line per result; environment ETCD_BIN, KUBE_APISERVER_BIN.
+"""
+
+import concurrent.futures
+import json
+import os
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests/peers"))
+import side_by_side as sbs  # noqa: E402
+from kube_cluster import Cluster  # noqa: E402
+
+CHAINS, CHAINSEAL = sys.argv[1], sys.argv[2]
+WHAT = sys.argv[3] if len(sys.argv) > 3 else "all"
+CHAINS_DEFAULT = []
+CHAINS_TUNED = sbs.CHAINS_TUNED
+
+
+def cluster(work):
+    sa = "system:serviceaccount:%s:" % sbs.SYSTEM_NS
+    groups = ["system:serviceaccounts", "system:serviceaccounts:" + sbs.SYSTEM_NS, "system:authenticated"]
+    c = Cluster(os.path.join(work, "cluster"), {
+        sbs.CHAINS_TOKEN: (sa + "tekton-chains-controller", groups + ["system:masters"]),
+        sbs.CHAINSEAL_TOKEN: (sa + "chainseal-controller", groups)})
+    c.start()
+    import yaml
+    c.apply([d for d in yaml.safe_load_all(open(os.path.join(sbs.ROOT, "examples/controller/controller.yaml")))
+             if d and d["kind"] != "NetworkPolicy"])
+    c.create({"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "chains-config", "namespace": sbs.SYSTEM_NS},
+              "data": {"artifacts.taskrun.format": "slsa/v2alpha4", "artifacts.taskrun.storage": "tekton",
+                       "artifacts.oci.storage": "tekton"}})
+    for i in range(4):
+        c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gen-%d" % i}})
+    return c
+
+
+def create_runs(c, start, count, signed=False):
+    def one(i):
+        tr = sbs.generated(i)
+        if signed:
+            tr["metadata"]["annotations"] = {"chains.tekton.dev/signed": "true"}
+        return c.create(tr)
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        return [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in pool.map(one, range(start, start + count))]
+
+
+def secrets_dir(work):
+    d = os.path.join(work, "signing-secrets")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(sbs.ROOT, "examples/demo.key"), "rb") as f, open(os.path.join(d, "x509.pem"), "wb") as g:
+        g.write(f.read())
+    return d
+
+
+def start(label, c, work, flags):
+    log = open(os.path.join(work, label + ".log"), "w")
+    secrets = secrets_dir(work)
+    if label == "chains":
+        proc = sbs.start_chains(CHAINS, c, work, secrets, log, flags)
+    else:
+        proc = sbs.start_chainseal(CHAINSEAL, c, work, secrets, log)
+    return proc
+
+
+def controller_pid(proc):
+    """The controller's own PID (Chains runs under unshare/sh, which exec it)."""
+    return proc.pid
+
+
+def rss(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("VmHWM", "VmRSS")):
+                k, v = line.split(":")
+                out[k] = int(v.split()[0]) / 1024
+    return out
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def signed_count(c):
+    n = 0
+    for obj in c.list_all("/apis/tekton.dev/v1/taskruns", limit=2000):
+        if (obj["metadata"].get("annotations") or {}).get("chains.tekton.dev/signed") in ("true", "failed"):
+            n += 1
+    return n
+
+
+def is_signed(c, ns, name):
+    obj = c.get("/apis/tekton.dev/v1/namespaces/%s/taskruns/%s" % (ns, name))
+    return (obj["metadata"].get("annotations") or {}).get("chains.tekton.dev/signed") in ("true", "failed")
+
+
+def wait_for(c, ns, name, proc, label, poll):
+    """Wait until the run `ns/name` is signed (or the controller dies)."""
+    while not is_signed(c, ns, name):
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited; see its log" % label)
+        time.sleep(poll)
+
+
+def emit(**result):
+    print(json.dumps(result), flush=True)
+
+
+def throughput(label, flags, runs):
+    with tempfile.TemporaryDirectory(prefix="chains-bench-") as work:
+        c = cluster(work)
+        try:
+            create_runs(c, 0, runs)
+            t0 = time.time()
+            proc = start(label, c, work, flags)
+            while signed_count(c) < runs:
+                if proc.poll() is not None:
+                    raise RuntimeError("%s exited; see its log" % label)
+                time.sleep(0.5)
+            elapsed = time.time() - t0
+            mem, cpu = rss(controller_pid(proc)), cpu_seconds(controller_pid(proc))
+            sbs.stop(proc)
+            emit(measure="throughput", controller=label, flags=" ".join(flags) or "defaults", runs=runs,
+                 seconds=round(elapsed, 1), runs_per_second=round(runs / elapsed, 1),
+                 cpu_seconds=round(cpu, 1), peak_rss_mib=round(mem["VmHWM"], 1))
+        finally:
+            c.stop()
+
+
+def memory(label, flags, present):
+    with tempfile.TemporaryDirectory(prefix="chains-bench-") as work:
+        c = cluster(work)
+        try:
+            create_runs(c, 0, present, signed=True)
+            proc = start(label, c, work, flags)
+            t0 = time.time()
+            (ns, name), = create_runs(c, present, 1)
+            wait_for(c, ns, name, proc, label, 0.2)
+            time.sleep(2)
+            mem = rss(controller_pid(proc))
+            sbs.stop(proc)
+            emit(measure="memory", controller=label, flags=" ".join(flags) or "defaults", present=present,
+                 new_run_signed_after_s=round(time.time() - t0 - 2, 1),
+                 peak_rss_mib=round(mem["VmHWM"], 1), rss_mib=round(mem["VmRSS"], 1))
+        finally:
+            c.stop()
+
+
+def latency(label, flags, backlog):
+    with tempfile.TemporaryDirectory(prefix="chains-bench-") as work:
+        c = cluster(work)
+        try:
+            create_runs(c, 0, backlog)
+            proc = start(label, c, work, flags)
+            time.sleep(1)
+            t0 = time.time()
+            (ns, name), = create_runs(c, backlog, 1)
+            wait_for(c, ns, name, proc, label, 0.1)
+            lat = time.time() - t0
+            sbs.stop(proc)
+            emit(measure="latency", controller=label, flags=" ".join(flags) or "defaults", backlog=backlog,
+                 new_run_signed_after_s=round(lat, 2))
+        finally:
+            c.stop()
+
+
+def main():
+    env = os.environ
+    plan = []
+    if WHAT in ("throughput", "all"):
+        plan += [(throughput, "chains", CHAINS_DEFAULT, int(env.get("THROUGHPUT_DEFAULT_RUNS", 500))),
+                 (throughput, "chains", CHAINS_TUNED, int(env.get("THROUGHPUT_RUNS", 2000))),
+                 (throughput, "chainseal", [], int(env.get("THROUGHPUT_RUNS", 2000)))]
+    if WHAT in ("memory", "all"):
+        for n in [int(x) for x in env.get("MEMORY_RUNS", "10000,50000").split(",")]:
+            plan += [(memory, "chains", CHAINS_TUNED, n), (memory, "chainseal", [], n)]
+    if WHAT in ("latency", "all"):
+        n = int(env.get("LATENCY_BACKLOG", 10000))
+        plan += [(latency, "chains", CHAINS_DEFAULT, n), (latency, "chains", CHAINS_TUNED, n),
+                 (latency, "chainseal", [], n)]
+    for fn, label, flags, n in plan:
+        fn(label, flags, n)
+
+
+if __name__ == "__main__":
+    main()
