@@ -454,8 +454,18 @@ fn github_env_with_token(info: &Value) -> Vec<(String, String)> {
 }
 
 fn oidc_double(python: &Path, dir: &Path, mode: &str) -> (common::Service, Value) {
+    oidc_double_signing(python, dir, mode, &claims())
+}
+
+/// The GitHub OIDC double (`mode`) signing `claims` (written to `claims-<mode>.json`).
+fn oidc_double_signing(
+    python: &Path,
+    dir: &Path,
+    mode: &str,
+    claims: &Value,
+) -> (common::Service, Value) {
     let claims_path = dir.join(format!("claims-{mode}.json"));
-    std::fs::write(&claims_path, claims().to_string()).expect("claims");
+    std::fs::write(&claims_path, claims.to_string()).expect("claims");
     let (service, line) = spawn_ready(
         Command::new(python)
             .arg(repo("tests/doubles/github_oidc.py"))
@@ -826,9 +836,16 @@ fn keyless_in_github_actions_and_gitlab_ci_uses_their_id_tokens() {
     let log = std::fs::read_to_string(dir.path().join("claims-good.json.log")).expect("log");
     assert!(log.contains("audience=sigstore"), "{log}");
     assert!(log.contains("audience=nobody"), "{log}");
-    let sub = claims()["sub"].as_str().expect("sub").to_owned();
+    // Fulcio certifies the workflow that signs (`job_workflow_ref`, here a reusable
+    // workflow of another repository), not the token's `sub`.
+    let signer = format!(
+        "https://github.com/{}",
+        claims()["job_workflow_ref"]
+            .as_str()
+            .expect("job_workflow_ref")
+    );
     let bundle = the_bundle(dir.path());
-    let v = verify_keyless(dir.path(), &url, &bundle, &sub, &issuer);
+    let v = verify_keyless(dir.path(), &url, &bundle, &signer, &issuer);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     // An independent verifier: sigstore-python, offline, against the double's root.
     let amd64 = <sha2::Sha256 as sha2::Digest>::digest(b"binary one");
@@ -837,7 +854,7 @@ fn keyless_in_github_actions_and_gitlab_ci_uses_their_id_tokens() {
         &url,
         dir.path(),
         &bundle,
-        (&sub, &issuer),
+        (&signer, &issuer),
         &format!("sha256:{}", hex::encode(amd64)),
     );
     assert!(ok, "sigstore-python rejected the keyless bundle: {said}");
@@ -870,5 +887,367 @@ fn keyless_in_github_actions_and_gitlab_ci_uses_their_id_tokens() {
     assert!(
         dotenv.contains("CHAINSEAL_TRANSPARENCY_LOG_ENTRY=http"),
         "{dotenv}"
+    );
+}
+
+/// A release job whose own workflow signs (`job_workflow_ref` in the repository, as
+/// when `actions/attest-build-provenance` runs in `release.yml` itself).
+fn release_job_claims() -> Value {
+    let mut c = claims();
+    c["job_workflow_ref"] = c["workflow_ref"].clone();
+    c["job_workflow_sha"] = c["workflow_sha"].clone();
+    c["repository_visibility"] = "public".into();
+    c
+}
+
+/// `gh attestation verify <artifact> --bundle <bundle> --custom-trusted-root <root>`
+/// with `args`, kept offline: the home, config, cache and state directories are
+/// `dir/gh-home` (gh never reads or writes the real ones), no token, no update checks,
+/// terminal-style output (`GH_FORCE_TTY`: gh's progress and failure lines),
+/// and every proxy points at a closed port, so a request gh made (GitHub's API, a TUF
+/// repository) would fail the verification instead of reaching anything.
+fn gh_verify(gh: &Path, dir: &Path, artifact: &Path, bundle: &Path, args: &[&str]) -> Run {
+    let home = dir.join("gh-home");
+    std::fs::create_dir_all(&home).expect("gh home");
+    const NOWHERE: &str = "http://127.0.0.1:9";
+    let mut cmd = Command::new(gh);
+    cmd.env_clear()
+        .env("HOME", &home)
+        .env("GH_CONFIG_DIR", home.join("config"))
+        .env("XDG_CONFIG_HOME", home.join("xdg-config"))
+        .env("XDG_CACHE_HOME", home.join("xdg-cache"))
+        .env("XDG_STATE_HOME", home.join("xdg-state"))
+        .env("XDG_DATA_HOME", home.join("xdg-data"))
+        .env("GH_NO_UPDATE_NOTIFIER", "1")
+        .env("GH_NO_EXTENSION_UPDATE_NOTIFIER", "1")
+        .env("GH_PROMPT_DISABLED", "1")
+        .env("NO_COLOR", "1")
+        // gh says what it checked (and which check failed) only to a terminal.
+        .env("GH_FORCE_TTY", "120")
+        .env("HTTPS_PROXY", NOWHERE)
+        .env("HTTP_PROXY", NOWHERE)
+        .args(["attestation", "verify"])
+        .arg(artifact)
+        .arg("--bundle")
+        .arg(bundle)
+        .arg("--custom-trusted-root")
+        .arg(dir.join("trusted_root.jsonl"))
+        .args(args);
+    run(&mut cmd)
+}
+
+/// gh refused: exit 1, with each of `words` (gh's own) on stderr.
+fn assert_gh_refused(r: &Run, what: &str, words: &[&str]) {
+    assert_eq!(
+        r.code, 1,
+        "{what}: gh did not refuse: {}{}",
+        r.stdout, r.stderr
+    );
+    for w in words {
+        assert!(r.stderr.contains(w), "{what}: `{w}` not in: {}", r.stderr);
+    }
+    assert!(!r.stderr.contains("Verification succeeded"), "{}", r.stderr);
+}
+
+/// A copy of the bundle at `bundle` (as `dir/<name>.json`) with one bit of the DSSE
+/// `field` (`sig` of the first signature, or `payload`) flipped at `byte`.
+fn flipped(dir: &Path, bundle: &Path, name: &str, field: &str, byte: usize) -> PathBuf {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut b: Value = serde_json::from_slice(&std::fs::read(bundle).expect("read")).expect("JSON");
+    let slot = match field {
+        "sig" => &mut b["dsseEnvelope"]["signatures"][0]["sig"],
+        _ => &mut b["dsseEnvelope"]["payload"],
+    };
+    let mut bytes = b64.decode(slot.as_str().expect(field)).expect("base64");
+    bytes[byte] ^= 1;
+    *slot = b64.encode(bytes).into();
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, b.to_string()).expect("write");
+    path
+}
+
+/// gh (`GH_BIN`, scripts/peers) verifies, offline, what the GitHub Actions front door
+/// signs keyless: `gh attestation verify <file> --bundle … --custom-trusted-root <the
+/// Sigstore double's trust root>` with `--owner`, `--repo` and `--signer-workflow`,
+/// checking the Fulcio chain, the Rekor entry (gh's custom-root policy: one tlog
+/// entry, one observer timestamp), the SAN (the signing workflow), the GitHub
+/// certificate extensions (issuer, source repository and owner URIs) and the
+/// Statement (predicate type SLSA v1, the file's digest a subject). It refuses a
+/// bundle with a flipped signature or payload bit, another owner or repository,
+/// another signer workflow and another file, in its own words.
+#[test]
+fn gh_attestation_verify_accepts_the_github_front_door_keyless_bundles() {
+    let Some(gh) = tool("GH_BIN", "gh attestation verify") else {
+        return;
+    };
+    let Some(python) = tool("INTEROP_PYTHON", "gh attestation verify") else {
+        return;
+    };
+    let Some((_sigstore, url)) = common::sigstore_double("gh attestation verify") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    // gh takes trusted roots as JSON lines (one per line, each ending in a newline, as
+    // `gh attestation trusted-root` writes them); the double serves one pretty-printed.
+    let root = dir.path().join("trusted_root.json");
+    common::download(&format!("{url}/trusted_root.json"), &root);
+    let compact: Value =
+        serde_json::from_slice(&std::fs::read(&root).expect("read")).expect("JSON");
+    std::fs::write(
+        dir.path().join("trusted_root.jsonl"),
+        format!("{compact}\n"),
+    )
+    .expect("write");
+    let keyless = [
+        ("CHAINSEAL_KEY", "keyless"),
+        ("CHAINSEAL_FULCIO_URL", url.as_str()),
+        ("CHAINSEAL_REKOR_URL", url.as_str()),
+        ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+    ];
+
+    // The front door as the action runs it: ID tokens from the runtime (the loopback
+    // GitHub OIDC double, its issuer confirmed), one for the claims, one for Fulcio.
+    let (_oidc, info) = oidc_double_signing(&python, dir.path(), "good", &release_job_claims());
+    let issuer = info["issuer"].as_str().expect("issuer").to_owned();
+    let mut env = keyless.to_vec();
+    env.push(("CHAINSEAL_GITHUB_OIDC_ISSUER", issuer.as_str()));
+    env.push(("CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE", "true"));
+    let r = attest(dir.path(), &github_env_with_token(&info), &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = dir.path().join("runtime.sigstore.json");
+    std::fs::rename(the_bundle(dir.path()), &bundle).expect("mv");
+    std::fs::remove_dir_all(dir.path().join("attestations")).expect("rm");
+    let amd64 = dir.path().join("dist/hello-linux-amd64");
+    let arm64 = dir.path().join("dist/hello-linux-arm64");
+    let workflow = "octo-org/hello-service/.github/workflows/release.yml";
+    let loopback = ["--cert-oidc-issuer", issuer.as_str()];
+    let passes = |artifact: &Path, bundle: &Path, args: &[&str]| {
+        let r = gh_verify(&gh, dir.path(), artifact, bundle, args);
+        assert_eq!(r.code, 0, "gh refused {args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains("✓ Verification succeeded!"),
+            "{}",
+            r.stderr
+        );
+        r
+    };
+    let with = |args: &[&'static str]| -> Vec<&str> { [&loopback[..], args].concat() };
+    let ok = passes(&amd64, &bundle, &with(&["--owner", "octo-org"]));
+    // gh reads the build and signer workflows from the certificate's extensions.
+    for line in [
+        "Build repo:..... octo-org/hello-service",
+        "Build workflow:. .github/workflows/release.yml@refs/tags/v1.4.0",
+        "Signer repo:.... octo-org/hello-service",
+    ] {
+        assert!(ok.stderr.contains(line), "`{line}` not in {}", ok.stderr);
+    }
+    passes(
+        &arm64,
+        &bundle,
+        &with(&["--repo", "octo-org/hello-service"]),
+    );
+    let signer = ["--signer-workflow", workflow];
+    passes(
+        &amd64,
+        &bundle,
+        &[&with(&["--repo", "octo-org/hello-service"])[..], &signer].concat(),
+    );
+    passes(
+        &amd64,
+        &bundle,
+        &[&with(&["--owner", "octo-org"])[..], &signer].concat(),
+    );
+
+    // Refusals, in gh's words.
+    let sigstore_failed = [
+        "✗ Sigstore verification failed",
+        r#"verifying with issuer "sigstore.mock""#,
+    ];
+    let refused = |what: &str, artifact: &Path, bundle: &Path, args: &[&str], words: &[&str]| {
+        let r = gh_verify(&gh, dir.path(), artifact, bundle, args);
+        assert_gh_refused(&r, what, words);
+    };
+    let owner = with(&["--owner", "octo-org"]);
+    let bad_sig = flipped(dir.path(), &bundle, "bad-sig", "sig", 20);
+    refused(
+        "a flipped signature bit",
+        &amd64,
+        &bad_sig,
+        &owner,
+        &sigstore_failed,
+    );
+    let bad_payload = flipped(dir.path(), &bundle, "bad-payload", "payload", 40);
+    refused(
+        "a flipped payload bit",
+        &amd64,
+        &bad_payload,
+        &owner,
+        &sigstore_failed,
+    );
+    let other = dir.path().join("hello-linux-riscv64");
+    std::fs::write(&other, b"binary three").expect("other");
+    refused("another file", &other, &bundle, &owner, &sigstore_failed);
+    // The SAN (the signing workflow) is checked first: another owner, repository or
+    // signer workflow fails there.
+    refused(
+        "another owner",
+        &amd64,
+        &bundle,
+        &with(&["--owner", "mallory"]),
+        &sigstore_failed,
+    );
+    refused(
+        "another repository",
+        &amd64,
+        &bundle,
+        &with(&["--repo", "octo-org/other-service"]),
+        &sigstore_failed,
+    );
+    refused(
+        "another signer workflow",
+        &amd64,
+        &bundle,
+        &with(&[
+            "--owner",
+            "octo-org",
+            "--signer-workflow",
+            "octo-org/hello-service/.github/workflows/ci.yml",
+        ]),
+        &sigstore_failed,
+    );
+    // The certificate's GitHub extensions, with a SAN that matches: another owner or
+    // repository, and GitHub's issuer where the loopback one certified.
+    refused(
+        "another owner (extension)",
+        &amd64,
+        &bundle,
+        &with(&["--owner", "mallory", "--signer-workflow", workflow]),
+        &[
+            "✗ Policy verification failed",
+            "expected SourceRepositoryOwnerURI to be https://github.com/mallory, got https://github.com/octo-org",
+        ],
+    );
+    refused(
+        "another repository (extension)",
+        &amd64,
+        &bundle,
+        &with(&[
+            "--repo",
+            "octo-org/other-service",
+            "--signer-workflow",
+            workflow,
+        ]),
+        &[
+            "✗ Policy verification failed",
+            "expected SourceRepositoryURI to be https://github.com/octo-org/other-service, got https://github.com/octo-org/hello-service",
+        ],
+    );
+    refused(
+        "GitHub's issuer",
+        &amd64,
+        &bundle,
+        &["--owner", "octo-org"],
+        &[
+            "✗ Policy verification failed",
+            &format!(
+                "expected Issuer to be https://token.actions.githubusercontent.com, got {issuer}"
+            ),
+        ],
+    );
+
+    // GitHub's own issuer, gh's defaults: the job's variables describe the build and
+    // the token (issued by token.actions.githubusercontent.com, signed by the test
+    // issuer key the double pins for it) carries the claims GitHub puts in one.
+    let ci = env_file("github.env");
+    let var = |name: &str| {
+        ci.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .expect(name)
+    };
+    let token = common::identity_token(serde_json::json!({
+        "iss": chainseal::oidc::GITHUB_ISSUER,
+        "aud": "sigstore",
+        "sub": format!("repo:{}:ref:{}", var("GITHUB_REPOSITORY"), var("GITHUB_REF")),
+        "ref": var("GITHUB_REF"),
+        "sha": var("GITHUB_SHA"),
+        "repository": var("GITHUB_REPOSITORY"),
+        "repository_owner": var("GITHUB_REPOSITORY_OWNER"),
+        "repository_id": var("GITHUB_REPOSITORY_ID"),
+        "repository_owner_id": var("GITHUB_REPOSITORY_OWNER_ID"),
+        "repository_visibility": "public",
+        "run_id": var("GITHUB_RUN_ID"),
+        "run_attempt": var("GITHUB_RUN_ATTEMPT"),
+        "event_name": var("GITHUB_EVENT_NAME"),
+        "workflow": var("GITHUB_WORKFLOW"),
+        "workflow_ref": var("GITHUB_WORKFLOW_REF"),
+        "workflow_sha": var("GITHUB_WORKFLOW_SHA"),
+        "job_workflow_ref": var("GITHUB_WORKFLOW_REF"),
+        "job_workflow_sha": var("GITHUB_WORKFLOW_SHA"),
+        "runner_environment": var("RUNNER_ENVIRONMENT"),
+    }));
+    let mut env = keyless.to_vec();
+    env.push(("CHAINSEAL_IDENTITY_TOKEN", token.as_str()));
+    let r = attest(dir.path(), &ci, &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = the_bundle(dir.path());
+    passes(
+        &amd64,
+        &bundle,
+        &["--owner", "octo-org", "--deny-self-hosted-runners"],
+    );
+    passes(
+        &arm64,
+        &bundle,
+        &[
+            "--repo",
+            "octo-org/hello-service",
+            "--signer-workflow",
+            workflow,
+        ],
+    );
+    let ok = passes(
+        &amd64,
+        &bundle,
+        &[
+            "--repo",
+            "octo-org/hello-service",
+            "--source-ref",
+            "refs/heads/main",
+            "--source-digest",
+            &var("GITHUB_SHA"),
+            "--signer-digest",
+            &var("GITHUB_WORKFLOW_SHA"),
+            "--format",
+            "json",
+        ],
+    );
+    // gh's JSON: the certificate summary it checked and the Statement it read.
+    let verified: Value = serde_json::from_str(&ok.stdout).expect("gh JSON");
+    let result = &verified[0]["verificationResult"];
+    let cert = &result["signature"]["certificate"];
+    assert_eq!(
+        cert["subjectAlternativeName"],
+        format!("https://github.com/{}", var("GITHUB_WORKFLOW_REF"))
+    );
+    assert_eq!(
+        cert["runInvocationURI"],
+        "https://github.com/octo-org/hello-service/actions/runs/11223344556/attempts/2"
+    );
+    assert_eq!(
+        result["statement"]["predicateType"],
+        "https://slsa.dev/provenance/v1"
+    );
+    refused(
+        "another source ref",
+        &amd64,
+        &bundle,
+        &["--owner", "octo-org", "--source-ref", "refs/heads/dev"],
+        &[
+            "✗ Policy verification failed",
+            "expected SourceRepositoryRef to be refs/heads/dev, got refs/heads/main",
+        ],
     );
 }

@@ -24,6 +24,15 @@
 //   audience `sigstore`, and a proof of possession that verifies with the submitted
 //   key; Rekor logs only well-formed `dsse`/`hashedrekord` v0.0.1 entries whose
 //   signatures verify with the given key or certificate. Refusal reasons go to stderr.
+// * Fulcio certifies what real Fulcio certifies for a GitHub Actions token (issuer type
+//   `github-workflow`: token.actions.githubusercontent.com and the loopback issuers):
+//   the SAN is `https://github.com/` + the token's `job_workflow_ref` (Fulcio's
+//   `subject-alternative-name-template`), not its `sub`; the mock alone certifies `sub`.
+//   The GitHub extensions `gh attestation verify` checks (issuer, source repository
+//   URI and owner URI, build signer URI and digest, build config URI, runner
+//   environment, ...) come from the mock's claim mapping, which follows Fulcio's
+//   `extension-templates`. A token without `job_workflow_ref`, which real Fulcio
+//   refuses, is certified for its `sub` (strict.js `subjectAlternativeName`).
 // * Faults for the bad-input tests: POST /__faults {"fulcio": "refuse"} makes Fulcio
 //   answer 401 as an authenticating proxy in front of it would; {"rekor": "error"}
 //   makes Rekor answer 500; {"rekor": "tamper"} flips a bit of each entry's signature
@@ -62,6 +71,21 @@ function canonicalDsse(entry) {
   };
 }
 
+// The mock certifies the claim its `subjectClaim` option names (it decodes the token
+// without checking it: strict.js has checked it already). The token handed to it
+// carries the SAN Fulcio would certify (strict.js `subjectAlternativeName`) in this
+// claim, which no extension reads.
+const SAN_CLAIM = 'chainseal_double_san';
+function withSan(text, san) {
+  const request = JSON.parse(text);
+  const [header, payload, signature] = request.credentials.oidcIdentityToken.split('.');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+  claims[SAN_CLAIM] = san;
+  const encoded = Buffer.from(JSON.stringify(claims)).toString('base64url');
+  request.credentials.oidcIdentityToken = [header, encoded, signature].join('.');
+  return JSON.stringify(request);
+}
+
 (async () => {
   const server = http.createServer();
   await new Promise((ok) => server.listen(Number(process.argv[2] || 0), '127.0.0.1', ok));
@@ -72,7 +96,7 @@ function canonicalDsse(entry) {
   const ctlog = await m.initializeCTLog(caKeys);
   const ca = await m.initializeCA(caKeys, ctlog);
   const tlog = await m.initializeTLog(base, generateKeyPair('prime256v1'));
-  const fulcio = m.fulcioHandler(ca, { strict: true }).fn;
+  const fulcio = m.fulcioHandler(ca, { strict: true, subjectClaim: SAN_CLAIM }).fn;
   const rekor = m.rekorHandler(tlog, { strict: true }).fn;
   const rootDer = Buffer.from(
     ca.rootCertificate.buffer,
@@ -162,9 +186,9 @@ function canonicalDsse(entry) {
             return reply(res, 401, 'application/json',
               JSON.stringify({ code: 16, message: 'There was an error processing the identity token' }));
           }
-          const refused = await strict.checkSigningCertRequest(body, jwks, log);
+          const { refused, san } = await strict.checkSigningCertRequest(body, jwks, log);
           if (refused) return reply(res, refused.status, 'application/json', JSON.stringify(refused.body));
-          const r = await fulcio(body);
+          const r = await fulcio(withSan(body, san));
           return reply(res, r.statusCode, r.contentType || 'application/json', r.response);
         }
         if (path === '/api/v1/log/entries') {

@@ -66,7 +66,8 @@ async function discover(iss) {
 
 /// Fulcio's identity check: the token's issuer is one it trusts, the signature verifies
 /// with that issuer's keys, it is not expired and its audience is `sigstore`. Returns
-/// what the proof of possession must sign; throws with the reason (logged, not sent).
+/// `{challenge, san}`: what the proof of possession must sign and the URI Fulcio
+/// certifies; throws with the reason (logged, not sent).
 async function authenticate(token, jwks) {
   const { iss } = jose.decodeJwt(token);
   let keys;
@@ -87,35 +88,51 @@ async function authenticate(token, jwks) {
   });
   if (type === 'email') {
     if (!payload.email || payload.email_verified !== true) throw new Error('email not verified');
-    return payload.email;
+    return { challenge: payload.email, san: payload.sub };
   }
   if (!payload.sub) throw new Error('no subject');
-  return payload.sub;
+  return { challenge: payload.sub, san: subjectAlternativeName(type, payload) };
 }
 
-/// Check a `POST /api/v2/signingCert` body as Fulcio does; `null` when it may be
-/// certified, else the refusal `{status, body}`.
+/// The URI Fulcio certifies for a token. A `github-workflow` token names the workflow
+/// that signs: Fulcio's `subject-alternative-name-template` for GitHub is
+/// `{{ .url }}/{{ .job_workflow_ref }}` (config/identity/config.yaml), so the SAN is
+/// `https://github.com/<owner>/<repo>/<path>@<ref>` of the job's (reusable) workflow,
+/// not the token's `sub`. A token without `job_workflow_ref` (real Fulcio refuses it:
+/// the template's key is missing) is certified for its `sub`, a leniency of the
+/// double that lets tests mint minimal tokens. Other issuers: the `sub`.
+function subjectAlternativeName(type, claims) {
+  if (type === 'github-workflow' && typeof claims.job_workflow_ref === 'string' && claims.job_workflow_ref) {
+    return `https://github.com/${claims.job_workflow_ref}`;
+  }
+  return claims.sub;
+}
+
+/// Check a `POST /api/v2/signingCert` body as Fulcio does: `{san}` (the URI to
+/// certify) when it may be certified, else `{refused}` (the refusal `{status, body}`).
 async function checkSigningCertRequest(text, jwks, log) {
+  const refuse = (message) => ({ refused: fulcioRefusal(message) });
   let request;
   try {
     request = JSON.parse(text);
   } catch (e) {
-    return fulcioRefusal(`invalid character in request body: ${e.message}`);
+    return refuse(`invalid character in request body: ${e.message}`);
   }
   let challenge;
+  let san;
   try {
-    challenge = await authenticate(String(request?.credentials?.oidcIdentityToken || ''), jwks);
+    ({ challenge, san } = await authenticate(String(request?.credentials?.oidcIdentityToken || ''), jwks));
   } catch (e) {
     log(`Fulcio refused the identity token: ${e.code || ''} ${e.message}`);
-    return fulcioRefusal(INVALID_TOKEN);
+    return refuse(INVALID_TOKEN);
   }
   const keyRequest = request.publicKeyRequest;
-  if (!keyRequest) return fulcioRefusal('the double takes only publicKeyRequest (no CSR)');
+  if (!keyRequest) return refuse('the double takes only publicKeyRequest (no CSR)');
   let key;
   try {
     key = crypto.createPublicKey(String(keyRequest?.publicKey?.content || ''));
   } catch (e) {
-    return fulcioRefusal(INVALID_KEY);
+    return refuse(INVALID_KEY);
   }
   const proof = decodeBase64(String(keyRequest.proofOfPossession || ''));
   let ok = false;
@@ -126,9 +143,9 @@ async function checkSigningCertRequest(text, jwks, log) {
   }
   if (!ok) {
     log('Fulcio refused the proof of possession');
-    return fulcioRefusal(INVALID_SIGNATURE);
+    return refuse(INVALID_SIGNATURE);
   }
-  return null;
+  return { san };
 }
 
 /// Strict standard base64 (Go's StdEncoding): the bytes, or null.
