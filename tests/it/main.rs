@@ -22,6 +22,7 @@ mod kms_azure;
 mod kms_gcp;
 mod kms_vault;
 mod kube_double;
+mod kyverno;
 mod oci;
 mod properties;
 mod secrets;
