@@ -425,6 +425,12 @@ fn int(v: &Value, what: &str) -> Result<i64, Error> {
     }
 }
 
+/// An int64 field of a bundle, which protobuf's JSON form leaves out when it is 0: the
+/// `logIndex` of the first leaf of a tree, as sigstore-go (cosign 3) writes bundles.
+fn int_or_zero(v: &Value, what: &str) -> Result<i64, Error> {
+    if v.is_null() { Ok(0) } else { int(v, what) }
+}
+
 impl TrustedRoot {
     /// Parse a `trusted_root.json`.
     pub fn from_json(bytes: &[u8]) -> Result<Self, Error> {
@@ -787,7 +793,7 @@ fn check_promise(log: &LogKey, entry: &Value, body_b64: &str) -> Result<Option<i
         source,
     })?;
     let integrated = int(&entry["integratedTime"], "integratedTime")?;
-    let index = int(&entry["logIndex"], "logIndex")?;
+    let index = int_or_zero(&entry["logIndex"], "logIndex")?;
     let payload = format!(
         "{{\"body\":{},\"integratedTime\":{integrated},\"logID\":\"{}\",\"logIndex\":{index}}}",
         Value::String(body_b64.to_owned()),
@@ -816,7 +822,7 @@ fn check_proof(log: &LogKey, proof: &Value, body: &[u8]) -> Result<(), Error> {
         .collect::<Result<Vec<_>, _>>()?;
     let root_hash = b64(&proof["rootHash"], "the proof's root hash")?;
     let (pi, size) = (
-        int(&proof["logIndex"], "the proof's logIndex")?,
+        int_or_zero(&proof["logIndex"], "the proof's logIndex")?,
         int(&proof["treeSize"], "treeSize")?,
     );
     let (Ok(pi), Ok(size)) = (u64::try_from(pi), u64::try_from(size)) else {
@@ -1059,6 +1065,20 @@ mod tests {
             d.update(p);
         }
         d.finalize().into()
+    }
+
+    #[test]
+    fn an_int64_left_out_of_protobuf_json_is_zero() {
+        assert_eq!(int_or_zero(&Value::Null, "logIndex").ok(), Some(0));
+        assert_eq!(
+            int_or_zero(&serde_json::json!("42"), "logIndex").ok(),
+            Some(42)
+        );
+        assert!(int_or_zero(&serde_json::json!("x"), "logIndex").is_err());
+        assert!(
+            int(&Value::Null, "treeSize").is_err(),
+            "other fields stay required"
+        );
     }
 
     #[test]

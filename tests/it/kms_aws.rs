@@ -159,3 +159,66 @@ fn aws_kms_keys_sign_the_pae_digest() {
     assert!(r.stderr.contains("GetPublicKey failed"), "{}", r.stderr);
     assert!(!dir.join("errors").exists(), "nothing stored on failure");
 }
+
+/// cosign v3 verifies what AWS KMS keys (ECC_NIST_P256, RSA_2048) sign into
+/// `--storage oci`, with the public key the service gives out (boto3
+/// `get_public_key`), through `common::cosign::SignerScene::check` (`.att` and `.sig`,
+/// another key and a flipped bit refused). moto signs a `MessageType=DIGEST` message
+/// as AWS does only through `tests/interop/moto_digest_server.py` (plain moto hashes
+/// it again, so nothing it signs for chainseal verifies anywhere).
+#[test]
+fn cosign_v3_verifies_what_aws_kms_keys_push() {
+    use crate::common::cosign::{Signer, SignerScene};
+    let Some(python) = tool("INTEROP_PYTHON", "AWS KMS with cosign") else {
+        return;
+    };
+    let Some(scene) = SignerScene::new("AWS KMS with cosign") else {
+        return;
+    };
+    // Port 0: moto (werkzeug) picks one and says `Running on http://127.0.0.1:<port>`.
+    let (_moto, port) = crate::common::spawn_reporting_port(
+        Command::new(&python)
+            .arg(repo("tests/interop/moto_digest_server.py"))
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .current_dir(scene.dir.path())
+            .stdout(Stdio::null()),
+        "Running on http://127.0.0.1:",
+        "moto (DIGEST as AWS signs it)",
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let py = |args: &[&str]| {
+        let out = Command::new(&python)
+            .arg(repo("tests/interop/moto_kms.py"))
+            .args(args)
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "moto_kms.py {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let env = vec![
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ];
+    let other = repo("examples/demo.pub");
+    for line in py(&["create", &endpoint]).lines() {
+        let (spec, id) = line.split_once(' ').expect("spec and id");
+        let public = scene.dir.path().join(format!("aws-{spec}.pub"));
+        std::fs::write(&public, py(&["public-key", &endpoint, id])).expect("write pub");
+        scene.check(
+            &Signer {
+                label: &format!("aws-{}", spec.to_ascii_lowercase().replace('_', "-")),
+                key: &format!("awskms://127.0.0.1:{port}/{id}"),
+                env: &env,
+                public: &public,
+                cosign_flags: &[],
+            },
+            &other,
+        );
+    }
+}

@@ -130,3 +130,47 @@ fn key_vault_keys_sign_verifiable_attestations() {
         "failed runs must not write storage"
     );
 }
+
+/// cosign v3 verifies what Key Vault keys (the double's EC P-256, P-384, P-521 and RSA
+/// 2048, signed ES256/ES384/ES512/RS256) sign into `--storage oci`, with the public
+/// keys the double publishes (`common::cosign::SignerScene::check`: `.att` and `.sig`,
+/// another key and a flipped bit refused). P-384 and P-521 sign over SHA-384 and
+/// SHA-512, which cosign checks only when told (`--signature-digest-algorithm`).
+#[test]
+fn cosign_v3_verifies_what_key_vault_keys_push() {
+    use crate::common::cosign::{Signer, SignerScene};
+    let Some(python) = tool("INTEROP_PYTHON", "Key Vault with cosign") else {
+        return;
+    };
+    let Some(scene) = SignerScene::new("Key Vault with cosign") else {
+        return;
+    };
+    let keys = scene.dir.path().join("double");
+    std::fs::create_dir(&keys).expect("mkdir");
+    let (_double, info) = kms_double(&python, "azure", &keys);
+    let text = |k: &str| info[k].as_str().expect("double info").to_owned();
+    let vault = text("vault_host");
+    let env = vec![
+        ("IDENTITY_ENDPOINT", text("identity_endpoint")),
+        ("IDENTITY_HEADER", text("identity_header")),
+        ("SSL_CERT_FILE", text("ca")),
+    ];
+    let other = crate::common::repo("examples/demo.pub");
+    for (key, flags) in [
+        ("ec256", &[][..]),
+        ("ec384", &["--signature-digest-algorithm=sha384"][..]),
+        ("ec521", &["--signature-digest-algorithm=sha512"][..]),
+        ("rsa2048", &[][..]),
+    ] {
+        scene.check(
+            &Signer {
+                label: &format!("azure-{key}"),
+                key: &format!("azurekms://{vault}/{key}"),
+                env: &env,
+                public: &keys.join(format!("{key}.pub")),
+                cosign_flags: flags,
+            },
+            &other,
+        );
+    }
+}

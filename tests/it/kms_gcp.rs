@@ -217,3 +217,60 @@ fn errors(dir: &Path, env: &[(&str, String)], endpoint: &str) {
         "failed runs must not write storage"
     );
 }
+
+/// cosign v3 verifies what Cloud KMS keys (the double's EC P-256, P-384, RSA 2048
+/// PKCS#1 and Ed25519 versions) sign into `--storage oci`, with the public keys the
+/// double publishes (`common::cosign::SignerScene::check`: `.att` and `.sig`, another
+/// key and a flipped bit refused). P-384 keys sign over SHA-384
+/// (`EC_SIGN_P384_SHA384`), which cosign checks only when told
+/// (`--signature-digest-algorithm sha384`).
+#[test]
+fn cosign_v3_verifies_what_cloud_kms_keys_push() {
+    use crate::common::cosign::{Signer, SignerScene};
+    let Some(python) = tool("INTEROP_PYTHON", "Cloud KMS with cosign") else {
+        return;
+    };
+    let Some(scene) = SignerScene::new("Cloud KMS with cosign") else {
+        return;
+    };
+    let dir = scene.dir.path();
+    let keys = dir.join("double");
+    std::fs::create_dir(&keys).expect("mkdir");
+    let (_double, info) = kms_double(&python, "gcp", &keys);
+    let adc = dir.join("adc.json");
+    std::fs::write(
+        &adc,
+        serde_json::json!({
+            "type": "authorized_user", "client_id": "chainseal-test",
+            "client_secret": "not-a-secret", "refresh_token": "double-refresh",
+            "token_uri": info["token_uri"],
+        })
+        .to_string(),
+    )
+    .expect("write ADC");
+    let env = vec![
+        ("GOOGLE_APPLICATION_CREDENTIALS", adc.display().to_string()),
+        (
+            "CHAINSEAL_KMS_ENDPOINT",
+            info["endpoint"].as_str().expect("endpoint").to_owned(),
+        ),
+    ];
+    let other = crate::common::repo("examples/demo.pub");
+    for (key, flags) in [
+        ("ec256", &[][..]),
+        ("ec384", &["--signature-digest-algorithm=sha384"][..]),
+        ("rsa2048", &[][..]),
+        ("ed25519", &[][..]),
+    ] {
+        scene.check(
+            &Signer {
+                label: &format!("gcp-{key}"),
+                key: &format!("{KEYS}/{key}"),
+                env: &env,
+                public: &keys.join(format!("{key}.pub")),
+                cosign_flags: flags,
+            },
+            &other,
+        );
+    }
+}

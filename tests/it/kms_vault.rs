@@ -552,3 +552,39 @@ fn vault_skip_verify_keeps_tls_verification_on_unless_true() {
     let r = public_key(&[("VAULT_SKIP_VERIFY", "yes".to_owned())]);
     assert_error(&r, "`VAULT_SKIP_VERIFY` must be `true`");
 }
+
+/// cosign v3 verifies what OpenBao transit keys (ECDSA P-256, Ed25519, RSA 2048) sign
+/// into `--storage oci`, with the public key OpenBao gives out
+/// (`common::cosign::SignerScene::check`: `.att` and `.sig`, another key and a flipped
+/// bit refused).
+#[test]
+fn cosign_v3_verifies_what_vault_transit_keys_push() {
+    use crate::common::cosign::{Signer, SignerScene};
+    let Some(bin) = tool("BAO_BIN", "Vault transit with cosign") else {
+        return;
+    };
+    let Some(scene) = SignerScene::new("Vault transit with cosign") else {
+        return;
+    };
+    let bao = Bao::start(bin);
+    let env = vec![
+        ("VAULT_ADDR", bao.addr.clone()),
+        ("VAULT_TOKEN", "root".to_owned()),
+    ];
+    let other = repo("examples/demo.pub");
+    for t in ["ecdsa-p256", "ed25519", "rsa-2048"] {
+        let public = scene.dir.path().join(format!("vault-{t}.pub"));
+        std::fs::write(&public, bao.service_public_key(&format!("k-{t}"), None))
+            .expect("write pub");
+        scene.check(
+            &Signer {
+                label: &format!("vault-{t}"),
+                key: &format!("hashivault://k-{t}"),
+                env: &env,
+                public: &public,
+                cosign_flags: &[],
+            },
+            &other,
+        );
+    }
+}

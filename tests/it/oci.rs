@@ -1984,6 +1984,76 @@ fn push_blob(reg: &TestRegistry, bytes: &[u8], dir: &Path) -> (String, usize) {
     (digest, bytes.len())
 }
 
+/// Flip one bit of the DSSE signature of the SLSA provenance bundle among the image's
+/// referrers (what cosign 3 pushes): push the changed bundle, a referrer manifest naming
+/// it and the tag-schema index naming that.
+fn tamper_referred_attestation(scene: &Scene) {
+    let (dir, reg) = (scene.dir.path(), &scene.reg);
+    let index_tag = format!("sha256-{}", scene.hex());
+    let mut index = reg.inspect_raw(REPO, &index_tag).expect("referrers index");
+    let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+    let mut tampered = false;
+    for (n, entry) in manifests.iter().enumerate() {
+        let digest = entry["digest"].as_str().expect("digest");
+        let manifest = manifest_by_digest(reg, digest);
+        let layer = manifest["layers"][0]["digest"].as_str().expect("layer");
+        let mut bundle: Value = serde_json::from_slice(&reg.blob(REPO, layer)).expect("bundle");
+        // cosign 3 signs images as DSSE too (`https://sigstore.dev/cosign/sign/v1`):
+        // only the provenance attestation is changed.
+        let payload = bundle
+            .pointer("/dsseEnvelope/payload")
+            .and_then(Value::as_str)
+            .map(|p| STANDARD.decode(p).expect("base64"))
+            .unwrap_or_default();
+        let statement: Value = serde_json::from_slice(&payload).unwrap_or_default();
+        if statement["predicateType"] != "https://slsa.dev/provenance/v1" {
+            continue;
+        }
+        let sig = bundle
+            .pointer_mut("/dsseEnvelope/signatures/0/sig")
+            .expect("a DSSE signature");
+        *sig = flip_first_byte_b64(sig.as_str().expect("sig")).into();
+        let (blob, size) = push_blob(reg, bundle.to_string().as_bytes(), dir);
+        let mut manifest = manifest.clone();
+        manifest["layers"][0]["digest"] = blob.into();
+        manifest["layers"][0]["size"] = size.into();
+        let body = manifest.to_string();
+        let (new_digest, new_size) = {
+            use sha2::Digest as _;
+            (
+                format!(
+                    "sha256:{}",
+                    hex::encode(sha2::Sha256::digest(body.as_bytes()))
+                ),
+                body.len(),
+            )
+        };
+        curl_send(
+            "PUT",
+            &format!("http://{}/v2/{REPO}/manifests/{new_digest}", reg.host),
+            manifest["mediaType"]
+                .as_str()
+                .unwrap_or("application/vnd.oci.image.manifest.v1+json"),
+            body.as_bytes(),
+            dir,
+        );
+        index["manifests"][n]["digest"] = new_digest.into();
+        index["manifests"][n]["size"] = new_size.into();
+        tampered = true;
+    }
+    assert!(
+        tampered,
+        "no attestation bundle among the referrers: {index}"
+    );
+    curl_send(
+        "PUT",
+        &format!("http://{}/v2/{REPO}/manifests/{index_tag}", reg.host),
+        "application/vnd.oci.image.index.v1+json",
+        index.to_string().as_bytes(),
+        dir,
+    );
+}
+
 /// The other direction: what cosign v3 (`COSIGN_BIN`) writes with a key —
 /// `cosign sign` and `cosign attest --type slsaprovenance1`, Sigstore bundles as
 /// referrers (a signing config with no log, offline) — is read and verified by
@@ -2077,71 +2147,7 @@ fn chainseal_verifies_what_cosign_v3_signs_and_attests() {
         other.stdout, other.stderr
     );
 
-    // Flip one bit of the attestation bundle's DSSE signature: push the changed
-    // bundle, a referrer manifest naming it and the tag-schema index naming that.
-    let index_tag = format!("sha256-{}", scene.hex());
-    let mut index = reg.inspect_raw(REPO, &index_tag).expect("referrers index");
-    let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
-    let mut tampered = false;
-    for (n, entry) in manifests.iter().enumerate() {
-        let digest = entry["digest"].as_str().expect("digest");
-        let manifest = manifest_by_digest(reg, digest);
-        let layer = manifest["layers"][0]["digest"].as_str().expect("layer");
-        let mut bundle: Value = serde_json::from_slice(&reg.blob(REPO, layer)).expect("bundle");
-        // cosign 3 signs images as DSSE too (`https://sigstore.dev/cosign/sign/v1`):
-        // only the provenance attestation is changed.
-        let payload = bundle
-            .pointer("/dsseEnvelope/payload")
-            .and_then(Value::as_str)
-            .map(|p| STANDARD.decode(p).expect("base64"))
-            .unwrap_or_default();
-        let statement: Value = serde_json::from_slice(&payload).unwrap_or_default();
-        if statement["predicateType"] != "https://slsa.dev/provenance/v1" {
-            continue;
-        }
-        let sig = bundle
-            .pointer_mut("/dsseEnvelope/signatures/0/sig")
-            .expect("a DSSE signature");
-        *sig = flip_first_byte_b64(sig.as_str().expect("sig")).into();
-        let (blob, size) = push_blob(reg, bundle.to_string().as_bytes(), dir);
-        let mut manifest = manifest.clone();
-        manifest["layers"][0]["digest"] = blob.into();
-        manifest["layers"][0]["size"] = size.into();
-        let body = manifest.to_string();
-        let (new_digest, new_size) = {
-            use sha2::Digest as _;
-            (
-                format!(
-                    "sha256:{}",
-                    hex::encode(sha2::Sha256::digest(body.as_bytes()))
-                ),
-                body.len(),
-            )
-        };
-        curl_send(
-            "PUT",
-            &format!("http://{}/v2/{REPO}/manifests/{new_digest}", reg.host),
-            manifest["mediaType"]
-                .as_str()
-                .unwrap_or("application/vnd.oci.image.manifest.v1+json"),
-            body.as_bytes(),
-            dir,
-        );
-        index["manifests"][n]["digest"] = new_digest.into();
-        index["manifests"][n]["size"] = new_size.into();
-        tampered = true;
-    }
-    assert!(
-        tampered,
-        "no attestation bundle among the referrers: {index}"
-    );
-    curl_send(
-        "PUT",
-        &format!("http://{}/v2/{REPO}/manifests/{index_tag}", reg.host),
-        "application/vnd.oci.image.index.v1+json",
-        index.to_string().as_bytes(),
-        dir,
-    );
+    tamper_referred_attestation(&scene);
     let broken = verify("tests/fixtures/keys/cosign.pub");
     assert_eq!(
         broken.code, 1,
@@ -2151,6 +2157,339 @@ fn chainseal_verifies_what_cosign_v3_signs_and_attests() {
     assert!(
         broken.stderr.contains("0 attestation(s) verified")
             && broken.stderr.contains("1 item(s) rejected"),
+        "{}",
+        broken.stderr
+    );
+}
+
+/// cosign v3 verifies what `--storage oci` pushes for every kind of key file chainseal
+/// signs with (`common::cosign::SignerScene::check`: `.att` and `.sig`, refusals of
+/// another key and of a flipped bit), each public key printed by `chainseal
+/// public-key`: ECDSA P-256 (PKCS#8, SEC1), Ed25519, RSA 2048 (PKCS#8, PKCS#1), a
+/// cosign-encrypted key with its password file, and ECDSA P-384, which chainseal signs
+/// over SHA-384 and cosign checks over SHA-256 unless told otherwise
+/// (`--signature-digest-algorithm sha384`; docs/chains-compatibility.md).
+#[test]
+fn cosign_v3_verifies_every_key_file_signer() {
+    use common::cosign::{NO_ATTESTATION, Signer, SignerScene, assert_refused};
+    let Some(scene) = SignerScene::new("cosign key-file signers") else {
+        return;
+    };
+    let keys = |name: &str| repo(&format!("tests/fixtures/keys/{name}"));
+    let password = [(
+        "CHAINSEAL_KEY_PASSWORD_FILE",
+        keys("cosign.password").display().to_string(),
+    )];
+    let other = keys("cosign.pub");
+    let demo_public = repo("examples/demo.pub");
+    for (label, key, env, flags) in [
+        ("p256-pkcs8", repo("examples/demo.key"), &[][..], &[][..]),
+        ("p256-sec1", keys("p256-sec1.pem"), &[], &[]),
+        ("ed25519", keys("ed25519.pem"), &[], &[]),
+        ("rsa2048-pkcs8", keys("rsa2048.pem"), &[], &[]),
+        ("rsa2048-pkcs1", keys("rsa2048-pkcs1.pem"), &[], &[]),
+        ("cosign-encrypted", keys("cosign.key"), &password[..], &[]),
+        (
+            "p384-sec1",
+            keys("p384-sec1.pem"),
+            &[],
+            &["--signature-digest-algorithm=sha384"][..],
+        ),
+    ] {
+        let key = key.display().to_string();
+        let public = scene.public_key(label, &key, env);
+        // The cosign key's own public key is `other`: refuse with demo.pub instead.
+        let other = if label == "cosign-encrypted" {
+            &demo_public
+        } else {
+            &other
+        };
+        let image = scene.check(
+            &Signer {
+                label,
+                key: &key,
+                env,
+                public: &public,
+                cosign_flags: flags,
+            },
+            other,
+        );
+        if label == "p384-sec1" {
+            // Without the flag cosign checks the ECDSA P-384 signature over SHA-256.
+            let r = common::cosign::cosign(
+                &scene.cosign,
+                scene.dir.path(),
+                &[],
+                &[
+                    "verify-attestation",
+                    "--key",
+                    &public.display().to_string(),
+                    "--insecure-ignore-tlog=true",
+                    "--type",
+                    "slsaprovenance1",
+                ],
+                &image,
+            );
+            assert_refused(&r, NO_ATTESTATION, "P-384 over SHA-256");
+        }
+    }
+}
+
+/// The transparency log on: chainseal logs the attestation (`dsse`) and the image
+/// signature (`hashedrekord`) in the Sigstore double's Rekor and puts cosign's Rekor
+/// bundle on each layer; cosign v3 verifies both tags with the log checked offline
+/// against the double's `trusted_root.json` (no `--insecure-ignore-tlog`), with a key
+/// and keyless (Fulcio chain, identity, issuer). A SignedEntryTimestamp with one bit
+/// flipped is refused ("unable to verify SET"), and so is another identity.
+#[test]
+fn cosign_v3_verifies_oci_pushes_with_the_transparency_log() {
+    use common::cosign::{
+        REPO as R, SignerScene, assert_refused, cosign, edit_manifest, flip_first_bit_b64,
+        taskrun_record,
+    };
+    let Some(scene) = SignerScene::new("cosign with the transparency log") else {
+        return;
+    };
+    let Some((_sigstore, url)) = common::sigstore_double("cosign with the transparency log") else {
+        return;
+    };
+    let dir = scene.dir.path();
+    let root = dir.join("trusted_root.json");
+    common::download(&format!("{url}/trusted_root.json"), &root);
+    let root = root.display().to_string();
+    let identity = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
+    let issuer = "https://token.actions.githubusercontent.com";
+    let token = dir.join("oidc-token");
+    std::fs::write(
+        &token,
+        common::identity_token(
+            serde_json::json!({"iss": issuer, "sub": identity, "aud": "sigstore"}),
+        ),
+    )
+    .expect("token");
+    let demo_public = repo("examples/demo.pub").display().to_string();
+    let keyed = vec![
+        (
+            "CHAINSEAL_KEY",
+            repo("examples/demo.key").display().to_string(),
+        ),
+        ("CHAINSEAL_TRANSPARENCY", "on".to_owned()),
+        ("CHAINSEAL_REKOR_URL", url.clone()),
+    ];
+    let keyless = vec![
+        ("CHAINSEAL_KEY", "keyless".to_owned()),
+        ("CHAINSEAL_FULCIO_URL", url.clone()),
+        ("CHAINSEAL_REKOR_URL", url.clone()),
+        ("CHAINSEAL_IDENTITY_TOKEN_FILE", token.display().to_string()),
+    ];
+    let keyed_flags = vec!["--key", demo_public.as_str()];
+    let keyless_flags = vec![
+        "--certificate-identity",
+        identity,
+        "--certificate-oidc-issuer",
+        issuer,
+    ];
+    for (label, env, flags, checked) in [
+        (
+            "tlog-key",
+            &keyed,
+            &keyed_flags,
+            "The signatures were verified against the specified public key",
+        ),
+        (
+            "tlog-keyless",
+            &keyless,
+            &keyless_flags,
+            "The code-signing certificate was verified using trusted certificate authority certificates",
+        ),
+    ] {
+        let digest = scene.reg.push_image(R, label, label);
+        let image = format!("{}/{R}@{digest}", scene.reg.host);
+        let record = taskrun_record(dir, &image, &format!("{label}.yaml"));
+        let mut cmd = chainseal(dir);
+        cmd.env("CHAINSEAL_RECORD", &record)
+            .env("CHAINSEAL_STORAGE", "oci")
+            .env("CHAINSEAL_INSECURE_REGISTRIES", &scene.reg.host);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 0, "{label}: attest: {}", r.stderr);
+        assert!(
+            r.stdout.contains("transparency log: "),
+            "{label}: {}",
+            r.stdout
+        );
+        let check = |verb: &str, extra: &[&str]| {
+            let mut args = vec![verb, "--trusted-root", root.as_str()];
+            args.extend_from_slice(flags);
+            args.extend_from_slice(extra);
+            cosign(&scene.cosign, dir, &[], &args, &image)
+        };
+        for (verb, extra) in [
+            ("verify-attestation", &["--type", "slsaprovenance1"][..]),
+            ("verify", &[][..]),
+        ] {
+            let ok = check(verb, extra);
+            assert_eq!(ok.code, 0, "{label}: cosign {verb}: {}", ok.stderr);
+            for said in [
+                "Existence of the claims in the transparency log was verified offline",
+                checked,
+            ] {
+                assert!(ok.stderr.contains(said), "{label}: {verb}: {}", ok.stderr);
+            }
+        }
+        if label == "tlog-keyless" {
+            let mut other = flags.clone();
+            other[1] = "https://github.com/mallory/app/.github/workflows/x.yml@refs/heads/main";
+            let mut args = vec!["verify", "--trusted-root", root.as_str()];
+            args.extend_from_slice(&other);
+            assert_refused(
+                &cosign(&scene.cosign, dir, &[], &args, &image),
+                "none of the expected identities matched what was in the certificate",
+                "another identity",
+            );
+        }
+        // One bit of each layer's SignedEntryTimestamp flipped.
+        let hex = digest.trim_start_matches("sha256:");
+        for (tag, verb, extra, refusal) in [
+            (
+                "att",
+                "verify-attestation",
+                &["--type", "slsaprovenance1"][..],
+                "no matching attestations: error verifying bundle: verifying bundle with trusted root: unable to verify SET",
+            ),
+            (
+                "sig",
+                "verify",
+                &[][..],
+                "no matching signatures: error verifying bundle: verifying bundle with trusted root: unable to verify SET",
+            ),
+        ] {
+            edit_manifest(&scene.reg, &format!("sha256-{hex}.{tag}"), |m| {
+                let note = &mut m["layers"][0]["annotations"]["dev.sigstore.cosign/bundle"];
+                let mut bundle: Value =
+                    serde_json::from_str(note.as_str().expect("bundle")).expect("bundle JSON");
+                let set = bundle["SignedEntryTimestamp"].as_str().expect("SET");
+                bundle["SignedEntryTimestamp"] = flip_first_bit_b64(set).into();
+                *note = bundle.to_string().into();
+            });
+            assert_refused(
+                &check(verb, extra),
+                refusal,
+                &format!("{label}: .{tag} with a flipped SET bit"),
+            );
+        }
+    }
+}
+
+/// The other direction, keyless: `cosign sign` and `cosign attest --type
+/// slsaprovenance1` (v3) certified by the Sigstore double's Fulcio for an identity
+/// token of the test issuer and logged in its Rekor (the SigningConfig and trust root
+/// the double serves), pushed as Sigstore bundle referrers; `chainseal verify --image`
+/// with `--certificate-identity`, `--certificate-oidc-issuer` and `--trusted-root`
+/// verifies the attestation, and refuses another identity and an attestation bundle
+/// whose DSSE signature lost one bit.
+#[test]
+fn chainseal_verifies_what_cosign_v3_signs_and_attests_keyless() {
+    let Some(cosign) = tool("COSIGN_BIN", "cosign keyless interop") else {
+        return;
+    };
+    let Some(scene) = Scene::new(false, "cosign-keyless") else {
+        return;
+    };
+    let Some((_sigstore, url)) = common::sigstore_double("cosign keyless interop") else {
+        return;
+    };
+    let (dir, reg) = (scene.dir.path(), &scene.reg);
+    let image = format!("{}/{REPO}@{}", reg.host, scene.digest);
+    let root = dir.join("trusted_root.json");
+    common::download(&format!("{url}/trusted_root.json"), &root);
+    let trust = dir.join("client_trust_config.json");
+    common::download(&format!("{url}/client_trust_config.json"), &trust);
+    let trust: Value =
+        serde_json::from_slice(&std::fs::read(&trust).expect("trust config")).expect("JSON");
+    let config = dir.join("signing-config.json");
+    std::fs::write(&config, trust["signingConfig"].to_string()).expect("write");
+    let identity = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
+    let issuer = "https://token.actions.githubusercontent.com";
+    let token = common::identity_token(
+        serde_json::json!({"iss": issuer, "sub": identity, "aud": "sigstore"}),
+    );
+    let predicate = dir.join("predicate.json");
+    std::fs::write(
+        &predicate,
+        r#"{"builder":{"id":"https://example.com/cosign"}}"#,
+    )
+    .expect("write");
+    let predicate = predicate.display().to_string();
+    for extra in [
+        &[][..],
+        &[
+            "--type",
+            "slsaprovenance1",
+            "--predicate",
+            predicate.as_str(),
+        ][..],
+    ] {
+        let verb = if extra.is_empty() { "sign" } else { "attest" };
+        let mut cmd = Command::new(&cosign);
+        cmd.env_clear()
+            .env("HOME", dir)
+            .args([verb, "--yes", "--identity-token", &token])
+            .arg("--signing-config")
+            .arg(&config)
+            .arg("--trusted-root")
+            .arg(&root)
+            .arg("--allow-http-registry=true")
+            .args(extra)
+            .arg(&image);
+        let out = run(&mut cmd);
+        assert_eq!(out.code, 0, "cosign {verb}: {}", out.stderr);
+    }
+    let verify = |who: &str| {
+        let mut cmd = chainseal(dir);
+        cmd.args(["verify", "--image", &image, "--certificate-identity", who])
+            .args(["--certificate-oidc-issuer", issuer])
+            .arg("--trusted-root")
+            .arg(&root)
+            .env("CHAINSEAL_INSECURE_REGISTRIES", &reg.host);
+        run(&mut cmd)
+    };
+    let ok = verify(identity);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    assert!(
+        ok.stderr.contains("1 attestation(s) verified"),
+        "{}",
+        ok.stderr
+    );
+    assert!(
+        ok.stdout
+            .contains("predicate type: https://slsa.dev/provenance/v1"),
+        "{}",
+        ok.stdout
+    );
+    let other = verify("https://github.com/mallory/app/.github/workflows/x.yml@refs/heads/main");
+    assert_eq!(
+        other.code, 1,
+        "another identity: {}{}",
+        other.stdout, other.stderr
+    );
+    assert!(
+        other.stdout.contains("the certificate is for"),
+        "{}",
+        other.stdout
+    );
+
+    tamper_referred_attestation(&scene);
+    let broken = verify(identity);
+    assert_eq!(
+        broken.code, 1,
+        "a tampered attestation verified: {}{}",
+        broken.stdout, broken.stderr
+    );
+    assert!(
+        broken.stderr.contains("0 attestation(s) verified"),
         "{}",
         broken.stderr
     );

@@ -37,6 +37,11 @@
 //   answer 401 as an authenticating proxy in front of it would; {"rekor": "error"}
 //   makes Rekor answer 500; {"rekor": "tamper"} flips a bit of each entry's signature
 //   on arrival (a corrupting hop), so Rekor's own check refuses it; {} clears them.
+// * Fulcio takes the identity token from `Authorization: Bearer` too, as its HTTP
+//   gateway does (cosign 3 / sigstore-go send it there, not in `credentials`), and
+//   answers a certificate with 200 as Fulcio v2 does (the mock says 201, which
+//   sigstore-go refuses: "Fulcio returned 201"); a new Rekor entry comes with its
+//   uuid in `ETag` and `Location`, as Rekor sends it (sigstore-go reads `ETag`).
 // * A request log: GET /__requests lists [method, path, body] of every request.
 const http = require('http');
 const crypto = require('crypto');
@@ -84,6 +89,23 @@ function withSan(text, san) {
   const encoded = Buffer.from(JSON.stringify(claims)).toString('base64url');
   request.credentials.oidcIdentityToken = [header, encoded, signature].join('.');
   return JSON.stringify(request);
+}
+
+// Fulcio's HTTP gateway takes the identity token from `Authorization: Bearer` when the
+// body has no `credentials` (fulcio cmd/app/http.go, pkg/server/grpc_server.go), which
+// is how sigstore-go (cosign 3) sends it: the body, with the header's token put where
+// the handlers read it.
+function withBearerToken(body, authorization) {
+  const token = String(authorization || '').replace(/^Bearer /, '');
+  if (!token) return body;
+  let request;
+  try {
+    request = JSON.parse(body);
+  } catch (e) {
+    return body;
+  }
+  if (request?.credentials?.oidcIdentityToken) return body;
+  return JSON.stringify({ ...request, credentials: { oidcIdentityToken: token } });
 }
 
 (async () => {
@@ -186,10 +208,14 @@ function withSan(text, san) {
             return reply(res, 401, 'application/json',
               JSON.stringify({ code: 16, message: 'There was an error processing the identity token' }));
           }
-          const { refused, san } = await strict.checkSigningCertRequest(body, jwks, log);
+          const request = withBearerToken(body, req.headers.authorization);
+          const { refused, san } = await strict.checkSigningCertRequest(request, jwks, log);
           if (refused) return reply(res, refused.status, 'application/json', JSON.stringify(refused.body));
-          const r = await fulcio(withSan(body, san));
-          return reply(res, r.statusCode, r.contentType || 'application/json', r.response);
+          const r = await fulcio(withSan(request, san));
+          // Fulcio v2 answers 200 (its gRPC gateway's default; only the v1 API sets
+          // 201), and sigstore-go takes nothing else; the mock says 201.
+          const status = r.statusCode === 201 ? 200 : r.statusCode;
+          return reply(res, status, r.contentType || 'application/json', r.response);
         }
         if (path === '/api/v1/log/entries') {
           if (faults.rekor === 'error') {
@@ -215,7 +241,16 @@ function withSan(text, san) {
           const r = await rekor(canonical);
           if (r.statusCode === 201) {
             const text = Buffer.from(r.response).toString();
-            logged.set(canonical, [Object.keys(JSON.parse(text))[0], text]);
+            const uuid = Object.keys(JSON.parse(text))[0];
+            logged.set(canonical, [uuid, text]);
+            // Rekor names the new entry in `ETag` and `Location`; sigstore-go reads the
+            // entry by its ETag.
+            res.writeHead(201, {
+              'Content-Type': r.contentType || 'application/json',
+              ETag: uuid,
+              Location: `/api/v1/log/entries/${uuid}`,
+            });
+            return res.end(r.response);
           }
           return reply(res, r.statusCode, r.contentType || 'application/json', r.response);
         }

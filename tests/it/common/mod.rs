@@ -2,6 +2,7 @@
 //! environment in a temporary directory.
 #![allow(dead_code)]
 
+pub mod cosign;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
