@@ -14,9 +14,11 @@ Each measurement starts a fresh cluster:
   --kube-api-qps 500, --kube-api-burst 1000, THROUGHPUT_RUNS runs, default 2,000);
   chainseal at its defaults.
 * memory: MEMORY_RUNS (default 10000,50000) runs present, already signed (a busy
-  cluster's history), plus one new run; peak RSS (VmHWM) once the new run is signed.
+  cluster's history), plus one new run; peak RSS (VmHWM) once the new run is signed
+  (one cluster per size; Chains at its defaults, Chains tuned, chainseal in turn).
 * latency: LATENCY_BACKLOG (default 10,000) unsigned runs waiting; the controller
-  starts, a run completing then is signed how many seconds later.
+  starts, a run completing then is signed how many seconds later (given up after
+  LATENCY_LIMIT seconds, default 600, reporting how much backlog was left).
 
 Prints one JSON line per result; environment ETCD_BIN, KUBE_APISERVER_BIN.
 """
@@ -120,12 +122,17 @@ def is_signed(c, ns, name):
     return (obj["metadata"].get("annotations") or {}).get("chains.tekton.dev/signed") in ("true", "failed")
 
 
-def wait_for(c, ns, name, proc, label, poll):
-    """Wait until the run `ns/name` is signed (or the controller dies)."""
+def wait_for(c, ns, name, proc, label, poll, limit=None):
+    """Wait until the run `ns/name` is signed (or the controller dies); False when
+    `limit` seconds passed first."""
+    t0 = time.time()
     while not is_signed(c, ns, name):
         if proc.poll() is not None:
             raise RuntimeError("%s exited; see its log" % label)
+        if limit is not None and time.time() - t0 > limit:
+            return False
         time.sleep(poll)
+    return True
 
 
 def emit(**result):
@@ -153,21 +160,25 @@ def throughput(label, flags, runs):
             c.stop()
 
 
-def memory(label, flags, present):
+def memory(present, controllers):
+    """One cluster with `present` signed runs; each controller in turn: start, then a
+    new run, then its peak RSS once that run is signed."""
     with tempfile.TemporaryDirectory(prefix="chains-bench-") as work:
         c = cluster(work)
         try:
             create_runs(c, 0, present, signed=True)
-            proc = start(label, c, work, flags)
-            t0 = time.time()
-            (ns, name), = create_runs(c, present, 1)
-            wait_for(c, ns, name, proc, label, 0.2)
-            time.sleep(2)
-            mem = rss(controller_pid(proc))
-            sbs.stop(proc)
-            emit(measure="memory", controller=label, flags=" ".join(flags) or "defaults", present=present,
-                 new_run_signed_after_s=round(time.time() - t0 - 2, 1),
-                 peak_rss_mib=round(mem["VmHWM"], 1), rss_mib=round(mem["VmRSS"], 1))
+            for i, (label, flags) in enumerate(controllers):
+                proc = start(label, c, work, flags)
+                t0 = time.time()
+                (ns, name), = create_runs(c, present + 1 + i, 1)
+                wait_for(c, ns, name, proc, label, 0.2)
+                signed_after = time.time() - t0
+                time.sleep(2)
+                mem = rss(controller_pid(proc))
+                sbs.stop(proc)
+                emit(measure="memory", controller=label, flags=" ".join(flags) or "defaults",
+                     present=present, new_run_signed_after_s=round(signed_after, 1),
+                     peak_rss_mib=round(mem["VmHWM"], 1), rss_mib=round(mem["VmRSS"], 1))
         finally:
             c.stop()
 
@@ -181,11 +192,14 @@ def latency(label, flags, backlog):
             time.sleep(1)
             t0 = time.time()
             (ns, name), = create_runs(c, backlog, 1)
-            wait_for(c, ns, name, proc, label, 0.1)
+            limit = float(os.environ.get("LATENCY_LIMIT", 600))
+            done = wait_for(c, ns, name, proc, label, 0.1, limit)
             lat = time.time() - t0
+            behind = backlog - signed_count(c) if not done else 0
             sbs.stop(proc)
             emit(measure="latency", controller=label, flags=" ".join(flags) or "defaults", backlog=backlog,
-                 new_run_signed_after_s=round(lat, 2))
+                 new_run_signed_after_s=round(lat, 2) if done else "> %d" % limit,
+                 backlog_left_unsigned=behind)
         finally:
             c.stop()
 
@@ -199,13 +213,13 @@ def main():
                  (throughput, "chainseal", [], int(env.get("THROUGHPUT_RUNS", 2000)))]
     if WHAT in ("memory", "all"):
         for n in [int(x) for x in env.get("MEMORY_RUNS", "10000,50000").split(",")]:
-            plan += [(memory, "chains", CHAINS_TUNED, n), (memory, "chainseal", [], n)]
+            plan += [(memory, n, [("chains", CHAINS_DEFAULT), ("chains", CHAINS_TUNED), ("chainseal", [])])]
     if WHAT in ("latency", "all"):
         n = int(env.get("LATENCY_BACKLOG", 10000))
         plan += [(latency, "chains", CHAINS_DEFAULT, n), (latency, "chains", CHAINS_TUNED, n),
                  (latency, "chainseal", [], n)]
-    for fn, label, flags, n in plan:
-        fn(label, flags, n)
+    for step in plan:
+        step[0](*step[1:])
 
 
 if __name__ == "__main__":
