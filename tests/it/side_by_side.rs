@@ -1,13 +1,14 @@
 //! Tekton Chains itself beside chainseal: Chains' controller (v0.26.2, built by
 //! scripts/peers) and `chainseal controller`, one after the other, on one real
 //! kube-apiserver (v1.34.2, with etcd 3.6.6) with the same chains-config, the same
-//! signing key and the same completed runs — Chains' e2e records plus generated ones.
-//! `tests/peers/side_by_side.py` runs both and compares what each wrote; this test
+//! signing key and the same completed runs — Chains' e2e records plus generated ones,
+//! with `tekton` storage; then runs naming images in a loopback registry, with `oci`
+//! storage. `tests/peers/side_by_side.py` runs both and compares what each wrote; this test
 //! holds the comparison to the differences docs/chains-compatibility.md documents
 //! ("Side by side with Chains"), so any new one fails it.
 //!
-//! Needs `INTEROP_PYTHON`, `CHAINS_CONTROLLER_BIN`, `ETCD_BIN`, `KUBE_APISERVER_BIN`
-//! (scripts/test sets them), root (Chains reads its key from the fixed path
+//! Needs `INTEROP_PYTHON`, `CHAINS_CONTROLLER_BIN`, `ETCD_BIN`, `KUBE_APISERVER_BIN`,
+//! `REGISTRY_BIN` (scripts/test sets them), root (Chains reads its key from the fixed path
 //! /etc/signing-secrets, shown to it alone through a private mount namespace) and
 //! `unshare`.
 
@@ -20,6 +21,8 @@ use serde_json::Value;
 
 /// Generated TaskRuns besides the e2e records (each names one image).
 const GENERATED: usize = 1000;
+/// Runs of the `oci` storage phase (each names an image pushed to a loopback registry).
+const OCI_RUNS: usize = 10;
 
 /// A documented difference: (run, what differs), as side_by_side.py names them.
 fn expected(format: &str) -> BTreeSet<(String, String)> {
@@ -89,6 +92,9 @@ fn tekton_chains_and_chainseal_sign_the_same_runs_alike() {
     let Some(chains) = tool("CHAINS_CONTROLLER_BIN", what) else {
         return;
     };
+    let Some(registry) = tool("REGISTRY_BIN", what) else {
+        return;
+    };
     // The harness reads these two itself; checked here so a missing one says so.
     if tool("ETCD_BIN", what).is_none() || tool("KUBE_APISERVER_BIN", what).is_none() {
         return;
@@ -103,6 +109,8 @@ fn tekton_chains_and_chainseal_sign_the_same_runs_alike() {
         .arg(&report)
         .args(["--generated", &GENERATED.to_string()])
         .args(["--formats", "slsa/v2alpha4,slsa/v1,slsa/v2alpha3"])
+        .args(["--oci", &OCI_RUNS.to_string()])
+        .env("REGISTRY_BIN", registry)
         .output()
         .expect("python runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -169,4 +177,44 @@ fn tekton_chains_and_chainseal_sign_the_same_runs_alike() {
             "{format}: documented differences no longer seen (update the docs and this test): {gone:#?}"
         );
     }
+    // `oci` storage: the same cosign tags (`.att`, `.sig`) on every image, the same
+    // manifests, the same simple-signing payloads byte for byte and the same
+    // attestation payloads field by field; every layer's signature verifies. The
+    // one difference: chainseal's `.att` layers also carry a `predicateType`
+    // annotation, as `cosign attest` writes it (deliberate difference 11).
+    let oci = &report["oci"];
+    assert_eq!(oci["runs"], OCI_RUNS, "oci: runs compared");
+    for who in ["chains", "chainseal"] {
+        assert_eq!(
+            oci["tags"][who],
+            2 * OCI_RUNS,
+            "oci: cosign tags {who} pushed"
+        );
+        assert_eq!(
+            oci["verified"][who],
+            2 * OCI_RUNS,
+            "oci: layers {who} pushed that verify"
+        );
+    }
+    let differences = oci["differences"].as_array().expect("differences");
+    let undocumented: Vec<_> = differences
+        .iter()
+        .filter(|d| {
+            d["what"] != "att layer annotation names"
+                || d["chainseal"].as_array().is_none_or(|names| {
+                    !names.iter().any(|n| n == "predicateType")
+                        || names.len() != d["chains"].as_array().map_or(0, Vec::len) + 1
+                })
+        })
+        .take(10)
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "oci: differences from Chains not documented in docs/chains-compatibility.md: {undocumented:#?}"
+    );
+    assert_eq!(
+        differences.len(),
+        OCI_RUNS,
+        "oci: the predicateType annotation is seen on every image"
+    );
 }

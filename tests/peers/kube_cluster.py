@@ -107,7 +107,8 @@ class Cluster:
         self.procs = []
 
     def __enter__(self):
-        self.start()
+        if not self.procs:
+            self.start()
         return self
 
     def __exit__(self, *exc):

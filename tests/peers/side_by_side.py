@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kube_cluster import Cluster  # noqa: E402
+import oci_side_by_side as oci  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SYSTEM_NS = "tekton-chains"
@@ -196,9 +197,10 @@ def start_chains(binary, cluster, work, secrets, log, flags=CHAINS_TUNED):
         env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
 
 
-def start_chainseal(binary, cluster, work, secrets, log):
+def start_chainseal(binary, cluster, work, secrets, log, env_extra=None):
     env = {"PATH": "/usr/bin:/bin", "HOME": work, "KUBECONFIG": cluster.kubeconfig(CHAINSEAL_TOKEN),
            "CHAINSEAL_SIGNING_SECRETS": secrets, "CHAINSEAL_METRICS_ADDR": "off"}
+    env.update(env_extra or {})
     return subprocess.Popen([binary, "controller"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -319,6 +321,79 @@ def self_check(runs, chains, chainseal, public):
     }
 
 
+def cluster_with_controllers(work, tokens):
+    """A fresh cluster with chainseal's RBAC applied (examples/controller/controller.yaml)."""
+    import yaml
+    cluster = Cluster(work, tokens)
+    cluster.start()
+    cluster.apply([d for d in yaml.safe_load_all(open(os.path.join(ROOT, "examples/controller/controller.yaml")))
+                   if d and d["kind"] != "NetworkPolicy"])
+    return cluster
+
+
+def oci_phase(args, work, secrets, public, tokens, count):
+    """`oci` storage for attestations and image signatures, N runs whose images are
+    really in a loopback registry; returns the phase's report."""
+    registry = oci.Registry(work)
+    registry.start()
+    cluster = cluster_with_controllers(os.path.join(work, "cluster-oci"), tokens)
+    try:
+        images = []
+        for i in range(count):
+            repo = "team/oci-app-%d" % i
+            images.append((repo, registry.push_image(repo, i)))
+        registry.snapshot()
+        for obj in ({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "oci"}},
+                    {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "oci"}},
+                    {"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": "chains-config", "namespace": SYSTEM_NS},
+                     "data": {"artifacts.taskrun.format": "slsa/v2alpha4", "artifacts.taskrun.storage": "oci",
+                              "artifacts.pipelinerun.storage": "", "artifacts.oci.storage": "oci",
+                              "artifacts.oci.format": "simplesigning"}}):
+            cluster.create(obj)
+        runs = []
+        for i, (_, digest) in enumerate(images):
+            cluster.create(oci.oci_run(i, registry.host, digest))
+            runs.append(("taskruns", "oci", "oci-%03d" % i))
+        result = {"runs": len(runs)}
+        seen = {}
+        # Chains (go-containerregistry) speaks plain HTTP to a loopback, private or
+        # `.local` registry by itself; chainseal only to those listed (difference S4).
+        plain = {"CHAINSEAL_INSECURE_REGISTRIES": registry.host}
+        starts = (("chains", start_chains),
+                  ("chainseal", lambda *a: start_chainseal(*a, env_extra=plain)))
+        for label, start in starts:
+            with open(os.path.join(work, "%s-oci.log" % label), "w") as log:
+                t = time.time()
+                proc = start(getattr(args, label), cluster, work, secrets, log)
+                try:
+                    marks = wait_signed(cluster, runs, proc, label, 300)
+                finally:
+                    stop(proc)
+                result[label + "_seconds"] = round(time.time() - t, 2)
+            not_signed = [k for k, v in marks.items() if v["annotations"].get(PREFIX + "signed") != "true"]
+            if not_signed:
+                raise RuntimeError("%s did not sign %s (see %s-oci.log)" % (label, not_signed[:3], label))
+            seen[label] = oci.pushes(registry, images)
+            reset(cluster, runs)
+            registry.restore()
+
+        def verify(layer, who):
+            content = base64.b64decode(layer["content"])
+            if layer["mediaType"] == "application/vnd.dsse.envelope.v1+json":
+                return verify_signature(public, base64.b64encode(content).decode(), None)
+            sig = (layer.get("annotations") or {}).get(oci.SIGNATURE, "")
+            return verify_signature(public, sig, base64.b64encode(content).decode())
+        result["differences"], result["verified"] = oci.compare(seen["chains"], seen["chainseal"], verify, diff, b64json)
+        result["tags"] = {who: sum(len(t) for t in seen[who].values()) for who in seen}
+        print("side-by-side oci: chains %.1f s, chainseal %.1f s, %d differences" % (
+            result["chains_seconds"], result["chainseal_seconds"], len(result["differences"])), file=sys.stderr)
+        return result
+    finally:
+        cluster.stop()
+        registry.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("chains")
@@ -327,6 +402,7 @@ def main():
     ap.add_argument("report")
     ap.add_argument("--generated", type=int, default=1000)
     ap.add_argument("--formats", default="slsa/v2alpha4,slsa/v1")
+    ap.add_argument("--oci", type=int, default=0, help="runs for the `oci` storage phase (0: none)")
     args = ap.parse_args()
     work = os.path.abspath(args.workdir)
     os.makedirs(work, exist_ok=True)
@@ -346,10 +422,8 @@ def main():
         CHAINSEAL_TOKEN: (sa + "chainseal-controller", sa_groups),
     }
     report = {"formats": {}}
-    with Cluster(os.path.join(work, "cluster"), tokens) as cluster:
-        import yaml
-        cluster.apply([d for d in yaml.safe_load_all(open(os.path.join(ROOT, "examples/controller/controller.yaml")))
-                       if d and d["kind"] != "NetworkPolicy"])
+    cluster = cluster_with_controllers(os.path.join(work, "cluster"), tokens)
+    with cluster:
         t0 = time.time()
         runs = load_runs(cluster, args.generated)
         print("side-by-side: %d runs created in %.1f s" % (len(runs), time.time() - t0), file=sys.stderr)
@@ -385,6 +459,8 @@ def main():
             print("side-by-side %s: chains %.1f s, chainseal %.1f s, %d differences" % (
                 fmt, result["chains_seconds"], result["chainseal_seconds"], len(result["differences"])),
                 file=sys.stderr)
+    if args.oci:
+        report["oci"] = oci_phase(args, work, secrets, public, tokens, args.oci)
     with open(args.report, "w") as f:
         json.dump(report, f, indent=1)
 
