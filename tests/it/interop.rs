@@ -347,3 +347,70 @@ fn cosign_v3_verifies_the_bundles_of_directory_storage() {
         wrong_key.stderr
     );
 }
+
+/// The same with the transparency log on: the bundle's Rekor entry (from the Sigstore
+/// double) is checked against the double's trusted root, nothing ignored; a bundle
+/// whose signed entry timestamp lost one bit is refused ("not enough verified log
+/// entries from transparency log": the entry no longer counts).
+#[test]
+fn cosign_v3_verifies_logged_bundles_of_directory_storage() {
+    let what = "cosign blob interop with the transparency log";
+    let Some(cosign) = common::tool("COSIGN_BIN", what) else {
+        return;
+    };
+    let Some((_sigstore, url)) = common::sigstore_double(what) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().join("trusted_root.json");
+    common::download(&format!("{url}/trusted_root.json"), &root);
+    let out = dir.path().join("att");
+    let key = repo("examples/demo.key").display().to_string();
+    let r = common::attest_example(
+        dir.path(),
+        &key,
+        &out,
+        &[
+            ("CHAINSEAL_BUNDLE", "true".into()),
+            ("CHAINSEAL_TRANSPARENCY", "on".into()),
+            ("CHAINSEAL_REKOR_URL", url.clone()),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = out.join(format!("{EXAMPLE_KEY}.sigstore.json"));
+    let image_digest = "6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+    let check = |bundle: &Path| {
+        let mut cmd = Command::new(&cosign);
+        cmd.env_clear()
+            .env("HOME", dir.path())
+            .arg("verify-blob-attestation")
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--key")
+            .arg(repo("examples/demo.pub"))
+            .arg("--trusted-root")
+            .arg(&root)
+            .args(["--type", "slsaprovenance1"])
+            .args(["--digestAlg", "sha256", "--digest", image_digest]);
+        run(&mut cmd)
+    };
+    let ok = check(&bundle);
+    assert_eq!(ok.code, 0, "cosign verify-blob-attestation: {}", ok.stderr);
+    assert!(ok.stderr.contains("Verified OK"), "{}", ok.stderr);
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bundle).expect("bundle")).expect("JSON");
+    let set = &mut doc["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]["signedEntryTimestamp"];
+    let flipped = common::cosign::flip_first_bit_b64(set.as_str().expect("a logged bundle"));
+    *set = serde_json::Value::String(flipped);
+    let tampered = dir.path().join("tampered.sigstore.json");
+    std::fs::write(&tampered, doc.to_string()).expect("write");
+    let refused = check(&tampered);
+    assert_ne!(refused.code, 0, "a broken SET verified: {}", refused.stdout);
+    assert!(
+        refused
+            .stderr
+            .contains("not enough verified log entries from transparency log"),
+        "{}",
+        refused.stderr
+    );
+}
