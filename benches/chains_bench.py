@@ -15,7 +15,9 @@ Each measurement starts a fresh cluster:
   chainseal at its defaults.
 * memory: MEMORY_RUNS (default 10000,50000) runs present, already signed (a busy
   cluster's history), plus one new run; peak RSS (VmHWM) once the new run is signed
-  (one cluster per size; Chains at its defaults, Chains tuned, chainseal in turn).
+  (one cluster per size; Chains at its defaults, Chains tuned, chainseal in turn, so
+  the later ones find the finalizers Chains put on the runs; given up after
+  MEMORY_LIMIT seconds, default 1,800).
 * latency: LATENCY_BACKLOG (default 10,000) unsigned runs waiting; the controller
   starts, a run completing then is signed how many seconds later (given up after
   LATENCY_LIMIT seconds, default 600, reporting how much backlog was left).
@@ -33,7 +35,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests/peers"))
 import side_by_side as sbs  # noqa: E402
-from kube_cluster import Cluster  # noqa: E402
 
 CHAINS, CHAINSEAL = sys.argv[1], sys.argv[2]
 WHAT = sys.argv[3] if len(sys.argv) > 3 else "all"
@@ -42,21 +43,17 @@ CHAINS_TUNED = sbs.CHAINS_TUNED
 
 
 def cluster(work):
-    sa = "system:serviceaccount:%s:" % sbs.SYSTEM_NS
-    groups = ["system:serviceaccounts", "system:serviceaccounts:" + sbs.SYSTEM_NS, "system:authenticated"]
-    c = Cluster(os.path.join(work, "cluster"), {
-        sbs.CHAINS_TOKEN: (sa + "tekton-chains-controller", groups + ["system:masters"]),
-        sbs.CHAINSEAL_TOKEN: (sa + "chainseal-controller", groups)})
-    c.start()
-    import yaml
-    c.apply([d for d in yaml.safe_load_all(open(os.path.join(sbs.ROOT, "examples/controller/controller.yaml")))
-             if d and d["kind"] != "NetworkPolicy"])
-    c.create({"apiVersion": "v1", "kind": "ConfigMap",
-              "metadata": {"name": "chains-config", "namespace": sbs.SYSTEM_NS},
-              "data": {"artifacts.taskrun.format": "slsa/v2alpha4", "artifacts.taskrun.storage": "tekton",
-                       "artifacts.oci.storage": "tekton"}})
-    for i in range(4):
-        c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gen-%d" % i}})
+    c = sbs.cluster_with_controllers(os.path.join(work, "cluster"), sbs.controller_tokens())
+    try:
+        c.create({"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "chains-config", "namespace": sbs.SYSTEM_NS},
+                  "data": {"artifacts.taskrun.format": "slsa/v2alpha4", "artifacts.taskrun.storage": "tekton",
+                           "artifacts.oci.storage": "tekton"}})
+        for i in range(4):
+            c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gen-%d" % i}})
+    except BaseException:
+        c.stop()
+        raise
     return c
 
 
@@ -70,17 +67,9 @@ def create_runs(c, start, count, signed=False):
         return [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in pool.map(one, range(start, start + count))]
 
 
-def secrets_dir(work):
-    d = os.path.join(work, "signing-secrets")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(sbs.ROOT, "examples/demo.key"), "rb") as f, open(os.path.join(d, "x509.pem"), "wb") as g:
-        g.write(f.read())
-    return d
-
-
 def start(label, c, work, flags):
     log = open(os.path.join(work, label + ".log"), "w")
-    secrets = secrets_dir(work)
+    secrets, _ = sbs.write_secrets(work)
     if label == "chains":
         proc = sbs.start_chains(CHAINS, c, work, secrets, log, flags)
     else:
@@ -110,16 +99,22 @@ def cpu_seconds(pid):
 
 
 def signed_count(c):
+    """Runs marked `signed: "true"`; a run marked "failed" stops the measurement."""
     n = 0
-    for obj in c.list_all("/apis/tekton.dev/v1/taskruns", limit=2000):
-        if (obj["metadata"].get("annotations") or {}).get("chains.tekton.dev/signed") in ("true", "failed"):
-            n += 1
+    for obj in c.list_all("/apis/tekton.dev/v1/taskruns", limit=2000, metadata_only=True):
+        mark = (obj["metadata"].get("annotations") or {}).get("chains.tekton.dev/signed")
+        if mark == "failed":
+            raise RuntimeError("%s was marked failed" % obj["metadata"]["name"])
+        n += mark == "true"
     return n
 
 
 def is_signed(c, ns, name):
     obj = c.get("/apis/tekton.dev/v1/namespaces/%s/taskruns/%s" % (ns, name))
-    return (obj["metadata"].get("annotations") or {}).get("chains.tekton.dev/signed") in ("true", "failed")
+    mark = (obj["metadata"].get("annotations") or {}).get("chains.tekton.dev/signed")
+    if mark == "failed":
+        raise RuntimeError("%s was marked failed" % name)
+    return mark == "true"
 
 
 def wait_for(c, ns, name, proc, label, poll, limit=None):
@@ -146,13 +141,15 @@ def throughput(label, flags, runs):
             create_runs(c, 0, runs)
             t0 = time.time()
             proc = start(label, c, work, flags)
-            while signed_count(c) < runs:
-                if proc.poll() is not None:
-                    raise RuntimeError("%s exited; see its log" % label)
-                time.sleep(0.5)
-            elapsed = time.time() - t0
-            mem, cpu = rss(controller_pid(proc)), cpu_seconds(controller_pid(proc))
-            sbs.stop(proc)
+            try:
+                while signed_count(c) < runs:
+                    if proc.poll() is not None:
+                        raise RuntimeError("%s exited; see its log" % label)
+                    time.sleep(0.5)
+                elapsed = time.time() - t0
+                mem, cpu = rss(controller_pid(proc)), cpu_seconds(controller_pid(proc))
+            finally:
+                sbs.stop(proc)
             emit(measure="throughput", controller=label, flags=" ".join(flags) or "defaults", runs=runs,
                  seconds=round(elapsed, 1), runs_per_second=round(runs / elapsed, 1),
                  cpu_seconds=round(cpu, 1), peak_rss_mib=round(mem["VmHWM"], 1))
@@ -169,15 +166,19 @@ def memory(present, controllers):
             create_runs(c, 0, present, signed=True)
             for i, (label, flags) in enumerate(controllers):
                 proc = start(label, c, work, flags)
-                t0 = time.time()
-                (ns, name), = create_runs(c, present + 1 + i, 1)
-                wait_for(c, ns, name, proc, label, 0.2)
-                signed_after = time.time() - t0
-                time.sleep(2)
-                mem = rss(controller_pid(proc))
-                sbs.stop(proc)
+                try:
+                    t0 = time.time()
+                    (ns, name), = create_runs(c, present + 1 + i, 1)
+                    limit = float(os.environ.get("MEMORY_LIMIT", 1800))
+                    done = wait_for(c, ns, name, proc, label, 0.2, limit)
+                    signed_after = time.time() - t0
+                    time.sleep(2)
+                    mem = rss(controller_pid(proc))
+                finally:
+                    sbs.stop(proc)
                 emit(measure="memory", controller=label, flags=" ".join(flags) or "defaults",
-                     present=present, new_run_signed_after_s=round(signed_after, 1),
+                     present=present,
+                     new_run_signed_after_s=round(signed_after, 1) if done else "> %d" % limit,
                      peak_rss_mib=round(mem["VmHWM"], 1), rss_mib=round(mem["VmRSS"], 1))
         finally:
             c.stop()
@@ -189,14 +190,16 @@ def latency(label, flags, backlog):
         try:
             create_runs(c, 0, backlog)
             proc = start(label, c, work, flags)
-            time.sleep(1)
-            t0 = time.time()
-            (ns, name), = create_runs(c, backlog, 1)
-            limit = float(os.environ.get("LATENCY_LIMIT", 600))
-            done = wait_for(c, ns, name, proc, label, 0.1, limit)
-            lat = time.time() - t0
-            behind = backlog - signed_count(c) if not done else 0
-            sbs.stop(proc)
+            try:
+                time.sleep(1)
+                t0 = time.time()
+                (ns, name), = create_runs(c, backlog, 1)
+                limit = float(os.environ.get("LATENCY_LIMIT", 600))
+                done = wait_for(c, ns, name, proc, label, 0.1, limit)
+                lat = time.time() - t0
+                behind = backlog - signed_count(c) if not done else 0
+            finally:
+                sbs.stop(proc)
             emit(measure="latency", controller=label, flags=" ".join(flags) or "defaults", backlog=backlog,
                  new_run_signed_after_s=round(lat, 2) if done else "> %d" % limit,
                  backlog_left_unsigned=behind)

@@ -2244,7 +2244,7 @@ fn cosign_v3_verifies_every_key_file_signer() {
 #[test]
 fn cosign_v3_verifies_oci_pushes_with_the_transparency_log() {
     use common::cosign::{
-        REPO as R, SignerScene, assert_refused, cosign, edit_manifest, flip_first_bit_b64,
+        REPO as R, SignerScene, assert_refused, cosign, edit_manifest, flip_last_bit_b64,
         taskrun_record,
     };
     let Some(scene) = SignerScene::new("cosign with the transparency log") else {
@@ -2371,7 +2371,7 @@ fn cosign_v3_verifies_oci_pushes_with_the_transparency_log() {
                 let mut bundle: Value =
                     serde_json::from_str(note.as_str().expect("bundle")).expect("bundle JSON");
                 let set = bundle["SignedEntryTimestamp"].as_str().expect("SET");
-                bundle["SignedEntryTimestamp"] = flip_first_bit_b64(set).into();
+                bundle["SignedEntryTimestamp"] = flip_last_bit_b64(set).into();
                 *note = bundle.to_string().into();
             });
             assert_refused(
@@ -2488,8 +2488,10 @@ fn chainseal_verifies_what_cosign_v3_signs_and_attests_keyless() {
         "a tampered attestation verified: {}{}",
         broken.stdout, broken.stderr
     );
+    // Found and rejected (not merely missing after the re-push).
     assert!(
-        broken.stderr.contains("0 attestation(s) verified"),
+        broken.stderr.contains("0 attestation(s) verified")
+            && broken.stderr.contains("1 item(s) rejected"),
         "{}",
         broken.stderr
     );

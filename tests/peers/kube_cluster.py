@@ -34,6 +34,8 @@ from cryptography.x509.oid import NameOID
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ADMIN = "admin-token"
+# A list of objects' metadata only, as kubectl and client-go metadata informers ask.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
 def free_port():
@@ -115,6 +117,15 @@ class Cluster:
         self.stop()
 
     def start(self):
+        """Start etcd and kube-apiserver and wait until they serve Tekton's resources;
+        on any failure both are stopped before the error goes on."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
         d = self.dir
         _serving_certs(d)
         with open(os.path.join(d, "tokens.csv"), "w") as f:
@@ -181,6 +192,9 @@ class Cluster:
                 p.kill()
                 p.wait()
         self.procs = []
+        for log in (getattr(self, "etcd_log", None), getattr(self, "api_log", None)):
+            if log:
+                log.close()
 
     def kubeconfig(self, token, name=None):
         """A kubeconfig file for `token` (CA pinned, as a cluster's would be)."""
@@ -197,13 +211,15 @@ class Cluster:
                        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}, f)
         return path
 
-    def request(self, method, path, body=None, content_type="application/json", token=ADMIN):
+    def request(self, method, path, body=None, content_type="application/json", token=ADMIN, accept=None):
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         req = urllib.request.Request("https://127.0.0.1:%d%s" % (self.port, path), data=data,
                                      method=method)
         req.add_header("Authorization", "Bearer " + token)
         if data is not None:
             req.add_header("Content-Type", content_type)
+        if accept:
+            req.add_header("Accept", accept)
         try:
             with urllib.request.urlopen(req, context=self.ctx, timeout=60) as r:
                 text = r.read().decode()
@@ -246,12 +262,15 @@ class Cluster:
             created = self.request("PUT", "%s/%s/status" % (path, obj["metadata"]["name"]), created)
         return created
 
-    def list_all(self, path, limit=500):
-        """Every item of a list, page by page."""
+    def list_all(self, path, limit=500, metadata_only=False):
+        """Every item of a list, page by page; with `metadata_only`, each item's
+        metadata alone (PartialObjectMetadataList: far less for the server to send)."""
         items, cont = [], ""
+        accept = METADATA_LIST if metadata_only else None
         while True:
             sep = "&" if "?" in path else "?"
-            page = self.get("%s%slimit=%d%s" % (path, sep, limit, "&continue=" + cont if cont else ""))
+            page = self.request("GET", "%s%slimit=%d%s" % (path, sep, limit, "&continue=" + cont if cont else ""),
+                                accept=accept)
             items.extend(page.get("items") or [])
             cont = page.get("metadata", {}).get("continue")
             if not cont:

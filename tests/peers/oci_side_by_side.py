@@ -23,6 +23,8 @@ import urllib.request
 from kube_cluster import free_port
 
 SIGNATURE = "dev.cosignproject.cosign/signature"
+# The Rekor bundle of a logged layer (differs by log entry).
+BUNDLE = "dev.sigstore.cosign/bundle"
 
 
 class Registry:
@@ -56,8 +58,13 @@ class Registry:
     def stop(self):
         if self.proc:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
             self.proc = None
+            self.log.close()
 
     def snapshot(self):
         shutil.copytree(os.path.join(self.dir, "data"), os.path.join(self.dir, "pristine"))
@@ -180,9 +187,14 @@ def compare(chains, chainseal, verify, diff, b64json):
                 if la["mediaType"] != lb["mediaType"]:
                     differences.append({"run": image, "what": where + " mediaType",
                                         "chains": la["mediaType"], "chainseal": lb["mediaType"]})
-                na, nb = sorted(la.get("annotations") or {}), sorted(lb.get("annotations") or {})
-                if na != nb:
-                    differences.append({"run": image, "what": where + " annotation names", "chains": na, "chainseal": nb})
+                aa, ab = la.get("annotations") or {}, lb.get("annotations") or {}
+                if sorted(aa) != sorted(ab):
+                    differences.append({"run": image, "what": where + " annotation names",
+                                        "chains": sorted(aa), "chainseal": sorted(ab)})
+                for k in sorted(set(aa) & set(ab) - {SIGNATURE, BUNDLE}):
+                    if aa[k] != ab[k]:
+                        differences.append({"run": image, "what": "%s annotation %s" % (where, k),
+                                            "chains": aa[k], "chainseal": ab[k]})
                 for who, layer in (("chains", la), ("chainseal", lb)):
                     if verify(layer, who):
                         verified[who] += 1

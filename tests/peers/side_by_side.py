@@ -3,7 +3,7 @@ real kube-apiserver with the same `chains-config`, the same signing secret and t
 same completed TaskRuns and PipelineRuns; then what each wrote, compared.
 
     python side_by_side.py CHAINS_BIN CHAINSEAL_BIN WORKDIR REPORT.json
-        [--generated N] [--formats slsa/v2alpha4,slsa/v1]
+        [--generated N] [--formats slsa/v2alpha4,slsa/v1] [--oci N]
 
 Runs: the e2e records (tests/fixtures/e2e/records, one namespace per record file,
 ownerReferences pointing at the PipelineRun's UID the server gave), plus N generated
@@ -16,8 +16,9 @@ differ, ECDSA being randomised).
 
 REPORT.json: {"formats": {...: {"runs": N, "chains_seconds": s, "chainseal_seconds": s,
 "differences": [{"run": ..., "what": ..., "chains": ..., "chainseal": ...}],
-"verified": {"chains": n, "chainseal": n}}}}. Exit status 0 when both controllers
-signed every run (the differences are for the caller to judge).
+"verified": {"chains": n, "chainseal": n}, "self_check": {...}}}, "oci": {...}}.
+Exit status 0 when both controllers signed every run (`signed: "true"`); the
+differences are for the caller to judge.
 """
 
 import argparse
@@ -128,7 +129,7 @@ def chains_marks(cluster, runs):
     """{run: {annotation: value}} of chains.tekton.dev/* annotations, plus finalizers."""
     out = {}
     for plural in ("taskruns", "pipelineruns"):
-        for obj in cluster.list_all("/apis/tekton.dev/v1/%s" % plural):
+        for obj in cluster.list_all("/apis/tekton.dev/v1/%s" % plural, metadata_only=True):
             m = obj["metadata"]
             key = (plural, m["namespace"], m["name"])
             out[key] = {
@@ -234,7 +235,11 @@ def verify_signature(public, signature, payload):
 
 
 def diff(a, b, path, out, limit=50):
+    """Field-by-field differences of two JSON values into `out`; past `limit` one
+    `(truncated)` entry says more were left out (never a silent cut)."""
     if len(out) >= limit:
+        if not out[-1]["what"].endswith("(truncated)"):
+            out.append({"what": path + " (truncated)", "chains": None, "chainseal": None})
         return
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
@@ -321,13 +326,41 @@ def self_check(runs, chains, chainseal, public):
     }
 
 
+def write_secrets(work):
+    """The `signing-secrets` Secret as mounted (`x509.pem`: the demo key) under `work`;
+    returns its directory and the public key."""
+    secrets = os.path.join(work, "signing-secrets")
+    os.makedirs(secrets, exist_ok=True)
+    with open(os.path.join(ROOT, "examples/demo.key"), "rb") as f:
+        key_pem = f.read()
+    with open(os.path.join(secrets, "x509.pem"), "wb") as f:
+        f.write(key_pem)
+    return secrets, serialization.load_pem_private_key(key_pem, None).public_key()
+
+
+def controller_tokens():
+    """Bearer tokens of the two controllers' ServiceAccounts in tekton-chains."""
+    sa = "system:serviceaccount:%s:" % SYSTEM_NS
+    sa_groups = ["system:serviceaccounts", "system:serviceaccounts:" + SYSTEM_NS, "system:authenticated"]
+    return {
+        # Chains' own ClusterRole is not ours to ship: it runs as a cluster admin.
+        CHAINS_TOKEN: (sa + "tekton-chains-controller", sa_groups + ["system:masters"]),
+        # chainseal with exactly the RBAC of examples/controller/controller.yaml.
+        CHAINSEAL_TOKEN: (sa + "chainseal-controller", sa_groups),
+    }
+
+
 def cluster_with_controllers(work, tokens):
     """A fresh cluster with chainseal's RBAC applied (examples/controller/controller.yaml)."""
     import yaml
     cluster = Cluster(work, tokens)
     cluster.start()
-    cluster.apply([d for d in yaml.safe_load_all(open(os.path.join(ROOT, "examples/controller/controller.yaml")))
-                   if d and d["kind"] != "NetworkPolicy"])
+    try:
+        cluster.apply([d for d in yaml.safe_load_all(open(os.path.join(ROOT, "examples/controller/controller.yaml")))
+                       if d and d["kind"] != "NetworkPolicy"])
+    except BaseException:
+        cluster.stop()
+        raise
     return cluster
 
 
@@ -335,9 +368,10 @@ def oci_phase(args, work, secrets, public, tokens, count):
     """`oci` storage for attestations and image signatures, N runs whose images are
     really in a loopback registry; returns the phase's report."""
     registry = oci.Registry(work)
-    registry.start()
-    cluster = cluster_with_controllers(os.path.join(work, "cluster-oci"), tokens)
+    cluster = None
     try:
+        registry.start()
+        cluster = cluster_with_controllers(os.path.join(work, "cluster-oci"), tokens)
         images = []
         for i in range(count):
             repo = "team/oci-app-%d" % i
@@ -390,7 +424,8 @@ def oci_phase(args, work, secrets, public, tokens, count):
             result["chains_seconds"], result["chainseal_seconds"], len(result["differences"])), file=sys.stderr)
         return result
     finally:
-        cluster.stop()
+        if cluster:
+            cluster.stop()
         registry.stop()
 
 
@@ -406,21 +441,8 @@ def main():
     args = ap.parse_args()
     work = os.path.abspath(args.workdir)
     os.makedirs(work, exist_ok=True)
-    secrets = os.path.join(work, "signing-secrets")
-    os.makedirs(secrets, exist_ok=True)
-    with open(os.path.join(ROOT, "examples/demo.key"), "rb") as f:
-        key_pem = f.read()
-    with open(os.path.join(secrets, "x509.pem"), "wb") as f:
-        f.write(key_pem)
-    public = serialization.load_pem_private_key(key_pem, None).public_key()
-    sa = "system:serviceaccount:%s:" % SYSTEM_NS
-    sa_groups = ["system:serviceaccounts", "system:serviceaccounts:" + SYSTEM_NS, "system:authenticated"]
-    tokens = {
-        # Chains' own ClusterRole is not ours to ship: it runs as a cluster admin.
-        CHAINS_TOKEN: (sa + "tekton-chains-controller", sa_groups + ["system:masters"]),
-        # chainseal with exactly the RBAC of examples/controller/controller.yaml.
-        CHAINSEAL_TOKEN: (sa + "chainseal-controller", sa_groups),
-    }
+    secrets, public = write_secrets(work)
+    tokens = controller_tokens()
     report = {"formats": {}}
     cluster = cluster_with_controllers(os.path.join(work, "cluster"), tokens)
     with cluster:
@@ -451,6 +473,11 @@ def main():
                         marks[label] = wait_signed(cluster, runs, proc, label, 600)
                     finally:
                         stop(proc)
+                    not_signed = [k for k, v in marks[label].items()
+                                  if v["annotations"].get(PREFIX + "signed") != "true"]
+                    if not_signed:
+                        raise RuntimeError("%s marked %d runs failed, e.g. %s (see %s-%s.log)" % (
+                            label, len(not_signed), not_signed[:3], label, tag))
                     result[label + "_seconds"] = round(time.time() - t, 2)
                 reset(cluster, runs)
             result["differences"], result["verified"] = compare(runs, marks["chains"], marks["chainseal"], public)

@@ -77,10 +77,12 @@ pub fn edit_manifest(reg: &TestRegistry, tag: &str, edit: impl FnOnce(&mut serde
     assert!(out.status.success(), "PUT {tag}: {out:?}");
 }
 
-/// `text` (standard base64) with one bit of its first decoded byte flipped.
-pub fn flip_first_bit_b64(text: &str) -> String {
+/// `text` (standard base64) with one bit of its last decoded byte flipped: inside an
+/// ECDSA signature's `s`, so the DER still parses and the verification itself fails.
+pub fn flip_last_bit_b64(text: &str) -> String {
     let mut bytes = STANDARD.decode(text).expect("base64");
-    bytes[0] ^= 1;
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
     STANDARD.encode(bytes)
 }
 
@@ -193,7 +195,7 @@ impl SignerScene {
         let tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
         edit_manifest(&self.reg, &tag, |m| {
             let note = &mut m["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"];
-            *note = flip_first_bit_b64(note.as_str().expect("signature")).into();
+            *note = flip_last_bit_b64(note.as_str().expect("signature")).into();
         });
         let tampered = check("verify", &public, &[]);
         assert_refused(
