@@ -25,10 +25,6 @@ use serde_json::{Value, json};
 use crate::common::registry::TestRegistry;
 use crate::common::{self, chainseal, repo, run, tool};
 
-/// The digest and image the example record names, replaced by the pushed ones.
-const EXAMPLE_DIGEST: &str =
-    "sha256:6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
-const EXAMPLE_IMAGE: &str = "registry.example.com/team/hello-service";
 /// The builder id chainseal writes for Tekton records (Chains' default).
 const TEKTON_BUILDER: &str = "https://tekton.dev/chains/v2";
 /// Chainseal's default SLSA v1 build type for Tekton records.
@@ -39,16 +35,11 @@ const IDENTITY: &str = "https://github.com/acme/app/.github/workflows/release.ym
 
 /// The example TaskRun record naming `host/repo_name@digest`, written to `dir`.
 fn record(dir: &Path, host: &str, repo_name: &str, digest: &str) -> PathBuf {
-    let text = std::fs::read_to_string(repo("examples/pipelinerun.yaml")).expect("example");
-    let taskrun = text
-        .split("\n---\n")
-        .last()
-        .expect("a TaskRun")
-        .replace(EXAMPLE_IMAGE, &format!("{host}/{repo_name}"))
-        .replace(EXAMPLE_DIGEST, digest);
-    let path = dir.join(format!("{}.taskrun.yaml", repo_name.replace('/', "-")));
-    std::fs::write(&path, taskrun).expect("write record");
-    path
+    crate::common::cosign::taskrun_record(
+        dir,
+        &format!("{host}/{repo_name}@{digest}"),
+        &format!("{}.taskrun.yaml", repo_name.replace('/', "-")),
+    )
 }
 
 /// `chainseal attest --storage oci` of the record naming `host/repo_name@digest`,
@@ -380,50 +371,6 @@ struct Image {
     digest: String,
 }
 
-/// Upload `bytes` as a blob of `repo_name` (curl: start an upload, then PUT it
-/// whole); returns its digest.
-fn push_blob(reg: &TestRegistry, repo_name: &str, bytes: &[u8], dir: &Path) -> String {
-    use sha2::Digest as _;
-    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
-    let started = Command::new("curl")
-        .args(["-sf", "-i", "-X", "POST"])
-        .arg(format!("http://{}/v2/{repo_name}/blobs/uploads/", reg.host))
-        .output()
-        .expect("curl");
-    assert!(started.status.success(), "blob upload: {started:?}");
-    let headers = String::from_utf8_lossy(&started.stdout);
-    let location = headers
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("location").then(|| value.trim())
-        })
-        .expect("upload location");
-    let location = if location.starts_with('/') {
-        format!("http://{}{location}", reg.host)
-    } else {
-        location.to_owned()
-    };
-    let separator = if location.contains('?') { '&' } else { '?' };
-    let body = dir.join("blob-body");
-    std::fs::write(&body, bytes).expect("blob body");
-    let out = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/octet-stream",
-        ])
-        .arg("--data-binary")
-        .arg(format!("@{}", body.display()))
-        .arg(format!("{location}{separator}digest={digest}"))
-        .output()
-        .expect("curl");
-    assert!(out.status.success(), "blob upload: {out:?}");
-    digest
-}
-
 /// Replace the `.att` tag of `repo_name@digest` by one whose first envelope's
 /// statement had `from` replaced by `to` after signing (the signature kept).
 fn tamper_attestation(
@@ -447,18 +394,8 @@ fn tamper_attestation(
     envelope["payload"] = STANDARD.encode(statement.replace(from, to)).into();
     let bytes = envelope.to_string().into_bytes();
     layer["size"] = bytes.len().into();
-    layer["digest"] = push_blob(reg, repo_name, &bytes, dir).into();
-    let out = Command::new("curl")
-        .args(["-sf", "-X", "PUT", "-H"])
-        .arg("Content-Type: application/vnd.oci.image.manifest.v1+json")
-        .args(["--data-binary", &manifest.to_string()])
-        .arg(format!(
-            "http://{}/v2/{repo_name}/manifests/{tag}",
-            reg.host
-        ))
-        .output()
-        .expect("curl");
-    assert!(out.status.success(), "PUT {tag}: {out:?}");
+    layer["digest"] = reg.put_blob(repo_name, &bytes, dir).into();
+    reg.put_manifest(repo_name, &tag, &manifest, dir);
 }
 
 /// The Sigstore double's trust material, as Kyverno's keyless attestor takes it.

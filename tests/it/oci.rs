@@ -1915,23 +1915,6 @@ fn cosign_v3_verifies_sigstore_bundle_referrers() {
     }
 }
 
-/// `curl` `method` `url` with `body` of `content_type`; returns the response headers
-/// and body (fails the test on an HTTP error).
-fn curl_send(method: &str, url: &str, content_type: &str, body: &[u8], dir: &Path) -> String {
-    let file = dir.join("curl-body");
-    std::fs::write(&file, body).expect("body");
-    let out = Command::new("curl")
-        .args(["-sf", "-i", "-X", method, "-H"])
-        .arg(format!("Content-Type: {content_type}"))
-        .arg("--data-binary")
-        .arg(format!("@{}", file.display()))
-        .arg(url)
-        .output()
-        .expect("curl");
-    assert!(out.status.success(), "{method} {url}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The OCI manifest `digest` of `REPO` (curl, plain HTTP).
 fn manifest_by_digest(reg: &TestRegistry, digest: &str) -> Value {
     let out = Command::new("curl")
@@ -1950,38 +1933,7 @@ fn manifest_by_digest(reg: &TestRegistry, digest: &str) -> Value {
 /// Upload `bytes` as a blob of `REPO` (monolithic upload); returns its descriptor
 /// fields (digest, size).
 fn push_blob(reg: &TestRegistry, bytes: &[u8], dir: &Path) -> (String, usize) {
-    use sha2::Digest as _;
-    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
-    let started = curl_send(
-        "POST",
-        &format!("http://{}/v2/{REPO}/blobs/uploads/", reg.host),
-        "application/octet-stream",
-        b"",
-        dir,
-    );
-    let location = started
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("Location: ")
-                .or_else(|| l.strip_prefix("location: "))
-        })
-        .expect("upload location")
-        .trim()
-        .to_owned();
-    let location = if location.starts_with('/') {
-        format!("http://{}{location}", reg.host)
-    } else {
-        location
-    };
-    let separator = if location.contains('?') { '&' } else { '?' };
-    curl_send(
-        "PUT",
-        &format!("{location}{separator}digest={digest}"),
-        "application/octet-stream",
-        bytes,
-        dir,
-    );
-    (digest, bytes.len())
+    (reg.put_blob(REPO, bytes, dir), bytes.len())
 }
 
 /// Flip one bit of the DSSE signature of the SLSA provenance bundle among the image's
@@ -2028,7 +1980,7 @@ fn tamper_referred_attestation(scene: &Scene) {
                 body.len(),
             )
         };
-        curl_send(
+        common::registry::curl_send(
             "PUT",
             &format!("http://{}/v2/{REPO}/manifests/{new_digest}", reg.host),
             manifest["mediaType"]
@@ -2045,7 +1997,7 @@ fn tamper_referred_attestation(scene: &Scene) {
         tampered,
         "no attestation bundle among the referrers: {index}"
     );
-    curl_send(
+    common::registry::curl_send(
         "PUT",
         &format!("http://{}/v2/{REPO}/manifests/{index_tag}", reg.host),
         "application/vnd.oci.image.index.v1+json",

@@ -67,14 +67,8 @@ pub fn assert_refused(r: &Run, words: &str, what: &str) {
 pub fn edit_manifest(reg: &TestRegistry, tag: &str, edit: impl FnOnce(&mut serde_json::Value)) {
     let mut manifest = reg.inspect_raw(REPO, tag).expect("manifest to edit");
     edit(&mut manifest);
-    let out = Command::new("curl")
-        .args(["-sf", "-X", "PUT", "-H"])
-        .arg("Content-Type: application/vnd.oci.image.manifest.v1+json")
-        .args(["--data-binary", &manifest.to_string()])
-        .arg(format!("http://{}/v2/{REPO}/manifests/{tag}", reg.host))
-        .output()
-        .expect("curl");
-    assert!(out.status.success(), "PUT {tag}: {out:?}");
+    let dir = tempfile::tempdir().expect("tmp");
+    reg.put_manifest(REPO, tag, &manifest, dir.path());
 }
 
 /// `text` (standard base64) with one bit of its last decoded byte flipped: inside an

@@ -189,11 +189,82 @@ impl TestRegistry {
         assert!(out.status.success(), "blob {digest} not readable");
         out.stdout
     }
+
+    /// Upload `bytes` as a blob of `repo` (a monolithic upload with curl, the body in a
+    /// file under `dir`); returns its digest.
+    pub fn put_blob(&self, repo: &str, bytes: &[u8], dir: &Path) -> String {
+        let digest = format!("sha256:{}", hex(&sha2::Sha256::digest(bytes)));
+        let started = curl_send(
+            "POST",
+            &format!("http://{}/v2/{repo}/blobs/uploads/", self.host),
+            "application/octet-stream",
+            b"",
+            dir,
+        );
+        let location = started
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("location").then(|| value.trim())
+            })
+            .expect("upload location");
+        let location = if location.starts_with('/') {
+            format!("http://{}{location}", self.host)
+        } else {
+            location.to_owned()
+        };
+        let separator = if location.contains('?') { '&' } else { '?' };
+        curl_send(
+            "PUT",
+            &format!("{location}{separator}digest={digest}"),
+            "application/octet-stream",
+            bytes,
+            dir,
+        );
+        digest
+    }
+
+    /// PUT `manifest` as `repo:reference` (its `mediaType` as the content type).
+    pub fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        manifest: &serde_json::Value,
+        dir: &Path,
+    ) {
+        let media_type = manifest["mediaType"]
+            .as_str()
+            .unwrap_or("application/vnd.oci.image.manifest.v1+json");
+        curl_send(
+            "PUT",
+            &format!("http://{}/v2/{repo}/manifests/{reference}", self.host),
+            media_type,
+            manifest.to_string().as_bytes(),
+            dir,
+        );
+    }
 }
 
 /// Whether skopeo's error says the registry answered 404 for the manifest: the
 /// distribution API's `MANIFEST_UNKNOWN` or `NAME_UNKNOWN` error (skopeo prints
 /// their messages, e.g. `reading manifest … in …: manifest unknown`).
+/// `method` `url` with `body` (of `content_type`, written to a file under `dir`) by
+/// curl; returns the reply's head and body (`-i`). A failure fails the test.
+pub fn curl_send(method: &str, url: &str, content_type: &str, body: &[u8], dir: &Path) -> String {
+    let file = dir.join("curl-body");
+    std::fs::write(&file, body).expect("body");
+    let out = Command::new("curl")
+        .args(["-sf", "-i", "-X", method, "-H"])
+        .arg(format!("Content-Type: {content_type}"))
+        .arg("--data-binary")
+        .arg(format!("@{}", file.display()))
+        .arg(url)
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "{method} {url}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub fn is_not_found(skopeo_stderr: &str) -> bool {
     let said = skopeo_stderr.to_ascii_lowercase();
     said.contains("reading manifest")
