@@ -952,16 +952,12 @@ fn assert_gh_refused(r: &Run, what: &str, words: &[&str]) {
 /// A copy of the bundle at `bundle` (as `dir/<name>.json`) with one bit of the DSSE
 /// `field` (`sig` of the first signature, or `payload`) flipped at `byte`.
 fn flipped(dir: &Path, bundle: &Path, name: &str, field: &str, byte: usize) -> PathBuf {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
     let mut b: Value = serde_json::from_slice(&std::fs::read(bundle).expect("read")).expect("JSON");
     let slot = match field {
         "sig" => &mut b["dsseEnvelope"]["signatures"][0]["sig"],
         _ => &mut b["dsseEnvelope"]["payload"],
     };
-    let mut bytes = b64.decode(slot.as_str().expect(field)).expect("base64");
-    bytes[byte] ^= 1;
-    *slot = b64.encode(bytes).into();
+    *slot = crate::common::flip_bit_b64(slot.as_str().expect(field), byte).into();
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, b.to_string()).expect("write");
     path

@@ -220,7 +220,7 @@ fn cosign_tags_are_written_read_back_and_verified() {
     );
     let flipped = push_tampered_copy(reg, &format!("sha256-{hex}.sig"), "flipped-sig", |m| {
         let note = &mut m["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"];
-        *note = flip_first_byte_b64(note.as_str().expect("signature")).into();
+        *note = common::flip_bit_b64(note.as_str().expect("signature"), 0).into();
     });
     let demo = repo("examples/demo.pub").display().to_string();
     common::assert_oracle_rejected(
@@ -422,7 +422,7 @@ fn sigstore_bundles_are_referrers_with_the_tag_schema_fallback() {
         );
         let mut flipped = bundle.clone();
         let sig = &mut flipped["dsseEnvelope"]["signatures"][0]["sig"];
-        *sig = flip_first_byte_b64(sig.as_str().expect("sig")).into();
+        *sig = common::flip_bit_b64(sig.as_str().expect("sig"), 0).into();
         std::fs::write(&whole, flipped.to_string()).expect("write");
         common::assert_oracle_rejected(
             &check("examples/demo.pub"),
@@ -1053,7 +1053,7 @@ fn keyless_pushes_carry_the_certificate_and_the_rekor_bundle() {
             let mut bundle: Value =
                 serde_json::from_str(note.as_str().expect("bundle")).expect("bundle JSON");
             let set = bundle["SignedEntryTimestamp"].as_str().expect("SET");
-            bundle["SignedEntryTimestamp"] = flip_first_byte_b64(set).into();
+            bundle["SignedEntryTimestamp"] = common::flip_bit_b64(set, 0).into();
             *note = bundle.to_string().into();
         });
         let root = log_root.display().to_string();
@@ -1568,13 +1568,6 @@ fn push_tampered_copy(
     new_tag.to_owned()
 }
 
-/// `text` (standard base64) with one bit of its first decoded byte flipped.
-fn flip_first_byte_b64(text: &str) -> String {
-    let mut bytes = STANDARD.decode(text).expect("base64");
-    bytes[0] ^= 1;
-    STANDARD.encode(bytes)
-}
-
 /// Read the manifest `reference` with a registry client whose settings have
 /// `insecure_everywhere`; `Ok(found)` or the error's text.
 async fn read_manifest(reference: String, insecure_everywhere: bool) -> Result<bool, String> {
@@ -1841,7 +1834,7 @@ fn cosign_v3_verifies_what_oci_storage_pushes() {
     let tag = format!("sha256-{}.sig", scene.hex());
     push_tampered_copy(reg, &tag, &tag, |m| {
         let note = &mut m["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"];
-        *note = flip_first_byte_b64(note.as_str().expect("signature")).into();
+        *note = common::flip_bit_b64(note.as_str().expect("signature"), 0).into();
     });
     let tampered = cosign_with("verify", &demo, &[]);
     assert_ne!(
@@ -1964,7 +1957,7 @@ fn tamper_referred_attestation(scene: &Scene) {
         let sig = bundle
             .pointer_mut("/dsseEnvelope/signatures/0/sig")
             .expect("a DSSE signature");
-        *sig = flip_first_byte_b64(sig.as_str().expect("sig")).into();
+        *sig = common::flip_bit_b64(sig.as_str().expect("sig"), 0).into();
         let (blob, size) = push_blob(reg, bundle.to_string().as_bytes(), dir);
         let mut manifest = manifest.clone();
         manifest["layers"][0]["digest"] = blob.into();
@@ -2196,8 +2189,7 @@ fn cosign_v3_verifies_every_key_file_signer() {
 #[test]
 fn cosign_v3_verifies_oci_pushes_with_the_transparency_log() {
     use common::cosign::{
-        REPO as R, SignerScene, assert_refused, cosign, edit_manifest, flip_last_bit_b64,
-        taskrun_record,
+        REPO as R, SignerScene, assert_refused, cosign, edit_manifest, taskrun_record,
     };
     let Some(scene) = SignerScene::new("cosign with the transparency log") else {
         return;
@@ -2323,7 +2315,7 @@ fn cosign_v3_verifies_oci_pushes_with_the_transparency_log() {
                 let mut bundle: Value =
                     serde_json::from_str(note.as_str().expect("bundle")).expect("bundle JSON");
                 let set = bundle["SignedEntryTimestamp"].as_str().expect("SET");
-                bundle["SignedEntryTimestamp"] = flip_last_bit_b64(set).into();
+                bundle["SignedEntryTimestamp"] = common::flip_bit_b64(set, usize::MAX).into();
                 *note = bundle.to_string().into();
             });
             assert_refused(

@@ -5,9 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 use super::registry::TestRegistry;
 use super::{Run, chainseal, repo, run, tool};
 
@@ -69,15 +66,6 @@ pub fn edit_manifest(reg: &TestRegistry, tag: &str, edit: impl FnOnce(&mut serde
     edit(&mut manifest);
     let dir = tempfile::tempdir().expect("tmp");
     reg.put_manifest(REPO, tag, &manifest, dir.path());
-}
-
-/// `text` (standard base64) with one bit of its last decoded byte flipped: inside an
-/// ECDSA signature's `s`, so the DER still parses and the verification itself fails.
-pub fn flip_last_bit_b64(text: &str) -> String {
-    let mut bytes = STANDARD.decode(text).expect("base64");
-    let last = bytes.len() - 1;
-    bytes[last] ^= 1;
-    STANDARD.encode(bytes)
 }
 
 /// A registry and cosign for checking one signer type after another.
@@ -189,7 +177,7 @@ impl SignerScene {
         let tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
         edit_manifest(&self.reg, &tag, |m| {
             let note = &mut m["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"];
-            *note = flip_last_bit_b64(note.as_str().expect("signature")).into();
+            *note = super::flip_bit_b64(note.as_str().expect("signature"), usize::MAX).into();
         });
         let tampered = check("verify", &public, &[]);
         assert_refused(

@@ -716,3 +716,15 @@ impl GcsDouble {
         out.status.success().then_some(out.stdout)
     }
 }
+
+/// `text` (standard base64) with the lowest bit of its decoded byte `byte` flipped (the
+/// last byte when `byte` is past the end: inside an ECDSA signature's `s`, so the DER
+/// still parses and the verification itself fails).
+pub fn flip_bit_b64(text: &str, byte: usize) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut bytes = b64.decode(text).expect("base64");
+    let at = byte.min(bytes.len() - 1);
+    bytes[at] ^= 1;
+    b64.encode(bytes)
+}
