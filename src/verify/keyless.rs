@@ -1154,6 +1154,64 @@ mod tests {
         ));
     }
 
+    /// TrustedRoot v0.2 (what Rekor v2 deployments publish) adds checkpoint key ids and
+    /// operators to the logs and operators to the authorities: read as v0.1 is.
+    #[test]
+    fn trusted_roots_v0_1_and_v0_2_are_read_alike() {
+        let log = |extra: serde_json::Value| {
+            let mut l = serde_json::json!({
+                "baseUrl": "https://log.example",
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": "AQID", "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                              "validFor": {"start": "2026-01-01T00:00:00Z"}},
+                "logId": {"keyId": "BAUG"},
+            });
+            l.as_object_mut()
+                .expect("object")
+                .extend(extra.as_object().cloned().unwrap_or_default());
+            l
+        };
+        let root = |media_type: &str, extra: serde_json::Value| {
+            serde_json::json!({
+                "mediaType": media_type,
+                "tlogs": [log(extra.clone())],
+                "ctlogs": [log(extra.clone())],
+                "certificateAuthorities": [{
+                    "subject": {"organization": "example", "commonName": "example"},
+                    "uri": "https://ca.example",
+                    "certChain": {"certificates": [{"rawBytes": "BwgJ"}]},
+                    "validFor": {"start": "2026-01-01T00:00:00Z"},
+                    "operator": "example.org",
+                }],
+                "timestampAuthorities": [],
+            })
+            .to_string()
+        };
+        let v01 = TrustedRoot::from_json(
+            root(
+                "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+                serde_json::json!({}),
+            )
+            .as_bytes(),
+        )
+        .expect("v0.1");
+        let v02 = TrustedRoot::from_json(
+            root(
+                "application/vnd.dev.sigstore.trustedroot.v0.2+json",
+                serde_json::json!({"checkpointKeyId": {"keyId": "CgsM"}, "operator": "example.org"}),
+            )
+            .as_bytes(),
+        )
+        .expect("v0.2");
+        for r in [&v01, &v02] {
+            assert_eq!(r.tlogs.len(), 1);
+            assert_eq!(r.tlogs[0].key_id, vec![4, 5, 6]);
+            assert_eq!(r.tlogs[0].spki, vec![1, 2, 3]);
+            assert_eq!(r.ctlogs.len(), 1);
+            assert_eq!(r.authorities[0].certs, vec![vec![7, 8, 9]]);
+        }
+    }
+
     #[test]
     fn trusted_roots_need_authorities_and_logs() {
         assert!(matches!(
