@@ -281,6 +281,25 @@ fn a_missing_tool_fails_unless_skipping_is_asked_for_and_every_skip_is_recorded(
     );
 }
 
+/// The bundle directory storage keeps for the example record signed with the demo key
+/// (`CHAINSEAL_BUNDLE=true`, plus `env`), under `dir`.
+fn key_signed_bundle(dir: &Path, env: &[(&str, String)]) -> PathBuf {
+    let out = dir.join("att");
+    let key = repo("examples/demo.key").display().to_string();
+    let mut env = env.to_vec();
+    env.push(("CHAINSEAL_BUNDLE", "true".into()));
+    let r = common::attest_example(dir, &key, &out, &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = out.join(format!("{EXAMPLE_KEY}.sigstore.json"));
+    assert!(bundle.is_file(), "no bundle: {}", r.stdout);
+    bundle
+}
+
+/// The example image's digest without its algorithm (cosign's `--digest`).
+fn image_digest_hex() -> &'static str {
+    common::EXAMPLE_DIGEST.trim_start_matches("sha256:")
+}
+
 /// cosign v3 (`COSIGN_BIN`, scripts/peers) `verify-blob-attestation --bundle` on the
 /// Sigstore bundle directory storage keeps beside each attestation
 /// (`CHAINSEAL_BUNDLE=true`, key-signed, no transparency log): it verifies against the
@@ -291,18 +310,8 @@ fn cosign_v3_verifies_the_bundles_of_directory_storage() {
         return;
     };
     let dir = tempfile::tempdir().expect("tmp");
-    let out = dir.path().join("att");
-    let key = repo("examples/demo.key").display().to_string();
-    let r = common::attest_example(
-        dir.path(),
-        &key,
-        &out,
-        &[("CHAINSEAL_BUNDLE", "true".into())],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let bundle = out.join(format!("{EXAMPLE_KEY}.sigstore.json"));
-    assert!(bundle.is_file(), "no bundle: {}", r.stdout);
-    let image_digest = "6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+    let bundle = key_signed_bundle(dir.path(), &[]);
+    let image_digest = image_digest_hex();
     let check = |public: &str, digest: &str| {
         let mut cmd = Command::new(&cosign);
         cmd.env_clear()
@@ -364,21 +373,14 @@ fn cosign_v3_verifies_logged_bundles_of_directory_storage() {
     let dir = tempfile::tempdir().expect("tmp");
     let root = dir.path().join("trusted_root.json");
     common::download(&format!("{url}/trusted_root.json"), &root);
-    let out = dir.path().join("att");
-    let key = repo("examples/demo.key").display().to_string();
-    let r = common::attest_example(
+    let bundle = key_signed_bundle(
         dir.path(),
-        &key,
-        &out,
         &[
-            ("CHAINSEAL_BUNDLE", "true".into()),
             ("CHAINSEAL_TRANSPARENCY", "on".into()),
             ("CHAINSEAL_REKOR_URL", url.clone()),
         ],
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let bundle = out.join(format!("{EXAMPLE_KEY}.sigstore.json"));
-    let image_digest = "6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+    let image_digest = image_digest_hex();
     let check = |bundle: &Path| {
         let mut cmd = Command::new(&cosign);
         cmd.env_clear()

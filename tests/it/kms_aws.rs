@@ -14,6 +14,7 @@
 #![cfg(feature = "aws")]
 
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,20 +67,7 @@ fn aws_kms_keys_sign_the_pae_digest() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let endpoint = format!("http://127.0.0.1:{port}");
-    let py = |args: &[&str]| {
-        let out = Command::new(&python)
-            .arg(repo("tests/interop/moto_kms.py"))
-            .args(args)
-            .output()
-            .expect("python runs");
-        assert!(
-            out.status.success(),
-            "moto_kms.py {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let py = |args: &[&str]| moto_kms(&python, args);
     let recorder = |action: &str| {
         let out = Command::new("curl")
             .args([
@@ -186,19 +174,7 @@ fn cosign_v3_verifies_what_aws_kms_keys_push() {
         "moto (DIGEST as AWS signs it)",
     );
     let endpoint = format!("http://127.0.0.1:{port}");
-    let py = |args: &[&str]| {
-        let out = Command::new(&python)
-            .arg(repo("tests/interop/moto_kms.py"))
-            .args(args)
-            .output()
-            .expect("python runs");
-        assert!(
-            out.status.success(),
-            "moto_kms.py {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let py = |args: &[&str]| moto_kms(&python, args);
     let env = vec![
         ("AWS_ACCESS_KEY_ID", "test".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
@@ -221,4 +197,21 @@ fn cosign_v3_verifies_what_aws_kms_keys_push() {
             &other,
         );
     }
+}
+
+/// `tests/interop/moto_kms.py ARGS` (boto3 against moto); its stdout. A failure fails
+/// the test with what it printed.
+fn moto_kms(python: &Path, args: &[&str]) -> String {
+    let out = Command::new(python)
+        .arg(repo("tests/interop/moto_kms.py"))
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "moto_kms.py {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

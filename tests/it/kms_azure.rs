@@ -23,13 +23,7 @@ fn key_vault_keys_sign_verifiable_attestations() {
     let keys = dir.path().join("double");
     std::fs::create_dir(&keys).expect("mkdir");
     let (_double, info) = kms_double(&python, "azure", &keys);
-    let text = |k: &str| info[k].as_str().expect("double info").to_owned();
-    let vault = text("vault_host");
-    let env = vec![
-        ("IDENTITY_ENDPOINT", text("identity_endpoint")),
-        ("IDENTITY_HEADER", text("identity_header")),
-        ("SSL_CERT_FILE", text("ca")),
-    ];
+    let (vault, env) = key_vault_env(&info);
     for (key, public, extra) in [
         ("ec256", "ec256.pub", None),
         ("ec256", "ec256-0ld0ld.pub", Some("0ld0ld")),
@@ -148,13 +142,7 @@ fn cosign_v3_verifies_what_key_vault_keys_push() {
     let keys = scene.dir.path().join("double");
     std::fs::create_dir(&keys).expect("mkdir");
     let (_double, info) = kms_double(&python, "azure", &keys);
-    let text = |k: &str| info[k].as_str().expect("double info").to_owned();
-    let vault = text("vault_host");
-    let env = vec![
-        ("IDENTITY_ENDPOINT", text("identity_endpoint")),
-        ("IDENTITY_HEADER", text("identity_header")),
-        ("SSL_CERT_FILE", text("ca")),
-    ];
+    let (vault, env) = key_vault_env(&info);
     let other = crate::common::repo("examples/demo.pub");
     for (key, flags) in [
         ("ec256", &[][..]),
@@ -173,4 +161,16 @@ fn cosign_v3_verifies_what_key_vault_keys_push() {
             &other,
         );
     }
+}
+
+/// The vault's host and the environment chainseal authenticates to the Key Vault
+/// double with (managed identity, the double's CA), from what the double printed.
+fn key_vault_env(info: &serde_json::Value) -> (String, Vec<(&'static str, String)>) {
+    let text = |k: &str| info[k].as_str().expect("double info").to_owned();
+    let env = vec![
+        ("IDENTITY_ENDPOINT", text("identity_endpoint")),
+        ("IDENTITY_HEADER", text("identity_header")),
+        ("SSL_CERT_FILE", text("ca")),
+    ];
+    (text("vault_host"), env)
 }

@@ -25,10 +25,7 @@ pub fn taskrun_record(dir: &Path, image: &str, name: &str) -> PathBuf {
     let (repository, digest) = image.split_once('@').expect("repo@digest");
     let text = text
         .replace("registry.example.com/team/hello-service", repository)
-        .replace(
-            "sha256:6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9",
-            digest,
-        );
+        .replace(super::EXAMPLE_DIGEST, digest);
     let taskrun = text.split("\n---\n").last().expect("a TaskRun").to_owned();
     let path = dir.join(name);
     std::fs::write(&path, taskrun).expect("write record");

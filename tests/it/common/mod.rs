@@ -98,6 +98,10 @@ pub fn files_below(dir: &Path) -> Vec<String> {
 /// The storage file the example PipelineRun is written to.
 pub const EXAMPLE_KEY: &str = "pipelinerun-4f9c2a2e-6d1b-4c1e-9a57-1f0d3b7e8a21";
 
+/// The digest of the image the example record names (`examples/pipelinerun.yaml`).
+pub const EXAMPLE_DIGEST: &str =
+    "sha256:6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
 /// Set to `1` to let tests whose tool is missing skip (outside CI only).
 pub const SKIP_MISSING: &str = "CHAINSEAL_TEST_SKIP_MISSING";
 /// A file every skip appends one line to (scripts/test sets it and prints them).
