@@ -74,6 +74,9 @@ pub struct Settings {
     pub output: OutputFormat,
     /// Print the Statement only.
     pub dry_run: bool,
+    /// The services selected when the run starts (from the signing config or the
+    /// URL shortcuts); `None` until then.
+    pub services: Option<crate::transparency::Services>,
     /// With `dry_run`: explain every type-hint decision.
     pub explain: bool,
 }
@@ -117,6 +120,9 @@ pub enum Error {
     /// A record without a usable storage key.
     #[error(transparent)]
     MissingUid(#[from] crate::pipeline::MissingUid),
+    /// The signing config, log or timestamp authorities cannot be used.
+    #[error(transparent)]
+    Transparency(#[from] crate::transparency::Error),
 }
 
 fn retry_note(failure: &crate::pipeline::Failure) -> &'static str {
@@ -222,9 +228,23 @@ async fn read_build(cfg: &Settings) -> Result<Build, Error> {
 
 /// Run the pipeline once.
 pub async fn run(cfg: &Settings) -> Result<Outcome, Error> {
-    let signer = match (&cfg.signer, cfg.dry_run) {
-        (Some(signer), false) => Some(signing::load(signer).await?),
+    let services = match cfg.dry_run {
+        true => None,
+        false => Some(cfg.transparency.services().await?),
+    };
+    let signer = match (&cfg.signer, &services) {
+        (Some(signer), Some(services)) => {
+            let mut signer = signer.clone();
+            if let Some(fulcio) = &services.fulcio {
+                signer.keyless.fulcio_url = fulcio.clone();
+            }
+            Some(signing::load(&signer).await?)
+        }
         _ => None,
+    };
+    let cfg = &Settings {
+        services,
+        ..cfg.clone()
     };
     let explicit = crate::subjects::collect(&cfg.subjects)?;
     let (generated, record) = match read_build(cfg).await? {
@@ -277,10 +297,19 @@ async fn finish(
         .open(&cfg.storage)
         .map_err(Error::Storage)?;
     let keeps_images = backends.iter().any(|b| b.keeps_image_signatures());
+    let services = cfg.services.clone().unwrap_or_default();
+    let timestamps = crate::transparency::Timestamping::new(&services.tsas)?;
     let rekor = match wants_transparency(cfg.transparency.mode, record) {
-        true => Some(crate::transparency::Rekor::new(&cfg.transparency.url)),
+        true => Some(crate::transparency::Log::new(&services.logs)),
         false => None,
     };
+    // A log whose version cannot be told now fails its uploads later, after storing,
+    // as any unreachable log does.
+    if let (Some(Ok(log)), None, Some(_)) = (&rekor, &timestamps, signer.certificate())
+        && let Ok(crate::transparency::ApiVersion::V2) = log.version().await
+    {
+        return Err(crate::transparency::Error::NeedsTimestamp(log.url().to_owned()).into());
+    }
     let plan = Plan {
         attestation: Some(Attestation {
             key: &key,
@@ -300,6 +329,7 @@ async fn finish(
             })
             .collect(),
         rekor: rekor.as_ref().and_then(|r| r.as_ref().ok()),
+        timestamps: timestamps.as_ref(),
         bundles: cfg.stores.oci_encoding == storage::OciEncoding::SigstoreBundle,
         run,
         all_signed_or_nothing: true,

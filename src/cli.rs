@@ -501,6 +501,16 @@ pub struct TransparencyArgs {
     )]
     pub rekor_url: String,
 
+    /// RFC 3161 timestamp authorities' endpoints (comma-separated): each timestamps
+    /// every signature; with `--transparency off`, bundles carry timestamps only.
+    #[arg(long, env = EnvVars::CHAINSEAL_TSA_URL, value_delimiter = ',', value_name = "URL")]
+    pub tsa_url: Vec<String>,
+
+    /// A Sigstore SigningConfig v0.2 (file or https URL) selecting Fulcio, Rekor (v1 or
+    /// v2) and timestamp authorities; replaces the three URL settings.
+    #[arg(long, env = EnvVars::CHAINSEAL_SIGNING_CONFIG, value_name = "FILE|URL")]
+    pub signing_config: Option<String>,
+
     /// Also write a Sigstore bundle v0.3 (`<key>.sigstore.json`) next to each
     /// `.intoto.jsonl` in file storage; always on for keyless signing.
     #[arg(long, env = EnvVars::CHAINSEAL_BUNDLE, default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
@@ -587,8 +597,9 @@ pub struct VerifyArgs {
     )]
     pub key: Option<PathBuf>,
 
-    /// Files to verify: a DSSE envelope as JSON, or `.intoto.jsonl` (one envelope per
-    /// line); with `--certificate-identity`, Sigstore bundles (`.sigstore.json`).
+    /// Files to verify: a DSSE envelope as JSON, `.intoto.jsonl` (one envelope per
+    /// line) or a Sigstore bundle (`.sigstore.json`); with `--certificate-identity`,
+    /// Sigstore bundles.
     #[arg(required_unless_present = "image", value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
@@ -611,15 +622,11 @@ pub struct VerifyArgs {
     )]
     pub certificate_oidc_issuer: Option<String>,
 
-    /// Keyless: the Sigstore trust root (`trusted_root.json`: Fulcio CAs, Rekor and CT
-    /// log keys) bundles are checked against, offline; a private deployment's, or the
-    /// public-good instance's.
-    #[arg(
-        long,
-        env = EnvVars::CHAINSEAL_TRUSTED_ROOT,
-        value_name = "PATH",
-        requires = "certificate_identity"
-    )]
+    /// The Sigstore trust root (`trusted_root.json`: Fulcio CAs, Rekor and CT log keys,
+    /// timestamp authorities) bundles are checked against, offline; a private
+    /// deployment's, or the public-good instance's. Required for keyless; with
+    /// `--key`, key-signed bundles' log entries and timestamps are checked against it.
+    #[arg(long, env = EnvVars::CHAINSEAL_TRUSTED_ROOT, value_name = "PATH")]
     pub trusted_root: Option<PathBuf>,
 
     /// Verify what is stored in the registry for this image (`<repo>@sha256:<hex>`):

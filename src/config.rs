@@ -431,6 +431,14 @@ impl AttestConfig {
                 None => crate::transparency::Mode::Off,
             },
             url: args.transparency.rekor_url.trim().to_owned(),
+            tsa_urls: args
+                .transparency
+                .tsa_url
+                .iter()
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty())
+                .collect(),
+            signing_config: nonempty(&args.transparency.signing_config),
             bundle: args.transparency.bundle || keyless,
         };
         let mut storage = split_storage(&args.storage)?
@@ -497,6 +505,7 @@ impl AttestConfig {
             dotenv: args.dotenv,
             output,
             dry_run: args.dry_run,
+            services: None,
             explain: args.explain,
         })
     }

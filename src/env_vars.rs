@@ -58,9 +58,20 @@ impl EnvVars {
     /// Default: `on` for keyless, else `off`. Read by: attest (`--transparency`).
     pub const CHAINSEAL_TRANSPARENCY: &'static str = "CHAINSEAL_TRANSPARENCY";
 
-    /// The Rekor (v1 API) to log in. Default: `https://rekor.sigstore.dev`. Read by: attest
-    /// (`--rekor-url`).
+    /// The Rekor to log in, v1 or v2 (the API version is detected). Default:
+    /// `https://rekor.sigstore.dev`. Read by: attest (`--rekor-url`).
     pub const CHAINSEAL_REKOR_URL: &'static str = "CHAINSEAL_REKOR_URL";
+
+    /// RFC 3161 timestamp authorities (their timestamp endpoints, comma-separated, e.g.
+    /// `https://timestamp.sigstore.dev/api/v1/timestamp`): every signature is
+    /// timestamped by each. Default: none. Read by: attest (`--tsa-url`).
+    pub const CHAINSEAL_TSA_URL: &'static str = "CHAINSEAL_TSA_URL";
+
+    /// A Sigstore SigningConfig v0.2 (a file, or an https URL) that selects Fulcio, the
+    /// Rekor log and the timestamp authorities; replaces `CHAINSEAL_FULCIO_URL`,
+    /// `CHAINSEAL_REKOR_URL` and `CHAINSEAL_TSA_URL`. Read by: attest
+    /// (`--signing-config`).
+    pub const CHAINSEAL_SIGNING_CONFIG: &'static str = "CHAINSEAL_SIGNING_CONFIG";
 
     /// Also write a Sigstore bundle v0.3, `<key>.sigstore.json`, next to each
     /// `.intoto.jsonl`. Default: `false` (always on for keyless). Read by: attest
@@ -347,9 +358,10 @@ impl EnvVars {
     pub const CHAINSEAL_VERIFY_CERTIFICATE_OIDC_ISSUER: &'static str =
         "CHAINSEAL_VERIFY_CERTIFICATE_OIDC_ISSUER";
 
-    /// The Sigstore `trusted_root.json` (Fulcio CAs, Rekor and CT log keys) bundles are
-    /// checked against, offline. Default: (required for keyless). Read by: verify
-    /// (`--trusted-root`).
+    /// The Sigstore `trusted_root.json` (Fulcio CAs, Rekor and CT log keys, timestamp
+    /// authorities) bundles are checked against, offline; with a key, key-signed
+    /// bundles' log entries and timestamps. Default: (required for keyless). Read by:
+    /// verify (`--trusted-root`).
     pub const CHAINSEAL_TRUSTED_ROOT: &'static str = "CHAINSEAL_TRUSTED_ROOT";
 
     /// Prefix of `PREFIX.key` and `PREFIX.pub`. Default: (required). Read by: keygen
@@ -374,6 +386,8 @@ impl EnvVars {
         Self::CHAINSEAL_IDENTITY_TOKEN_FILE,
         Self::CHAINSEAL_TRANSPARENCY,
         Self::CHAINSEAL_REKOR_URL,
+        Self::CHAINSEAL_TSA_URL,
+        Self::CHAINSEAL_SIGNING_CONFIG,
         Self::CHAINSEAL_BUNDLE,
         Self::CHAINSEAL_PIPELINERUN,
         Self::CHAINSEAL_TASKRUN,

@@ -91,6 +91,11 @@ pub const MAX_REPLY_BYTES: usize = 16 << 20;
 /// Send `request` and read the whole reply (at most [`MAX_REPLY_BYTES`]); `Err` when
 /// no reply came or it was larger.
 pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, Error> {
+    send_within(request, MAX_REPLY_BYTES as u64).await
+}
+
+/// [`send`] with another limit on the reply's size.
+pub async fn send_within(request: reqwest::RequestBuilder, limit: u64) -> Result<Reply, Error> {
     let response = request.send().await?;
     let status = response.status();
     let location = response
@@ -98,12 +103,10 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, Error> {
         .get("location")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = body_within(response, MAX_REPLY_BYTES as u64)
-        .await
-        .map_err(|e| match e {
-            Body::TooLarge(limit) => Error::TooLarge(limit),
-            Body::Transport(e) => Error::Transport(e),
-        })?;
+    let body = body_within(response, limit).await.map_err(|e| match e {
+        Body::TooLarge(limit) => Error::TooLarge(limit),
+        Body::Transport(e) => Error::Transport(e),
+    })?;
     Ok(Reply {
         status,
         location,

@@ -87,5 +87,6 @@ pub mod signing;
 pub mod storage;
 pub mod subjects;
 pub mod transparency;
+pub mod valid_for;
 pub mod values;
 pub mod verify;

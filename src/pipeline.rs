@@ -10,6 +10,8 @@
 //! - the two parts (the attestation, the image signatures) are independent: a part
 //!   that cannot be signed is not stored, the other still is (as Chains signs each
 //!   artifact type on its own);
+//! - a signature that must be timestamped (RFC 3161) and is not is a part that is
+//!   not stored, as one that could not be signed;
 //! - a failed upload to the transparency log still lets everything be stored (the
 //!   entries that could be made are carried), then fails the plan;
 //! - the [`Report`] lists everything that landed, and every failure with its stage;
@@ -25,7 +27,7 @@ use crate::provenance::{self, Statement};
 use crate::record::tekton::Record;
 use crate::signing::{self, Signer};
 use crate::storage::{self, RunId, Signed, SignedImage, Storage, Stored, Subject};
-use crate::transparency::{LogEntry, Rekor};
+use crate::transparency::{Log, LogEntry, Timestamp, Timestamping, Verifier};
 
 /// How many writes run at once (object × store).
 const CONCURRENT_WRITES: usize = 8;
@@ -67,7 +69,9 @@ pub struct Plan<'a> {
     /// The stores, in order.
     pub stores: Vec<Store<'a>>,
     /// The transparency log, when the signatures are logged.
-    pub rekor: Option<&'a Rekor>,
+    pub rekor: Option<&'a Log>,
+    /// The timestamp authorities, when signatures are timestamped.
+    pub timestamps: Option<&'a Timestamping>,
     /// Image signatures are kept as Sigstore bundles: their Statements are logged too.
     pub bundles: bool,
     /// The run the build is (for storage on the run itself).
@@ -92,6 +96,8 @@ pub enum Part {
 pub enum Stage {
     /// Signing.
     Signing,
+    /// Timestamping the signatures (RFC 3161).
+    Timestamp,
     /// Storing.
     Storage,
     /// Logging in the transparency log.
@@ -144,6 +150,12 @@ impl std::fmt::Display for Failure {
             }
             (Stage::Signing, Part::Images, ..) => {
                 f.write_str("signing the image signatures failed")
+            }
+            (Stage::Timestamp, Part::Attestation, ..) => {
+                f.write_str("timestamping the attestation's signature failed")
+            }
+            (Stage::Timestamp, Part::Images, ..) => {
+                f.write_str("timestamping the image signatures failed")
             }
             (Stage::Tlog, Part::Attestation, ..) => {
                 f.write_str("logging the attestation in the transparency log failed")
@@ -210,6 +222,10 @@ struct ImageSignature {
     tlog: Option<LogEntry>,
     /// The `dsse` entry of `statement`, once logged (for Sigstore bundles).
     statement_tlog: Option<LogEntry>,
+    /// Timestamps over `signature`.
+    timestamps: Vec<Timestamp>,
+    /// Timestamps over the Statement's signature.
+    statement_timestamps: Vec<Timestamp>,
 }
 
 impl ImageSignature {
@@ -224,6 +240,8 @@ impl ImageSignature {
             certificate: signer.certificate(),
             tlog: self.tlog.as_ref(),
             statement_tlog: self.statement_tlog.as_ref(),
+            timestamps: &self.timestamps,
+            statement_timestamps: &self.statement_timestamps,
         }
     }
 }
@@ -256,33 +274,72 @@ async fn sign_images(
             statement,
             tlog: None,
             statement_tlog: None,
+            timestamps: Vec::new(),
+            statement_timestamps: Vec::new(),
         });
     }
     Ok(out)
 }
 
-/// The PEM that verifies `signer`'s signatures in a log entry: its certificate, else
-/// its public key.
-fn verifier_pem(signer: &dyn Signer) -> Result<&str, crate::transparency::Error> {
-    signer
-        .certificate()
-        .map(|c| c.leaf_pem.as_str())
-        .or_else(|| signer.public_key().map(|k| k.pem.as_str()))
-        .ok_or_else(|| crate::transparency::Error::Rekor {
-            url: String::new(),
-            detail: "the signer has no public key or certificate to log".into(),
-        })
+/// What verifies `signer`'s signatures in a log entry: its certificate, else its
+/// public key.
+fn verifier(signer: &dyn Signer) -> Result<Verifier<'_>, crate::transparency::Error> {
+    let missing = || crate::transparency::Error::Rekor {
+        url: String::new(),
+        detail: "the signer has no public key or certificate to log".into(),
+    };
+    match signer.certificate() {
+        Some(c) => Ok(Verifier {
+            pem: &c.leaf_pem,
+            public_key_der: &c.public_key_der,
+            certificate_der: Some(&c.leaf_der),
+        }),
+        None => {
+            let key = signer.public_key().ok_or_else(missing)?;
+            Ok(Verifier {
+                pem: &key.pem,
+                public_key_der: &key.der,
+                certificate_der: None,
+            })
+        }
+    }
+}
+
+/// The signature a timestamp covers: an envelope's (first) signature.
+fn envelope_signature(envelope: &Envelope) -> &[u8] {
+    envelope
+        .signatures
+        .first()
+        .map(|s| s.sig.as_slice())
+        .unwrap_or_default()
+}
+
+/// Timestamp every image signature: the `.sig` signature, and for bundles the
+/// Statement's. The first failure is returned.
+async fn timestamp_images(
+    tsas: &Timestamping,
+    images: &mut [ImageSignature],
+    bundles: bool,
+) -> Result<(), crate::transparency::Error> {
+    for image in images.iter_mut() {
+        image.timestamps = tsas.timestamp(&image.signature).await?;
+        if bundles {
+            image.statement_timestamps =
+                tsas.timestamp(envelope_signature(&image.statement)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Log image signatures: each `hashedrekord` and, for bundles, each Statement's
 /// `dsse` entry. Every upload is tried; the first failure is returned.
 async fn log_images(
-    rekor: &Rekor,
+    rekor: &Log,
     signer: &dyn Signer,
     images: &mut [ImageSignature],
     bundles: bool,
 ) -> Result<(), crate::transparency::Error> {
-    let verifier = verifier_pem(signer)?;
+    let verifier = &verifier(signer)?;
     // The images come from the run's results: at most CONCURRENT_WRITES at once.
     let uploads: Vec<futures::future::BoxFuture<'_, _>> = images
         .iter()
@@ -325,11 +382,11 @@ async fn log_images(
 
 /// Log the attestation (`dsse`).
 async fn log_attestation(
-    rekor: &Rekor,
+    rekor: &Log,
     signer: &dyn Signer,
     envelope: &Envelope,
 ) -> Result<LogEntry, crate::transparency::Error> {
-    let entry = rekor.upload_dsse(envelope, verifier_pem(signer)?).await?;
+    let entry = rekor.upload_dsse(envelope, &verifier(signer)?).await?;
     info!(
         log_index = entry.log_index,
         "logged the attestation in {}", entry.url
@@ -410,6 +467,30 @@ pub async fn run(plan: Plan<'_>) -> Report {
                 .push(fail(Part::Images, Stage::Signing, e.into())),
         }
     }
+    // Timestamp: a part whose timestamps are required but missing is not stored.
+    let mut attestation_timestamps = Vec::new();
+    if let Some(tsas) = plan.timestamps {
+        if let Some((_, envelope)) = &attestation {
+            match tsas.timestamp(envelope_signature(envelope)).await {
+                Ok(t) => attestation_timestamps = t,
+                Err(e) => {
+                    attestation = None;
+                    report
+                        .failures
+                        .push(fail(Part::Attestation, Stage::Timestamp, e.into()));
+                }
+            }
+        }
+        if !images.is_empty()
+            && let Err(e) = timestamp_images(tsas, &mut images, plan.bundles).await
+        {
+            images.clear();
+            image_signer = None;
+            report
+                .failures
+                .push(fail(Part::Images, Stage::Timestamp, e.into()));
+        }
+    }
     if plan.all_signed_or_nothing && !report.failures.is_empty() {
         return report;
     }
@@ -454,6 +535,7 @@ pub async fn run(plan: Plan<'_>) -> Report {
         public_key: a.signer.public_key(),
         certificate: a.signer.certificate(),
         tlog: report.entry.as_ref(),
+        timestamps: &attestation_timestamps,
         run: plan.run,
     });
     let mut writes = Vec::new();
@@ -644,6 +726,7 @@ mod tests {
                 images: true,
             }],
             rekor: None,
+            timestamps: None,
             bundles: false,
             run: None,
             all_signed_or_nothing,

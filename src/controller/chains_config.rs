@@ -114,6 +114,13 @@ pub struct ChainsConfig {
     pub transparency: crate::transparency::Mode,
     /// `transparency.url`.
     pub transparency_url: String,
+    /// `chainseal.tsa.url` (chainseal's own key): RFC 3161 timestamp authorities'
+    /// endpoints, comma-separated.
+    pub tsa_urls: Vec<String>,
+    /// `chainseal.signing-config` (chainseal's own key): a SigningConfig v0.2 file or
+    /// https URL, replacing `signers.x509.fulcio.address`, `transparency.url` and
+    /// `chainseal.tsa.url`.
+    pub signing_config: Option<String>,
 }
 
 /// Keyless signing settings (`signers.x509.fulcio.enabled: "true"`).
@@ -293,6 +300,16 @@ fn artifact(
     })
 }
 
+/// The items of a comma-separated value, trimmed, without empty ones.
+fn comma_list(value: Option<String>) -> Vec<String> {
+    value
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// `transparency.enabled` as Chains reads it (pkg/config/config.go, `oneOf`): exactly
 /// `true` is on and exactly `manual` is manual; anything else (`false`, empty, `True`,
 /// `1`, ` true`) is off, never an error. A value other than `false` or empty is
@@ -396,6 +413,8 @@ impl ChainsConfig {
             transparency,
             transparency_url: get("transparency.url")
                 .unwrap_or_else(|| crate::transparency::DEFAULT_REKOR_URL.into()),
+            tsa_urls: comma_list(get("chainseal.tsa.url")),
+            signing_config: get("chainseal.signing-config"),
             taskrun,
             pipelinerun,
             oci,
@@ -422,14 +441,7 @@ impl ChainsConfig {
             builder_id: get("builder.id")
                 .unwrap_or_else(|| crate::provenance::DEFAULT_BUILDER_ID.into()),
             build_type,
-            managed_by: get("filter.managed-by")
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            managed_by: comma_list(get("filter.managed-by")),
         })
     }
 
@@ -614,6 +626,32 @@ mod tests {
                 "signers.kms.auth.spire.audience"
             ]
         );
+    }
+
+    /// chainseal's own keys for timestamps and a signing config.
+    #[test]
+    fn timestamp_authorities_and_signing_configs_are_read() {
+        let c = ChainsConfig::parse(&map(&[
+            (
+                "chainseal.tsa.url",
+                "https://tsa.one/api/v1/timestamp, ,https://tsa.two/t",
+            ),
+            (
+                "chainseal.signing-config",
+                "/etc/sigstore/signing_config.json",
+            ),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            c.tsa_urls,
+            ["https://tsa.one/api/v1/timestamp", "https://tsa.two/t"]
+        );
+        assert_eq!(
+            c.signing_config.as_deref(),
+            Some("/etc/sigstore/signing_config.json")
+        );
+        let none = ChainsConfig::parse(&map(&[])).expect("valid");
+        assert!(none.tsa_urls.is_empty() && none.signing_config.is_none());
     }
 
     #[test]

@@ -534,6 +534,7 @@ async fn sign_and_store(
         }),
         stores,
         rekor: settings.rekor.as_ref().filter(|_| upload),
+        timestamps: settings.timestamps.as_ref(),
         bundles: settings.chains.oci_encoding == crate::storage::OciEncoding::SigstoreBundle,
         run: Some(&run),
         all_signed_or_nothing: false,
@@ -547,7 +548,9 @@ async fn sign_and_store(
     }
     for f in &report.failures {
         let stage = match f.stage {
-            pipeline::Stage::Signing => Stage::Signing,
+            // Chains' error types have no timestamp: a missing timestamp is a failure
+            // to sign.
+            pipeline::Stage::Signing | pipeline::Stage::Timestamp => Stage::Signing,
             pipeline::Stage::Storage => Stage::Storage,
             pipeline::Stage::Tlog => Stage::Tlog,
         };
@@ -666,6 +669,7 @@ mod tests {
             integrated_time: 0,
             body: String::new(),
             kind: "dsse".into(),
+            version: "0.0.1".into(),
             signed_entry_timestamp: None,
             inclusion_proof: None,
         };

@@ -261,7 +261,10 @@ pub struct Settings {
     /// Image signatures.
     pub oci: Option<ArtifactSettings>,
     /// The transparency log, when `transparency.enabled` is `true` or `manual`.
-    pub rekor: Option<crate::transparency::Rekor>,
+    pub rekor: Option<crate::transparency::Log>,
+    /// The timestamp authorities, when `chainseal.tsa.url` or the signing config
+    /// names some.
+    pub timestamps: Option<crate::transparency::Timestamping>,
 }
 
 /// Where keys and registry access come from, besides the ConfigMap.
@@ -407,6 +410,16 @@ impl Settings {
             mongo_server: mongo_server(&chains),
             namespace: None,
         });
+        let services = crate::transparency::Settings {
+            mode: chains.transparency,
+            url: chains.transparency_url.clone(),
+            tsa_urls: chains.tsa_urls.clone(),
+            signing_config: chains.signing_config.clone(),
+            bundle: false,
+        }
+        .services()
+        .await
+        .map_err(|e| Error::Transparency(crate::error_text::joined(&e)))?;
         let mut signers: BTreeMap<&'static str, SignerSlot> = BTreeMap::new();
         let mut artifacts = Vec::new();
         for (kind, artifact) in [
@@ -430,7 +443,7 @@ impl Settings {
             let signer = match signers.get(name) {
                 Some(s) => s.clone(),
                 None => {
-                    let s = load_signer(a.signer, &chains, env).await;
+                    let s = load_signer(a.signer, &chains, env, services.fulcio.as_deref()).await;
                     signers.insert(name, s.clone());
                     s
                 }
@@ -443,15 +456,17 @@ impl Settings {
             }));
         }
         let mut artifacts = artifacts.into_iter();
+        let transparency =
+            |e: crate::transparency::Error| Error::Transparency(crate::error_text::joined(&e));
         let rekor = match chains.transparency {
             crate::transparency::Mode::Off => None,
-            _ => Some(
-                crate::transparency::Rekor::new(&chains.transparency_url)
-                    .map_err(|e| Error::Transparency(crate::error_text::joined(&e)))?,
-            ),
+            _ => Some(crate::transparency::Log::new(&services.logs).map_err(transparency)?),
         };
+        let timestamps =
+            crate::transparency::Timestamping::new(&services.tsas).map_err(transparency)?;
         Ok(Self {
             rekor,
+            timestamps,
             taskrun: artifacts.next().flatten(),
             pipelinerun: artifacts.next().flatten(),
             oci: artifacts.next().flatten(),
@@ -460,11 +475,16 @@ impl Settings {
     }
 }
 
-async fn load_signer(kind: SignerKind, chains: &ChainsConfig, env: &Environment) -> SignerSlot {
+async fn load_signer(
+    kind: SignerKind,
+    chains: &ChainsConfig,
+    env: &Environment,
+    fulcio_url: Option<&str>,
+) -> SignerSlot {
     if let (SignerKind::X509, Some(fulcio)) = (kind, &chains.fulcio) {
         let ci = crate::record::ci::Environment::capture(std::env::vars());
         return SignerSlot::Keyless(crate::signing::keyless::Settings {
-            fulcio_url: fulcio.address.clone(),
+            fulcio_url: fulcio_url.map_or_else(|| fulcio.address.clone(), str::to_owned),
             tokens: token_sources(fulcio, &ci),
         });
     }

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use super::{Envelope, EnvelopeSignature};
 use crate::signing::keyless::CertificateChain;
-use crate::transparency::LogEntry;
+use crate::transparency::{LogEntry, Timestamp};
 
 /// The bundle media type.
 pub const MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -27,6 +27,8 @@ pub struct Material<'a> {
     pub certificate: Option<&'a CertificateChain>,
     /// The transparency log entry of the signature.
     pub tlog: Option<&'a LogEntry>,
+    /// RFC 3161 timestamps over the signature.
+    pub timestamps: &'a [Timestamp],
 }
 
 /// The bundle JSON for `envelope`.
@@ -46,6 +48,19 @@ pub fn to_json(envelope: &Envelope, material: Material<'_>) -> Vec<u8> {
         && let Some(v) = verification.as_object_mut()
     {
         v.insert("tlogEntries".into(), json!([entry.bundle_entry()]));
+    }
+    if !material.timestamps.is_empty()
+        && let Some(v) = verification.as_object_mut()
+    {
+        let signed: Vec<Value> = material
+            .timestamps
+            .iter()
+            .map(|t| json!({"signedTimestamp": STANDARD.encode(&t.token)}))
+            .collect();
+        v.insert(
+            "timestampVerificationData".into(),
+            json!({"rfc3161Timestamps": signed}),
+        );
     }
     let bundle = json!({
         "mediaType": MEDIA_TYPE,
@@ -143,6 +158,7 @@ mod tests {
                 public_key_der: b"der",
                 certificate: None,
                 tlog: None,
+                timestamps: &[],
             },
         );
         let v: Value = serde_json::from_slice(&json).expect("JSON");

@@ -27,6 +27,9 @@ pub const CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
 pub const CHAIN: &str = "dev.sigstore.cosign/chain";
 /// Layer annotation holding the Rekor bundle (SET), when there is one.
 pub const BUNDLE: &str = "dev.sigstore.cosign/bundle";
+/// Layer annotation holding an RFC 3161 timestamp over the signature
+/// (`{"SignedRFC3161Timestamp": <base64 DER token>}`), when there is one.
+pub const RFC3161_TIMESTAMP: &str = "dev.sigstore.cosign/rfc3161timestamp";
 /// Layer annotation cosign's `attest` adds with the Statement's predicate type.
 pub const PREDICATE_TYPE: &str = "predicateType";
 

@@ -211,6 +211,7 @@ mod tests {
             public_key: None,
             certificate: None,
             tlog: None,
+            timestamps: &[],
             run: None,
         }
     }

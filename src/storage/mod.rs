@@ -17,7 +17,7 @@ use crate::error_kind::{Cause, Kind};
 use crate::reference::DigestReference;
 use crate::signing::PublicKey;
 use crate::signing::keyless::CertificateChain;
-use crate::transparency::LogEntry;
+use crate::transparency::{LogEntry, Timestamp};
 
 pub mod archivista;
 pub mod docdb;
@@ -62,6 +62,8 @@ pub struct Signed<'a> {
     pub certificate: Option<&'a CertificateChain>,
     /// The attestation's transparency log entry, when it was logged.
     pub tlog: Option<&'a LogEntry>,
+    /// RFC 3161 timestamps over the envelope's signature.
+    pub timestamps: &'a [Timestamp],
     /// The run the attestation is about (for storage on the run itself).
     pub run: Option<&'a RunId>,
 }
@@ -86,6 +88,7 @@ impl Signed<'_> {
                 public_key_der: &key.der,
                 certificate: self.certificate,
                 tlog: self.tlog,
+                timestamps: self.timestamps,
             },
         ))
     }
@@ -123,6 +126,10 @@ pub struct SignedImage<'a> {
     pub tlog: Option<&'a LogEntry>,
     /// The Statement's transparency log entry (`dsse`), when it was logged.
     pub statement_tlog: Option<&'a LogEntry>,
+    /// RFC 3161 timestamps over `signature`.
+    pub timestamps: &'a [Timestamp],
+    /// RFC 3161 timestamps over the Statement's signature.
+    pub statement_timestamps: &'a [Timestamp],
     /// The run whose results named the image.
     pub run: Option<&'a RunId>,
 }

@@ -31,7 +31,7 @@ use crate::envelope::bundle;
 use crate::oci::{self, Registry, cosign, referrers};
 use crate::provenance::simplesigning;
 use crate::signing::keyless::CertificateChain;
-use crate::transparency::LogEntry;
+use crate::transparency::{LogEntry, Timestamp};
 
 /// The predicate type cosign 3 gives image signatures in bundles.
 pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
@@ -128,11 +128,15 @@ impl OciStorage {
 }
 
 /// The cosign annotations every layer Chains writes has: the certificate and chain
-/// (empty for key-based signing), and the Rekor bundle when the signature was logged.
+/// (empty for key-based signing), and the Rekor bundle when the signature was logged
+/// in Rekor v1 (cosign's bundle annotation needs a SET, which Rekor v2 does not give);
+/// and cosign's RFC 3161 timestamp annotation, of the first timestamp, when there is
+/// one.
 fn annotations(
     signature: &str,
     certificate: Option<&CertificateChain>,
     tlog: Option<&LogEntry>,
+    timestamps: &[Timestamp],
 ) -> BTreeMap<String, String> {
     let (cert, chain) = certificate.map_or(("", ""), |c| (&c.leaf_pem, &c.chain_pem));
     let mut out: BTreeMap<String, String> = [
@@ -143,8 +147,14 @@ fn annotations(
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    if let Some(entry) = tlog {
+    if let Some(entry) = tlog.filter(|e| !e.is_v2()) {
         out.insert(cosign::BUNDLE.to_owned(), entry.cosign_bundle().to_string());
+    }
+    if let Some(t) = timestamps.first() {
+        out.insert(
+            cosign::RFC3161_TIMESTAMP.to_owned(),
+            serde_json::json!({"SignedRFC3161Timestamp": STANDARD.encode(&t.token)}).to_string(),
+        );
     }
     out
 }
@@ -181,7 +191,7 @@ impl Storage for OciStorage {
                 ))
             })
             .map(|image| {
-                let mut notes = annotations("", item.certificate, item.tlog);
+                let mut notes = annotations("", item.certificate, item.tlog, item.timestamps);
                 notes.insert(
                     cosign::PREDICATE_TYPE.to_owned(),
                     item.predicate_type.to_owned(),
@@ -220,6 +230,7 @@ impl Storage for OciStorage {
                 &STANDARD.encode(item.signature),
                 item.certificate,
                 item.tlog,
+                item.timestamps,
             ),
         };
         // The bundle holds cosign 3's Statement about the image: its own `dsse` entry
@@ -232,6 +243,7 @@ impl Storage for OciStorage {
                     public_key_der: &key.der,
                     certificate: item.certificate,
                     tlog: item.statement_tlog,
+                    timestamps: item.statement_timestamps,
                 },
             ))
         };

@@ -236,6 +236,7 @@ mod tests {
             public_key: None,
             certificate: None,
             tlog: None,
+            timestamps: &[],
             run: None,
         };
         let a = annotations(&item);
@@ -282,6 +283,8 @@ mod tests {
             certificate: None,
             tlog: None,
             statement_tlog: None,
+            timestamps: &[],
+            statement_timestamps: &[],
             run: None,
         };
         let a = image_annotations(&item);

@@ -4,15 +4,18 @@
 //! 1. the leaf certificate chains to a certificate authority of the root and is
 //!    for code signing (extended key usage id-kp-codeSigning);
 //! 2. the leaf carries a signed certificate timestamp from a CT log of the root;
-//! 3. the transparency log entry is signed by a log of the root (the inclusion
-//!    promise, or SET), its inclusion proof (if any) leads to the root hash of a
-//!    checkpoint the log signed, and its body is this envelope, signed by this
-//!    certificate;
-//! 4. the signing time is the log's integrated time, and only when the SET covers
-//!    it: an entry with a proof but no SET is rejected (RFC 3161 timestamps are not
-//!    supported yet), as the bundle's own `integratedTime` is unauthenticated;
-//! 5. at the signing time the certificate was valid, and the CA, the log and the CT
-//!    log were inside their `validFor` windows of the trusted root;
+//! 3. the transparency log entry, when there is one, is signed by a log of the root
+//!    (the inclusion promise, or SET), its inclusion proof (required for Rekor v2)
+//!    leads to the root hash of a checkpoint the log signed, and its body is this
+//!    envelope, signed by this certificate: a `dsse` v0.0.1 entry (Rekor v1) or a
+//!    `hashedrekord` v0.0.2 entry over the envelope's PAE (Rekor v2);
+//! 4. the signing times are the log's integrated time, only when the SET covers it
+//!    (the bundle's own `integratedTime` is unauthenticated; Rekor v2 gives none),
+//!    and the time of every RFC 3161 timestamp ([`super::timestamp`]), each of which
+//!    must verify; at least one is needed. A bundle without a log entry (timestamp
+//!    only) is checked on its timestamps alone;
+//! 5. at every signing time the certificate was valid, and the CA, the log and the
+//!    CT log were inside their `validFor` windows of the trusted root;
 //! 6. the envelope's signature verifies with the certificate's key;
 //! 7. the certificate names the expected identity and OIDC issuer;
 //! 8. the payload is an in-toto Statement ([`super::Verified`]).
@@ -30,9 +33,11 @@ use thiserror::Error;
 use x509_cert::Certificate;
 use x509_cert::ext::Extension;
 
+use super::timestamp::Authority;
 use super::{StatementError, Verified};
 use crate::envelope::Envelope;
 use crate::signing::keyless::CertificateChain;
+use crate::valid_for::Window;
 
 /// The embedded SCT list extension (RFC 6962).
 const SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
@@ -54,31 +59,9 @@ pub enum Error {
     /// The trusted root lists no transparency log.
     #[error("it names no transparency log")]
     NoTransparencyLog,
-    /// A `validFor` that is not an object.
-    #[error("{what} validFor is not an object with `start` and `end`")]
-    WindowNotObject {
-        /// Whose window.
-        what: String,
-    },
-    /// A `validFor` bound that is not an RFC 3339 time.
-    #[error("{what} validFor.{bound} is not an RFC 3339 time")]
-    WindowTime {
-        /// Whose window.
-        what: String,
-        /// `start` or `end`.
-        bound: &'static str,
-        /// Cause.
-        #[source]
-        source: jiff::Error,
-    },
-    /// A `validFor` bound that is not a string.
-    #[error("{what} validFor.{bound} is not a string")]
-    WindowNotString {
-        /// Whose window.
-        what: String,
-        /// `start` or `end`.
-        bound: &'static str,
-    },
+    /// A `validFor` window that is malformed.
+    #[error(transparent)]
+    Window(#[from] crate::valid_for::WindowError),
     /// A required field is absent.
     #[error("{what} is missing")]
     Missing {
@@ -197,8 +180,11 @@ pub enum Error {
     /// The logged body is not JSON.
     #[error("the entry body is not JSON")]
     BodyNotJson(#[source] serde_json::Error),
-    /// The logged entry is not a `dsse` entry.
-    #[error("the entry is a `{0}` entry, expected `dsse`")]
+    /// The logged entry is of another kind than its version has (`dsse` for Rekor
+    /// v1, `hashedrekord` 0.0.2 for Rekor v2).
+    #[error(
+        "the entry is a `{0}` entry, expected `dsse` (Rekor v1) or `hashedrekord 0.0.2` (Rekor v2)"
+    )]
     EntryKind(String),
     /// The logged entry hashes another payload.
     #[error("the log entry is for another payload")]
@@ -206,14 +192,12 @@ pub enum Error {
     /// The logged entry names another signature or certificate.
     #[error("the log entry's signature or certificate differs from the bundle's")]
     EntryDiffers,
-    /// The only signing time is an RFC 3161 timestamp.
-    #[error(
-        "the bundle's signing time comes from an RFC 3161 timestamp, and RFC 3161 timestamps are not yet supported by chainseal: verify needs a transparency log entry with a signed entry timestamp (SET, `inclusionPromise`)"
-    )]
-    Rfc3161Unsupported,
+    /// An RFC 3161 timestamp that does not verify.
+    #[error(transparent)]
+    Timestamp(#[from] super::timestamp::TimestampError),
     /// No authenticated signing time.
     #[error(
-        "the bundle has no signed entry timestamp (SET) or verified RFC 3161 timestamp, so the signing time cannot be trusted: its log entry needs an `inclusionPromise` (the log's `integratedTime` alone is unauthenticated)"
+        "the bundle has no signed entry timestamp (SET) or RFC 3161 timestamp, so the signing time cannot be trusted: its log entry needs an `inclusionPromise` (the log's `integratedTime` alone is unauthenticated), or the bundle a timestamp (`timestampVerificationData`)"
     )]
     NoSignedTime,
     /// The log's key was outside its `validFor` at the signing time.
@@ -278,7 +262,7 @@ pub enum Error {
     EmptyAuthority,
     /// Not exactly one transparency log entry.
     #[error(
-        "a keyless bundle needs exactly one transparency log entry (it has {0}): the short-lived certificate is only trustworthy with the log's time"
+        "a bundle may carry one transparency log entry (it has {0}): chainseal signs with one log"
     )]
     EntryCount(usize),
     /// The signing time is outside the leaf's validity.
@@ -320,70 +304,11 @@ pub enum Error {
     Statement(#[from] StatementError),
 }
 
-/// A `validFor` window of the trusted root, in Unix seconds; open where absent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Window {
-    start: Option<i64>,
-    end: Option<i64>,
-}
-
-impl Window {
-    /// Parse a `validFor` object (`{start, end}`, RFC 3339); absent is always valid.
-    fn parse(v: &Value, what: &str) -> Result<Self, Error> {
-        if !(v.is_null() || v.is_object()) {
-            return Err(Error::WindowNotObject {
-                what: what.to_owned(),
-            });
-        }
-        let at = |bound: &'static str| -> Result<Option<i64>, Error> {
-            match &v[bound] {
-                Value::Null => Ok(None),
-                Value::String(text) => text
-                    .parse::<jiff::Timestamp>()
-                    .map(|t| Some(t.as_second()))
-                    .map_err(|source| Error::WindowTime {
-                        what: what.to_owned(),
-                        bound,
-                        source,
-                    }),
-                _ => Err(Error::WindowNotString {
-                    what: what.to_owned(),
-                    bound,
-                }),
-            }
-        };
-        Ok(Self {
-            start: at("start")?,
-            end: at("end")?,
-        })
-    }
-
-    fn contains(&self, at: i64) -> bool {
-        self.start.is_none_or(|s| s <= at) && self.end.is_none_or(|e| at <= e)
-    }
-
-    fn describe(&self) -> String {
-        let show = |t: Option<i64>| {
-            t.and_then(|t| jiff::Timestamp::from_second(t).ok())
-                .map_or_else(|| "(open)".to_owned(), |t| t.to_string())
-        };
-        format!("validFor {} to {}", show(self.start), show(self.end))
-    }
-}
-
 /// One log or CT log of a trusted root.
 #[derive(Debug, Clone)]
 struct LogKey {
     key_id: Vec<u8>,
     spki: Vec<u8>,
-    window: Window,
-}
-
-/// One certificate authority of a trusted root.
-#[derive(Debug, Clone)]
-struct Authority {
-    /// The chain, issuer-first (intermediates, then root).
-    certs: Vec<Vec<u8>>,
     window: Window,
 }
 
@@ -393,6 +318,7 @@ pub struct TrustedRoot {
     authorities: Vec<Authority>,
     tlogs: Vec<LogKey>,
     ctlogs: Vec<LogKey>,
+    tsas: Vec<Authority>,
 }
 
 /// What the certificate must say.
@@ -449,26 +375,39 @@ impl TrustedRoot {
                 })
                 .collect()
         };
-        let authorities = root["certificateAuthorities"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|ca| {
-                Ok(Authority {
-                    certs: ca["certChain"]["certificates"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|c| b64(&c["rawBytes"], "a CA certificate"))
-                        .collect::<Result<Vec<_>, _>>()?,
-                    window: Window::parse(&ca["validFor"], "a certificate authority's")?,
+        let authorities = |name: &str, cert: &str, window: &str| {
+            root[name]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|ca| {
+                    Ok(Authority {
+                        certs: ca["certChain"]["certificates"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|c| b64(&c["rawBytes"], cert))
+                            .collect::<Result<Vec<_>, _>>()?,
+                        window: Window::parse(&ca["validFor"], window)?,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+                .collect::<Result<Vec<_>, Error>>()
+        };
+        let tsas = authorities(
+            "timestampAuthorities",
+            "a timestamp authority certificate",
+            "a timestamp authority's",
+        )?;
+        let authorities = authorities(
+            "certificateAuthorities",
+            "a CA certificate",
+            "a certificate authority's",
+        )?;
         let out = Self {
             authorities,
             tlogs: logs("tlogs")?,
             ctlogs: logs("ctlogs")?,
+            tsas,
         };
         if out.authorities.iter().all(|a| a.certs.is_empty()) {
             return Err(Error::NoAuthority);
@@ -539,6 +478,22 @@ fn signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
         )
         .verify(&tbs, cert.signature().raw_bytes())
         .is_ok()
+}
+
+/// Whether `cert`'s key made `signature` over `message` with the signature algorithm
+/// `oid` (a timestamp token's signer).
+pub(super) fn verifies_with(
+    cert: &Certificate,
+    oid: &str,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    let key = cert.tbs_certificate().subject_public_key_info();
+    certificate_algorithm(oid, key).is_some_and(|algorithm| {
+        aws_lc_rs::signature::UnparsedPublicKey::new(algorithm, key.subject_public_key.raw_bytes())
+            .verify(message, signature)
+            .is_ok()
+    })
 }
 
 /// The root's authorities `leaf` chains to (the same chain may be listed more than
@@ -770,15 +725,23 @@ fn check_tlog<'a>(
             what: "the entry body".to_owned(),
             source,
         })?;
-    let signed_time = check_promise(log, entry, body_b64)?;
+    let v2 = entry["kindVersion"]["version"] == "0.0.2";
+    // Rekor v2 signs no entry timestamp: a promise on a v2 entry is not the log's.
+    let signed_time = match v2 {
+        true => None,
+        false => check_promise(log, entry, body_b64)?,
+    };
     let proven = !entry["inclusionProof"].is_null();
     if proven {
         check_proof(log, &entry["inclusionProof"], &body)?;
     }
-    if signed_time.is_none() && !proven {
+    if (signed_time.is_none() || v2) && !proven {
         return Err(Error::NotLogged);
     }
-    check_body(&body, envelope, leaf_der)?;
+    match v2 {
+        true => check_body_v2(&body, envelope, leaf_der)?,
+        false => check_body(&body, envelope, leaf_der)?,
+    }
     Ok(Logged { signed_time, log })
 }
 
@@ -880,26 +843,93 @@ fn check_body(body: &[u8], envelope: &Envelope, leaf_der: &[u8]) -> Result<(), E
     Ok(())
 }
 
-/// The signing time: the log's integrated time when its SET covers it. Without a
-/// SET, the bundle's `integratedTime` is only the bundle's word.
-fn signing_time(material: &Value, signed_time: Option<i64>) -> Result<i64, Error> {
-    if let Some(at) = signed_time {
-        return Ok(at);
+/// The logged body is a Rekor v2 `hashedrekord` v0.0.2 entry over this envelope's
+/// PAE, with one of its signatures, verified by this certificate (or key).
+fn check_body_v2(body: &[u8], envelope: &Envelope, verifier_der: &[u8]) -> Result<(), Error> {
+    let logged: Value = serde_json::from_slice(body).map_err(Error::BodyNotJson)?;
+    if logged["kind"] != "hashedrekord" || logged["apiVersion"] != "0.0.2" {
+        return Err(Error::EntryKind(format!(
+            "{} {}",
+            logged["kind"].as_str().unwrap_or("?"),
+            logged["apiVersion"].as_str().unwrap_or("?")
+        )));
     }
-    let has_rfc3161 = material["timestampVerificationData"]["rfc3161Timestamps"]
+    let spec = &logged["spec"]["hashedRekordV002"];
+    let verifier = &spec["signature"]["verifier"];
+    let (cert, spki) = match Certificate::from_der(verifier_der) {
+        Ok(c) => (
+            Some(verifier_der),
+            c.tbs_certificate()
+                .subject_public_key_info()
+                .to_der()
+                .map_err(|source| Error::Reencode {
+                    what: "the certificate's key",
+                    source,
+                })?,
+        ),
+        Err(_) => (None, verifier_der.to_vec()),
+    };
+    let (details, hash) =
+        crate::transparency::rekor_v2::key_details(&spki).map_err(|_| Error::EntryDiffers)?;
+    let same_key = match cert {
+        Some(cert) => {
+            b64(&verifier["x509Certificate"]["rawBytes"], "verifier")
+                .ok()
+                .as_deref()
+                == Some(cert)
+        }
+        None => b64(&verifier["publicKey"]["rawBytes"], "verifier").ok() == Some(spki),
+    };
+    let sig = b64(&spec["signature"]["content"], "signature").ok();
+    if !same_key
+        || verifier["keyDetails"] != details
+        || !sig.is_some_and(|sig| envelope.signatures.iter().any(|e| e.sig == sig))
+    {
+        return Err(Error::EntryDiffers);
+    }
+    if spec["data"]["algorithm"] != hash.name()
+        || b64(&spec["data"]["digest"], "digest").ok() != Some(hash.digest(&envelope.pae()))
+    {
+        return Err(Error::OtherPayload);
+    }
+    Ok(())
+}
+
+/// The signing times: the log's integrated time when its SET covers it (without a
+/// SET, the bundle's `integratedTime` is only the bundle's word), and the time of
+/// every RFC 3161 timestamp over the envelope's signature, each verified against the
+/// root's timestamp authorities. At least one is needed.
+fn signing_times(
+    material: &Value,
+    signed_time: Option<i64>,
+    envelope: &Envelope,
+    root: &TrustedRoot,
+) -> Result<Vec<i64>, Error> {
+    let mut times: Vec<i64> = signed_time.into_iter().collect();
+    let signature = envelope
+        .signatures
+        .first()
+        .map(|s| s.sig.as_slice())
+        .unwrap_or_default();
+    for t in material["timestampVerificationData"]["rfc3161Timestamps"]
         .as_array()
-        .is_some_and(|t| !t.is_empty());
-    if has_rfc3161 {
-        return Err(Error::Rfc3161Unsupported);
+        .into_iter()
+        .flatten()
+    {
+        let token = b64(&t["signedTimestamp"], "an RFC 3161 timestamp")?;
+        times.push(super::timestamp::verify(&token, signature, &root.tsas)?);
     }
-    Err(Error::NoSignedTime)
+    if times.is_empty() {
+        return Err(Error::NoSignedTime);
+    }
+    Ok(times)
 }
 
 /// At the signing time `at`, the log, a CA the leaf chains to and a CT log that
 /// signed its SCT were each inside their `validFor` window of the trusted root.
 fn check_windows(
     at: i64,
-    log: &LogKey,
+    log: Option<&LogKey>,
     authorities: &[&Authority],
     ctlogs: &[&LogKey],
 ) -> Result<(), Error> {
@@ -908,7 +938,9 @@ fn check_windows(
     let described = |windows: &mut dyn Iterator<Item = &Window>| {
         windows.map(Window::describe).collect::<Vec<_>>().join(", ")
     };
-    if !log.window.contains(at) {
+    if let Some(log) = log
+        && !log.window.contains(at)
+    {
         return Err(Error::LogNotTrusted {
             at: shown(),
             window: log.window.describe(),
@@ -981,6 +1013,54 @@ pub fn bundle_from_cosign_layer(
     Ok(bundle.to_string().into_bytes())
 }
 
+/// The bundle's transparency log entry (at most one), checked by [`check_tlog`]
+/// against the certificate or key `verifier_der`; `None` when it has none.
+fn logged_entry<'a>(
+    root: &'a TrustedRoot,
+    material: &Value,
+    envelope: &Envelope,
+    verifier_der: &[u8],
+) -> Result<Option<Logged<'a>>, Error> {
+    match material["tlogEntries"].as_array().map(Vec::as_slice) {
+        None | Some([]) => Ok(None),
+        Some([entry]) => check_tlog(root, entry, envelope, verifier_der).map(Some),
+        Some(more) => Err(Error::EntryCount(more.len())),
+    }
+}
+
+/// The log entry (at most one) and RFC 3161 timestamps of a key-signed bundle,
+/// checked against `root` as a keyless bundle's are, with the key (DER
+/// SubjectPublicKeyInfo `spki`) in place of the certificate: the entry is signed by a
+/// log of the root and is about this envelope and key, and every timestamp verifies,
+/// and the log was trusted at each signed time. A key has no validity period, so a
+/// bundle with neither is accepted (its signature is what counts).
+pub fn verify_key_material(
+    bundle: &Value,
+    envelope: &Envelope,
+    spki: &[u8],
+    root: &TrustedRoot,
+) -> Result<(), Error> {
+    let material = &bundle["verificationMaterial"];
+    let logged = logged_entry(root, material, envelope, spki)?;
+    let signed_time = logged.as_ref().and_then(|l| l.signed_time);
+    let times = match signing_times(material, signed_time, envelope, root) {
+        Err(Error::NoSignedTime) => Vec::new(),
+        other => other?,
+    };
+    if let Some(log) = logged.as_ref().map(|l| l.log) {
+        for at in times {
+            if !log.window.contains(at) {
+                return Err(Error::LogNotTrusted {
+                    at: jiff::Timestamp::from_second(at)
+                        .map_or_else(|_| at.to_string(), |t| t.to_string()),
+                    window: log.window.describe(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Verify a keyless bundle.
 pub fn verify_bundle(
     bundle: &[u8],
@@ -1008,28 +1088,28 @@ pub fn verify_bundle(
         .and_then(|a| a.certs.first())
         .ok_or(Error::EmptyAuthority)?;
     let ctlogs = check_sct(root, &leaf, issuer)?;
-    let entries = material["tlogEntries"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let [entry] = entries.as_slice() else {
-        return Err(Error::EntryCount(entries.len()));
-    };
-    let logged = check_tlog(root, entry, &envelope, &leaf_der)?;
-    let at = signing_time(material, logged.signed_time)?;
-    check_windows(at, logged.log, &authorities, &ctlogs)?;
+    let logged = logged_entry(root, material, &envelope, &leaf_der)?;
+    let times = signing_times(
+        material,
+        logged.as_ref().and_then(|l| l.signed_time),
+        &envelope,
+        root,
+    )?;
     let validity = leaf.tbs_certificate().validity();
     let (from, until) = (
         validity.not_before.to_unix_duration().as_secs(),
         validity.not_after.to_unix_duration().as_secs(),
     );
-    let signed = u64::try_from(at).unwrap_or(0);
-    if signed < from || signed > until {
-        return Err(Error::OutsideValidity {
-            signed,
-            from,
-            until,
-        });
+    for at in times {
+        check_windows(at, logged.as_ref().map(|l| l.log), &authorities, &ctlogs)?;
+        let signed = u64::try_from(at).unwrap_or(0);
+        if signed < from || signed > until {
+            return Err(Error::OutsideValidity {
+                signed,
+                from,
+                until,
+            });
+        }
     }
     let chain = CertificateChain::from_ders(leaf_der, Vec::new()).map_err(Error::Leaf)?;
     let pae = envelope.pae();
@@ -1099,59 +1179,34 @@ mod tests {
     }
 
     #[test]
-    fn windows_follow_valid_for() {
-        let w = Window::parse(
-            &serde_json::json!({"start": "2024-01-01T00:00:00Z", "end": "2024-02-01T00:00:00.5Z"}),
-            "a CA's",
-        )
-        .expect("window");
-        let jan = 1_704_067_200; // 2024-01-01T00:00:00Z
-        assert!(!w.contains(jan - 1));
-        assert!(w.contains(jan) && w.contains(jan + 86_400));
-        assert!(!w.contains(jan + 32 * 86_400));
-        assert_eq!(
-            w.describe(),
-            "validFor 2024-01-01T00:00:00Z to 2024-02-01T00:00:00Z"
-        );
-        let open = Window::parse(&Value::Null, "a CA's").expect("absent");
-        assert!(open.contains(0) && open.contains(i64::MAX));
-        let start_only = Window::parse(&serde_json::json!({"start": "2024-01-01T00:00:00Z"}), "x")
-            .expect("start only");
-        assert!(start_only.contains(jan + 10 * 365 * 86_400) && !start_only.contains(jan - 1));
-        assert!(matches!(
-            Window::parse(&serde_json::json!({"start": "yesterday"}), "x"),
-            Err(Error::WindowTime { bound: "start", .. })
-        ));
-        assert!(matches!(
-            Window::parse(&serde_json::json!({"end": 5}), "x"),
-            Err(Error::WindowNotString { bound: "end", .. })
-        ));
-        // A window that is not an object is malformed, not open.
-        for odd in [
-            serde_json::json!("2024-01-01T00:00:00Z"),
-            serde_json::json!(["2024-01-01T00:00:00Z"]),
-            serde_json::json!(0),
-        ] {
-            let e = Window::parse(&odd, "a CA's").expect_err("malformed validFor");
-            assert!(
-                matches!(&e, Error::WindowNotObject { what } if what == "a CA's"),
-                "{e}"
-            );
-        }
-    }
-
-    #[test]
     fn only_a_signed_time_is_a_signing_time() {
-        assert!(matches!(signing_time(&Value::Null, Some(7)), Ok(7)));
+        let root = TrustedRoot {
+            authorities: Vec::new(),
+            tlogs: Vec::new(),
+            ctlogs: Vec::new(),
+            tsas: Vec::new(),
+        };
+        let env = Envelope {
+            payload_type: String::new(),
+            payload: Vec::new(),
+            signatures: Vec::new(),
+        };
         assert!(matches!(
-            signing_time(&serde_json::json!({}), None),
+            signing_times(&Value::Null, Some(7), &env, &root).as_deref(),
+            Ok([7])
+        ));
+        assert!(matches!(
+            signing_times(&serde_json::json!({}), None, &env, &root),
             Err(Error::NoSignedTime)
         ));
         let tsa = serde_json::json!({"timestampVerificationData": {"rfc3161Timestamps": [{"signedTimestamp": "AA=="}]}});
-        assert!(matches!(
-            signing_time(&tsa, None),
-            Err(Error::Rfc3161Unsupported)
-        ));
+        assert!(
+            matches!(
+                signing_times(&tsa, Some(7), &env, &root),
+                Err(Error::Timestamp(_))
+            ),
+            "a timestamp that does not verify rejects the bundle"
+        );
     }
 
     /// TrustedRoot v0.2 (what Rekor v2 deployments publish) adds checkpoint key ids and

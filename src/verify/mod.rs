@@ -20,6 +20,7 @@ pub mod keyless;
 pub mod outcome;
 pub mod registry;
 pub mod request;
+pub mod timestamp;
 
 pub use outcome::{Report, Verdict};
 pub use request::{Request, Target, Trust, run};
@@ -67,9 +68,10 @@ pub enum Error {
         #[source]
         source: keyless::Error,
     },
-    /// A keyless input that is not a Sigstore bundle with a DSSE envelope.
+    /// A bundle (or, keyless, any input) that is not a Sigstore bundle with a DSSE
+    /// envelope.
     #[error(
-        "`{}` is not a Sigstore bundle with a DSSE envelope (keyless verification takes `.sigstore.json` bundles)",
+        "`{}` is not a Sigstore bundle with a DSSE envelope (keyless verification takes `.sigstore.json` bundles; with a key, bundles or envelopes)",
         path.display()
     )]
     NotBundle {
@@ -89,7 +91,7 @@ pub enum Error {
     Empty(PathBuf),
     /// An input (or one line of it) that is not a DSSE envelope.
     #[error(
-        "`{location}` is not a DSSE envelope (give a DSSE envelope as JSON, or `.intoto.jsonl` with one envelope per line; Sigstore bundles with `--certificate-identity`)"
+        "`{location}` is not a DSSE envelope (give a DSSE envelope as JSON, `.intoto.jsonl` with one envelope per line, or a Sigstore bundle)"
     )]
     Malformed {
         /// `file` or `file:line`.
@@ -253,6 +255,9 @@ fn looks_like_uri(text: &str) -> bool {
 /// and the identity the signing certificate must name.
 pub struct Verifier {
     check: Check,
+    /// With a key: the trusted root key-signed bundles' log entries and timestamps
+    /// are checked against, and the key's DER SubjectPublicKeyInfo.
+    key_bundles: Option<Box<(keyless::TrustedRoot, Vec<u8>)>>,
 }
 
 enum Check {
@@ -299,7 +304,33 @@ impl Verifier {
         })?;
         Ok(Self {
             check: Check::Key(key),
+            key_bundles: None,
         })
+    }
+
+    /// With a key: also check the transparency log entry and RFC 3161 timestamps of
+    /// key-signed Sigstore bundles against `root` (the key, PEM, is read again for its
+    /// DER form).
+    pub fn with_trusted_root(mut self, root: keyless::TrustedRoot, key_pem: &[u8]) -> Self {
+        let spki = pem::parse(key_pem)
+            .map(pem::Pem::into_contents)
+            .unwrap_or_default();
+        self.key_bundles = Some(Box::new((root, spki)));
+        self
+    }
+
+    /// Verify the envelope of a key-signed bundle, and, with a trusted root, the
+    /// bundle's log entry and timestamps.
+    pub fn verify_bundle(
+        &self,
+        bundle: &Value,
+        envelope: &Envelope,
+    ) -> Result<Verified, Rejection> {
+        let verified = self.verify(envelope)?;
+        if let Some(k) = &self.key_bundles {
+            keyless::verify_key_material(bundle, envelope, &k.1, &k.0)?;
+        }
+        Ok(verified)
     }
 
     /// Keyless: bundles and registry attestations whose certificate chains to `root`
@@ -307,6 +338,7 @@ impl Verifier {
     pub fn keyless(root: keyless::TrustedRoot, identity: keyless::Identity) -> Self {
         Self {
             check: Check::Keyless(Box::new((root, identity))),
+            key_bundles: None,
         }
     }
 
@@ -338,24 +370,40 @@ impl Verifier {
         })?;
         let outcomes = read_envelopes(path, &text)?
             .into_iter()
-            .map(|(location, env)| Outcome {
+            .map(|(location, env, bundle)| Outcome {
                 location,
-                result: self.verify(&env),
+                result: match &bundle {
+                    Some(b) => self.verify_bundle(b, &env),
+                    None => self.verify(&env),
+                },
             })
             .collect();
         Ok(outcomes)
     }
 }
 
+/// An envelope of a file: where, the envelope, and the Sigstore bundle it came in.
+type FileEnvelope = (String, Envelope, Option<Value>);
+
 /// The envelopes of a file with their locations: the whole file as one JSON
-/// envelope, else one envelope per non-blank line. Anything that is not an envelope
-/// makes the whole input malformed (exit status 2), before any signature is checked.
-fn read_envelopes(path: &Path, text: &str) -> Result<Vec<(String, Envelope)>, Error> {
+/// envelope or Sigstore bundle (with a DSSE envelope), else one envelope per non-blank
+/// line. Anything that is not an envelope makes the whole input malformed (exit status
+/// 2), before any signature is checked.
+fn read_envelopes(path: &Path, text: &str) -> Result<Vec<FileEnvelope>, Error> {
     let shown = path.display().to_string();
     // One JSON document (perhaps over many lines): it is the envelope, or nothing is.
     if let Ok(value) = serde_json::from_str::<Value>(text) {
+        if value.get("mediaType").is_some() {
+            let envelope = crate::envelope::bundle::envelope_of(&value).map_err(|reason| {
+                Error::NotBundle {
+                    path: path.to_owned(),
+                    reason,
+                }
+            })?;
+            return Ok(vec![(shown, envelope, Some(value))]);
+        }
         return match serde_json::from_value::<Envelope>(value) {
-            Ok(env) => Ok(vec![(shown, env)]),
+            Ok(env) => Ok(vec![(shown, env, None)]),
             Err(source) => Err(Error::Malformed {
                 location: shown,
                 source,
@@ -369,7 +417,7 @@ fn read_envelopes(path: &Path, text: &str) -> Result<Vec<(String, Envelope)>, Er
         .map(|(i, line)| {
             let location = format!("{shown}:{}", i + 1);
             match serde_json::from_str::<Envelope>(line) {
-                Ok(env) => Ok((location, env)),
+                Ok(env) => Ok((location, env, None)),
                 Err(source) => Err(Error::Malformed { location, source }),
             }
         })
@@ -490,7 +538,7 @@ mod tests {
             read_envelopes(p, &format!("{env}\n\n{env}\n"))
                 .expect("lines")
                 .iter()
-                .map(|(l, _)| l.as_str())
+                .map(|(l, _, _)| l.as_str())
                 .collect::<Vec<_>>(),
             ["f.jsonl:1", "f.jsonl:3"]
         );
@@ -502,6 +550,19 @@ mod tests {
         assert!(matches!(
             read_envelopes(p, &format!("{env}\nnope")),
             Err(Error::Malformed { location, .. }) if location == "f.jsonl:2"
+        ));
+        // A Sigstore bundle is read for its envelope, and kept for its material.
+        let bundle = format!(
+            r#"{{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{{}},"dsseEnvelope":{env}}}"#
+        );
+        let read = read_envelopes(p, &bundle).expect("a bundle");
+        assert!(matches!(&read[..], [(_, e, Some(_))] if e.payload == b"x"));
+        assert!(matches!(
+            read_envelopes(
+                p,
+                r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}"#
+            ),
+            Err(Error::NotBundle { .. })
         ));
     }
 }

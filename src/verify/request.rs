@@ -16,8 +16,14 @@ use crate::oci;
 /// What signatures are checked against.
 #[derive(Debug, Clone)]
 pub enum Trust {
-    /// A PEM public key file.
-    Key(PathBuf),
+    /// A PEM public key file, and a trusted root that key-signed bundles' log entries
+    /// and timestamps are checked against.
+    Key {
+        /// The key.
+        key: PathBuf,
+        /// The Sigstore trusted root file, when given.
+        trusted_root: Option<PathBuf>,
+    },
     /// Keyless: certificates chaining to this `trusted_root.json`, naming `identity`.
     Keyless {
         /// The identity and issuer the certificate must name.
@@ -46,7 +52,10 @@ impl Trust {
                 trusted_root: trusted_root.to_owned(),
             });
         }
-        Ok(Self::Key(key.ok_or(Error::MissingKey)?.to_owned()))
+        Ok(Self::Key {
+            key: key.ok_or(Error::MissingKey)?.to_owned(),
+            trusted_root: trusted_root.map(Path::to_owned),
+        })
     }
 }
 
@@ -84,7 +93,13 @@ pub struct Request {
 pub async fn run(request: &Request) -> Result<Report, Error> {
     let wanted = request.wanted.clone();
     let verifier = match &request.trust {
-        Trust::Key(path) => Verifier::from_pem_file(path)?,
+        Trust::Key { key, trusted_root } => {
+            let verifier = Verifier::from_pem_file(key)?;
+            match trusted_root {
+                Some(root) => verifier.with_trusted_root(read_trusted_root(root)?, &read(key)?),
+                None => verifier,
+            }
+        }
         Trust::Keyless {
             identity,
             trusted_root,
@@ -216,7 +231,7 @@ mod tests {
         ));
         assert!(matches!(
             Trust::choose(Some(key), None, Some("https://i"), Some(root)),
-            Ok(Trust::Key(k)) if k == key
+            Ok(Trust::Key { key: k, trusted_root: Some(r) }) if k == key && r == root
         ));
         assert!(matches!(
             Trust::choose(None, None, None, Some(root)),
@@ -233,7 +248,10 @@ mod tests {
     fn request(files: Vec<PathBuf>) -> Request {
         let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo.pub");
         Request {
-            trust: Trust::Key(key),
+            trust: Trust::Key {
+                key,
+                trusted_root: None,
+            },
             target: Target::Files(files),
             wanted: PredicateTypes::default(),
         }

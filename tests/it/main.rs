@@ -27,6 +27,7 @@ mod oci;
 mod properties;
 mod secrets;
 mod side_by_side;
+mod sigstore_v2;
 mod storage;
 mod task_yaml;
 mod tekton;

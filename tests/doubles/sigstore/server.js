@@ -12,6 +12,8 @@
 //   envelope and its verifiers) and canonicalised as real Rekor stores them
 //   (`envelopeHash`, `payloadHash`, `signatures[{signature, verifier}]`); the mock
 //   itself would log the proposed form, which no verifier accepts.
+// * GET /api/v1/log (Rekor v1's log info: the tree of the latest entry, as the mock
+//   proves it), which clients such as chainseal read to tell Rekor v1 from v2.
 // * GET /api/v1/log/publicKey, /api/v1/rootCert, /api/v2/trustBundle, /trusted_root.json
 //   (a sigstore TrustedRoot) and /client_trust_config.json (what
 //   `sigstore --trust-config` takes).
@@ -194,6 +196,17 @@ function withBearerToken(body, authorization) {
         return reply(res, 200, 'application/json', '{}');
       }
       if (req.method === 'GET' && gets[path]) return reply(res, 200, gets[path][0], gets[path][1]);
+      if (req.method === 'GET' && path === '/api/v1/log') {
+        const latest = [...logged.values()].pop();
+        const proof = latest && Object.values(JSON.parse(latest[1]))[0].verification.inclusionProof;
+        return reply(res, 200, 'application/json', JSON.stringify({
+          rootHash: proof ? proof.rootHash : sha256('').toString('hex'),
+          treeSize: proof ? proof.treeSize : 0,
+          signedTreeHead: proof ? proof.checkpoint : '',
+          treeID: '1',
+          inactiveShards: [],
+        }));
+      }
       const existing = path.match(/^\/api\/v1\/log\/entries\/([0-9a-f]+)$/);
       if (req.method === 'GET' && existing) {
         const found = [...logged.values()].find(([uuid]) => uuid === existing[1]);
