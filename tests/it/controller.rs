@@ -1333,6 +1333,103 @@ fn keyless_signing_and_the_transparency_log_from_chains_config() {
     assert_eq!(annotation(&quiet, "transparency"), None);
 }
 
+/// chainseal's own chains-config key `chainseal.signing-config`: a SigningConfig that
+/// names the double's Fulcio, a real Rekor v2 and a real timestamp authority (behind a
+/// recording proxy). The run is logged in Rekor v2 (its annotation says so) and each
+/// signature is timestamped.
+#[test]
+fn a_signing_config_in_chains_config_selects_rekor_v2_and_a_timestamp_authority() {
+    let what = "controller with a signing config";
+    let (Some(rekor_bin), Some(tsa_bin)) = (
+        tool("REKOR_SERVER_BIN", what),
+        tool("TIMESTAMP_SERVER_BIN", what),
+    ) else {
+        return;
+    };
+    let Some((_sigstore, url)) = common::sigstore_double(what) else {
+        return;
+    };
+    let rekor = crate::sigstore_v2::RekorV2::start(&rekor_bin);
+    let tsa = crate::sigstore_v2::Tsa::start(&tsa_bin);
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(python) = tool("INTEROP_PYTHON", what) else {
+        return;
+    };
+    let proxy_log = dir.path().join("tsa-requests.log");
+    let tsa_host = tsa
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/api/v1/timestamp");
+    let (_proxy, proxy_port) = common::spawn_ready(
+        Command::new(&python)
+            .arg(repo("tests/interop/fault_proxy.py"))
+            .args([tsa_host, "7", "0"])
+            .arg(&proxy_log),
+        "the recording proxy",
+    );
+    let service = |url: &str| {
+        json!({"url": url, "majorApiVersion": if url == rekor.url { 2 } else { 1 },
+               "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "test"})
+    };
+    let signing_config = dir.path().join("signing_config.json");
+    std::fs::write(
+        &signing_config,
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": [service(&url)],
+            "rekorTlogUrls": [service(&rekor.url)],
+            "tsaUrls": [service(&format!("http://127.0.0.1:{proxy_port}/api/v1/timestamp"))],
+            "rekorTlogConfig": {"selector": "ANY"},
+            "tsaConfig": {"selector": "ANY"},
+        })
+        .to_string(),
+    )
+    .expect("write");
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.oci.storage": "",
+            "signers.x509.fulcio.enabled": "true",
+            // Replaced by the signing config's CA: never asked.
+            "signers.x509.fulcio.address": "http://127.0.0.1:9",
+            "signers.x509.identity.token.file": "oidc-token",
+            "transparency.enabled": "true",
+            "chainseal.signing-config": signing_config.display().to_string(),
+        })),
+        taskrun("logged", "True"),
+    ];
+    let Some(scene) = Scene::start(what, &objects, json!({})) else {
+        return;
+    };
+    std::fs::write(
+        scene.dir.path().join("oidc-token"),
+        common::identity_token(json!({"iss": "https://kubernetes.default.svc",
+            "sub": "system:serviceaccount:tekton-chains:tekton-chains-controller", "aud": "sigstore"})),
+    )
+    .expect("token");
+    let controller = Running(Some(scene.controller(&[])));
+    scene.wait_for("the run signed", Duration::from_secs(60), |runs| {
+        signed(runs) == 1
+    });
+    assert_eq!(controller.stop(), 0);
+    let run = scene.taskrun("logged").expect("run");
+    assert_eq!(
+        annotation(&run, "signed"),
+        Some("true"),
+        "{}",
+        scene.log_tails()
+    );
+    let entry = annotation(&run, "transparency").expect("transparency annotation");
+    assert!(
+        entry.starts_with(&format!("{}/api/v2/log/entries?logIndex=", rekor.url)),
+        "{entry}"
+    );
+    let requests = std::fs::read_to_string(&proxy_log).expect("the proxy's log");
+    assert!(
+        requests.contains("POST /api/v1/timestamp"),
+        "no timestamp was asked for: {requests}"
+    );
+}
+
 #[test]
 fn an_unreachable_transparency_log_is_retried_and_never_marked_signed() {
     let objects = vec![

@@ -21,19 +21,37 @@ const IDENTITY: &str = "https://github.com/acme/app/.github/workflows/release.ym
 /// A subject of examples/pipelinerun.yaml.
 const SUBJECT: &str = "6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
+/// A server that answers every request 200 with bytes that are no TimeStampResp;
+/// prints its port.
+const GARBAGE_SERVER: &str = r#"
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/timestamp-reply")
+        self.end_headers()
+        self.wfile.write(b"\x30\x03\x02\x01\x07 this is no timestamp")
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
 /// The timestamp authority always serves its metrics on port 2112: one runs at a time.
 static TSA_PORT_2112: Mutex<()> = Mutex::new(());
 
 /// A Rekor v2 log on loopback, with its own key and storage.
-struct RekorV2 {
+pub(crate) struct RekorV2 {
     _server: Service,
     _storage: tempfile::TempDir,
-    url: String,
+    pub(crate) url: String,
     spki: Vec<u8>,
 }
 
 impl RekorV2 {
-    fn start(bin: &Path) -> Self {
+    pub(crate) fn start(bin: &Path) -> Self {
         use aws_lc_rs::encoding::AsDer as _;
         use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
         let storage = tempfile::tempdir().expect("tmp");
@@ -96,15 +114,15 @@ impl RekorV2 {
 }
 
 /// A timestamp authority on loopback (one at a time: it holds port 2112).
-struct Tsa {
+pub(crate) struct Tsa {
     _server: Service,
     _port_2112: std::sync::MutexGuard<'static, ()>,
-    url: String,
+    pub(crate) url: String,
     chain: Vec<Vec<u8>>,
 }
 
 impl Tsa {
-    fn start(bin: &Path) -> Self {
+    pub(crate) fn start(bin: &Path) -> Self {
         let guard = TSA_PORT_2112
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -623,6 +641,56 @@ fn timestamp_authority_and_rekor_v2_faults_fail_clearly() {
         assert!(r.stderr.contains(needle), "{name}: {}", r.stderr);
         assert!(!out.exists(), "{name}: stored without its timestamp");
     }
+    // A TSA that answers 200 with something that is no TimeStampResp.
+    let (_junk, port) = common::spawn_ready(
+        Command::new(&s.python).args(["-c", GARBAGE_SERVER]),
+        "a server of garbage",
+    );
+    let out = s.path("garbage");
+    let garbage = format!("http://127.0.0.1:{port}/api/v1/timestamp");
+    let env = s.keyless_env(&[
+        ("CHAINSEAL_REKOR_URL", &s.rekor.url),
+        ("CHAINSEAL_TSA_URL", &garbage),
+    ]);
+    let r = attest_example(s.dir.path(), "keyless", &out, &env);
+    assert_error(&r, "is not an RFC 3161 TimeStampResp");
+    assert!(!out.exists(), "stored with a garbage timestamp");
+
+    // Transient faults (each request's first try answered 500 or cut) are retried.
+    let log = s.path("faults.log");
+    let tsa_host = s
+        .tsa
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/api/v1/timestamp");
+    let (_proxy, proxy_port) = common::spawn_ready(
+        Command::new(&s.python)
+            .arg(repo("tests/interop/fault_proxy.py"))
+            .args([tsa_host, "7", "1.0"])
+            .arg(&log),
+        "the fault proxy",
+    );
+    let out = s.path("retried");
+    let flaky = format!("http://127.0.0.1:{proxy_port}/api/v1/timestamp");
+    let env = s.keyless_env(&[
+        ("CHAINSEAL_REKOR_URL", &s.rekor.url),
+        ("CHAINSEAL_TSA_URL", &flaky),
+    ]);
+    let r = attest_example(s.dir.path(), "keyless", &out, &env);
+    assert_ok(&r, "attest through a faulty TSA");
+    let faults = std::fs::read_to_string(&log).expect("the proxy's log");
+    assert!(
+        faults
+            .lines()
+            .any(|l| !l.starts_with("ok ") && !l.starts_with("forward ")),
+        "no fault was injected: {faults}"
+    );
+    let (bundle, _) = bundle_of(&out);
+    assert_ok(
+        &s.chainseal_verifies(&bundle, &s.trusted_root()),
+        "chainseal verify",
+    );
+
     let out = s.path("no-log");
     let env = s.keyless_env(&[
         ("CHAINSEAL_REKOR_URL", "http://127.0.0.1:9"),

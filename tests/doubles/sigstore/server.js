@@ -44,6 +44,10 @@
 //   answers a certificate with 200 as Fulcio v2 does (the mock says 201, which
 //   sigstore-go refuses: "Fulcio returned 201"); a new Rekor entry comes with its
 //   uuid in `ETag` and `Location`, as Rekor sends it (sigstore-go reads `ETag`).
+// * A Rekor v2 under the prefix /v2 (POST /v2/api/v2/log/entries: the mock's v2
+//   handler, the same log key; /v2/api/v1/log answers 404 as rekor-tiles does), for
+//   the benchmarks: the real Rekor v2 (tests/it/sigstore_v2.rs) takes about 0.8 s to
+//   integrate each entry, which would hide the client's own cost.
 // * A request log: GET /__requests lists [method, path, body] of every request.
 const http = require('http');
 const crypto = require('crypto');
@@ -122,6 +126,7 @@ function withBearerToken(body, authorization) {
   const tlog = await m.initializeTLog(base, generateKeyPair('prime256v1'));
   const fulcio = m.fulcioHandler(ca, { strict: true, subjectClaim: SAN_CLAIM }).fn;
   const rekor = m.rekorHandler(tlog, { strict: true }).fn;
+  const rekorV2 = m.rekorV2Handler(tlog, { strict: true }).fn;
   const rootDer = Buffer.from(
     ca.rootCertificate.buffer,
     ca.rootCertificate.byteOffset,
@@ -229,6 +234,10 @@ function withBearerToken(body, authorization) {
           // 201), and sigstore-go takes nothing else; the mock says 201.
           const status = r.statusCode === 201 ? 200 : r.statusCode;
           return reply(res, status, r.contentType || 'application/json', r.response);
+        }
+        if (path === '/v2/api/v2/log/entries') {
+          const r = await rekorV2(body);
+          return reply(res, r.statusCode, r.contentType || 'application/json', r.response);
         }
         if (path === '/api/v1/log/entries') {
           if (faults.rekor === 'error') {
