@@ -1,6 +1,7 @@
 """Keyless `attest` of one record, whole process, against the loopback Sigstore double
 (issue #22): chainseal with Rekor v1, chainseal with Rekor v2 and an RFC 3161
-timestamp, npm `@sigstore/cli attest` and cosign v3 `attest-blob` on the same double.
+timestamp, chainseal with a timestamp only, npm `@sigstore/cli attest` (timestamp only)
+and cosign v3 `attest-blob` on the same double.
 
     python keyless_bench.py CHAINSEAL [--runs N] [--tsa TIMESTAMP_SERVER]
                             [--sigstore-cli DIR] [--cosign COSIGN]
@@ -136,6 +137,8 @@ def main():
         if tsa:
             cases.append(("chainseal attest, Rekor v2 + RFC 3161 timestamp",
                           {"CHAINSEAL_REKOR_URL": f"{url}/v2", "CHAINSEAL_TSA_URL": tsa}))
+            cases.append(("chainseal attest, RFC 3161 timestamp only",
+                          {"CHAINSEAL_TRANSPARENCY": "off", "CHAINSEAL_TSA_URL": tsa}))
         for name, extra in cases:
             env = dict(base, **extra, CHAINSEAL_STORAGE=os.path.join(work, f"out-{len(rows)}"))
             command = f"{args.chainseal} attest"
@@ -148,12 +151,17 @@ def main():
         with open(statement, "wb") as f:
             f.write(dry.stdout)
 
-        if args.sigstore_cli:
+        if args.sigstore_cli and tsa:
+            # @sigstore/cli 0.8 logs DSSE as `intoto` entries, which the double's Rekor
+            # (as a dsse/hashedrekord-only Rekor) refuses: compared in timestamp-only
+            # mode, Fulcio and the TSA, against chainseal's same mode.
             cli = os.path.join(args.sigstore_cli, "node_modules/.bin/sigstore")
-            env = dict(os.environ, SIGSTORE_ID_TOKEN=token)
-            command = (f"{cli} attest {statement} --fulcio-url {url} --rekor-url {url} "
-                       f"-o {work}/sigstore-cli.json")
-            rows.append(("@sigstore/cli attest (node), Rekor v1",
+            # With `CI` set it takes the token from SIGSTORE_ID_TOKEN (else a browser flow).
+            env = dict(os.environ, SIGSTORE_ID_TOKEN=token, CI="true")
+            tsa_base = tsa.removesuffix("/api/v1/timestamp")
+            command = (f"{cli} attest {statement} --fulcio-url {url} --no-tlog-upload "
+                       f"--tsa-server-url {tsa_base} -o {work}/sigstore-cli.json")
+            rows.append(("@sigstore/cli 0.8 attest (node), RFC 3161 timestamp only",
                          hyperfine("cli", command, env, args.runs, work), peak_rss(command, env)))
 
         if args.cosign:

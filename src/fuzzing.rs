@@ -278,6 +278,35 @@ pub fn oidc(data: &[u8]) {
     }
 }
 
+/// What Sigstore services answer and what their trust files say, as chainseal reads
+/// them: an RFC 3161 `TimeStampResp` (the TSA client's checks, and verification
+/// against a timestamp authority whose certificate is the response's own first
+/// embedded one), a Rekor v2 `TransparencyLogEntry`, and a SigningConfig v0.2 with
+/// its selection.
+pub fn sigstore(data: &[u8]) {
+    use crate::transparency::{SigningConfig, rekor_v2, rfc3161};
+    if let Ok(token) = rfc3161::read_response(data) {
+        let certs: Vec<Vec<u8>> = token
+            .signed_data
+            .certificates
+            .iter()
+            .flat_map(|set| set.0.iter())
+            .filter_map(|c| der::Encode::to_der(c).ok())
+            .collect();
+        let authority = crate::verify::timestamp::Authority {
+            certs,
+            window: crate::valid_for::Window::default(),
+        };
+        let signature = token.tst_info.message_imprint.hashed_message.as_bytes();
+        let _ = crate::verify::timestamp::verify(data, signature, &[authority]);
+    }
+    let _ = rfc3161::read_token(data);
+    let _ = rekor_v2::parse_entry("http://rekor.fuzz", data);
+    if let Ok(config) = SigningConfig::from_json(data) {
+        let _ = config.select(NOW);
+    }
+}
+
 /// A fuzz target: parse the input, ignore the result.
 pub type Target = fn(&[u8]);
 
@@ -290,4 +319,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("oci", oci),
     ("chains_config", chains_config),
     ("oidc", oidc),
+    ("sigstore", sigstore),
 ];

@@ -1,8 +1,19 @@
-//! The small HTTP exchanges with Sigstore and OIDC services (Fulcio, Rekor, token
-//! issuers): one client shape and one way to read a reply, with transport errors
-//! joined into one line.
+//! The small HTTP exchanges with Sigstore and OIDC services (Fulcio, Rekor, timestamp
+//! authorities, token issuers): one client shape and one way to read a reply, with
+//! transport errors joined into one line.
+//!
+//! Every client shares one TLS configuration, whose verifier is the platform's (the
+//! OS trust store, as reqwest's own default) loaded on the first https connection:
+//! building a client costs no trust-store read, and a run that only speaks plain HTTP
+//! to loopback services never reads it.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use serde_json::Value;
 use thiserror::Error;
@@ -20,6 +31,9 @@ pub enum Error {
     /// The reply is larger than the limit.
     #[error("the reply is larger than {0} bytes")]
     TooLarge(u64),
+    /// The TLS configuration could not be made.
+    #[error("cannot set up TLS")]
+    Tls(#[source] rustls::Error),
 }
 
 impl Error {
@@ -33,18 +47,108 @@ impl Error {
     pub fn kind(&self) -> Kind {
         match self {
             Self::Transport(e) => Kind::from_reqwest(e),
-            Self::TooLarge(_) => Kind::Invalid,
+            Self::TooLarge(_) | Self::Tls(_) => Kind::Invalid,
         }
     }
 }
 
-/// A client with chainseal's timeouts (10 s to connect, 30 s in all) and user agent.
+/// A client with chainseal's timeouts (10 s to connect, 30 s in all), user agent and
+/// the shared TLS configuration.
 pub fn client() -> Result<reqwest::Client, Error> {
     Ok(reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .user_agent(concat!("chainseal/", env!("CARGO_PKG_VERSION")))
+        .tls_backend_preconfigured(tls_config()?)
         .build()?)
+}
+
+/// The process's TLS configuration: rustls with the installed (else aws-lc) crypto
+/// provider, safe default protocol versions, HTTP/1.1, and the platform verifier,
+/// loaded lazily.
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    static CONFIG: OnceLock<rustls::ClientConfig> = OnceLock::new();
+    if let Some(config) = CONFIG.get() {
+        return Ok(config.clone());
+    }
+    let provider = CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(Error::Tls)?
+        // Not dangerous: the platform's own verifier, only constructed later.
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(LazyPlatformVerifier {
+            provider,
+            inner: OnceLock::new(),
+        }))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(CONFIG.get_or_init(|| config).clone())
+}
+
+/// `rustls_platform_verifier::Verifier`, made (the OS trust store read) when the
+/// first server certificate is to be verified.
+#[derive(Debug)]
+struct LazyPlatformVerifier {
+    provider: Arc<CryptoProvider>,
+    inner: OnceLock<Result<rustls_platform_verifier::Verifier, rustls::Error>>,
+}
+
+impl ServerCertVerifier for LazyPlatformVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .inner
+            .get_or_init(|| rustls_platform_verifier::Verifier::new(self.provider.clone()))
+        {
+            Ok(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// A reply, read whole.

@@ -219,6 +219,41 @@ impl KeyFileSigner {
         Ok(Self { key, public })
     }
 
+    /// An ephemeral ECDSA P-256 key that lives only in memory (keyless signing): its
+    /// scalar from the operating system's random source (`getrandom`), so making it
+    /// does not seed aws-lc's own generator (CPU-jitter entropy, tens of milliseconds
+    /// of CPU per process); it signs deterministically (RFC 6979), as file keys do.
+    pub fn ephemeral_p256() -> Result<Self, Error> {
+        use p256::pkcs8::EncodePublicKey as _;
+        let origin = Path::new("(ephemeral)");
+        let key = loop {
+            let mut scalar = zeroize::Zeroizing::new([0u8; 32]);
+            getrandom::fill(scalar.as_mut_slice())
+                .map_err(|e| Error::Sign(format!("no randomness for an ephemeral key: {e}")))?;
+            // Not zero and below the group order: almost always the first time.
+            if let Ok(key) = p256::ecdsa::SigningKey::from_slice(scalar.as_slice()) {
+                break key;
+            }
+        };
+        let der = key
+            .verifying_key()
+            .to_public_key_der()
+            .map_err(|e| Error::Malformed {
+                path: origin.to_owned(),
+                reason: e.to_string(),
+            })?
+            .into_vec();
+        let public = PublicKey::from_spki_der(der, "ECDSA_P256_SHA256_ASN1".to_owned())
+            .ok_or_else(|| Error::Malformed {
+                path: origin.to_owned(),
+                reason: "the public key has no SSH fingerprint".into(),
+            })?;
+        Ok(Self {
+            key: LocalKey::P256(key),
+            public,
+        })
+    }
+
     /// Generate a new ECDSA P-256 key pair.
     pub fn generate() -> Result<(Self, SigStoreKeyPair), Error> {
         let keys = ECDSAKeys::new(EllipticCurve::P256).map_err(|e| Error::Sign(e.to_string()))?;

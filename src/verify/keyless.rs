@@ -39,6 +39,8 @@ use crate::envelope::Envelope;
 use crate::signing::keyless::CertificateChain;
 use crate::valid_for::Window;
 
+/// The most RFC 3161 timestamps a bundle may carry.
+const MAX_TIMESTAMPS: usize = 32;
 /// The embedded SCT list extension (RFC 6962).
 const SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
 /// id-kp-codeSigning (RFC 5280).
@@ -192,6 +194,11 @@ pub enum Error {
     /// The logged entry names another signature or certificate.
     #[error("the log entry's signature or certificate differs from the bundle's")]
     EntryDiffers,
+    /// More timestamps than anyone signs with.
+    #[error(
+        "the bundle has {0} RFC 3161 timestamps: more than 32 are refused (as sigstore-python does), each costs a signature check"
+    )]
+    TooManyTimestamps(usize),
     /// An RFC 3161 timestamp that does not verify.
     #[error(transparent)]
     Timestamp(#[from] super::timestamp::TimestampError),
@@ -911,11 +918,14 @@ fn signing_times(
         .first()
         .map(|s| s.sig.as_slice())
         .unwrap_or_default();
-    for t in material["timestampVerificationData"]["rfc3161Timestamps"]
+    let timestamps = material["timestampVerificationData"]["rfc3161Timestamps"]
         .as_array()
-        .into_iter()
-        .flatten()
-    {
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if timestamps.len() > MAX_TIMESTAMPS {
+        return Err(Error::TooManyTimestamps(timestamps.len()));
+    }
+    for t in timestamps {
         let token = b64(&t["signedTimestamp"], "an RFC 3161 timestamp")?;
         times.push(super::timestamp::verify(&token, signature, &root.tsas)?);
     }

@@ -700,3 +700,45 @@ fn timestamp_authority_and_rekor_v2_faults_fail_clearly() {
     assert_ne!(r.code, 0, "{}", r.stdout);
     assert!(r.stderr.contains("127.0.0.1:9"), "{}", r.stderr);
 }
+
+/// The logs and timestamp authorities are reached over https with the platform's
+/// trust store, read lazily (the shared TLS configuration of `http`): a server whose
+/// certificate chains to a CA the store lacks is refused; trusted through
+/// `SSL_CERT_FILE`, the same server is spoken to (and, being no TSA, answers no
+/// timestamp). Nothing is stored without its timestamp.
+#[test]
+fn https_services_are_verified_with_the_platform_trust_store() {
+    let Some(python) = tool("INTEROP_PYTHON", "https to Sigstore services") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let tls = dir.path().join("tls");
+    std::fs::create_dir(&tls).expect("mkdir");
+    let (_server, url) = common::http_double(
+        &python,
+        "hostile_registry.py",
+        &["--tls", tls.to_str().expect("utf-8")],
+    );
+    let https = url.replace("http://", "https://");
+    let key = repo("examples/demo.key").display().to_string();
+    let tsa = format!("{https}/api/v1/timestamp");
+    let out = dir.path().join("untrusted");
+    let env = vec![("CHAINSEAL_TSA_URL", tsa.clone())];
+    let r = attest_example(dir.path(), &key, &out, &env);
+    assert_error(&r, "timestamping the attestation's signature failed");
+    assert!(
+        r.stderr.contains("certificate") || r.stderr.contains("UnknownIssuer"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists());
+    let out = dir.path().join("trusted");
+    let env = vec![
+        ("CHAINSEAL_TSA_URL", tsa),
+        ("SSL_CERT_FILE", tls.join("ca.pem").display().to_string()),
+    ];
+    let r = attest_example(dir.path(), &key, &out, &env);
+    assert_error(&r, "is not an RFC 3161 TimeStampResp");
+    assert!(!r.stderr.contains("certificate"), "{}", r.stderr);
+    assert!(!out.exists());
+}

@@ -125,7 +125,7 @@ impl KeylessSigner {
     pub async fn connect(settings: &Settings) -> Result<Self, Error> {
         let now = jiff::Timestamp::now().as_second();
         let token = settings.tokens.get(now).await?;
-        let (key, _) = KeyFileSigner::generate().map_err(|e| Error::Key(Box::new(e)))?;
+        let key = KeyFileSigner::ephemeral_p256().map_err(|e| Error::Key(Box::new(e)))?;
         let client = crate::http::client().map_err(|source| Error::FulcioUnreachable {
             url: settings.fulcio_url.clone(),
             source,
