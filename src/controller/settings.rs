@@ -464,6 +464,16 @@ impl Settings {
         };
         let timestamps =
             crate::transparency::Timestamping::new(&services.tsas).map_err(transparency)?;
+        // Keyless signatures logged in Rekor v2 without a timestamp could never be
+        // verified: refused, as `attest` refuses them (a log whose version cannot be
+        // told now fails its uploads later instead).
+        if let (Some(_), Some(log), None) = (&chains.fulcio, &rekor, &timestamps)
+            && let Ok(crate::transparency::ApiVersion::V2) = log.version().await
+        {
+            return Err(transparency(crate::transparency::Error::NeedsTimestamp(
+                log.url().to_owned(),
+            )));
+        }
         Ok(Self {
             rekor,
             timestamps,

@@ -131,7 +131,8 @@ impl OciStorage {
 /// (empty for key-based signing), and the Rekor bundle when the signature was logged
 /// in Rekor v1 (cosign's bundle annotation needs a SET, which Rekor v2 does not give);
 /// and cosign's RFC 3161 timestamp annotation, of the first timestamp, when there is
-/// one.
+/// one (`.sig` layers only: cosign's `.att` annotation timestamps the envelope's JSON,
+/// while chainseal's timestamps are over signatures, as bundles carry them).
 fn annotations(
     signature: &str,
     certificate: Option<&CertificateChain>,
@@ -191,7 +192,7 @@ impl Storage for OciStorage {
                 ))
             })
             .map(|image| {
-                let mut notes = annotations("", item.certificate, item.tlog, item.timestamps);
+                let mut notes = annotations("", item.certificate, item.tlog, &[]);
                 notes.insert(
                     cosign::PREDICATE_TYPE.to_owned(),
                     item.predicate_type.to_owned(),

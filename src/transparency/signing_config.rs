@@ -63,6 +63,16 @@ pub enum Error {
     /// A plain-HTTP URL to another machine.
     #[error("is fetched over plain HTTP: use https:// (http:// only to 127.0.0.1 or localhost)")]
     Insecure,
+    /// A list of services none of which can be used now.
+    #[error(
+        "the signing config lists {what} but none is valid now with an API version chainseal speaks ({versions})"
+    )]
+    NoneUsable {
+        /// `transparency logs` or `timestamp authorities`.
+        what: &'static str,
+        /// The versions chainseal speaks.
+        versions: &'static str,
+    },
     /// More than one log required.
     #[error(
         "the signing config requires {0} transparency logs: chainseal logs each signature in one log (use ANY or EXACT 1)"
@@ -177,10 +187,16 @@ fn usable(services: &[Service], versions: &[u32], now: i64) -> Vec<(String, u32)
 }
 
 fn select(
+    listed: usize,
     candidates: Vec<(String, u32)>,
     selector: Selector,
-    what: &'static str,
+    (what, versions): (&'static str, &'static str),
 ) -> Result<Selected, Error> {
+    // A config that names services of a kind wants them: none usable is an error, not
+    // signing without them.
+    if listed > 0 && candidates.is_empty() {
+        return Err(Error::NoneUsable { what, versions });
+    }
     let required = match selector {
         Selector::Any => candidates.len().min(1),
         Selector::All => candidates.len(),
@@ -223,17 +239,19 @@ impl SigningConfig {
             .next()
             .map(|(u, _)| u);
         let logs = select(
+            self.logs.len(),
             usable(&self.logs, &[1, 2], now),
             self.log_selector,
-            "transparency logs",
+            ("transparency logs", "1 or 2"),
         )?;
         if logs.required > 1 {
             return Err(Error::ManyLogs(logs.required));
         }
         let tsas = select(
+            self.tsas.len(),
             usable(&self.tsas, &[1], now),
             self.tsa_selector,
-            "timestamp authorities",
+            ("timestamp authorities", "1"),
         )?;
         Ok(Services { fulcio, logs, tsas })
     }
@@ -373,6 +391,25 @@ mod tests {
         assert!(matches!(
             pick(json!({"selector": "SOME"})),
             Err(Error::Selector("tsaConfig", _))
+        ));
+        // Only a retired TSA: an error, not signing without a timestamp.
+        let retired = config(
+            logs.clone(),
+            json!([svc(
+                "https://old",
+                1,
+                "2020-01-01T00:00:00Z",
+                Some("2021-01-01T00:00:00Z")
+            )]),
+            json!({}),
+            json!({"selector": "ANY"}),
+        );
+        assert!(matches!(
+            retired.select(JAN_2026),
+            Err(Error::NoneUsable {
+                what: "timestamp authorities",
+                ..
+            })
         ));
         // No TSA at all: nothing required.
         let none = config(

@@ -1,6 +1,7 @@
 //! Offline verification of keyless Sigstore bundles (v0.1–v0.3 with a DSSE envelope)
 //! against a trusted root (`trusted_root.json`, the Sigstore TrustedRoot format):
 //!
+//! 0. the envelope has exactly one signature, which everything below is about;
 //! 1. the leaf certificate chains to a certificate authority of the root and is
 //!    for code signing (extended key usage id-kp-codeSigning);
 //! 2. the leaf carries a signed certificate timestamp from a CT log of the root;
@@ -194,6 +195,11 @@ pub enum Error {
     /// The logged entry names another signature or certificate.
     #[error("the log entry's signature or certificate differs from the bundle's")]
     EntryDiffers,
+    /// A bundle's envelope with other than one signature.
+    #[error(
+        "the bundle's envelope has {0} signatures: a Sigstore bundle carries exactly one (its log entry and timestamps are about that one)"
+    )]
+    SignatureCount(usize),
     /// More timestamps than anyone signs with.
     #[error(
         "the bundle has {0} RFC 3161 timestamps: more than 32 are refused (as sigstore-python does), each costs a signature check"
@@ -247,7 +253,9 @@ pub enum Error {
     #[error("the certificate annotation is not PEM")]
     CertificateNotPem(#[source] pem::PemError),
     /// A cosign `.att` layer without cosign's Rekor bundle.
-    #[error("the layer has no transparency log bundle")]
+    #[error(
+        "the layer has no transparency log bundle (`dev.sigstore.cosign/bundle`): one logged in Rekor v2 or only timestamped is verified through its Sigstore bundle (CHAINSEAL_OCI_ENCODING=sigstore-bundle)"
+    )]
     LayerWithoutLogBundle,
     /// cosign's Rekor bundle annotation is not JSON.
     #[error("the transparency log bundle is not JSON")]
@@ -974,7 +982,10 @@ fn check_windows(
 /// The Sigstore bundle equivalent of a cosign `.att` layer: the envelope (the blob),
 /// the certificate (`dev.sigstore.cosign/certificate`) and cosign's Rekor bundle
 /// (`dev.sigstore.cosign/bundle`: the inclusion promise, no proof), so it is checked
-/// exactly as bundles are.
+/// exactly as bundles are. (cosign's `.att` RFC 3161 annotation timestamps the
+/// envelope's JSON, not its signature, and chainseal writes none there: a layer
+/// logged in Rekor v2 or only timestamped has its proof of time in its Sigstore
+/// bundle referrer.)
 pub fn bundle_from_cosign_layer(
     blob: &[u8],
     annotations: &std::collections::BTreeMap<String, String>,
@@ -991,6 +1002,23 @@ pub fn bundle_from_cosign_layer(
             .ok_or(Error::LayerWithoutLogBundle)?,
     )
     .map_err(Error::LogBundleNotJson)?;
+    let bundle = serde_json::json!({
+        "mediaType": crate::envelope::bundle::MEDIA_TYPE,
+        "verificationMaterial": {
+            "certificate": {"rawBytes": STANDARD.encode(cert.contents())},
+            "tlogEntries": [cosign_entry(&rekor)?],
+        },
+        "dsseEnvelope": {
+            "payload": envelope["payload"],
+            "payloadType": envelope["payloadType"],
+            "signatures": envelope["signatures"],
+        },
+    });
+    Ok(bundle.to_string().into_bytes())
+}
+
+/// A bundle's `TransparencyLogEntry` from cosign's Rekor bundle annotation.
+fn cosign_entry(rekor: &Value) -> Result<Value, Error> {
     let payload = &rekor["Payload"];
     let body = payload["body"].as_str().unwrap_or_default();
     let kind = STANDARD
@@ -1001,26 +1029,24 @@ pub fn bundle_from_cosign_layer(
         .unwrap_or_default();
     let log_id =
         hex::decode(payload["logID"].as_str().unwrap_or_default()).map_err(Error::LogIdNotHex)?;
-    let bundle = serde_json::json!({
-        "mediaType": crate::envelope::bundle::MEDIA_TYPE,
-        "verificationMaterial": {
-            "certificate": {"rawBytes": STANDARD.encode(cert.contents())},
-            "tlogEntries": [{
-                "logIndex": payload["logIndex"].to_string(),
-                "logId": {"keyId": STANDARD.encode(log_id)},
-                "kindVersion": {"kind": kind, "version": "0.0.1"},
-                "integratedTime": payload["integratedTime"].to_string(),
-                "inclusionPromise": {"signedEntryTimestamp": rekor["SignedEntryTimestamp"]},
-                "canonicalizedBody": body,
-            }],
-        },
-        "dsseEnvelope": {
-            "payload": envelope["payload"],
-            "payloadType": envelope["payloadType"],
-            "signatures": envelope["signatures"],
-        },
-    });
-    Ok(bundle.to_string().into_bytes())
+    Ok(serde_json::json!({
+        "logIndex": payload["logIndex"].to_string(),
+        "logId": {"keyId": STANDARD.encode(log_id)},
+        "kindVersion": {"kind": kind, "version": "0.0.1"},
+        "integratedTime": payload["integratedTime"].to_string(),
+        "inclusionPromise": {"signedEntryTimestamp": rekor["SignedEntryTimestamp"]},
+        "canonicalizedBody": body,
+    }))
+}
+
+/// A bundle's envelope has exactly one signature (as sigstore-go and sigstore-python
+/// require): the log entry, the timestamps and the signature check are all about it,
+/// so an old timestamped signature cannot ride along with a new one.
+fn one_signature(envelope: &Envelope) -> Result<(), Error> {
+    match envelope.signatures.len() {
+        1 => Ok(()),
+        n => Err(Error::SignatureCount(n)),
+    }
 }
 
 /// The bundle's transparency log entry (at most one), checked by [`check_tlog`]
@@ -1051,6 +1077,7 @@ pub fn verify_key_material(
     root: &TrustedRoot,
 ) -> Result<(), Error> {
     let material = &bundle["verificationMaterial"];
+    one_signature(envelope)?;
     let logged = logged_entry(root, material, envelope, spki)?;
     let signed_time = logged.as_ref().and_then(|l| l.signed_time);
     let times = match signing_times(material, signed_time, envelope, root) {
@@ -1079,6 +1106,7 @@ pub fn verify_bundle(
 ) -> Result<(Verified, CertificateChain), Error> {
     let value: Value = serde_json::from_slice(bundle).map_err(Error::BundleNotJson)?;
     let envelope = crate::envelope::bundle::envelope_of(&value).map_err(Error::Envelope)?;
+    one_signature(&envelope)?;
     let material = &value["verificationMaterial"];
     let leaf_der = if material["certificate"].is_object() {
         b64(&material["certificate"]["rawBytes"], "the certificate")?
@@ -1275,6 +1303,36 @@ mod tests {
             assert_eq!(r.ctlogs.len(), 1);
             assert_eq!(r.authorities[0].certs, vec![vec![7, 8, 9]]);
         }
+    }
+
+    /// An old timestamped signature beside a new one proves nothing about the new one:
+    /// bundles carry exactly one signature.
+    #[test]
+    fn bundles_with_two_signatures_are_refused() {
+        let root = TrustedRoot {
+            authorities: Vec::new(),
+            tlogs: Vec::new(),
+            ctlogs: Vec::new(),
+            tsas: Vec::new(),
+        };
+        let bundle = serde_json::json!({
+            "mediaType": crate::envelope::bundle::MEDIA_TYPE,
+            "verificationMaterial": {"certificate": {"rawBytes": "AA=="}},
+            "dsseEnvelope": {"payload": "e30=", "payloadType": "application/vnd.in-toto+json",
+                             "signatures": [{"sig": "AQ=="}, {"sig": "Ag=="}]},
+        });
+        let identity = Identity {
+            identity: "x".into(),
+            issuer: "y".into(),
+        };
+        let e = verify_bundle(bundle.to_string().as_bytes(), &root, &identity)
+            .expect_err("two signatures");
+        assert!(matches!(e, Error::SignatureCount(2)), "{e}");
+        let env = crate::envelope::bundle::envelope_of(&bundle).expect("envelope");
+        assert!(matches!(
+            verify_key_material(&bundle, &env, b"", &root),
+            Err(Error::SignatureCount(2))
+        ));
     }
 
     #[test]

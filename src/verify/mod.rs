@@ -311,12 +311,20 @@ impl Verifier {
     /// With a key: also check the transparency log entry and RFC 3161 timestamps of
     /// key-signed Sigstore bundles against `root` (the key, PEM, is read again for its
     /// DER form).
-    pub fn with_trusted_root(mut self, root: keyless::TrustedRoot, key_pem: &[u8]) -> Self {
+    pub fn with_trusted_root(
+        mut self,
+        root: keyless::TrustedRoot,
+        key_pem: &[u8],
+        path: &Path,
+    ) -> Result<Self, Error> {
         let spki = pem::parse(key_pem)
             .map(pem::Pem::into_contents)
-            .unwrap_or_default();
+            .map_err(|e| Error::Key {
+                path: path.to_owned(),
+                source: sigstore::errors::SigstoreError::KeyParsingError(e.to_string()),
+            })?;
         self.key_bundles = Some(Box::new((root, spki)));
-        self
+        Ok(self)
     }
 
     /// Verify the envelope of a key-signed bundle, and, with a trusted root, the

@@ -42,8 +42,8 @@ pub enum TimestampError {
     /// The message digest is not the TSTInfo's.
     #[error("the timestamp token's signed message digest is not its TSTInfo's")]
     DigestMismatch,
-    /// The signed content type is not TSTInfo.
-    #[error("the timestamp token's signed content type is not TSTInfo")]
+    /// The signed content type is missing or not TSTInfo.
+    #[error("the timestamp token's signed content type is missing or not TSTInfo")]
     ContentType,
     /// Malformed DER inside the token.
     #[error("the timestamp token is malformed: {0}")]
@@ -161,9 +161,9 @@ pub fn verify(
     if hash(&info.digest_alg.oid, &token.tst_info_der)? != digest.as_bytes() {
         return Err(TimestampError::DigestMismatch);
     }
-    if let Some(ct) = digest_of(&CONTENT_TYPE)
-        && ct.decode_as::<ObjectIdentifier>()? != rfc3161::TST_INFO
-    {
+    // RFC 5652 §5.3: with signed attributes, the content type is one of them.
+    let content_type = digest_of(&CONTENT_TYPE).ok_or(TimestampError::ContentType)?;
+    if content_type.decode_as::<ObjectIdentifier>()? != rfc3161::TST_INFO {
         return Err(TimestampError::ContentType);
     }
     let signed = signed_attributes_der(token_der)?.ok_or(TimestampError::NoDigest)?;

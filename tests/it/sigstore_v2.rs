@@ -586,7 +586,7 @@ fn signing_configs_select_the_services_and_keyless_rekor_v2_needs_a_timestamp() 
         "chainseal verify",
     );
 
-    // No TSA valid now: keyless into Rekor v2 cannot be verified later; refused.
+    // Its only TSA retired: refused, not signed without a timestamp.
     std::fs::write(
         &path,
         config(json!([service(
@@ -598,6 +598,15 @@ fn signing_configs_select_the_services_and_keyless_rekor_v2_needs_a_timestamp() 
     )
     .expect("write");
     let out = s.path("refused");
+    let r = attest_example(s.dir.path(), "keyless", &out, &env);
+    assert_error(&r, "lists timestamp authorities but none is valid now");
+    assert!(
+        !out.exists(),
+        "nothing is stored: {:?}",
+        common::files_below(&out)
+    );
+    // No TSA at all: keyless into Rekor v2 cannot be verified later; refused.
+    std::fs::write(&path, config(json!([])).to_string()).expect("write");
     let r = attest_example(s.dir.path(), "keyless", &out, &env);
     assert_error(&r, "is a Rekor v2 log, which gives no signed time");
     assert!(
@@ -741,4 +750,87 @@ fn https_services_are_verified_with_the_platform_trust_store() {
     assert_error(&r, "is not an RFC 3161 TimeStampResp");
     assert!(!r.stderr.contains("certificate"), "{}", r.stderr);
     assert!(!out.exists());
+}
+
+/// Registry storage with Rekor v2 and timestamps: Sigstore-bundle referrers carry the
+/// entry and timestamp, and `chainseal verify --image` accepts them (logged in Rekor v2,
+/// and timestamp-only); cosign's tag layout has no place for either on `.att` layers
+/// (its Rekor annotation needs a SET), which verify reports, while `.sig` layers carry
+/// cosign's timestamp annotation.
+#[test]
+fn registry_attestations_with_rekor_v2_and_timestamps_verify() {
+    let Some(s) = Scene::start("registry storage with Rekor v2 and timestamps") else {
+        return;
+    };
+    let Some(registry_bin) = tool("REGISTRY_BIN", "registry storage with Rekor v2") else {
+        return;
+    };
+    let reg = common::registry::TestRegistry::start(&registry_bin, s.dir.path(), false);
+    let repo_name = common::cosign::REPO;
+    let root = s.trusted_root();
+    for (n, (name, transparency)) in [("logged", "on"), ("timestamped", "off")]
+        .into_iter()
+        .enumerate()
+    {
+        let digest = reg.push_image(repo_name, &format!("v{n}"), name);
+        let image = format!("{}/{repo_name}@{digest}", reg.host);
+        let record = common::cosign::taskrun_record(s.dir.path(), &image, &format!("{name}.yaml"));
+        for encoding in ["dsse", "sigstore-bundle"] {
+            let mut cmd = common::chainseal(s.dir.path());
+            cmd.env("CHAINSEAL_RECORD", &record)
+                .env("CHAINSEAL_KEY", "keyless")
+                .env("CHAINSEAL_STORAGE", "oci")
+                .env("CHAINSEAL_OCI_ENCODING", encoding)
+                .env("CHAINSEAL_INSECURE_REGISTRIES", &reg.host)
+                .env("CHAINSEAL_TRANSPARENCY", transparency)
+                .env("CHAINSEAL_REKOR_URL", &s.rekor.url)
+                .env("CHAINSEAL_TSA_URL", &s.tsa.url);
+            for (k, v) in s.keyless_env(&[]) {
+                cmd.env(k, v);
+            }
+            let r = common::run(&mut cmd);
+            assert_ok(&r, &format!("{name} {encoding}: attest"));
+        }
+        let hex = digest.trim_start_matches("sha256:");
+        let att = reg
+            .inspect_raw(repo_name, &format!("sha256-{hex}.att"))
+            .expect(".att tag");
+        let notes = &att["layers"][0]["annotations"];
+        assert!(
+            notes.get("dev.sigstore.cosign/bundle").is_none(),
+            "{name}: {notes}"
+        );
+        // The image signature's layer carries its timestamp as cosign writes it.
+        let sig = reg
+            .inspect_raw(repo_name, &format!("sha256-{hex}.sig"))
+            .expect(".sig tag");
+        assert!(
+            sig["layers"][0]["annotations"]["dev.sigstore.cosign/rfc3161timestamp"].is_string(),
+            "{name}: {sig}"
+        );
+        let v = common::run(
+            common::chainseal(s.dir.path())
+                .args(["verify", "--image", &image])
+                .args(["--certificate-identity", IDENTITY])
+                .args(["--certificate-oidc-issuer", ISSUER])
+                .arg("--trusted-root")
+                .arg(&root)
+                .env("CHAINSEAL_INSECURE_REGISTRIES", &reg.host),
+        );
+        // The Sigstore bundle referrer verifies (so the image passes); the `.att` layer
+        // has no proof of time (cosign's tag layout carries a Rekor v1 SET only) and is
+        // reported as rejected, with the remedy.
+        assert_eq!(v.code, 0, "{name}: {}{}", v.stdout, v.stderr);
+        assert!(
+            v.stderr.contains("1 attestation(s) verified")
+                && v.stderr.contains("1 item(s) rejected"),
+            "{name}: {}",
+            v.stderr
+        );
+        assert!(
+            v.stdout.contains("CHAINSEAL_OCI_ENCODING=sigstore-bundle"),
+            "{name}: {}",
+            v.stdout
+        );
+    }
 }
