@@ -52,6 +52,18 @@ impl Error {
     }
 }
 
+/// `url` as it may be shown: without a user name or password.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// A client with chainseal's timeouts (10 s to connect, 30 s in all), user agent and
 /// the shared TLS configuration.
 pub fn client() -> Result<reqwest::Client, Error> {
@@ -241,4 +253,18 @@ pub async fn body_within(mut response: reqwest::Response, limit: u64) -> Result<
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_not_shown() {
+        assert_eq!(
+            redacted("https://robot:s3cret@config.example/signing_config.json"),
+            "https://config.example/signing_config.json"
+        );
+        assert_eq!(redacted("/etc/sigstore/x.json"), "/etc/sigstore/x.json");
+    }
 }

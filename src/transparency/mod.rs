@@ -95,17 +95,47 @@ impl Settings {
     /// The services to sign with: the signing config's selection at this moment, or
     /// the shortcuts' (`url`, `tsa_urls`).
     pub async fn services(&self) -> Result<Services, Error> {
-        let Some(origin) = &self.signing_config else {
+        let services = self.select().await?;
+        let mut urls: Vec<(&str, &'static str)> = Vec::new();
+        urls.extend(services.fulcio.iter().map(|u| (u.as_str(), "Fulcio")));
+        urls.extend(
+            services
+                .logs
+                .candidates
+                .iter()
+                .map(|(u, _)| (u.as_str(), "transparency log")),
+        );
+        urls.extend(
+            services
+                .tsas
+                .candidates
+                .iter()
+                .map(|(u, _)| (u.as_str(), "timestamp authority")),
+        );
+        for (url, what) in urls {
+            if url::Url::parse(url)
+                .is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+            {
+                return Err(Error::Credentials { what });
+            }
+        }
+        Ok(services)
+    }
+
+    async fn select(&self) -> Result<Services, Error> {
+        let Some(location) = &self.signing_config else {
             return Ok(Services::from_urls(&self.url, &self.tsa_urls));
         };
-        let bytes = if origin.starts_with("https://") || is_loopback_http(origin) {
+        // Shown without credentials; fetched with them.
+        let origin = &crate::http::redacted(location);
+        let bytes = if location.starts_with("https://") || is_loopback_http(location) {
             let client = crate::http::client().map_err(|source| Error::Unreachable {
                 service: "signing config",
                 url: origin.clone(),
                 source,
             })?;
             let reply = send_with_retry("signing config", origin, MAX_SIGNING_CONFIG_BYTES, || {
-                client.get(origin)
+                client.get(location)
             })
             .await?;
             if !reply.status.is_success() {
@@ -118,13 +148,13 @@ impl Settings {
                 });
             }
             reply.body
-        } else if origin.starts_with("http://") {
+        } else if location.starts_with("http://") {
             return Err(Error::SigningConfig {
                 origin: origin.clone(),
                 source: signing_config::Error::Insecure,
             });
         } else {
-            std::fs::read(origin).map_err(|source| Error::SigningConfigUnreadable {
+            std::fs::read(location).map_err(|source| Error::SigningConfigUnreadable {
                 origin: origin.clone(),
                 source,
             })?
@@ -209,6 +239,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A service URL with a user name or password in it.
+    #[error(
+        "the {what} URL carries credentials (`user:password@`): Sigstore services take none there, and chainseal would show them in messages; remove them"
+    )]
+    Credentials {
+        /// `Fulcio`, `transparency log` or `timestamp authority`.
+        what: &'static str,
+    },
     /// Keyless signing logged in Rekor v2 without a timestamp authority.
     #[error(
         "{0} is a Rekor v2 log, which gives no signed time: keyless signatures logged there need an RFC 3161 timestamp, so set CHAINSEAL_TSA_URL (or list a TSA in the signing config)"
@@ -233,6 +271,7 @@ impl Error {
             | Self::Entry { .. }
             | Self::Tsa { .. }
             | Self::SigningConfig { .. }
+            | Self::Credentials { .. }
             | Self::NeedsTimestamp(_) => Kind::Invalid,
             Self::SigningConfigUnreadable { source, .. } => Kind::from_io(source.kind()),
             Self::Refused { status, .. } => Kind::from_http_status(status.as_u16()),
@@ -400,7 +439,13 @@ pub(crate) async fn send_with_retry(
                 return outcome.map_err(|source| Error::Unreachable {
                     service,
                     url: url.to_owned(),
-                    source,
+                    // The URL is said once, by `url` (shown without credentials).
+                    source: match source {
+                        crate::http::Error::Transport(e) => {
+                            crate::http::Error::Transport(e.without_url())
+                        }
+                        other => other,
+                    },
                 });
             }
         }
@@ -812,6 +857,31 @@ fn parse_entry(url: &str, kind: &str, bytes: &[u8]) -> Result<LogEntry, EntryErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn service_urls_with_credentials_are_refused_and_never_shown() {
+        let settings = Settings {
+            url: "https://robot:s3cret@rekor.example".into(),
+            ..Settings::default()
+        };
+        let e = settings.services().await.expect_err("credentials");
+        assert!(
+            matches!(
+                e,
+                Error::Credentials {
+                    what: "transparency log"
+                }
+            ),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("s3cret"));
+        let settings = Settings {
+            signing_config: Some("https://robot:s3cret@127.0.0.1:9/sc.json".into()),
+            ..Settings::default()
+        };
+        let e = settings.services().await.expect_err("unreachable");
+        assert!(!crate::error_text::joined(&e).contains("s3cret"), "{e}");
+    }
 
     #[test]
     fn entries_parse_and_convert_for_bundles() {
