@@ -92,7 +92,6 @@ fn bench(c: &mut Criterion) {
                         output: Default::default(),
                         dry_run: false,
                         explain: false,
-                        services: None,
                     };
                     (out, cfg)
                 },

@@ -74,9 +74,6 @@ pub struct Settings {
     pub output: OutputFormat,
     /// Print the Statement only.
     pub dry_run: bool,
-    /// The services selected when the run starts (from the signing config or the
-    /// URL shortcuts); `None` until then.
-    pub services: Option<crate::transparency::Services>,
     /// With `dry_run`: explain every type-hint decision.
     pub explain: bool,
 }
@@ -228,23 +225,18 @@ async fn read_build(cfg: &Settings) -> Result<Build, Error> {
 
 /// Run the pipeline once.
 pub async fn run(cfg: &Settings) -> Result<Outcome, Error> {
-    let services = match cfg.dry_run {
-        true => None,
-        false => Some(cfg.transparency.services().await?),
-    };
-    let signer = match (&cfg.signer, &services) {
-        (Some(signer), Some(services)) => {
+    // The services (signing config or URL shortcuts) are selected once, when signing
+    // starts; they travel with the signer.
+    let signer = match (&cfg.signer, cfg.dry_run) {
+        (Some(signer), false) => {
+            let services = cfg.transparency.services().await?;
             let mut signer = signer.clone();
             if let Some(fulcio) = &services.fulcio {
                 signer.keyless.fulcio_url = fulcio.clone();
             }
-            Some(signing::load(&signer).await?)
+            Some((signing::load(&signer).await?, services))
         }
         _ => None,
-    };
-    let cfg = &Settings {
-        services,
-        ..cfg.clone()
     };
     let explicit = crate::subjects::collect(&cfg.subjects)?;
     let (generated, record) = match read_build(cfg).await? {
@@ -281,7 +273,7 @@ pub async fn run(cfg: &Settings) -> Result<Outcome, Error> {
 /// Sign, log and store `generated` (or return it for a dry run).
 async fn finish(
     cfg: &Settings,
-    signer: Option<Box<dyn signing::Signer>>,
+    signer: Option<(Box<dyn signing::Signer>, crate::transparency::Services)>,
     generated: Generated,
     key: String,
     record: Option<&Record>,
@@ -290,14 +282,13 @@ async fn finish(
     let images = record
         .map(crate::provenance::simplesigning::payloads)
         .unwrap_or_default();
-    let Some(signer) = signer else {
+    let Some((signer, services)) = signer else {
         return Ok(Outcome::DryRun { generated, images });
     };
     let backends = storage::Factory::new(cfg.stores.clone())
         .open(&cfg.storage)
         .map_err(Error::Storage)?;
     let keeps_images = backends.iter().any(|b| b.keeps_image_signatures());
-    let services = cfg.services.clone().unwrap_or_default();
     let timestamps = crate::transparency::Timestamping::new(&services.tsas)?;
     let rekor = match wants_transparency(cfg.transparency.mode, record) {
         true => Some(crate::transparency::Log::new(&services.logs)),

@@ -505,7 +505,6 @@ impl AttestConfig {
             dotenv: args.dotenv,
             output,
             dry_run: args.dry_run,
-            services: None,
             explain: args.explain,
         })
     }

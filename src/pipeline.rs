@@ -305,15 +305,6 @@ fn verifier(signer: &dyn Signer) -> Result<Verifier<'_>, crate::transparency::Er
     }
 }
 
-/// The signature a timestamp covers: an envelope's (first) signature.
-fn envelope_signature(envelope: &Envelope) -> &[u8] {
-    envelope
-        .signatures
-        .first()
-        .map(|s| s.sig.as_slice())
-        .unwrap_or_default()
-}
-
 /// Timestamp every image signature: the `.sig` signature, and for bundles the
 /// Statement's. The first failure is returned.
 async fn timestamp_images(
@@ -324,8 +315,7 @@ async fn timestamp_images(
     for image in images.iter_mut() {
         image.timestamps = tsas.timestamp(&image.signature).await?;
         if bundles {
-            image.statement_timestamps =
-                tsas.timestamp(envelope_signature(&image.statement)).await?;
+            image.statement_timestamps = tsas.timestamp(image.statement.first_signature()).await?;
         }
     }
     Ok(())
@@ -471,7 +461,7 @@ pub async fn run(plan: Plan<'_>) -> Report {
     let mut attestation_timestamps = Vec::new();
     if let Some(tsas) = plan.timestamps {
         if let Some((_, envelope)) = &attestation {
-            match tsas.timestamp(envelope_signature(envelope)).await {
+            match tsas.timestamp(envelope.first_signature()).await {
                 Ok(t) => attestation_timestamps = t,
                 Err(e) => {
                     attestation = None;

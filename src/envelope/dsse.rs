@@ -80,6 +80,15 @@ impl Envelope {
         })
     }
 
+    /// The first signature's bytes (empty when unsigned): what a Sigstore bundle's log
+    /// entry and timestamps are about.
+    pub fn first_signature(&self) -> &[u8] {
+        self.signatures
+            .first()
+            .map(|s| s.sig.as_slice())
+            .unwrap_or_default()
+    }
+
     /// The bytes the signatures are over.
     pub fn pae(&self) -> Vec<u8> {
         pae(&self.payload_type, &self.payload)

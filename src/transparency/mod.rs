@@ -527,12 +527,8 @@ impl Rekor {
                 self.upload_v1(&entry, "dsse").await
             }
             ApiVersion::V2 => {
-                let signature = envelope
-                    .signatures
-                    .first()
-                    .map(|s| s.sig.as_slice())
-                    .unwrap_or_default();
-                self.upload_v2(&envelope.pae(), signature, verifier).await
+                self.upload_v2(&envelope.pae(), envelope.first_signature(), verifier)
+                    .await
             }
         }
     }

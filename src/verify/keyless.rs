@@ -921,11 +921,7 @@ fn signing_times(
     root: &TrustedRoot,
 ) -> Result<Vec<i64>, Error> {
     let mut times: Vec<i64> = signed_time.into_iter().collect();
-    let signature = envelope
-        .signatures
-        .first()
-        .map(|s| s.sig.as_slice())
-        .unwrap_or_default();
+    let signature = envelope.first_signature();
     let timestamps = material["timestampVerificationData"]["rfc3161Timestamps"]
         .as_array()
         .map(Vec::as_slice)

@@ -255,9 +255,11 @@ fn looks_like_uri(text: &str) -> bool {
 /// and the identity the signing certificate must name.
 pub struct Verifier {
     check: Check,
+    /// With a key: its DER SubjectPublicKeyInfo (empty for keyless).
+    key_spki: Vec<u8>,
     /// With a key: the trusted root key-signed bundles' log entries and timestamps
-    /// are checked against, and the key's DER SubjectPublicKeyInfo.
-    key_bundles: Option<Box<(keyless::TrustedRoot, Vec<u8>)>>,
+    /// are checked against.
+    key_bundles: Option<Box<keyless::TrustedRoot>>,
 }
 
 enum Check {
@@ -302,29 +304,24 @@ impl Verifier {
             path: path.to_owned(),
             source,
         })?;
-        Ok(Self {
-            check: Check::Key(key),
-            key_bundles: None,
-        })
-    }
-
-    /// With a key: also check the transparency log entry and RFC 3161 timestamps of
-    /// key-signed Sigstore bundles against `root` (the key, PEM, is read again for its
-    /// DER form).
-    pub fn with_trusted_root(
-        mut self,
-        root: keyless::TrustedRoot,
-        key_pem: &[u8],
-        path: &Path,
-    ) -> Result<Self, Error> {
-        let spki = pem::parse(key_pem)
+        let key_spki = pem::parse(&pem)
             .map(pem::Pem::into_contents)
             .map_err(|e| Error::Key {
                 path: path.to_owned(),
                 source: sigstore::errors::SigstoreError::KeyParsingError(e.to_string()),
             })?;
-        self.key_bundles = Some(Box::new((root, spki)));
-        Ok(self)
+        Ok(Self {
+            check: Check::Key(key),
+            key_spki,
+            key_bundles: None,
+        })
+    }
+
+    /// With a key: also check the transparency log entry and RFC 3161 timestamps of
+    /// key-signed Sigstore bundles against `root`.
+    pub fn with_trusted_root(mut self, root: keyless::TrustedRoot) -> Self {
+        self.key_bundles = Some(Box::new(root));
+        self
     }
 
     /// Verify the envelope of a key-signed bundle, and, with a trusted root, the
@@ -335,8 +332,8 @@ impl Verifier {
         envelope: &Envelope,
     ) -> Result<Verified, Rejection> {
         let verified = self.verify(envelope)?;
-        if let Some(k) = &self.key_bundles {
-            keyless::verify_key_material(bundle, envelope, &k.1, &k.0)?;
+        if let Some(root) = &self.key_bundles {
+            keyless::verify_key_material(bundle, envelope, &self.key_spki, root)?;
         }
         Ok(verified)
     }
@@ -346,6 +343,7 @@ impl Verifier {
     pub fn keyless(root: keyless::TrustedRoot, identity: keyless::Identity) -> Self {
         Self {
             check: Check::Keyless(Box::new((root, identity))),
+            key_spki: Vec::new(),
             key_bundles: None,
         }
     }

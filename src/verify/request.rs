@@ -96,9 +96,7 @@ pub async fn run(request: &Request) -> Result<Report, Error> {
         Trust::Key { key, trusted_root } => {
             let verifier = Verifier::from_pem_file(key)?;
             match trusted_root {
-                Some(root) => {
-                    verifier.with_trusted_root(read_trusted_root(root)?, &read(key)?, key)?
-                }
+                Some(root) => verifier.with_trusted_root(read_trusted_root(root)?),
                 None => verifier,
             }
         }
