@@ -52,12 +52,8 @@ pub struct Settings {
     pub result_locations: Option<PathBuf>,
     /// Where to write the attested subjects.
     pub result_subjects: Option<PathBuf>,
-    /// Rekor uploads and bundles.
-    pub transparency: crate::transparency::Settings,
-    /// Storage destinations, in the order given.
-    pub storage: Vec<StorageTarget>,
-    /// What the storage backends need to reach them.
-    pub stores: crate::storage::Settings,
+    /// The transparency log, timestamps and stores.
+    pub publish: Publish,
     /// Provenance settings (format, build type, builder id, deep inspection).
     pub provenance: Options,
     /// Subjects named explicitly.
@@ -76,6 +72,34 @@ pub struct Settings {
     pub dry_run: bool,
     /// With `dry_run`: explain every type-hint decision.
     pub explain: bool,
+}
+
+/// Where a signed attestation goes: the transparency log and timestamp authorities,
+/// and the stores (attest's provenance, verify's VSAs).
+#[derive(Debug, Clone)]
+pub struct Publish {
+    /// Rekor uploads, timestamps and bundles.
+    pub transparency: crate::transparency::Settings,
+    /// Storage destinations, in the order given.
+    pub storage: Vec<StorageTarget>,
+    /// What the storage backends need to reach them.
+    pub stores: crate::storage::Settings,
+}
+
+/// A signer with the Sigstore services selected for it.
+pub type Loaded = (Box<dyn signing::Signer>, crate::transparency::Services);
+
+impl Publish {
+    /// Load `signer`, with Fulcio, the logs and the timestamp authorities selected
+    /// once (signing config or URL shortcuts); they travel with it.
+    pub async fn load_signer(&self, signer: &signing::Settings) -> Result<Loaded, Error> {
+        let services = self.transparency.services().await?;
+        let mut signer = signer.clone();
+        if let Some(fulcio) = &services.fulcio {
+            signer.keyless.fulcio_url = fulcio.clone();
+        }
+        Ok((signing::load(&signer).await?, services))
+    }
 }
 
 /// Errors of the attest pipeline, one variant per stage.
@@ -228,14 +252,7 @@ pub async fn run(cfg: &Settings) -> Result<Outcome, Error> {
     // The services (signing config or URL shortcuts) are selected once, when signing
     // starts; they travel with the signer.
     let signer = match (&cfg.signer, cfg.dry_run) {
-        (Some(signer), false) => {
-            let services = cfg.transparency.services().await?;
-            let mut signer = signer.clone();
-            if let Some(fulcio) = &services.fulcio {
-                signer.keyless.fulcio_url = fulcio.clone();
-            }
-            Some((signing::load(&signer).await?, services))
-        }
+        (Some(signer), false) => Some(cfg.publish.load_signer(signer).await?),
         _ => None,
     };
     let explicit = crate::subjects::collect(&cfg.subjects)?;
@@ -255,7 +272,7 @@ pub async fn run(cfg: &Settings) -> Result<Outcome, Error> {
                 statement,
                 findings: Vec::new(),
             };
-            return finish(cfg, signer, generated, key, None, None).await;
+            return finish(&cfg.publish, signer, generated, key, None, None).await;
         }
     };
     let record = *record;
@@ -267,13 +284,21 @@ pub async fn run(cfg: &Settings) -> Result<Outcome, Error> {
         None => String::new(),
     };
     let run = crate::pipeline::run_id(&record);
-    finish(cfg, signer, generated, key, Some(&record), Some(&run)).await
+    finish(
+        &cfg.publish,
+        signer,
+        generated,
+        key,
+        Some(&record),
+        Some(&run),
+    )
+    .await
 }
 
 /// Sign, log and store `generated` (or return it for a dry run).
-async fn finish(
-    cfg: &Settings,
-    signer: Option<(Box<dyn signing::Signer>, crate::transparency::Services)>,
+pub async fn finish(
+    cfg: &Publish,
+    signer: Option<Loaded>,
     generated: Generated,
     key: String,
     record: Option<&Record>,

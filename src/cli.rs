@@ -332,33 +332,9 @@ pub struct AttestArgs {
     #[command(flatten)]
     pub transparency: TransparencyArgs,
 
-    /// Where to store attestations, a comma-separated list: `file:///dir` or a
-    /// directory path; `oci` (next to each image: cosign tags or referrers, plus image
-    /// signatures) or `oci://<registry>/<repository>` (all in one repository);
-    /// `tekton` (Chains' annotations on the run itself).
-    #[arg(long, env = EnvVars::CHAINSEAL_STORAGE, default_value = DEFAULT_STORAGE, value_name = "URI[,URI...]")]
-    pub storage: String,
-
-    /// The endpoint `gs://` and `s3://` storage talks to instead of the cloud's (an
-    /// emulator, MinIO, a private endpoint); credentials still come from the cloud's
-    /// standard chain (`GOOGLE_APPLICATION_CREDENTIALS`, `AWS_*`).
-    #[arg(long, env = EnvVars::CHAINSEAL_STORAGE_ENDPOINT, value_name = "URL")]
-    pub storage_endpoint: Option<String>,
-
-    /// The Grafeas server `grafeas://` storage talks to (default Google's Container
-    /// Analysis, `https://containeranalysis.googleapis.com`).
-    #[arg(long, env = EnvVars::CHAINSEAL_GRAFEAS_URL, value_name = "URL")]
-    pub grafeas_url: Option<String>,
-
-    /// How `oci` storage writes: `dsse` (cosign tags `sha256-<hex>.att`/`.sig`) or
-    /// `sigstore-bundle` (Sigstore bundles as OCI 1.1 referrers).
-    #[arg(
-        long,
-        env = EnvVars::CHAINSEAL_OCI_ENCODING,
-        default_value = "dsse",
-        value_name = "ENCODING"
-    )]
-    pub oci_encoding: String,
+    /// Where to store attestations.
+    #[command(flatten)]
+    pub store: StorageArgs,
 
     /// Registry access.
     #[command(flatten)]
@@ -403,6 +379,49 @@ pub struct AttestArgs {
     /// of it (subject, material, byproduct, or rejected with the reason).
     #[arg(long, env = EnvVars::CHAINSEAL_EXPLAIN, requires = "dry_run")]
     pub explain: bool,
+}
+
+/// Where signed attestations are stored (attest's attestations, verify's VSAs).
+#[derive(Debug, Args, Clone)]
+pub struct StorageArgs {
+    /// Where to store attestations, a comma-separated list: `file:///dir` or a
+    /// directory path; `oci` (next to each image: cosign tags or referrers, plus image
+    /// signatures) or `oci://<registry>/<repository>` (all in one repository);
+    /// `tekton` (Chains' annotations on the run itself).
+    #[arg(long, env = EnvVars::CHAINSEAL_STORAGE, default_value = DEFAULT_STORAGE, value_name = "URI[,URI...]")]
+    pub storage: String,
+
+    /// The endpoint `gs://` and `s3://` storage talks to instead of the cloud's (an
+    /// emulator, MinIO, a private endpoint); credentials still come from the cloud's
+    /// standard chain (`GOOGLE_APPLICATION_CREDENTIALS`, `AWS_*`).
+    #[arg(long, env = EnvVars::CHAINSEAL_STORAGE_ENDPOINT, value_name = "URL")]
+    pub storage_endpoint: Option<String>,
+
+    /// The Grafeas server `grafeas://` storage talks to (default Google's Container
+    /// Analysis, `https://containeranalysis.googleapis.com`).
+    #[arg(long, env = EnvVars::CHAINSEAL_GRAFEAS_URL, value_name = "URL")]
+    pub grafeas_url: Option<String>,
+
+    /// How `oci` storage writes: `dsse` (cosign tags `sha256-<hex>.att`/`.sig`) or
+    /// `sigstore-bundle` (Sigstore bundles as OCI 1.1 referrers).
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_OCI_ENCODING,
+        default_value = "dsse",
+        value_name = "ENCODING"
+    )]
+    pub oci_encoding: String,
+}
+
+impl Default for StorageArgs {
+    fn default() -> Self {
+        Self {
+            storage: DEFAULT_STORAGE.to_owned(),
+            storage_endpoint: None,
+            grafeas_url: None,
+            oci_encoding: "dsse".to_owned(),
+        }
+    }
 }
 
 /// Registry access settings (`attest` with `oci` storage, `verify --image`).
@@ -592,8 +611,8 @@ pub struct VerifyArgs {
         long,
         env = EnvVars::CHAINSEAL_VERIFY_KEY,
         value_name = "PATH",
-        required_unless_present = "certificate_identity",
-        conflicts_with = "certificate_identity"
+        required_unless_present_any = ["certificate_identity", "certificate_identity_regexp"],
+        conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"]
     )]
     pub key: Option<PathBuf>,
 
@@ -609,16 +628,26 @@ pub struct VerifyArgs {
         long,
         env = EnvVars::CHAINSEAL_VERIFY_CERTIFICATE_IDENTITY,
         value_name = "IDENTITY",
-        requires = "certificate_oidc_issuer"
+        requires = "certificate_oidc_issuer",
+        conflicts_with = "certificate_identity_regexp"
     )]
     pub certificate_identity: Option<String>,
+
+    /// Keyless: a regular expression the whole certificate identity must match
+    /// (anchored at both ends, unlike cosign's: `https://github.com/acme/.*`).
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_VERIFY_CERTIFICATE_IDENTITY_REGEXP,
+        value_name = "REGEXP",
+        requires = "certificate_oidc_issuer"
+    )]
+    pub certificate_identity_regexp: Option<String>,
 
     /// Keyless: the OIDC issuer the signing certificate must name, exactly.
     #[arg(
         long,
         env = EnvVars::CHAINSEAL_VERIFY_CERTIFICATE_OIDC_ISSUER,
-        value_name = "URL",
-        requires = "certificate_identity"
+        value_name = "URL"
     )]
     pub certificate_oidc_issuer: Option<String>,
 
@@ -656,14 +685,191 @@ pub struct VerifyArgs {
     /// Attestations of other types are reported as skipped.
     #[arg(
         long = "type",
+        visible_alias = "predicate-type",
         env = EnvVars::CHAINSEAL_VERIFY_TYPE,
         value_name = "PREDICATE_TYPE"
     )]
     pub predicate_type: Option<String>,
 
+    /// What each counted attestation must say.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// What to print on stdout: `text` (lines for people) or `json` (one document:
+    /// each attestation with its signer, subjects and every rule's result).
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_VERIFY_FORMAT,
+        default_value = "text",
+        value_name = "text|json"
+    )]
+    pub format: String,
+
+    /// Verification Summary Attestations.
+    #[command(flatten)]
+    pub vsa: VsaArgs,
+
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// `verify`'s policy: requirements checked against the verified Statement and, for
+/// keyless signatures, the certificate (docs/verify.md).
+#[derive(Debug, Args, Clone, Default)]
+pub struct PolicyArgs {
+    /// The builder id the provenance must name, exactly.
+    #[arg(long, env = EnvVars::CHAINSEAL_VERIFY_BUILDER_ID, value_name = "URI")]
+    pub builder_id: Option<String>,
+
+    /// The buildType the provenance must have, exactly.
+    #[arg(long, env = EnvVars::CHAINSEAL_VERIFY_BUILD_TYPE, value_name = "URI")]
+    pub build_type: Option<String>,
+
+    /// The source repository (`github.com/org/repo`, `https://…`, `git+https://…`;
+    /// scheme, `.git` and `@ref` ignored, as slsa-verifier compares them).
+    #[arg(long, env = EnvVars::CHAINSEAL_VERIFY_SOURCE_URI, value_name = "URI")]
+    pub source_uri: Option<String>,
+
+    /// The source ref: `refs/heads/<branch>`, `refs/tags/<tag>`, or a bare name
+    /// matching either.
+    #[arg(long, env = EnvVars::CHAINSEAL_VERIFY_SOURCE_REF, value_name = "REF")]
+    pub source_ref: Option<String>,
+
+    /// The source commit (hex; `sha1:` or `gitCommit:` first is allowed).
+    #[arg(long, env = EnvVars::CHAINSEAL_VERIFY_SOURCE_DIGEST, value_name = "COMMIT")]
+    pub source_digest: Option<String>,
+
+    /// An external parameter the build must have had (repeatable; the variable takes
+    /// one `NAME=VALUE` per line).
+    #[arg(
+        long = "param",
+        env = EnvVars::CHAINSEAL_VERIFY_PARAMS,
+        value_delimiter = '\n',
+        value_name = "NAME=VALUE"
+    )]
+    pub params: Vec<String>,
+
+    /// A digest (`sha256:<hex>`) a subject must have (repeatable, or comma-separated).
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_VERIFY_SUBJECT_DIGEST,
+        value_delimiter = ',',
+        value_name = "ALG:HEX"
+    )]
+    pub subject_digest: Vec<String>,
+
+    /// A file that must be a subject: hashed with SHA-256 (repeatable, or
+    /// comma-separated).
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_VERIFY_ARTIFACT,
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    pub artifact: Vec<PathBuf>,
+
+    /// Keyless: the workflow that signed, `[host/]owner/repo/path/to/workflow.yml` (host
+    /// github.com when left out), optionally `@<ref>`: the certificate's build signer.
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_VERIFY_SIGNER_WORKFLOW,
+        value_name = "WORKFLOW",
+        conflicts_with = "key"
+    )]
+    pub signer_workflow: Option<String>,
+
+    /// Keyless: refuse certificates issued to self-hosted runners (the certificate's
+    /// runner environment must be `github-hosted` or `gitlab-hosted`).
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_VERIFY_DENY_SELF_HOSTED_RUNNERS,
+        conflicts_with = "key"
+    )]
+    pub deny_self_hosted_runners: bool,
+
+    /// Policy files (YAML: these requirements as keys, and named CEL rules), repeatable
+    /// or comma-separated; every rule of every file is evaluated.
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_VERIFY_POLICY,
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    pub policy: Vec<PathBuf>,
+
+    /// VSAs (`--type vsa`): the `verifier.id` they must name.
+    #[arg(long, env = EnvVars::CHAINSEAL_VERIFY_VERIFIER_ID, value_name = "URI")]
+    pub verifier_id: Option<String>,
+
+    /// VSAs: SLSA levels their `verifiedLevels` must reach (`SLSA_BUILD_LEVEL_2`;
+    /// repeatable or comma-separated).
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_VERIFY_VERIFIED_LEVEL,
+        value_delimiter = ',',
+        value_name = "LEVEL"
+    )]
+    pub verified_level: Vec<String>,
+
+    /// VSAs: the `resourceUri` they must name.
+    #[arg(long, env = EnvVars::CHAINSEAL_VERIFY_RESOURCE_URI, value_name = "URI")]
+    pub resource_uri: Option<String>,
+}
+
+/// `verify --vsa`: a signed Verification Summary Attestation for each verified
+/// subject, signed and stored as attest signs and stores.
+#[derive(Debug, Args, Clone, Default)]
+pub struct VsaArgs {
+    /// Write a signed VSA (`https://slsa.dev/verification_summary/v1`) for each
+    /// verified subject, `PASSED` or `FAILED`.
+    #[arg(long, env = EnvVars::CHAINSEAL_VERIFY_VSA, requires = "vsa_key")]
+    pub vsa: bool,
+
+    /// The key that signs VSAs: the forms of attest's `--key` (key file, KMS URI,
+    /// `keyless`).
+    #[arg(long, env = EnvVars::CHAINSEAL_VSA_KEY, value_name = "KEY")]
+    pub vsa_key: Option<String>,
+
+    /// The VSA's `verifier.id`.
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_VSA_VERIFIER_ID,
+        default_value = crate::verify::vsa::DEFAULT_VERIFIER_ID,
+        value_name = "URI"
+    )]
+    pub vsa_verifier_id: String,
+
+    /// The SLSA build level (1-3) the builder is trusted for: with a checked builder id
+    /// the VSA reports up to it (docs/verify.md, "Levels").
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_VERIFY_BUILDER_LEVEL,
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u8).range(1..=3),
+        value_name = "1|2|3"
+    )]
+    pub builder_level: u8,
+
+    /// Password of an encrypted VSA key.
+    #[command(flatten)]
+    pub password: PasswordArgs,
+
+    /// KMS connection settings of the VSA key.
+    #[command(flatten)]
+    pub kms: KmsArgs,
+
+    /// Keyless signing settings of VSAs.
+    #[command(flatten)]
+    pub keyless: KeylessArgs,
+
+    /// Rekor and timestamps for VSAs.
+    #[command(flatten)]
+    pub transparency: TransparencyArgs,
+
+    /// Where VSAs are stored.
+    #[command(flatten)]
+    pub store: StorageArgs,
 }
 
 /// Settings of `chainseal keygen`.

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::cli::{AttestArgs, KmsArgs, PasswordArgs, SignerArgs, known_env_vars};
+use crate::cli::{
+    AttestArgs, KmsArgs, PasswordArgs, SignerArgs, StorageArgs, TransparencyArgs, known_env_vars,
+};
 use crate::env_vars::EnvVars;
 use crate::provenance::Options;
 use crate::secret::without_password;
@@ -285,6 +287,62 @@ pub fn split_storage(value: &str) -> Result<Vec<String>, Error> {
     Ok(items)
 }
 
+/// The transparency settings (Rekor, timestamp authorities, signing config, bundles)
+/// from their arguments; `keyless` decides the default mode (`on` for keyless).
+pub fn transparency_settings(
+    args: &TransparencyArgs,
+    keyless: bool,
+) -> Result<crate::transparency::Settings, Error> {
+    let nonempty = |v: &Option<String>| crate::values::non_empty_owned(v.clone());
+    Ok(crate::transparency::Settings {
+        mode: match nonempty(&args.transparency) {
+            Some(m) => m.parse().map_err(|e: crate::transparency::UnknownMode| {
+                Error::Transparency(e.to_string())
+            })?,
+            None if keyless => crate::transparency::Mode::On,
+            None => crate::transparency::Mode::Off,
+        },
+        url: args.rekor_url.trim().to_owned(),
+        tsa_urls: args
+            .tsa_url
+            .iter()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .collect(),
+        signing_config: nonempty(&args.signing_config),
+        bundle: args.bundle || keyless,
+    })
+}
+
+/// The storage destinations and what their backends need, from their arguments.
+pub fn storage_settings(
+    args: &StorageArgs,
+    registry: crate::oci::Settings,
+    bundles: bool,
+    namespace: Option<String>,
+) -> Result<(Vec<StorageTarget>, crate::storage::Settings), Error> {
+    let nonempty = |v: &Option<String>| crate::values::non_empty_owned(v.clone());
+    let storage = split_storage(&args.storage)?
+        .iter()
+        .map(|s| StorageTarget::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let oci_encoding = OciEncoding::from_name(&args.oci_encoding)
+        .ok_or_else(|| Error::OciEncoding(args.oci_encoding.trim().to_owned()))?;
+    let stores = crate::storage::Settings {
+        oci_encoding,
+        registry,
+        object_endpoint: nonempty(&args.storage_endpoint),
+        bundles,
+        grafeas: crate::storage::grafeas::Options {
+            endpoint: nonempty(&args.grafeas_url),
+            ..Default::default()
+        },
+        mongo_server: crate::storage::docdb::ServerUrl::Env,
+        namespace,
+    };
+    Ok((storage, stores))
+}
+
 impl AttestConfig {
     /// Validate the raw `attest` arguments.
     pub fn from_args(args: AttestArgs) -> Result<Self, Error> {
@@ -422,29 +480,14 @@ impl AttestConfig {
             s.keyless.tokens.github = env.id_token_request.clone();
             s.keyless.tokens.gitlab = env.sigstore_id_token.clone();
         }
-        let transparency = crate::transparency::Settings {
-            mode: match nonempty(&args.transparency.transparency) {
-                Some(m) => m.parse().map_err(|e: crate::transparency::UnknownMode| {
-                    Error::Transparency(e.to_string())
-                })?,
-                None if keyless => crate::transparency::Mode::On,
-                None => crate::transparency::Mode::Off,
-            },
-            url: args.transparency.rekor_url.trim().to_owned(),
-            tsa_urls: args
-                .transparency
-                .tsa_url
-                .iter()
-                .map(|u| u.trim().to_owned())
-                .filter(|u| !u.is_empty())
-                .collect(),
-            signing_config: nonempty(&args.transparency.signing_config),
-            bundle: args.transparency.bundle || keyless,
-        };
-        let mut storage = split_storage(&args.storage)?
-            .iter()
-            .map(|s| StorageTarget::parse(s))
-            .collect::<Result<Vec<_>, _>>()?;
+        let transparency = transparency_settings(&args.transparency, keyless)?;
+        let namespace = nonempty(&args.namespace);
+        let (mut storage, stores) = storage_settings(
+            &args.store,
+            registry_settings(&args.registry)?,
+            transparency.bundle,
+            namespace.clone(),
+        )?;
         if let RecordSource::Ci(p) = record
             && storage.contains(&StorageTarget::Tekton)
         {
@@ -457,10 +500,6 @@ impl AttestConfig {
         {
             storage.push(StorageTarget::Oci { repository: None });
         }
-        let oci_encoding = OciEncoding::from_name(&args.oci_encoding)
-            .ok_or_else(|| Error::OciEncoding(args.oci_encoding.trim().to_owned()))?;
-        let registry = registry_settings(&args.registry)?;
-        let namespace = nonempty(&args.namespace);
         let format = args.format.parse().map_err(|source| Error::Name {
             setting: "FORMAT",
             source,
@@ -472,20 +511,11 @@ impl AttestConfig {
         Ok(Self {
             record,
             signer,
-            stores: crate::storage::Settings {
-                oci_encoding,
-                registry,
-                object_endpoint: nonempty(&args.storage_endpoint),
-                bundles: transparency.bundle,
-                grafeas: crate::storage::grafeas::Options {
-                    endpoint: nonempty(&args.grafeas_url),
-                    ..Default::default()
-                },
-                mongo_server: crate::storage::docdb::ServerUrl::Env,
-                namespace: namespace.clone(),
+            publish: crate::attest::Publish {
+                transparency,
+                storage,
+                stores,
             },
-            transparency,
-            storage,
             provenance: Options {
                 format,
                 build_type,
@@ -523,7 +553,10 @@ mod tests {
                 key: Some("k.pem".into()),
                 ..SignerArgs::default()
             },
-            storage: "file:///tmp/out,rel/dir".into(),
+            store: crate::cli::StorageArgs {
+                storage: "file:///tmp/out,rel/dir".into(),
+                ..Default::default()
+            },
             builder_id: Some("https://example.com/builder".into()),
             format: "slsa/v1.0".into(),
             buildtype: "https://tekton.dev/chains/v2/slsa".into(),
@@ -614,7 +647,7 @@ mod tests {
     fn storage_list_is_parsed_in_order() {
         let cfg = AttestConfig::from_args(args()).expect("valid");
         assert_eq!(
-            cfg.storage,
+            cfg.publish.storage,
             vec![
                 StorageTarget::Dir("/tmp/out".into()),
                 StorageTarget::Dir("rel/dir".into())
@@ -629,7 +662,7 @@ mod tests {
     #[test]
     fn bad_settings_are_rejected_with_the_setting_named() {
         let mut a = args();
-        a.storage = "ftp://host/dir".into();
+        a.store.storage = "ftp://host/dir".into();
         assert!(matches!(
             AttestConfig::from_args(a),
             Err(Error::Storage(
@@ -637,9 +670,9 @@ mod tests {
             ))
         ));
         let mut a = args();
-        a.storage = "s3://bucket/prefix/,gs://b".into();
+        a.store.storage = "s3://bucket/prefix/,gs://b".into();
         assert_eq!(
-            AttestConfig::from_args(a).expect("valid").storage,
+            AttestConfig::from_args(a).expect("valid").publish.storage,
             vec![
                 StorageTarget::Object("s3://bucket/prefix".into()),
                 StorageTarget::Object("gs://b".into())

@@ -358,6 +358,92 @@ impl EnvVars {
     pub const CHAINSEAL_VERIFY_CERTIFICATE_OIDC_ISSUER: &'static str =
         "CHAINSEAL_VERIFY_CERTIFICATE_OIDC_ISSUER";
 
+    /// Keyless: a regular expression the whole certificate identity must match
+    /// (anchored at both ends, unlike cosign's). Default: none. Read by: verify
+    /// (`--certificate-identity-regexp`).
+    pub const CHAINSEAL_VERIFY_CERTIFICATE_IDENTITY_REGEXP: &'static str =
+        "CHAINSEAL_VERIFY_CERTIFICATE_IDENTITY_REGEXP";
+
+    /// Policy: the builder id the provenance must name, exactly. Default: none. Read
+    /// by: verify (`--builder-id`).
+    pub const CHAINSEAL_VERIFY_BUILDER_ID: &'static str = "CHAINSEAL_VERIFY_BUILDER_ID";
+
+    /// Policy: the buildType the provenance must have, exactly. Default: none. Read by:
+    /// verify (`--build-type`).
+    pub const CHAINSEAL_VERIFY_BUILD_TYPE: &'static str = "CHAINSEAL_VERIFY_BUILD_TYPE";
+
+    /// Policy: the source repository (`github.com/org/repo`, `git+https://…`; compared
+    /// as slsa-verifier does). Default: none. Read by: verify (`--source-uri`).
+    pub const CHAINSEAL_VERIFY_SOURCE_URI: &'static str = "CHAINSEAL_VERIFY_SOURCE_URI";
+
+    /// Policy: the source ref (`refs/heads/…`, `refs/tags/…`, or a bare name matching
+    /// either). Default: none. Read by: verify (`--source-ref`).
+    pub const CHAINSEAL_VERIFY_SOURCE_REF: &'static str = "CHAINSEAL_VERIFY_SOURCE_REF";
+
+    /// Policy: the source commit (hex, optionally `sha1:` first). Default: none. Read
+    /// by: verify (`--source-digest`).
+    pub const CHAINSEAL_VERIFY_SOURCE_DIGEST: &'static str = "CHAINSEAL_VERIFY_SOURCE_DIGEST";
+
+    /// Policy: external parameters `NAME=VALUE`, one per line. Default: none. Read by:
+    /// verify (`--param`, repeated).
+    pub const CHAINSEAL_VERIFY_PARAMS: &'static str = "CHAINSEAL_VERIFY_PARAMS";
+
+    /// Policy: digests (`sha256:<hex>`, comma-separated) each of which a subject must
+    /// have. Default: none. Read by: verify (`--subject-digest`).
+    pub const CHAINSEAL_VERIFY_SUBJECT_DIGEST: &'static str = "CHAINSEAL_VERIFY_SUBJECT_DIGEST";
+
+    /// Policy: files (comma-separated) hashed with SHA-256, each of which must be a
+    /// subject. Default: none. Read by: verify (`--artifact`).
+    pub const CHAINSEAL_VERIFY_ARTIFACT: &'static str = "CHAINSEAL_VERIFY_ARTIFACT";
+
+    /// Keyless policy: the workflow that signed (`[host/]owner/repo/path[@ref]`, the
+    /// certificate's build signer URI, as gh checks it). Default: none. Read by: verify
+    /// (`--signer-workflow`).
+    pub const CHAINSEAL_VERIFY_SIGNER_WORKFLOW: &'static str = "CHAINSEAL_VERIFY_SIGNER_WORKFLOW";
+
+    /// Keyless policy: refuse certificates whose runner environment is not
+    /// `github-hosted` or `gitlab-hosted`. Default: `false`. Read by: verify
+    /// (`--deny-self-hosted-runners`).
+    pub const CHAINSEAL_VERIFY_DENY_SELF_HOSTED_RUNNERS: &'static str =
+        "CHAINSEAL_VERIFY_DENY_SELF_HOSTED_RUNNERS";
+
+    /// Policy files (YAML: requirements and CEL rules), comma-separated. Default: none.
+    /// Read by: verify (`--policy`).
+    pub const CHAINSEAL_VERIFY_POLICY: &'static str = "CHAINSEAL_VERIFY_POLICY";
+
+    /// VSA checks: the `verifier.id` a VSA must name. Default: none. Read by: verify
+    /// (`--verifier-id`).
+    pub const CHAINSEAL_VERIFY_VERIFIER_ID: &'static str = "CHAINSEAL_VERIFY_VERIFIER_ID";
+
+    /// VSA checks: SLSA levels (comma-separated) a VSA's `verifiedLevels` must reach.
+    /// Default: none. Read by: verify (`--verified-level`).
+    pub const CHAINSEAL_VERIFY_VERIFIED_LEVEL: &'static str = "CHAINSEAL_VERIFY_VERIFIED_LEVEL";
+
+    /// VSA checks: the `resourceUri` a VSA must name. Default: none. Read by: verify
+    /// (`--resource-uri`).
+    pub const CHAINSEAL_VERIFY_RESOURCE_URI: &'static str = "CHAINSEAL_VERIFY_RESOURCE_URI";
+
+    /// What verify prints on stdout: `text` or `json`. Default: `text`. Read by: verify
+    /// (`--format`).
+    pub const CHAINSEAL_VERIFY_FORMAT: &'static str = "CHAINSEAL_VERIFY_FORMAT";
+
+    /// Write a signed Verification Summary Attestation for each verified subject.
+    /// Default: `false`. Read by: verify (`--vsa`).
+    pub const CHAINSEAL_VERIFY_VSA: &'static str = "CHAINSEAL_VERIFY_VSA";
+
+    /// The key that signs VSAs (the forms of `CHAINSEAL_KEY`). Default: (required with
+    /// `--vsa`). Read by: verify (`--vsa-key`).
+    pub const CHAINSEAL_VSA_KEY: &'static str = "CHAINSEAL_VSA_KEY";
+
+    /// The VSA's `verifier.id`. Default: `https://github.com/chainseal/chainseal/verify`.
+    /// Read by: verify (`--vsa-verifier-id`).
+    pub const CHAINSEAL_VSA_VERIFIER_ID: &'static str = "CHAINSEAL_VSA_VERIFIER_ID";
+
+    /// The SLSA build level the operator trusts the builder for (1–3); with a checked
+    /// builder id, VSAs report up to it. Default: `2`. Read by: verify
+    /// (`--builder-level`).
+    pub const CHAINSEAL_VERIFY_BUILDER_LEVEL: &'static str = "CHAINSEAL_VERIFY_BUILDER_LEVEL";
+
     /// The Sigstore `trusted_root.json` (Fulcio CAs, Rekor and CT log keys, timestamp
     /// authorities) bundles are checked against, offline; with a key, key-signed
     /// bundles' log entries and timestamps. Default: (required for keyless). Read by:
@@ -450,6 +536,26 @@ impl EnvVars {
         Self::CHAINSEAL_VERIFY_TYPE,
         Self::CHAINSEAL_VERIFY_CERTIFICATE_IDENTITY,
         Self::CHAINSEAL_VERIFY_CERTIFICATE_OIDC_ISSUER,
+        Self::CHAINSEAL_VERIFY_CERTIFICATE_IDENTITY_REGEXP,
+        Self::CHAINSEAL_VERIFY_BUILDER_ID,
+        Self::CHAINSEAL_VERIFY_BUILD_TYPE,
+        Self::CHAINSEAL_VERIFY_SOURCE_URI,
+        Self::CHAINSEAL_VERIFY_SOURCE_REF,
+        Self::CHAINSEAL_VERIFY_SOURCE_DIGEST,
+        Self::CHAINSEAL_VERIFY_PARAMS,
+        Self::CHAINSEAL_VERIFY_SUBJECT_DIGEST,
+        Self::CHAINSEAL_VERIFY_ARTIFACT,
+        Self::CHAINSEAL_VERIFY_SIGNER_WORKFLOW,
+        Self::CHAINSEAL_VERIFY_DENY_SELF_HOSTED_RUNNERS,
+        Self::CHAINSEAL_VERIFY_POLICY,
+        Self::CHAINSEAL_VERIFY_VERIFIER_ID,
+        Self::CHAINSEAL_VERIFY_VERIFIED_LEVEL,
+        Self::CHAINSEAL_VERIFY_RESOURCE_URI,
+        Self::CHAINSEAL_VERIFY_FORMAT,
+        Self::CHAINSEAL_VERIFY_VSA,
+        Self::CHAINSEAL_VSA_KEY,
+        Self::CHAINSEAL_VSA_VERIFIER_ID,
+        Self::CHAINSEAL_VERIFY_BUILDER_LEVEL,
         Self::CHAINSEAL_TRUSTED_ROOT,
         Self::CHAINSEAL_KEYGEN_OUT,
         Self::CHAINSEAL_KEYGEN_FORCE,

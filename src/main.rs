@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::FromArgMatches as _;
 
 mod run;
+mod verify_cmd;
 
 // musl's allocator is slow for the many small allocations JSON/YAML parsing makes
 // (a third of `attest`'s time on a 50-TaskRun record, see BENCHMARKS.md); mimalloc is

@@ -4,22 +4,19 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use chainseal::attest::{self, Outcome};
-use chainseal::cli::{AttestArgs, Cli, Command, KeygenArgs, SignerArgs, VerifyArgs};
+use chainseal::cli::{AttestArgs, Cli, Command, KeygenArgs, SignerArgs};
 use chainseal::config::{AttestConfig, OutputFormat};
 use chainseal::env_vars::EnvVars;
-use chainseal::error_text::joined;
 use chainseal::keygen;
 use chainseal::outputs::{self, Report};
 use chainseal::signing::key::read_password;
-use chainseal::verify::outcome::{Checked, Item};
-use chainseal::verify::{self, PredicateTypes, Verdict};
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(&cli.global.log_level)?;
     match cli.command {
         None => attest(cli.attest),
         Some(Command::Attest(args)) => attest(args),
-        Some(Command::Verify(args)) => verify(&args),
+        Some(Command::Verify(args)) => crate::verify_cmd::verify(&args),
         Some(Command::Keygen(args)) => keygen(args),
         Some(Command::PublicKey(args)) => public_key(args),
         Some(Command::Controller(args)) => controller(args),
@@ -56,7 +53,7 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
 }
 
 /// A single-threaded runtime: one command does one thing at a time.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -136,137 +133,6 @@ fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let request = verify_request(args)?;
-    let report = runtime()?.block_on(verify::run(&request))?;
-    print_report(&report);
-    Ok(if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-/// The library's request from the flags and environment.
-fn verify_request(args: &VerifyArgs) -> anyhow::Result<verify::Request> {
-    let wanted = PredicateTypes::parse(args.predicate_type.as_deref())?;
-    let trust = verify::Trust::choose(
-        args.key.as_deref(),
-        args.certificate_identity.as_deref(),
-        args.certificate_oidc_issuer.as_deref(),
-        args.trusted_root.as_deref(),
-    )?;
-    let target = match &args.image {
-        Some(image) => verify::Target::Image {
-            image: image.clone(),
-            repository: args.repository.clone(),
-            registry: chainseal::config::registry_settings(&args.registry)?,
-        },
-        None => verify::Target::Files(args.files.clone()),
-    };
-    Ok(verify::Request {
-        trust,
-        target,
-        wanted,
-    })
-}
-
-/// Each item on stdout (verified, skipped or FAILED), then the summary on stderr.
-fn print_report(report: &verify::Report) {
-    for item in &report.attestations {
-        print_item(item);
-    }
-    for o in &report.signatures {
-        match &o.result {
-            Ok(_) => println!("verified image signature {}", o.location),
-            Err(reason) => println!("FAILED image signature {}: {}", o.location, joined(reason)),
-        }
-    }
-    print_summary(report);
-}
-
-/// One attestation: what it says when it counted, else why not.
-fn print_item(item: &Item) {
-    let location = &item.location;
-    match &item.verdict {
-        Verdict::Counted { verified, signer } => {
-            print_verified(location, verified);
-            if let Some(signer) = signer {
-                println!(
-                    "  signer: {} (issuer {})",
-                    signer.identity,
-                    signer.issuer.as_deref().unwrap_or("?")
-                );
-            }
-        }
-        Verdict::Skipped(v) => println!("skipped {location} (predicate type {})", v.predicate_type),
-        Verdict::Failed(reason) => println!("FAILED {location}: {}", joined(reason)),
-    }
-}
-
-fn print_verified(location: &str, v: &verify::Verified) {
-    println!("verified {location}");
-    println!("  predicate type: {}", v.predicate_type);
-    if let Some(id) = &v.builder_id {
-        println!("  builder id: {id}");
-    }
-    for (name, digests) in &v.subjects {
-        println!("  subject: {name} {}", digests.join(" "));
-    }
-}
-
-/// The counts, and why nothing counted when that is why it failed.
-fn print_summary(report: &verify::Report) {
-    let skipped = match report.skipped() {
-        0 => String::new(),
-        n => format!(", {n} skipped (another predicate type)"),
-    };
-    let what = match &report.checked {
-        Checked::Image(image) => {
-            let of_type = match &report.wanted {
-                PredicateTypes::Any => String::new(),
-                wanted => format!(" of type {}", wanted.describe()),
-            };
-            eprintln!(
-                "{image}: {} attestation(s) verified{of_type}{skipped}, {} image signature(s) verified; {} item(s) rejected",
-                report.counted(),
-                report.signatures_verified(),
-                report.rejected()
-            );
-            format!("attestation for {image}")
-        }
-        Checked::Envelopes | Checked::Bundles => {
-            let what = match report.checked {
-                Checked::Bundles => "bundle",
-                _ => "envelope",
-            };
-            eprintln!(
-                "{} {what}(s) verified, {} rejected{skipped}",
-                report.counted(),
-                report.failed()
-            );
-            what.to_owned()
-        }
-    };
-    if report.nothing_counted() {
-        print_nothing_counted(report, &what);
-    }
-}
-
-/// Why nothing counted, naming the types found and the flag.
-fn print_nothing_counted(report: &verify::Report, what: &str) {
-    let found = report.skipped_types().into_iter().collect::<Vec<_>>();
-    let found = if found.is_empty() {
-        "none".to_owned()
-    } else {
-        found.join(", ")
-    };
-    eprintln!(
-        "no {what} of type {} verified (verified but of another type: {found}): set `--type` (`CHAINSEAL_VERIFY_TYPE`) to the predicate type to check, or `--type any`",
-        report.wanted.describe()
-    );
 }
 
 fn public_key(args: SignerArgs) -> anyhow::Result<ExitCode> {

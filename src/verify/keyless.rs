@@ -339,10 +339,53 @@ pub struct TrustedRoot {
 /// What the certificate must say.
 #[derive(Debug, Clone)]
 pub struct Identity {
-    /// The subject alternative name (email or URI), exactly.
-    pub identity: String,
+    /// The subject alternative name (email or URI).
+    pub identity: IdentityMatch,
     /// The OIDC issuer, exactly.
     pub issuer: String,
+}
+
+/// How the certificate's identity is matched.
+#[derive(Debug, Clone)]
+pub enum IdentityMatch {
+    /// Exactly this (`--certificate-identity`).
+    Exact(String),
+    /// The whole identity matches this regular expression
+    /// (`--certificate-identity-regexp`; anchored at both ends, unlike cosign's).
+    Regexp(regex::Regex),
+}
+
+impl From<&str> for IdentityMatch {
+    fn from(identity: &str) -> Self {
+        Self::Exact(identity.to_owned())
+    }
+}
+
+impl IdentityMatch {
+    /// A regular expression the whole identity must match: `^(?:<re>)$`, so
+    /// `https://github.com/acme/.*` cannot match `https://evil.example/?https://github.com/acme/x`.
+    pub fn regexp(pattern: &str) -> Result<Self, regex::Error> {
+        regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+            .size_limit(1 << 20)
+            .build()
+            .map(Self::Regexp)
+    }
+
+    /// Whether `identity` matches.
+    pub fn matches(&self, identity: &str) -> bool {
+        match self {
+            Self::Exact(want) => identity == want,
+            Self::Regexp(re) => re.is_match(identity),
+        }
+    }
+
+    /// What is expected, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Exact(want) => want.clone(),
+            Self::Regexp(re) => format!("an identity matching {}", re.as_str()),
+        }
+    }
 }
 
 /// A base64 string field.
@@ -1154,10 +1197,10 @@ pub fn verify_bundle(
     {
         return Err(Error::SignatureMismatch);
     }
-    if chain.identity != expected.identity {
+    if !expected.identity.matches(&chain.identity) {
         return Err(Error::WrongIdentity {
             found: chain.identity,
-            expected: expected.identity.clone(),
+            expected: expected.identity.describe(),
         });
     }
     if chain.issuer.as_deref() != Some(expected.issuer.as_str()) {
@@ -1166,7 +1209,13 @@ pub fn verify_bundle(
             expected: expected.issuer.clone(),
         });
     }
-    Ok((super::read_payload(&envelope)?, chain))
+    let mut verified = super::read_payload(&envelope)?;
+    verified.signer = Some(super::Signer {
+        identity: chain.identity.clone(),
+        issuer: chain.issuer.clone(),
+        claims: chain.claims.clone(),
+    });
+    Ok((verified, chain))
 }
 
 #[cfg(test)]

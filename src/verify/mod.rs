@@ -18,11 +18,13 @@ use thiserror::Error;
 
 pub mod keyless;
 pub mod outcome;
+pub mod policy;
 pub mod registry;
 pub mod request;
 pub mod timestamp;
+pub mod vsa;
 
-pub use outcome::{Report, Verdict};
+pub use outcome::{Report, Signer, Verdict};
 pub use request::{Request, Target, Trust, run};
 
 use crate::envelope::{Envelope, IN_TOTO_PAYLOAD_TYPE};
@@ -160,7 +162,7 @@ const SLSA_V1: &str = crate::provenance::slsa_v1::PREDICATE_TYPE;
 const SLSA_V02: &str = crate::provenance::slsa_v02::PREDICATE_TYPE;
 
 /// cosign's `--type` short names and the predicate types they stand for.
-pub const SHORT_NAMES: [(&str, &str); 10] = [
+pub const SHORT_NAMES: [(&str, &str); 11] = [
     ("slsaprovenance", SLSA_V02),
     ("slsaprovenance02", SLSA_V02),
     ("slsaprovenance1", SLSA_V1),
@@ -171,6 +173,7 @@ pub const SHORT_NAMES: [(&str, &str); 10] = [
     ("cyclonedx", "https://cyclonedx.org/bom"),
     ("vuln", "https://cosign.sigstore.dev/attestation/vuln/v1"),
     ("openvex", "https://openvex.dev/ns"),
+    ("vsa", policy::vsa_checks::VSA_PREDICATE_TYPE),
 ];
 
 /// The predicate types whose attestations count (`--type`); others are skipped.
@@ -274,7 +277,7 @@ impl std::fmt::Debug for Verifier {
 }
 
 /// What a verified envelope says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
     /// `predicateType`.
     pub predicate_type: String,
@@ -282,6 +285,12 @@ pub struct Verified {
     pub subjects: Vec<(String, Vec<String>)>,
     /// Builder id (SLSA v1 `runDetails.builder.id` or v0.2 `builder.id`).
     pub builder_id: Option<String>,
+    /// The verified Statement (`Null` for an image signature's payload).
+    pub statement: Value,
+    /// The SHA-256 of the signed payload (`sha256:<hex>`).
+    pub payload_digest: String,
+    /// Who the certificate says signed (keyless); `None` for a key.
+    pub signer: Option<Signer>,
 }
 
 /// The outcome for one envelope of a file.
@@ -441,7 +450,9 @@ fn read_payload(envelope: &Envelope) -> Result<Verified, StatementError> {
     }
     let statement: Value =
         serde_json::from_slice(&envelope.payload).map_err(StatementError::NotJson)?;
-    read_statement(&statement)
+    let mut verified = read_statement(&statement)?;
+    verified.payload_digest = crate::oci::sha256_digest(&envelope.payload);
+    Ok(verified)
 }
 
 /// The predicate type, subjects and builder id of an in-toto Statement.
@@ -488,6 +499,9 @@ fn read_statement(statement: &Value) -> Result<Verified, StatementError> {
         predicate_type,
         subjects,
         builder_id,
+        statement: statement.clone(),
+        payload_digest: String::new(),
+        signer: None,
     })
 }
 

@@ -5,11 +5,15 @@
 //! * an item that verified counts only when its predicate type is wanted
 //!   ([`PredicateTypes`]); another type is skipped, neither counted nor failed;
 //! * files pass when nothing failed and at least one item counted;
+//! * an attestation of a wanted type is then held to the [`Policy`]: it counts only
+//!   when every rule passed;
 //! * an image passes when at least one attestation counted (a rejected item beside
 //!   it, e.g. an old attestation signed with another key, does not fail it).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
+use super::policy::{Input, Policy, RuleResult, Status};
 use super::{Outcome, PredicateTypes, Rejection, Verified};
 
 /// What was verified.
@@ -30,17 +34,35 @@ pub struct Signer {
     pub identity: String,
     /// The certificate's OIDC issuer.
     pub issuer: Option<String>,
+    /// Fulcio's CI claims in the certificate (`buildSignerURI`, `runnerEnvironment`, …).
+    pub claims: BTreeMap<String, String>,
+}
+
+impl Signer {
+    /// Who signed, as CEL rules and `--format json` show it: `{kind: "key"}` for a key,
+    /// else the certificate's identity, issuer and claims.
+    pub fn to_json(signer: Option<&Self>) -> serde_json::Value {
+        match signer {
+            None => serde_json::json!({"kind": "key"}),
+            Some(s) => serde_json::json!({
+                "kind": "certificate",
+                "identity": s.identity,
+                "issuer": s.issuer,
+                "claims": s.claims,
+            }),
+        }
+    }
 }
 
 /// One attestation's verdict.
 #[derive(Debug)]
 pub enum Verdict {
-    /// Verified, and of a wanted predicate type.
+    /// Verified, of a wanted predicate type, and held to the policy.
     Counted {
-        /// What it says.
+        /// What it says (and, keyless, who signed it).
         verified: Verified,
-        /// The certificate's signer (keyless bundle files only).
-        signer: Option<Signer>,
+        /// Each policy rule's result (empty without a policy).
+        rules: Vec<RuleResult>,
     },
     /// Verified, but of another predicate type.
     Skipped(Verified),
@@ -49,16 +71,31 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The verdict on one item's result for the wanted types.
+    /// The verdict on one item's result for the wanted types and the policy.
     pub fn of(
-        result: Result<(Verified, Option<Signer>), Rejection>,
+        result: Result<Verified, Rejection>,
         wanted: &PredicateTypes,
+        policy: &Policy,
     ) -> Self {
         match result {
-            Ok((verified, _)) if !wanted.wants(&verified.predicate_type) => Self::Skipped(verified),
-            Ok((verified, signer)) => Self::Counted { verified, signer },
+            Ok(verified) if !wanted.wants(&verified.predicate_type) => Self::Skipped(verified),
+            Ok(verified) => {
+                let rules =
+                    policy.evaluate(&Input::new(&verified.statement, verified.signer.as_ref()));
+                Self::Counted { verified, rules }
+            }
             Err(reason) => Self::Failed(reason),
         }
+    }
+
+    /// Verified, of a wanted type, and every rule passed.
+    pub fn passed(&self) -> bool {
+        matches!(self, Self::Counted { rules, .. } if rules.iter().all(|r| r.status == Status::Passed))
+    }
+
+    /// Verified and of a wanted type, but a rule did not pass.
+    pub fn failed_policy(&self) -> bool {
+        matches!(self, Self::Counted { .. }) && !self.passed()
     }
 }
 
@@ -78,6 +115,8 @@ pub struct Report {
     pub checked: Checked,
     /// The predicate types that count.
     pub wanted: PredicateTypes,
+    /// The rules attestations of those types are held to.
+    pub policy: Arc<Policy>,
     /// The attestations.
     pub attestations: Vec<Item>,
     /// Image signatures (`--image` only), verified or not.
@@ -86,18 +125,19 @@ pub struct Report {
 
 impl Report {
     /// An empty report.
-    pub fn new(checked: Checked, wanted: PredicateTypes) -> Self {
+    pub fn new(checked: Checked, wanted: PredicateTypes, policy: Arc<Policy>) -> Self {
         Self {
             checked,
             wanted,
+            policy,
             attestations: Vec::new(),
             signatures: Vec::new(),
         }
     }
 
     /// Judge and record one attestation.
-    pub fn add(&mut self, location: String, result: Result<(Verified, Option<Signer>), Rejection>) {
-        let verdict = Verdict::of(result, &self.wanted);
+    pub fn add(&mut self, location: String, result: Result<Verified, Rejection>) {
+        let verdict = Verdict::of(result, &self.wanted, &self.policy);
         self.attestations.push(Item { location, verdict });
     }
 
@@ -105,9 +145,14 @@ impl Report {
         self.attestations.iter().filter(|i| f(&i.verdict)).count()
     }
 
-    /// Attestations that verified and are of a wanted type.
+    /// Attestations that verified, are of a wanted type and passed the policy.
     pub fn counted(&self) -> usize {
-        self.count(|v| matches!(v, Verdict::Counted { .. }))
+        self.count(Verdict::passed)
+    }
+
+    /// Attestations that verified and are of a wanted type but failed the policy.
+    pub fn failed_policy(&self) -> usize {
+        self.count(Verdict::failed_policy)
     }
 
     /// Attestations that did not verify.
@@ -145,16 +190,19 @@ impl Report {
     pub fn passed(&self) -> bool {
         match self.checked {
             Checked::Image(_) => self.counted() > 0,
-            Checked::Envelopes | Checked::Bundles => self.failed() == 0 && self.counted() > 0,
+            Checked::Envelopes | Checked::Bundles => {
+                self.failed() == 0 && self.failed_policy() == 0 && self.counted() > 0
+            }
         }
     }
 
     /// Whether it failed only because nothing of the wanted types verified (no
     /// rejected file to blame): the user may need `--type`.
     pub fn nothing_counted(&self) -> bool {
+        let none = self.counted() == 0 && self.failed_policy() == 0;
         match self.checked {
-            Checked::Image(_) => self.counted() == 0,
-            Checked::Envelopes | Checked::Bundles => self.failed() == 0 && self.counted() == 0,
+            Checked::Image(_) => none,
+            Checked::Envelopes | Checked::Bundles => self.failed() == 0 && none,
         }
     }
 }
@@ -167,26 +215,31 @@ mod tests {
     const SLSA: &str = "https://slsa.dev/provenance/v1";
     const CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
 
-    fn of(predicate_type: &str) -> Result<(Verified, Option<Signer>), Rejection> {
-        Ok((
-            Verified {
-                predicate_type: predicate_type.to_owned(),
-                subjects: vec![("app".into(), vec!["sha256:aa".into()])],
-                builder_id: None,
-            },
-            None,
-        ))
+    fn of(predicate_type: &str) -> Result<Verified, Rejection> {
+        Ok(Verified {
+            predicate_type: predicate_type.to_owned(),
+            subjects: vec![("app".into(), vec!["sha256:aa".into()])],
+            builder_id: None,
+            statement: serde_json::json!({"predicateType": predicate_type}),
+            payload_digest: String::new(),
+            signer: None,
+        })
     }
 
-    fn failed() -> Result<(Verified, Option<Signer>), Rejection> {
+    fn failed() -> Result<Verified, Rejection> {
         Err(Rejection::NoSignatures)
     }
 
-    fn report(
+    fn report(checked: Checked, items: Vec<Result<Verified, Rejection>>) -> Report {
+        report_with(checked, items, Policy::default())
+    }
+
+    fn report_with(
         checked: Checked,
-        items: Vec<Result<(Verified, Option<Signer>), Rejection>>,
+        items: Vec<Result<Verified, Rejection>>,
+        policy: Policy,
     ) -> Report {
-        let mut r = Report::new(checked, PredicateTypes::default());
+        let mut r = Report::new(checked, PredicateTypes::default(), Arc::new(policy));
         for (i, result) in items.into_iter().enumerate() {
             r.add(format!("f:{i}"), result);
         }
@@ -196,20 +249,15 @@ mod tests {
     #[test]
     fn only_wanted_types_count_and_others_are_skipped() {
         let wanted = PredicateTypes::default();
+        let none = Policy::default();
+        assert!(Verdict::of(of(SLSA), &wanted, &none).passed());
         assert!(matches!(
-            Verdict::of(of(SLSA), &wanted),
-            Verdict::Counted { .. }
-        ));
-        assert!(matches!(
-            Verdict::of(of(CUSTOM), &wanted),
+            Verdict::of(of(CUSTOM), &wanted, &none),
             Verdict::Skipped(_)
         ));
+        assert!(Verdict::of(of(CUSTOM), &PredicateTypes::Any, &none).passed());
         assert!(matches!(
-            Verdict::of(of(CUSTOM), &PredicateTypes::Any),
-            Verdict::Counted { .. }
-        ));
-        assert!(matches!(
-            Verdict::of(failed(), &PredicateTypes::Any),
+            Verdict::of(failed(), &PredicateTypes::Any, &none),
             Verdict::Failed(Rejection::NoSignatures)
         ));
     }
@@ -248,5 +296,25 @@ mod tests {
             vec![failed(), of(CUSTOM)],
         );
         assert!(!none.passed() && none.nothing_counted());
+    }
+
+    #[test]
+    fn an_attestation_that_fails_the_policy_does_not_count() {
+        let policy = || Policy {
+            flags: crate::verify::policy::Requirements {
+                builder_id: Some("https://builder.example".into()),
+                ..Default::default()
+            },
+            files: Vec::new(),
+        };
+        let files = report_with(Checked::Envelopes, vec![of(SLSA)], policy());
+        assert!(!files.passed());
+        assert_eq!((files.counted(), files.failed_policy()), (0, 1));
+        let image = report_with(
+            Checked::Image("r@sha256:aa".into()),
+            vec![of(SLSA)],
+            policy(),
+        );
+        assert!(!image.passed() && !image.nothing_counted());
     }
 }

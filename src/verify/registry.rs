@@ -175,6 +175,9 @@ fn verify_simple_signing(
         predicate_type: simplesigning::MEDIA_TYPE.to_owned(),
         subjects: vec![(name, vec![claimed.to_owned()])],
         builder_id: None,
+        statement: Value::Null,
+        payload_digest: crate::oci::sha256_digest(&layer.blob),
+        signer: None,
     })
 }
 
@@ -200,6 +203,9 @@ mod tests {
             predicate_type: "p".into(),
             subjects: vec![("img".into(), vec!["sha256:aa".into()])],
             builder_id: None,
+            statement: Value::Null,
+            payload_digest: String::new(),
+            signer: None,
         };
         assert!(names_digest(v.clone(), "sha256:aa").is_ok());
         assert!(matches!(

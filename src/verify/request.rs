@@ -7,9 +7,11 @@
 //! are recorded in the [`Report`] (exit status 1).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::keyless::{Identity, TrustedRoot, verify_bundle};
-use super::outcome::{Checked, Report, Signer};
+use super::keyless::{Identity, IdentityMatch, TrustedRoot, verify_bundle};
+use super::outcome::{Checked, Report};
+use super::policy::Policy;
 use super::{Error, PredicateTypes, Verifier};
 use crate::oci;
 
@@ -34,11 +36,22 @@ pub enum Trust {
 }
 
 impl Trust {
-    /// Keyless when a certificate identity is given (the trusted root is then
-    /// required; an unset issuer must match an empty one), else the key (required).
+    /// Keyless when a certificate identity (or a regular expression for it) is given
+    /// (the trusted root is then required; an unset issuer must match an empty one),
+    /// else the key (required).
     pub fn choose(
         key: Option<&Path>,
         identity: Option<&str>,
+        issuer: Option<&str>,
+        trusted_root: Option<&Path>,
+    ) -> Result<Self, Error> {
+        Self::choose_matching(key, identity.map(IdentityMatch::from), issuer, trusted_root)
+    }
+
+    /// [`Trust::choose`] with an identity matcher (exact or a regular expression).
+    pub fn choose_matching(
+        key: Option<&Path>,
+        identity: Option<IdentityMatch>,
         issuer: Option<&str>,
         trusted_root: Option<&Path>,
     ) -> Result<Self, Error> {
@@ -46,7 +59,7 @@ impl Trust {
             let trusted_root = trusted_root.ok_or(Error::MissingTrustedRoot)?;
             return Ok(Self::Keyless {
                 identity: Identity {
-                    identity: identity.to_owned(),
+                    identity,
                     issuer: issuer.unwrap_or_default().to_owned(),
                 },
                 trusted_root: trusted_root.to_owned(),
@@ -86,12 +99,17 @@ pub struct Request {
     pub target: Target,
     /// The predicate types that count.
     pub wanted: PredicateTypes,
+    /// The rules counted attestations are held to.
+    pub policy: Arc<Policy>,
 }
 
 /// Run a verification: load the trust, read every input, verify each item and
 /// judge it against the wanted types.
 pub async fn run(request: &Request) -> Result<Report, Error> {
-    let wanted = request.wanted.clone();
+    let judge = Judge {
+        wanted: request.wanted.clone(),
+        policy: request.policy.clone(),
+    };
     let verifier = match &request.trust {
         Trust::Key { key, trusted_root } => {
             let verifier = Verifier::from_pem_file(key)?;
@@ -106,21 +124,33 @@ pub async fn run(request: &Request) -> Result<Report, Error> {
         } => {
             let root = read_trusted_root(trusted_root)?;
             if let Target::Files(files) = &request.target {
-                return keyless_files(&root, identity, files, wanted);
+                return keyless_files(&root, identity, files, judge);
             }
             Verifier::keyless(root, identity.clone())
         }
     };
     match &request.target {
-        Target::Files(files) => key_files(&verifier, files, wanted),
+        Target::Files(files) => key_files(&verifier, files, judge),
         Target::Image {
             image: name,
             repository,
             registry,
         } => {
             let repository = repository.as_deref().map(cosign_repository);
-            image(&verifier, name, repository, registry, wanted).await
+            image(&verifier, name, repository, registry, judge).await
         }
+    }
+}
+
+/// What verified items are judged by: the wanted types and the policy.
+struct Judge {
+    wanted: PredicateTypes,
+    policy: Arc<Policy>,
+}
+
+impl Judge {
+    fn report(self, checked: Checked) -> Report {
+        Report::new(checked, self.wanted, self.policy)
     }
 }
 
@@ -135,31 +165,27 @@ async fn image(
     name: &str,
     repository: Option<&str>,
     registry: &oci::Settings,
-    wanted: PredicateTypes,
+    judge: Judge,
 ) -> Result<Report, Error> {
     let registry = oci::Registry::new(registry)?;
     let found = verifier.verify_image(&registry, name, repository).await?;
-    let mut report = Report::new(Checked::Image(name.to_owned()), wanted);
+    let mut report = judge.report(Checked::Image(name.to_owned()));
     for o in found.attestations {
-        report.add(o.location, o.result.map(|v| (v, None)));
+        report.add(o.location, o.result);
     }
     report.signatures = found.signatures;
     Ok(report)
 }
 
 /// DSSE envelope files, every file read and parsed before any signature is checked.
-fn key_files(
-    verifier: &Verifier,
-    files: &[PathBuf],
-    wanted: PredicateTypes,
-) -> Result<Report, Error> {
+fn key_files(verifier: &Verifier, files: &[PathBuf], judge: Judge) -> Result<Report, Error> {
     let outcomes = files
         .iter()
         .map(|file| verifier.verify_file(file))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut report = Report::new(Checked::Envelopes, wanted);
+    let mut report = judge.report(Checked::Envelopes);
     for o in outcomes.into_iter().flatten() {
-        report.add(o.location, o.result.map(|v| (v, None)));
+        report.add(o.location, o.result);
     }
     Ok(report)
 }
@@ -179,7 +205,7 @@ fn keyless_files(
     root: &TrustedRoot,
     identity: &Identity,
     files: &[PathBuf],
-    wanted: PredicateTypes,
+    judge: Judge,
 ) -> Result<Report, Error> {
     let mut bundles = Vec::new();
     for file in files {
@@ -190,15 +216,9 @@ fn keyless_files(
         })?;
         bundles.push((file.display().to_string(), bundle));
     }
-    let mut report = Report::new(Checked::Bundles, wanted);
+    let mut report = judge.report(Checked::Bundles);
     for (location, bundle) in bundles {
-        let result = verify_bundle(&bundle, root, identity).map(|(v, chain)| {
-            let signer = Signer {
-                identity: chain.identity,
-                issuer: chain.issuer,
-            };
-            (v, Some(signer))
-        });
+        let result = verify_bundle(&bundle, root, identity).map(|(v, _)| v);
         report.add(location, result.map_err(Into::into));
     }
     Ok(report)
@@ -222,7 +242,7 @@ mod tests {
         assert!(matches!(
             Trust::choose(Some(key), Some("me@example.com"), None, Some(root)),
             Ok(Trust::Keyless { identity, trusted_root })
-                if identity.identity == "me@example.com" && identity.issuer.is_empty()
+                if identity.identity.matches("me@example.com") && identity.issuer.is_empty()
                     && trusted_root == root
         ));
         assert!(matches!(
@@ -254,6 +274,7 @@ mod tests {
             },
             target: Target::Files(files),
             wanted: PredicateTypes::default(),
+            policy: Arc::default(),
         }
     }
 

@@ -24,6 +24,7 @@ mod kms_vault;
 mod kube_double;
 mod kyverno;
 mod oci;
+mod policy;
 mod properties;
 mod secrets;
 mod side_by_side;

@@ -12,6 +12,30 @@ const ISSUER_V2: &str = "1.3.6.1.4.1.57264.1.8";
 /// Fulcio's legacy OIDC issuer extension (v1: the raw string).
 const ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
 
+/// Fulcio's CI claims (extensions `1.3.6.1.4.1.57264.1.9`–`.22`, each a DER
+/// UTF8String), by the names Fulcio's `docs/oid-info.md` gives them. GitHub and
+/// GitLab tokens fill them; gh checks `--signer-workflow` and
+/// `--deny-self-hosted-runners` against them.
+const CLAIMS: [(&str, &str); 14] = [
+    ("1.3.6.1.4.1.57264.1.9", "buildSignerURI"),
+    ("1.3.6.1.4.1.57264.1.10", "buildSignerDigest"),
+    ("1.3.6.1.4.1.57264.1.11", "runnerEnvironment"),
+    ("1.3.6.1.4.1.57264.1.12", "sourceRepositoryURI"),
+    ("1.3.6.1.4.1.57264.1.13", "sourceRepositoryDigest"),
+    ("1.3.6.1.4.1.57264.1.14", "sourceRepositoryRef"),
+    ("1.3.6.1.4.1.57264.1.15", "sourceRepositoryIdentifier"),
+    ("1.3.6.1.4.1.57264.1.16", "sourceRepositoryOwnerURI"),
+    ("1.3.6.1.4.1.57264.1.17", "sourceRepositoryOwnerIdentifier"),
+    ("1.3.6.1.4.1.57264.1.18", "buildConfigURI"),
+    ("1.3.6.1.4.1.57264.1.19", "buildConfigDigest"),
+    ("1.3.6.1.4.1.57264.1.20", "buildTrigger"),
+    ("1.3.6.1.4.1.57264.1.21", "runInvocationURI"),
+    (
+        "1.3.6.1.4.1.57264.1.22",
+        "sourceRepositoryVisibilityAtSigning",
+    ),
+];
+
 /// Why certificates do not make a chain.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -56,6 +80,9 @@ pub struct CertificateChain {
     pub identity: String,
     /// The OIDC issuer Fulcio recorded in the leaf.
     pub issuer: Option<String>,
+    /// Fulcio's CI claims the leaf carries, by name (`buildSignerURI`,
+    /// `runnerEnvironment`, `sourceRepositoryURI`, …); a malformed one is left out.
+    pub claims: std::collections::BTreeMap<String, String>,
 }
 
 /// PEM with 64-column lines and LF endings.
@@ -104,10 +131,15 @@ impl CertificateChain {
             })
             .ok_or(ChainError::NoIdentity)?;
         let mut issuer = None;
+        let mut claims = std::collections::BTreeMap::new();
         for ext in tbs.extensions().into_iter().flatten() {
             let oid = ext.extn_id.to_string();
             let bytes = ext.extn_value.as_bytes();
-            if oid == ISSUER_V2 {
+            if let Some((_, name)) = CLAIMS.iter().find(|(o, _)| *o == oid) {
+                if let Ok(value) = der::asn1::Utf8StringRef::from_der(bytes) {
+                    claims.insert((*name).to_owned(), value.as_str().to_owned());
+                }
+            } else if oid == ISSUER_V2 {
                 issuer = der::asn1::Utf8StringRef::from_der(bytes)
                     .ok()
                     .map(|s| s.as_str().to_owned());
@@ -127,6 +159,7 @@ impl CertificateChain {
             public_key_der,
             identity,
             issuer,
+            claims,
         })
     }
 }

@@ -1,0 +1,609 @@
+//! Policy: what a verified attestation must say, beyond being signed by a trusted
+//! signer. Checked only after the signature verified, against the verified Statement
+//! and (keyless) the certificate.
+//!
+//! A [`Policy`] is a list of named rules: the plain requirements of the `verify` flags
+//! and of policy files ([`Requirements`]: builder, buildType, source, ref, commit,
+//! parameters, subjects, signer workflow, runners) and CEL expressions from policy
+//! files ([`cel`]). Every rule is evaluated for every attestation and reported with its
+//! name, what it expected and what it observed; a rule that cannot be answered (the
+//! buildType does not record what it asks, a CEL expression that fails) is an error,
+//! never a pass. [`facts`] says where each buildType keeps what the rules read.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use thiserror::Error;
+
+pub mod cel;
+pub mod facts;
+pub mod file;
+pub mod vsa_checks;
+
+pub use facts::BuildFacts;
+
+use super::outcome::Signer;
+
+/// Why a policy cannot be loaded (exit status 2).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A policy file could not be read.
+    #[error("cannot read policy file `{}`", path.display())]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A policy file is not a policy.
+    #[error("policy file `{}` is not a chainseal policy: {reason} (docs/verify.md, \"Policy files\")", path.display())]
+    Malformed {
+        /// File.
+        path: PathBuf,
+        /// Why (the parser's message, with the line).
+        reason: String,
+    },
+    /// A CEL rule does not compile.
+    #[error("policy file `{}`, rule `{rule}`: the CEL expression does not compile: {reason}", path.display())]
+    Cel {
+        /// File.
+        path: PathBuf,
+        /// The rule's name.
+        rule: String,
+        /// The parser's message.
+        reason: String,
+    },
+    /// A requirement with an unusable value.
+    #[error("invalid {setting} `{value}`: {hint}")]
+    Invalid {
+        /// The flag or key.
+        setting: String,
+        /// The value.
+        value: String,
+        /// What is expected.
+        hint: &'static str,
+    },
+    /// An artifact (`--artifact`) that cannot be read.
+    #[error("cannot read artifact `{}`", path.display())]
+    Artifact {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The plain requirements: the `verify` flags, or a policy file's keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requirements {
+    /// The builder id, exactly.
+    pub builder_id: Option<String>,
+    /// The buildType, exactly.
+    pub build_type: Option<String>,
+    /// The source repository (normalised as slsa-verifier does).
+    pub source_uri: Option<String>,
+    /// The source ref (`refs/heads/…`, `refs/tags/…`, or a bare name matching either).
+    pub source_ref: Option<String>,
+    /// The source commit (`<hex>` or `<alg>:<hex>`).
+    pub source_digest: Option<String>,
+    /// Parameters (`NAME`, `VALUE`), each required.
+    pub params: Vec<(String, String)>,
+    /// Digests (`<alg>:<hex>`) a subject must have, each required; the label says
+    /// where it came from (`--subject-digest`, `--artifact <path>`).
+    pub subject_digests: Vec<(String, String)>,
+    /// The workflow that signed (Fulcio's `buildSignerURI`, as gh checks it).
+    pub signer_workflow: Option<String>,
+    /// Refuse certificates from self-hosted runners (Fulcio's `runnerEnvironment`).
+    pub deny_self_hosted_runners: bool,
+    /// VSA checks (`--verifier-id`, `--verified-level`, `--resource-uri`).
+    pub vsa: vsa_checks::VsaRequirements,
+}
+
+impl Requirements {
+    /// Whether nothing is required.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Check the values that have a syntax.
+    pub fn validate(&self, flag: impl Fn(&str) -> String) -> Result<(), Error> {
+        for (_, digest) in &self.subject_digests {
+            let ok = digest.split_once(':').is_some_and(|(alg, hex)| {
+                !alg.is_empty() && !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit())
+            });
+            if !ok {
+                return Err(Error::Invalid {
+                    setting: flag("subject-digest"),
+                    value: digest.clone(),
+                    hint: "use `<algorithm>:<hex>`, e.g. `sha256:<64 hex digits>`",
+                });
+            }
+        }
+        if let Some(digest) = &self.source_digest {
+            let value = digest.split_once(':').map_or(digest.as_str(), |(_, v)| v);
+            if value.trim().is_empty() || value.chars().any(char::is_whitespace) {
+                return Err(Error::Invalid {
+                    setting: flag("source-digest"),
+                    value: digest.clone(),
+                    hint: "use the commit, optionally `sha1:` or `gitCommit:` first",
+                });
+            }
+        }
+        self.vsa.validate(&flag)
+    }
+}
+
+/// How a rule came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// It holds.
+    Passed,
+    /// It does not hold.
+    Failed,
+    /// It cannot be answered (counts as not holding).
+    Error,
+}
+
+impl Status {
+    /// `passed`, `failed` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// One rule's result for one attestation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleResult {
+    /// The rule's name (`--builder-id`, `policy.yaml: reviewed`).
+    pub rule: String,
+    /// How it came out.
+    pub status: Status,
+    /// What it expected.
+    pub expected: String,
+    /// What the attestation says (or why it cannot be answered).
+    pub observed: String,
+}
+
+/// What the rules read: the verified Statement, what it says about its build, and
+/// who signed it.
+pub struct Input<'a> {
+    /// The verified Statement.
+    pub statement: &'a Value,
+    /// What it says about its build.
+    pub facts: BuildFacts,
+    /// The certificate's signer (keyless), or `None` (a key).
+    pub signer: Option<&'a Signer>,
+}
+
+impl<'a> Input<'a> {
+    /// The input for a verified Statement.
+    pub fn new(statement: &'a Value, signer: Option<&'a Signer>) -> Self {
+        Self {
+            statement,
+            facts: BuildFacts::read(statement),
+            signer,
+        }
+    }
+
+    /// The variables CEL rules see: `statement`, `predicateType`, `predicate`,
+    /// `subjects`, `build` and `signer`.
+    pub fn variables(&self) -> BTreeMap<&'static str, Value> {
+        let signer = Signer::to_json(self.signer);
+        BTreeMap::from([
+            ("statement", self.statement.clone()),
+            (
+                "predicateType",
+                Value::String(self.facts.predicate_type.clone()),
+            ),
+            (
+                "predicate",
+                self.statement
+                    .get("predicate")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            ),
+            (
+                "subjects",
+                self.statement
+                    .get("subject")
+                    .cloned()
+                    .unwrap_or(Value::Array(Vec::new())),
+            ),
+            ("build", self.facts.to_json()),
+            ("signer", signer),
+        ])
+    }
+}
+
+/// Every rule an attestation must pass: the flags' requirements, then each policy
+/// file's requirements and CEL rules.
+#[derive(Debug, Default)]
+pub struct Policy {
+    /// The flags' requirements (rules named after the flags).
+    pub flags: Requirements,
+    /// The policy files, in the order given.
+    pub files: Vec<file::PolicyFile>,
+}
+
+impl Policy {
+    /// Whether the policy checks nothing.
+    pub fn is_empty(&self) -> bool {
+        self.flags.is_empty() && self.files.is_empty()
+    }
+
+    /// Load policy files (every file read and every rule compiled before anything is
+    /// verified).
+    pub fn with_files(flags: Requirements, paths: &[PathBuf]) -> Result<Self, Error> {
+        flags.validate(|f| format!("`--{f}`"))?;
+        let files = paths
+            .iter()
+            .map(|p| file::PolicyFile::load(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { flags, files })
+    }
+
+    /// The predicate types the policy files require, if any says.
+    pub fn predicate_types(&self) -> Vec<&str> {
+        self.files
+            .iter()
+            .flat_map(|f| f.predicate_types.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// Every rule's result for one verified attestation.
+    pub fn evaluate(&self, input: &Input<'_>) -> Vec<RuleResult> {
+        let mut results: Vec<RuleResult> = vsa_checks::passed_rule(input).into_iter().collect();
+        results.extend(check(&self.flags, input, |name| format!("--{name}")));
+        for f in &self.files {
+            let shown = f.path.display().to_string();
+            results.extend(check(&f.requirements, input, |name| {
+                format!("{shown}: {}", file_key(name))
+            }));
+            results.extend(f.rules.evaluate(input, &shown));
+        }
+        results
+    }
+}
+
+/// A flag's name as a policy file's key (`source-digest` → `source.digest`,
+/// `builder-id` → `builderId`).
+pub fn file_key(flag: &str) -> String {
+    match flag {
+        "source-uri" => "source.uri".into(),
+        "source-ref" => "source.ref".into(),
+        "source-digest" => "source.digest".into(),
+        "param" => "params".into(),
+        "subject-digest" => "subjectDigests".into(),
+        "verifier-id" | "verified-level" | "resource-uri" => format!("vsa.{}", camel(flag)),
+        other => camel(other),
+    }
+}
+
+fn camel(flag: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in flag.chars() {
+        if c == '-' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// At most 200 characters of something an attestation said, for messages.
+pub fn shown(text: &str) -> String {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+fn result(rule: String, passed: bool, expected: &str, observed: String) -> RuleResult {
+    RuleResult {
+        rule,
+        status: if passed {
+            Status::Passed
+        } else {
+            Status::Failed
+        },
+        expected: expected.to_owned(),
+        observed: shown(&observed),
+    }
+}
+
+fn unanswerable(rule: String, expected: &str, why: String) -> RuleResult {
+    RuleResult {
+        rule,
+        status: Status::Error,
+        expected: expected.to_owned(),
+        observed: why,
+    }
+}
+
+fn or_none(value: Option<&str>) -> String {
+    value.map_or_else(|| "(none)".to_owned(), str::to_owned)
+}
+
+fn listed<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    let all: Vec<&str> = values.collect();
+    if all.is_empty() {
+        "(none)".to_owned()
+    } else {
+        all.join(", ")
+    }
+}
+
+/// The requirements' rules, named by `name` (from the flag's name).
+fn check(req: &Requirements, input: &Input<'_>, name: impl Fn(&str) -> String) -> Vec<RuleResult> {
+    let facts = &input.facts;
+    let build_type = if facts.build_type.is_empty() {
+        "(none)"
+    } else {
+        facts.build_type.as_str()
+    };
+    let mut out = Vec::new();
+    if let Some(want) = &req.builder_id {
+        out.push(result(
+            name("builder-id"),
+            facts.builder_id.as_deref() == Some(want.as_str()),
+            want,
+            or_none(facts.builder_id.as_deref()),
+        ));
+    }
+    if let Some(want) = &req.build_type {
+        out.push(result(
+            name("build-type"),
+            facts.build_type == *want,
+            want,
+            build_type.to_owned(),
+        ));
+    }
+    // The sources a ref or commit is looked for in: those of the required repository,
+    // when one is required.
+    let wanted_repo = req.source_uri.as_deref().map(facts::normalize_repository);
+    let candidates: Vec<&facts::Source> = facts
+        .sources
+        .iter()
+        .filter(|s| wanted_repo.as_ref().is_none_or(|r| s.repository == *r))
+        .collect();
+    let no_source = |what: &str| {
+        format!(
+            "buildType `{build_type}` does not say where its {what} is: check it with a CEL rule (docs/verify.md)"
+        )
+    };
+    if let Some(want) = &req.source_uri {
+        let rule = name("source-uri");
+        out.push(if facts.knows_source() {
+            result(
+                rule,
+                !candidates.is_empty(),
+                want,
+                listed(facts.sources.iter().map(|s| s.repository.as_str())),
+            )
+        } else {
+            unanswerable(rule, want, no_source("source"))
+        });
+    }
+    if let Some(want) = &req.source_ref {
+        let rule = name("source-ref");
+        out.push(if facts.knows_ref() {
+            result(
+                rule,
+                candidates
+                    .iter()
+                    .any(|s| s.git_ref.as_deref().is_some_and(|r| facts::ref_matches(r, want))),
+                want,
+                listed(candidates.iter().filter_map(|s| s.git_ref.as_deref())),
+            )
+        } else if facts.knows_source() {
+            unanswerable(
+                rule,
+                want,
+                format!("buildType `{build_type}` records the source's commit, not its ref: require the commit (`--source-digest`, `source.digest`)"),
+            )
+        } else {
+            unanswerable(rule, want, no_source("source"))
+        });
+    }
+    if let Some(want) = &req.source_digest {
+        let rule = name("source-digest");
+        out.push(if facts.knows_source() {
+            result(
+                rule,
+                candidates
+                    .iter()
+                    .any(|s| facts::digest_matches(&s.digest, want)),
+                want,
+                listed(
+                    candidates
+                        .iter()
+                        .flat_map(|s| s.digest.values().map(String::as_str)),
+                ),
+            )
+        } else {
+            unanswerable(rule, want, no_source("source"))
+        });
+    }
+    for (param, want) in &req.params {
+        let rule = format!("{} {param}", name("param"));
+        out.push(if facts.knows_params() {
+            let seen = facts.params.get(param).map(facts::param_text);
+            result(
+                rule,
+                seen.as_deref() == Some(want.as_str()),
+                want,
+                seen.unwrap_or_else(|| "(not set)".to_owned()),
+            )
+        } else {
+            unanswerable(rule, want, no_source("parameters"))
+        });
+    }
+    for (label, want) in &req.subject_digests {
+        let subjects: Vec<String> = input
+            .statement
+            .get("subject")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|s| {
+                s.get("digest")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                    .map(|(alg, hex)| format!("{alg}:{}", hex.as_str().unwrap_or("")))
+            })
+            .collect();
+        out.push(result(
+            format!("{} {label}", name("subject-digest")),
+            subjects.iter().any(|s| s.eq_ignore_ascii_case(want)),
+            want,
+            listed(subjects.iter().map(String::as_str)),
+        ));
+    }
+    let keyless_only = |rule: String, want: &str| {
+        unanswerable(
+            rule,
+            want,
+            "signed with a key: only a keyless signature's certificate says this".to_owned(),
+        )
+    };
+    if let Some(want) = &req.signer_workflow {
+        let rule = name("signer-workflow");
+        out.push(match input.signer {
+            None => keyless_only(rule, want),
+            Some(s) => {
+                let seen = s.claims.get("buildSignerURI");
+                result(
+                    rule,
+                    seen.is_some_and(|uri| workflow_matches(uri, want)),
+                    want,
+                    or_none(seen.map(String::as_str)),
+                )
+            }
+        });
+    }
+    if req.deny_self_hosted_runners {
+        let rule = name("deny-self-hosted-runners");
+        let want = "github-hosted or gitlab-hosted";
+        out.push(match input.signer {
+            None => keyless_only(rule, want),
+            Some(s) => {
+                let seen = s.claims.get("runnerEnvironment");
+                result(
+                    rule,
+                    seen.is_some_and(|r| r == "github-hosted" || r == "gitlab-hosted"),
+                    want,
+                    or_none(seen.map(String::as_str)),
+                )
+            }
+        });
+    }
+    out.extend(req.vsa.check(input, &name));
+    out
+}
+
+/// Whether a certificate's build signer (`https://github.com/acme/app/.github/
+/// workflows/release.yml@refs/heads/main`) is the workflow `want`: `[host/]owner/repo/
+/// path`, the host github.com when not given; with `@<ref>`, that ref too.
+pub fn workflow_matches(build_signer_uri: &str, want: &str) -> bool {
+    let strip = |s: &str| {
+        let s = s.trim();
+        s.strip_prefix("https://").unwrap_or(s).to_owned()
+    };
+    let seen = strip(build_signer_uri);
+    let mut want = strip(want);
+    let first = want.split('/').next().unwrap_or("");
+    if !first.contains('.') {
+        want = format!("github.com/{want}");
+    }
+    if want.contains('@') {
+        seen == want
+    } else {
+        seen.split_once('@').map_or(seen.as_str(), |(path, _)| path) == want
+    }
+}
+
+/// Read `path` and hash it (SHA-256, streamed), for `--artifact`.
+pub fn artifact_digest(path: &Path) -> Result<String, Error> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path).map_err(|source| Error::Artifact {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).map_err(|source| Error::Artifact {
+            path: path.to_owned(),
+            source,
+        })?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signer_workflows_match_as_gh_matches_them() {
+        let uri = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
+        assert!(workflow_matches(
+            uri,
+            "acme/app/.github/workflows/release.yml"
+        ));
+        assert!(workflow_matches(
+            uri,
+            "github.com/acme/app/.github/workflows/release.yml"
+        ));
+        assert!(workflow_matches(
+            uri,
+            "acme/app/.github/workflows/release.yml@refs/heads/main"
+        ));
+        assert!(!workflow_matches(
+            uri,
+            "acme/app/.github/workflows/release.yml@refs/heads/dev"
+        ));
+        assert!(!workflow_matches(uri, "acme/app/.github/workflows/release"));
+        assert!(!workflow_matches(uri, "acme/app"));
+        assert!(!workflow_matches(
+            uri,
+            "ghe.example/acme/app/.github/workflows/release.yml"
+        ));
+    }
+
+    #[test]
+    fn flags_become_policy_file_keys() {
+        assert_eq!(file_key("source-digest"), "source.digest");
+        assert_eq!(file_key("builder-id"), "builderId");
+        assert_eq!(file_key("verified-level"), "vsa.verifiedLevel");
+        assert_eq!(camel("deny-self-hosted-runners"), "denySelfHostedRunners");
+    }
+
+    #[test]
+    fn long_observed_values_are_cut() {
+        let long = "é".repeat(300);
+        let cut = shown(&long);
+        assert_eq!(cut.chars().count(), 201);
+        assert!(cut.ends_with('…'));
+    }
+}

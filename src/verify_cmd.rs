@@ -1,0 +1,539 @@
+//! `chainseal verify`: the request from the flags, the report on stdout (text or JSON),
+//! and, with `--vsa`, a signed Verification Summary Attestation per verified subject.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chainseal::cli::VerifyArgs;
+use chainseal::error_text::joined;
+use chainseal::verify::outcome::{Checked, Item};
+use chainseal::verify::policy::{self, Policy, Requirements, RuleResult, Status};
+use chainseal::verify::{self, PredicateTypes, Verdict, vsa};
+use serde_json::{Value, json};
+
+use crate::run::runtime;
+
+pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let json_output = match args.format.trim() {
+        "text" | "" => false,
+        "json" => true,
+        other => anyhow::bail!(
+            "`CHAINSEAL_VERIFY_FORMAT` (`--format`) is `{other}`: use `text` or `json`"
+        ),
+    };
+    let (request, flags_doc) = verify_request(args)?;
+    // The VSA signer is loaded (a wrong password fails) before anything is verified.
+    let vsa = match args.vsa.vsa {
+        true => Some(VsaPublisher::new(args)?),
+        false => None,
+    };
+    let rt = runtime()?;
+    let report = rt.block_on(verify::run(&request))?;
+    let vsas = match &vsa {
+        Some(publisher) => rt.block_on(publisher.publish(&report, &request.policy, &flags_doc))?,
+        None => Vec::new(),
+    };
+    if json_output {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report_json(&report, &vsas))?
+        );
+    } else {
+        print_report(&report);
+        for v in &vsas {
+            println!(
+                "VSA {} for {}: stored in {}",
+                if v.passed { "PASSED" } else { "FAILED" },
+                v.subject,
+                v.stored.join(", ")
+            );
+        }
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The library's request from the flags and environment, and the flags' policy as a
+/// document (for a VSA's `policy`).
+fn verify_request(args: &VerifyArgs) -> anyhow::Result<(verify::Request, Value)> {
+    let p = &args.policy;
+    let identity = match (&args.certificate_identity, &args.certificate_identity_regexp) {
+        (Some(exact), _) => Some(verify::keyless::IdentityMatch::from(exact.as_str())),
+        (None, Some(re)) => Some(verify::keyless::IdentityMatch::regexp(re).with_context(|| {
+            format!("`CHAINSEAL_VERIFY_CERTIFICATE_IDENTITY_REGEXP` (`--certificate-identity-regexp`) `{re}` is not a regular expression")
+        })?),
+        (None, None) => None,
+    };
+    if identity.is_none() && args.certificate_oidc_issuer.is_some() {
+        anyhow::bail!(
+            "`--certificate-oidc-issuer` needs `--certificate-identity` or `--certificate-identity-regexp`"
+        );
+    }
+    let trust = verify::Trust::choose_matching(
+        args.key.as_deref(),
+        identity,
+        args.certificate_oidc_issuer.as_deref(),
+        args.trusted_root.as_deref(),
+    )?;
+    let target = match &args.image {
+        Some(image) => verify::Target::Image {
+            image: image.clone(),
+            repository: args.repository.clone(),
+            registry: chainseal::config::registry_settings(&args.registry)?,
+        },
+        None => verify::Target::Files(args.files.clone()),
+    };
+    let mut params = Vec::new();
+    for item in p.params.iter().filter(|s| !s.trim().is_empty()) {
+        let (name, value) = item.split_once('=').with_context(|| {
+            format!("`--param` (`CHAINSEAL_VERIFY_PARAMS`) `{item}` is not `NAME=VALUE`")
+        })?;
+        params.push((name.trim().to_owned(), value.to_owned()));
+    }
+    let mut subject_digests: Vec<(String, String)> = p
+        .subject_digest
+        .iter()
+        .map(|d| d.trim())
+        .filter(|d| !d.is_empty())
+        .map(|d| (d.to_owned(), d.to_ascii_lowercase()))
+        .collect();
+    for path in &p.artifact {
+        let digest = policy::artifact_digest(path)?;
+        subject_digests.push((format!("(--artifact {})", path.display()), digest));
+    }
+    let nonempty = |v: &Option<String>| chainseal::values::non_empty_owned(v.clone());
+    let flags = Requirements {
+        builder_id: nonempty(&p.builder_id),
+        build_type: nonempty(&p.build_type),
+        source_uri: nonempty(&p.source_uri),
+        source_ref: nonempty(&p.source_ref),
+        source_digest: nonempty(&p.source_digest),
+        params,
+        subject_digests,
+        signer_workflow: nonempty(&p.signer_workflow),
+        deny_self_hosted_runners: p.deny_self_hosted_runners,
+        vsa: policy::vsa_checks::VsaRequirements {
+            verifier_id: nonempty(&p.verifier_id),
+            verified_levels: p
+                .verified_level
+                .iter()
+                .map(|l| l.trim().to_owned())
+                .filter(|l| !l.is_empty())
+                .collect(),
+            resource_uri: nonempty(&p.resource_uri),
+        },
+    };
+    let flags_doc = requirements_json(&flags);
+    let policy = Policy::with_files(flags, &p.policy)?;
+    // The policy files' predicate types apply when `--type` is not given.
+    let wanted = match (args.predicate_type.as_deref(), policy.predicate_types()) {
+        (None, file_types) if !file_types.is_empty() => {
+            PredicateTypes::parse(Some(&file_types.join(",")))?
+        }
+        (given, _) => PredicateTypes::parse(given)?,
+    };
+    Ok((
+        verify::Request {
+            trust,
+            target,
+            wanted,
+            policy: Arc::new(policy),
+        },
+        flags_doc,
+    ))
+}
+
+/// The flags' requirements as a document (sorted keys; unset ones left out).
+fn requirements_json(r: &Requirements) -> Value {
+    let mut doc = serde_json::Map::new();
+    let mut put = |k: &str, v: Value| {
+        if !(v.is_null() || v == json!([]) || v == json!(false)) {
+            doc.insert(k.to_owned(), v);
+        }
+    };
+    put("builderId", json!(r.builder_id));
+    put("buildType", json!(r.build_type));
+    put("sourceUri", json!(r.source_uri));
+    put("sourceRef", json!(r.source_ref));
+    put("sourceDigest", json!(r.source_digest));
+    put("params", json!(r.params));
+    put(
+        "subjectDigests",
+        json!(r.subject_digests.iter().map(|(_, d)| d).collect::<Vec<_>>()),
+    );
+    put("signerWorkflow", json!(r.signer_workflow));
+    put("denySelfHostedRunners", json!(r.deny_self_hosted_runners));
+    put("verifierId", json!(r.vsa.verifier_id));
+    put("verifiedLevels", json!(r.vsa.verified_levels));
+    put("resourceUri", json!(r.vsa.resource_uri));
+    Value::Object(doc)
+}
+
+/// A VSA that was signed and stored.
+struct PublishedVsa {
+    subject: String,
+    passed: bool,
+    stored: Vec<String>,
+}
+
+/// Signs and stores VSAs as attest signs and stores provenance.
+struct VsaPublisher {
+    signer: chainseal::signing::Settings,
+    publish: chainseal::attest::Publish,
+    options: vsa::Options,
+}
+
+impl VsaPublisher {
+    fn new(args: &VerifyArgs) -> anyhow::Result<Self> {
+        let a = &args.vsa;
+        let signer = chainseal::config::signer_settings(chainseal::cli::SignerArgs {
+            key: a.vsa_key.clone(),
+            signing_secrets: None,
+            password: a.password.clone(),
+            kms: a.kms.clone(),
+            keyless: a.keyless.clone(),
+        })?
+        .context("`--vsa` needs `CHAINSEAL_VSA_KEY` (`--vsa-key`): the key that signs VSAs")?;
+        let keyless = matches!(signer.key, chainseal::signing::KeyRef::Keyless);
+        let transparency = chainseal::config::transparency_settings(&a.transparency, keyless)?;
+        let (storage, stores) = chainseal::config::storage_settings(
+            &a.store,
+            chainseal::config::registry_settings(&args.registry)?,
+            transparency.bundle,
+            None,
+        )?;
+        if storage.contains(&chainseal::storage::StorageTarget::Tekton) {
+            anyhow::bail!("VSAs cannot be stored in `tekton` storage: there is no run to annotate");
+        }
+        Ok(Self {
+            signer,
+            publish: chainseal::attest::Publish {
+                transparency,
+                storage,
+                stores,
+            },
+            options: vsa::Options {
+                verifier_id: a.vsa_verifier_id.trim().to_owned(),
+                builder_level: a.builder_level,
+                time_verified: jiff::Timestamp::now()
+                    .round(jiff::Unit::Second)
+                    .unwrap_or_else(|_| jiff::Timestamp::now())
+                    .to_string(),
+            },
+        })
+    }
+
+    async fn publish(
+        &self,
+        report: &verify::Report,
+        policy: &Policy,
+        flags_doc: &Value,
+    ) -> anyhow::Result<Vec<PublishedVsa>> {
+        let policy_doc = vsa::policy_descriptor(policy, flags_doc);
+        let summaries = vsa::summaries(report, &self.options, &policy_doc);
+        if summaries.is_empty() {
+            eprintln!("no VSA written: no attestation of the wanted types verified");
+            return Ok(Vec::new());
+        }
+        let loaded = self.publish.load_signer(&self.signer).await?;
+        let loaded = std::sync::Arc::new(loaded);
+        let mut out = Vec::new();
+        for s in summaries {
+            let bytes = s.statement.to_bytes();
+            let digest = chainseal::oci::sha256_digest(&bytes);
+            let hex = digest.trim_start_matches("sha256:");
+            let key = format!("vsa-{}", &hex[..12.min(hex.len())]);
+            let generated = chainseal::provenance::Generated {
+                statement: s.statement,
+                findings: Vec::new(),
+            };
+            let signer = (
+                Box::new(SharedSigner(loaded.clone())) as Box<dyn chainseal::signing::Signer>,
+                loaded.1.clone(),
+            );
+            let stored = match chainseal::attest::finish(
+                &self.publish,
+                Some(signer),
+                generated,
+                key,
+                None,
+                None,
+            )
+            .await?
+            {
+                chainseal::attest::Outcome::Stored { stored, .. } => stored,
+                chainseal::attest::Outcome::DryRun { .. } => Vec::new(),
+            };
+            let subject = format!(
+                "{} {}",
+                s.subject.name,
+                s.subject
+                    .digest
+                    .iter()
+                    .map(|(a, h)| format!("{a}:{h}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            out.push(PublishedVsa {
+                subject: subject.trim().to_owned(),
+                passed: s.passed,
+                stored: stored.into_iter().map(|s| s.location).collect(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// One loaded signer shared by every VSA of a run (one key load, one certificate).
+#[derive(Debug)]
+struct SharedSigner(Arc<chainseal::attest::Loaded>);
+
+#[async_trait::async_trait]
+impl chainseal::signing::Signer for SharedSigner {
+    async fn sign(
+        &self,
+        message: &[u8],
+    ) -> Result<chainseal::signing::Signature, chainseal::signing::Error> {
+        self.0.0.sign(message).await
+    }
+
+    fn public_key(&self) -> Option<&chainseal::signing::PublicKey> {
+        self.0.0.public_key()
+    }
+
+    fn certificate(&self) -> Option<&chainseal::signing::keyless::CertificateChain> {
+        self.0.0.certificate()
+    }
+}
+
+/// The report as one JSON document: each attestation with its signer, subjects and
+/// every rule's result.
+fn report_json(report: &verify::Report, vsas: &[PublishedVsa]) -> Value {
+    let (checked, image) = match &report.checked {
+        Checked::Envelopes => ("envelopes", None),
+        Checked::Bundles => ("bundles", None),
+        Checked::Image(image) => ("image", Some(image.clone())),
+    };
+    let attestations: Vec<Value> = report.attestations.iter().map(item_json).collect();
+    let signatures: Vec<Value> = report
+        .signatures
+        .iter()
+        .map(|o| match &o.result {
+            Ok(_) => json!({"location": o.location, "verified": true}),
+            Err(e) => json!({"location": o.location, "verified": false, "reason": joined(e)}),
+        })
+        .collect();
+    let vsas: Vec<Value> = vsas
+        .iter()
+        .map(|v| {
+            json!({
+                "subject": v.subject,
+                "verificationResult": if v.passed { "PASSED" } else { "FAILED" },
+                "stored": v.stored,
+            })
+        })
+        .collect();
+    json!({
+        "passed": report.passed(),
+        "checked": checked,
+        "image": image,
+        "predicateTypes": report.wanted.describe(),
+        "attestations": attestations,
+        "imageSignatures": signatures,
+        "vsas": vsas,
+    })
+}
+
+fn rule_json(r: &RuleResult) -> Value {
+    json!({
+        "rule": r.rule,
+        "status": r.status.as_str(),
+        "expected": r.expected,
+        "observed": r.observed,
+    })
+}
+
+fn verified_json(v: &verify::Verified) -> serde_json::Map<String, Value> {
+    let facts = policy::BuildFacts::read(&v.statement);
+    let signer = verify::Signer::to_json(v.signer.as_ref());
+    let subjects: Vec<Value> = v
+        .subjects
+        .iter()
+        .map(|(name, digests)| json!({"name": name, "digests": digests}))
+        .collect();
+    let mut m = serde_json::Map::new();
+    m.insert("predicateType".into(), json!(v.predicate_type));
+    m.insert("builderId".into(), json!(v.builder_id));
+    m.insert(
+        "buildType".into(),
+        json!((!facts.build_type.is_empty()).then_some(facts.build_type)),
+    );
+    m.insert("signer".into(), signer);
+    m.insert("subjects".into(), Value::Array(subjects));
+    m.insert("payloadDigest".into(), json!(v.payload_digest));
+    m
+}
+
+fn item_json(item: &Item) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("location".into(), json!(item.location));
+    match &item.verdict {
+        Verdict::Counted { verified, rules } => {
+            let passed = item.verdict.passed();
+            m.insert("verified".into(), json!(true));
+            m.insert(
+                "result".into(),
+                json!(if passed { "passed" } else { "failed-policy" }),
+            );
+            m.extend(verified_json(verified));
+            m.insert(
+                "rules".into(),
+                Value::Array(rules.iter().map(rule_json).collect()),
+            );
+        }
+        Verdict::Skipped(verified) => {
+            m.insert("verified".into(), json!(true));
+            m.insert("result".into(), json!("skipped"));
+            m.extend(verified_json(verified));
+        }
+        Verdict::Failed(reason) => {
+            m.insert("verified".into(), json!(false));
+            m.insert("result".into(), json!("rejected"));
+            m.insert("reason".into(), json!(joined(reason)));
+        }
+    }
+    Value::Object(m)
+}
+
+/// Each item on stdout (verified, skipped or FAILED), then the summary on stderr.
+fn print_report(report: &verify::Report) {
+    for item in &report.attestations {
+        print_item(item);
+    }
+    for o in &report.signatures {
+        match &o.result {
+            Ok(_) => println!("verified image signature {}", o.location),
+            Err(reason) => println!("FAILED image signature {}: {}", o.location, joined(reason)),
+        }
+    }
+    print_summary(report);
+}
+
+/// One attestation: what it says when it counted, else why not.
+fn print_item(item: &Item) {
+    let location = &item.location;
+    match &item.verdict {
+        Verdict::Counted { verified, rules } => {
+            let failed: Vec<&RuleResult> = rules
+                .iter()
+                .filter(|r| r.status != Status::Passed)
+                .collect();
+            if failed.is_empty() {
+                println!("verified {location}");
+            } else {
+                println!(
+                    "FAILED {location}: signature verified, but {} of {} policy rule(s) did not pass",
+                    failed.len(),
+                    rules.len()
+                );
+            }
+            print_verified(verified);
+            if let Some(signer) = &verified.signer {
+                println!(
+                    "  signer: {} (issuer {})",
+                    signer.identity,
+                    signer.issuer.as_deref().unwrap_or("?")
+                );
+            }
+            for r in rules {
+                match r.status {
+                    Status::Passed => println!("  policy {}: passed ({})", r.rule, r.observed),
+                    Status::Failed => println!(
+                        "  policy {}: FAILED: expected {}, found {}",
+                        r.rule, r.expected, r.observed
+                    ),
+                    Status::Error => println!(
+                        "  policy {}: FAILED: cannot be checked: {}",
+                        r.rule, r.observed
+                    ),
+                }
+            }
+        }
+        Verdict::Skipped(v) => println!("skipped {location} (predicate type {})", v.predicate_type),
+        Verdict::Failed(reason) => println!("FAILED {location}: {}", joined(reason)),
+    }
+}
+
+fn print_verified(v: &verify::Verified) {
+    println!("  predicate type: {}", v.predicate_type);
+    if let Some(id) = &v.builder_id {
+        println!("  builder id: {id}");
+    }
+    for (name, digests) in &v.subjects {
+        println!("  subject: {name} {}", digests.join(" "));
+    }
+}
+
+/// The counts, and why nothing counted when that is why it failed.
+fn print_summary(report: &verify::Report) {
+    let skipped = match report.skipped() {
+        0 => String::new(),
+        n => format!(", {n} skipped (another predicate type)"),
+    };
+    let what = match &report.checked {
+        Checked::Image(image) => {
+            let of_type = match &report.wanted {
+                PredicateTypes::Any => String::new(),
+                wanted => format!(" of type {}", wanted.describe()),
+            };
+            let policy = match report.failed_policy() {
+                0 => String::new(),
+                n => format!(", {n} failed the policy"),
+            };
+            eprintln!(
+                "{image}: {} attestation(s) verified{of_type}{policy}{skipped}, {} image signature(s) verified; {} item(s) rejected",
+                report.counted(),
+                report.signatures_verified(),
+                report.rejected()
+            );
+            format!("attestation for {image}")
+        }
+        Checked::Envelopes | Checked::Bundles => {
+            let what = match report.checked {
+                Checked::Bundles => "bundle",
+                _ => "envelope",
+            };
+            let policy = match report.failed_policy() {
+                0 => String::new(),
+                n => format!(", {n} failed the policy"),
+            };
+            eprintln!(
+                "{} {what}(s) verified, {} rejected{policy}{skipped}",
+                report.counted(),
+                report.failed()
+            );
+            what.to_owned()
+        }
+    };
+    if report.nothing_counted() {
+        print_nothing_counted(report, &what);
+    }
+}
+
+/// Why nothing counted, naming the types found and the flag.
+fn print_nothing_counted(report: &verify::Report, what: &str) {
+    let found = report.skipped_types().into_iter().collect::<Vec<_>>();
+    let found = if found.is_empty() {
+        "none".to_owned()
+    } else {
+        found.join(", ")
+    };
+    eprintln!(
+        "no {what} of type {} verified (verified but of another type: {found}): set `--type` (`CHAINSEAL_VERIFY_TYPE`) to the predicate type to check, or `--type any`",
+        report.wanted.describe()
+    );
+}
