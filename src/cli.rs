@@ -781,11 +781,7 @@ pub struct PolicyArgs {
 
     /// Keyless: refuse certificates issued to self-hosted runners (the certificate's
     /// runner environment must be `github-hosted` or `gitlab-hosted`).
-    #[arg(
-        long,
-        env = EnvVars::CHAINSEAL_VERIFY_DENY_SELF_HOSTED_RUNNERS,
-        conflicts_with = "key"
-    )]
+    #[arg(long, env = EnvVars::CHAINSEAL_VERIFY_DENY_SELF_HOSTED_RUNNERS)]
     pub deny_self_hosted_runners: bool,
 
     /// Policy files (YAML: these requirements as keys, and named CEL rules), repeatable
@@ -823,7 +819,7 @@ pub struct PolicyArgs {
 pub struct VsaArgs {
     /// Write a signed VSA (`https://slsa.dev/verification_summary/v1`) for each
     /// verified subject, `PASSED` or `FAILED`.
-    #[arg(long, env = EnvVars::CHAINSEAL_VERIFY_VSA, requires = "vsa_key")]
+    #[arg(long, env = EnvVars::CHAINSEAL_VERIFY_VSA)]
     pub vsa: bool,
 
     /// The key that signs VSAs: the forms of attest's `--key` (key file, KMS URI,

@@ -435,7 +435,8 @@ impl EnvVars {
     /// `--vsa`). Read by: verify (`--vsa-key`).
     pub const CHAINSEAL_VSA_KEY: &'static str = "CHAINSEAL_VSA_KEY";
 
-    /// The VSA's `verifier.id`. Default: `https://github.com/chainseal/chainseal/verify`.
+    /// The VSA's `verifier.id`. Default:
+    /// `https://github.com/chainseal/chainseal/verify/v<version>`.
     /// Read by: verify (`--vsa-verifier-id`).
     pub const CHAINSEAL_VSA_VERIFIER_ID: &'static str = "CHAINSEAL_VSA_VERIFIER_ID";
 

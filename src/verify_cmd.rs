@@ -23,25 +23,32 @@ pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         ),
     };
     let (request, flags_doc) = verify_request(args)?;
-    // The VSA signer is loaded (a wrong password fails) before anything is verified.
+    // The VSA settings are checked before anything is verified.
     let vsa = match args.vsa.vsa {
         true => Some(VsaPublisher::new(args)?),
         false => None,
     };
     let rt = runtime()?;
     let report = rt.block_on(verify::run(&request))?;
+    // The report is shown whatever becomes of the VSAs; a VSA that could not be signed
+    // or stored is then an error (exit 2), never a silent success.
     let vsas = match &vsa {
-        Some(publisher) => rt.block_on(publisher.publish(&report, &request.policy, &flags_doc))?,
-        None => Vec::new(),
+        Some(publisher) => rt.block_on(publisher.publish(&report, &request.policy, &flags_doc)),
+        None => Ok(Vec::new()),
+    };
+    let (published, vsa_error) = match vsas {
+        Ok(v) => (v, None),
+        Err(e) => (Vec::new(), Some(e)),
     };
     if json_output {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report_json(&report, &vsas))?
-        );
+        let mut doc = report_json(&report, &published);
+        if let Some(e) = &vsa_error {
+            doc["vsaError"] = json!(joined(e.as_ref()));
+        }
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print_report(&report);
-        for v in &vsas {
+        for v in &published {
             println!(
                 "VSA {} for {}: stored in {}",
                 if v.passed { "PASSED" } else { "FAILED" },
@@ -49,6 +56,9 @@ pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
                 v.stored.join(", ")
             );
         }
+    }
+    if let Some(e) = vsa_error {
+        return Err(e.context("the verification was reported, but its VSA was not written"));
     }
     Ok(if report.passed() {
         ExitCode::SUCCESS
@@ -61,6 +71,11 @@ pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 /// document (for a VSA's `policy`).
 fn verify_request(args: &VerifyArgs) -> anyhow::Result<(verify::Request, Value)> {
     let p = &args.policy;
+    if p.deny_self_hosted_runners && args.key.is_some() {
+        anyhow::bail!(
+            "`--deny-self-hosted-runners` reads a keyless signature's certificate: it cannot be used with `--key`"
+        );
+    }
     let identity = match (&args.certificate_identity, &args.certificate_identity_regexp) {
         (Some(exact), _) => Some(verify::keyless::IdentityMatch::from(exact.as_str())),
         (None, Some(re)) => Some(verify::keyless::IdentityMatch::regexp(re).with_context(|| {
@@ -129,13 +144,7 @@ fn verify_request(args: &VerifyArgs) -> anyhow::Result<(verify::Request, Value)>
     };
     let flags_doc = requirements_json(&flags);
     let policy = Policy::with_files(flags, &p.policy)?;
-    // The policy files' predicate types apply when `--type` is not given.
-    let wanted = match (args.predicate_type.as_deref(), policy.predicate_types()) {
-        (None, file_types) if !file_types.is_empty() => {
-            PredicateTypes::parse(Some(&file_types.join(",")))?
-        }
-        (given, _) => PredicateTypes::parse(given)?,
-    };
+    let wanted = wanted_types(args.predicate_type.as_deref(), &policy)?;
     Ok((
         verify::Request {
             trust,
@@ -145,6 +154,42 @@ fn verify_request(args: &VerifyArgs) -> anyhow::Result<(verify::Request, Value)>
         },
         flags_doc,
     ))
+}
+
+/// The predicate types that count: `--type` (default SLSA provenance), narrowed to
+/// the types every policy file that names some allows (a flag or a second file can
+/// only narrow a policy, never widen it); none left is an error.
+fn wanted_types(given: Option<&str>, policy: &Policy) -> anyhow::Result<PredicateTypes> {
+    let files_say = policy.files.iter().any(|f| !f.predicate_types.is_empty());
+    let mut wanted = match (given, files_say) {
+        // A file's types replace the default, not a `--type` given.
+        (None, true) => PredicateTypes::Any,
+        (given, _) => PredicateTypes::parse(given)?,
+    };
+    for file in policy
+        .files
+        .iter()
+        .filter(|f| !f.predicate_types.is_empty())
+    {
+        let allowed: Vec<String> = match &wanted {
+            PredicateTypes::Any => file.predicate_types.clone(),
+            PredicateTypes::Only(types) => types
+                .iter()
+                .filter(|t| file.predicate_types.contains(t))
+                .cloned()
+                .collect(),
+        };
+        if allowed.is_empty() {
+            anyhow::bail!(
+                "no predicate type is left: `--type` (`CHAINSEAL_VERIFY_TYPE`) or another policy file allows {}, but policy file `{}` allows only {}",
+                wanted.describe(),
+                file.path.display(),
+                file.predicate_types.join(", ")
+            );
+        }
+        wanted = PredicateTypes::Only(allowed);
+    }
+    Ok(wanted)
 }
 
 /// The flags' requirements as a document (sorted keys; unset ones left out).
@@ -198,7 +243,15 @@ impl VsaPublisher {
             keyless: a.keyless.clone(),
         })?
         .context("`--vsa` needs `CHAINSEAL_VSA_KEY` (`--vsa-key`): the key that signs VSAs")?;
+        let mut signer = signer;
         let keyless = matches!(signer.key, chainseal::signing::KeyRef::Keyless);
+        if keyless {
+            // The CI job's identity tokens, as attest takes them (GitHub's request
+            // credentials, GitLab's `SIGSTORE_ID_TOKEN`).
+            let env = chainseal::record::ci::Environment::capture(std::env::vars());
+            signer.keyless.tokens.github = env.id_token_request.clone();
+            signer.keyless.tokens.gitlab = env.sigstore_id_token.clone();
+        }
         let transparency = chainseal::config::transparency_settings(&a.transparency, keyless)?;
         let (storage, stores) = chainseal::config::storage_settings(
             &a.store,

@@ -101,9 +101,14 @@ pub fn summaries(report: &Report, options: &Options, policy_doc: &Value) -> Vec<
         };
         let passed = item.verdict.passed();
         let builder_checked = rules.iter().any(|r| {
-            (r.rule == "--builder-id" || r.rule.ends_with(": builderId"))
+            r.kind == super::policy::RuleKind::Requirement("builder-id")
                 && r.status == super::policy::Status::Passed
         });
+        // With `--image`, the checks were about the image: only it is summarised.
+        let image_digest = match &report.checked {
+            Checked::Image(image) => image.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()),
+            Checked::Envelopes | Checked::Bundles => None,
+        };
         let provenance = super::SLSA_PROVENANCE.contains(&verified.predicate_type.as_str());
         for (name, digests) in &verified.subjects {
             let digest: BTreeMap<String, String> = digests
@@ -112,6 +117,11 @@ pub fn summaries(report: &Report, options: &Options, policy_doc: &Value) -> Vec<
                 .map(|(a, h)| (a.to_owned(), h.to_ascii_lowercase()))
                 .collect();
             if digest.is_empty() {
+                continue;
+            }
+            if let Some(image) = &image_digest
+                && !digests.iter().any(|d| d.eq_ignore_ascii_case(image))
+            {
                 continue;
             }
             let key = serde_json::to_string(&digest).unwrap_or_default();

@@ -690,25 +690,13 @@ fn error_messages_do_not_repeat_their_cause() {
 /// A DSSE envelope of an in-toto Statement with `predicate_type` about `subject`
 /// (`sha256:<hex>`), signed with examples/demo.key.
 fn signed_statement(predicate_type: &str, subject: &str) -> String {
-    let signer = chainseal::signing::KeyFileSigner::load(&repo("examples/demo.key"), None)
-        .expect("demo key");
     let (alg, hex) = subject.split_once(':').expect("alg:hex");
-    let statement = serde_json::json!({
+    common::demo_envelope(&serde_json::json!({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": "app", "digest": {alg: hex}}],
         "predicateType": predicate_type,
         "predicate": {},
-    });
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    rt.block_on(chainseal::envelope::Envelope::sign(
-        chainseal::envelope::IN_TOTO_PAYLOAD_TYPE,
-        statement.to_string().into_bytes(),
-        &signer,
-    ))
-    .expect("signs")
-    .to_json()
+    }))
 }
 
 #[test]

@@ -1238,24 +1238,12 @@ fn verify_type_push_att(reg: &TestRegistry, digest: &str, layers: &[(String, &st
 
 /// An in-toto Statement about `digest` with `predicate_type`, signed with the demo key.
 fn verify_type_envelope(predicate_type: &str, digest: &str) -> String {
-    let signer = chainseal::signing::KeyFileSigner::load(&repo("examples/demo.key"), None)
-        .expect("demo key");
-    let statement = serde_json::json!({
+    common::demo_envelope(&serde_json::json!({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": REPO, "digest": {"sha256": digest.trim_start_matches("sha256:")}}],
         "predicateType": predicate_type,
         "predicate": {},
-    });
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime")
-        .block_on(chainseal::envelope::Envelope::sign(
-            chainseal::envelope::IN_TOTO_PAYLOAD_TYPE,
-            statement.to_string().into_bytes(),
-            &signer,
-        ))
-        .expect("signs")
-        .to_json()
+    }))
 }
 
 #[test]
@@ -2439,4 +2427,96 @@ fn chainseal_verifies_what_cosign_v3_signs_and_attests_keyless() {
         "{}",
         broken.stderr
     );
+}
+
+/// An SLSA v1 provenance envelope built by `builder`, about the image and `other`.
+fn provenance_envelope(builder: &str, digest: &str, other: &str) -> String {
+    common::demo_envelope(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [
+            {"name": REPO, "digest": {"sha256": digest.trim_start_matches("sha256:")}},
+            {"name": "other", "digest": {"sha256": other}},
+        ],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {"buildDefinition": {"buildType": "https://example.com/x"},
+                      "runDetails": {"builder": {"id": builder}}},
+    }))
+}
+
+/// Issue #23: with `--image`, one attestation passing the policy is enough, a failing
+/// one beside it does not fail the image, and the VSA is about the image alone (not
+/// the other subjects of the attestations found for it).
+#[test]
+fn verify_image_with_a_policy_and_a_vsa_about_the_image_only() {
+    let Some(scene) = Scene::new(false, "verify-policy") else {
+        return;
+    };
+    let (dir, reg, digest) = (&scene.dir, &scene.reg, scene.digest.clone());
+    let env = vec![("CHAINSEAL_INSECURE_REGISTRIES", reg.host.clone())];
+    let image = format!("{}/{REPO}@{digest}", reg.host);
+    let slsa = "https://slsa.dev/provenance/v1";
+    let other = "ab".repeat(32);
+    verify_type_push_att(
+        reg,
+        &digest,
+        &[
+            (
+                provenance_envelope("https://ours.example", &digest, &other),
+                slsa,
+            ),
+            (
+                provenance_envelope("https://theirs.example", &digest, &other),
+                slsa,
+            ),
+        ],
+    );
+    let out = dir.path().join("vsas");
+    let mut env_vsa = env.clone();
+    env_vsa.push((
+        "CHAINSEAL_VSA_KEY",
+        repo("examples/demo.key").display().to_string(),
+    ));
+    env_vsa.push(("CHAINSEAL_STORAGE", out.display().to_string()));
+    let v = verify_image(
+        dir.path(),
+        &image,
+        &env_vsa,
+        &[
+            "--builder-id",
+            "https://ours.example",
+            "--vsa",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    let report: Value = serde_json::from_str(&v.stdout).expect("JSON");
+    let results: Vec<&str> = report["attestations"]
+        .as_array()
+        .expect("attestations")
+        .iter()
+        .map(|a| a["result"].as_str().expect("result"))
+        .collect();
+    let mut sorted = results.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["failed-policy", "passed"], "{report:#}");
+    let vsas = report["vsas"].as_array().expect("vsas");
+    assert_eq!(vsas.len(), 1, "one VSA, for the image only: {report:#}");
+    assert_eq!(vsas[0]["verificationResult"], "PASSED");
+    assert!(
+        vsas[0]["subject"]
+            .as_str()
+            .expect("subject")
+            .contains(&digest),
+        "{report:#}"
+    );
+    // No attestation from the required builder: the image fails.
+    let v = verify_image(
+        dir.path(),
+        &image,
+        &env,
+        &["--builder-id", "https://nobody.example"],
+    );
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stderr.contains("2 failed the policy"), "{}", v.stderr);
 }

@@ -24,19 +24,8 @@ fn read_json(rel: &str) -> Value {
 
 /// `statement` signed with the demo key into `dir/name.intoto.jsonl`.
 fn signed(dir: &Path, name: &str, statement: &Value) -> PathBuf {
-    let signer = chainseal::signing::KeyFileSigner::load(&repo("examples/demo.key"), None)
-        .expect("demo key");
-    let envelope = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime")
-        .block_on(chainseal::envelope::Envelope::sign(
-            chainseal::envelope::IN_TOTO_PAYLOAD_TYPE,
-            serde_json::to_vec(statement).expect("JSON"),
-            &signer,
-        ))
-        .expect("signs");
     let path = dir.join(format!("{name}.intoto.jsonl"));
-    std::fs::write(&path, envelope.to_json() + "\n").expect("write");
+    std::fs::write(&path, common::demo_envelope(statement) + "\n").expect("write");
     path
 }
 
@@ -816,6 +805,120 @@ fn keyless_identity_regexp_signer_workflow_and_runners() {
         .arg(repo("examples/demo.pub"))
         .arg("--deny-self-hosted-runners")
         .arg(&hosted));
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+    common::assert_error(&r, "cannot be used with `--key`");
+}
+
+/// Regression (review of #23): a ref of one source and a commit of another proved
+/// "built from this ref at this commit" when each rule looked at the sources alone.
+#[test]
+fn source_requirements_must_hold_for_one_and_the_same_source() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "subject": [{"name": "app", "digest": {"sha256": "aa"}}],
+        "predicate": {
+            "buildDefinition": {
+                "buildType": "https://github.com/chainseal/chainseal/blob/main/docs/buildtypes/generic-v1.md",
+                "externalParameters": {},
+                "resolvedDependencies": [
+                    {"uri": "git+https://github.com/acme/app@refs/heads/feature", "digest": {"gitCommit": "1111"}},
+                    {"uri": "git+https://github.com/acme/helper@refs/heads/main", "digest": {"gitCommit": "2222"}},
+                ],
+            },
+            "runDetails": {"builder": {"id": "b"}},
+        },
+    });
+    let file = signed(dir.path(), "two", &statement);
+    let check = |args: &[&str]| verify_json(dir.path(), &file, args);
+    // Each holds of some source, but not of the same one.
+    let (code, report, _) = check(&["--source-ref", "main", "--source-digest", "1111"]);
+    assert_eq!(code, 1, "{report:#}");
+    let results = rules(&report);
+    assert!(results.iter().all(|r| r.1 == "failed"), "{results:?}");
+    assert!(
+        results[0]
+            .2
+            .contains("no one source has every source requirement"),
+        "{results:?}"
+    );
+    let (code, _, _) = check(&[
+        "--source-uri",
+        "github.com/acme/app",
+        "--source-ref",
+        "main",
+    ]);
+    assert_eq!(
+        code, 1,
+        "the app was built from `feature`, the helper from `main`"
+    );
+    // All of one source: passes.
+    let (code, report, _) = check(&[
+        "--source-uri",
+        "github.com/acme/app",
+        "--source-ref",
+        "feature",
+        "--source-digest",
+        "1111",
+    ]);
+    assert_eq!(code, 0, "{report:#}");
+    let (code, _, _) = check(&["--source-ref", "main", "--source-digest", "2222"]);
+    assert_eq!(code, 0);
+}
+
+/// A policy file's predicate types can only be narrowed by `--type` (or another file),
+/// never widened.
+#[test]
+fn a_policy_files_predicate_types_are_narrowed_never_widened() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v1 = signed(dir.path(), "v1", &read_json(TEKTON_V1));
+    let v02 = signed(dir.path(), "v02", &read_json(TEKTON_V02));
+    let policy = dir.path().join("v1-only.yaml");
+    std::fs::write(&policy, "predicateType: slsaprovenance1\n").expect("write");
+    let p = policy.display().to_string();
+    let run_with = |file: &Path, args: &[&str]| {
+        run(chainseal(dir.path())
+            .args(["verify", "--key"])
+            .arg(repo("examples/demo.pub"))
+            .args(["--policy", &p])
+            .args(args)
+            .arg(file))
+    };
+    assert_eq!(run_with(&v1, &[]).code, 0);
+    let r = run_with(&v02, &["--type", "any"]);
+    assert_eq!(
+        r.code, 1,
+        "`--type any` does not widen the file: {}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("skipped"), "{}", r.stdout);
+    let r = run_with(&v1, &["--type", "slsaprovenance02"]);
+    common::assert_error(&r, "no predicate type is left");
+}
+
+/// Boolean variables set to `false` (a docker action passes every input) change
+/// nothing: they neither conflict with `--key` nor ask for a VSA key.
+#[test]
+fn boolean_variables_set_to_false_are_not_given() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = signed(dir.path(), "att", &read_json(TEKTON_V1));
+    let r = run(chainseal(dir.path())
+        .env("CHAINSEAL_VERIFY_DENY_SELF_HOSTED_RUNNERS", "false")
+        .env("CHAINSEAL_VERIFY_VSA", "false")
+        .args(["verify", "--key"])
+        .arg(repo("examples/demo.pub"))
+        .arg(&file));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(chainseal(dir.path())
+        .env("CHAINSEAL_VERIFY_DENY_SELF_HOSTED_RUNNERS", "true")
+        .args(["verify", "--key"])
+        .arg(repo("examples/demo.pub"))
+        .arg(&file));
+    common::assert_error(&r, "cannot be used with `--key`");
+    let r = run(chainseal(dir.path())
+        .env("CHAINSEAL_VERIFY_VSA", "true")
+        .args(["verify", "--key"])
+        .arg(repo("examples/demo.pub"))
+        .arg(&file));
+    common::assert_error(&r, "`--vsa` needs `CHAINSEAL_VSA_KEY`");
 }

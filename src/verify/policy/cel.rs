@@ -16,7 +16,7 @@ use std::path::Path;
 use ::cel::{Context, Program, Value as CelValue};
 use serde_json::Value;
 
-use super::{Error, Input, RuleResult, Status, shown};
+use super::{Error, Input, RuleKind, RuleResult, Status, shown};
 
 /// One compiled rule.
 pub struct Rule {
@@ -87,6 +87,7 @@ impl Rules {
                 if let Some(why) = &broken {
                     return RuleResult {
                         rule: name,
+                        kind: RuleKind::Cel,
                         status: Status::Error,
                         expected,
                         observed: why.clone(),
@@ -113,6 +114,7 @@ impl Rules {
                 };
                 RuleResult {
                     rule: name,
+                    kind: RuleKind::Cel,
                     status,
                     expected,
                     observed,

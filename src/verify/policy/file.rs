@@ -104,6 +104,25 @@ struct RuleDoc {
     observe: Option<String>,
 }
 
+/// The names of the plain keys (and the VSA rule): no CEL rule may take one, so a
+/// report's `<file>: builderId` is always the plain requirement.
+const RESERVED: [&str; 14] = [
+    "builderId",
+    "buildType",
+    "predicateType",
+    "source.uri",
+    "source.ref",
+    "source.digest",
+    "params",
+    "subjectDigests",
+    "signerWorkflow",
+    "denySelfHostedRunners",
+    "vsa.verifierId",
+    "vsa.verifiedLevel",
+    "vsa.resourceUri",
+    "verificationResult",
+];
+
 /// Policy files are small; a larger one is refused rather than parsed.
 const MAX_POLICY_BYTES: u64 = 1 << 20;
 
@@ -151,6 +170,12 @@ impl PolicyFile {
                     r.name
                 )));
             }
+            if RESERVED.contains(&r.name.as_str()) {
+                return Err(malformed(format!(
+                    "rule `{}` is named like a plain key: give the rule a name of its own",
+                    r.name
+                )));
+            }
             rules.push(Rule::compile(path, &r.name, &r.expr, r.observe.as_deref())?);
         }
         let source = doc.source.unwrap_or(SourceDoc {
@@ -195,6 +220,11 @@ impl PolicyFile {
         };
         let shown = path.display().to_string();
         requirements.validate(|key| format!("`{}` in `{shown}`", super::file_key(key)))?;
+        if requirements.is_empty() && predicate_types.is_empty() && rules.is_empty() {
+            return Err(malformed(
+                "it requires nothing (no keys, no rules): an empty policy checks nothing".into(),
+            ));
+        }
         Ok(Self {
             path: path.to_owned(),
             digest: crate::oci::sha256_digest(&bytes),
@@ -249,6 +279,11 @@ mod tests {
             ("subjectDigests: [abc]\n", "invalid `subjectDigests`"),
             ("predicateType: nonsense\n", "short names"),
             ("- a\n", "not a chainseal policy"),
+            ("{}\n", "requires nothing"),
+            (
+                "rules:\n  - {name: builderId, expr: 'true'}\n",
+                "named like a plain key",
+            ),
         ] {
             let e = load(text).expect_err(text);
             assert!(e.to_string().contains(says), "{text}: {e}");

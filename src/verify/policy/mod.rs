@@ -159,11 +159,24 @@ impl Status {
     }
 }
 
+/// What kind of rule a result is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    /// A plain requirement, by its flag's name (`builder-id`, `source-ref`, …).
+    Requirement(&'static str),
+    /// A CEL rule of a policy file.
+    Cel,
+    /// The rule every VSA is held to (`verificationResult` is `PASSED`).
+    VsaPassed,
+}
+
 /// One rule's result for one attestation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleResult {
     /// The rule's name (`--builder-id`, `policy.yaml: reviewed`).
     pub rule: String,
+    /// What kind of rule it is (a CEL rule's name says nothing about what it checks).
+    pub kind: RuleKind,
     /// How it came out.
     pub status: Status,
     /// What it expected.
@@ -250,14 +263,6 @@ impl Policy {
         Ok(Self { flags, files })
     }
 
-    /// The predicate types the policy files require, if any says.
-    pub fn predicate_types(&self) -> Vec<&str> {
-        self.files
-            .iter()
-            .flat_map(|f| f.predicate_types.iter().map(String::as_str))
-            .collect()
-    }
-
     /// Every rule's result for one verified attestation.
     pub fn evaluate(&self, input: &Input<'_>) -> Vec<RuleResult> {
         let mut results: Vec<RuleResult> = vsa_checks::passed_rule(input).into_iter().collect();
@@ -303,18 +308,35 @@ fn camel(flag: &str) -> String {
     out
 }
 
-/// At most 200 characters of something an attestation said, for messages.
+/// At most 200 characters of something an attestation said, for messages, with
+/// control characters escaped (a value cannot forge lines of the report).
 pub fn shown(text: &str) -> String {
     const MAX: usize = 200;
-    match text.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
+    out
 }
 
-fn result(rule: String, passed: bool, expected: &str, observed: String) -> RuleResult {
+fn result(
+    rule: String,
+    kind: RuleKind,
+    passed: bool,
+    expected: &str,
+    observed: String,
+) -> RuleResult {
     RuleResult {
         rule,
+        kind,
         status: if passed {
             Status::Passed
         } else {
@@ -325,9 +347,10 @@ fn result(rule: String, passed: bool, expected: &str, observed: String) -> RuleR
     }
 }
 
-fn unanswerable(rule: String, expected: &str, why: String) -> RuleResult {
+fn unanswerable(rule: String, kind: RuleKind, expected: &str, why: String) -> RuleResult {
     RuleResult {
         rule,
+        kind,
         status: Status::Error,
         expected: expected.to_owned(),
         observed: why,
@@ -351,14 +374,16 @@ fn listed<'a>(values: impl Iterator<Item = &'a str>) -> String {
 fn check(req: &Requirements, input: &Input<'_>, name: impl Fn(&str) -> String) -> Vec<RuleResult> {
     let facts = &input.facts;
     let build_type = if facts.build_type.is_empty() {
-        "(none)"
+        "(none)".to_owned()
     } else {
-        facts.build_type.as_str()
+        shown(&facts.build_type)
     };
     let mut out = Vec::new();
+    let req_kind = RuleKind::Requirement;
     if let Some(want) = &req.builder_id {
         out.push(result(
             name("builder-id"),
+            req_kind("builder-id"),
             facts.builder_id.as_deref() == Some(want.as_str()),
             want,
             or_none(facts.builder_id.as_deref()),
@@ -367,89 +392,31 @@ fn check(req: &Requirements, input: &Input<'_>, name: impl Fn(&str) -> String) -
     if let Some(want) = &req.build_type {
         out.push(result(
             name("build-type"),
+            req_kind("build-type"),
             facts.build_type == *want,
             want,
-            build_type.to_owned(),
+            build_type.clone(),
         ));
     }
-    // The sources a ref or commit is looked for in: those of the required repository,
-    // when one is required.
-    let wanted_repo = req.source_uri.as_deref().map(facts::normalize_repository);
-    let candidates: Vec<&facts::Source> = facts
-        .sources
-        .iter()
-        .filter(|s| wanted_repo.as_ref().is_none_or(|r| s.repository == *r))
-        .collect();
-    let no_source = |what: &str| {
-        format!(
-            "buildType `{build_type}` does not say where its {what} is: check it with a CEL rule (docs/verify.md)"
-        )
-    };
-    if let Some(want) = &req.source_uri {
-        let rule = name("source-uri");
-        out.push(if facts.knows_source() {
-            result(
-                rule,
-                !candidates.is_empty(),
-                want,
-                listed(facts.sources.iter().map(|s| s.repository.as_str())),
-            )
-        } else {
-            unanswerable(rule, want, no_source("source"))
-        });
-    }
-    if let Some(want) = &req.source_ref {
-        let rule = name("source-ref");
-        out.push(if facts.knows_ref() {
-            result(
-                rule,
-                candidates
-                    .iter()
-                    .any(|s| s.git_ref.as_deref().is_some_and(|r| facts::ref_matches(r, want))),
-                want,
-                listed(candidates.iter().filter_map(|s| s.git_ref.as_deref())),
-            )
-        } else if facts.knows_source() {
-            unanswerable(
-                rule,
-                want,
-                format!("buildType `{build_type}` records the source's commit, not its ref: require the commit (`--source-digest`, `source.digest`)"),
-            )
-        } else {
-            unanswerable(rule, want, no_source("source"))
-        });
-    }
-    if let Some(want) = &req.source_digest {
-        let rule = name("source-digest");
-        out.push(if facts.knows_source() {
-            result(
-                rule,
-                candidates
-                    .iter()
-                    .any(|s| facts::digest_matches(&s.digest, want)),
-                want,
-                listed(
-                    candidates
-                        .iter()
-                        .flat_map(|s| s.digest.values().map(String::as_str)),
-                ),
-            )
-        } else {
-            unanswerable(rule, want, no_source("source"))
-        });
-    }
+    out.extend(source_rules(req, facts, &build_type, &name));
     for (param, want) in &req.params {
         let rule = format!("{} {param}", name("param"));
         out.push(if facts.knows_params() {
             let seen = facts.params.get(param).map(facts::param_text);
             result(
                 rule,
+                req_kind("param"),
                 seen.as_deref() == Some(want.as_str()),
                 want,
                 seen.unwrap_or_else(|| "(not set)".to_owned()),
             )
         } else {
-            unanswerable(rule, want, no_source("parameters"))
+            unanswerable(
+                rule,
+                req_kind("param"),
+                want,
+                not_recorded(&build_type, "parameters"),
+            )
         });
     }
     for (label, want) in &req.subject_digests {
@@ -469,26 +436,30 @@ fn check(req: &Requirements, input: &Input<'_>, name: impl Fn(&str) -> String) -
             .collect();
         out.push(result(
             format!("{} {label}", name("subject-digest")),
+            req_kind("subject-digest"),
             subjects.iter().any(|s| s.eq_ignore_ascii_case(want)),
             want,
             listed(subjects.iter().map(String::as_str)),
         ));
     }
-    let keyless_only = |rule: String, want: &str| {
+    let keyless_only = |rule: String, kind: RuleKind, want: &str| {
         unanswerable(
             rule,
+            kind,
             want,
             "signed with a key: only a keyless signature's certificate says this".to_owned(),
         )
     };
     if let Some(want) = &req.signer_workflow {
         let rule = name("signer-workflow");
+        let kind = req_kind("signer-workflow");
         out.push(match input.signer {
-            None => keyless_only(rule, want),
+            None => keyless_only(rule, kind, want),
             Some(s) => {
                 let seen = s.claims.get("buildSignerURI");
                 result(
                     rule,
+                    kind,
                     seen.is_some_and(|uri| workflow_matches(uri, want)),
                     want,
                     or_none(seen.map(String::as_str)),
@@ -499,12 +470,14 @@ fn check(req: &Requirements, input: &Input<'_>, name: impl Fn(&str) -> String) -
     if req.deny_self_hosted_runners {
         let rule = name("deny-self-hosted-runners");
         let want = "github-hosted or gitlab-hosted";
+        let kind = req_kind("deny-self-hosted-runners");
         out.push(match input.signer {
-            None => keyless_only(rule, want),
+            None => keyless_only(rule, kind, want),
             Some(s) => {
                 let seen = s.claims.get("runnerEnvironment");
                 result(
                     rule,
+                    kind,
                     seen.is_some_and(|r| r == "github-hosted" || r == "gitlab-hosted"),
                     want,
                     or_none(seen.map(String::as_str)),
@@ -513,6 +486,119 @@ fn check(req: &Requirements, input: &Input<'_>, name: impl Fn(&str) -> String) -
         });
     }
     out.extend(req.vsa.check(input, &name));
+    out
+}
+
+fn not_recorded(build_type: &str, what: &str) -> String {
+    format!(
+        "buildType `{build_type}` does not say where its {what} is: check it with a CEL rule (docs/verify.md)"
+    )
+}
+
+/// The source rules (`--source-uri`, `--source-ref`, `--source-digest`): they hold
+/// only when one source meets every one of them given (a ref of one repository and a
+/// commit of another prove nothing together). When none does, every given rule fails;
+/// each reports what the sources say.
+fn source_rules(
+    req: &Requirements,
+    facts: &BuildFacts,
+    build_type: &str,
+    name: &impl Fn(&str) -> String,
+) -> Vec<RuleResult> {
+    let wanted_repo = req.source_uri.as_deref().map(facts::normalize_repository);
+    let repo_ok = |s: &facts::Source| wanted_repo.as_ref().is_none_or(|r| s.repository == *r);
+    let ref_ok = |s: &facts::Source| {
+        req.source_ref.as_deref().is_none_or(|want| {
+            s.git_ref
+                .as_deref()
+                .is_some_and(|r| facts::ref_matches(r, want))
+        })
+    };
+    let digest_ok = |s: &facts::Source| {
+        req.source_digest
+            .as_deref()
+            .is_none_or(|want| facts::digest_matches(&s.digest, want))
+    };
+    let all_hold = facts
+        .sources
+        .iter()
+        .any(|s| repo_ok(s) && ref_ok(s) && digest_ok(s));
+    let mut out = Vec::new();
+    let kind = RuleKind::Requirement;
+    let together = |seen: String| {
+        if all_hold {
+            seen
+        } else {
+            format!("{seen} (no one source has every source requirement)")
+        }
+    };
+    if let Some(want) = &req.source_uri {
+        out.push(if facts.knows_source() {
+            let seen = listed(facts.sources.iter().map(|s| s.repository.as_str()));
+            let any = facts.sources.iter().any(repo_ok);
+            result(
+                name("source-uri"),
+                kind("source-uri"),
+                all_hold,
+                want,
+                if any { together(seen) } else { seen },
+            )
+        } else {
+            unanswerable(
+                name("source-uri"),
+                kind("source-uri"),
+                want,
+                not_recorded(build_type, "source"),
+            )
+        });
+    }
+    if let Some(want) = &req.source_ref {
+        out.push(if facts.knows_ref() {
+            let seen = listed(facts.sources.iter().filter_map(|s| s.git_ref.as_deref()));
+            let any = facts.sources.iter().any(ref_ok);
+            result(
+                name("source-ref"),
+                kind("source-ref"),
+                all_hold,
+                want,
+                if any { together(seen) } else { seen },
+            )
+        } else if facts.knows_source() {
+            unanswerable(
+                name("source-ref"),
+                kind("source-ref"),
+                want,
+                format!("buildType `{build_type}` records the source's commit, not its ref: require the commit (`--source-digest`, `source.digest`)"),
+            )
+        } else {
+            unanswerable(name("source-ref"), kind("source-ref"), want, not_recorded(build_type, "source"))
+        });
+    }
+    if let Some(want) = &req.source_digest {
+        out.push(if facts.knows_source() {
+            let seen = listed(
+                facts
+                    .sources
+                    .iter()
+                    .flat_map(|s| s.digest.values().map(String::as_str)),
+            );
+            let any = facts.sources.iter().any(digest_ok);
+            result(
+                name("source-digest"),
+                kind("source-digest"),
+                all_hold,
+                want,
+                if any { together(seen) } else { seen },
+            )
+        } else {
+            unanswerable(
+                name("source-digest"),
+                kind("source-digest"),
+                want,
+                not_recorded(build_type, "source"),
+            )
+        });
+    }
     out
 }
 

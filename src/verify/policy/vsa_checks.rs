@@ -6,10 +6,13 @@
 
 use serde_json::Value;
 
-use super::{Error, Input, RuleResult, Status, result, shown};
+use super::{Error, Input, RuleKind, RuleResult, Status, result, shown};
 
 /// The VSA predicate type.
 pub const VSA_PREDICATE_TYPE: &str = "https://slsa.dev/verification_summary/v1";
+
+/// Every VSA version's predicate type starts so (v0.1, v0.2 and v1).
+const VSA_PREFIX: &str = "https://slsa.dev/verification_summary/";
 
 /// What a VSA must say.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,11 +70,18 @@ impl VsaRequirements {
         let predicate = input.statement.get("predicate").unwrap_or(&Value::Null);
         if input.facts.predicate_type != VSA_PREDICATE_TYPE {
             let observed = format!(
-                "not a VSA (predicate type `{}`): give `--type vsa`",
+                "not a VSA v1 (predicate type `{}`): give `--type vsa`",
                 shown(&input.facts.predicate_type)
             );
+            // Named after the first requirement given.
+            let flag = match (&self.verifier_id, &self.resource_uri) {
+                (Some(_), _) => "verifier-id",
+                (None, Some(_)) => "resource-uri",
+                (None, None) => "verified-level",
+            };
             return vec![RuleResult {
-                rule: name("verified-level"),
+                rule: name(flag),
+                kind: RuleKind::Requirement(flag),
                 status: Status::Error,
                 expected: VSA_PREDICATE_TYPE.to_owned(),
                 observed,
@@ -87,11 +97,19 @@ impl VsaRequirements {
         let mut out = Vec::new();
         if let Some(want) = &self.verifier_id {
             let seen = text("/verifier/id");
-            out.push(result(name("verifier-id"), seen == *want, want, seen));
+            let kind = RuleKind::Requirement("verifier-id");
+            out.push(result(name("verifier-id"), kind, seen == *want, want, seen));
         }
         if let Some(want) = &self.resource_uri {
             let seen = text("/resourceUri");
-            out.push(result(name("resource-uri"), seen == *want, want, seen));
+            let kind = RuleKind::Requirement("resource-uri");
+            out.push(result(
+                name("resource-uri"),
+                kind,
+                seen == *want,
+                want,
+                seen,
+            ));
         }
         let levels: Vec<&str> = predicate
             .get("verifiedLevels")
@@ -103,6 +121,7 @@ impl VsaRequirements {
         for want in &self.verified_levels {
             out.push(result(
                 name("verified-level"),
+                RuleKind::Requirement("verified-level"),
                 reaches(&levels, want),
                 want,
                 if levels.is_empty() {
@@ -116,21 +135,24 @@ impl VsaRequirements {
     }
 }
 
-/// The rule every verified VSA is held to: `verificationResult` is `PASSED`.
+/// The rule every verified VSA (any version) is held to: `verificationResult` (v0.x:
+/// `verification_result`) is `PASSED`.
 pub fn passed_rule(input: &Input<'_>) -> Option<RuleResult> {
-    if input.facts.predicate_type != VSA_PREDICATE_TYPE {
+    if !input.facts.predicate_type.starts_with(VSA_PREFIX) {
         return None;
     }
-    let seen = input
-        .statement
-        .pointer("/predicate/verificationResult")
+    let predicate = input.statement.get("predicate").unwrap_or(&Value::Null);
+    let seen = predicate
+        .get("verificationResult")
+        .or_else(|| predicate.get("verification_result"))
         .and_then(Value::as_str)
-        .unwrap_or("(none)");
+        .map_or_else(|| "(none)".to_owned(), shown);
     Some(result(
         "verificationResult".to_owned(),
+        RuleKind::VsaPassed,
         seen == "PASSED",
         "PASSED",
-        seen.to_owned(),
+        seen,
     ))
 }
 

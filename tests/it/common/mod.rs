@@ -347,6 +347,23 @@ fn verify_dsse(python: &Path, file: &Path, public: &Path) -> (Option<i32>, Strin
     (py.status.code(), said)
 }
 
+/// `statement` as a DSSE envelope (compact JSON, one line) signed with
+/// examples/demo.key through chainseal's own signer.
+pub fn demo_envelope(statement: &serde_json::Value) -> String {
+    let signer = chainseal::signing::KeyFileSigner::load(&repo("examples/demo.key"), None)
+        .expect("demo key");
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(chainseal::envelope::Envelope::sign(
+            chainseal::envelope::IN_TOTO_PAYLOAD_TYPE,
+            statement.to_string().into_bytes(),
+            &signer,
+        ))
+        .expect("signs")
+        .to_json()
+}
+
 /// `chainseal` attesting the example record with `key` into `storage`, with `env`.
 pub fn attest_example(dir: &Path, key: &str, storage: &Path, env: &[(&str, String)]) -> Run {
     let mut cmd = chainseal(dir);
