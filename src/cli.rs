@@ -85,6 +85,16 @@ pub struct ControllerArgs {
     )]
     pub config_name: String,
 
+    /// The ConfigMap (in the config namespace) mapping namespaces to tenants: their
+    /// signers and the repositories their runs may push to (docs/controller.md).
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_TENANTS_CONFIG,
+        default_value = "chainseal-tenants",
+        value_name = "NAME"
+    )]
+    pub tenants_config: String,
+
     /// Runs signed at once.
     #[arg(long, env = EnvVars::CHAINSEAL_WORKERS, default_value_t = 4, value_name = "N")]
     pub workers: usize,

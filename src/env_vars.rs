@@ -176,6 +176,11 @@ impl EnvVars {
     /// (`--config-name`).
     pub const CHAINSEAL_CONFIG_NAME: &'static str = "CHAINSEAL_CONFIG_NAME";
 
+    /// Name of the tenants ConfigMap (in the config namespace): per-namespace signers
+    /// and repository policy. Default: `chainseal-tenants`. Read by: controller
+    /// (`--tenants-config`).
+    pub const CHAINSEAL_TENANTS_CONFIG: &'static str = "CHAINSEAL_TENANTS_CONFIG";
+
     /// Runs signed at once. Default: `4`. Read by: controller (`--workers`).
     pub const CHAINSEAL_WORKERS: &'static str = "CHAINSEAL_WORKERS";
 
@@ -499,6 +504,7 @@ impl EnvVars {
         Self::CHAINSEAL_NAMESPACES,
         Self::CHAINSEAL_CONFIG_NAMESPACE,
         Self::CHAINSEAL_CONFIG_NAME,
+        Self::CHAINSEAL_TENANTS_CONFIG,
         Self::CHAINSEAL_WORKERS,
         Self::CHAINSEAL_KUBE_API_QPS,
         Self::CHAINSEAL_KUBE_API_BURST,

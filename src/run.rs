@@ -157,6 +157,7 @@ fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> 
         )?,
         config_namespace: args.config_namespace,
         config_name: args.config_name,
+        tenants_name: args.tenants_config,
         workers: args.workers,
         retry_backoff: std::time::Duration::from_millis(args.retry_backoff_ms),
         reconcile_timeout: std::time::Duration::from_secs(args.reconcile_timeout),

@@ -23,11 +23,13 @@
 #![warn(clippy::indexing_slicing)]
 
 pub mod chains_config;
+pub mod credentials;
 pub mod finalizers;
 pub mod metrics;
 pub mod queue;
 pub mod reconcile;
 pub mod settings;
+pub mod tenants;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,6 +58,9 @@ pub enum Error {
     /// The settings are unusable.
     #[error(transparent)]
     Settings(#[from] settings::Error),
+    /// The tenants ConfigMap is unusable.
+    #[error(transparent)]
+    Tenants(#[from] tenants::Error),
     /// Leader election failed.
     #[error("leader election: {0}")]
     Lease(String),
@@ -70,6 +75,8 @@ pub struct Options {
     pub config_namespace: String,
     /// Its name.
     pub config_name: String,
+    /// The tenants ConfigMap's name (in the config namespace).
+    pub tenants_name: String,
     /// Runs worked on at once.
     pub workers: usize,
     /// First retry delay (doubled per retry, at most 5 minutes).
@@ -202,7 +209,19 @@ async fn lead(
             "no chains-config ConfigMap: using Chains' defaults"
         );
     }
-    let settings = Settings::build(&data.unwrap_or_default(), &opts.env).await?;
+    let mut inputs = Inputs {
+        chains: data.unwrap_or_default(),
+        tenants: cluster
+            .config_map(&opts.config_namespace, &opts.tenants_name)
+            .await?
+            .unwrap_or_default(),
+        secrets: Default::default(),
+    };
+    let tenants = tenants::TenantsConfig::parse(&inputs.tenants)?;
+    inputs.secrets = tenant_secrets(cluster, &opts.config_namespace, &tenants).await;
+    let settings = Settings::build(&inputs.chains, &opts.env)
+        .await?
+        .with_tenants(&tenants, &inputs.secrets, &opts.config_namespace);
     log_settings(&settings);
     let shared: SharedSettings = Arc::new(tokio::sync::RwLock::new(Arc::new(settings)));
     let queue = Arc::new(Queue::default());
@@ -233,6 +252,7 @@ async fn lead(
         cluster.clone(),
         opts.clone(),
         shared.clone(),
+        inputs,
     )));
 
     let count = opts.workers.max(1);
@@ -297,6 +317,7 @@ fn log_settings(s: &Settings) {
         taskrun = describe(&s.taskrun),
         pipelinerun = describe(&s.pipelinerun),
         oci = describe(&s.oci),
+        tenants = s.tenants.describe(),
         "settings"
     );
 }
@@ -382,41 +403,129 @@ async fn watch_runs(
 }
 
 /// Rebuild the settings whenever `chains-config` changes.
-async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings) {
-    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-        kube::Api::namespaced(cluster.client(), &opts.config_namespace);
-    let config = watcher::Config::default().fields(&format!("metadata.name={}", opts.config_name));
-    let mut events = watcher(api, config).default_backoff().boxed();
-    let mut seen: Option<std::collections::BTreeMap<String, String>> = None;
-    while let Some(event) = events.next().await {
-        let data = match event {
-            Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm)) => {
-                cm.data.unwrap_or_default()
-            }
-            Ok(watcher::Event::Delete(_)) => Default::default(),
-            Ok(_) => continue,
+/// What the settings are made of: chains-config's data, the tenants ConfigMap's, and
+/// the tenants' signing Secrets (by name; `None`: missing or unreadable).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Inputs {
+    chains: std::collections::BTreeMap<String, String>,
+    tenants: std::collections::BTreeMap<String, String>,
+    secrets:
+        std::collections::BTreeMap<String, Option<std::collections::BTreeMap<String, Vec<u8>>>>,
+}
+
+/// How often the tenants' signing Secrets are read for a change.
+const TENANT_SECRETS_EVERY: Duration = Duration::from_secs(5);
+
+/// The tenants' signing Secrets, read from the config namespace.
+async fn tenant_secrets(
+    cluster: &Cluster,
+    namespace: &str,
+    tenants: &tenants::TenantsConfig,
+) -> std::collections::BTreeMap<String, Option<std::collections::BTreeMap<String, Vec<u8>>>> {
+    let mut out = std::collections::BTreeMap::new();
+    for name in tenants.secrets() {
+        let data = match cluster.secret(namespace, &name).await {
+            Ok(data) => data,
             Err(e) => {
-                warn!("watch chains-config: {e}");
-                continue;
+                warn!(
+                    "cannot read tenant signing Secret {namespace}/{name}: {}",
+                    crate::error_text::joined(&e)
+                );
+                None
             }
         };
-        if seen.as_ref() == Some(&data) {
+        out.insert(name, data);
+    }
+    out
+}
+
+/// Watch chains-config and the tenants ConfigMap, and read the tenants' signing
+/// Secrets every [`TENANT_SECRETS_EVERY`]; any change rebuilds the settings (an
+/// invalid change is logged and the previous settings are kept).
+async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, start: Inputs) {
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(cluster.client(), &opts.config_namespace);
+    let named = |name: &str| watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut chains_events = watcher(api.clone(), named(&opts.config_name))
+        .default_backoff()
+        .boxed();
+    let mut tenant_events = watcher(api, named(&opts.tenants_name))
+        .default_backoff()
+        .boxed();
+    let mut tick = tokio::time::interval(TENANT_SECRETS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let data_of = |event: Option<
+        Result<watcher::Event<k8s_openapi::api::core::v1::ConfigMap>, watcher::Error>,
+    >,
+                   what: &str| match event {
+        Some(Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm))) => {
+            Some(cm.data.unwrap_or_default())
+        }
+        Some(Ok(watcher::Event::Delete(_))) => Some(Default::default()),
+        Some(Ok(_)) | None => None,
+        Some(Err(e)) => {
+            warn!("watch {what}: {e}");
+            None
+        }
+    };
+    let mut valid = tenants::TenantsConfig::parse(&start.tenants).unwrap_or_default();
+    let mut seen = start;
+    loop {
+        let mut next = seen.clone();
+        tokio::select! {
+            event = chains_events.next() => match data_of(event, "chains-config") {
+                Some(data) => next.chains = data,
+                None => continue,
+            },
+            event = tenant_events.next() => match data_of(event, "the tenants ConfigMap") {
+                Some(data) => next.tenants = data,
+                None => continue,
+            },
+            _ = tick.tick() => {}
+        }
+        let tenants = match tenants::TenantsConfig::parse(&next.tenants) {
+            Ok(t) => {
+                valid = t.clone();
+                t
+            }
+            Err(e) => {
+                if next.tenants != seen.tenants {
+                    error!(
+                        "the tenants ConfigMap changed but is invalid, keeping the previous tenants: {e}"
+                    );
+                }
+                valid.clone()
+            }
+        };
+        next.secrets = tenant_secrets(&cluster, &opts.config_namespace, &tenants).await;
+        if next == seen {
             continue;
         }
-        let first = seen.is_none();
-        seen = Some(data.clone());
-        if first {
-            // The settings the controller started with came from the same data.
-            continue;
-        }
-        match Settings::build(&data, &opts.env).await {
+        let what = if next.chains != seen.chains {
+            "chains-config"
+        } else if next.tenants != seen.tenants {
+            "the tenants ConfigMap"
+        } else {
+            "a tenant's signing Secret"
+        };
+        seen = next.clone();
+        match Settings::build(&next.chains, &opts.env).await {
             Ok(s) => {
-                info!("chains-config changed: settings rebuilt");
+                let s = s.with_tenants(&tenants, &next.secrets, &opts.config_namespace);
+                info!("{what} changed: settings rebuilt");
                 log_settings(&s);
                 *shared.write().await = Arc::new(s);
             }
             Err(e) => {
-                error!("chains-config changed but is invalid, keeping the previous settings: {e}")
+                if what == "chains-config" {
+                    error!(
+                        "chains-config changed but is invalid, keeping the previous settings: {e}"
+                    )
+                } else {
+                    error!(
+                        "{what} changed, but chains-config is invalid: keeping the previous settings: {e}"
+                    )
+                }
             }
         }
     }
@@ -592,6 +701,9 @@ async fn work(w: Worker) {
                     format!("gave up after {} retries: {why}", reconcile::MAX_RETRIES),
                 )
                 .await;
+            }
+            Outcome::Refused(why) => {
+                event(&recorder, &key, "NotAllowed", why).await;
             }
             Outcome::Unmarkable(why) => {
                 warn!(run = %key, "giving up: {why}");

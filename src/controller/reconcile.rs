@@ -35,6 +35,9 @@ pub enum Outcome {
     Retry(u32, String),
     /// Failed for the last time: marked `signed: "failed"`.
     Failed(String),
+    /// Refused at once (its tenant may not push where it asks): marked
+    /// `signed: "failed"`, nothing signed or pushed.
+    Refused(String),
     /// The cluster could not be read or written: look again later, nothing counted.
     Unavailable(String),
     /// Failed, and the API server refuses every mark on the run as invalid (its
@@ -114,7 +117,11 @@ pub async fn reconcile(
         Err(o) => (o, None),
     };
     let parent = match (&outcome, key.kind, &obj) {
-        (Outcome::Signed | Outcome::Failed(_), TektonKind::TaskRun, Some(obj)) => obj
+        (
+            Outcome::Signed | Outcome::Failed(_) | Outcome::Refused(_),
+            TektonKind::TaskRun,
+            Some(obj),
+        ) => obj
             .pointer("/metadata/labels/tekton.dev~1pipelineRun")
             .and_then(Value::as_str)
             .map(|name| RunKey {
@@ -146,9 +153,11 @@ async fn settle(
     let deleting = finalizers::deleting(obj);
     let release = match &outcome {
         Outcome::Skipped(why) if *why == NOT_FINISHED => deleting,
-        Outcome::Signed | Outcome::Failed(_) | Outcome::Unmarkable(_) | Outcome::Skipped(_) => {
-            deleting || enabled
-        }
+        Outcome::Signed
+        | Outcome::Failed(_)
+        | Outcome::Refused(_)
+        | Outcome::Unmarkable(_)
+        | Outcome::Skipped(_) => deleting || enabled,
         Outcome::Waiting | Outcome::Retry(..) | Outcome::Unavailable(_) => false,
     };
     if release && !held.is_empty() {
@@ -255,8 +264,18 @@ async fn look(
     let counters = metrics.kind(key.kind);
     let upload = wants_tlog(settings, &obj);
     let mut tally = Tally::default();
-    let stored = sign_and_store(settings, counters, key, values, upload, &mut tally)
-        .await
+    let stored =
+        match sign_and_store(cluster, settings, counters, key, values, upload, &mut tally).await {
+            Err(NotSigned::Refused(why)) => {
+                warn!(run = %key, "{why}");
+                let pairs = [("signed", "failed")];
+                let outcome = mark(cluster, key, &pairs, &Map::new(), Outcome::Refused(why)).await;
+                return Ok((outcome, obj));
+            }
+            Err(NotSigned::Failed(failures)) => Err(failures),
+            Ok(notes) => Ok(notes),
+        };
+    let stored = stored
         .and_then(|mut notes| {
             // `tekton` storage and the mark in one patch: both land or neither does.
             notes.extend(tally.extra.clone());
@@ -427,10 +446,12 @@ fn wants_tlog(settings: &Settings, obj: &Value) -> bool {
         )
 }
 
-/// The stores of one artifact type, for `part`: its backends, and `with_mark` when
-/// it also goes to the run's annotations.
+/// The stores of one artifact type, for `part`: its backends (each through the run's
+/// own registry client when it has one: `own`), and `with_mark` when it also goes to
+/// the run's annotations.
 fn stores_of<'a>(
     artifact: &'a super::settings::ArtifactSettings,
+    own: &'a [Option<Box<dyn crate::storage::Storage>>],
     with_mark: &'a crate::storage::tekton::WithMark,
     part: pipeline::Part,
 ) -> Vec<pipeline::Store<'a>> {
@@ -440,7 +461,12 @@ fn stores_of<'a>(
     artifact
         .backends
         .iter()
-        .map(|b| b.as_ref())
+        .enumerate()
+        .map(|(i, b)| {
+            own.get(i)
+                .and_then(Option::as_deref)
+                .unwrap_or_else(|| b.as_ref())
+        })
         .chain(mark)
         .map(|storage| pipeline::Store {
             storage,
@@ -450,22 +476,92 @@ fn stores_of<'a>(
         .collect()
 }
 
+/// Each backend of `artifact` through `registry` (those that write to registries).
+fn through(
+    artifact: &super::settings::ArtifactSettings,
+    registry: Option<&Arc<crate::oci::Registry>>,
+) -> Vec<Option<Box<dyn crate::storage::Storage>>> {
+    artifact
+        .backends
+        .iter()
+        .map(|b| registry.and_then(|r| b.through(r)))
+        .collect()
+}
+
+/// Why a run was not signed: failures (retried), or a refusal (final: the run is
+/// marked failed at once).
+enum NotSigned {
+    Failed(Vec<Failure>),
+    Refused(String),
+}
+
+impl From<Vec<Failure>> for NotSigned {
+    fn from(f: Vec<Failure>) -> Self {
+        Self::Failed(f)
+    }
+}
+
+/// The repositories the artifacts of a run would be pushed to that its tenant may not
+/// push to, as a refusal; `None` when every one is allowed.
+fn repository_refusal(
+    tenant: &super::tenants::Tenant,
+    pushes: &[(&super::settings::ArtifactSettings, Vec<String>)],
+) -> Option<String> {
+    let repositories: Vec<String> = pushes
+        .iter()
+        .flat_map(|(artifact, images)| {
+            artifact
+                .backends
+                .iter()
+                .flat_map(|b| b.repositories(images))
+        })
+        .collect();
+    let refused: std::collections::BTreeSet<&str> =
+        tenant.refused(&repositories).into_iter().collect();
+    if refused.is_empty() {
+        return None;
+    }
+    let allowed = tenant
+        .config
+        .repositories
+        .as_deref()
+        .unwrap_or_default()
+        .join(", ");
+    Some(format!(
+        "tenant `{}` may not push to {} (allowed: {allowed}): nothing was signed or pushed",
+        tenant.config.name,
+        refused.into_iter().collect::<Vec<_>>().join(", ")
+    ))
+}
+
 /// Sign and store every enabled artifact type through the one pipeline; returns the
 /// annotations `tekton` storage wants on the run (written with the `signed` mark).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one attempt's context, passed down once"
+)]
 async fn sign_and_store(
+    cluster: &Cluster,
     settings: &Settings,
     counters: &KindMetrics,
     key: &RunKey,
     values: Vec<Value>,
     upload: bool,
     tally: &mut Tally,
-) -> Result<Map<String, Value>, Vec<Failure>> {
+) -> Result<Map<String, Value>, NotSigned> {
     let fail = |stage, message: String| {
         record_error(counters, stage);
         vec![Failure { stage, message }]
     };
+    let service_account = values
+        .first()
+        .map(super::credentials::service_account)
+        .unwrap_or_default();
     let record = tekton::from_values("the Kubernetes API", values)
         .map_err(|e| fail(Stage::PayloadCreation, crate::error_text::joined(&e)))?;
+    // The run's tenant signs (a namespace no tenant names: chains-config's signers).
+    let tenant = settings.tenants.of(&key.namespace);
+    let tenant_signer = tenant.and_then(|t| t.signer.as_ref());
     let storage_key = pipeline::storage_key(&record)
         .map_err(|e| fail(Stage::PayloadCreation, crate::error_text::joined(&e)))?;
     let run = pipeline::run_id(&record);
@@ -479,8 +575,8 @@ async fn sign_and_store(
     let mut attestation = None;
     if let Some(a) = artifact {
         let prepared = match provenance::generate(&record, &settings.options(a.format)) {
-            Ok(generated) => a
-                .signer
+            Ok(generated) => tenant_signer
+                .unwrap_or(&a.signer)
                 .get()
                 .await
                 .map(|s| (generated, s))
@@ -504,7 +600,7 @@ async fn sign_and_store(
     // Image signatures: TaskRuns only (their results name the images).
     let mut images = None;
     if let (TektonKind::TaskRun, Some(oci)) = (key.kind, settings.oci.as_ref()) {
-        match oci.signer.get().await {
+        match tenant_signer.unwrap_or(&oci.signer).get().await {
             Ok(signer) => images = Some((oci, signer)),
             Err(e) => failures.push(Failure {
                 stage: Stage::Signing,
@@ -512,13 +608,94 @@ async fn sign_and_store(
             }),
         }
     }
+    let payloads = match &images {
+        Some(_) => crate::provenance::simplesigning::payloads(&record),
+        None => Vec::new(),
+    };
+    // The tenant's repository policy, before anything is signed or pushed.
+    if let Some(t) = tenant {
+        let mut pushes = Vec::new();
+        if let Some((a, (generated, _))) = &attestation {
+            let subjects = generated
+                .statement
+                .subject
+                .iter()
+                .filter_map(|s| Some(format!("{}@sha256:{}", s.name, s.digest.get("sha256")?)))
+                .collect();
+            pushes.push((*a, subjects));
+        }
+        if let Some((oci, _)) = &images {
+            let signed = payloads
+                .iter()
+                .map(|p| format!("{}@{}", p.image.name(), p.image.digest()))
+                .collect();
+            pushes.push((*oci, signed));
+        }
+        if let Some(why) = repository_refusal(t, &pushes) {
+            return Err(NotSigned::Refused(why));
+        }
+    }
+    // Registries are written with the run's ServiceAccount's pull secrets first.
+    let pushes_to_registries = |a: &super::settings::ArtifactSettings| {
+        settings
+            .registry
+            .as_ref()
+            .is_some_and(|r| a.backends.iter().any(|b| b.through(r).is_some()))
+    };
+    let needs_registry = attestation
+        .as_ref()
+        .is_some_and(|(a, _)| pushes_to_registries(a))
+        || images
+            .as_ref()
+            .is_some_and(|(o, _)| pushes_to_registries(o));
+    let run_registry = match (&settings.registry, needs_registry) {
+        (Some(base), true) => match settings
+            .registries
+            .for_run(cluster, base, &key.namespace, &service_account)
+            .await
+        {
+            Ok(r) if !Arc::ptr_eq(&r, base) => Some(r),
+            Ok(_) => None,
+            Err(e) => {
+                failures.push(Failure {
+                    stage: Stage::Storage,
+                    message: format!(
+                        "reading the pull secrets of ServiceAccount {}/{service_account}: {}",
+                        key.namespace,
+                        crate::error_text::joined(&e)
+                    ),
+                });
+                record_error(counters, Stage::Storage);
+                return Err(failures.into());
+            }
+        },
+        _ => None,
+    };
+    let own_attestation = attestation
+        .as_ref()
+        .map(|(a, _)| through(a, run_registry.as_ref()))
+        .unwrap_or_default();
+    let own_images = images
+        .as_ref()
+        .map(|(o, _)| through(o, run_registry.as_ref()))
+        .unwrap_or_default();
     let with_mark = crate::storage::tekton::WithMark::default();
     let mut stores = Vec::new();
     if let Some((a, _)) = &attestation {
-        stores.extend(stores_of(a, &with_mark, pipeline::Part::Attestation));
+        stores.extend(stores_of(
+            a,
+            &own_attestation,
+            &with_mark,
+            pipeline::Part::Attestation,
+        ));
     }
     if let Some((oci, _)) = &images {
-        stores.extend(stores_of(oci, &with_mark, pipeline::Part::Images));
+        stores.extend(stores_of(
+            oci,
+            &own_images,
+            &with_mark,
+            pipeline::Part::Images,
+        ));
     }
     let plan = pipeline::Plan {
         attestation: attestation
@@ -529,7 +706,7 @@ async fn sign_and_store(
                 signer: signer.as_ref(),
             }),
         images: images.as_ref().map(|(_, signer)| pipeline::Images {
-            payloads: crate::provenance::simplesigning::payloads(&record),
+            payloads,
             signer: signer.as_ref(),
         }),
         stores,
@@ -565,7 +742,11 @@ async fn sign_and_store(
     if failures.is_empty() {
         Ok(with_mark.take())
     } else {
-        Err(failures)
+        if needs_registry && failures.iter().any(|f| f.stage == Stage::Storage) {
+            // The pull secrets may have been added or rotated: read them again next time.
+            settings.registries.forget(&key.namespace, &service_account);
+        }
+        Err(failures.into())
     }
 }
 
@@ -629,7 +810,7 @@ async fn mark(
         Ok(()) => then,
         Err(e @ crate::kube::Error::Invalid { .. }) => {
             let why = match then {
-                Outcome::Retry(_, why) | Outcome::Failed(why) => why,
+                Outcome::Retry(_, why) | Outcome::Failed(why) | Outcome::Refused(why) => why,
                 _ => String::new(),
             };
             Outcome::Unmarkable(format!("{why}; and the run cannot be marked: {e}"))

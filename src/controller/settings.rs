@@ -87,13 +87,17 @@ pub enum SignerError {
     /// Keyless signing got no certificate.
     #[error(transparent)]
     Keyless(Arc<crate::signing::keyless::Error>),
+    /// A tenant's signer cannot be made (until the tenants ConfigMap or its Secret
+    /// changes).
+    #[error("{0}")]
+    Tenant(Arc<str>),
 }
 
 impl SignerError {
     /// What kind of failure this is (see [`crate::error_kind`]).
     pub fn kind(&self) -> crate::error_kind::Kind {
         match self {
-            Self::Settings(_) => crate::error_kind::Kind::Invalid,
+            Self::Settings(_) | Self::Tenant(_) => crate::error_kind::Kind::Invalid,
             Self::Load(e) => e.kind(),
             Self::Keyless(e) => e.kind(),
         }
@@ -102,7 +106,7 @@ impl SignerError {
 
 /// A signer, or why there is none (runs that need it fail with this message and are
 /// never marked signed).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum SignerSlot {
     /// A key or KMS key: loaded on first use, loaded again when its secret files
     /// change (a rotated `signing-secrets`), and tried again on the next run after a
@@ -114,6 +118,20 @@ pub enum SignerSlot {
     /// The settings name no usable signer: nothing to load until the ConfigMap
     /// changes.
     Failed(SignerError),
+    /// A key already loaded (a tenant's signing Secret, read through the API: loaded
+    /// again when the Secret changes, with the settings).
+    Fixed(Arc<dyn Signer>),
+}
+
+impl std::fmt::Debug for SignerSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Loaded(r) => f.debug_tuple("Loaded").field(r).finish(),
+            Self::Keyless(_) => f.write_str("Keyless"),
+            Self::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+            Self::Fixed(_) => f.write_str("Fixed"),
+        }
+    }
 }
 
 impl SignerSlot {
@@ -126,7 +144,13 @@ impl SignerSlot {
                 .map(|s| Arc::new(s) as Arc<dyn Signer>)
                 .map_err(|e| SignerError::Keyless(Arc::new(e))),
             Self::Failed(why) => Err(why.clone()),
+            Self::Fixed(signer) => Ok(signer.clone()),
         }
+    }
+
+    /// A signer loaded from `settings` on first use (and again after a failed load).
+    pub fn reloading(settings: signing::Settings) -> Self {
+        Self::Loaded(Arc::new(Reloading::new(settings, None)))
     }
 }
 
@@ -265,6 +289,17 @@ pub struct Settings {
     /// The timestamp authorities, when `chainseal.tsa.url` or the signing config
     /// names some.
     pub timestamps: Option<crate::transparency::Timestamping>,
+    /// The registry client OCI storage writes through (a run's pull secrets make
+    /// per-run clients from it).
+    pub registry: Option<Arc<crate::oci::Registry>>,
+    /// The tenants (per-namespace signers and repository policy).
+    pub tenants: super::tenants::Tenants,
+    /// Registry clients per run ServiceAccount (its pull secrets).
+    pub registries: super::credentials::RunRegistries,
+    /// What `keyless: true` tenants sign with: chains-config's Fulcio settings.
+    keyless: Option<crate::signing::keyless::Settings>,
+    /// What `kms` tenants' keys are reached with: chains-config's KMS auth.
+    kms: signing::KmsOptions,
 }
 
 /// Where keys and registry access come from, besides the ConfigMap.
@@ -474,14 +509,49 @@ impl Settings {
                 log.url().to_owned(),
             )));
         }
+        let keyless = chains.fulcio.as_ref().map(|fulcio| {
+            let ci = crate::record::ci::Environment::capture(std::env::vars());
+            crate::signing::keyless::Settings {
+                fulcio_url: services
+                    .fulcio
+                    .clone()
+                    .unwrap_or_else(|| fulcio.address.clone()),
+                tokens: token_sources(fulcio, &ci),
+            }
+        });
+        let kms = kms_options(&chains).unwrap_or_default();
         Ok(Self {
             rekor,
             timestamps,
             taskrun: artifacts.next().flatten(),
             pipelinerun: artifacts.next().flatten(),
             oci: artifacts.next().flatten(),
+            registry: factory.shared_registry().ok(),
+            tenants: super::tenants::Tenants::default(),
+            registries: super::credentials::RunRegistries::default(),
+            keyless,
+            kms,
             chains,
         })
+    }
+
+    /// These settings with `tenants` (their signing Secrets' data in `secrets`, read
+    /// from `controller_namespace`).
+    #[must_use]
+    pub fn with_tenants(
+        mut self,
+        config: &super::tenants::TenantsConfig,
+        secrets: &BTreeMap<String, Option<BTreeMap<String, Vec<u8>>>>,
+        controller_namespace: &str,
+    ) -> Self {
+        self.tenants = super::tenants::Tenants::make(
+            config,
+            secrets,
+            &self.kms,
+            self.keyless.as_ref(),
+            controller_namespace,
+        );
+        self
     }
 }
 
@@ -532,6 +602,16 @@ fn kms_settings(chains: &ChainsConfig) -> Result<signing::Settings, KmsSettingsE
     let Some(kms_ref) = chains.kms_ref.as_deref() else {
         return Err(KmsSettingsError::NoKmsRef);
     };
+    Ok(signing::Settings {
+        key: signing::KeyRef::parse(kms_ref).map_err(KmsSettingsError::KmsRef)?,
+        password: signing::PasswordSource::None,
+        kms: kms_options(chains)?,
+        keyless: crate::signing::keyless::Settings::default(),
+    })
+}
+
+/// How KMS keys are reached: `signers.kms.auth.*`.
+fn kms_options(chains: &ChainsConfig) -> Result<signing::KmsOptions, KmsSettingsError> {
     let auth = |k: &str| chains.kms_auth.get(k).cloned().filter(|v| !v.is_empty());
     let oidc = signing::settings::VaultJwtLogin::from_parts(
         auth("oidc.path"),
@@ -539,17 +619,12 @@ fn kms_settings(chains: &ChainsConfig) -> Result<signing::Settings, KmsSettingsE
         auth("oidc.token-path").map(Into::into),
     )
     .map_err(|_| KmsSettingsError::HalfJwtLogin)?;
-    Ok(signing::Settings {
-        key: signing::KeyRef::parse(kms_ref).map_err(KmsSettingsError::KmsRef)?,
-        password: signing::PasswordSource::None,
-        kms: signing::KmsOptions {
-            address: crate::values::non_empty_owned(auth("address")),
-            token: auth("token").map(crate::secret::SecretString::new),
-            token_path: auth("token-path").map(Into::into),
-            oidc,
-            ..signing::KmsOptions::default()
-        },
-        keyless: crate::signing::keyless::Settings::default(),
+    Ok(signing::KmsOptions {
+        address: crate::values::non_empty_owned(auth("address")),
+        token: auth("token").map(crate::secret::SecretString::new),
+        token_path: auth("token-path").map(Into::into),
+        oidc,
+        ..signing::KmsOptions::default()
     })
 }
 

@@ -198,6 +198,9 @@ impl std::fmt::Display for TektonKind {
     }
 }
 
+/// At most this many pull secrets of one ServiceAccount are read.
+const MAX_PULL_SECRETS: usize = 16;
+
 /// A Kubernetes client and the namespace to work in.
 #[derive(Clone)]
 pub struct Cluster {
@@ -264,27 +267,30 @@ impl Cluster {
         }
     }
 
-    /// The `data` of a ConfigMap; `None` when it does not exist.
-    pub async fn config_map(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> Result<Option<std::collections::BTreeMap<String, String>>, Error> {
+    /// Get one core (`v1`) object; `None` when it does not exist.
+    async fn get_core<K>(&self, namespace: &str, name: &str) -> Result<Option<K>, Error>
+    where
+        K: ::kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        <K as ::kube::Resource>::DynamicType: Default,
+    {
         self.pace().await;
-        let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
-            Api::namespaced(self.client.clone(), namespace);
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let resource = || K::plural(&Default::default()).into_owned();
         match api.get_opt(name).await {
-            Ok(cm) => Ok(cm.map(|c| c.data.unwrap_or_default())),
+            Ok(obj) => Ok(obj),
             Err(::kube::Error::Api(status)) if status.code == 403 => Err(Error::Forbidden {
                 verb: "get",
-                resource: "configmaps".into(),
+                resource: resource(),
                 name: name.to_owned(),
                 namespace: namespace.to_owned(),
                 message: status.message,
             }),
             Err(::kube::Error::Api(status)) => Err(Error::Status {
                 verb: "get",
-                resource: "configmaps".into(),
+                resource: resource(),
                 name: name.to_owned(),
                 namespace: namespace.to_owned(),
                 code: status.code,
@@ -292,12 +298,79 @@ impl Cluster {
             }),
             Err(source) => Err(Error::Request {
                 verb: "get",
-                resource: "configmaps".into(),
+                resource: resource(),
                 name: name.to_owned(),
                 namespace: namespace.to_owned(),
                 source,
             }),
         }
+    }
+
+    /// The `data` of a Secret (decoded); `None` when it does not exist.
+    pub async fn secret(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, Vec<u8>>>, Error> {
+        let secret: Option<k8s_openapi::api::core::v1::Secret> =
+            self.get_core(namespace, name).await?;
+        Ok(secret.map(|s| {
+            s.data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect()
+        }))
+    }
+
+    /// The pull secrets of the ServiceAccount `namespace/name` (its
+    /// `imagePullSecrets`, in order), as Chains' k8schain reads them: a missing
+    /// ServiceAccount or Secret, or a Secret without docker credentials, is left out.
+    pub async fn pull_secrets(
+        &self,
+        namespace: &str,
+        service_account: &str,
+    ) -> Result<Vec<crate::oci::auth::PullSecret>, Error> {
+        let sa: Option<k8s_openapi::api::core::v1::ServiceAccount> =
+            self.get_core(namespace, service_account).await?;
+        let names: Vec<String> = sa
+            .and_then(|sa| sa.image_pull_secrets)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.name)
+            .filter(|n| !n.is_empty())
+            .take(MAX_PULL_SECRETS)
+            .collect();
+        let mut out = Vec::new();
+        for name in names {
+            let Some(data) = self.secret(namespace, &name).await? else {
+                tracing::warn!(
+                    "ServiceAccount {namespace}/{service_account} names pull secret {name}, which does not exist"
+                );
+                continue;
+            };
+            match crate::oci::auth::PullSecret::from_secret_data(
+                format!("{namespace}/{name}"),
+                &data,
+            ) {
+                Some(secret) => out.push(secret),
+                None => tracing::warn!(
+                    "pull secret {namespace}/{name} holds no `.dockerconfigjson` or `.dockercfg` credentials"
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `data` of a ConfigMap; `None` when it does not exist.
+    pub async fn config_map(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>, Error> {
+        let cm: Option<k8s_openapi::api::core::v1::ConfigMap> =
+            self.get_core(namespace, name).await?;
+        Ok(cm.map(|c| c.data.unwrap_or_default()))
     }
 
     fn api(&self, kind: TektonKind, namespace: &str) -> Api<DynamicObject> {

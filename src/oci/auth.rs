@@ -37,7 +37,52 @@ use crate::env_vars::EnvVars;
 /// Where credentials come from.
 #[derive(Debug, Clone, Default)]
 pub struct Keychain {
+    /// A run's ServiceAccount's pull secrets, looked up first.
+    secrets: Vec<PullSecret>,
     files: Vec<PathBuf>,
+}
+
+/// A Kubernetes pull secret (`kubernetes.io/dockerconfigjson` or the older
+/// `kubernetes.io/dockercfg`) read through the API for a run's ServiceAccount, as
+/// Chains' k8schain reads them. Only its `auths` are used: a Secret a tenant wrote must
+/// never make the controller run a program (`credHelpers`, `credsStore`).
+#[derive(Clone)]
+pub struct PullSecret {
+    /// `<namespace>/<name>`, for messages.
+    pub source: String,
+    /// `{"auths": {…}}`.
+    auths: Vec<u8>,
+}
+
+impl std::fmt::Debug for PullSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullSecret")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PullSecret {
+    /// A pull secret from a Secret's data: `.dockerconfigjson` (a docker config) or
+    /// `.dockercfg` (its `auths` map alone); `None` when it holds neither as JSON.
+    pub fn from_secret_data(
+        source: String,
+        data: &std::collections::BTreeMap<String, Vec<u8>>,
+    ) -> Option<Self> {
+        let auths = if let Some(json) = data.get(".dockerconfigjson") {
+            serde_json::from_slice::<serde_json::Value>(json)
+                .ok()?
+                .get("auths")?
+                .clone()
+        } else {
+            serde_json::from_slice::<serde_json::Value>(data.get(".dockercfg")?).ok()?
+        };
+        if !auths.is_object() {
+            return None;
+        }
+        let auths = serde_json::to_vec(&serde_json::json!({ "auths": auths })).ok()?;
+        Some(Self { source, auths })
+    }
 }
 
 /// Credentials found for one registry, and where they came from.
@@ -60,15 +105,26 @@ impl std::fmt::Debug for Found {
 impl Keychain {
     /// A keychain reading `files` before the docker configuration.
     pub fn new(files: Vec<PathBuf>) -> Self {
-        Self { files }
+        Self {
+            secrets: Vec::new(),
+            files,
+        }
+    }
+
+    /// This keychain with `secrets` looked up before anything else.
+    #[must_use]
+    pub fn with_pull_secrets(mut self, secrets: Vec<PullSecret>) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// The places looked at, for messages.
     pub fn searched(&self) -> String {
         let mut places: Vec<String> = self
-            .files
+            .secrets
             .iter()
-            .map(|p| format!("`{}`", p.display()))
+            .map(|s| format!("pull secret `{}`", s.source))
+            .chain(self.files.iter().map(|p| format!("`{}`", p.display())))
             .collect();
         places.push(format!("`{}`", docker_config().display()));
         places.join(", ")
@@ -76,6 +132,18 @@ impl Keychain {
 
     /// The credentials for `registry` (a host, e.g. `ghcr.io` or `127.0.0.1:5000`).
     pub fn lookup(&self, registry: &str) -> Result<Found, Error> {
+        for secret in &self.secrets {
+            match docker_credential::get_credential_from_reader(secret.auths.as_slice(), registry) {
+                Ok(c) => return Ok(found_in(c, format!("pull secret {}", secret.source))),
+                Err(CredentialRetrievalError::NoCredentialConfigured) => {}
+                Err(e) => {
+                    return Err(Error::Credentials {
+                        path: PathBuf::from(format!("pull secret {}", secret.source)),
+                        reason: describe(&e),
+                    });
+                }
+            }
+        }
         for entry in &self.files {
             let file = if entry.is_dir() {
                 match [".dockerconfigjson", "config.json"]
@@ -130,16 +198,17 @@ impl Keychain {
 }
 
 fn found(c: DockerCredential, file: &Path) -> Found {
+    found_in(c, file.display().to_string())
+}
+
+fn found_in(c: DockerCredential, source: String) -> Found {
     let auth = match c {
         DockerCredential::UsernamePassword(user, password) => RegistryAuth::Basic(user, password),
         // Identity tokens are refresh tokens for the registry's token service; the
         // exchange uses them as the password with the `<token>` user, as docker does.
         DockerCredential::IdentityToken(token) => RegistryAuth::Basic("<token>".into(), token),
     };
-    Found {
-        auth,
-        source: file.display().to_string(),
-    }
+    Found { auth, source }
 }
 
 /// How long a credential helper may take before it is killed.
@@ -470,5 +539,43 @@ mod tests {
             err.to_string().contains("/nonexistent/.dockerconfigjson"),
             "{err}"
         );
+    }
+
+    /// A tenant's pull secret may carry credentials, never programs: `credHelpers` and
+    /// `credsStore` in it are ignored (the controller must not run what a tenant names).
+    #[test]
+    fn pull_secrets_give_credentials_only_and_come_first() {
+        use base64::Engine as _;
+        let auth = |u: &str| base64::engine::general_purpose::STANDARD.encode(format!("{u}:pw"));
+        let json = serde_json::json!({
+            "auths": {"r.example": {"auth": auth("from-secret")}},
+            "credHelpers": {"helper.example": "evil"},
+            "credsStore": "evil",
+        });
+        let data = std::collections::BTreeMap::from([(
+            ".dockerconfigjson".to_owned(),
+            json.to_string().into_bytes(),
+        )]);
+        let secret =
+            PullSecret::from_secret_data("ns/regcred".into(), &data).expect("a pull secret");
+        assert!(!format!("{secret:?}").contains("from-secret"));
+        let old = std::collections::BTreeMap::from([(
+            ".dockercfg".to_owned(),
+            serde_json::json!({"old.example": {"auth": auth("legacy")}})
+                .to_string()
+                .into_bytes(),
+        )]);
+        let legacy = PullSecret::from_secret_data("ns/old".into(), &old).expect("a .dockercfg");
+        let chain = Keychain::new(Vec::new()).with_pull_secrets(vec![secret, legacy]);
+        let found = chain.lookup("r.example").expect("lookup");
+        assert_eq!(found.source, "pull secret ns/regcred");
+        assert!(matches!(found.auth, RegistryAuth::Basic(ref u, _) if u == "from-secret"));
+        let found = chain.lookup("old.example").expect("lookup");
+        assert!(matches!(found.auth, RegistryAuth::Basic(ref u, _) if u == "legacy"));
+        // The helper named for this host is not run: no credentials, not "evil"'s.
+        let helper = chain.lookup("helper.example").expect("lookup");
+        assert_ne!(helper.source, "pull secret ns/regcred");
+        assert!(PullSecret::from_secret_data("ns/x".into(), &Default::default()).is_none());
+        assert!(chain.searched().starts_with("pull secret `ns/regcred`"));
     }
 }

@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oci_client::Reference;
@@ -164,12 +165,12 @@ pub struct Registry {
     /// The in-process locks of [`Registry::lock`]: one per tag being read, changed and
     /// written back (cosign tags, the referrers tag schema's index) and per blob being
     /// uploaded, so this process's own concurrent writes never collide.
-    locks: Locks,
+    locks: Arc<Locks>,
     /// Blobs this process uploaded lately (`<registry>/<repository>@<digest>` → when),
     /// so a blob several writes share (one envelope for subjects in one repository, the
     /// empty config) is uploaded once: distribution 2.8 rewrites a blob's link on every
     /// upload, and refuses a manifest naming the blob at that moment as unknown.
-    uploaded: std::sync::Mutex<HashMap<String, Instant>>,
+    uploaded: Arc<std::sync::Mutex<HashMap<String, Instant>>>,
 }
 
 /// How long an upload is remembered: longer than one run's writes take, retries
@@ -249,6 +250,19 @@ impl Registry {
             locks: Default::default(),
             uploaded: Default::default(),
         })
+    }
+
+    /// The same client with a run's pull secrets looked up first (their `auths` only):
+    /// the registry clients, tag locks and upload memory are shared, the credentials
+    /// and the tokens exchanged for them are its own.
+    pub fn with_pull_secrets(&self, secrets: Vec<auth::PullSecret>) -> Self {
+        Self {
+            transport: self.transport.sharing_hosts(),
+            keychain: self.keychain.clone().with_pull_secrets(secrets),
+            credentials: Default::default(),
+            locks: self.locks.clone(),
+            uploaded: self.uploaded.clone(),
+        }
     }
 
     /// The credentials for `registry`: read again when older than

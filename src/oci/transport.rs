@@ -456,7 +456,11 @@ pub struct Transport {
     /// Tests only: registries on internal addresses get `insecure_everywhere`'s
     /// treatment too (the test doubles all listen on loopback).
     unverified_internal: bool,
-    hosts: tokio::sync::Mutex<HashMap<String, Arc<Host>>>,
+    /// Each registry's client (shared by the transports made with
+    /// [`Transport::sharing_hosts`]: connections carry no credentials).
+    hosts: Arc<tokio::sync::Mutex<HashMap<String, Arc<Host>>>>,
+    /// Bearer tokens, per registry and scope: never shared, since they stand for the
+    /// credentials they were exchanged for.
     tokens: std::sync::Mutex<HashMap<(String, String), Token>>,
 }
 
@@ -487,6 +491,19 @@ impl Transport {
     pub fn unverified_internal_for_tests(mut self) -> Self {
         self.unverified_internal = true;
         self
+    }
+
+    /// A transport with the same settings and registry clients but its own tokens: for
+    /// other credentials (a run's ServiceAccount's pull secrets), whose tokens must
+    /// never be handed to anyone else.
+    pub fn sharing_hosts(&self) -> Self {
+        Self {
+            insecure: self.insecure.clone(),
+            insecure_everywhere: self.insecure_everywhere,
+            unverified_internal: self.unverified_internal,
+            hosts: self.hosts.clone(),
+            tokens: Default::default(),
+        }
     }
 
     /// Forget the tokens of `registry` (its credentials changed).

@@ -167,6 +167,22 @@ pub trait Storage: Display + Debug + Send + Sync {
     async fn store_image(&self, _item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
         Ok(Vec::new())
     }
+
+    /// This backend writing through `registry` instead (a run's own credentials), when
+    /// it writes to registries; `None` for backends that do not.
+    fn through(
+        &self,
+        _registry: &std::sync::Arc<crate::oci::Registry>,
+    ) -> Option<Box<dyn Storage>> {
+        None
+    }
+
+    /// The repositories (`<registry>/<repository>`) this backend would write `subjects`
+    /// (image references with a digest) to: for a repository policy to check before
+    /// anything is pushed; empty for backends that do not write to registries.
+    fn repositories(&self, _images: &[String]) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Storage errors. Messages name the destination and the fix.
@@ -415,8 +431,8 @@ impl Factory {
         }
     }
 
-    /// The shared registry client, made on first use.
-    fn registry(&self) -> Result<std::sync::Arc<crate::oci::Registry>, Error> {
+    /// The registry client every OCI backend of this factory shares, made on first use.
+    pub fn shared_registry(&self) -> Result<std::sync::Arc<crate::oci::Registry>, Error> {
         if let Some(r) = self.registry.get() {
             return Ok(r.clone());
         }
@@ -437,7 +453,7 @@ impl Factory {
                 Box::new(FileStorage::new(dir.clone()).with_bundles(s.bundles))
             }
             StorageTarget::Oci { repository } => Box::new(OciStorage::new(
-                self.registry()?,
+                self.shared_registry()?,
                 repository.clone(),
                 s.oci_encoding,
             )?),

@@ -221,6 +221,25 @@ impl Storage for OciStorage {
         true
     }
 
+    fn through(&self, registry: &Arc<Registry>) -> Option<Box<dyn Storage>> {
+        Some(Box::new(Self {
+            registry: registry.clone(),
+            repository: self.repository.clone(),
+            encoding: self.encoding,
+        }))
+    }
+
+    fn repositories(&self, images: &[String]) -> Vec<String> {
+        images
+            .iter()
+            .filter_map(|i| oci::parse_reference(i).ok())
+            .map(|image| {
+                let repo = self.tag_repository(&image);
+                format!("{}/{}", repo.registry(), repo.repository())
+            })
+            .collect()
+    }
+
     async fn store_image(&self, item: &SignedImage<'_>) -> Result<Vec<Stored>, Error> {
         let image =
             oci::parse_reference(&format!("{}@{}", item.image.name(), item.image.digest()))?;

@@ -17,7 +17,7 @@ CONFIG: {"tokens": {"<bearer token>": {"serviceAccount": "<namespace>/<name>", "
 It keeps objects in memory and speaks the REST API the official clients use, with
 the semantics they rely on:
 
-* resources: tekton.dev/v1 taskruns and pipelineruns, v1 configmaps and secrets,
+* resources: tekton.dev/v1 taskruns and pipelineruns, v1 configmaps, secrets and serviceaccounts,
   coordination.k8s.io/v1 leases, events.k8s.io/v1 and v1 events; namespaced paths and cluster-wide lists;
 * get, list (labelSelector with `=`, `==`, `!=`, existence; fieldSelector
   `metadata.name`/`metadata.namespace`; `limit` + `continue` pages), create (409 AlreadyExists), update (409
@@ -74,6 +74,7 @@ RESOURCES = {
     ("tekton.dev", "v1", "pipelineruns"): "PipelineRun",
     ("", "v1", "configmaps"): "ConfigMap",
     ("", "v1", "secrets"): "Secret",
+    ("", "v1", "serviceaccounts"): "ServiceAccount",
     ("coordination.k8s.io", "v1", "leases"): "Lease",
     ("events.k8s.io", "v1", "events"): "Event",
     ("", "v1", "events"): "Event",  # the core group's Events (RBAC tells the groups apart)

@@ -2820,3 +2820,236 @@ fn a_store_failure_has_the_same_outcome_through_attest_and_the_controller() {
         "the two front doors stored different attestations of one run"
     );
 }
+
+/// A Secret in `namespace` with `data` (raw bytes, base64-encoded here).
+fn secret(namespace: &str, name: &str, type_: &str, data: &[(&str, Vec<u8>)]) -> Value {
+    let data: serde_json::Map<String, Value> = data
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String(STANDARD.encode(v))))
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Secret", "type": type_,
+           "metadata": {"name": name, "namespace": namespace}, "data": data})
+}
+
+/// Issue #24: each namespace's runs are signed by its tenant's key (a Secret in the
+/// controller's namespace, plain or cosign-encrypted), pushed with the run's
+/// ServiceAccount's pull secret, and refused (marked failed, a Warning Event, nothing
+/// pushed) when they name a repository their tenant may not push to; a pull secret
+/// added later is used without a restart.
+#[test]
+fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_their_repositories() {
+    let Some(bin) = tool("REGISTRY_BIN", "controller tenants") else {
+        return;
+    };
+    let registry_dir = tempfile::tempdir().expect("tmp");
+    let reg = common::registry::TestRegistry::start(&bin, registry_dir.path(), true);
+    let digest_a = reg.push_image("team-a/app", "v1", "tenant-a");
+    let digest_b = reg.push_image("team-b/app", "v1", "tenant-b");
+    let host = reg.host.clone();
+    let docker_config =
+        std::fs::read(reg.docker_config(&registry_dir.path().join("auth"))).expect("config.json");
+    let run_in = |ns: &str, name: &str, sa: Option<&str>, repo_path: &str, digest: &str| {
+        let mut tr = taskrun(name, "True");
+        tr["metadata"]["namespace"] = ns.into();
+        if let Some(sa) = sa {
+            tr["spec"]["serviceAccountName"] = sa.into();
+        }
+        tr["status"]["results"] = json!([
+            {"name": "IMAGE_URL", "value": format!("{host}/{repo_path}")},
+            {"name": "IMAGE_DIGEST", "value": digest},
+        ]);
+        tr
+    };
+    let tenants = format!(
+        "tenants:\n  - name: team-a\n    namespaces: [team-a]\n    signer: {{secret: key-a}}\n    repositories: ['{host}/team-a/']\n  - name: team-b\n    namespaces: [team-b]\n    signer: {{secret: key-b}}\n    repositories: ['{host}/team-b']\n"
+    );
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.taskrun.storage": "oci",
+            "artifacts.oci.storage": "oci",
+        })),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "chainseal-tenants", "namespace": "tekton-chains"},
+               "data": {"tenants.yaml": tenants}}),
+        secret(
+            "tekton-chains",
+            "key-a",
+            "Opaque",
+            &[(
+                "x509.pem",
+                std::fs::read(repo("examples/demo.key")).expect("key"),
+            )],
+        ),
+        secret(
+            "tekton-chains",
+            "key-b",
+            "Opaque",
+            &[
+                (
+                    "cosign.key",
+                    std::fs::read(repo("tests/fixtures/keys/cosign.key")).expect("key"),
+                ),
+                (
+                    "cosign.password",
+                    std::fs::read(repo("tests/fixtures/keys/cosign.password")).expect("password"),
+                ),
+            ],
+        ),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "builder", "namespace": "team-a"},
+               "imagePullSecrets": [{"name": "regcred"}]}),
+        secret(
+            "team-a",
+            "regcred",
+            "kubernetes.io/dockerconfigjson",
+            &[(".dockerconfigjson", docker_config.clone())],
+        ),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "default", "namespace": "team-b"}}),
+        run_in("team-a", "a-own", Some("builder"), "team-a/app", &digest_a),
+        run_in(
+            "team-a",
+            "a-cross",
+            Some("builder"),
+            "team-b/app",
+            &digest_b,
+        ),
+        run_in("team-b", "b-no-creds", None, "team-b/app", &digest_b),
+    ];
+    let Some(scene) = Scene::start("tenants", &objects, json!({})) else {
+        return;
+    };
+    let controller = Running(Some(
+        scene.controller(&[("CHAINSEAL_INSECURE_REGISTRIES", host.as_str())]),
+    ));
+    let run_of = |ns: &str, name: &str| -> Option<Value> {
+        scene.curl(
+            &[],
+            &format!("/apis/tekton.dev/v1/namespaces/{ns}/taskruns"),
+        )["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["metadata"]["name"] == name)
+            .cloned()
+    };
+    let wait = |ns: &str, name: &str, done: &dyn Fn(&Value) -> bool| {
+        let start = Instant::now();
+        loop {
+            if let Some(run) = run_of(ns, name)
+                && done(&run)
+            {
+                return run;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "timed out waiting for {ns}/{name}:\n{}",
+                scene.log_tails()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let handled = |r: &Value| matches!(annotation(r, "signed"), Some("true" | "failed"));
+    let own = wait("team-a", "a-own", &handled);
+    assert_eq!(
+        annotation(&own, "signed"),
+        Some("true"),
+        "{own}\n{}",
+        scene.log_tails()
+    );
+    let cross = wait("team-a", "a-cross", &handled);
+    assert_eq!(annotation(&cross, "signed"), Some("failed"));
+    assert_eq!(
+        annotation(&cross, "retries"),
+        None,
+        "refused at once, not retried"
+    );
+    // Team B's ServiceAccount has no pull secret, the controller no credentials: its
+    // push is refused by the registry, and the run fails.
+    let no_creds = wait("team-b", "b-no-creds", &|r| {
+        annotation(r, "retries").is_some()
+    });
+    assert_ne!(annotation(&no_creds, "signed"), Some("true"));
+    let sig_b = format!("sha256-{}.sig", digest_b.trim_start_matches("sha256:"));
+    assert!(
+        reg.inspect_raw("team-b/app", &sig_b).is_none(),
+        "neither team A's refused run nor team B's run without credentials pushed anything"
+    );
+    // A pull secret for team B, added while the controller runs: the next run uses it.
+    scene.send(
+        "POST",
+        "application/json",
+        &secret(
+            "team-b",
+            "regcred-b",
+            "kubernetes.io/dockerconfigjson",
+            &[(".dockerconfigjson", docker_config)],
+        ),
+        "/api/v1/namespaces/team-b/secrets",
+    );
+    scene.send(
+        "PATCH",
+        "application/merge-patch+json",
+        &json!({"imagePullSecrets": [{"name": "regcred-b"}]}),
+        "/api/v1/namespaces/team-b/serviceaccounts/default",
+    );
+    scene.send(
+        "POST",
+        "application/json",
+        &run_in("team-b", "b-own", None, "team-b/app", &digest_b),
+        "/apis/tekton.dev/v1/namespaces/team-b/taskruns",
+    );
+    let b_own = wait("team-b", "b-own", &handled);
+    assert_eq!(
+        annotation(&b_own, "signed"),
+        Some("true"),
+        "{}",
+        scene.log_tails()
+    );
+    assert_eq!(controller.stop(), 0);
+
+    // Each image's attestations and signature verify with its tenant's key only.
+    let auth_dir = registry_dir.path().join("auth");
+    let verify = |image: String, key: &str| {
+        common::run(
+            common::chainseal(scene.dir.path())
+                .env("CHAINSEAL_INSECURE_REGISTRIES", &host)
+                .env("DOCKER_CONFIG", &auth_dir)
+                .args(["verify", "--type", "any", "--key"])
+                .arg(repo(key))
+                .args(["--image", &image]),
+        )
+    };
+    let image_a = format!("{host}/team-a/app@{digest_a}");
+    let image_b = format!("{host}/team-b/app@{digest_b}");
+    let r = verify(image_a.clone(), "examples/demo.pub");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("1 image signature(s) verified"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(verify(image_a, "tests/fixtures/keys/cosign.pub").code, 1);
+    let r = verify(image_b.clone(), "tests/fixtures/keys/cosign.pub");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        verify(image_b, "examples/demo.pub").code,
+        1,
+        "team A's key signed nothing of team B's"
+    );
+    // `kubectl describe` shows why the cross-tenant run was refused.
+    let events = scene.curl(&[], "/apis/events.k8s.io/v1/namespaces/team-a/events")["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let refused = events
+        .iter()
+        .find(|e| e["regarding"]["name"] == "a-cross")
+        .expect("an event on the refused run");
+    assert_eq!(refused["reason"], "NotAllowed");
+    let note = refused["note"].as_str().expect("note");
+    assert!(
+        note.contains("tenant `team-a` may not push to") && note.contains("team-b/app"),
+        "{note}"
+    );
+}

@@ -1,0 +1,476 @@
+//! Tenants: which signer signs each namespace's runs, and where its runs may push.
+//!
+//! The cluster admin writes a ConfigMap beside `chains-config` (`chainseal-tenants`,
+//! `CHAINSEAL_TENANTS_CONFIG`), key `tenants.yaml`:
+//!
+//! ```yaml
+//! tenants:
+//!   - name: team-a
+//!     namespaces: [team-a, team-a-ci]
+//!     signer:
+//!       secret: team-a-signing   # a Secret in the controller's namespace, laid out
+//!                                # like signing-secrets (x509.pem, or cosign.key with
+//!                                # cosign.password)
+//!       # or kms: awskms:///alias/team-a   (chains-config's signers.kms.auth.* apply)
+//!       # or keyless: true                 (chains-config's signers.x509.fulcio.*)
+//!     repositories: [registry.example.com/team-a/]
+//! ```
+//!
+//! A namespace's runs are signed by its tenant's signer, and their attestations and
+//! image signatures may go only to repositories under its tenant's prefixes; a run
+//! naming another repository is refused before anything is signed or pushed. A
+//! namespace no tenant names is signed as `chains-config` says. Nothing in a run or its
+//! namespace chooses a signer: only this ConfigMap, which tenants cannot write.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use super::settings::{SignerError, SignerSlot};
+use crate::signing::{self, Signer};
+
+/// The ConfigMap key holding the tenants.
+pub const DATA_KEY: &str = "tenants.yaml";
+
+/// Why the tenants ConfigMap cannot be used (the previous settings are kept).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Not YAML of the expected shape.
+    #[error("the tenants ConfigMap's `{DATA_KEY}` is not a tenant list: {0}")]
+    Malformed(String),
+    /// Something that is not a tenant definition.
+    #[error("tenant `{tenant}`: {reason}")]
+    Tenant {
+        /// The tenant's name.
+        tenant: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    #[serde(default)]
+    tenants: Vec<TenantDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantDoc {
+    name: String,
+    namespaces: Vec<String>,
+    signer: Option<SignerDoc>,
+    repositories: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignerDoc {
+    secret: Option<String>,
+    kms: Option<String>,
+    #[serde(default)]
+    keyless: bool,
+}
+
+/// Which signer a tenant has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignerChoice {
+    /// A Secret in the controller's namespace, laid out like `signing-secrets`.
+    Secret(String),
+    /// A KMS key URI.
+    Kms(String),
+    /// Keyless, with the controller's Fulcio settings.
+    Keyless,
+}
+
+/// One tenant, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantConfig {
+    /// Its name.
+    pub name: String,
+    /// Its namespaces.
+    pub namespaces: BTreeSet<String>,
+    /// Its signer (`None`: chains-config's).
+    pub signer: Option<SignerChoice>,
+    /// The repository prefixes (`<registry>/<path>`) its runs may push to (`None`:
+    /// anywhere the credentials reach).
+    pub repositories: Option<Vec<String>>,
+}
+
+/// Every tenant, as configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantsConfig {
+    /// The tenants, in order.
+    pub tenants: Vec<TenantConfig>,
+}
+
+impl TenantsConfig {
+    /// Parse the ConfigMap's data (no `tenants.yaml`, or no ConfigMap: no tenants).
+    pub fn parse(data: &BTreeMap<String, String>) -> Result<Self, Error> {
+        let Some(text) = data.get(DATA_KEY).filter(|t| !t.trim().is_empty()) else {
+            return Ok(Self::default());
+        };
+        let doc: Document =
+            serde_saphyr::from_str(text).map_err(|e| Error::Malformed(e.to_string()))?;
+        let mut seen_ns: BTreeMap<String, String> = BTreeMap::new();
+        let mut names = BTreeSet::new();
+        let mut tenants = Vec::new();
+        for t in doc.tenants {
+            let bad = |reason: String| Error::Tenant {
+                tenant: t.name.clone(),
+                reason,
+            };
+            if t.name.trim().is_empty() || !names.insert(t.name.clone()) {
+                return Err(bad("every tenant needs a name of its own".into()));
+            }
+            if t.namespaces.is_empty() {
+                return Err(bad("it names no namespace".into()));
+            }
+            for ns in &t.namespaces {
+                if let Some(other) = seen_ns.insert(ns.clone(), t.name.clone()) {
+                    return Err(bad(format!(
+                        "namespace `{ns}` is also tenant `{other}`'s: a namespace has one tenant"
+                    )));
+                }
+            }
+            let signer = match t.signer {
+                None => None,
+                Some(SignerDoc {
+                    secret: Some(s),
+                    kms: None,
+                    keyless: false,
+                }) if !s.trim().is_empty() => Some(SignerChoice::Secret(s.trim().to_owned())),
+                Some(SignerDoc {
+                    secret: None,
+                    kms: Some(k),
+                    keyless: false,
+                }) => {
+                    signing::KeyRef::parse(k.trim())
+                        .map_err(|e| bad(format!("signer `kms`: {e}")))?;
+                    Some(SignerChoice::Kms(k.trim().to_owned()))
+                }
+                Some(SignerDoc {
+                    secret: None,
+                    kms: None,
+                    keyless: true,
+                }) => Some(SignerChoice::Keyless),
+                Some(_) => {
+                    return Err(bad(
+                        "its signer names exactly one of `secret`, `kms` or `keyless: true`".into(),
+                    ));
+                }
+            };
+            let repositories = match t.repositories {
+                None => None,
+                Some(list) => Some(
+                    list.iter()
+                        .map(|r| repository_prefix(r).map_err(&bad))
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+            };
+            tenants.push(TenantConfig {
+                name: t.name,
+                namespaces: t.namespaces.into_iter().collect(),
+                signer,
+                repositories,
+            });
+        }
+        Ok(Self { tenants })
+    }
+
+    /// The Secrets (in the controller's namespace) tenants sign with.
+    pub fn secrets(&self) -> BTreeSet<String> {
+        self.tenants
+            .iter()
+            .filter_map(|t| match &t.signer {
+                Some(SignerChoice::Secret(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A repository prefix as compared: `registry.example.com/team-a/` (host lower-cased,
+/// scheme refused, at least a host and one path segment).
+fn repository_prefix(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t.contains("://") || t.contains('@') || t.contains(char::is_whitespace) {
+        return Err(format!(
+            "repository prefix `{t}`: write `<registry>/<path>`, without a scheme or digest"
+        ));
+    }
+    let (host, path) = t.split_once('/').unwrap_or((t, ""));
+    if host.is_empty() || path.trim_matches('/').is_empty() {
+        return Err(format!(
+            "repository prefix `{t}`: name a registry and a path (`registry.example.com/team-a/`), not a whole registry"
+        ));
+    }
+    Ok(format!("{}/{path}", host.to_ascii_lowercase()))
+}
+
+/// Whether `repository` (`<registry>/<repository>`) is under `prefix`: the same
+/// registry, and the prefix's path is a whole leading part of the repository's path
+/// (`team-a/` or `team-a` allows `team-a/app`, not `team-ab/app`).
+pub fn allowed(repository: &str, prefix: &str) -> bool {
+    let (r_host, r_path) = repository.split_once('/').unwrap_or((repository, ""));
+    let (p_host, p_path) = prefix.split_once('/').unwrap_or((prefix, ""));
+    if !r_host.eq_ignore_ascii_case(p_host) {
+        return false;
+    }
+    let p_path = p_path.trim_end_matches('/');
+    r_path == p_path
+        || r_path
+            .strip_prefix(p_path)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// A tenant with its signer made.
+pub struct Tenant {
+    /// As configured.
+    pub config: TenantConfig,
+    /// Its signer (`None`: chains-config's).
+    pub signer: Option<SignerSlot>,
+}
+
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("name", &self.config.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tenant {
+    /// The repositories among `repositories` this tenant may not push to.
+    pub fn refused<'a>(&self, repositories: &'a [String]) -> Vec<&'a str> {
+        let Some(prefixes) = &self.config.repositories else {
+            return Vec::new();
+        };
+        repositories
+            .iter()
+            .filter(|r| !prefixes.iter().any(|p| allowed(r, p)))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// Every tenant, by namespace.
+#[derive(Debug, Default)]
+pub struct Tenants {
+    by_namespace: BTreeMap<String, Arc<Tenant>>,
+}
+
+impl Tenants {
+    /// The tenant of `namespace`, if any.
+    pub fn of(&self, namespace: &str) -> Option<&Arc<Tenant>> {
+        self.by_namespace.get(namespace)
+    }
+
+    /// Whether no tenant is configured.
+    pub fn is_empty(&self) -> bool {
+        self.by_namespace.is_empty()
+    }
+
+    /// `none`, or each tenant with its namespaces, for the settings log.
+    pub fn describe(&self) -> String {
+        let mut by_tenant: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (ns, t) in &self.by_namespace {
+            by_tenant
+                .entry(t.config.name.as_str())
+                .or_default()
+                .push(ns);
+        }
+        if by_tenant.is_empty() {
+            return "none".to_owned();
+        }
+        by_tenant
+            .iter()
+            .map(|(t, ns)| format!("{t} ({})", ns.join(",")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Make each tenant's signer: `secret` from `secrets` (the named Secrets' data,
+    /// read from the controller's namespace), `kms` with `kms` (chains-config's KMS
+    /// options), `keyless` as `keyless` (chains-config's Fulcio settings, if any).
+    pub fn make(
+        config: &TenantsConfig,
+        secrets: &BTreeMap<String, Option<BTreeMap<String, Vec<u8>>>>,
+        kms: &signing::KmsOptions,
+        keyless: Option<&crate::signing::keyless::Settings>,
+        controller_namespace: &str,
+    ) -> Self {
+        let mut by_namespace = BTreeMap::new();
+        for t in &config.tenants {
+            let signer = t.signer.as_ref().map(|choice| match choice {
+                SignerChoice::Secret(name) => {
+                    let shown = format!("{controller_namespace}/{name}");
+                    match secrets.get(name).and_then(Option::as_ref) {
+                        None => failed(&t.name, format!("its signing Secret {shown} does not exist or cannot be read")),
+                        Some(data) => match key_from_secret(&shown, data) {
+                            Ok(signer) => SignerSlot::Fixed(signer),
+                            Err(e) => failed(&t.name, crate::error_text::joined(&e)),
+                        },
+                    }
+                }
+                SignerChoice::Kms(uri) => match signing::KeyRef::parse(uri) {
+                    Ok(key) => super::settings::SignerSlot::reloading(signing::Settings {
+                        key,
+                        password: signing::PasswordSource::None,
+                        kms: kms.clone(),
+                        keyless: crate::signing::keyless::Settings::default(),
+                    }),
+                    Err(e) => failed(&t.name, e.to_string()),
+                },
+                SignerChoice::Keyless => match keyless {
+                    Some(settings) => SignerSlot::Keyless(settings.clone()),
+                    None => failed(
+                        &t.name,
+                        "`keyless: true` needs chains-config's `signers.x509.fulcio.enabled: \"true\"` (and its Fulcio settings)".into(),
+                    ),
+                },
+            });
+            let tenant = Arc::new(Tenant {
+                config: t.clone(),
+                signer,
+            });
+            for ns in &t.namespaces {
+                by_namespace.insert(ns.clone(), tenant.clone());
+            }
+        }
+        Self { by_namespace }
+    }
+}
+
+fn failed(tenant: &str, why: String) -> SignerSlot {
+    tracing::warn!("tenant `{tenant}` has no signer (its runs fail until this is fixed): {why}");
+    SignerSlot::Failed(SignerError::Tenant(Arc::from(format!(
+        "tenant `{tenant}`: {why}"
+    ))))
+}
+
+/// The key of a Secret laid out like `signing-secrets`: `x509.pem`, else `cosign.key`
+/// with the password in `cosign.password` (read as is, as Chains reads it).
+fn key_from_secret(
+    shown: &str,
+    data: &BTreeMap<String, Vec<u8>>,
+) -> Result<Arc<dyn Signer>, signing::Error> {
+    let origin = |file: &str| std::path::PathBuf::from(format!("secret {shown} {file}"));
+    if let Some(pem) = data.get("x509.pem") {
+        let signer = signing::KeyFileSigner::from_pem(&origin("x509.pem"), pem, None)?;
+        return Ok(Arc::new(signer));
+    }
+    let Some(key) = data.get("cosign.key") else {
+        return Err(signing::Error::NoKeyInSecrets {
+            dir: std::path::PathBuf::from(format!("secret {shown}")),
+        });
+    };
+    let password = data
+        .get("cosign.password")
+        .map(|p| crate::secret::SecretBytes::new(p.clone()));
+    let signer = signing::KeyFileSigner::from_pem(&origin("cosign.key"), key, password.as_ref())?;
+    Ok(Arc::new(signer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<TenantsConfig, Error> {
+        TenantsConfig::parse(&BTreeMap::from([(DATA_KEY.to_owned(), text.to_owned())]))
+    }
+
+    #[test]
+    fn tenants_map_namespaces_to_signers_and_repositories() {
+        let c = parse(
+            "tenants:\n  - name: a\n    namespaces: [a, a-ci]\n    signer: {secret: a-key}\n    repositories: [Registry.example/team-a/]\n  - name: b\n    namespaces: [b]\n    signer: {keyless: true}\n",
+        )
+        .expect("parses");
+        assert_eq!(c.tenants.len(), 2);
+        assert_eq!(
+            c.tenants[0].signer,
+            Some(SignerChoice::Secret("a-key".into()))
+        );
+        assert_eq!(
+            c.tenants[0].repositories,
+            Some(vec!["registry.example/team-a/".to_owned()])
+        );
+        assert_eq!(c.tenants[1].signer, Some(SignerChoice::Keyless));
+        assert_eq!(c.secrets(), BTreeSet::from(["a-key".to_owned()]));
+        assert_eq!(
+            TenantsConfig::parse(&BTreeMap::new()).expect("none"),
+            TenantsConfig::default()
+        );
+    }
+
+    #[test]
+    fn ambiguous_or_misspelt_tenants_are_refused() {
+        for (text, says) in [
+            (
+                "tenants:\n  - {name: a, namespaces: [x]}\n  - {name: b, namespaces: [x]}\n",
+                "also tenant `a`'s",
+            ),
+            (
+                "tenants:\n  - {name: a, namespaces: [x], signer: {secret: s, keyless: true}}\n",
+                "exactly one",
+            ),
+            (
+                "tenants:\n  - {name: a, namespaces: [x], signer: {kms: 'nope://k'}}\n",
+                "signer `kms`",
+            ),
+            (
+                "tenants:\n  - {name: a, namespaces: [x], repositories: ['registry.example']}\n",
+                "not a whole registry",
+            ),
+            (
+                "tenants:\n  - {name: a, namespaces: [x], repositories: ['https://r.example/a']}\n",
+                "without a scheme",
+            ),
+            ("tenants:\n  - {name: a, namespaces: []}\n", "no namespace"),
+            ("tenants:\n  - {name: a, namespace: [x]}\n", "unknown field"),
+            (
+                "tenants:\n  - {name: a, namespaces: [x]}\n  - {name: a, namespaces: [y]}\n",
+                "a name of its own",
+            ),
+        ] {
+            let e = parse(text).expect_err(text);
+            assert!(e.to_string().contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn repository_prefixes_match_whole_path_segments() {
+        assert!(allowed(
+            "registry.example/team-a/app",
+            "registry.example/team-a/"
+        ));
+        assert!(allowed(
+            "registry.example/team-a/app",
+            "registry.example/team-a"
+        ));
+        assert!(allowed(
+            "registry.example/team-a",
+            "registry.example/team-a/"
+        ));
+        assert!(allowed(
+            "Registry.Example/team-a/x/y",
+            "registry.example/team-a"
+        ));
+        assert!(!allowed(
+            "registry.example/team-ab/app",
+            "registry.example/team-a"
+        ));
+        assert!(!allowed(
+            "other.example/team-a/app",
+            "registry.example/team-a/"
+        ));
+        assert!(!allowed(
+            "registry.example/team-b/app",
+            "registry.example/team-a/"
+        ));
+    }
+}
