@@ -11,6 +11,10 @@ Three measurements (issue #8), each with a fresh double and controller:
    and, for the unsigned ones, once every run is signed;
 3. latency: 10,000 old runs waiting; a run completing now is signed how fast.
 
+With TENANTS=1 (issue #24), every run's namespace (ns-0 … ns-19) is a tenant of its own
+in the `chainseal-tenants` ConfigMap, with its own key (a Secret in tekton-chains) and
+repository prefix, and its `default` ServiceAccount names a pull secret of its own.
+
 The double is single-process Python: its CPU time is printed beside each result, since
 it bounds what the controller can be seen doing.
 """
@@ -55,8 +59,38 @@ def taskrun(i, signed=False, completed="2026-11-20T10:04:30Z"):
     return tr
 
 
+def tenant_objects(namespaces=20):
+    """A tenants ConfigMap, one key Secret per tenant, and per namespace a
+    ServiceAccount naming a pull secret of its own."""
+    import base64
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    b64 = lambda b: base64.b64encode(b).decode()
+    objects, tenants = [], []
+    for n in range(namespaces):
+        ns = "ns-%d" % n
+        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        objects.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "key-%s" % ns, "namespace": "tekton-chains"},
+                        "data": {"x509.pem": b64(pem)}})
+        docker = json.dumps({"auths": {"registry.example": {"auth": b64(("user-%d:pw" % n).encode())}}}).encode()
+        objects.append({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                        "metadata": {"name": "regcred", "namespace": ns}, "data": {".dockerconfigjson": b64(docker)}})
+        objects.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns},
+                        "imagePullSecrets": [{"name": "regcred"}]})
+        tenants.append("  - name: t%d\n    namespaces: [%s]\n    signer: {secret: key-%s}\n    repositories: [registry.example/%s/]\n"
+                       % (n, ns, ns, ns))
+    objects.append({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "chainseal-tenants", "namespace": "tekton-chains"},
+                    "data": {"tenants.yaml": "tenants:\n" + "".join(tenants)}})
+    return objects
+
+
 class Scene:
     def __init__(self, objects):
+        if os.environ.get("TENANTS") == "1":
+            objects = objects + tenant_objects()
         self.dir = tempfile.mkdtemp(prefix="chainseal-bench-")
         seed = os.path.join(self.dir, "seed.json")
         with open(seed, "w") as f:

@@ -22,6 +22,9 @@ pub const FRESH_FOR: Duration = Duration::from_secs(60);
 /// How many ServiceAccounts' clients are remembered.
 pub const MAX_CACHED: usize = 1024;
 
+/// Whether the missing RBAC rule was logged.
+static FORBIDDEN_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The ServiceAccount a run runs as: TaskRun `spec.serviceAccountName`, PipelineRun
 /// `spec.taskRunTemplate.serviceAccountName`; `default` when it names none.
 pub fn service_account(run: &Value) -> String {
@@ -58,7 +61,20 @@ impl RunRegistries {
         {
             return Ok(registry.clone());
         }
-        let secrets = cluster.pull_secrets(namespace, service_account).await?;
+        let secrets = match cluster.pull_secrets(namespace, service_account).await {
+            Ok(secrets) => secrets,
+            // Without the RBAC rule (an upgrade that kept the old Role): the controller's
+            // own credentials, as before pull secrets were read; said once.
+            Err(crate::kube::Error::Forbidden { .. }) => {
+                if !FORBIDDEN_SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(
+                        "cannot read ServiceAccounts or Secrets (RBAC): runs push with the controller's own registry credentials only; grant `get` on serviceaccounts and secrets to use the runs' pull secrets (examples/controller/controller.yaml)"
+                    );
+                }
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
         let registry = if secrets.is_empty() {
             base.clone()
         } else {
@@ -67,8 +83,17 @@ impl RunRegistries {
         let mut cached = self.lock();
         if cached.len() >= MAX_CACHED {
             cached.retain(|_, (_, at)| at.elapsed() < FRESH_FOR);
-            if cached.len() >= MAX_CACHED {
-                cached.clear();
+            // Still full: the oldest goes (no clearing, so no one run flood evicts
+            // every other ServiceAccount).
+            while cached.len() >= MAX_CACHED {
+                let Some(oldest) = cached
+                    .iter()
+                    .min_by_key(|(_, (_, at))| *at)
+                    .map(|(k, _)| k.clone())
+                else {
+                    break;
+                };
+                cached.remove(&oldest);
             }
         }
         cached.insert(key, (registry.clone(), Instant::now()));

@@ -218,7 +218,13 @@ async fn lead(
         secrets: Default::default(),
     };
     let tenants = tenants::TenantsConfig::parse(&inputs.tenants)?;
-    inputs.secrets = tenant_secrets(cluster, &opts.config_namespace, &tenants).await;
+    inputs.secrets = tenant_secrets(
+        cluster,
+        &opts.config_namespace,
+        &tenants,
+        &Default::default(),
+    )
+    .await;
     let settings = Settings::build(&inputs.chains, &opts.env)
         .await?
         .with_tenants(&tenants, &inputs.secrets, &opts.config_namespace);
@@ -402,15 +408,17 @@ async fn watch_runs(
     }
 }
 
-/// Rebuild the settings whenever `chains-config` changes.
+/// The tenants' signing Secrets' data by name (`None`: missing).
+type SecretsData =
+    std::collections::BTreeMap<String, Option<std::collections::BTreeMap<String, Vec<u8>>>>;
+
 /// What the settings are made of: chains-config's data, the tenants ConfigMap's, and
-/// the tenants' signing Secrets (by name; `None`: missing or unreadable).
+/// the tenants' signing Secrets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Inputs {
     chains: std::collections::BTreeMap<String, String>,
     tenants: std::collections::BTreeMap<String, String>,
-    secrets:
-        std::collections::BTreeMap<String, Option<std::collections::BTreeMap<String, Vec<u8>>>>,
+    secrets: SecretsData,
 }
 
 /// How often the tenants' signing Secrets are read for a change.
@@ -421,17 +429,20 @@ async fn tenant_secrets(
     cluster: &Cluster,
     namespace: &str,
     tenants: &tenants::TenantsConfig,
-) -> std::collections::BTreeMap<String, Option<std::collections::BTreeMap<String, Vec<u8>>>> {
+    previous: &SecretsData,
+) -> SecretsData {
     let mut out = std::collections::BTreeMap::new();
     for name in tenants.secrets() {
         let data = match cluster.secret(namespace, &name).await {
             Ok(data) => data,
+            // A passing API error keeps what was read before (its tenant keeps
+            // signing); only a Secret that is gone takes the signer away.
             Err(e) => {
                 warn!(
                     "cannot read tenant signing Secret {namespace}/{name}: {}",
                     crate::error_text::joined(&e)
                 );
-                None
+                previous.get(&name).cloned().flatten()
             }
         };
         out.insert(name, data);
@@ -449,7 +460,7 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
     let mut chains_events = watcher(api.clone(), named(&opts.config_name))
         .default_backoff()
         .boxed();
-    let mut tenant_events = watcher(api, named(&opts.tenants_name))
+    let mut tenant_events = watcher(api.clone(), named(&opts.tenants_name))
         .default_backoff()
         .boxed();
     let mut tick = tokio::time::interval(TENANT_SECRETS_EVERY);
@@ -469,17 +480,38 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
         }
     };
     let mut valid = tenants::TenantsConfig::parse(&start.tenants).unwrap_or_default();
+    // The chains-config data the settings in use were built from.
+    let mut good_chains = start.chains.clone();
     let mut seen = start;
     loop {
         let mut next = seen.clone();
         tokio::select! {
-            event = chains_events.next() => match data_of(event, "chains-config") {
-                Some(data) => next.chains = data,
-                None => continue,
+            event = chains_events.next() => match event {
+                None => {
+                    // Not expected (the watcher retries by itself): start it again.
+                    warn!("the watch of chains-config ended: watching again");
+                    chains_events = watcher(api.clone(), named(&opts.config_name))
+                        .default_backoff()
+                        .boxed();
+                    continue;
+                }
+                event => match data_of(event, "chains-config") {
+                    Some(data) => next.chains = data,
+                    None => continue,
+                },
             },
-            event = tenant_events.next() => match data_of(event, "the tenants ConfigMap") {
-                Some(data) => next.tenants = data,
-                None => continue,
+            event = tenant_events.next() => match event {
+                None => {
+                    warn!("the watch of the tenants ConfigMap ended: watching again");
+                    tenant_events = watcher(api.clone(), named(&opts.tenants_name))
+                        .default_backoff()
+                        .boxed();
+                    continue;
+                }
+                event => match data_of(event, "the tenants ConfigMap") {
+                    Some(data) => next.tenants = data,
+                    None => continue,
+                },
             },
             _ = tick.tick() => {}
         }
@@ -497,7 +529,8 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
                 valid.clone()
             }
         };
-        next.secrets = tenant_secrets(&cluster, &opts.config_namespace, &tenants).await;
+        next.secrets =
+            tenant_secrets(&cluster, &opts.config_namespace, &tenants, &seen.secrets).await;
         if next == seen {
             continue;
         }
@@ -509,24 +542,31 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
             "a tenant's signing Secret"
         };
         seen = next.clone();
-        match Settings::build(&next.chains, &opts.env).await {
+        let built = match Settings::build(&next.chains, &opts.env).await {
+            Ok(s) => {
+                good_chains = next.chains.clone();
+                Ok(s)
+            }
+            Err(e) => {
+                if what == "chains-config" {
+                    error!(
+                        "chains-config changed but is invalid, keeping the previous settings: {e}"
+                    );
+                    continue;
+                }
+                // The tenants' change still applies, on the chains-config in use.
+                error!("{what} changed; chains-config is invalid, the previous one is kept: {e}");
+                Settings::build(&good_chains, &opts.env).await
+            }
+        };
+        match built {
             Ok(s) => {
                 let s = s.with_tenants(&tenants, &next.secrets, &opts.config_namespace);
                 info!("{what} changed: settings rebuilt");
                 log_settings(&s);
                 *shared.write().await = Arc::new(s);
             }
-            Err(e) => {
-                if what == "chains-config" {
-                    error!(
-                        "chains-config changed but is invalid, keeping the previous settings: {e}"
-                    )
-                } else {
-                    error!(
-                        "{what} changed, but chains-config is invalid: keeping the previous settings: {e}"
-                    )
-                }
-            }
+            Err(e) => error!("{what} changed but the settings cannot be rebuilt: {e}"),
         }
     }
 }

@@ -521,15 +521,16 @@ fn repository_refusal(
     if refused.is_empty() {
         return None;
     }
-    let allowed = tenant
-        .config
-        .repositories
-        .as_deref()
-        .unwrap_or_default()
-        .join(", ");
+    let allowed = match tenant.config.repositories.as_deref() {
+        Some([]) | None => "none".to_owned(),
+        Some(prefixes) => prefixes.join(", "),
+    };
     Some(format!(
-        "tenant `{}` may not push to {} (allowed: {allowed}): nothing was signed or pushed",
-        tenant.config.name,
+        "{} may not push to {} (allowed: {allowed}): nothing was signed or pushed",
+        match tenant.config.namespaces.is_empty() {
+            true => "namespaces of no tenant".to_owned(),
+            false => format!("tenant `{}`", tenant.config.name),
+        },
         refused.into_iter().collect::<Vec<_>>().join(", ")
     ))
 }
@@ -572,51 +573,36 @@ async fn sign_and_store(
         TektonKind::TaskRun => settings.taskrun.as_ref(),
         TektonKind::PipelineRun => settings.pipelinerun.as_ref(),
     };
-    let mut attestation = None;
+    // The payloads first: the repository policy is checked before any signer is
+    // asked for anything (a keyless signer would get a certificate).
+    let mut generated = None;
     if let Some(a) = artifact {
-        let prepared = match provenance::generate(&record, &settings.options(a.format)) {
-            Ok(generated) => tenant_signer
-                .unwrap_or(&a.signer)
-                .get()
-                .await
-                .map(|s| (generated, s))
-                .map_err(|e| Failure {
-                    stage: Stage::Signing,
+        match provenance::generate(&record, &settings.options(a.format)) {
+            Ok(g) => generated = Some((a, g)),
+            Err(e) => {
+                record_error(counters, Stage::PayloadCreation);
+                failures.push(Failure {
+                    stage: Stage::PayloadCreation,
                     message: crate::error_text::joined(&e),
-                }),
-            Err(e) => Err(Failure {
-                stage: Stage::PayloadCreation,
-                message: crate::error_text::joined(&e),
-            }),
-        };
-        match prepared {
-            Ok(p) => attestation = Some((a, p)),
-            Err(f) => {
-                record_error(counters, f.stage);
-                failures.push(f);
+                });
             }
         }
     }
     // Image signatures: TaskRuns only (their results name the images).
-    let mut images = None;
-    if let (TektonKind::TaskRun, Some(oci)) = (key.kind, settings.oci.as_ref()) {
-        match tenant_signer.unwrap_or(&oci.signer).get().await {
-            Ok(signer) => images = Some((oci, signer)),
-            Err(e) => failures.push(Failure {
-                stage: Stage::Signing,
-                message: crate::error_text::joined(&e),
-            }),
-        }
-    }
-    let payloads = match &images {
+    let oci = match key.kind {
+        TektonKind::TaskRun => settings.oci.as_ref(),
+        TektonKind::PipelineRun => None,
+    };
+    let payloads = match oci {
         Some(_) => crate::provenance::simplesigning::payloads(&record),
         None => Vec::new(),
     };
-    // The tenant's repository policy, before anything is signed or pushed.
-    if let Some(t) = tenant {
+    // The repository policy (the run's tenant's, or that of namespaces no tenant
+    // names), before anything is signed or pushed.
+    if let Some(policy) = settings.tenants.policy_of(&key.namespace) {
         let mut pushes = Vec::new();
-        if let Some((a, (generated, _))) = &attestation {
-            let subjects = generated
+        if let Some((a, g)) = &generated {
+            let subjects = g
                 .statement
                 .subject
                 .iter()
@@ -624,15 +610,39 @@ async fn sign_and_store(
                 .collect();
             pushes.push((*a, subjects));
         }
-        if let Some((oci, _)) = &images {
+        if let Some(oci) = oci {
             let signed = payloads
                 .iter()
                 .map(|p| format!("{}@{}", p.image.name(), p.image.digest()))
                 .collect();
-            pushes.push((*oci, signed));
+            pushes.push((oci, signed));
         }
-        if let Some(why) = repository_refusal(t, &pushes) {
+        if let Some(why) = repository_refusal(policy, &pushes) {
+            record_error(counters, Stage::Storage);
             return Err(NotSigned::Refused(why));
+        }
+    }
+    let mut attestation = None;
+    if let Some((a, g)) = generated {
+        match tenant_signer.unwrap_or(&a.signer).get().await {
+            Ok(signer) => attestation = Some((a, (g, signer))),
+            Err(e) => {
+                record_error(counters, Stage::Signing);
+                failures.push(Failure {
+                    stage: Stage::Signing,
+                    message: crate::error_text::joined(&e),
+                });
+            }
+        }
+    }
+    let mut images = None;
+    if let Some(oci) = oci {
+        match tenant_signer.unwrap_or(&oci.signer).get().await {
+            Ok(signer) => images = Some((oci, signer)),
+            Err(e) => failures.push(Failure {
+                stage: Stage::Signing,
+                message: crate::error_text::joined(&e),
+            }),
         }
     }
     // Registries are written with the run's ServiceAccount's pull secrets first.

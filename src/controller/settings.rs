@@ -296,8 +296,6 @@ pub struct Settings {
     pub tenants: super::tenants::Tenants,
     /// Registry clients per run ServiceAccount (its pull secrets).
     pub registries: super::credentials::RunRegistries,
-    /// What `keyless: true` tenants sign with: chains-config's Fulcio settings.
-    keyless: Option<crate::signing::keyless::Settings>,
     /// What `kms` tenants' keys are reached with: chains-config's KMS auth.
     kms: signing::KmsOptions,
 }
@@ -509,16 +507,6 @@ impl Settings {
                 log.url().to_owned(),
             )));
         }
-        let keyless = chains.fulcio.as_ref().map(|fulcio| {
-            let ci = crate::record::ci::Environment::capture(std::env::vars());
-            crate::signing::keyless::Settings {
-                fulcio_url: services
-                    .fulcio
-                    .clone()
-                    .unwrap_or_else(|| fulcio.address.clone()),
-                tokens: token_sources(fulcio, &ci),
-            }
-        });
         let kms = kms_options(&chains).unwrap_or_default();
         Ok(Self {
             rekor,
@@ -529,7 +517,6 @@ impl Settings {
             registry: factory.shared_registry().ok(),
             tenants: super::tenants::Tenants::default(),
             registries: super::credentials::RunRegistries::default(),
-            keyless,
             kms,
             chains,
         })
@@ -544,13 +531,8 @@ impl Settings {
         secrets: &BTreeMap<String, Option<BTreeMap<String, Vec<u8>>>>,
         controller_namespace: &str,
     ) -> Self {
-        self.tenants = super::tenants::Tenants::make(
-            config,
-            secrets,
-            &self.kms,
-            self.keyless.as_ref(),
-            controller_namespace,
-        );
+        self.tenants =
+            super::tenants::Tenants::make(config, secrets, &self.kms, controller_namespace);
         self
     }
 }

@@ -12,15 +12,19 @@
 //!                                # like signing-secrets (x509.pem, or cosign.key with
 //!                                # cosign.password)
 //!       # or kms: awskms:///alias/team-a   (chains-config's signers.kms.auth.* apply)
-//!       # or keyless: true                 (chains-config's signers.x509.fulcio.*)
 //!     repositories: [registry.example.com/team-a/]
+//! otherNamespaces:
+//!   repositories: [registry.example.com/shared/]   # default: none
 //! ```
 //!
 //! A namespace's runs are signed by its tenant's signer, and their attestations and
 //! image signatures may go only to repositories under its tenant's prefixes; a run
 //! naming another repository is refused before anything is signed or pushed. A
-//! namespace no tenant names is signed as `chains-config` says. Nothing in a run or its
-//! namespace chooses a signer: only this ConfigMap, which tenants cannot write.
+//! namespace no tenant names is signed as `chains-config` says, and, once any tenant
+//! is configured, may push only under `otherNamespaces.repositories` (none by default:
+//! a namespace outside every tenant must not write into a tenant's repositories with
+//! the controller's own credentials). Nothing in a run or its namespace chooses a
+//! signer: only this ConfigMap, which tenants cannot write.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -53,9 +57,18 @@ pub enum Error {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct Document {
     #[serde(default)]
     tenants: Vec<TenantDoc>,
+    other_namespaces: Option<OtherDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OtherDoc {
+    #[serde(default)]
+    repositories: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,8 +96,6 @@ pub enum SignerChoice {
     Secret(String),
     /// A KMS key URI.
     Kms(String),
-    /// Keyless, with the controller's Fulcio settings.
-    Keyless,
 }
 
 /// One tenant, as configured.
@@ -106,6 +117,8 @@ pub struct TenantConfig {
 pub struct TenantsConfig {
     /// The tenants, in order.
     pub tenants: Vec<TenantConfig>,
+    /// Where runs of namespaces no tenant names may push (when there are tenants).
+    pub other_repositories: Vec<String>,
 }
 
 impl TenantsConfig {
@@ -157,7 +170,11 @@ impl TenantsConfig {
                     secret: None,
                     kms: None,
                     keyless: true,
-                }) => Some(SignerChoice::Keyless),
+                }) => {
+                    // Every keyless tenant would be certified for the controller's one
+                    // identity: verifiers could not tell tenants apart.
+                    return Err(bad("`keyless: true` is not available yet: keyless tenants would all sign as the controller's identity (a token per run ServiceAccount, through the TokenRequest API, is not implemented); give the tenant a key Secret or a KMS key".into()));
+                }
                 Some(_) => {
                     return Err(bad(
                         "its signer names exactly one of `secret`, `kms` or `keyless: true`".into(),
@@ -179,7 +196,20 @@ impl TenantsConfig {
                 repositories,
             });
         }
-        Ok(Self { tenants })
+        let other_repositories = doc
+            .other_namespaces
+            .map(|o| o.repositories)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                repository_prefix(r)
+                    .map_err(|why| Error::Malformed(format!("otherNamespaces: {why}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            tenants,
+            other_repositories,
+        })
     }
 
     /// The Secrets (in the controller's namespace) tenants sign with.
@@ -209,7 +239,16 @@ fn repository_prefix(text: &str) -> Result<String, String> {
             "repository prefix `{t}`: name a registry and a path (`registry.example.com/team-a/`), not a whole registry"
         ));
     }
-    Ok(format!("{}/{path}", host.to_ascii_lowercase()))
+    Ok(format!("{}/{path}", registry_host(host)))
+}
+
+/// A registry host as compared: lower-cased, Docker Hub's names made one.
+fn registry_host(host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    match host.as_str() {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io".to_owned(),
+        _ => host,
+    }
 }
 
 /// Whether `repository` (`<registry>/<repository>`) is under `prefix`: the same
@@ -218,7 +257,7 @@ fn repository_prefix(text: &str) -> Result<String, String> {
 pub fn allowed(repository: &str, prefix: &str) -> bool {
     let (r_host, r_path) = repository.split_once('/').unwrap_or((repository, ""));
     let (p_host, p_path) = prefix.split_once('/').unwrap_or((prefix, ""));
-    if !r_host.eq_ignore_ascii_case(p_host) {
+    if registry_host(r_host) != registry_host(p_host) || r_path.is_empty() {
         return false;
     }
     let p_path = p_path.trim_end_matches('/');
@@ -262,12 +301,20 @@ impl Tenant {
 #[derive(Debug, Default)]
 pub struct Tenants {
     by_namespace: BTreeMap<String, Arc<Tenant>>,
+    /// The policy of namespaces no tenant names (when there are tenants).
+    others: Option<Arc<Tenant>>,
 }
 
 impl Tenants {
     /// The tenant of `namespace`, if any.
     pub fn of(&self, namespace: &str) -> Option<&Arc<Tenant>> {
         self.by_namespace.get(namespace)
+    }
+
+    /// The repository policy of `namespace`: its tenant's, or (when there are tenants)
+    /// the one of namespaces no tenant names.
+    pub fn policy_of(&self, namespace: &str) -> Option<&Arc<Tenant>> {
+        self.of(namespace).or(self.others.as_ref())
     }
 
     /// Whether no tenant is configured.
@@ -296,21 +343,34 @@ impl Tenants {
 
     /// Make each tenant's signer: `secret` from `secrets` (the named Secrets' data,
     /// read from the controller's namespace), `kms` with `kms` (chains-config's KMS
-    /// options), `keyless` as `keyless` (chains-config's Fulcio settings, if any).
+    /// options).
     pub fn make(
         config: &TenantsConfig,
         secrets: &BTreeMap<String, Option<BTreeMap<String, Vec<u8>>>>,
         kms: &signing::KmsOptions,
-        keyless: Option<&crate::signing::keyless::Settings>,
         controller_namespace: &str,
     ) -> Self {
         let mut by_namespace = BTreeMap::new();
+        let others = (!config.tenants.is_empty()).then(|| {
+            Arc::new(Tenant {
+                config: TenantConfig {
+                    name: "(namespaces of no tenant)".to_owned(),
+                    namespaces: BTreeSet::new(),
+                    signer: None,
+                    repositories: Some(config.other_repositories.clone()),
+                },
+                signer: None,
+            })
+        });
         for t in &config.tenants {
             let signer = t.signer.as_ref().map(|choice| match choice {
                 SignerChoice::Secret(name) => {
                     let shown = format!("{controller_namespace}/{name}");
                     match secrets.get(name).and_then(Option::as_ref) {
-                        None => failed(&t.name, format!("its signing Secret {shown} does not exist or cannot be read")),
+                        None => failed(
+                            &t.name,
+                            format!("its signing Secret {shown} does not exist or cannot be read"),
+                        ),
                         Some(data) => match key_from_secret(&shown, data) {
                             Ok(signer) => SignerSlot::Fixed(signer),
                             Err(e) => failed(&t.name, crate::error_text::joined(&e)),
@@ -326,13 +386,6 @@ impl Tenants {
                     }),
                     Err(e) => failed(&t.name, e.to_string()),
                 },
-                SignerChoice::Keyless => match keyless {
-                    Some(settings) => SignerSlot::Keyless(settings.clone()),
-                    None => failed(
-                        &t.name,
-                        "`keyless: true` needs chains-config's `signers.x509.fulcio.enabled: \"true\"` (and its Fulcio settings)".into(),
-                    ),
-                },
             });
             let tenant = Arc::new(Tenant {
                 config: t.clone(),
@@ -342,7 +395,10 @@ impl Tenants {
                 by_namespace.insert(ns.clone(), tenant.clone());
             }
         }
-        Self { by_namespace }
+        Self {
+            by_namespace,
+            others,
+        }
     }
 }
 
@@ -387,7 +443,7 @@ mod tests {
     #[test]
     fn tenants_map_namespaces_to_signers_and_repositories() {
         let c = parse(
-            "tenants:\n  - name: a\n    namespaces: [a, a-ci]\n    signer: {secret: a-key}\n    repositories: [Registry.example/team-a/]\n  - name: b\n    namespaces: [b]\n    signer: {keyless: true}\n",
+            "tenants:\n  - name: a\n    namespaces: [a, a-ci]\n    signer: {secret: a-key}\n    repositories: [Registry.example/team-a/]\n  - name: b\n    namespaces: [b]\n    signer: {kms: 'hashivault://b'}\notherNamespaces: {repositories: [index.docker.io/shared]}\n",
         )
         .expect("parses");
         assert_eq!(c.tenants.len(), 2);
@@ -399,7 +455,11 @@ mod tests {
             c.tenants[0].repositories,
             Some(vec!["registry.example/team-a/".to_owned()])
         );
-        assert_eq!(c.tenants[1].signer, Some(SignerChoice::Keyless));
+        assert_eq!(
+            c.tenants[1].signer,
+            Some(SignerChoice::Kms("hashivault://b".into()))
+        );
+        assert_eq!(c.other_repositories, vec!["docker.io/shared".to_owned()]);
         assert_eq!(c.secrets(), BTreeSet::from(["a-key".to_owned()]));
         assert_eq!(
             TenantsConfig::parse(&BTreeMap::new()).expect("none"),

@@ -333,14 +333,12 @@ impl Cluster {
     ) -> Result<Vec<crate::oci::auth::PullSecret>, Error> {
         let sa: Option<k8s_openapi::api::core::v1::ServiceAccount> =
             self.get_core(namespace, service_account).await?;
-        let names: Vec<String> = sa
-            .and_then(|sa| sa.image_pull_secrets)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| r.name)
-            .filter(|n| !n.is_empty())
-            .take(MAX_PULL_SECRETS)
-            .collect();
+        let mut names: Vec<String> = Vec::new();
+        for r in sa.and_then(|sa| sa.image_pull_secrets).unwrap_or_default() {
+            if !r.name.is_empty() && !names.contains(&r.name) && names.len() < MAX_PULL_SECRETS {
+                names.push(r.name);
+            }
+        }
         let mut out = Vec::new();
         for name in names {
             let Some(data) = self.secret(namespace, &name).await? else {

@@ -62,6 +62,9 @@ impl std::fmt::Debug for PullSecret {
     }
 }
 
+/// The most credentials one pull secret may hold.
+pub const MAX_PULL_SECRET_BYTES: usize = 64 * 1024;
+
 impl PullSecret {
     /// A pull secret from a Secret's data: `.dockerconfigjson` (a docker config) or
     /// `.dockercfg` (its `auths` map alone); `None` when it holds neither as JSON.
@@ -81,6 +84,13 @@ impl PullSecret {
             return None;
         }
         let auths = serde_json::to_vec(&serde_json::json!({ "auths": auths })).ok()?;
+        // A tenant's Secret bounds what the controller keeps for it.
+        if auths.len() > MAX_PULL_SECRET_BYTES {
+            tracing::warn!(
+                "pull secret {source} is over {MAX_PULL_SECRET_BYTES} bytes of credentials: left out"
+            );
+            return None;
+        }
         Some(Self { source, auths })
     }
 }

@@ -1054,4 +1054,22 @@ mod tests {
         };
         assert_eq!(f.to_string(), "HTTP 400 (MANIFEST_INVALID)");
     }
+
+    /// A transport for other credentials shares the registry clients, never the
+    /// bearer tokens exchanged for someone else's credentials.
+    #[test]
+    fn other_credentials_get_their_own_tokens() {
+        let base = Transport::new(vec!["r.example".into()]);
+        base.tokens.lock().expect("lock").insert(
+            ("r.example".into(), "repository:a:push".into()),
+            Token {
+                value: "secret-token".into(),
+                until: Instant::now() + std::time::Duration::from_secs(60),
+            },
+        );
+        let other = base.sharing_hosts();
+        assert!(other.tokens.lock().expect("lock").is_empty());
+        assert!(Arc::ptr_eq(&base.hosts, &other.hosts));
+        assert_eq!(other.insecure, base.insecure);
+    }
 }

@@ -232,10 +232,13 @@ impl Storage for OciStorage {
     fn repositories(&self, images: &[String]) -> Vec<String> {
         images
             .iter()
-            .filter_map(|i| oci::parse_reference(i).ok())
-            .map(|image| {
-                let repo = self.tag_repository(&image);
-                format!("{}/{}", repo.registry(), repo.repository())
+            .map(|i| match oci::parse_reference(i) {
+                Ok(image) => {
+                    let repo = self.tag_repository(&image);
+                    format!("{}/{}", repo.registry(), repo.repository())
+                }
+                // Not a reference: listed as written, so no policy allows it.
+                Err(_) => i.clone(),
             })
             .collect()
     }

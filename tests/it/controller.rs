@@ -2861,7 +2861,7 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
         tr
     };
     let tenants = format!(
-        "tenants:\n  - name: team-a\n    namespaces: [team-a]\n    signer: {{secret: key-a}}\n    repositories: ['{host}/team-a/']\n  - name: team-b\n    namespaces: [team-b]\n    signer: {{secret: key-b}}\n    repositories: ['{host}/team-b']\n"
+        "tenants:\n  - name: team-a\n    namespaces: [team-a]\n    signer: {{secret: key-a}}\n    repositories: ['{host}/team-a/']\n  - name: team-b\n    namespaces: [team-b]\n    signer: {{secret: key-b}}\n    repositories: ['{host}/team-b']\n  - name: team-c\n    namespaces: [team-c]\n    signer: {{secret: key-c-missing}}\n    repositories: ['{host}/team-c']\n"
     );
     let objects = vec![
         chains_config(json!({
@@ -2915,6 +2915,11 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
             &digest_b,
         ),
         run_in("team-b", "b-no-creds", None, "team-b/app", &digest_b),
+        // A namespace no tenant names may push nowhere (no `otherNamespaces`).
+        run_in("other", "o-run", None, "team-a/app", &digest_a),
+        // A tenant whose key Secret is missing: its runs fail, the cluster key (the
+        // mounted signing-secrets) never signs for it.
+        run_in("team-c", "c-run", None, "team-c/app", &digest_a),
     ];
     let Some(scene) = Scene::start("tenants", &objects, json!({})) else {
         return;
@@ -2950,6 +2955,24 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
         }
     };
     let handled = |r: &Value| matches!(annotation(r, "signed"), Some("true" | "failed"));
+    let other = wait("other", "o-run", &handled);
+    assert_eq!(annotation(&other, "signed"), Some("failed"));
+    assert_eq!(annotation(&other, "retries"), None, "refused at once");
+    let no_key = wait("team-c", "c-run", &handled);
+    assert_eq!(
+        annotation(&no_key, "signed"),
+        Some("failed"),
+        "{}",
+        scene.log_tails()
+    );
+    assert!(
+        no_key["metadata"]["annotations"]
+            .as_object()
+            .expect("annotations")
+            .keys()
+            .all(|k| !k.contains("signature")),
+        "nothing signed for team C: {no_key}"
+    );
     let own = wait("team-a", "a-own", &handled);
     assert_eq!(
         annotation(&own, "signed"),
@@ -3051,5 +3074,14 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
     assert!(
         note.contains("tenant `team-a` may not push to") && note.contains("team-b/app"),
         "{note}"
+    );
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).unwrap_or_default();
+    assert!(
+        log.contains("tenant `team-c` has no signer") && log.contains("key-c-missing"),
+        "{log}"
+    );
+    assert!(
+        log.contains("namespaces of no tenant may not push to"),
+        "{log}"
     );
 }
