@@ -42,7 +42,7 @@ pub enum Error {
     Source(String),
     /// A CI build without subjects.
     #[error(
-        "no subjects for the {0} build: set `CHAINSEAL_SUBJECT_PATH` (files, globs), `CHAINSEAL_SUBJECT_NAME` + `CHAINSEAL_SUBJECT_DIGEST`, `CHAINSEAL_SUBJECT_CHECKSUMS` or `CHAINSEAL_SUBJECTS`"
+        "no subjects for the {0} build: set `CHAINSEAL_SUBJECT_PATH` (files, globs), `CHAINSEAL_SUBJECT_NAME` + `CHAINSEAL_SUBJECT_DIGEST`, `CHAINSEAL_SUBJECT_CHECKSUMS` or `CHAINSEAL_SUBJECTS` (on GitHub, the runner's `GITHUB_ARTIFACTS_LIST` is read when none is set)"
     )]
     NoSubjects(crate::record::ci::Platform),
     /// A generic build without a builder id.
@@ -412,7 +412,13 @@ impl AttestConfig {
                 crate::values::Separators::CommasAndNewlines,
             )?,
             max: args.max_subjects,
+            artifacts_list: None,
         };
+        let mut subjects = subjects;
+        // As actions/attest v4: with no subject input, the runner's artifacts list.
+        if matches!(record, RecordSource::Ci(Platform::Github)) && subjects.is_empty() {
+            subjects.artifacts_list = env.get(EnvVars::GITHUB_ARTIFACTS_LIST).map(PathBuf::from);
+        }
         let builder_id = nonempty(&args.builder_id);
         if args.builder_id.is_some() && builder_id.is_none() {
             return Err(Error::EmptyBuilderId);

@@ -847,6 +847,9 @@ impl EnvVars {
     pub const GITHUB_RUN_ATTEMPT: &'static str = "GITHUB_RUN_ATTEMPT";
     /// `github-hosted` or `self-hosted` (without an ID token).
     pub const RUNNER_ENVIRONMENT: &'static str = "RUNNER_ENVIRONMENT";
+    /// The JSON file the runner lists the job's artifacts in (`{version: 1, subjects:
+    /// [{name, digest, kind}]}`): the subjects when no subject input is given.
+    pub const GITHUB_ARTIFACTS_LIST: &'static str = "GITHUB_ARTIFACTS_LIST";
     /// The step-outputs file attest appends to.
     pub const GITHUB_OUTPUT: &'static str = "GITHUB_OUTPUT";
     /// The job-summary file attest appends to (`CHAINSEAL_SHOW_SUMMARY`).
@@ -964,6 +967,7 @@ impl EnvVars {
         Self::GITHUB_EVENT_NAME,
         Self::GITHUB_WORKFLOW_REF,
         Self::GITHUB_RUN_ID,
+        Self::GITHUB_ARTIFACTS_LIST,
         Self::GITHUB_RUN_ATTEMPT,
         Self::RUNNER_ENVIRONMENT,
         Self::GITHUB_OUTPUT,

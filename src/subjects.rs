@@ -43,6 +43,9 @@ pub struct Inputs {
     pub list: Vec<String>,
     /// The most subjects one attestation may have.
     pub max: usize,
+    /// GitHub's artifacts list (`GITHUB_ARTIFACTS_LIST`), read only when no other
+    /// input names a subject, as `actions/attest` v4 reads it.
+    pub artifacts_list: Option<PathBuf>,
 }
 
 impl Inputs {
@@ -53,6 +56,7 @@ impl Inputs {
             && self.digest.is_none()
             && self.checksums.is_none()
             && self.list.is_empty()
+            && self.artifacts_list.is_none()
     }
 }
 
@@ -66,6 +70,14 @@ pub enum Error {
         /// The pattern.
         pattern: String,
         /// Why.
+        reason: String,
+    },
+    /// GitHub's artifacts list cannot be used.
+    #[error("`GITHUB_ARTIFACTS_LIST` (`{}`): {reason}", path.display())]
+    ArtifactsList {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
         reason: String,
     },
     /// A pattern that matches no file.
@@ -161,11 +173,76 @@ pub fn collect(inputs: &Inputs) -> Result<Vec<ResourceDescriptor>, Error> {
         let (alg, hex) = parse_digest(EnvVars::CHAINSEAL_SUBJECTS, digest)?;
         append_subject(&mut out, descriptor(name.to_owned(), alg, hex));
     }
+    if let (true, Some(path)) = (out.is_empty(), &inputs.artifacts_list) {
+        for item in read_artifacts_list(path, inputs.max)? {
+            append_subject(&mut out, item);
+        }
+    }
     if out.len() > inputs.max {
         return Err(Error::TooMany {
             count: out.len(),
             max: inputs.max,
         });
+    }
+    Ok(out)
+}
+
+/// The largest artifacts list read (it lists names and digests only).
+const MAX_ARTIFACTS_LIST: u64 = 16 * 1024 * 1024;
+
+/// GitHub's artifacts list: `{"version": 1, "subjects": [{"name", "digest", "kind":
+/// "file" | "oci"}]}`; an unknown version or kind, or a bad digest, is an error.
+fn read_artifacts_list(path: &Path, max: usize) -> Result<Vec<ResourceDescriptor>, Error> {
+    #[derive(serde::Deserialize)]
+    struct List {
+        version: u32,
+        #[serde(default)]
+        subjects: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        name: String,
+        digest: String,
+        #[serde(default)]
+        kind: Option<String>,
+    }
+    let bad = |reason: String| Error::ArtifactsList {
+        path: path.to_owned(),
+        reason,
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| bad(e.to_string()))?
+        .len();
+    if size > MAX_ARTIFACTS_LIST {
+        return Err(bad(format!("it is {size} bytes; at most 16 MiB is read")));
+    }
+    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let list: List = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    if list.version != 1 {
+        return Err(bad(format!(
+            "version {} (chainseal reads version 1)",
+            list.version
+        )));
+    }
+    if list.subjects.len() > max {
+        return Err(Error::TooMany {
+            count: list.subjects.len(),
+            max,
+        });
+    }
+    let mut out = Vec::new();
+    for e in list.subjects {
+        if let Some(kind) = e.kind.as_deref().filter(|k| !matches!(*k, "file" | "oci")) {
+            return Err(bad(format!(
+                "subject `{}` has kind `{kind}` (file or oci)",
+                e.name
+            )));
+        }
+        if e.name.trim().is_empty() {
+            return Err(bad("a subject has no name".into()));
+        }
+        let (alg, hex) = parse_digest(EnvVars::GITHUB_ARTIFACTS_LIST, &e.digest)?;
+        out.push(descriptor(e.name, alg, hex));
     }
     Ok(out)
 }

@@ -1247,3 +1247,63 @@ fn gh_attestation_verify_accepts_the_github_front_door_keyless_bundles() {
         ],
     );
 }
+
+/// Issue #25: with no subject input, a GitHub job's subjects come from the runner's
+/// `GITHUB_ARTIFACTS_LIST`, as actions/attest v4 reads it; a subject input wins over it,
+/// and a list chainseal cannot read is an error naming it.
+#[test]
+fn github_subjects_come_from_the_artifacts_list_when_none_is_named() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let list = dir.path().join("artifacts.json");
+    let sha512 = "ab".repeat(64);
+    std::fs::write(
+        &list,
+        serde_json::json!({"version": 1, "subjects": [
+            {"name": "hello-linux-amd64", "digest": format!("sha256:{}", "1f".repeat(32)), "kind": "file"},
+            {"name": "ghcr.io/octo-org/hello-service", "digest": IMAGE_DIGEST, "kind": "oci"},
+            {"name": "hello.tar", "digest": format!("sha512:{sha512}"), "kind": "file"},
+        ]})
+        .to_string(),
+    )
+    .expect("write");
+    let mut ci = env_file("github.env");
+    ci.push(("GITHUB_ARTIFACTS_LIST".into(), list.display().to_string()));
+    let r = attest(dir.path(), &ci, &[("CHAINSEAL_DRY_RUN", "true")]);
+    let statement = dry_run_statement(&r);
+    let subjects = statement["subject"].as_array().expect("subjects");
+    assert_eq!(subjects.len(), 3, "{statement:#}");
+    assert_eq!(subjects[1]["name"], "ghcr.io/octo-org/hello-service");
+    assert_eq!(subjects[2]["digest"]["sha512"], sha512.as_str());
+    // A subject input wins: the list is not read.
+    artifacts(dir.path());
+    let r = attest(
+        dir.path(),
+        &ci,
+        &[
+            ("CHAINSEAL_DRY_RUN", "true"),
+            ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+        ],
+    );
+    let named = dry_run_statement(&r);
+    assert!(
+        named["subject"]
+            .as_array()
+            .expect("subjects")
+            .iter()
+            .all(|s| s["name"] != "ghcr.io/octo-org/hello-service"),
+        "{named:#}"
+    );
+    // A list of another version, or with a bad digest: an error naming the variable.
+    for (text, says) in [
+        (r#"{"version": 2, "subjects": []}"#, "version 2"),
+        (
+            r#"{"version": 1, "subjects": [{"name": "a", "digest": "md5:00", "kind": "file"}]}"#,
+            "GITHUB_ARTIFACTS_LIST",
+        ),
+        ("not json", "GITHUB_ARTIFACTS_LIST"),
+    ] {
+        std::fs::write(&list, text).expect("write");
+        let r = attest(dir.path(), &ci, &[("CHAINSEAL_DRY_RUN", "true")]);
+        assert_error(&r, says);
+    }
+}

@@ -26,6 +26,7 @@ pub const VARS: &[&str] = &[
     EnvVars::RUNNER_ENVIRONMENT,
     EnvVars::GITHUB_OUTPUT,
     EnvVars::GITHUB_STEP_SUMMARY,
+    EnvVars::GITHUB_ARTIFACTS_LIST,
 ];
 
 /// What the provenance of a GitHub Actions job needs (the claim names of
