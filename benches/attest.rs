@@ -93,6 +93,7 @@ fn bench(c: &mut Criterion) {
                         dotenv: PathBuf::new(),
                         output: Default::default(),
                         dry_run: false,
+                        custom: None,
                         explain: false,
                     };
                     (out, cfg)

@@ -70,6 +70,8 @@ pub struct Settings {
     pub output: OutputFormat,
     /// Print the Statement only.
     pub dry_run: bool,
+    /// A custom predicate or SBOM signed instead of provenance, for the same subjects.
+    pub custom: Option<crate::provenance::custom::Source>,
     /// With `dry_run`: explain every type-hint decision.
     pub explain: bool,
 }
@@ -121,6 +123,9 @@ pub enum Error {
     /// Generating provenance failed.
     #[error(transparent)]
     Provenance(#[from] provenance::Error),
+    /// The custom predicate or SBOM cannot be used.
+    #[error(transparent)]
+    Custom(#[from] crate::provenance::custom::Error),
     /// Loading the key failed.
     #[error(transparent)]
     Signing(#[from] signing::Error),
@@ -262,7 +267,8 @@ pub async fn run(cfg: &Settings) -> Result<Outcome, Error> {
             (provenance::generate(&record, &options)?, record)
         }
         Build::Ci(build) => {
-            let statement = provenance::ci::statement(&build, explicit);
+            let mut statement = provenance::ci::statement(&build, explicit);
+            with_custom(cfg, &mut statement)?;
             // A CI job may attest several times: the key names the job and the
             // Statement, so a re-run of the same step finds its own file.
             let digest = crate::oci::sha256_digest(&statement.to_bytes());
@@ -276,6 +282,8 @@ pub async fn run(cfg: &Settings) -> Result<Outcome, Error> {
         }
     };
     let record = *record;
+    let mut generated = generated;
+    with_custom(cfg, &mut generated.statement)?;
     for f in generated.findings.iter().filter(|f| f.is_skipped()) {
         warn!(source = %f.source, "type hint skipped: {}", f.message);
     }
@@ -293,6 +301,20 @@ pub async fn run(cfg: &Settings) -> Result<Outcome, Error> {
         Some(&run),
     )
     .await
+}
+
+/// The custom predicate or SBOM in place of the provenance, when one is set (the
+/// subjects stay the build's).
+fn with_custom(
+    cfg: &Settings,
+    statement: &mut provenance::Statement,
+) -> Result<(), crate::provenance::custom::Error> {
+    if let Some(custom) = &cfg.custom {
+        let (predicate_type, predicate) = custom.load()?;
+        statement.predicate_type = predicate_type;
+        statement.predicate = predicate;
+    }
+    Ok(())
 }
 
 /// Sign, log and store `generated` (or return it for a dry run).

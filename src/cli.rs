@@ -284,6 +284,34 @@ pub struct AttestArgs {
     #[arg(long, env = EnvVars::CHAINSEAL_MAX_SUBJECTS, default_value_t = crate::subjects::DEFAULT_MAX_SUBJECTS, value_name = "N")]
     pub max_subjects: usize,
 
+    /// Sign a predicate of this type (a URI) instead of provenance, with `--predicate`
+    /// or `--predicate-path`; the subjects are the build's, as for provenance.
+    #[arg(long, env = EnvVars::CHAINSEAL_PREDICATE_TYPE, value_name = "URI")]
+    pub predicate_type: Option<String>,
+
+    /// The custom predicate: a JSON object (at most 16 MiB).
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_PREDICATE,
+        value_name = "JSON",
+        conflicts_with = "predicate_path"
+    )]
+    pub predicate: Option<String>,
+
+    /// A file holding the custom predicate (a JSON object, at most 16 MiB).
+    #[arg(long, env = EnvVars::CHAINSEAL_PREDICATE_PATH, value_name = "PATH")]
+    pub predicate_path: Option<PathBuf>,
+
+    /// Sign this SPDX or CycloneDX JSON SBOM instead of provenance (its predicate type
+    /// detected), for the build's subjects.
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_SBOM_PATH,
+        value_name = "PATH",
+        conflicts_with_all = ["predicate_type", "predicate", "predicate_path"]
+    )]
+    pub sbom_path: Option<PathBuf>,
+
     /// Also store in the OCI registry of each image subject (adds `oci` storage).
     #[arg(long, env = EnvVars::CHAINSEAL_PUSH_TO_REGISTRY)]
     pub push_to_registry: bool,

@@ -40,6 +40,11 @@ pub enum Error {
     /// An unknown `CHAINSEAL_SOURCE`.
     #[error("`CHAINSEAL_SOURCE` is `{0}`: use auto, tekton, github, gitlab or generic")]
     Source(String),
+    /// A custom predicate without its type, or a type without a predicate.
+    #[error(
+        "a custom predicate needs both `CHAINSEAL_PREDICATE_TYPE` (a URI) and one of `CHAINSEAL_PREDICATE` or `CHAINSEAL_PREDICATE_PATH`{0}"
+    )]
+    CustomPredicate(&'static str),
     /// A CI build without subjects.
     #[error(
         "no subjects for the {0} build: set `CHAINSEAL_SUBJECT_PATH` (files, globs), `CHAINSEAL_SUBJECT_NAME` + `CHAINSEAL_SUBJECT_DIGEST`, `CHAINSEAL_SUBJECT_CHECKSUMS` or `CHAINSEAL_SUBJECTS` (on GitHub, the runner's `GITHUB_ARTIFACTS_LIST` is read when none is set)"
@@ -343,6 +348,55 @@ pub fn storage_settings(
     Ok((storage, stores))
 }
 
+/// The custom predicate or SBOM to sign instead of provenance, if one is set.
+fn custom_predicate(args: &AttestArgs) -> Result<Option<crate::provenance::custom::Source>, Error> {
+    use crate::provenance::custom::Source;
+    let nonempty = |v: &Option<String>| crate::values::non_empty_owned(v.clone());
+    let path = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+    if let Some(sbom) = path(&args.sbom_path) {
+        return Ok(Some(Source::Sbom(sbom)));
+    }
+    let predicate_type = nonempty(&args.predicate_type);
+    let inline = nonempty(&args.predicate);
+    let file = path(&args.predicate_path);
+    match (predicate_type, inline, file) {
+        (None, None, None) => Ok(None),
+        (Some(t), Some(json), None) => Ok(Some(Source::Inline {
+            predicate_type: uri(t)?,
+            json,
+        })),
+        (Some(t), None, Some(path)) => Ok(Some(Source::File {
+            predicate_type: uri(t)?,
+            path,
+        })),
+        (Some(_), None, None) => Err(Error::CustomPredicate(": the predicate is missing")),
+        (None, _, _) => Err(Error::CustomPredicate(": the predicate type is missing")),
+        (Some(_), Some(_), Some(_)) => Err(Error::CustomPredicate(", not both")),
+    }
+}
+
+/// A predicate type: a URI (`scheme:rest`, no whitespace).
+fn uri(text: String) -> Result<String, Error> {
+    let t = text.trim();
+    let ok = t.split_once(':').is_some_and(|(scheme, rest)| {
+        scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && !rest.is_empty()
+    }) && !t.contains(char::is_whitespace);
+    if ok {
+        Ok(t.to_owned())
+    } else {
+        Err(Error::CustomPredicate(
+            ": `CHAINSEAL_PREDICATE_TYPE` must be a URI",
+        ))
+    }
+}
+
 impl AttestConfig {
     /// Validate the raw `attest` arguments.
     pub fn from_args(args: AttestArgs) -> Result<Self, Error> {
@@ -397,6 +451,7 @@ impl AttestConfig {
             (None, None, None, Some(p)) => RecordSource::Ci(p),
             (None, None, None, None) => return Err(Error::MissingRecord),
         };
+        let custom = custom_predicate(&args)?;
         let subjects = crate::subjects::Inputs {
             paths: crate::values::split_list(
                 "CHAINSEAL_SUBJECT_PATH",
@@ -541,6 +596,7 @@ impl AttestConfig {
             dotenv: args.dotenv,
             output,
             dry_run: args.dry_run,
+            custom,
             explain: args.explain,
         })
     }

@@ -122,6 +122,23 @@ impl EnvVars {
     /// `1024`. Read by: attest (`--max-subjects`).
     pub const CHAINSEAL_MAX_SUBJECTS: &'static str = "CHAINSEAL_MAX_SUBJECTS";
 
+    /// Sign this predicate type instead of provenance (a URI; with
+    /// `CHAINSEAL_PREDICATE` or `CHAINSEAL_PREDICATE_PATH`). Default: none
+    /// (provenance). Read by: attest (`--predicate-type`).
+    pub const CHAINSEAL_PREDICATE_TYPE: &'static str = "CHAINSEAL_PREDICATE_TYPE";
+
+    /// The custom predicate, as JSON (an object, at most 16 MiB). Default: none. Read
+    /// by: attest (`--predicate`).
+    pub const CHAINSEAL_PREDICATE: &'static str = "CHAINSEAL_PREDICATE";
+
+    /// A file holding the custom predicate (JSON object, at most 16 MiB). Default: none.
+    /// Read by: attest (`--predicate-path`).
+    pub const CHAINSEAL_PREDICATE_PATH: &'static str = "CHAINSEAL_PREDICATE_PATH";
+
+    /// An SPDX or CycloneDX JSON SBOM to sign instead of provenance, its predicate type
+    /// detected. Default: none. Read by: attest (`--sbom-path`).
+    pub const CHAINSEAL_SBOM_PATH: &'static str = "CHAINSEAL_SBOM_PATH";
+
     /// Add `oci` storage (the registry of each image subject). Default: `false`. Read by:
     /// attest (`--push-to-registry`).
     pub const CHAINSEAL_PUSH_TO_REGISTRY: &'static str = "CHAINSEAL_PUSH_TO_REGISTRY";
@@ -492,6 +509,10 @@ impl EnvVars {
         Self::CHAINSEAL_SUBJECT_CHECKSUMS,
         Self::CHAINSEAL_SUBJECTS,
         Self::CHAINSEAL_MAX_SUBJECTS,
+        Self::CHAINSEAL_PREDICATE_TYPE,
+        Self::CHAINSEAL_PREDICATE,
+        Self::CHAINSEAL_PREDICATE_PATH,
+        Self::CHAINSEAL_SBOM_PATH,
         Self::CHAINSEAL_PUSH_TO_REGISTRY,
         Self::CHAINSEAL_SHOW_SUMMARY,
         Self::CHAINSEAL_OUTPUT,

@@ -18,6 +18,7 @@ use crate::record::tekton::hints::Finding;
 pub const DEFAULT_BUILDER_ID: &str = "https://tekton.dev/chains/v2";
 
 pub mod ci;
+pub mod custom;
 pub mod digest;
 pub mod gojson;
 pub mod simplesigning;

@@ -207,8 +207,14 @@ impl PredicateTypes {
             if !looks_like_uri(uri) {
                 return Err(Error::PredicateType(item.to_owned()));
             }
-            if !types.iter().any(|t| t == uri) {
-                types.push(uri.to_owned());
+            // cosign's SPDX name, and the versioned type actions/attest (and
+            // `--sbom-path`) write.
+            let versioned =
+                matches!(item, "spdx" | "spdxjson").then_some(crate::provenance::custom::SPDX);
+            for uri in std::iter::once(uri).chain(versioned) {
+                if !types.iter().any(|t| t == uri) {
+                    types.push(uri.to_owned());
+                }
             }
         }
         if types.is_empty() {

@@ -1307,3 +1307,121 @@ fn github_subjects_come_from_the_artifacts_list_when_none_is_named() {
         assert_error(&r, says);
     }
 }
+
+/// Issue #25: actions/attest v4's custom and SBOM modes, through the action's inputs
+/// (`CHAINSEAL_PREDICATE*`, `CHAINSEAL_SBOM_PATH`): the build's subjects with the given
+/// predicate; bad inputs are errors naming the setting.
+#[test]
+fn custom_predicates_and_sboms_replace_provenance_for_the_same_subjects() {
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let ci = env_file("github.env");
+    let subjects = ("CHAINSEAL_SUBJECT_PATH", "dist/*");
+    let r = attest(
+        dir.path(),
+        &ci,
+        &[
+            ("CHAINSEAL_DRY_RUN", "true"),
+            subjects,
+            (
+                "CHAINSEAL_PREDICATE_TYPE",
+                "https://example.com/test-result/v1",
+            ),
+            (
+                "CHAINSEAL_PREDICATE",
+                r#"{"passed": true, "suite": "unit"}"#,
+            ),
+        ],
+    );
+    let custom = dry_run_statement(&r);
+    assert_eq!(
+        custom["predicateType"],
+        "https://example.com/test-result/v1"
+    );
+    assert_eq!(
+        custom["predicate"],
+        serde_json::json!({"passed": true, "suite": "unit"})
+    );
+    let provenance = dry_run_statement(&attest(
+        dir.path(),
+        &ci,
+        &[("CHAINSEAL_DRY_RUN", "true"), subjects],
+    ));
+    assert_eq!(
+        custom["subject"], provenance["subject"],
+        "the same subjects"
+    );
+    // An SBOM, signed and stored, verified as SPDX.
+    let sbom = dir.path().join("sbom.spdx.json");
+    std::fs::write(
+        &sbom,
+        r#"{"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": "hello"}"#,
+    )
+    .expect("write");
+    let out = dir.path().join("out");
+    let r = attest(
+        dir.path(),
+        &ci,
+        &[
+            subjects,
+            ("CHAINSEAL_SBOM_PATH", sbom.to_str().expect("utf-8")),
+            ("CHAINSEAL_STORAGE", out.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let stored = std::fs::read_dir(&out)
+        .expect("out")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().ends_with(".intoto.jsonl"))
+        .expect("an envelope");
+    let v = run(chainseal(dir.path())
+        .args(["verify", "--type", "spdx", "--key"])
+        .arg(repo("examples/demo.pub"))
+        .arg(&stored));
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stdout.contains("https://spdx.dev/Document/v2.3"),
+        "{}",
+        v.stdout
+    );
+    // Bad inputs name the setting.
+    let not_object = dir.path().join("list.json");
+    std::fs::write(&not_object, "[1, 2]").expect("write");
+    for (env, says) in [
+        (
+            vec![("CHAINSEAL_PREDICATE", r#"{"a": 1}"#)],
+            "the predicate type is missing",
+        ),
+        (
+            vec![("CHAINSEAL_PREDICATE_TYPE", "https://example.com/p")],
+            "the predicate is missing",
+        ),
+        (
+            vec![
+                ("CHAINSEAL_PREDICATE_TYPE", "not a uri"),
+                ("CHAINSEAL_PREDICATE", "{}"),
+            ],
+            "must be a URI",
+        ),
+        (
+            vec![
+                ("CHAINSEAL_PREDICATE_TYPE", "https://example.com/p"),
+                (
+                    "CHAINSEAL_PREDICATE_PATH",
+                    not_object.to_str().expect("utf-8"),
+                ),
+            ],
+            "`CHAINSEAL_PREDICATE_PATH`: the predicate must be a JSON object",
+        ),
+        (
+            vec![("CHAINSEAL_SBOM_PATH", not_object.to_str().expect("utf-8"))],
+            "`CHAINSEAL_SBOM_PATH`",
+        ),
+    ] {
+        let mut env = env;
+        env.push(subjects);
+        env.push(("CHAINSEAL_DRY_RUN", "true"));
+        let r = attest(dir.path(), &ci, &env);
+        assert_error(&r, says);
+    }
+}
