@@ -1425,3 +1425,28 @@ fn custom_predicates_and_sboms_replace_provenance_for_the_same_subjects() {
         assert_error(&r, says);
     }
 }
+
+/// Issue #25: the custom and SBOM modes work for a Tekton record too: the run's
+/// subjects (its image), the given predicate.
+#[test]
+fn a_tekton_record_can_carry_an_sbom_instead_of_provenance() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sbom = dir.path().join("bom.json");
+    std::fs::write(
+        &sbom,
+        r#"{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []}"#,
+    )
+    .expect("write");
+    let provenance = run(chainseal(dir.path())
+        .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+        .env("CHAINSEAL_DRY_RUN", "true"));
+    let provenance = dry_run_statement(&provenance);
+    let r = run(chainseal(dir.path())
+        .env("CHAINSEAL_RECORD", repo("examples/pipelinerun.yaml"))
+        .env("CHAINSEAL_DRY_RUN", "true")
+        .env("CHAINSEAL_SBOM_PATH", &sbom));
+    let statement = dry_run_statement(&r);
+    assert_eq!(statement["predicateType"], "https://cyclonedx.org/bom");
+    assert_eq!(statement["predicate"]["bomFormat"], "CycloneDX");
+    assert_eq!(statement["subject"], provenance["subject"]);
+}
