@@ -91,6 +91,14 @@ pub struct Publish {
 /// A signer with the Sigstore services selected for it.
 pub type Loaded = (Box<dyn signing::Signer>, crate::transparency::Services);
 
+/// A loaded signer as [`finish`] takes it.
+pub type Signing<'a> = (&'a dyn signing::Signer, &'a crate::transparency::Services);
+
+/// `loaded` as [`finish`] takes it.
+pub fn borrowed(loaded: &Option<Loaded>) -> Option<Signing<'_>> {
+    loaded.as_ref().map(|(s, services)| (s.as_ref(), services))
+}
+
 impl Publish {
     /// Load `signer`, with Fulcio, the logs and the timestamp authorities selected
     /// once (signing config or URL shortcuts); they travel with it.
@@ -271,14 +279,12 @@ pub async fn run(cfg: &Settings) -> Result<Outcome, Error> {
             with_custom(cfg, &mut statement)?;
             // A CI job may attest several times: the key names the job and the
             // Statement, so a re-run of the same step finds its own file.
-            let digest = crate::oci::sha256_digest(&statement.to_bytes());
-            let hex = digest.trim_start_matches("sha256:");
-            let key = format!("{}-{}", build.key_prefix(), &hex[..12.min(hex.len())]);
+            let key = crate::pipeline::content_key(&build.key_prefix(), &statement);
             let generated = Generated {
                 statement,
                 findings: Vec::new(),
             };
-            return finish(&cfg.publish, signer, generated, key, None, None).await;
+            return finish(&cfg.publish, borrowed(&signer), generated, key, None, None).await;
         }
     };
     let record = *record;
@@ -294,7 +300,7 @@ pub async fn run(cfg: &Settings) -> Result<Outcome, Error> {
     let run = crate::pipeline::run_id(&record);
     finish(
         &cfg.publish,
-        signer,
+        borrowed(&signer),
         generated,
         key,
         Some(&record),
@@ -320,7 +326,7 @@ fn with_custom(
 /// Sign, log and store `generated` (or return it for a dry run).
 pub async fn finish(
     cfg: &Publish,
-    signer: Option<Loaded>,
+    signer: Option<Signing<'_>>,
     generated: Generated,
     key: String,
     record: Option<&Record>,
@@ -352,11 +358,11 @@ pub async fn finish(
         attestation: Some(Attestation {
             key: &key,
             statement: &generated.statement,
-            signer: signer.as_ref(),
+            signer,
         }),
-        images: (keeps_images && !images.is_empty()).then(|| Images {
+        images: (keeps_images && !images.is_empty()).then_some(Images {
             payloads: images,
-            signer: signer.as_ref(),
+            signer,
         }),
         stores: backends
             .iter()

@@ -213,6 +213,13 @@ pub fn signer_settings(args: SignerArgs) -> Result<Option<crate::signing::Settin
     }))
 }
 
+/// `signer` taking the CI job's identity tokens for keyless signing: GitHub's request
+/// credentials, GitLab's `SIGSTORE_ID_TOKEN`.
+pub fn with_ci_tokens(signer: &mut crate::signing::Settings, env: &crate::record::ci::Environment) {
+    signer.keyless.tokens.github = env.id_token_request.clone();
+    signer.keyless.tokens.gitlab = env.sigstore_id_token.clone();
+}
+
 /// The password source from its arguments (clap already rejects both at once).
 pub fn password_source(args: PasswordArgs) -> PasswordSource {
     match (args.key_password, args.key_password_file) {
@@ -378,17 +385,7 @@ fn custom_predicate(args: &AttestArgs) -> Result<Option<crate::provenance::custo
 /// A predicate type: a URI (`scheme:rest`, no whitespace).
 fn uri(text: String) -> Result<String, Error> {
     let t = text.trim();
-    let ok = t.split_once(':').is_some_and(|(scheme, rest)| {
-        scheme
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-            && !rest.is_empty()
-    }) && !t.contains(char::is_whitespace);
-    if ok {
+    if crate::verify::looks_like_uri(t) {
         Ok(t.to_owned())
     } else {
         Err(Error::CustomPredicate(
@@ -536,10 +533,7 @@ impl AttestConfig {
             .as_ref()
             .is_some_and(|s| matches!(s.key, KeyRef::Keyless));
         if let Some(s) = signer.as_mut() {
-            // CI tokens for keyless signing: GitHub's request credentials, GitLab's
-            // `SIGSTORE_ID_TOKEN`.
-            s.keyless.tokens.github = env.id_token_request.clone();
-            s.keyless.tokens.gitlab = env.sigstore_id_token.clone();
+            with_ci_tokens(s, &env);
         }
         let transparency = transparency_settings(&args.transparency, keyless)?;
         let namespace = nonempty(&args.namespace);

@@ -52,7 +52,8 @@ impl Error {
     }
 }
 
-/// `url` as it may be shown: without a user name or password.
+/// `url` as it may be shown: without a user name or password (a URL that does not
+/// parse is redacted as text, so its credentials never show either).
 pub fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
@@ -60,7 +61,17 @@ pub fn redacted(url: &str) -> String {
             let _ = u.set_password(None);
             u.to_string()
         }
-        _ => url.to_owned(),
+        Ok(_) => url.to_owned(),
+        Err(_) => crate::secret::without_password(url),
+    }
+}
+
+/// Whether `url` carries a user name or password (read as text when it does not
+/// parse).
+pub fn has_credentials(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(u) => !u.username().is_empty() || u.password().is_some(),
+        Err(_) => crate::secret::without_password(url) != url,
     }
 }
 
@@ -105,7 +116,8 @@ fn tls_config() -> Result<rustls::ClientConfig, Error> {
 #[derive(Debug)]
 struct LazyPlatformVerifier {
     provider: Arc<CryptoProvider>,
-    inner: OnceLock<Result<rustls_platform_verifier::Verifier, rustls::Error>>,
+    /// Kept once made; a failed load is tried again at the next connection.
+    inner: OnceLock<rustls_platform_verifier::Verifier>,
 }
 
 impl ServerCertVerifier for LazyPlatformVerifier {
@@ -117,15 +129,14 @@ impl ServerCertVerifier for LazyPlatformVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .inner
-            .get_or_init(|| rustls_platform_verifier::Verifier::new(self.provider.clone()))
-        {
-            Ok(v) => {
-                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        let verifier = match self.inner.get() {
+            Some(v) => v,
+            None => {
+                let made = rustls_platform_verifier::Verifier::new(self.provider.clone())?;
+                self.inner.get_or_init(|| made)
             }
-            Err(e) => Err(e.clone()),
-        }
+        };
+        verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
 
     fn verify_tls12_signature(
@@ -184,7 +195,7 @@ impl Reply {
     /// `{"error": {"message", "status"}}`), else the start of the body.
     pub fn message(&self) -> String {
         let json = self.json();
-        match (
+        let said = match (
             json["message"].as_str(),
             json["error"]["message"].as_str(),
             json["error"]["status"].as_str(),
@@ -192,11 +203,10 @@ impl Reply {
             (Some(m), _, _) => m.to_owned(),
             (None, Some(m), Some(status)) => format!("{status}: {m}"),
             (None, Some(m), None) => m.to_owned(),
-            _ => String::from_utf8_lossy(&self.body)
-                .chars()
-                .take(200)
-                .collect(),
-        }
+            _ => String::from_utf8_lossy(&self.body).into_owned(),
+        };
+        // Whatever the server sent, at most 200 characters of it are repeated.
+        said.chars().take(200).collect()
     }
 }
 
@@ -266,5 +276,23 @@ mod tests {
             "https://config.example/signing_config.json"
         );
         assert_eq!(redacted("/etc/sigstore/x.json"), "/etc/sigstore/x.json");
+        // Regression: a URL that does not parse (a port out of range) kept its
+        // password when shown, and passed the credentials check.
+        let bad = "https://robot:s3cret@config.example:99999/sc.json";
+        assert!(!redacted(bad).contains("s3cret"), "{}", redacted(bad));
+        assert!(has_credentials(bad));
+        assert!(!has_credentials("https://rekor.example/api?a=b"));
+    }
+
+    #[test]
+    fn a_refusal_is_repeated_at_most_200_characters_long() {
+        let reply = Reply {
+            status: reqwest::StatusCode::BAD_REQUEST,
+            location: None,
+            body: serde_json::json!({"message": "x".repeat(10_000)})
+                .to_string()
+                .into_bytes(),
+        };
+        assert_eq!(reply.message().chars().count(), 200);
     }
 }

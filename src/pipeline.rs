@@ -602,6 +602,15 @@ pub struct MissingUid {
     pub prefix: &'static str,
 }
 
+/// The storage key of a Statement that is not a Tekton run's: `<prefix>-` and the
+/// first 12 hex digits of its SHA-256, so a re-run of the same step finds its own file
+/// and another Statement of the same job gets its own.
+pub fn content_key(prefix: &str, statement: &crate::provenance::Statement) -> String {
+    let digest = crate::oci::sha256_digest(&statement.to_bytes());
+    let hex = digest.trim_start_matches("sha256:");
+    format!("{prefix}-{}", hex.get(..12).unwrap_or(hex))
+}
+
 /// Chains' short storage key of a Tekton record: `taskrun-<uid>` or
 /// `pipelinerun-<uid>`.
 pub fn storage_key(record: &Record) -> Result<String, MissingUid> {

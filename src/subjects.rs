@@ -355,19 +355,23 @@ pub fn hash_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, Error> {
 }
 
 fn hash_file(path: &Path, buf: &mut [u8]) -> Result<String, Error> {
-    let unreadable = |source| Error::Unreadable {
+    sha256_file(path, buf).map_err(|source| Error::Unreadable {
         input: EnvVars::CHAINSEAL_SUBJECT_PATH,
         path: path.display().to_string(),
         source,
-    };
-    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    })
+}
+
+/// The SHA-256 (hex) of the file at `path`, read through `buf`.
+pub fn sha256_file(path: &Path, buf: &mut [u8]) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
     let mut hasher = sha2::Sha256::new();
     loop {
         match file.read(buf) {
             Ok(0) => break,
             Ok(n) => hasher.update(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(unreadable(e)),
+            Err(e) => return Err(e),
         }
     }
     Ok(hex::encode(hasher.finalize()))

@@ -246,11 +246,8 @@ impl VsaPublisher {
         let mut signer = signer;
         let keyless = matches!(signer.key, chainseal::signing::KeyRef::Keyless);
         if keyless {
-            // The CI job's identity tokens, as attest takes them (GitHub's request
-            // credentials, GitLab's `SIGSTORE_ID_TOKEN`).
             let env = chainseal::record::ci::Environment::capture(std::env::vars());
-            signer.keyless.tokens.github = env.id_token_request.clone();
-            signer.keyless.tokens.gitlab = env.sigstore_id_token.clone();
+            chainseal::config::with_ci_tokens(&mut signer, &env);
         }
         let transparency = chainseal::config::transparency_settings(&a.transparency, keyless)?;
         let (storage, stores) = chainseal::config::storage_settings(
@@ -292,25 +289,17 @@ impl VsaPublisher {
             eprintln!("no VSA written: no attestation of the wanted types verified");
             return Ok(Vec::new());
         }
-        let loaded = self.publish.load_signer(&self.signer).await?;
-        let loaded = std::sync::Arc::new(loaded);
+        let loaded = Some(self.publish.load_signer(&self.signer).await?);
         let mut out = Vec::new();
         for s in summaries {
-            let bytes = s.statement.to_bytes();
-            let digest = chainseal::oci::sha256_digest(&bytes);
-            let hex = digest.trim_start_matches("sha256:");
-            let key = format!("vsa-{}", &hex[..12.min(hex.len())]);
+            let key = chainseal::pipeline::content_key("vsa", &s.statement);
             let generated = chainseal::provenance::Generated {
                 statement: s.statement,
                 findings: Vec::new(),
             };
-            let signer = (
-                Box::new(SharedSigner(loaded.clone())) as Box<dyn chainseal::signing::Signer>,
-                loaded.1.clone(),
-            );
             let stored = match chainseal::attest::finish(
                 &self.publish,
-                Some(signer),
+                chainseal::attest::borrowed(&loaded),
                 generated,
                 key,
                 None,
@@ -338,28 +327,6 @@ impl VsaPublisher {
             });
         }
         Ok(out)
-    }
-}
-
-/// One loaded signer shared by every VSA of a run (one key load, one certificate).
-#[derive(Debug)]
-struct SharedSigner(Arc<chainseal::attest::Loaded>);
-
-#[async_trait::async_trait]
-impl chainseal::signing::Signer for SharedSigner {
-    async fn sign(
-        &self,
-        message: &[u8],
-    ) -> Result<chainseal::signing::Signature, chainseal::signing::Error> {
-        self.0.0.sign(message).await
-    }
-
-    fn public_key(&self) -> Option<&chainseal::signing::PublicKey> {
-        self.0.0.public_key()
-    }
-
-    fn certificate(&self) -> Option<&chainseal::signing::keyless::CertificateChain> {
-        self.0.0.certificate()
     }
 }
 

@@ -211,10 +211,21 @@ async fn lead(
     }
     let mut inputs = Inputs {
         chains: data.unwrap_or_default(),
-        tenants: cluster
+        tenants: match cluster
             .config_map(&opts.config_namespace, &opts.tenants_name)
-            .await?
-            .unwrap_or_default(),
+            .await
+        {
+            Ok(data) => data.unwrap_or_default(),
+            // The Role of an earlier version names chains-config only: no tenants.
+            Err(crate::kube::Error::Forbidden { .. }) => {
+                warn!(
+                    "cannot read the tenants ConfigMap {} (RBAC): no tenants; grant get, list and watch on it (examples/controller/controller.yaml)",
+                    opts.tenants_name
+                );
+                Default::default()
+            }
+            Err(e) => return Err(e.into()),
+        },
         secrets: Default::default(),
     };
     let tenants = tenants::TenantsConfig::parse(&inputs.tenants)?;
@@ -413,8 +424,8 @@ type SecretsData =
     std::collections::BTreeMap<String, Option<std::collections::BTreeMap<String, Vec<u8>>>>;
 
 /// What the settings are made of: chains-config's data, the tenants ConfigMap's, and
-/// the tenants' signing Secrets.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// the tenants' signing Secrets (key material: no `Debug`).
+#[derive(Clone, Default, PartialEq, Eq)]
 struct Inputs {
     chains: std::collections::BTreeMap<String, String>,
     tenants: std::collections::BTreeMap<String, String>,
@@ -463,7 +474,11 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
     let mut tenant_events = watcher(api.clone(), named(&opts.tenants_name))
         .default_backoff()
         .boxed();
-    let mut tick = tokio::time::interval(TENANT_SECRETS_EVERY);
+    // The Secrets were just read (at start): the first look is a period from now.
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + TENANT_SECRETS_EVERY,
+        TENANT_SECRETS_EVERY,
+    );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let data_of = |event: Option<
         Result<watcher::Event<k8s_openapi::api::core::v1::ConfigMap>, watcher::Error>,
@@ -485,6 +500,7 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
     let mut seen = start;
     loop {
         let mut next = seen.clone();
+        let mut ticked = false;
         tokio::select! {
             event = chains_events.next() => match event {
                 None => {
@@ -513,7 +529,7 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
                     None => continue,
                 },
             },
-            _ = tick.tick() => {}
+            _ = tick.tick() => ticked = true,
         }
         let tenants = match tenants::TenantsConfig::parse(&next.tenants) {
             Ok(t) => {
@@ -529,11 +545,15 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
                 valid.clone()
             }
         };
-        next.secrets =
-            tenant_secrets(&cluster, &opts.config_namespace, &tenants, &seen.secrets).await;
+        // The Secrets are read on the tick, or at once when the tenants changed.
+        if ticked || next.tenants != seen.tenants {
+            next.secrets =
+                tenant_secrets(&cluster, &opts.config_namespace, &tenants, &seen.secrets).await;
+        }
         if next == seen {
             continue;
         }
+        let tenants_changed = next.tenants != seen.tenants || next.secrets != seen.secrets;
         let what = if next.chains != seen.chains {
             "chains-config"
         } else if next.tenants != seen.tenants {
@@ -552,10 +572,16 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
                     error!(
                         "chains-config changed but is invalid, keeping the previous settings: {e}"
                     );
+                } else {
+                    error!(
+                        "{what} changed; chains-config is invalid, the previous one is kept: {e}"
+                    );
+                }
+                // A tenants change (even one in the same pass) still applies, on the
+                // chains-config in use; `seen` has it, so it is never looked at again.
+                if !tenants_changed {
                     continue;
                 }
-                // The tenants' change still applies, on the chains-config in use.
-                error!("{what} changed; chains-config is invalid, the previous one is kept: {e}");
                 Settings::build(&good_chains, &opts.env).await
             }
         };

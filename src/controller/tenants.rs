@@ -94,8 +94,8 @@ struct SignerDoc {
 pub enum SignerChoice {
     /// A Secret in the controller's namespace, laid out like `signing-secrets`.
     Secret(String),
-    /// A KMS key URI.
-    Kms(String),
+    /// A KMS key (parsed from its URI).
+    Kms(signing::KeyRef),
 }
 
 /// One tenant, as configured.
@@ -162,9 +162,9 @@ impl TenantsConfig {
                     kms: Some(k),
                     keyless: false,
                 }) => {
-                    signing::KeyRef::parse(k.trim())
+                    let key = signing::KeyRef::parse(k.trim())
                         .map_err(|e| bad(format!("signer `kms`: {e}")))?;
-                    Some(SignerChoice::Kms(k.trim().to_owned()))
+                    Some(SignerChoice::Kms(key))
                 }
                 Some(SignerDoc {
                     secret: None,
@@ -317,11 +317,6 @@ impl Tenants {
         self.of(namespace).or(self.others.as_ref())
     }
 
-    /// Whether no tenant is configured.
-    pub fn is_empty(&self) -> bool {
-        self.by_namespace.is_empty()
-    }
-
     /// `none`, or each tenant with its namespaces, for the settings log.
     pub fn describe(&self) -> String {
         let mut by_tenant: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -377,15 +372,12 @@ impl Tenants {
                         },
                     }
                 }
-                SignerChoice::Kms(uri) => match signing::KeyRef::parse(uri) {
-                    Ok(key) => super::settings::SignerSlot::reloading(signing::Settings {
-                        key,
-                        password: signing::PasswordSource::None,
-                        kms: kms.clone(),
-                        keyless: crate::signing::keyless::Settings::default(),
-                    }),
-                    Err(e) => failed(&t.name, e.to_string()),
-                },
+                SignerChoice::Kms(key) => SignerSlot::reloading(signing::Settings {
+                    key: key.clone(),
+                    password: signing::PasswordSource::None,
+                    kms: kms.clone(),
+                    keyless: crate::signing::keyless::Settings::default(),
+                }),
             });
             let tenant = Arc::new(Tenant {
                 config: t.clone(),
@@ -457,7 +449,9 @@ mod tests {
         );
         assert_eq!(
             c.tenants[1].signer,
-            Some(SignerChoice::Kms("hashivault://b".into()))
+            Some(SignerChoice::Kms(
+                signing::KeyRef::parse("hashivault://b").expect("a KMS URI")
+            ))
         );
         assert_eq!(c.other_repositories, vec!["docker.io/shared".to_owned()]);
         assert_eq!(c.secrets(), BTreeSet::from(["a-key".to_owned()]));

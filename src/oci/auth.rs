@@ -568,7 +568,10 @@ mod tests {
         )]);
         let secret =
             PullSecret::from_secret_data("ns/regcred".into(), &data).expect("a pull secret");
-        assert!(!format!("{secret:?}").contains("from-secret"));
+        assert_eq!(
+            format!("{secret:?}"),
+            r#"PullSecret { source: "ns/regcred", .. }"#
+        );
         let old = std::collections::BTreeMap::from([(
             ".dockercfg".to_owned(),
             serde_json::json!({"old.example": {"auth": auth("legacy")}})

@@ -96,28 +96,19 @@ impl Settings {
     /// the shortcuts' (`url`, `tsa_urls`).
     pub async fn services(&self) -> Result<Services, Error> {
         let services = self.select().await?;
-        let mut urls: Vec<(&str, &'static str)> = Vec::new();
-        urls.extend(services.fulcio.iter().map(|u| (u.as_str(), "Fulcio")));
-        urls.extend(
-            services
-                .logs
-                .candidates
-                .iter()
-                .map(|(u, _)| (u.as_str(), "transparency log")),
-        );
-        urls.extend(
-            services
-                .tsas
-                .candidates
-                .iter()
-                .map(|(u, _)| (u.as_str(), "timestamp authority")),
-        );
-        for (url, what) in urls {
-            if url::Url::parse(url)
-                .is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
-            {
-                return Err(Error::Credentials { what });
-            }
+        let fulcio = services.fulcio.iter().map(|u| (u, "Fulcio"));
+        let logs = services
+            .logs
+            .candidates
+            .iter()
+            .map(|(u, _)| (u, "transparency log"));
+        let tsas = (services.tsas.candidates.iter()).map(|(u, _)| (u, "timestamp authority"));
+        if let Some((_, what)) = fulcio
+            .chain(logs)
+            .chain(tsas)
+            .find(|(u, _)| crate::http::has_credentials(u))
+        {
+            return Err(Error::Credentials { what });
         }
         Ok(services)
     }

@@ -1142,7 +1142,7 @@ pub fn verify_bundle(
     bundle: &[u8],
     root: &TrustedRoot,
     expected: &Identity,
-) -> Result<(Verified, CertificateChain), Error> {
+) -> Result<Verified, Error> {
     let value: Value = serde_json::from_slice(bundle).map_err(Error::BundleNotJson)?;
     let envelope = crate::envelope::bundle::envelope_of(&value).map_err(Error::Envelope)?;
     one_signature(&envelope)?;
@@ -1190,11 +1190,8 @@ pub fn verify_bundle(
     }
     let chain = CertificateChain::from_ders(leaf_der, Vec::new()).map_err(Error::Leaf)?;
     let pae = envelope.pae();
-    if !envelope
-        .signatures
-        .iter()
-        .any(|s| verifies(&chain.public_key_der, &s.sig, &pae))
-    {
+    // `one_signature` made sure there is exactly one.
+    if !verifies(&chain.public_key_der, envelope.first_signature(), &pae) {
         return Err(Error::SignatureMismatch);
     }
     if !expected.identity.matches(&chain.identity) {
@@ -1211,11 +1208,11 @@ pub fn verify_bundle(
     }
     let mut verified = super::read_payload(&envelope)?;
     verified.signer = Some(super::Signer {
-        identity: chain.identity.clone(),
-        issuer: chain.issuer.clone(),
-        claims: chain.claims.clone(),
+        identity: chain.identity,
+        issuer: chain.issuer,
+        claims: chain.claims,
     });
-    Ok((verified, chain))
+    Ok(verified)
 }
 
 #[cfg(test)]

@@ -249,7 +249,7 @@ pub fn predicate_type_alias(name: &str) -> &str {
 }
 
 /// `scheme:rest`, RFC 3986's scheme syntax, no whitespace.
-fn looks_like_uri(text: &str) -> bool {
+pub(crate) fn looks_like_uri(text: &str) -> bool {
     let Some((scheme, rest)) = text.split_once(':') else {
         return false;
     };

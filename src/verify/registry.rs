@@ -94,7 +94,6 @@ impl Verifier {
                 Check::Keyless(k) => {
                     keyless::bundle_from_cosign_layer(&layer.blob, &layer.annotations)
                         .and_then(|b| keyless::verify_bundle(&b, &k.0, &k.1))
-                        .map(|(v, _)| v)
                         .map_err(Rejection::from)
                 }
             }
@@ -107,9 +106,9 @@ impl Verifier {
                 Check::Key(_) => bundle::envelope(&blob)
                     .map_err(|e| Error::NotBundle(e).into())
                     .and_then(|env| self.verify(&env)),
-                Check::Keyless(k) => keyless::verify_bundle(&blob, &k.0, &k.1)
-                    .map(|(v, _)| v)
-                    .map_err(Rejection::from),
+                Check::Keyless(k) => {
+                    keyless::verify_bundle(&blob, &k.0, &k.1).map_err(Rejection::from)
+                }
             }
             .and_then(|v| names_digest(v, &digest));
             // cosign 3 image signatures are bundles too: count them as signatures.

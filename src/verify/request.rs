@@ -218,7 +218,7 @@ fn keyless_files(
     }
     let mut report = judge.report(Checked::Bundles);
     for (location, bundle) in bundles {
-        let result = verify_bundle(&bundle, root, identity).map(|(v, _)| v);
+        let result = verify_bundle(&bundle, root, identity);
         report.add(location, result.map_err(Into::into));
     }
     Ok(report)

@@ -247,11 +247,6 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Whether the policy checks nothing.
-    pub fn is_empty(&self) -> bool {
-        self.flags.is_empty() && self.files.is_empty()
-    }
-
     /// Load policy files (every file read and every rule compiled before anything is
     /// verified).
     pub fn with_files(flags: Requirements, paths: &[PathBuf]) -> Result<Self, Error> {
@@ -419,8 +414,10 @@ fn check(req: &Requirements, input: &Input<'_>, name: impl Fn(&str) -> String) -
             )
         });
     }
-    for (label, want) in &req.subject_digests {
-        let subjects: Vec<String> = input
+    // The subjects' digests as `alg:hex`, read once for every required digest.
+    let subjects: Vec<String> = match req.subject_digests.is_empty() {
+        true => Vec::new(),
+        false => input
             .statement
             .get("subject")
             .and_then(Value::as_array)
@@ -433,7 +430,9 @@ fn check(req: &Requirements, input: &Input<'_>, name: impl Fn(&str) -> String) -
                     .flatten()
                     .map(|(alg, hex)| format!("{alg}:{}", hex.as_str().unwrap_or("")))
             })
-            .collect();
+            .collect(),
+    };
+    for (label, want) in &req.subject_digests {
         out.push(result(
             format!("{} {label}", name("subject-digest")),
             req_kind("subject-digest"),
@@ -625,25 +624,12 @@ pub fn workflow_matches(build_signer_uri: &str, want: &str) -> bool {
 
 /// Read `path` and hash it (SHA-256, streamed), for `--artifact`.
 pub fn artifact_digest(path: &Path) -> Result<String, Error> {
-    use sha2::Digest as _;
-    use std::io::Read as _;
-    let mut file = std::fs::File::open(path).map_err(|source| Error::Artifact {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf).map_err(|source| Error::Artifact {
+    crate::subjects::sha256_file(path, &mut vec![0u8; 1 << 20])
+        .map(|hex| format!("sha256:{hex}"))
+        .map_err(|source| Error::Artifact {
             path: path.to_owned(),
             source,
-        })?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+        })
 }
 
 #[cfg(test)]
