@@ -449,6 +449,22 @@ pub struct StorageArgs {
         value_name = "ENCODING"
     )]
     pub oci_encoding: String,
+
+    /// The token `github` storage uploads to GitHub's attestation store with (needs
+    /// `attestations: write`; never logged).
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_GITHUB_TOKEN,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub github_token: Option<SecretString>,
+
+    /// With `github` storage and image subjects pushed to a registry, also create
+    /// GitHub artifact metadata storage records (organisations only; a failure is a
+    /// warning).
+    #[arg(long, env = EnvVars::CHAINSEAL_GITHUB_STORAGE_RECORD, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub github_storage_record: bool,
 }
 
 impl Default for StorageArgs {
@@ -458,6 +474,8 @@ impl Default for StorageArgs {
             storage_endpoint: None,
             grafeas_url: None,
             oci_encoding: "dsse".to_owned(),
+            github_token: None,
+            github_storage_record: true,
         }
     }
 }

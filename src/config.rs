@@ -351,8 +351,24 @@ pub fn storage_settings(
         },
         mongo_server: crate::storage::docdb::ServerUrl::Env,
         namespace,
+        github: crate::storage::github::Options {
+            api_url: job_var(EnvVars::GITHUB_API_URL),
+            server_url: job_var(EnvVars::GITHUB_SERVER_URL),
+            repository: job_var(EnvVars::GITHUB_REPOSITORY),
+            token: args.github_token.clone(),
+            // Only images pushed to a registry get storage records.
+            storage_records: args.github_storage_record
+                && storage
+                    .iter()
+                    .any(|t| matches!(t, StorageTarget::Oci { repository: None })),
+        },
     };
     Ok((storage, stores))
+}
+
+/// A GitHub Actions variable of this process, `None` when unset or empty.
+fn job_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// The custom predicate or SBOM to sign instead of provenance, if one is set.
@@ -537,7 +553,7 @@ impl AttestConfig {
         }
         let transparency = transparency_settings(&args.transparency, keyless)?;
         let namespace = nonempty(&args.namespace);
-        let (mut storage, stores) = storage_settings(
+        let (mut storage, mut stores) = storage_settings(
             &args.store,
             registry_settings(&args.registry)?,
             transparency.bundle,
@@ -554,6 +570,7 @@ impl AttestConfig {
                 .any(|t| matches!(t, StorageTarget::Oci { repository: None }))
         {
             storage.push(StorageTarget::Oci { repository: None });
+            stores.github.storage_records = args.store.github_storage_record;
         }
         let format = args.format.parse().map_err(|source| Error::Name {
             setting: "FORMAT",

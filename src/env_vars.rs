@@ -307,6 +307,17 @@ impl EnvVars {
     /// (`--grafeas-url`).
     pub const CHAINSEAL_GRAFEAS_URL: &'static str = "CHAINSEAL_GRAFEAS_URL";
 
+    /// The token `github` storage (GitHub's attestation store) uploads with; it needs
+    /// `attestations: write` (never logged). Default: none. Read by: attest, verify
+    /// `--vsa` (`--github-token`).
+    pub const CHAINSEAL_GITHUB_TOKEN: &'static str = "CHAINSEAL_GITHUB_TOKEN";
+
+    /// With `github` storage and image subjects pushed to a registry: also create
+    /// GitHub artifact metadata storage records (organisations only; needs
+    /// `artifact-metadata: write`; a failure is a warning). Default: `true`. Read by:
+    /// attest (`--github-storage-record`).
+    pub const CHAINSEAL_GITHUB_STORAGE_RECORD: &'static str = "CHAINSEAL_GITHUB_STORAGE_RECORD";
+
     /// `dsse` (cosign tags `sha256-<hex>.att` / `.sig`) or `sigstore-bundle` (Sigstore
     /// bundles v0.3 as OCI 1.1 referrers). Default: `dsse`. Read by: attest
     /// (`--oci-encoding`).
@@ -549,6 +560,8 @@ impl EnvVars {
         Self::CHAINSEAL_STORAGE,
         Self::CHAINSEAL_STORAGE_ENDPOINT,
         Self::CHAINSEAL_GRAFEAS_URL,
+        Self::CHAINSEAL_GITHUB_TOKEN,
+        Self::CHAINSEAL_GITHUB_STORAGE_RECORD,
         Self::CHAINSEAL_OCI_ENCODING,
         Self::CHAINSEAL_INSECURE_REGISTRIES,
         Self::CHAINSEAL_REGISTRY_AUTH_FILES,
@@ -848,6 +861,9 @@ impl EnvVars {
     pub const GITHUB_ACTIONS: &'static str = "GITHUB_ACTIONS";
     /// The GitHub server. Default: `https://github.com`.
     pub const GITHUB_SERVER_URL: &'static str = "GITHUB_SERVER_URL";
+    /// The REST API root (`https://api.github.com`, GHES `https://<host>/api/v3`):
+    /// where `github` storage uploads.
+    pub const GITHUB_API_URL: &'static str = "GITHUB_API_URL";
     /// `owner/repo` (without an ID token).
     pub const GITHUB_REPOSITORY: &'static str = "GITHUB_REPOSITORY";
     /// The repository's numeric id (without an ID token).
@@ -980,6 +996,7 @@ impl EnvVars {
         Self::SIGSTORE_ID_TOKEN,
         Self::GITHUB_ACTIONS,
         Self::GITHUB_SERVER_URL,
+        Self::GITHUB_API_URL,
         Self::GITHUB_REPOSITORY,
         Self::GITHUB_REPOSITORY_ID,
         Self::GITHUB_REPOSITORY_OWNER_ID,

@@ -240,6 +240,44 @@ pub async fn send_within(request: reqwest::RequestBuilder, limit: u64) -> Result
     })
 }
 
+/// How many times [`send_retrying`] tries again, and the pauses before each try.
+const RETRY_PAUSES_MS: [u64; 2] = [250, 1000];
+
+/// Send the request `make` builds and read the reply (at most `limit` bytes),
+/// trying again (twice, after 250 ms and 1 s) when no reply came, or the reply is a
+/// 5xx other than 501, or a 429. The last reply is returned whatever its status. The
+/// error never repeats the URL (`url`, for the debug log, is the caller's to show).
+pub async fn send_retrying(
+    url: &str,
+    limit: u64,
+    make: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<Reply, Error> {
+    let mut pauses = RETRY_PAUSES_MS.iter();
+    loop {
+        let outcome = send_within(make(), limit).await;
+        let retry = match &outcome {
+            Ok(r) => {
+                let s = r.status.as_u16();
+                s == 429 || (s >= 500 && s != 501)
+            }
+            Err(Error::Transport(_)) => true,
+            Err(_) => false,
+        };
+        match (retry, pauses.next()) {
+            (true, Some(ms)) => {
+                tracing::debug!(url = %redacted(url), "retrying in {ms} ms");
+                tokio::time::sleep(Duration::from_millis(*ms)).await;
+            }
+            _ => {
+                return outcome.map_err(|e| match e {
+                    Error::Transport(e) => Error::Transport(e.without_url()),
+                    other => other,
+                });
+            }
+        }
+    }
+}
+
 /// Why a reply's body could not be read whole.
 #[derive(Debug)]
 pub enum Body {

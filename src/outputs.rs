@@ -8,7 +8,10 @@
 //!   payload), the same whichever storage holds it;
 //! * `subjects`: `name@alg:hex`, one per line (comma-separated in dotenv, which has no
 //!   multi-line values);
-//! * `attestation-key`: the storage key; `stored`: every location.
+//! * `attestation-key`: the storage key; `stored`: every location;
+//! * `attestation-id`, `attestation-url`: the attestation in GitHub's attestation
+//!   store (`github` storage), as actions/attest names them; `storage-record-ids`:
+//!   the artifact metadata storage records made, comma-separated.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -82,6 +85,12 @@ pub struct Report {
     pub bundle_path: Option<String>,
     /// The attestation's transparency log entry (`<rekor>/api/v1/log/entries?logIndex=N`).
     pub transparency: Option<String>,
+    /// The attestation's page in GitHub's attestation store (`github` storage).
+    pub attestation_url: Option<String>,
+    /// GitHub's id of the attestation (the last part of `attestation_url`).
+    pub attestation_id: Option<String>,
+    /// The GitHub artifact metadata storage records made.
+    pub storage_record_ids: Vec<String>,
 }
 
 impl Report {
@@ -98,8 +107,23 @@ impl Report {
                 .find(|s| s.backend == "file" && s.location.ends_with(suffix))
                 .map(|s| s.location.clone())
         };
+        let attestation_url = stored
+            .iter()
+            .find(|s| s.backend == "github")
+            .map(|s| s.location.clone());
+        let record = crate::storage::github::STORAGE_RECORD;
         Self {
             key: key.to_owned(),
+            attestation_id: attestation_url
+                .as_deref()
+                .and_then(|u| u.rsplit_once('/'))
+                .map(|(_, id)| id.to_owned()),
+            attestation_url,
+            storage_record_ids: stored
+                .iter()
+                .filter(|s| s.backend == record)
+                .map(|s| s.location.clone())
+                .collect(),
             attestation_path: file(".intoto.jsonl"),
             bundle_path: file(".sigstore.json"),
             transparency,
@@ -115,6 +139,7 @@ impl Report {
                 .collect(),
             stored: stored
                 .iter()
+                .filter(|s| s.backend != record)
                 .map(|s| format!("{}: {}", s.backend, s.location))
                 .collect(),
             predicate_type: statement.predicate_type.clone(),
@@ -132,6 +157,9 @@ impl Report {
             "stored": self.stored,
             "bundle-path": self.bundle_path,
             "transparency-log-entry": self.transparency,
+            "attestation-id": self.attestation_id,
+            "attestation-url": self.attestation_url,
+            "storage-record-ids": self.storage_record_ids,
         })
     }
 
@@ -163,6 +191,15 @@ impl Report {
             "transparency-log-entry",
             self.transparency.as_deref().unwrap_or(""),
         );
+        put(
+            "attestation-id",
+            self.attestation_id.as_deref().unwrap_or(""),
+        );
+        put(
+            "attestation-url",
+            self.attestation_url.as_deref().unwrap_or(""),
+        );
+        put("storage-record-ids", &self.storage_record_ids.join(","));
         out
     }
 
@@ -221,7 +258,13 @@ impl Report {
         for s in &self.stored {
             md.push_str(&format!("- `{s}`\n"));
         }
+        if let Some(url) = &self.attestation_url {
+            md.push_str(&format!("\nUploaded to GitHub: <{url}>\n"));
+        }
         md.push_str("\n**Verify**\n\n```sh\n");
+        if let Some(repo) = self.attestation_url.as_deref().and_then(repository_of) {
+            md.push_str(&format!("gh attestation verify <artifact> --repo {repo}\n"));
+        }
         match &self.attestation_path {
             Some(path) => md.push_str(&format!("chainseal verify --key <public key> {path}\n")),
             None => {
@@ -231,6 +274,14 @@ impl Report {
         md.push_str("```\n");
         md
     }
+}
+
+/// `owner/repo` of an attestation page `<server>/<owner>/<repo>/attestations/<id>`.
+fn repository_of(url: &str) -> Option<String> {
+    let mut parts = url.rsplit('/').skip(2);
+    let repo = parts.next()?;
+    let owner = parts.next()?;
+    Some(format!("{owner}/{repo}"))
 }
 
 /// Where the CI platform takes reports: GitHub's step outputs and (when
@@ -317,6 +368,9 @@ mod tests {
             predicate_type: "https://slsa.dev/provenance/v1".into(),
             bundle_path: None,
             transparency: None,
+            attestation_url: None,
+            attestation_id: None,
+            storage_record_ids: Vec::new(),
         }
     }
 

@@ -442,6 +442,8 @@ impl Settings {
             },
             mongo_server: mongo_server(&chains),
             namespace: None,
+            // Chains has no GitHub storage; the controller never uploads there.
+            github: crate::storage::github::Options::default(),
         });
         let services = crate::transparency::Settings {
             mode: chains.transparency,

@@ -24,6 +24,7 @@ pub mod docdb;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod file;
+pub mod github;
 pub mod grafeas;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
@@ -468,6 +469,10 @@ impl Factory {
                 Box::new(grafeas::GrafeasStorage::new(uri, s.grafeas.clone())?)
             }
             StorageTarget::Tekton => Box::new(tekton::TektonStorage::new(s.namespace.clone())),
+            StorageTarget::GitHub { repository } => Box::new(github::GitHubStorage::new(
+                repository.as_deref(),
+                &s.github,
+            )?),
         })
     }
 }

@@ -15,7 +15,7 @@ use crate::secret::without_password;
 pub enum Error {
     /// A storage URI this build cannot write to.
     #[error(
-        "unsupported storage `{0}`: use `file:///dir`, a directory path, `gs://<bucket>[/prefix]`, `s3://<bucket>[/prefix]`, `mongodb://<host>/<db>/<collection>`, `mongo://<db>/<collection>`, `dynamodb://<table>`, `grafeas://projects/<project>`, `archivista+https://<host>`, `oci`, `oci://<registry>/<repository>` or `tekton`"
+        "unsupported storage `{0}`: use `file:///dir`, a directory path, `gs://<bucket>[/prefix]`, `s3://<bucket>[/prefix]`, `mongodb://<host>/<db>/<collection>`, `mongo://<db>/<collection>`, `dynamodb://<table>`, `grafeas://projects/<project>`, `archivista+https://<host>`, `github` (GitHub's attestation store), `oci`, `oci://<registry>/<repository>` or `tekton`"
     )]
     Unsupported(String),
     /// An `oci://` storage without a repository, or with a tag or digest.
@@ -43,6 +43,8 @@ pub struct Settings {
     pub mongo_server: super::docdb::ServerUrl,
     /// The namespace `tekton` storage finds a run in when the record names none.
     pub namespace: Option<String>,
+    /// GitHub's attestation store: the API, repository, token and storage records.
+    pub github: super::github::Options,
 }
 
 /// One storage destination (`Debug` never shows a password a URI carries).
@@ -68,6 +70,12 @@ pub enum StorageTarget {
     DocDb(String),
     /// A Grafeas project: `grafeas://projects/<project>[?noteid=…]`.
     Grafeas(String),
+    /// GitHub's attestation store: `github` (the job's repository) or
+    /// `github://<owner>/<repo>`.
+    GitHub {
+        /// The repository the URI names, `owner/repo`.
+        repository: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for StorageTarget {
@@ -86,6 +94,10 @@ impl std::fmt::Debug for StorageTarget {
             Self::Archivista(u) => uri("Archivista", f, u),
             Self::DocDb(u) => uri("DocDb", f, u),
             Self::Grafeas(u) => uri("Grafeas", f, u),
+            Self::GitHub { repository } => f
+                .debug_struct("GitHub")
+                .field("repository", repository)
+                .finish(),
         }
     }
 }
@@ -119,6 +131,14 @@ impl StorageTarget {
         }
         if s == "tekton" {
             return Ok(Self::Tekton);
+        }
+        if s == "github" {
+            return Ok(Self::GitHub { repository: None });
+        }
+        if let Some(repo) = s.strip_prefix("github://") {
+            return Ok(Self::GitHub {
+                repository: Some(repo.trim_end_matches('/').to_owned()),
+            });
         }
         if s.starts_with("gs://") || s.starts_with("s3://") {
             return Ok(Self::Object(s.trim_end_matches('/').to_owned()));

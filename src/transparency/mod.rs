@@ -397,50 +397,21 @@ pub struct Rekor {
     version: tokio::sync::OnceCell<ApiVersion>,
 }
 
-/// How many times a log or timestamp request is tried when no reply, a 5xx or a 429
-/// comes back, and the pauses between tries.
-const RETRY_PAUSES_MS: [u64; 2] = [250, 1000];
-
-/// Send the request `make` builds, retrying (a bounded number of times, with pauses)
-/// when no reply came or the reply is a 5xx other than 501, or a 429. The last
-/// reply is returned whatever its status; reading more than `limit` bytes fails.
+/// Send the request `make` builds, retrying as [`crate::http::send_retrying`] does;
+/// a request that got no whole reply is [`Error::Unreachable`] for `service` at `url`.
 pub(crate) async fn send_with_retry(
     service: &'static str,
     url: &str,
     limit: u64,
     make: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<crate::http::Reply, Error> {
-    let mut pauses = RETRY_PAUSES_MS.iter();
-    loop {
-        let outcome = crate::http::send_within(make(), limit).await;
-        let retry = match &outcome {
-            Ok(r) => {
-                let s = r.status.as_u16();
-                s == 429 || (s >= 500 && s != 501)
-            }
-            Err(crate::http::Error::Transport(_)) => true,
-            Err(_) => false,
-        };
-        match (retry, pauses.next()) {
-            (true, Some(ms)) => {
-                tracing::debug!(url, "retrying in {ms} ms");
-                tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
-            }
-            _ => {
-                return outcome.map_err(|source| Error::Unreachable {
-                    service,
-                    url: url.to_owned(),
-                    // The URL is said once, by `url` (shown without credentials).
-                    source: match source {
-                        crate::http::Error::Transport(e) => {
-                            crate::http::Error::Transport(e.without_url())
-                        }
-                        other => other,
-                    },
-                });
-            }
-        }
-    }
+    crate::http::send_retrying(url, limit, make)
+        .await
+        .map_err(|source| Error::Unreachable {
+            service,
+            url: url.to_owned(),
+            source,
+        })
 }
 
 impl Rekor {

@@ -21,7 +21,7 @@ import http.server
 import json
 import threading
 
-from loopback import serve
+from loopback import log_request, serve
 
 LOCK = threading.Lock()
 STORED = {}
@@ -45,15 +45,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def record(self, data=b""):
-        if ARGS.log:
-            line = {
-                "method": self.command,
-                "path": self.path,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
-                "body": data.decode("utf-8", "replace"),
-            }
-            with LOCK, open(ARGS.log, "a", encoding="utf-8") as f:
-                f.write(json.dumps(line) + "\n")
+        log_request(ARGS.log, self, data)
 
     def authorized(self):
         if not ARGS.auth:

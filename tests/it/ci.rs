@@ -18,7 +18,7 @@ const IMAGE_DIGEST: &str =
     "sha256:6a1f0d6f8c2c4b0e9f3d2a1b7c5e8d9f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
 /// The variables of a recorded CI environment file.
-fn env_file(name: &str) -> Vec<(String, String)> {
+pub(crate) fn env_file(name: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(repo(&format!("tests/fixtures/ci/{name}"))).expect("env");
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -30,7 +30,7 @@ fn env_file(name: &str) -> Vec<(String, String)> {
 }
 
 /// `chainseal attest` in `dir` with a CI environment and extra settings.
-fn attest(dir: &Path, ci: &[(String, String)], env: &[(&str, &str)]) -> Run {
+pub(crate) fn attest(dir: &Path, ci: &[(String, String)], env: &[(&str, &str)]) -> Run {
     let mut cmd = chainseal(dir);
     cmd.envs(ci.iter().map(|(k, v)| (k, v)))
         .env("CHAINSEAL_KEY", repo("examples/demo.key"));
@@ -41,7 +41,7 @@ fn attest(dir: &Path, ci: &[(String, String)], env: &[(&str, &str)]) -> Run {
 }
 
 /// The build's artifacts: two files in `dist/`.
-fn artifacts(dir: &Path) {
+pub(crate) fn artifacts(dir: &Path) {
     std::fs::create_dir_all(dir.join("dist")).expect("dist");
     std::fs::write(dir.join("dist/hello-linux-amd64"), b"binary one").expect("a");
     std::fs::write(dir.join("dist/hello-linux-arm64"), b"binary two").expect("b");
@@ -257,6 +257,151 @@ fn gitlab_run_writes_the_dotenv_report() {
     );
 }
 
+/// The GitLab CI/CD component (`templates/attest.yml`) run as GitLab runs it: its
+/// inputs interpolated (`$[[ inputs.… ]]`, defaults from `spec.inputs`), its variables
+/// expanded and exported with the job's, its script run by `sh` with `chainseal` on
+/// the PATH. The build's files (one subject each) and the image named by
+/// `image-digest` (`$IMAGE_DIGEST` from a build job's dotenv report) are attested,
+/// the dotenv report is written and the attestation verifies.
+#[test]
+fn gitlab_component_attests_the_build_artifacts_and_the_image() {
+    let text = std::fs::read_to_string(repo("templates/attest.yml")).expect("template");
+    let (spec, job) = text.split_once("\n---\n").expect("spec and job documents");
+    let spec: Value = serde_saphyr::from_str(spec).expect("spec YAML");
+    let job: Value = serde_saphyr::from_str(job).expect("job YAML");
+    let job = &job["chainseal-attest"];
+    let mut ci = env_file("gitlab.env");
+    ci.push((
+        "CI_REGISTRY_IMAGE".into(),
+        "registry.gitlab.com/octo-org/hello-service".into(),
+    ));
+    ci.push(("IMAGE_DIGEST".into(), IMAGE_DIGEST.into()));
+    let given = [
+        ("artifacts", "dist/*".to_owned()),
+        ("image-digest", "$IMAGE_DIGEST".to_owned()),
+        ("key", repo("examples/demo.key").display().to_string()),
+    ];
+    let input = |name: &str| -> String {
+        given
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| {
+                spec["spec"]["inputs"][name]["default"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| panic!("input {name} has no default"))
+    };
+    // GitLab's two passes: inputs when the file is included, variables in the job.
+    let interpolate = |value: &str| -> String {
+        let mut out = value.to_owned();
+        while let Some(start) = out.find("$[[ inputs.") {
+            let end = start + out[start..].find(" ]]").expect("closed") + 3;
+            let name = out[start + "$[[ inputs.".len()..end - 3].to_owned();
+            out.replace_range(start..end, &input(&name));
+        }
+        // Longest names first: `$CI_REGISTRY_IMAGE` is not `$CI` followed by text.
+        let mut vars: Vec<&(String, String)> = ci.iter().collect();
+        vars.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+        for (k, v) in vars {
+            out = out.replace(&format!("${k}"), v);
+        }
+        out
+    };
+    assert_eq!(interpolate(job["stage"].as_str().expect("stage")), ".post");
+    assert_eq!(job["id_tokens"]["SIGSTORE_ID_TOKEN"]["aud"], "sigstore");
+    let variables: Vec<(String, String)> = job["variables"]
+        .as_object()
+        .expect("variables")
+        .iter()
+        .map(|(k, v)| (k.clone(), interpolate(v.as_str().expect("string"))))
+        .collect();
+    let script: Vec<&str> = job["script"]
+        .as_array()
+        .expect("script")
+        .iter()
+        .map(|l| l.as_str().expect("line"))
+        .collect();
+
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let bin = Path::new(env!("CARGO_BIN_EXE_chainseal"))
+        .parent()
+        .expect("bin dir");
+    let mut cmd = Command::new("sh");
+    cmd.env_clear()
+        .current_dir(dir.path())
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .envs(ci.iter().map(|(k, v)| (k, v)))
+        .envs(variables.iter().map(|(k, v)| (k, v)))
+        .arg("-c")
+        .arg(script.join("\n"));
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let dotenv = std::fs::read_to_string(dir.path().join("chainseal.env")).expect("dotenv");
+    let path = dotenv
+        .lines()
+        .find_map(|l| l.strip_prefix("CHAINSEAL_ATTESTATION_PATH="))
+        .expect("path line");
+    assert!(
+        dir.path()
+            .join(path)
+            .starts_with(dir.path().join("attestations")),
+        "{path}"
+    );
+    let v = verify(dir.path(), repo("examples/demo.pub"), path);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    let subjects = dotenv
+        .lines()
+        .find_map(|l| l.strip_prefix("CHAINSEAL_SUBJECTS="))
+        .expect("subjects");
+    let mut names: Vec<&str> = subjects
+        .split(',')
+        .map(|s| s.split_once('@').expect("name@digest").0)
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "hello-linux-amd64",
+            "hello-linux-arm64",
+            "registry.gitlab.com/octo-org/hello-service"
+        ]
+    );
+    assert!(subjects.contains(&format!(
+        "registry.gitlab.com/octo-org/hello-service@{IMAGE_DIGEST}"
+    )));
+    // The image digest is optional: without it, the files only.
+    let dir2 = tempfile::tempdir().expect("tmp");
+    artifacts(dir2.path());
+    let mut cmd = Command::new("sh");
+    cmd.env_clear()
+        .current_dir(dir2.path())
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .envs(
+            ci.iter()
+                .filter(|(k, _)| k != "IMAGE_DIGEST")
+                .map(|(k, v)| (k, v)),
+        )
+        .envs(variables.iter().map(|(k, v)| {
+            (
+                k,
+                if k == "ATTEST_IMAGE_DIGEST" {
+                    ""
+                } else {
+                    v.as_str()
+                },
+            )
+        }))
+        .arg("-c")
+        .arg(script.join("\n"));
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let dotenv = std::fs::read_to_string(dir2.path().join("chainseal.env")).expect("dotenv");
+    assert!(!dotenv.contains("registry.gitlab.com"), "{dotenv}");
+}
+
 #[test]
 fn generic_builds_take_subjects_checksums_and_merge_duplicates() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -440,7 +585,7 @@ fn claims() -> Value {
 
 /// The recorded GitHub job's variables plus the ID-token request credentials of the
 /// OIDC double that printed `info`.
-fn github_env_with_token(info: &Value) -> Vec<(String, String)> {
+pub(crate) fn github_env_with_token(info: &Value) -> Vec<(String, String)> {
     let mut ci = env_file("github.env");
     ci.push((
         "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
@@ -458,7 +603,7 @@ fn oidc_double(python: &Path, dir: &Path, mode: &str) -> (common::Service, Value
 }
 
 /// The GitHub OIDC double (`mode`) signing `claims` (written to `claims-<mode>.json`).
-fn oidc_double_signing(
+pub(crate) fn oidc_double_signing(
     python: &Path,
     dir: &Path,
     mode: &str,
@@ -754,6 +899,9 @@ fn action_yml_pins_every_setting_and_maps_inputs_to_settings_the_binary_reads() 
         predicate_type: "p".into(),
         bundle_path: None,
         transparency: None,
+        attestation_url: None,
+        attestation_id: None,
+        storage_record_ids: Vec::new(),
     }
     .github_outputs();
     let mut names = Vec::new();
@@ -773,7 +921,7 @@ fn action_yml_pins_every_setting_and_maps_inputs_to_settings_the_binary_reads() 
 }
 
 /// The one Sigstore bundle file below `dir/attestations`.
-fn the_bundle(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn the_bundle(dir: &Path) -> std::path::PathBuf {
     let bundles: Vec<_> = std::fs::read_dir(dir.join("attestations"))
         .expect("attestations")
         .filter_map(Result::ok)
@@ -892,7 +1040,7 @@ fn keyless_in_github_actions_and_gitlab_ci_uses_their_id_tokens() {
 
 /// A release job whose own workflow signs (`job_workflow_ref` in the repository, as
 /// when `actions/attest-build-provenance` runs in `release.yml` itself).
-fn release_job_claims() -> Value {
+pub(crate) fn release_job_claims() -> Value {
     let mut c = claims();
     c["job_workflow_ref"] = c["workflow_ref"].clone();
     c["job_workflow_sha"] = c["workflow_sha"].clone();
@@ -900,13 +1048,12 @@ fn release_job_claims() -> Value {
     c
 }
 
-/// `gh attestation verify <artifact> --bundle <bundle> --custom-trusted-root <root>`
-/// with `args`, kept offline: the home, config, cache and state directories are
-/// `dir/gh-home` (gh never reads or writes the real ones), no token, no update checks,
-/// terminal-style output (`GH_FORCE_TTY`: gh's progress and failure lines),
-/// and every proxy points at a closed port, so a request gh made (GitHub's API, a TUF
-/// repository) would fail the verification instead of reaching anything.
-fn gh_verify(gh: &Path, dir: &Path, artifact: &Path, bundle: &Path, args: &[&str]) -> Run {
+/// gh kept offline: the home, config, cache and state directories are `dir/gh-home`
+/// (gh never reads or writes the real ones), no token, no update checks,
+/// terminal-style output (`GH_FORCE_TTY`: gh's progress and failure lines), and
+/// every proxy points at a closed port, so a request gh made (GitHub's API, a TUF
+/// repository) would fail instead of reaching anything.
+pub(crate) fn gh_offline(gh: &Path, dir: &Path) -> Command {
     let home = dir.join("gh-home");
     std::fs::create_dir_all(&home).expect("gh home");
     const NOWHERE: &str = "http://127.0.0.1:9";
@@ -925,8 +1072,26 @@ fn gh_verify(gh: &Path, dir: &Path, artifact: &Path, bundle: &Path, args: &[&str
         // gh says what it checked (and which check failed) only to a terminal.
         .env("GH_FORCE_TTY", "120")
         .env("HTTPS_PROXY", NOWHERE)
-        .env("HTTP_PROXY", NOWHERE)
-        .args(["attestation", "verify"])
+        .env("HTTP_PROXY", NOWHERE);
+    cmd
+}
+
+/// The Sigstore double's (at `url`) trusted root as gh takes it: JSON lines (one per
+/// line, each ending in a newline, as `gh attestation trusted-root` writes them), at
+/// `dir/trusted_root.jsonl`; the double serves one pretty-printed.
+pub(crate) fn gh_trusted_root(dir: &Path, url: &str) {
+    let root = dir.join("trusted_root.json");
+    common::download(&format!("{url}/trusted_root.json"), &root);
+    let compact: Value =
+        serde_json::from_slice(&std::fs::read(&root).expect("read")).expect("JSON");
+    std::fs::write(dir.join("trusted_root.jsonl"), format!("{compact}\n")).expect("write");
+}
+
+/// `gh attestation verify <artifact> --bundle <bundle> --custom-trusted-root <root>`
+/// with `args`, offline ([`gh_offline`]).
+fn gh_verify(gh: &Path, dir: &Path, artifact: &Path, bundle: &Path, args: &[&str]) -> Run {
+    let mut cmd = gh_offline(gh, dir);
+    cmd.args(["attestation", "verify"])
         .arg(artifact)
         .arg("--bundle")
         .arg(bundle)
@@ -937,7 +1102,7 @@ fn gh_verify(gh: &Path, dir: &Path, artifact: &Path, bundle: &Path, args: &[&str
 }
 
 /// gh refused: exit 1, with each of `words` (gh's own) on stderr.
-fn assert_gh_refused(r: &Run, what: &str, words: &[&str]) {
+pub(crate) fn assert_gh_refused(r: &Run, what: &str, words: &[&str]) {
     assert_eq!(
         r.code, 1,
         "{what}: gh did not refuse: {}{}",
@@ -985,17 +1150,7 @@ fn gh_attestation_verify_accepts_the_github_front_door_keyless_bundles() {
     };
     let dir = tempfile::tempdir().expect("tmp");
     artifacts(dir.path());
-    // gh takes trusted roots as JSON lines (one per line, each ending in a newline, as
-    // `gh attestation trusted-root` writes them); the double serves one pretty-printed.
-    let root = dir.path().join("trusted_root.json");
-    common::download(&format!("{url}/trusted_root.json"), &root);
-    let compact: Value =
-        serde_json::from_slice(&std::fs::read(&root).expect("read")).expect("JSON");
-    std::fs::write(
-        dir.path().join("trusted_root.jsonl"),
-        format!("{compact}\n"),
-    )
-    .expect("write");
+    gh_trusted_root(dir.path(), &url);
     let keyless = [
         ("CHAINSEAL_KEY", "keyless"),
         ("CHAINSEAL_FULCIO_URL", url.as_str()),

@@ -14,6 +14,7 @@ mod cli;
 mod controller;
 mod features;
 mod fuzz_corpus;
+mod github_store;
 mod golden;
 mod interop;
 mod keyless;

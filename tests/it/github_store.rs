@@ -1,0 +1,414 @@
+//! `github` storage: GitHub's attestation store, against a loopback double of its REST
+//! API (`tests/doubles/github_api.py`, GitHub's request and reply shapes). What is
+//! uploaded is found and verified by gh itself (`gh attestation verify --owner`,
+//! `--repo`, with the double as gh's API host); refusals (no `attestations: write`,
+//! GitHub Enterprise Server, a bad token, no reply) say what to fix and leave the
+//! local stores written; storage records are made for images pushed to a registry.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::ci::{
+    artifacts, attest, env_file, gh_offline, gh_trusted_root, github_env_with_token,
+    oidc_double_signing, release_job_claims, the_bundle,
+};
+use crate::common::{self, Run, repo, run, spawn_ready, tool};
+
+const WRITE_TOKEN: &str = "ghs_writeS3cret";
+const READ_TOKEN: &str = "ghs_readS3cret";
+
+/// The GitHub API double with `args`; returns it, its base URL and its request log.
+fn github_api(
+    python: &Path,
+    dir: &Path,
+    name: &str,
+    args: &[&str],
+) -> (common::Service, String, std::path::PathBuf) {
+    let log = dir.join(format!("{name}-requests.jsonl"));
+    let (service, line) = spawn_ready(
+        Command::new(python)
+            .arg(repo("tests/doubles/github_api.py"))
+            .args(["--token", WRITE_TOKEN, "--read-token", READ_TOKEN, "--log"])
+            .arg(&log)
+            .args(args),
+        "the GitHub API double",
+    );
+    let ready: Value = serde_json::from_str(&line).expect("ready line");
+    (service, format!("http://127.0.0.1:{}", ready["port"]), log)
+}
+
+/// Every request the double logged.
+fn requests(log: &Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+/// The step outputs `name=value` (single-line ones) of `GITHUB_OUTPUT` at `path`.
+fn output(path: &Path, name: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+/// The `.intoto.jsonl` files in `dir/attestations`.
+fn local_attestations(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("attestations"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().to_string_lossy().ends_with(".intoto.jsonl"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn no_token_shown(r: &Run) {
+    for t in [WRITE_TOKEN, READ_TOKEN, "S3cret"] {
+        assert!(
+            !r.stderr.contains(t) && !r.stdout.contains(t),
+            "token shown: {}{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+}
+
+/// Keyless attest in a GitHub Actions job (the OIDC and Sigstore doubles) with
+/// `attestations,github` storage: the bundle is uploaded as actions/attest uploads it,
+/// the outputs name it, and gh finds it through the API by owner and by repository
+/// and verifies it; a file that was not attested is not found.
+#[test]
+fn github_store_uploads_bundles_that_gh_finds_by_owner_and_repository() {
+    let Some(gh) = tool("GH_BIN", "github storage with gh") else {
+        return;
+    };
+    let Some(python) = tool("INTEROP_PYTHON", "github storage with gh") else {
+        return;
+    };
+    let Some((_sigstore, url)) = common::sigstore_double("github storage with gh") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    gh_trusted_root(dir.path(), &url);
+    let (_api, api_url, log) = github_api(&python, dir.path(), "api", &[]);
+    let (_oidc, info) = oidc_double_signing(&python, dir.path(), "good", &release_job_claims());
+    let issuer = info["issuer"].as_str().expect("issuer").to_owned();
+    let outputs = dir.path().join("github-output");
+    let mut ci = github_env_with_token(&info);
+    ci.retain(|(k, _)| k != "GITHUB_API_URL");
+    ci.push(("GITHUB_API_URL".into(), api_url.clone()));
+    ci.push(("GITHUB_OUTPUT".into(), outputs.display().to_string()));
+    let r = attest(
+        dir.path(),
+        &ci,
+        &[
+            ("CHAINSEAL_KEY", "keyless"),
+            ("CHAINSEAL_FULCIO_URL", url.as_str()),
+            ("CHAINSEAL_REKOR_URL", url.as_str()),
+            ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+            ("CHAINSEAL_STORAGE", "attestations,github"),
+            ("CHAINSEAL_GITHUB_TOKEN", WRITE_TOKEN),
+            ("CHAINSEAL_GITHUB_OIDC_ISSUER", issuer.as_str()),
+            ("CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE", "true"),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    no_token_shown(&r);
+    let page = "https://github.com/octo-org/hello-service/attestations/1";
+    assert_eq!(output(&outputs, "attestation-id").as_deref(), Some("1"));
+    assert_eq!(output(&outputs, "attestation-url").as_deref(), Some(page));
+    assert_eq!(output(&outputs, "storage-record-ids").as_deref(), Some(""));
+    let bundle_path = output(&outputs, "bundle-path").expect("bundle-path");
+    assert_eq!(Path::new(&bundle_path), the_bundle(dir.path()));
+    // What went up: the local bundle, as `{"bundle": …}`, with the token and GitHub's
+    // media type and API version.
+    let sent = requests(&log);
+    let [post] = sent.as_slice() else {
+        panic!("expected one request: {sent:?}");
+    };
+    assert_eq!(post["method"], "POST");
+    assert_eq!(post["path"], "/repos/octo-org/hello-service/attestations");
+    assert_eq!(
+        post["headers"]["authorization"],
+        format!("Bearer {WRITE_TOKEN}")
+    );
+    assert_eq!(post["headers"]["accept"], "application/vnd.github+json");
+    assert_eq!(post["headers"]["x-github-api-version"], "2022-11-28");
+    let body: Value =
+        serde_json::from_str(post["body"].as_str().expect("body")).expect("JSON body");
+    let local: Value =
+        serde_json::from_slice(&std::fs::read(&bundle_path).expect("bundle")).expect("JSON");
+    assert_eq!(body["bundle"], local);
+
+    // gh reads it back through the API: GH_HOST=github.localhost makes gh talk plain
+    // http to api.github.localhost, and HTTP_PROXY sends that to the double.
+    let gh_api = |args: &[&str]| {
+        let mut cmd = gh_offline(&gh, dir.path());
+        cmd.env("GH_HOST", "github.localhost")
+            .env("GH_TOKEN", READ_TOKEN)
+            .env("HTTP_PROXY", &api_url)
+            .args(["attestation", "verify"])
+            .args(args)
+            .arg("--custom-trusted-root")
+            .arg(dir.path().join("trusted_root.jsonl"))
+            .args(["--cert-oidc-issuer", issuer.as_str()]);
+        run(&mut cmd)
+    };
+    let amd64 = dir.path().join("dist/hello-linux-amd64");
+    let arm64 = dir.path().join("dist/hello-linux-arm64");
+    for (artifact, how) in [
+        (&amd64, ["--owner", "octo-org"]),
+        (&arm64, ["--repo", "octo-org/hello-service"]),
+    ] {
+        let ok = gh_api(&[artifact.to_str().expect("utf-8"), how[0], how[1]]);
+        assert_eq!(
+            ok.code,
+            0,
+            "gh {how:?}: {}{}\nthe double saw: {:?}",
+            ok.stdout,
+            ok.stderr,
+            requests(&log)
+                .iter()
+                .map(|r| format!("{} {}", r["method"], r["path"]))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            ok.stderr.contains("✓ Verification succeeded!"),
+            "{}",
+            ok.stderr
+        );
+        assert!(
+            ok.stderr.contains("Loaded 1 attestation from GitHub API"),
+            "{}",
+            ok.stderr
+        );
+    }
+    let digest = |p: &Path| {
+        use sha2::Digest as _;
+        format!(
+            "sha256:{}",
+            common::registry::hex(&sha2::Sha256::digest(std::fs::read(p).expect("read")))
+        )
+    };
+    let asked: Vec<String> = requests(&log)
+        .iter()
+        .filter(|r| r["method"] == "GET")
+        .map(|r| r["path"].as_str().expect("path").to_owned())
+        .collect();
+    assert!(
+        asked.iter().any(|p| p.starts_with(&format!(
+            "http://api.github.localhost/orgs/octo-org/attestations/{}",
+            digest(&amd64)
+        ))),
+        "{asked:?}"
+    );
+    assert!(
+        asked.iter().any(|p| p.starts_with(&format!(
+            "http://api.github.localhost/repos/octo-org/hello-service/attestations/{}",
+            digest(&arm64)
+        ))),
+        "{asked:?}"
+    );
+    // Another file, another owner: nothing to find.
+    let other = dir.path().join("hello-linux-riscv64");
+    std::fs::write(&other, b"binary three").expect("other");
+    for (artifact, owner) in [(&other, "octo-org"), (&amd64, "mallory")] {
+        let r = gh_api(&[artifact.to_str().expect("utf-8"), "--owner", owner]);
+        assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        assert!(!r.stderr.contains("Verification succeeded"), "{}", r.stderr);
+    }
+}
+
+/// Refusals name the fix and keep what the local stores wrote; a token is never
+/// shown; a flaky API is retried; settings that cannot work stop the run before
+/// anything is signed or stored.
+#[test]
+fn github_store_refusals_are_clear_and_keep_the_local_stores() {
+    let Some(python) = tool("INTEROP_PYTHON", "github storage refusals") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_api, api_url, _) = github_api(&python, dir.path(), "api", &[]);
+    let (_ghes, ghes_url, _) = github_api(&python, dir.path(), "ghes", &["--ghes"]);
+    let (_flaky, flaky_url, flaky_log) =
+        github_api(&python, dir.path(), "flaky", &["--fail-first", "2"]);
+    let attest_with = |name: &str, api: &str, token: &str, extra: &[(&str, &str)]| {
+        let work = dir.path().join(name);
+        artifacts(&work);
+        let mut ci = env_file("github.env");
+        ci.retain(|(k, _)| k != "GITHUB_API_URL");
+        ci.push(("GITHUB_API_URL".into(), api.to_owned()));
+        let mut env = vec![
+            ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+            ("CHAINSEAL_STORAGE", "attestations,github"),
+            ("CHAINSEAL_GITHUB_TOKEN", token),
+        ];
+        env.extend_from_slice(extra);
+        let r = attest(&work, &ci, &env);
+        no_token_shown(&r);
+        (r, work)
+    };
+    let refused = |r: &Run, words: &[&str]| {
+        assert_ne!(r.code, 0, "{}", r.stderr);
+        for w in words {
+            assert!(r.stderr.contains(w), "`{w}` not in: {}", r.stderr);
+        }
+    };
+
+    // Signed with a key: the bundle carries the public key. Uploaded.
+    let (r, work) = attest_with("ok", &api_url, WRITE_TOKEN, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(local_attestations(&work), 1);
+
+    // A job without `attestations: write`, GHES, a bad token, no server: the local
+    // store is written, the run fails and says why.
+    for (name, api, token, words) in [
+        (
+            "read-only",
+            api_url.as_str(),
+            READ_TOKEN,
+            &[
+                "HTTP 403",
+                "Resource not accessible by integration",
+                "permissions: attestations: write",
+            ][..],
+        ),
+        (
+            "ghes",
+            ghes_url.as_str(),
+            WRITE_TOKEN,
+            &["HTTP 404", "GitHub Enterprise Server has none"][..],
+        ),
+        (
+            "bad-token",
+            api_url.as_str(),
+            "ghs_wrong",
+            &["HTTP 401", "Bad credentials", "CHAINSEAL_GITHUB_TOKEN"][..],
+        ),
+        (
+            "down",
+            "http://127.0.0.1:9",
+            WRITE_TOKEN,
+            &["no reply", "GITHUB_API_URL"][..],
+        ),
+    ] {
+        let (r, work) = attest_with(name, api, token, &[]);
+        refused(&r, words);
+        assert!(
+            r.stderr.contains("already stored in"),
+            "{name}: {}",
+            r.stderr
+        );
+        assert_eq!(
+            local_attestations(&work),
+            1,
+            "{name}: the local store was written"
+        );
+    }
+
+    // Two 503s, then the upload: retried.
+    let (r, _) = attest_with("flaky", &flaky_url, WRITE_TOKEN, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(requests(&flaky_log).len(), 3);
+
+    // No token, no repository, a token sent in clear to a remote host: refused before
+    // anything is signed or stored.
+    for (name, api, token, extra, words) in [
+        (
+            "no-token",
+            api_url.as_str(),
+            "",
+            &[][..],
+            &["no token", "CHAINSEAL_GITHUB_TOKEN"][..],
+        ),
+        (
+            "remote-http",
+            "http://api.example.com",
+            WRITE_TOKEN,
+            &[][..],
+            &["GITHUB_API_URL must be an https URL"][..],
+        ),
+        (
+            "bad-repo",
+            api_url.as_str(),
+            WRITE_TOKEN,
+            &[("CHAINSEAL_STORAGE", "attestations,github://octo-org")][..],
+            &["expected `<owner>/<repo>`"][..],
+        ),
+    ] {
+        let (r, work) = attest_with(name, api, token, extra);
+        refused(&r, words);
+        assert_eq!(local_attestations(&work), 0, "{name}: nothing stored");
+    }
+}
+
+/// With image subjects pushed to a registry, a storage record is made per image for
+/// an organisation (output `storage-record-ids`), none for a user's repository or
+/// when turned off.
+#[test]
+fn github_store_makes_storage_records_for_pushed_images() {
+    let Some(python) = tool("INTEROP_PYTHON", "github storage records") else {
+        return;
+    };
+    let Some(registry) = tool("REGISTRY_BIN", "github storage records") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let reg = common::registry::TestRegistry::start(&registry, &dir.path().join("registry"), false);
+    let digest = reg.push_image("octo-org/app", "v1", "records");
+    let image = format!("{}/octo-org/app", reg.host);
+    let (_org, org_url, org_log) = github_api(&python, dir.path(), "org", &[]);
+    let (_user, user_url, user_log) =
+        github_api(&python, dir.path(), "user", &["--owner-type", "User"]);
+    let attest_image = |name: &str, api: &str, extra: &[(&str, &str)]| {
+        let work = dir.path().join(name);
+        std::fs::create_dir_all(&work).expect("mkdir");
+        let outputs = work.join("github-output");
+        let mut ci = env_file("github.env");
+        ci.retain(|(k, _)| k != "GITHUB_API_URL");
+        ci.push(("GITHUB_API_URL".into(), api.to_owned()));
+        ci.push(("GITHUB_OUTPUT".into(), outputs.display().to_string()));
+        let mut env = vec![
+            ("CHAINSEAL_SUBJECT_NAME", image.as_str()),
+            ("CHAINSEAL_SUBJECT_DIGEST", digest.as_str()),
+            ("CHAINSEAL_PUSH_TO_REGISTRY", "true"),
+            ("CHAINSEAL_INSECURE_REGISTRIES", reg.host.as_str()),
+            ("CHAINSEAL_STORAGE", "attestations,github"),
+            ("CHAINSEAL_GITHUB_TOKEN", WRITE_TOKEN),
+        ];
+        env.extend_from_slice(extra);
+        let r = attest(&work, &ci, &env);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        output(&outputs, "storage-record-ids").expect("storage-record-ids")
+    };
+    assert_eq!(attest_image("org", &org_url, &[]), "1");
+    let record = requests(&org_log)
+        .into_iter()
+        .find(|r| r["path"] == "/orgs/octo-org/artifacts/metadata/storage-record")
+        .expect("a storage record request");
+    let body: Value = serde_json::from_str(record["body"].as_str().expect("body")).expect("JSON");
+    assert_eq!(body["name"], image.as_str());
+    assert_eq!(body["digest"], digest.as_str());
+    assert_eq!(body["registry_url"], format!("https://{}", reg.host));
+    assert_eq!(
+        attest_image(
+            "off",
+            &org_url,
+            &[("CHAINSEAL_GITHUB_STORAGE_RECORD", "false")]
+        ),
+        ""
+    );
+    assert_eq!(attest_image("user", &user_url, &[]), "");
+    assert!(
+        !requests(&user_log).iter().any(|r| r["path"]
+            .as_str()
+            .is_some_and(|p| p.contains("storage-record"))),
+        "no storage record for a user's repository"
+    );
+}
