@@ -920,6 +920,172 @@ fn action_yml_pins_every_setting_and_maps_inputs_to_settings_the_binary_reads() 
     assert_eq!(declared, names);
 }
 
+/// The environment the runner gives chainseal's docker action for a step `with:`
+/// `inputs`: each input given or its default (`${{ github.token }}` is `token`),
+/// put through `runs.env` as the runner evaluates it.
+fn action_env(inputs: &[(&str, &str)], token: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(repo("action.yml")).expect("action.yml");
+    let action: Value = serde_saphyr::from_str(&text).expect("action.yml is YAML");
+    let declared = action["inputs"].as_object().expect("inputs");
+    for (name, _) in inputs {
+        assert!(
+            declared.contains_key(*name),
+            "action.yml has no input {name}"
+        );
+    }
+    let input = |name: &str| -> String {
+        match inputs.iter().find(|(n, _)| *n == name) {
+            Some((_, v)) => (*v).to_owned(),
+            None => declared[name]["default"]
+                .as_str()
+                .unwrap_or_default()
+                .replace("${{ github.token }}", token),
+        }
+    };
+    action["runs"]["env"]
+        .as_object()
+        .expect("runs.env")
+        .iter()
+        .map(|(name, value)| {
+            let value = value.as_str().unwrap_or_default();
+            let refs = input_refs(value);
+            let evaluated = match refs.as_slice() {
+                [] => value.to_owned(),
+                [one] if value == format!("${{{{ inputs.{one} }}}}") => input(one),
+                [one] if value == format!("${{{{ inputs.{one} != '' }}}}") => {
+                    (!input(one).is_empty()).to_string()
+                }
+                _ => panic!("{name}: the runner expression `{value}` is not evaluated here"),
+            };
+            (name.clone(), evaluated)
+        })
+        .collect()
+}
+
+/// An example: what it shows, its `with:` inputs, the predicate type and subject
+/// names it signs.
+type Example<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a [&'a str]);
+
+/// actions/attest v4's documented examples, their `with:` inputs passed to
+/// chainseal's action as they are (plus `key`, which actions/attest does not have:
+/// it always signs keyless): each runs, and signs what actions/attest would sign.
+#[test]
+fn actions_attest_examples_run_with_chainseal_s_action() {
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let work = dir.path();
+    std::fs::write(
+        work.join("checksums.txt"),
+        "b1f4d0a5e1a2f0f6d6a0a7c9e0a5d7b6e3f1c2a4b5c6d7e8f90a1b2c3d4e5f60  hello.tar.gz\n",
+    )
+    .expect("checksums");
+    std::fs::write(
+        work.join("sbom.spdx.json"),
+        r#"{"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": "hello", "packages": []}"#,
+    )
+    .expect("sbom");
+    std::fs::write(work.join("predicate.json"), r#"{"scan": "passed"}"#).expect("predicate");
+    let key = repo("examples/demo.key").display().to_string();
+    let image = "ghcr.io/octo-org/hello-service";
+    let examples: &[Example] = &[
+        (
+            "a file",
+            &[("subject-path", "dist/hello-linux-amd64")],
+            "https://slsa.dev/provenance/v1",
+            &["hello-linux-amd64"],
+        ),
+        (
+            "globs, newline-separated",
+            &[("subject-path", "dist/*-amd64\ndist/*-arm64")],
+            "https://slsa.dev/provenance/v1",
+            &["hello-linux-amd64", "hello-linux-arm64"],
+        ),
+        (
+            "an image",
+            &[("subject-name", image), ("subject-digest", IMAGE_DIGEST)],
+            "https://slsa.dev/provenance/v1",
+            &[image],
+        ),
+        (
+            "a checksums file",
+            &[("subject-checksums", "checksums.txt")],
+            "https://slsa.dev/provenance/v1",
+            &["hello.tar.gz"],
+        ),
+        (
+            "an SBOM",
+            &[
+                ("subject-path", "dist/hello-linux-amd64"),
+                ("sbom-path", "sbom.spdx.json"),
+            ],
+            "https://spdx.dev/Document/v2.3",
+            &["hello-linux-amd64"],
+        ),
+        (
+            "a custom predicate",
+            &[
+                ("subject-path", "dist/hello-linux-amd64"),
+                ("predicate-type", "https://example.com/predicate/v1"),
+                ("predicate-path", "predicate.json"),
+            ],
+            "https://example.com/predicate/v1",
+            &["hello-linux-amd64"],
+        ),
+        (
+            "an inline predicate",
+            &[
+                ("subject-path", "dist/hello-linux-amd64"),
+                ("predicate-type", "https://example.com/predicate/v1"),
+                ("predicate", "{}"),
+            ],
+            "https://example.com/predicate/v1",
+            &["hello-linux-amd64"],
+        ),
+        (
+            "show-summary off",
+            &[("subject-path", "dist/*"), ("show-summary", "false")],
+            "https://slsa.dev/provenance/v1",
+            &["hello-linux-amd64", "hello-linux-arm64"],
+        ),
+    ];
+    for (what, with, predicate_type, subjects) in examples {
+        let mut inputs = with.to_vec();
+        inputs.push(("key", key.as_str()));
+        let mut env = env_file("github.env");
+        env.extend(action_env(&inputs, "ghs_jobtoken"));
+        env.push(("CHAINSEAL_OUTPUT".into(), "json".into()));
+        let mut cmd = chainseal(work);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 0, "{what}: {}", r.stderr);
+        let report: Value = serde_json::from_str(&r.stdout).expect("JSON report");
+        assert_eq!(report["predicate-type"], *predicate_type, "{what}");
+        let mut names: Vec<String> = report["subjects"]
+            .as_array()
+            .expect("subjects")
+            .iter()
+            .map(|s| {
+                s.as_str()
+                    .expect("s")
+                    .split_once('@')
+                    .expect("@")
+                    .0
+                    .to_owned()
+            })
+            .collect();
+        names.sort();
+        assert_eq!(names, *subjects, "{what}");
+        let mut check = chainseal(work);
+        check
+            .args(["verify", "--key"])
+            .arg(repo("examples/demo.pub"))
+            .args(["--type", predicate_type])
+            .arg(report["attestation-path"].as_str().expect("path"));
+        let v = run(&mut check);
+        assert_eq!(v.code, 0, "{what}: {}{}", v.stdout, v.stderr);
+    }
+}
+
 /// The one Sigstore bundle file below `dir/attestations`.
 pub(crate) fn the_bundle(dir: &Path) -> std::path::PathBuf {
     let bundles: Vec<_> = std::fs::read_dir(dir.join("attestations"))
