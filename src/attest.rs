@@ -177,7 +177,12 @@ fn stored_note(stored: &[Stored]) -> String {
     if stored.is_empty() {
         String::new()
     } else {
-        let places: Vec<_> = stored.iter().map(|s| s.location.as_str()).collect();
+        // Storage records are not places the attestation went.
+        let places: Vec<_> = stored
+            .iter()
+            .filter(|s| s.backend != storage::github::STORAGE_RECORD)
+            .map(|s| s.location.as_str())
+            .collect();
         format!(" (already stored in: {})", places.join(", "))
     }
 }

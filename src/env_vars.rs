@@ -625,6 +625,14 @@ impl EnvVars {
     /// (GitLab CI).
     pub const CHAINSEAL_TRANSPARENCY_LOG_ENTRY: &'static str = "CHAINSEAL_TRANSPARENCY_LOG_ENTRY";
 
+    /// Dotenv report: the attestation's page in GitHub's attestation store, with
+    /// `github` storage. Written by: attest (GitLab CI).
+    pub const CHAINSEAL_ATTESTATION_URL: &'static str = "CHAINSEAL_ATTESTATION_URL";
+
+    /// Dotenv report: GitHub's id of the attestation, with `github` storage. Written
+    /// by: attest (GitLab CI).
+    pub const CHAINSEAL_ATTESTATION_ID: &'static str = "CHAINSEAL_ATTESTATION_ID";
+
     /// The names the dotenv report writes (the subjects go to
     /// [`EnvVars::CHAINSEAL_SUBJECTS`], the setting's format, so the next job can pass
     /// them on).
@@ -635,6 +643,8 @@ impl EnvVars {
         Self::CHAINSEAL_SUBJECTS,
         Self::CHAINSEAL_BUNDLE_PATH,
         Self::CHAINSEAL_TRANSPARENCY_LOG_ENTRY,
+        Self::CHAINSEAL_ATTESTATION_URL,
+        Self::CHAINSEAL_ATTESTATION_ID,
     ];
 }
 

@@ -78,12 +78,26 @@ pub fn has_credentials(url: &str) -> bool {
 /// A client with chainseal's timeouts (10 s to connect, 30 s in all), user agent and
 /// the shared TLS configuration.
 pub fn client() -> Result<reqwest::Client, Error> {
+    Ok(builder()?.build()?)
+}
+
+/// [`client`] that never follows a redirect: for requests that carry credentials (a
+/// token, basic authorization), which a redirect could otherwise carry to another
+/// host, or over plain http (reqwest drops `Authorization` only on the hop that
+/// changes host, and a later hop can restore it). A redirect is then a reply like
+/// any other status.
+pub fn credentialed_client() -> Result<reqwest::Client, Error> {
+    Ok(builder()?
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?)
+}
+
+fn builder() -> Result<reqwest::ClientBuilder, Error> {
     Ok(reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .user_agent(concat!("chainseal/", env!("CARGO_PKG_VERSION")))
-        .tls_backend_preconfigured(tls_config()?)
-        .build()?)
+        .tls_backend_preconfigured(tls_config()?))
 }
 
 /// The process's TLS configuration: rustls with the installed (else aws-lc) crypto
@@ -205,8 +219,13 @@ impl Reply {
             (None, Some(m), None) => m.to_owned(),
             _ => String::from_utf8_lossy(&self.body).into_owned(),
         };
-        // Whatever the server sent, at most 200 characters of it are repeated.
-        said.chars().take(200).collect()
+        // Whatever the server sent, at most 200 characters of it are repeated, with
+        // control characters (line breaks that could forge log or workflow-command
+        // lines) as spaces.
+        said.chars()
+            .take(200)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
     }
 }
 
@@ -260,7 +279,9 @@ pub async fn send_retrying(
                 let s = r.status.as_u16();
                 s == 429 || (s >= 500 && s != 501)
             }
-            Err(Error::Transport(_)) => true,
+            // No reply (connection, timeout, reading); never a request that could
+            // not even be built (it would fail the same way again).
+            Err(Error::Transport(e)) => !e.is_builder(),
             Err(_) => false,
         };
         match (retry, pauses.next()) {

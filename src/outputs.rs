@@ -226,8 +226,19 @@ impl Report {
                 self.transparency.clone().unwrap_or_default(),
             ),
         ]
-        .iter()
-        .map(|(k, v)| format!("{k}={}\n", one_line(v)))
+        .into_iter()
+        // With `github` storage only (`github://<owner>/<repo>` from GitLab).
+        .chain(
+            self.attestation_url
+                .clone()
+                .map(|u| (EnvVars::CHAINSEAL_ATTESTATION_URL, u)),
+        )
+        .chain(
+            self.attestation_id
+                .clone()
+                .map(|i| (EnvVars::CHAINSEAL_ATTESTATION_ID, i)),
+        )
+        .map(|(k, v)| format!("{k}={}\n", one_line(&v)))
         .collect()
     }
 
@@ -263,7 +274,9 @@ impl Report {
         }
         md.push_str("\n**Verify**\n\n```sh\n");
         if let Some(repo) = self.attestation_url.as_deref().and_then(repository_of) {
-            md.push_str(&format!("gh attestation verify <artifact> --repo {repo}\n"));
+            md.push_str(&format!(
+                "gh attestation verify <artifact> --repo {repo}  # keyless signatures\n"
+            ));
         }
         match &self.attestation_path {
             Some(path) => md.push_str(&format!("chainseal verify --key <public key> {path}\n")),

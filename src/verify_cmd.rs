@@ -323,7 +323,11 @@ impl VsaPublisher {
             out.push(PublishedVsa {
                 subject: subject.trim().to_owned(),
                 passed: s.passed,
-                stored: stored.into_iter().map(|s| s.location).collect(),
+                stored: stored
+                    .into_iter()
+                    .filter(|s| s.backend != chainseal::storage::github::STORAGE_RECORD)
+                    .map(|s| s.location)
+                    .collect(),
             });
         }
         Ok(out)

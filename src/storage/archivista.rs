@@ -75,7 +75,7 @@ impl ArchivistaStorage {
         // Neither can fail on an http(s) URL.
         let _ = url.set_username("");
         let _ = url.set_password(None);
-        let client = crate::http::client().map_err(|e| failed(&shown, e.detail()))?;
+        let client = crate::http::credentialed_client().map_err(|e| failed(&shown, e.detail()))?;
         Ok(Self {
             base: url.as_str().trim_end_matches('/').to_owned(),
             auth,

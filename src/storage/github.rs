@@ -167,7 +167,7 @@ impl GitHubStorage {
                 .unwrap_or("https://github.com"),
             "GITHUB_SERVER_URL",
         )?;
-        let client = crate::http::client().map_err(|e| failed(&shown, e.detail()))?;
+        let client = crate::http::credentialed_client().map_err(|e| failed(&shown, e.detail()))?;
         Ok(Self {
             api,
             server,

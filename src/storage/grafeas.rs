@@ -131,7 +131,7 @@ impl GrafeasStorage {
         let google_auth = options.endpoint.is_none()
             || std::env::var_os(EnvVars::GOOGLE_APPLICATION_CREDENTIALS)
                 .is_some_and(|v| !v.is_empty());
-        let client = crate::http::client().map_err(|e| failed(uri, e))?;
+        let client = crate::http::credentialed_client().map_err(|e| failed(uri, e))?;
         Ok(Self {
             project: project.to_owned(),
             note_id,

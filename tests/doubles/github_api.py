@@ -21,6 +21,8 @@ Authorization is `Bearer <token>` (or `token <token>`): `--token` may read and w
 integration", as a job without `attestations: write` gets), anything else is 401.
 `--ghes` answers 404 to every attestations path, as GitHub Enterprise Server, which has
 no such API. `--fail-first N` answers 503 to the first N POSTs (retries).
+`--redirect URL` answers every POST with 307 to URL (a client must not follow it
+with its token).
 
 It also serves as gh's HTTP proxy: gh talks to `http://api.github.localhost/` when
 `GH_HOST=github.localhost`, and with `HTTP_PROXY` pointing here the request line
@@ -49,6 +51,7 @@ _parser.add_argument("--read-token")
 _parser.add_argument("--owner-type", default="Organization")
 _parser.add_argument("--ghes", action="store_true")
 _parser.add_argument("--fail-first", type=int, default=0)
+_parser.add_argument("--redirect")
 _parser.add_argument("--log")
 ARGS = _parser.parse_args()
 
@@ -173,6 +176,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             failing = STATE["posts"] <= ARGS.fail_first
         if failing:
             self.reply(503, {"message": "Service Unavailable"})
+            return
+        if ARGS.redirect:
+            self.send_response(307)
+            self.send_header("Location", ARGS.redirect)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         attest = re.fullmatch(rf"/repos/({NAME})/({NAME})/attestations", path)
         record = re.fullmatch(rf"/orgs/({NAME})/artifacts/metadata/storage-record", path)

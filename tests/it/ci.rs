@@ -281,7 +281,7 @@ fn gitlab_component_attests_the_build_artifacts_and_the_image() {
         ("image-digest", "$IMAGE_DIGEST".to_owned()),
         ("key", repo("examples/demo.key").display().to_string()),
     ];
-    let input = |name: &str| -> String {
+    let input = |given: &[(&str, String)], name: &str| -> String {
         given
             .iter()
             .find(|(n, _)| *n == name)
@@ -294,12 +294,12 @@ fn gitlab_component_attests_the_build_artifacts_and_the_image() {
             .unwrap_or_else(|| panic!("input {name} has no default"))
     };
     // GitLab's two passes: inputs when the file is included, variables in the job.
-    let interpolate = |value: &str| -> String {
+    let interpolate = |given: &[(&str, String)], value: &str| -> String {
         let mut out = value.to_owned();
         while let Some(start) = out.find("$[[ inputs.") {
             let end = start + out[start..].find(" ]]").expect("closed") + 3;
             let name = out[start + "$[[ inputs.".len()..end - 3].to_owned();
-            out.replace_range(start..end, &input(&name));
+            out.replace_range(start..end, &input(given, &name));
         }
         // Longest names first: `$CI_REGISTRY_IMAGE` is not `$CI` followed by text.
         let mut vars: Vec<&(String, String)> = ci.iter().collect();
@@ -309,14 +309,20 @@ fn gitlab_component_attests_the_build_artifacts_and_the_image() {
         }
         out
     };
-    assert_eq!(interpolate(job["stage"].as_str().expect("stage")), ".post");
+    assert_eq!(
+        interpolate(&given, job["stage"].as_str().expect("stage")),
+        ".post"
+    );
     assert_eq!(job["id_tokens"]["SIGSTORE_ID_TOKEN"]["aud"], "sigstore");
-    let variables: Vec<(String, String)> = job["variables"]
-        .as_object()
-        .expect("variables")
-        .iter()
-        .map(|(k, v)| (k.clone(), interpolate(v.as_str().expect("string"))))
-        .collect();
+    let variables_for = |given: &[(&str, String)]| -> Vec<(String, String)> {
+        job["variables"]
+            .as_object()
+            .expect("variables")
+            .iter()
+            .map(|(k, v)| (k.clone(), interpolate(given, v.as_str().expect("string"))))
+            .collect()
+    };
+    let variables = variables_for(&given);
     let script: Vec<&str> = job["script"]
         .as_array()
         .expect("script")
@@ -372,7 +378,7 @@ fn gitlab_component_attests_the_build_artifacts_and_the_image() {
     assert!(subjects.contains(&format!(
         "registry.gitlab.com/octo-org/hello-service@{IMAGE_DIGEST}"
     )));
-    // The image digest is optional: without it, the files only.
+    // The image digest is optional (its default is empty): without it, the files only.
     let dir2 = tempfile::tempdir().expect("tmp");
     artifacts(dir2.path());
     let mut cmd = Command::new("sh");
@@ -384,16 +390,7 @@ fn gitlab_component_attests_the_build_artifacts_and_the_image() {
                 .filter(|(k, _)| k != "IMAGE_DIGEST")
                 .map(|(k, v)| (k, v)),
         )
-        .envs(variables.iter().map(|(k, v)| {
-            (
-                k,
-                if k == "ATTEST_IMAGE_DIGEST" {
-                    ""
-                } else {
-                    v.as_str()
-                },
-            )
-        }))
+        .envs(variables_for(&[given[0].clone(), given[2].clone()]))
         .arg("-c")
         .arg(script.join("\n"));
     let r = run(&mut cmd);
@@ -1054,10 +1051,14 @@ fn actions_attest_examples_run_with_chainseal_s_action() {
         let mut env = env_file("github.env");
         env.extend(action_env(&inputs, "ghs_jobtoken"));
         env.push(("CHAINSEAL_OUTPUT".into(), "json".into()));
+        let summary = work.join(format!("summary-{}.md", what.replace(' ', "-")));
+        env.push(("GITHUB_STEP_SUMMARY".into(), summary.display().to_string()));
         let mut cmd = chainseal(work);
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         let r = run(&mut cmd);
         assert_eq!(r.code, 0, "{what}: {}", r.stderr);
+        let summary_wanted = !with.contains(&("show-summary", "false"));
+        assert_eq!(summary.exists(), summary_wanted, "{what}: the job summary");
         let report: Value = serde_json::from_str(&r.stdout).expect("JSON report");
         assert_eq!(report["predicate-type"], *predicate_type, "{what}");
         let mut names: Vec<String> = report["subjects"]

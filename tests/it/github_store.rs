@@ -312,6 +312,20 @@ fn github_store_refusals_are_clear_and_keep_the_local_stores() {
         );
     }
 
+    // A redirect is not followed: the token never reaches the other host.
+    let (_elsewhere, elsewhere_url, elsewhere_log) =
+        github_api(&python, dir.path(), "elsewhere", &[]);
+    let target = format!("{elsewhere_url}/repos/octo-org/hello-service/attestations");
+    let (_redirecting, redirecting_url, _) =
+        github_api(&python, dir.path(), "redirecting", &["--redirect", &target]);
+    let (r, work) = attest_with("redirect", &redirecting_url, WRITE_TOKEN, &[]);
+    refused(&r, &["HTTP 307"]);
+    assert_eq!(local_attestations(&work), 1);
+    assert!(
+        requests(&elsewhere_log).is_empty(),
+        "the redirect was followed"
+    );
+
     // Two 503s, then the upload: retried.
     let (r, _) = attest_with("flaky", &flaky_url, WRITE_TOKEN, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
