@@ -20,12 +20,13 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from measure import hyperfine, peak_rss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ISSUER = "https://token.actions.githubusercontent.com"
@@ -86,30 +87,6 @@ def start_tsa(binary):
     raise SystemExit("the timestamp authority did not start")
 
 
-def hyperfine(name, command, env, runs, work):
-    out = os.path.join(work, f"{name}.json")
-    subprocess.run(
-        ["hyperfine", "--warmup", "3", "--runs", str(runs), "-N", "--export-json", out, command],
-        env=env, check=True, stdout=subprocess.DEVNULL,
-    )
-    with open(out) as f:
-        result = json.load(f)["results"][0]
-    return statistics.median(result["times"]) * 1000
-
-
-def peak_rss(command, env, runs=10):
-    peaks = []
-    for _ in range(runs):
-        r = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "sh", "-c", f"exec {command}"],
-            env=env, capture_output=True, text=True,
-        )
-        if r.returncode != 0:
-            raise SystemExit(f"{command} failed:\n{r.stderr}")
-        peaks.append(int(r.stderr.strip().splitlines()[-1]))
-    return statistics.median(peaks) / 1024
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("chainseal")
@@ -142,7 +119,7 @@ def main():
         for name, extra in cases:
             env = dict(base, **extra, CHAINSEAL_STORAGE=os.path.join(work, f"out-{len(rows)}"))
             command = f"{args.chainseal} attest"
-            rows.append((name, hyperfine(f"c{len(rows)}", command, env, args.runs, work),
+            rows.append((name, hyperfine(command, args.runs, work, f"c{len(rows)}", env),
                          peak_rss(command, env)))
 
         statement = os.path.join(work, "statement.json")
@@ -162,7 +139,7 @@ def main():
             command = (f"{cli} attest {statement} --fulcio-url {url} --no-tlog-upload "
                        f"--tsa-server-url {tsa_base} -o {work}/sigstore-cli.json")
             rows.append(("@sigstore/cli 0.8 attest (node), RFC 3161 timestamp only",
-                         hyperfine("cli", command, env, args.runs, work), peak_rss(command, env)))
+                         hyperfine(command, args.runs, work, "cli", env), peak_rss(command, env)))
 
         if args.cosign:
             root = os.path.join(work, "trusted_root.json")
@@ -184,7 +161,7 @@ def main():
             probe = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True)
             if probe.returncode == 0:
                 rows.append(("cosign v3 attest-blob (Go), Rekor v1",
-                             hyperfine("cosign", command, env, args.runs, work),
+                             hyperfine(command, args.runs, work, "cosign", env),
                              peak_rss(command, env)))
             else:
                 print(f"cosign v3 did not attest against the double:\n{probe.stderr}",

@@ -15,9 +15,10 @@ import base64
 import glob
 import json
 import os
-import statistics
 import subprocess
 import tempfile
+
+from measure import hyperfine, peak_rss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = os.path.join(ROOT, "examples/demo.key")
@@ -43,25 +44,6 @@ rules:
   - name: no-oci-dependency-from-elsewhere
     expr: predicate.buildDefinition.resolvedDependencies.all(d, !has(d.uri) || !d.uri.startsWith('oci://evil'))
 """
-
-
-def hyperfine(command, runs, work, name):
-    out = os.path.join(work, f"{name}.json")
-    subprocess.run(
-        ["hyperfine", "--warmup", "3", "--runs", str(runs), "-N", "-i", "--export-json", out, command],
-        check=True, stdout=subprocess.DEVNULL,
-    )
-    with open(out) as f:
-        return statistics.median(json.load(f)["results"][0]["times"]) * 1000
-
-
-def peak_rss(command, runs=10):
-    peaks = []
-    for _ in range(runs):
-        r = subprocess.run(["/usr/bin/time", "-f", "%M", "sh", "-c", f"exec {command}"],
-                           capture_output=True, text=True)
-        peaks.append(int(r.stderr.strip().splitlines()[-1]))
-    return statistics.median(peaks) / 1024
 
 
 def run_ok(command, what):

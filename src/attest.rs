@@ -174,15 +174,14 @@ fn more_note(more: usize) -> String {
 }
 
 fn stored_note(stored: &[Stored]) -> String {
-    if stored.is_empty() {
+    let places: Vec<_> = stored
+        .iter()
+        .filter(|s| s.is_place())
+        .map(|s| s.location.as_str())
+        .collect();
+    if places.is_empty() {
         String::new()
     } else {
-        // Storage records are not places the attestation went.
-        let places: Vec<_> = stored
-            .iter()
-            .filter(|s| s.backend != storage::github::STORAGE_RECORD)
-            .map(|s| s.location.as_str())
-            .collect();
         format!(" (already stored in: {})", places.join(", "))
     }
 }

@@ -356,11 +356,7 @@ pub fn storage_settings(
             server_url: job_var(EnvVars::GITHUB_SERVER_URL),
             repository: job_var(EnvVars::GITHUB_REPOSITORY),
             token: args.github_token.clone(),
-            // Only images pushed to a registry get storage records.
-            storage_records: args.github_storage_record
-                && storage
-                    .iter()
-                    .any(|t| matches!(t, StorageTarget::Oci { repository: None })),
+            storage_records: args.github_storage_record,
         },
     };
     Ok((storage, stores))
@@ -465,7 +461,7 @@ impl AttestConfig {
             (None, None, None, None) => return Err(Error::MissingRecord),
         };
         let custom = custom_predicate(&args)?;
-        let subjects = crate::subjects::Inputs {
+        let mut subjects = crate::subjects::Inputs {
             paths: crate::values::split_list(
                 "CHAINSEAL_SUBJECT_PATH",
                 args.subject_path.as_deref().unwrap_or(""),
@@ -482,9 +478,9 @@ impl AttestConfig {
             max: args.max_subjects,
             artifacts_list: None,
         };
-        let mut subjects = subjects;
-        // As actions/attest v4: with no subject input, the runner's artifacts list.
-        if matches!(record, RecordSource::Ci(Platform::Github)) && subjects.is_empty() {
+        // As actions/attest v4: with no subject input, the runner's artifacts list
+        // (`subjects::collect` reads it only then).
+        if matches!(record, RecordSource::Ci(Platform::Github)) {
             subjects.artifacts_list = env.get(EnvVars::GITHUB_ARTIFACTS_LIST).map(PathBuf::from);
         }
         let builder_id = nonempty(&args.builder_id);
@@ -553,7 +549,7 @@ impl AttestConfig {
         }
         let transparency = transparency_settings(&args.transparency, keyless)?;
         let namespace = nonempty(&args.namespace);
-        let (mut storage, mut stores) = storage_settings(
+        let (mut storage, stores) = storage_settings(
             &args.store,
             registry_settings(&args.registry)?,
             transparency.bundle,
@@ -570,7 +566,6 @@ impl AttestConfig {
                 .any(|t| matches!(t, StorageTarget::Oci { repository: None }))
         {
             storage.push(StorageTarget::Oci { repository: None });
-            stores.github.storage_records = args.store.github_storage_record;
         }
         let format = args.format.parse().map_err(|source| Error::Name {
             setting: "FORMAT",

@@ -33,3 +33,23 @@ where
         _ => aws_sdk_kms::error::DisplayErrorContext(e).to_string(),
     }
 }
+
+/// At most 200 characters of something an untrusted source said (an attestation, a
+/// run's results, a file a job names), for messages, with control characters escaped:
+/// a value cannot forge lines of a report, a log or a CI workflow command.
+pub fn shown(text: &str) -> String {
+    const MAX: usize = 200;
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -209,15 +209,16 @@ impl Reply {
     /// `{"error": {"message", "status"}}`), else the start of the body.
     pub fn message(&self) -> String {
         let json = self.json();
-        let said = match (
+        let said: std::borrow::Cow<'_, str> = match (
             json["message"].as_str(),
             json["error"]["message"].as_str(),
             json["error"]["status"].as_str(),
         ) {
-            (Some(m), _, _) => m.to_owned(),
-            (None, Some(m), Some(status)) => format!("{status}: {m}"),
-            (None, Some(m), None) => m.to_owned(),
-            _ => String::from_utf8_lossy(&self.body).into_owned(),
+            (Some(m), _, _) => m.into(),
+            (None, Some(m), Some(status)) => format!("{status}: {m}").into(),
+            (None, Some(m), None) => m.into(),
+            // Not copied whole: only its start is shown.
+            _ => String::from_utf8_lossy(&self.body),
         };
         // Whatever the server sent, at most 200 characters of it are repeated, with
         // control characters (line breaks that could forge log or workflow-command

@@ -52,7 +52,8 @@
 //! unset; list settings), [`error_text`] (error chains on one line), [`error_kind`] (what
 //! kind of failure an error is — not found, permission denied, unauthenticated,
 //! unavailable, invalid — decided from typed facts; hints are chosen by kind),
-//! [`rate_limit`] (a token bucket for Kubernetes API requests). `fuzzing` (hidden) holds
+//! [`rate_limit`] (a token bucket for Kubernetes API requests), [`read_limited`] (files
+//! a run names, read up to a limit, streams included). `fuzzing` (hidden) holds
 //! the entry points of the fuzz targets, replayed over their corpus by the tests
 //! (`docs/fuzzing.md`).
 //! `docs/security.md` states the threat model these modules are built against.
@@ -80,6 +81,7 @@ pub mod outputs;
 pub mod pipeline;
 pub mod provenance;
 pub mod rate_limit;
+pub mod read_limited;
 pub mod record;
 pub mod reference;
 pub mod secret;

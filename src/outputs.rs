@@ -87,8 +87,6 @@ pub struct Report {
     pub transparency: Option<String>,
     /// The attestation's page in GitHub's attestation store (`github` storage).
     pub attestation_url: Option<String>,
-    /// GitHub's id of the attestation (the last part of `attestation_url`).
-    pub attestation_id: Option<String>,
     /// The GitHub artifact metadata storage records made.
     pub storage_record_ids: Vec<String>,
 }
@@ -109,15 +107,11 @@ impl Report {
         };
         let attestation_url = stored
             .iter()
-            .find(|s| s.backend == "github")
+            .find(|s| s.backend == crate::storage::github::BACKEND)
             .map(|s| s.location.clone());
         let record = crate::storage::github::STORAGE_RECORD;
         Self {
             key: key.to_owned(),
-            attestation_id: attestation_url
-                .as_deref()
-                .and_then(|u| u.rsplit_once('/'))
-                .map(|(_, id)| id.to_owned()),
             attestation_url,
             storage_record_ids: stored
                 .iter()
@@ -139,11 +133,19 @@ impl Report {
                 .collect(),
             stored: stored
                 .iter()
-                .filter(|s| s.backend != record)
+                .filter(|s| s.is_place())
                 .map(|s| format!("{}: {}", s.backend, s.location))
                 .collect(),
             predicate_type: statement.predicate_type.clone(),
         }
+    }
+
+    /// GitHub's id of the attestation: the last part of `attestation_url`.
+    pub fn attestation_id(&self) -> Option<&str> {
+        self.attestation_url
+            .as_deref()
+            .and_then(|u| u.rsplit_once('/'))
+            .map(|(_, id)| id)
     }
 
     /// The JSON object of `--output json`.
@@ -157,7 +159,7 @@ impl Report {
             "stored": self.stored,
             "bundle-path": self.bundle_path,
             "transparency-log-entry": self.transparency,
-            "attestation-id": self.attestation_id,
+            "attestation-id": self.attestation_id(),
             "attestation-url": self.attestation_url,
             "storage-record-ids": self.storage_record_ids,
         })
@@ -191,10 +193,7 @@ impl Report {
             "transparency-log-entry",
             self.transparency.as_deref().unwrap_or(""),
         );
-        put(
-            "attestation-id",
-            self.attestation_id.as_deref().unwrap_or(""),
-        );
+        put("attestation-id", self.attestation_id().unwrap_or(""));
         put(
             "attestation-url",
             self.attestation_url.as_deref().unwrap_or(""),
@@ -234,9 +233,8 @@ impl Report {
                 .map(|u| (EnvVars::CHAINSEAL_ATTESTATION_URL, u)),
         )
         .chain(
-            self.attestation_id
-                .clone()
-                .map(|i| (EnvVars::CHAINSEAL_ATTESTATION_ID, i)),
+            self.attestation_id()
+                .map(|i| (EnvVars::CHAINSEAL_ATTESTATION_ID, i.to_owned())),
         )
         .map(|(k, v)| format!("{k}={}\n", one_line(&v)))
         .collect()
@@ -382,7 +380,6 @@ mod tests {
             bundle_path: None,
             transparency: None,
             attestation_url: None,
-            attestation_id: None,
             storage_record_ids: Vec::new(),
         }
     }

@@ -21,6 +21,7 @@ use sha2::Digest as _;
 use thiserror::Error;
 
 use crate::env_vars::EnvVars;
+use crate::error_text::shown;
 use crate::provenance::ResourceDescriptor;
 use crate::provenance::digest::{self, DigestError, Rules};
 use crate::provenance::statement::append_subject;
@@ -210,13 +211,11 @@ fn read_artifacts_list(path: &Path, max: usize) -> Result<Vec<ResourceDescriptor
         path: path.to_owned(),
         reason,
     };
-    let size = std::fs::metadata(path)
-        .map_err(|e| bad(e.to_string()))?
-        .len();
-    if size > MAX_ARTIFACTS_LIST {
-        return Err(bad(format!("it is {size} bytes; at most 16 MiB is read")));
-    }
-    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    use crate::read_limited::{Refused, read_at_most};
+    let bytes = read_at_most(path, MAX_ARTIFACTS_LIST).map_err(|e| match e {
+        Refused::Io(e) => bad(e.to_string()),
+        Refused::TooLarge(size) => bad(format!("it is {size} bytes; at most 16 MiB is read")),
+    })?;
     let list: List = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
     if list.version != 1 {
         return Err(bad(format!(
@@ -234,8 +233,9 @@ fn read_artifacts_list(path: &Path, max: usize) -> Result<Vec<ResourceDescriptor
     for e in list.subjects {
         if let Some(kind) = e.kind.as_deref().filter(|k| !matches!(*k, "file" | "oci")) {
             return Err(bad(format!(
-                "subject `{}` has kind `{kind}` (file or oci)",
-                e.name
+                "subject `{}` has kind `{}` (file or oci)",
+                shown(&e.name),
+                shown(kind)
             )));
         }
         if e.name.trim().is_empty() {

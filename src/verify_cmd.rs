@@ -325,7 +325,7 @@ impl VsaPublisher {
                 passed: s.passed,
                 stored: stored
                     .into_iter()
-                    .filter(|s| s.backend != chainseal::storage::github::STORAGE_RECORD)
+                    .filter(|s| s.is_place())
                     .map(|s| s.location)
                     .collect(),
             });

@@ -531,8 +531,23 @@ fn repository_refusal(
             true => "namespaces of no tenant".to_owned(),
             false => format!("tenant `{}`", tenant.config.name),
         },
-        refused.into_iter().collect::<Vec<_>>().join(", ")
+        shown_list(&refused)
     ))
+}
+
+/// Names a run's results supplied, for a message: each escaped and cut
+/// ([`crate::error_text::shown`]), at most 20 of them.
+fn shown_list(names: &std::collections::BTreeSet<&str>) -> String {
+    const MAX: usize = 20;
+    let mut out: Vec<String> = names
+        .iter()
+        .take(MAX)
+        .map(|n| crate::error_text::shown(n))
+        .collect();
+    if names.len() > MAX {
+        out.push(format!("and {} more", names.len() - MAX));
+    }
+    out.join(", ")
 }
 
 /// Sign and store every enabled artifact type through the one pipeline; returns the

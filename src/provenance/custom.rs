@@ -128,11 +128,11 @@ fn read(setting: &'static str, path: &std::path::Path) -> Result<Vec<u8>, Error>
         path: path.to_owned(),
         source,
     };
-    let size = std::fs::metadata(path).map_err(err)?.len();
-    if size > MAX_PREDICATE_BYTES {
-        return Err(Error::TooLarge { setting, size });
-    }
-    std::fs::read(path).map_err(err)
+    use crate::read_limited::{Refused, read_at_most};
+    read_at_most(path, MAX_PREDICATE_BYTES).map_err(|e| match e {
+        Refused::Io(e) => err(e),
+        Refused::TooLarge(size) => Error::TooLarge { setting, size },
+    })
 }
 
 fn object(setting: &'static str, bytes: &[u8]) -> Result<Value, Error> {

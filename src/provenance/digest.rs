@@ -11,6 +11,8 @@
 
 use thiserror::Error;
 
+use crate::error_text::shown;
+
 /// Why a digest was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DigestError {
@@ -95,7 +97,7 @@ pub fn parse_digest(s: &str, rules: Rules) -> Result<(&'static str, String), Dig
     };
     let mut parts = digest.split(':');
     let (Some(alg), Some(hex), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(DigestError::Shape(digest.to_owned()));
+        return Err(DigestError::Shape(shown(digest)));
     };
     let alg = match rules.trim {
         Trim::Algorithm => alg.trim(),
@@ -104,7 +106,7 @@ pub fn parse_digest(s: &str, rules: Rules) -> Result<(&'static str, String), Dig
     .to_ascii_lowercase();
     let Some(&(alg, want)) = rules.algorithms.iter().find(|(name, _)| *name == alg) else {
         return Err(DigestError::Algorithm {
-            digest: digest.to_owned(),
+            digest: shown(digest),
             expected: rules.expected,
         });
     };
@@ -121,7 +123,7 @@ pub fn parse_digest(s: &str, rules: Rules) -> Result<(&'static str, String), Dig
     };
     if let Some(found) = found {
         return Err(DigestError::Hex {
-            digest: digest.to_owned(),
+            digest: shown(digest),
             alg,
             want,
             case: if rules.any_case { "" } else { "lower-case " },

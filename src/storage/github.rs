@@ -37,13 +37,16 @@ pub struct Options {
     pub repository: Option<String>,
     /// The token (`CHAINSEAL_GITHUB_TOKEN`).
     pub token: Option<SecretString>,
-    /// Create artifact metadata storage records for the image subjects
-    /// (`CHAINSEAL_GITHUB_STORAGE_RECORD`, and only when they are pushed to a registry).
+    /// Create artifact metadata storage records for the image subjects when they are
+    /// pushed to their registries (`CHAINSEAL_GITHUB_STORAGE_RECORD`).
     pub storage_records: bool,
 }
 
 /// The largest reply read from GitHub's API.
 const MAX_REPLY_BYTES: u64 = 1 << 20;
+
+/// The backend name in [`Stored`] for attestations stored in GitHub.
+pub const BACKEND: &str = "github";
 
 /// The backend name in [`Stored`] for storage records.
 pub const STORAGE_RECORD: &str = "github-storage-record";
@@ -123,8 +126,14 @@ fn base_url(url: &str, setting: &str) -> Result<String, Error> {
 }
 
 impl GitHubStorage {
-    /// The store for `repository` (`owner/repo`; else the options' repository).
-    pub fn new(repository: Option<&str>, options: &Options) -> Result<Self, Error> {
+    /// The store for `repository` (`owner/repo`; else the options' repository);
+    /// `images_pushed`: the run pushes its image subjects to their registries (then
+    /// storage records are made, when the options ask for them).
+    pub fn new(
+        repository: Option<&str>,
+        options: &Options,
+        images_pushed: bool,
+    ) -> Result<Self, Error> {
         let repository = repository
             .or(options.repository.as_deref())
             .filter(|r| !r.is_empty())
@@ -174,7 +183,7 @@ impl GitHubStorage {
             owner: owner.to_owned(),
             repo: repo.to_owned(),
             token,
-            storage_records: options.storage_records,
+            storage_records: options.storage_records && images_pushed,
             client,
         })
     }
@@ -352,6 +361,8 @@ impl Storage for GitHubStorage {
         body.extend_from_slice(b"{\"bundle\":");
         body.extend_from_slice(&bundle);
         body.push(b'}');
+        // Shared, not copied, by each try.
+        let body = bytes::Bytes::from(body);
         let path = format!("/repos/{}/{}/attestations", self.owner, self.repo);
         let target = format!("{}{path}", self.api);
         let reply = self
@@ -367,7 +378,7 @@ impl Storage for GitHubStorage {
         let id = id_text(&reply.json()["id"])
             .ok_or_else(|| failed(&target, "the reply names no attestation id"))?;
         let mut stored = vec![Stored {
-            backend: "github",
+            backend: BACKEND,
             location: format!(
                 "{}/{}/{}/attestations/{id}",
                 self.server, self.owner, self.repo
@@ -395,7 +406,7 @@ mod tests {
 
     #[test]
     fn the_token_never_shows() {
-        let s = GitHubStorage::new(None, &options()).expect("store");
+        let s = GitHubStorage::new(None, &options(), false).expect("store");
         assert_eq!(s.to_string(), "github://octo-org/hello");
         let debug = format!("{s:?}");
         assert!(!debug.contains("s3cret"), "{debug}");
@@ -404,7 +415,7 @@ mod tests {
     #[test]
     fn repositories_and_urls_are_checked() {
         let refused = |repo: Option<&str>, o: Options| {
-            GitHubStorage::new(repo, &o)
+            GitHubStorage::new(repo, &o, false)
                 .expect_err("refused")
                 .to_string()
         };
@@ -436,7 +447,7 @@ mod tests {
         ] {
             let mut o = options();
             o.api_url = Some(url.into());
-            GitHubStorage::new(None, &o).unwrap_or_else(|e| panic!("{url}: {e}"));
+            GitHubStorage::new(None, &o, false).unwrap_or_else(|e| panic!("{url}: {e}"));
         }
     }
 

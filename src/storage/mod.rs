@@ -146,6 +146,14 @@ pub struct Stored {
     pub written: bool,
 }
 
+impl Stored {
+    /// Whether this is a place the attestation went (not a record made about it,
+    /// such as a GitHub storage record).
+    pub fn is_place(&self) -> bool {
+        self.backend != github::STORAGE_RECORD
+    }
+}
+
 /// A place attestations are written to.
 #[async_trait]
 pub trait Storage: Display + Debug + Send + Sync {
@@ -443,11 +451,23 @@ impl Factory {
 
     /// The backends for `targets`, in order.
     pub fn open(&self, targets: &[StorageTarget]) -> Result<Vec<Box<dyn Storage>>, Error> {
-        targets.iter().map(|t| self.open_one(t)).collect()
+        // Storage records are for images pushed to their registries.
+        let images_pushed = targets
+            .iter()
+            .any(|t| matches!(t, StorageTarget::Oci { repository: None }));
+        targets
+            .iter()
+            .map(|t| self.open_one(t, images_pushed))
+            .collect()
     }
 
-    /// The backend for one target.
-    pub fn open_one(&self, target: &StorageTarget) -> Result<Box<dyn Storage>, Error> {
+    /// The backend for one target (`images_pushed`: another target pushes to the
+    /// images' own registries).
+    fn open_one(
+        &self,
+        target: &StorageTarget,
+        images_pushed: bool,
+    ) -> Result<Box<dyn Storage>, Error> {
         let s = &self.settings;
         Ok(match target {
             StorageTarget::Dir(dir) => {
@@ -472,6 +492,7 @@ impl Factory {
             StorageTarget::GitHub { repository } => Box::new(github::GitHubStorage::new(
                 repository.as_deref(),
                 &s.github,
+                images_pushed,
             )?),
         })
     }

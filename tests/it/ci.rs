@@ -897,7 +897,6 @@ fn action_yml_pins_every_setting_and_maps_inputs_to_settings_the_binary_reads() 
         bundle_path: None,
         transparency: None,
         attestation_url: None,
-        attestation_id: None,
         storage_record_ids: Vec::new(),
     }
     .github_outputs();

@@ -137,13 +137,13 @@ impl PolicyFile {
             path: path.to_owned(),
             reason,
         };
-        let size = std::fs::metadata(path).map_err(read)?.len();
-        if size > MAX_POLICY_BYTES {
-            return Err(malformed(format!(
+        use crate::read_limited::{Refused, read_at_most};
+        let bytes = read_at_most(path, MAX_POLICY_BYTES).map_err(|e| match e {
+            Refused::Io(e) => read(e),
+            Refused::TooLarge(size) => malformed(format!(
                 "it is {size} bytes; policy files are at most 1 MiB"
-            )));
-        }
-        let bytes = std::fs::read(path).map_err(read)?;
+            )),
+        })?;
         let text = std::str::from_utf8(&bytes).map_err(|_| malformed("it is not UTF-8".into()))?;
         let doc: Document = serde_saphyr::from_str(text).map_err(|e| malformed(e.to_string()))?;
         let many = |v: Option<OneOrMany>| match v {

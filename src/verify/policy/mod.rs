@@ -24,6 +24,7 @@ pub mod vsa_checks;
 pub use facts::BuildFacts;
 
 use super::outcome::Signer;
+use crate::error_text::shown;
 
 /// Why a policy cannot be loaded (exit status 2).
 #[derive(Debug, Error)]
@@ -296,25 +297,6 @@ fn camel(flag: &str) -> String {
         } else if upper {
             out.push(c.to_ascii_uppercase());
             upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// At most 200 characters of something an attestation said, for messages, with
-/// control characters escaped (a value cannot forge lines of the report).
-pub fn shown(text: &str) -> String {
-    const MAX: usize = 200;
-    let mut out = String::new();
-    for (n, c) in text.chars().enumerate() {
-        if n == MAX {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
         } else {
             out.push(c);
         }
