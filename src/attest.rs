@@ -100,6 +100,11 @@ pub fn borrowed(loaded: &Option<Loaded>) -> Option<Signing<'_>> {
 }
 
 impl Publish {
+    /// The storage backends, opened (clients made, URIs checked) once.
+    pub fn open_stores(&self) -> Result<Vec<Box<dyn storage::Storage>>, storage::Error> {
+        storage::Factory::new(self.stores.clone()).open(&self.storage)
+    }
+
     /// Load `signer`, with Fulcio, the logs and the timestamp authorities selected
     /// once (signing config or URL shortcuts); they travel with it.
     pub async fn load_signer(&self, signer: &signing::Settings) -> Result<Loaded, Error> {
@@ -336,15 +341,30 @@ pub async fn finish(
     record: Option<&Record>,
     run: Option<&storage::RunId>,
 ) -> Result<Outcome, Error> {
+    let Some(signer) = signer else {
+        let images = record
+            .map(crate::provenance::simplesigning::payloads)
+            .unwrap_or_default();
+        return Ok(Outcome::DryRun { generated, images });
+    };
+    let backends = cfg.open_stores().map_err(Error::Storage)?;
+    finish_in(cfg, &backends, signer, generated, key, record, run).await
+}
+
+/// [`finish`] into `backends` already opened ([`Publish::open_stores`]), for callers
+/// that publish many attestations (`verify --vsa`).
+pub async fn finish_in(
+    cfg: &Publish,
+    backends: &[Box<dyn storage::Storage>],
+    (signer, services): Signing<'_>,
+    generated: Generated,
+    key: String,
+    record: Option<&Record>,
+    run: Option<&storage::RunId>,
+) -> Result<Outcome, Error> {
     let images = record
         .map(crate::provenance::simplesigning::payloads)
         .unwrap_or_default();
-    let Some((signer, services)) = signer else {
-        return Ok(Outcome::DryRun { generated, images });
-    };
-    let backends = storage::Factory::new(cfg.stores.clone())
-        .open(&cfg.storage)
-        .map_err(Error::Storage)?;
     let keeps_images = backends.iter().any(|b| b.keeps_image_signatures());
     let timestamps = crate::transparency::Timestamping::new(&services.tsas)?;
     let rekor = match wants_transparency(cfg.transparency.mode, record) {

@@ -215,7 +215,7 @@ pub fn signer_settings(args: SignerArgs) -> Result<Option<crate::signing::Settin
 
 /// `signer` taking the CI job's identity tokens for keyless signing: GitHub's request
 /// credentials, GitLab's `SIGSTORE_ID_TOKEN`.
-pub fn with_ci_tokens(signer: &mut crate::signing::Settings, env: &crate::record::ci::Environment) {
+fn with_ci_tokens(signer: &mut crate::signing::Settings, env: &crate::record::ci::Environment) {
     signer.keyless.tokens.github = env.id_token_request.clone();
     signer.keyless.tokens.gitlab = env.sigstore_id_token.clone();
 }
@@ -301,7 +301,7 @@ pub fn split_storage(value: &str) -> Result<Vec<String>, Error> {
 
 /// The transparency settings (Rekor, timestamp authorities, signing config, bundles)
 /// from their arguments; `keyless` decides the default mode (`on` for keyless).
-pub fn transparency_settings(
+fn transparency_settings(
     args: &TransparencyArgs,
     keyless: bool,
 ) -> Result<crate::transparency::Settings, Error> {
@@ -326,8 +326,40 @@ pub fn transparency_settings(
     })
 }
 
+/// Where attestations `signer` signs go, from their arguments: the signer given the
+/// CI job's identity tokens (keyless), the transparency settings (their default mode
+/// decided by keyless signing) and the storage settings. `attest` and `verify --vsa`
+/// publish alike.
+pub fn publish_settings(
+    signer: Option<&mut crate::signing::Settings>,
+    env: &crate::record::ci::Environment,
+    transparency: &TransparencyArgs,
+    store: &StorageArgs,
+    registry: &crate::cli::RegistryArgs,
+    namespace: Option<String>,
+) -> Result<crate::attest::Publish, Error> {
+    let keyless = signer
+        .as_ref()
+        .is_some_and(|s| matches!(s.key, KeyRef::Keyless));
+    if let Some(s) = signer {
+        with_ci_tokens(s, env);
+    }
+    let transparency = transparency_settings(transparency, keyless)?;
+    let (storage, stores) = storage_settings(
+        store,
+        registry_settings(registry)?,
+        transparency.bundle,
+        namespace,
+    )?;
+    Ok(crate::attest::Publish {
+        transparency,
+        storage,
+        stores,
+    })
+}
+
 /// The storage destinations and what their backends need, from their arguments.
-pub fn storage_settings(
+fn storage_settings(
     args: &StorageArgs,
     registry: crate::oci::Settings,
     bundles: bool,
@@ -541,31 +573,29 @@ impl AttestConfig {
             None => return Err(Error::MissingKey),
             some => some,
         };
-        let keyless = signer
-            .as_ref()
-            .is_some_and(|s| matches!(s.key, KeyRef::Keyless));
-        if let Some(s) = signer.as_mut() {
-            with_ci_tokens(s, &env);
-        }
-        let transparency = transparency_settings(&args.transparency, keyless)?;
         let namespace = nonempty(&args.namespace);
-        let (mut storage, stores) = storage_settings(
+        let mut publish = publish_settings(
+            signer.as_mut(),
+            &env,
+            &args.transparency,
             &args.store,
-            registry_settings(&args.registry)?,
-            transparency.bundle,
+            &args.registry,
             namespace.clone(),
         )?;
         if let RecordSource::Ci(p) = record
-            && storage.contains(&StorageTarget::Tekton)
+            && publish.storage.contains(&StorageTarget::Tekton)
         {
             return Err(Error::TektonStorage(p));
         }
         if args.push_to_registry
-            && !storage
+            && !publish
+                .storage
                 .iter()
                 .any(|t| matches!(t, StorageTarget::Oci { repository: None }))
         {
-            storage.push(StorageTarget::Oci { repository: None });
+            publish
+                .storage
+                .push(StorageTarget::Oci { repository: None });
         }
         let format = args.format.parse().map_err(|source| Error::Name {
             setting: "FORMAT",
@@ -578,11 +608,7 @@ impl AttestConfig {
         Ok(Self {
             record,
             signer,
-            publish: crate::attest::Publish {
-                transparency,
-                storage,
-                stores,
-            },
+            publish,
             provenance: Options {
                 format,
                 build_type,

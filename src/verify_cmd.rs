@@ -244,28 +244,23 @@ impl VsaPublisher {
         })?
         .context("`--vsa` needs `CHAINSEAL_VSA_KEY` (`--vsa-key`): the key that signs VSAs")?;
         let mut signer = signer;
-        let keyless = matches!(signer.key, chainseal::signing::KeyRef::Keyless);
-        if keyless {
-            let env = chainseal::record::ci::Environment::capture(std::env::vars());
-            chainseal::config::with_ci_tokens(&mut signer, &env);
-        }
-        let transparency = chainseal::config::transparency_settings(&a.transparency, keyless)?;
-        let (storage, stores) = chainseal::config::storage_settings(
+        let publish = chainseal::config::publish_settings(
+            Some(&mut signer),
+            &chainseal::record::ci::Environment::capture(std::env::vars()),
+            &a.transparency,
             &a.store,
-            chainseal::config::registry_settings(&args.registry)?,
-            transparency.bundle,
+            &args.registry,
             None,
         )?;
-        if storage.contains(&chainseal::storage::StorageTarget::Tekton) {
+        if publish
+            .storage
+            .contains(&chainseal::storage::StorageTarget::Tekton)
+        {
             anyhow::bail!("VSAs cannot be stored in `tekton` storage: there is no run to annotate");
         }
         Ok(Self {
             signer,
-            publish: chainseal::attest::Publish {
-                transparency,
-                storage,
-                stores,
-            },
+            publish,
             options: vsa::Options {
                 verifier_id: a.vsa_verifier_id.trim().to_owned(),
                 builder_level: a.builder_level,
@@ -289,7 +284,12 @@ impl VsaPublisher {
             eprintln!("no VSA written: no attestation of the wanted types verified");
             return Ok(Vec::new());
         }
-        let loaded = Some(self.publish.load_signer(&self.signer).await?);
+        let (signer, services) = self.publish.load_signer(&self.signer).await?;
+        // Opened once for every VSA.
+        let backends = self
+            .publish
+            .open_stores()
+            .map_err(chainseal::attest::Error::Storage)?;
         let mut out = Vec::new();
         for s in summaries {
             let key = chainseal::pipeline::content_key("vsa", &s.statement);
@@ -297,9 +297,10 @@ impl VsaPublisher {
                 statement: s.statement,
                 findings: Vec::new(),
             };
-            let stored = match chainseal::attest::finish(
+            let stored = match chainseal::attest::finish_in(
                 &self.publish,
-                chainseal::attest::borrowed(&loaded),
+                &backends,
+                (signer.as_ref(), &services),
                 generated,
                 key,
                 None,
@@ -382,7 +383,11 @@ fn rule_json(r: &RuleResult) -> Value {
 }
 
 fn verified_json(v: &verify::Verified) -> serde_json::Map<String, Value> {
-    let facts = policy::BuildFacts::read(&v.statement);
+    let build_type = v
+        .statement
+        .get("predicate")
+        .and_then(policy::facts::build_type)
+        .filter(|t| !t.is_empty());
     let signer = verify::Signer::to_json(v.signer.as_ref());
     let subjects: Vec<Value> = v
         .subjects
@@ -392,10 +397,7 @@ fn verified_json(v: &verify::Verified) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
     m.insert("predicateType".into(), json!(v.predicate_type));
     m.insert("builderId".into(), json!(v.builder_id));
-    m.insert(
-        "buildType".into(),
-        json!((!facts.build_type.is_empty()).then_some(facts.build_type)),
-    );
+    m.insert("buildType".into(), json!(build_type));
     m.insert("signer".into(), signer);
     m.insert("subjects".into(), Value::Array(subjects));
     m.insert("payloadDigest".into(), json!(v.payload_digest));
@@ -508,15 +510,15 @@ fn print_summary(report: &verify::Report) {
         0 => String::new(),
         n => format!(", {n} skipped (another predicate type)"),
     };
+    let policy = match report.failed_policy() {
+        0 => String::new(),
+        n => format!(", {n} failed the policy"),
+    };
     let what = match &report.checked {
         Checked::Image(image) => {
             let of_type = match &report.wanted {
                 PredicateTypes::Any => String::new(),
                 wanted => format!(" of type {}", wanted.describe()),
-            };
-            let policy = match report.failed_policy() {
-                0 => String::new(),
-                n => format!(", {n} failed the policy"),
             };
             eprintln!(
                 "{image}: {} attestation(s) verified{of_type}{policy}{skipped}, {} image signature(s) verified; {} item(s) rejected",
@@ -530,10 +532,6 @@ fn print_summary(report: &verify::Report) {
             let what = match report.checked {
                 Checked::Bundles => "bundle",
                 _ => "envelope",
-            };
-            let policy = match report.failed_policy() {
-                0 => String::new(),
-                n => format!(", {n} failed the policy"),
             };
             eprintln!(
                 "{} {what}(s) verified, {} rejected{policy}{skipped}",

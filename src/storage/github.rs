@@ -60,6 +60,8 @@ pub struct GitHubStorage {
     token: SecretString,
     storage_records: bool,
     client: reqwest::Client,
+    /// Whether the owner is an organisation, once GitHub said.
+    organisation: tokio::sync::OnceCell<bool>,
 }
 
 impl fmt::Debug for GitHubStorage {
@@ -185,6 +187,7 @@ impl GitHubStorage {
             token,
             storage_records: options.storage_records && images_pushed,
             client,
+            organisation: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -244,16 +247,20 @@ impl GitHubStorage {
     /// Whether the repository's owner is an organisation (storage records exist only
     /// for those).
     async fn owner_is_organisation(&self) -> Result<bool, String> {
-        let path = format!("/repos/{}/{}", self.owner, self.repo);
-        let target = format!("{}{path}", self.api);
-        let reply = self
-            .send(&target, || self.request(reqwest::Method::GET, &path))
-            .await
-            .map_err(|e| e.to_string())?;
-        if !reply.status.is_success() {
-            return Err(format!("HTTP {}: {}", reply.status, reply.message()));
-        }
-        Ok(reply.json()["owner"]["type"].as_str() == Some("Organization"))
+        let ask = || async {
+            let path = format!("/repos/{}/{}", self.owner, self.repo);
+            let target = format!("{}{path}", self.api);
+            let reply = self
+                .send(&target, || self.request(reqwest::Method::GET, &path))
+                .await
+                .map_err(|e| e.to_string())?;
+            if !reply.status.is_success() {
+                return Err(format!("HTTP {}: {}", reply.status, reply.message()));
+            }
+            Ok(reply.json()["owner"]["type"].as_str() == Some("Organization"))
+        };
+        // Asked once per store (an answer is kept; a failure is asked again).
+        self.organisation.get_or_try_init(ask).await.copied()
     }
 
     /// One storage record per image subject; the ids made. Failures are warnings.

@@ -456,13 +456,13 @@ fn read_payload(envelope: &Envelope) -> Result<Verified, StatementError> {
     }
     let statement: Value =
         serde_json::from_slice(&envelope.payload).map_err(StatementError::NotJson)?;
-    let mut verified = read_statement(&statement)?;
+    let mut verified = read_statement(statement)?;
     verified.payload_digest = crate::oci::sha256_digest(&envelope.payload);
     Ok(verified)
 }
 
 /// The predicate type, subjects and builder id of an in-toto Statement.
-fn read_statement(statement: &Value) -> Result<Verified, StatementError> {
+fn read_statement(statement: Value) -> Result<Verified, StatementError> {
     let statement_type = statement.get("_type").and_then(Value::as_str).unwrap_or("");
     if !statement_type.starts_with("https://in-toto.io/Statement/") {
         return Err(StatementError::NotStatement(statement_type.to_owned()));
@@ -497,15 +497,14 @@ fn read_statement(statement: &Value) -> Result<Verified, StatementError> {
         subjects.push((name, digests));
     }
     let builder_id = statement
-        .pointer("/predicate/runDetails/builder/id")
-        .or_else(|| statement.pointer("/predicate/builder/id"))
-        .and_then(Value::as_str)
+        .get("predicate")
+        .and_then(policy::facts::builder_id)
         .map(str::to_owned);
     Ok(Verified {
         predicate_type,
         subjects,
         builder_id,
-        statement: statement.clone(),
+        statement,
         payload_digest: String::new(),
         signer: None,
     })

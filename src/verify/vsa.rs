@@ -57,18 +57,17 @@ pub struct Summary {
 /// The policy as the VSA names it: a single policy file by its path and digest, else
 /// the whole policy (flags and files) as a canonical JSON document in a `data:` URI.
 pub fn policy_descriptor(policy: &Policy, flags_doc: &Value) -> Value {
-    let sha256 = |bytes: &[u8]| crate::oci::sha256_digest(bytes);
-    let hex = |d: String| d.trim_start_matches("sha256:").to_owned();
+    let hex = |d: &str| d.trim_start_matches("sha256:").to_owned();
     if let ([file], true) = (policy.files.as_slice(), policy.flags.is_empty()) {
         return json!({
             "uri": file.path.display().to_string(),
-            "digest": {"sha256": hex(file.digest.clone())},
+            "digest": {"sha256": hex(&file.digest)},
         });
     }
     let files: Vec<Value> = policy
         .files
         .iter()
-        .map(|f| json!({"path": f.path.display().to_string(), "sha256": hex(f.digest.clone())}))
+        .map(|f| json!({"path": f.path.display().to_string(), "sha256": hex(&f.digest)}))
         .collect();
     // serde_json's maps are sorted by key: this text is canonical.
     let doc = json!({"flags": flags_doc, "files": files}).to_string();
@@ -77,15 +76,14 @@ pub fn policy_descriptor(policy: &Policy, flags_doc: &Value) -> Value {
             "data:application/json;base64,{}",
             base64::engine::general_purpose::STANDARD.encode(doc.as_bytes())
         ),
-        "digest": {"sha256": hex(sha256(doc.as_bytes()))},
+        "digest": {"sha256": hex(&crate::oci::sha256_digest(doc.as_bytes()))},
     })
 }
 
 /// The summaries of a report: one per subject of the verified attestations of a
 /// wanted type.
 pub fn summaries(report: &Report, options: &Options, policy_doc: &Value) -> Vec<Summary> {
-    // subject key (sorted digests) → (descriptor, inputs, all passed, any passed,
-    // builder checked and passed, provenance)
+    // What was seen of one subject (keyed by its digests, sorted).
     struct Seen {
         subject: ResourceDescriptor,
         inputs: BTreeMap<String, String>,
@@ -94,7 +92,12 @@ pub fn summaries(report: &Report, options: &Options, policy_doc: &Value) -> Vec<
         builder_checked: bool,
         provenance: bool,
     }
-    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    let mut seen: BTreeMap<BTreeMap<String, String>, Seen> = BTreeMap::new();
+    // With `--image`, the checks were about the image: only it is summarised.
+    let image_digest = match &report.checked {
+        Checked::Image(image) => image.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()),
+        Checked::Envelopes | Checked::Bundles => None,
+    };
     for item in &report.attestations {
         let Verdict::Counted { verified, rules } = &item.verdict else {
             continue;
@@ -104,11 +107,6 @@ pub fn summaries(report: &Report, options: &Options, policy_doc: &Value) -> Vec<
             r.kind == super::policy::RuleKind::Requirement("builder-id")
                 && r.status == super::policy::Status::Passed
         });
-        // With `--image`, the checks were about the image: only it is summarised.
-        let image_digest = match &report.checked {
-            Checked::Image(image) => image.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()),
-            Checked::Envelopes | Checked::Bundles => None,
-        };
         let provenance = super::SLSA_PROVENANCE.contains(&verified.predicate_type.as_str());
         for (name, digests) in &verified.subjects {
             let digest: BTreeMap<String, String> = digests
@@ -124,8 +122,7 @@ pub fn summaries(report: &Report, options: &Options, policy_doc: &Value) -> Vec<
             {
                 continue;
             }
-            let key = serde_json::to_string(&digest).unwrap_or_default();
-            let entry = seen.entry(key).or_insert_with(|| Seen {
+            let entry = seen.entry(digest.clone()).or_insert_with(|| Seen {
                 subject: ResourceDescriptor {
                     name: name.clone(),
                     digest: digest.clone(),

@@ -196,7 +196,7 @@ fn cases() -> Vec<Case> {
                 ("--source-uri", gl_source),
                 ("--source-digest", gl_commit),
             ],
-            fails: vec![("--source-ref", "refs/tags/v9.9.9", "")],
+            fails: vec![("--source-ref", "refs/tags/v9.9.9", "refs/tags/v1.4.0")],
             unanswerable: vec![],
         },
     ]

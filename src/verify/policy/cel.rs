@@ -65,42 +65,57 @@ impl Rule {
     }
 }
 
+/// The variables CEL rules see for `input` ([`Input::variables`]), made once per
+/// attestation for every policy file; `Err` says why the Statement cannot be given
+/// to CEL.
+pub fn context(input: &Input<'_>) -> Result<Context<'static, 'static>, String> {
+    let mut context = Context::default();
+    for (name, value) in input.variables() {
+        context
+            .add_variable(name, value)
+            .map_err(|e| format!("the Statement cannot be given to CEL: {e}"))?;
+    }
+    Ok(context)
+}
+
 impl Rules {
-    /// Every rule's result for `input`, named `<file>: <rule>`.
-    pub fn evaluate(&self, input: &Input<'_>, file: &str) -> Vec<RuleResult> {
-        if self.0.is_empty() {
-            return Vec::new();
-        }
-        let mut context = Context::default();
-        let mut broken = None;
-        for (name, value) in input.variables() {
-            if let Err(e) = context.add_variable(name, value) {
-                broken = Some(format!("the Statement cannot be given to CEL: {e}"));
-                break;
-            }
-        }
+    /// Whether there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every rule's result in `context` ([`context`]), named `<file>: <rule>`.
+    pub fn evaluate(
+        &self,
+        context: &Result<Context<'_, '_>, String>,
+        file: &str,
+    ) -> Vec<RuleResult> {
+        let (context, broken) = match context {
+            Ok(c) => (Some(c), None),
+            Err(why) => (None, Some(why)),
+        };
         self.0
             .iter()
             .map(|rule| {
                 let name = format!("{file}: {}", rule.name);
                 let expected = format!("{} is true", rule.source);
-                if let Some(why) = &broken {
+                let (Some(context), None) = (context, broken) else {
                     return RuleResult {
                         rule: name,
                         kind: RuleKind::Cel,
                         status: Status::Error,
                         expected,
-                        observed: why.clone(),
+                        observed: broken.map(ToString::to_string).unwrap_or_default(),
                     };
-                }
+                };
                 let observed = |fallback: String| match &rule.observe {
-                    Some(p) => match p.execute(&context) {
+                    Some(p) => match p.execute(context) {
                         Ok(v) => shown(&json_text(&v)),
                         Err(e) => shown(&format!("(cannot observe: {e})")),
                     },
                     None => fallback,
                 };
-                let (status, observed) = match rule.program.execute(&context) {
+                let (status, observed) = match rule.program.execute(context) {
                     Ok(CelValue::Bool(true)) => (Status::Passed, observed("true".to_owned())),
                     Ok(CelValue::Bool(false)) => (Status::Failed, observed("false".to_owned())),
                     Ok(other) => (
@@ -141,7 +156,7 @@ mod tests {
             Rule::compile(Path::new("p.yaml"), "r", expr, observe).expect("compiles"),
         ]);
         let input = Input::new(statement, None);
-        rules.evaluate(&input, "p.yaml").remove(0)
+        rules.evaluate(&context(&input), "p.yaml").remove(0)
     }
 
     #[test]

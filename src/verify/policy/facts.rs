@@ -101,17 +101,8 @@ impl BuildFacts {
     pub fn read(statement: &Value) -> Self {
         let predicate_type = text(statement.get("predicateType")).unwrap_or_default();
         let predicate = statement.get("predicate").unwrap_or(&Value::Null);
-        let build_type = text(
-            predicate
-                .pointer("/buildDefinition/buildType")
-                .or_else(|| predicate.get("buildType")),
-        )
-        .unwrap_or_default();
-        let builder_id = text(
-            predicate
-                .pointer("/runDetails/builder/id")
-                .or_else(|| predicate.pointer("/builder/id")),
-        );
+        let build_type = build_type(predicate).unwrap_or_default().to_owned();
+        let builder_id = builder_id(predicate).map(str::to_owned);
         let layout = Layout::of(&predicate_type, &build_type);
         let external = predicate
             .pointer("/buildDefinition/externalParameters")
@@ -231,6 +222,24 @@ impl BuildFacts {
             "params": self.params,
         })
     }
+}
+
+/// A provenance predicate's buildType (SLSA v1.0 `buildDefinition.buildType`, v0.2
+/// `buildType`).
+pub fn build_type(predicate: &Value) -> Option<&str> {
+    predicate
+        .pointer("/buildDefinition/buildType")
+        .or_else(|| predicate.get("buildType"))
+        .and_then(Value::as_str)
+}
+
+/// A provenance predicate's builder id (v1.0 `runDetails.builder.id`, v0.2
+/// `builder.id`).
+pub fn builder_id(predicate: &Value) -> Option<&str> {
+    predicate
+        .pointer("/runDetails/builder/id")
+        .or_else(|| predicate.pointer("/builder/id"))
+        .and_then(Value::as_str)
 }
 
 fn text(v: Option<&Value>) -> Option<String> {

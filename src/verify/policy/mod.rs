@@ -263,12 +263,19 @@ impl Policy {
     pub fn evaluate(&self, input: &Input<'_>) -> Vec<RuleResult> {
         let mut results: Vec<RuleResult> = vsa_checks::passed_rule(input).into_iter().collect();
         results.extend(check(&self.flags, input, |name| format!("--{name}")));
+        let context = self
+            .files
+            .iter()
+            .any(|f| !f.rules.is_empty())
+            .then(|| cel::context(input));
         for f in &self.files {
             let shown = f.path.display().to_string();
             results.extend(check(&f.requirements, input, |name| {
                 format!("{shown}: {}", file_key(name))
             }));
-            results.extend(f.rules.evaluate(input, &shown));
+            if let Some(context) = &context {
+                results.extend(f.rules.evaluate(context, &shown));
+            }
         }
         results
     }
