@@ -47,6 +47,7 @@ use metrics::Metrics;
 use queue::{Lane, Queue, RunKey};
 use reconcile::{Outcome, SharedSettings};
 use settings::Settings;
+use tenants::SecretsData;
 
 /// Why the controller could not start.
 #[derive(Debug, Error)]
@@ -419,10 +420,6 @@ async fn watch_runs(
     }
 }
 
-/// The tenants' signing Secrets' data by name (`None`: missing).
-type SecretsData =
-    std::collections::BTreeMap<String, Option<std::collections::BTreeMap<String, Vec<u8>>>>;
-
 /// What the settings are made of: chains-config's data, the tenants ConfigMap's, and
 /// the tenants' signing Secrets (key material: no `Debug`).
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -467,13 +464,12 @@ async fn tenant_secrets(
 async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, start: Inputs) {
     let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
         kube::Api::namespaced(cluster.client(), &opts.config_namespace);
-    let named = |name: &str| watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let mut chains_events = watcher(api.clone(), named(&opts.config_name))
-        .default_backoff()
-        .boxed();
-    let mut tenant_events = watcher(api.clone(), named(&opts.tenants_name))
-        .default_backoff()
-        .boxed();
+    let watch = |name: &str| {
+        let named = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        watcher(api.clone(), named).default_backoff().boxed()
+    };
+    let mut chains_events = watch(&opts.config_name);
+    let mut tenant_events = watch(&opts.tenants_name);
     // The Secrets were just read (at start): the first look is a period from now.
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::now() + TENANT_SECRETS_EVERY,
@@ -506,9 +502,7 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
                 None => {
                     // Not expected (the watcher retries by itself): start it again.
                     warn!("the watch of chains-config ended: watching again");
-                    chains_events = watcher(api.clone(), named(&opts.config_name))
-                        .default_backoff()
-                        .boxed();
+                    chains_events = watch(&opts.config_name);
                     continue;
                 }
                 event => match data_of(event, "chains-config") {
@@ -519,9 +513,7 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
             event = tenant_events.next() => match event {
                 None => {
                     warn!("the watch of the tenants ConfigMap ended: watching again");
-                    tenant_events = watcher(api.clone(), named(&opts.tenants_name))
-                        .default_backoff()
-                        .boxed();
+                    tenant_events = watch(&opts.tenants_name);
                     continue;
                 }
                 event => match data_of(event, "the tenants ConfigMap") {
@@ -531,30 +523,26 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
             },
             _ = tick.tick() => ticked = true,
         }
-        let tenants = match tenants::TenantsConfig::parse(&next.tenants) {
-            Ok(t) => {
-                valid = t.clone();
-                t
+        // Parsed when it changed; an invalid one leaves the last valid tenants.
+        if next.tenants != seen.tenants {
+            match tenants::TenantsConfig::parse(&next.tenants) {
+                Ok(t) => valid = t,
+                Err(e) => error!(
+                    "the tenants ConfigMap changed but is invalid, keeping the previous tenants: {e}"
+                ),
             }
-            Err(e) => {
-                if next.tenants != seen.tenants {
-                    error!(
-                        "the tenants ConfigMap changed but is invalid, keeping the previous tenants: {e}"
-                    );
-                }
-                valid.clone()
-            }
-        };
+        }
         // The Secrets are read on the tick, or at once when the tenants changed.
         if ticked || next.tenants != seen.tenants {
             next.secrets =
-                tenant_secrets(&cluster, &opts.config_namespace, &tenants, &seen.secrets).await;
+                tenant_secrets(&cluster, &opts.config_namespace, &valid, &seen.secrets).await;
         }
         if next == seen {
             continue;
         }
         let tenants_changed = next.tenants != seen.tenants || next.secrets != seen.secrets;
-        let what = if next.chains != seen.chains {
+        let chains_changed = next.chains != seen.chains;
+        let what = if chains_changed {
             "chains-config"
         } else if next.tenants != seen.tenants {
             "the tenants ConfigMap"
@@ -568,7 +556,7 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
                 Ok(s)
             }
             Err(e) => {
-                if what == "chains-config" {
+                if chains_changed {
                     error!(
                         "chains-config changed but is invalid, keeping the previous settings: {e}"
                     );
@@ -587,7 +575,7 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
         };
         match built {
             Ok(s) => {
-                let s = s.with_tenants(&tenants, &next.secrets, &opts.config_namespace);
+                let s = s.with_tenants(&valid, &next.secrets, &opts.config_namespace);
                 info!("{what} changed: settings rebuilt");
                 log_settings(&s);
                 *shared.write().await = Arc::new(s);

@@ -296,8 +296,6 @@ pub struct Settings {
     pub tenants: super::tenants::Tenants,
     /// Registry clients per run ServiceAccount (its pull secrets).
     pub registries: super::credentials::RunRegistries,
-    /// What `kms` tenants' keys are reached with: chains-config's KMS auth.
-    kms: signing::KmsOptions,
 }
 
 /// Where keys and registry access come from, besides the ConfigMap.
@@ -509,7 +507,6 @@ impl Settings {
                 log.url().to_owned(),
             )));
         }
-        let kms = kms_options(&chains).unwrap_or_default();
         Ok(Self {
             rekor,
             timestamps,
@@ -519,7 +516,6 @@ impl Settings {
             registry: factory.shared_registry().ok(),
             tenants: super::tenants::Tenants::default(),
             registries: super::credentials::RunRegistries::default(),
-            kms,
             chains,
         })
     }
@@ -530,11 +526,12 @@ impl Settings {
     pub fn with_tenants(
         mut self,
         config: &super::tenants::TenantsConfig,
-        secrets: &BTreeMap<String, Option<BTreeMap<String, Vec<u8>>>>,
+        secrets: &super::tenants::SecretsData,
         controller_namespace: &str,
     ) -> Self {
-        self.tenants =
-            super::tenants::Tenants::make(config, secrets, &self.kms, controller_namespace);
+        // `kms` tenants' keys are reached with chains-config's KMS auth.
+        let kms = kms_options(&self.chains).unwrap_or_default();
+        self.tenants = super::tenants::Tenants::make(config, secrets, &kms, controller_namespace);
         self
     }
 }

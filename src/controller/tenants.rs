@@ -341,7 +341,7 @@ impl Tenants {
     /// options).
     pub fn make(
         config: &TenantsConfig,
-        secrets: &BTreeMap<String, Option<BTreeMap<String, Vec<u8>>>>,
+        secrets: &SecretsData,
         kms: &signing::KmsOptions,
         controller_namespace: &str,
     ) -> Self {
@@ -401,15 +401,18 @@ fn failed(tenant: &str, why: String) -> SignerSlot {
     ))))
 }
 
+/// The tenants' signing Secrets' data by name (`None`: missing).
+pub type SecretsData = BTreeMap<String, Option<BTreeMap<String, crate::secret::SecretBytes>>>;
+
 /// The key of a Secret laid out like `signing-secrets`: `x509.pem`, else `cosign.key`
 /// with the password in `cosign.password` (read as is, as Chains reads it).
 fn key_from_secret(
     shown: &str,
-    data: &BTreeMap<String, Vec<u8>>,
+    data: &BTreeMap<String, crate::secret::SecretBytes>,
 ) -> Result<Arc<dyn Signer>, signing::Error> {
     let origin = |file: &str| std::path::PathBuf::from(format!("secret {shown} {file}"));
     if let Some(pem) = data.get("x509.pem") {
-        let signer = signing::KeyFileSigner::from_pem(&origin("x509.pem"), pem, None)?;
+        let signer = signing::KeyFileSigner::from_pem(&origin("x509.pem"), pem.expose(), None)?;
         return Ok(Arc::new(signer));
     }
     let Some(key) = data.get("cosign.key") else {
@@ -417,10 +420,11 @@ fn key_from_secret(
             dir: std::path::PathBuf::from(format!("secret {shown}")),
         });
     };
-    let password = data
-        .get("cosign.password")
-        .map(|p| crate::secret::SecretBytes::new(p.clone()));
-    let signer = signing::KeyFileSigner::from_pem(&origin("cosign.key"), key, password.as_ref())?;
+    let signer = signing::KeyFileSigner::from_pem(
+        &origin("cosign.key"),
+        key.expose(),
+        data.get("cosign.password"),
+    )?;
     Ok(Arc::new(signer))
 }
 

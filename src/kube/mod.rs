@@ -311,14 +311,14 @@ impl Cluster {
         &self,
         namespace: &str,
         name: &str,
-    ) -> Result<Option<std::collections::BTreeMap<String, Vec<u8>>>, Error> {
+    ) -> Result<Option<std::collections::BTreeMap<String, crate::secret::SecretBytes>>, Error> {
         let secret: Option<k8s_openapi::api::core::v1::Secret> =
             self.get_core(namespace, name).await?;
         Ok(secret.map(|s| {
             s.data
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(k, v)| (k, v.0))
+                .map(|(k, v)| (k, crate::secret::SecretBytes::new(v.0)))
                 .collect()
         }))
     }

@@ -51,7 +51,7 @@ pub struct PullSecret {
     /// `<namespace>/<name>`, for messages.
     pub source: String,
     /// `{"auths": {…}}`.
-    auths: Vec<u8>,
+    auths: crate::secret::SecretBytes,
 }
 
 impl std::fmt::Debug for PullSecret {
@@ -70,15 +70,15 @@ impl PullSecret {
     /// `.dockercfg` (its `auths` map alone); `None` when it holds neither as JSON.
     pub fn from_secret_data(
         source: String,
-        data: &std::collections::BTreeMap<String, Vec<u8>>,
+        data: &std::collections::BTreeMap<String, crate::secret::SecretBytes>,
     ) -> Option<Self> {
         let auths = if let Some(json) = data.get(".dockerconfigjson") {
-            serde_json::from_slice::<serde_json::Value>(json)
+            serde_json::from_slice::<serde_json::Value>(json.expose())
                 .ok()?
                 .get("auths")?
                 .clone()
         } else {
-            serde_json::from_slice::<serde_json::Value>(data.get(".dockercfg")?).ok()?
+            serde_json::from_slice::<serde_json::Value>(data.get(".dockercfg")?.expose()).ok()?
         };
         if !auths.is_object() {
             return None;
@@ -91,7 +91,10 @@ impl PullSecret {
             );
             return None;
         }
-        Some(Self { source, auths })
+        Some(Self {
+            source,
+            auths: crate::secret::SecretBytes::new(auths),
+        })
     }
 }
 
@@ -143,7 +146,7 @@ impl Keychain {
     /// The credentials for `registry` (a host, e.g. `ghcr.io` or `127.0.0.1:5000`).
     pub fn lookup(&self, registry: &str) -> Result<Found, Error> {
         for secret in &self.secrets {
-            match docker_credential::get_credential_from_reader(secret.auths.as_slice(), registry) {
+            match docker_credential::get_credential_from_reader(secret.auths.expose(), registry) {
                 Ok(c) => return Ok(found_in(c, format!("pull secret {}", secret.source))),
                 Err(CredentialRetrievalError::NoCredentialConfigured) => {}
                 Err(e) => {
@@ -564,7 +567,7 @@ mod tests {
         });
         let data = std::collections::BTreeMap::from([(
             ".dockerconfigjson".to_owned(),
-            json.to_string().into_bytes(),
+            crate::secret::SecretBytes::new(json.to_string().into_bytes()),
         )]);
         let secret =
             PullSecret::from_secret_data("ns/regcred".into(), &data).expect("a pull secret");
@@ -574,9 +577,11 @@ mod tests {
         );
         let old = std::collections::BTreeMap::from([(
             ".dockercfg".to_owned(),
-            serde_json::json!({"old.example": {"auth": auth("legacy")}})
-                .to_string()
-                .into_bytes(),
+            crate::secret::SecretBytes::new(
+                serde_json::json!({"old.example": {"auth": auth("legacy")}})
+                    .to_string()
+                    .into_bytes(),
+            ),
         )]);
         let legacy = PullSecret::from_secret_data("ns/old".into(), &old).expect("a .dockercfg");
         let chain = Keychain::new(Vec::new()).with_pull_secrets(vec![secret, legacy]);
