@@ -27,6 +27,21 @@ RUN CC_x86_64_unknown_linux_musl=musl-gcc \
     cargo build --locked --release --target x86_64-unknown-linux-musl --bin chainseal \
  && cp target/x86_64-unknown-linux-musl/release/chainseal /chainseal
 
+# The core build: no cloud KMS, Vault, S3/GCS or document-database providers (key files,
+# keyless, Rekor, OCI, files, Tekton, Grafeas, Archivista and GitHub storage stay), about
+# half the size. `docker build --target core`.
+FROM build AS build-core
+RUN CC_x86_64_unknown_linux_musl=musl-gcc \
+    cargo build --locked --release --target x86_64-unknown-linux-musl --bin chainseal --no-default-features \
+ && cp target/x86_64-unknown-linux-musl/release/chainseal /chainseal
+
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:f5b485ea962d9bd1186b2f6b3a061191539b905b82ec395de78cbfae51f20e35 AS core
+COPY --from=build-core /chainseal /usr/local/bin/chainseal
+ENV MIMALLOC_ARENA_EAGER_COMMIT=0
+USER 65532:65532
+WORKDIR /home/nonroot
+ENTRYPOINT ["/usr/local/bin/chainseal"]
+
 # The CI variant (`docker build --target ci`, published as chainseal-ci), for GitHub
 # docker actions and GitLab CI jobs: GitHub runs docker actions as root with the
 # workspace and its file-command files owned by the runner and overrides the working

@@ -586,6 +586,13 @@ pub struct TransparencyArgs {
     #[arg(long, env = EnvVars::CHAINSEAL_SIGNING_CONFIG, value_name = "FILE|URL")]
     pub signing_config: Option<String>,
 
+    /// The Sigstore deployment when no URL or signing config names one: `public-good`,
+    /// `github` (GitHub's Fulcio and timestamp authority, no log) or `auto` (by the
+    /// GitHub repository's visibility, as actions/attest); default `auto` for keyless
+    /// signing in a GitHub Actions job, else `public-good`.
+    #[arg(long, env = EnvVars::CHAINSEAL_SIGSTORE, value_name = "public-good|github|auto")]
+    pub sigstore: Option<String>,
+
     /// Also write a Sigstore bundle v0.3 (`<key>.sigstore.json`) next to each
     /// `.intoto.jsonl` in file storage; always on for keyless signing.
     #[arg(long, env = EnvVars::CHAINSEAL_BUNDLE, default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]

@@ -326,25 +326,139 @@ fn transparency_settings(
     })
 }
 
+/// The Sigstore instance `CHAINSEAL_SIGSTORE` names or (keyless signing in a GitHub
+/// Actions job, `github_job`, with no service setting) the repository's visibility
+/// calls for, applied to the signer's Fulcio and the transparency settings (public-good
+/// is what they default to; with no choice they stay as given).
+fn sigstore_instance(
+    args: &TransparencyArgs,
+    signer: Option<&mut crate::signing::Settings>,
+    transparency: &mut crate::transparency::Settings,
+    env: &crate::record::ci::Environment,
+    github_job: bool,
+) -> Result<(), Error> {
+    use crate::transparency::instance::{self, Choice, Instance};
+    let keyless = signer
+        .as_ref()
+        .is_some_and(|s| matches!(s.key, KeyRef::Keyless));
+    let default = |url: &str, default: &str| url.trim().trim_end_matches('/') == default;
+    let mut named = [
+        (
+            EnvVars::CHAINSEAL_REKOR_URL,
+            !default(&args.rekor_url, crate::transparency::DEFAULT_REKOR_URL),
+        ),
+        (
+            EnvVars::CHAINSEAL_TSA_URL,
+            !transparency.tsa_urls.is_empty(),
+        ),
+        (
+            EnvVars::CHAINSEAL_SIGNING_CONFIG,
+            transparency.signing_config.is_some(),
+        ),
+    ]
+    .into_iter()
+    .chain(signer.as_ref().map(|s| {
+        let fulcio = &s.keyless.fulcio_url;
+        (
+            EnvVars::CHAINSEAL_FULCIO_URL,
+            !default(fulcio, crate::signing::keyless::DEFAULT_FULCIO_URL),
+        )
+    }))
+    .filter(|(_, given)| *given)
+    .map(|(name, _)| name);
+    let choice = match crate::values::non_empty(args.sigstore.as_deref()) {
+        Some(value) => {
+            let choice: Choice = value
+                .parse()
+                .map_err(|e: instance::UnknownChoice| Error::Transparency(e.to_string()))?;
+            if let Some(name) = named.next() {
+                return Err(Error::Conflict(EnvVars::CHAINSEAL_SIGSTORE, name));
+            }
+            choice
+        }
+        None if github_job && keyless && named.next().is_none() => Choice::ByVisibility,
+        None => return Ok(()),
+    };
+    let instance = match choice {
+        Choice::Given(instance) => instance,
+        Choice::ByVisibility if !github_job => {
+            return Err(Error::Transparency(
+                "`CHAINSEAL_SIGSTORE=auto` chooses by a GitHub repository's visibility, which only `attest` in a GitHub Actions job knows: set public-good or github".into(),
+            ));
+        }
+        Choice::ByVisibility => {
+            let event = env
+                .get(EnvVars::GITHUB_EVENT_PATH)
+                .map(std::path::Path::new);
+            let visibility = instance::visibility(event);
+            let chosen = instance::for_visibility(&visibility);
+            match &visibility {
+                Ok(v) => tracing::info!(
+                    "the repository is {}: signing with the {} Sigstore instance",
+                    crate::error_text::shown(v),
+                    chosen.name()
+                ),
+                Err(why) => tracing::warn!(
+                    "the repository's visibility is unknown ({why}): signing with GitHub's Sigstore instance, which logs nothing publicly; set CHAINSEAL_SIGSTORE=public-good (action input `sigstore`) for a public repository"
+                ),
+            }
+            chosen
+        }
+    };
+    if instance == Instance::Github {
+        if transparency.mode != crate::transparency::Mode::Off
+            && args
+                .transparency
+                .as_deref()
+                .is_some_and(|m| !m.trim().is_empty())
+        {
+            return Err(Error::Transparency(format!(
+                "`CHAINSEAL_TRANSPARENCY` asks for a transparency log, but GitHub's Sigstore instance (chosen by `CHAINSEAL_SIGSTORE`{}) has none: drop the transparency setting, or set CHAINSEAL_SIGSTORE=public-good to log in the public Rekor (which shows the repository's name)",
+                if choice == Choice::ByVisibility {
+                    " for a repository that is not public"
+                } else {
+                    ""
+                }
+            )));
+        }
+        transparency.mode = crate::transparency::Mode::Off;
+        transparency.tsa_urls = vec![instance::GITHUB_TSA_URL.to_owned()];
+        if let Some(s) = signer {
+            s.keyless.fulcio_url = instance::GITHUB_FULCIO_URL.to_owned();
+        }
+    }
+    Ok(())
+}
+
 /// Where attestations `signer` signs go, from their arguments: the signer given the
 /// CI job's identity tokens (keyless), the transparency settings (their default mode
-/// decided by keyless signing) and the storage settings. `attest` and `verify --vsa`
-/// publish alike.
+/// decided by keyless signing, their services by the Sigstore instance — chosen by
+/// the repository's visibility in a GitHub job, `github_job`) and the storage
+/// settings. `attest` and `verify --vsa` publish alike.
 pub fn publish_settings(
-    signer: Option<&mut crate::signing::Settings>,
+    mut signer: Option<&mut crate::signing::Settings>,
     env: &crate::record::ci::Environment,
+    github_job: bool,
     transparency: &TransparencyArgs,
     store: &StorageArgs,
     registry: &crate::cli::RegistryArgs,
     namespace: Option<String>,
 ) -> Result<crate::attest::Publish, Error> {
+    let transparency_args = transparency;
     let keyless = signer
         .as_ref()
         .is_some_and(|s| matches!(s.key, KeyRef::Keyless));
-    if let Some(s) = signer {
+    if let Some(s) = signer.as_deref_mut() {
         with_ci_tokens(s, env);
     }
-    let transparency = transparency_settings(transparency, keyless)?;
+    let mut transparency = transparency_settings(transparency_args, keyless)?;
+    sigstore_instance(
+        transparency_args,
+        signer,
+        &mut transparency,
+        env,
+        github_job,
+    )?;
     let (storage, stores) = storage_settings(
         store,
         registry_settings(registry)?,
@@ -577,6 +691,7 @@ impl AttestConfig {
         let mut publish = publish_settings(
             signer.as_mut(),
             &env,
+            matches!(record, RecordSource::Ci(Platform::Github)),
             &args.transparency,
             &args.store,
             &args.registry,

@@ -73,6 +73,15 @@ impl EnvVars {
     /// (`--signing-config`).
     pub const CHAINSEAL_SIGNING_CONFIG: &'static str = "CHAINSEAL_SIGNING_CONFIG";
 
+    /// The Sigstore deployment to sign with when no URL or signing config names one:
+    /// `public-good` (Fulcio and Rekor at sigstore.dev), `github` (GitHub's Fulcio and
+    /// timestamp authority, no transparency log), or `auto` (by the GitHub repository's
+    /// visibility, as actions/attest: public-good for public repositories, GitHub's
+    /// otherwise). Default: `auto` for keyless signing in a GitHub Actions job when no
+    /// service setting is given, else `public-good`. Read by: attest, verify (`--vsa`)
+    /// (`--sigstore`).
+    pub const CHAINSEAL_SIGSTORE: &'static str = "CHAINSEAL_SIGSTORE";
+
     /// Also write a Sigstore bundle v0.3, `<key>.sigstore.json`, next to each
     /// `.intoto.jsonl`. Default: `false` (always on for keyless). Read by: attest
     /// (`--bundle`).
@@ -508,6 +517,7 @@ impl EnvVars {
         Self::CHAINSEAL_REKOR_URL,
         Self::CHAINSEAL_TSA_URL,
         Self::CHAINSEAL_SIGNING_CONFIG,
+        Self::CHAINSEAL_SIGSTORE,
         Self::CHAINSEAL_BUNDLE,
         Self::CHAINSEAL_PIPELINERUN,
         Self::CHAINSEAL_TASKRUN,
@@ -897,6 +907,9 @@ impl EnvVars {
     /// The JSON file the runner lists the job's artifacts in (`{version: 1, subjects:
     /// [{name, digest, kind}]}`): the subjects when no subject input is given.
     pub const GITHUB_ARTIFACTS_LIST: &'static str = "GITHUB_ARTIFACTS_LIST";
+    /// The job's event payload (JSON): its `repository.visibility` chooses the Sigstore
+    /// instance for keyless signing (`CHAINSEAL_SIGSTORE=auto`).
+    pub const GITHUB_EVENT_PATH: &'static str = "GITHUB_EVENT_PATH";
     /// The step-outputs file attest appends to.
     pub const GITHUB_OUTPUT: &'static str = "GITHUB_OUTPUT";
     /// The job-summary file attest appends to (`CHAINSEAL_SHOW_SUMMARY`).
@@ -1016,6 +1029,7 @@ impl EnvVars {
         Self::GITHUB_WORKFLOW_REF,
         Self::GITHUB_RUN_ID,
         Self::GITHUB_ARTIFACTS_LIST,
+        Self::GITHUB_EVENT_PATH,
         Self::GITHUB_RUN_ATTEMPT,
         Self::RUNNER_ENVIRONMENT,
         Self::GITHUB_OUTPUT,

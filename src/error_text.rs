@@ -39,12 +39,19 @@ where
 /// a value cannot forge lines of a report, a log or a CI workflow command.
 pub fn shown(text: &str) -> String {
     const MAX: usize = 200;
+    let mut out = escaped(text.chars().take(MAX));
+    if text.chars().nth(MAX).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// All of `text`, control characters escaped: for a report that prints what a
+/// verified attestation says (its signer vouches for it, not for its bytes being safe
+/// to print on a terminal or in a CI log).
+pub fn escaped(text: impl IntoIterator<Item = char>) -> String {
     let mut out = String::new();
-    for (n, c) in text.chars().enumerate() {
-        if n == MAX {
-            out.push('…');
-            break;
-        }
+    for c in text {
         if c.is_control() {
             out.extend(c.escape_default());
         } else {
@@ -52,4 +59,18 @@ pub fn shown(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_long_text_cut() {
+        assert_eq!(escaped("a\u{1b}[2J\nb".chars()), "a\\u{1b}[2J\\nb");
+        assert_eq!(shown("ok"), "ok");
+        let long = "x".repeat(201);
+        assert_eq!(shown(&long), format!("{}…", "x".repeat(200)));
+        assert_eq!(shown(&"y".repeat(200)), "y".repeat(200));
+    }
 }

@@ -247,6 +247,7 @@ impl VsaPublisher {
         let publish = chainseal::config::publish_settings(
             Some(&mut signer),
             &chainseal::record::ci::Environment::capture(std::env::vars()),
+            false,
             &a.transparency,
             &a.store,
             &args.registry,
@@ -283,6 +284,15 @@ impl VsaPublisher {
         if summaries.is_empty() {
             eprintln!("no VSA written: no attestation of the wanted types verified");
             return Ok(Vec::new());
+        }
+        // One VSA per subject, each signed, stored and perhaps logged: what the
+        // attestations verified (their signers choose how many subjects) must not
+        // decide that cost alone.
+        if summaries.len() > MAX_VSAS {
+            anyhow::bail!(
+                "the verified attestations name {} subjects, and `--vsa` writes one VSA per subject, at most {MAX_VSAS}: nothing was signed or stored; with `--image`, only that image is summarised",
+                summaries.len()
+            );
         }
         let (signer, services) = self.publish.load_signer(&self.signer).await?;
         // Opened once for every VSA.
@@ -451,7 +461,8 @@ fn print_report(report: &verify::Report) {
 
 /// One attestation: what it says when it counted, else why not.
 fn print_item(item: &Item) {
-    let location = &item.location;
+    use chainseal::error_text::escaped;
+    let location = escaped(item.location.chars());
     match &item.verdict {
         Verdict::Counted { verified, rules } => {
             let failed: Vec<&RuleResult> = rules
@@ -471,36 +482,50 @@ fn print_item(item: &Item) {
             if let Some(signer) = &verified.signer {
                 println!(
                     "  signer: {} (issuer {})",
-                    signer.identity,
-                    signer.issuer.as_deref().unwrap_or("?")
+                    escaped(signer.identity.chars()),
+                    escaped(signer.issuer.as_deref().unwrap_or("?").chars())
                 );
             }
             for r in rules {
+                let (rule, expected, observed) = (
+                    escaped(r.rule.chars()),
+                    escaped(r.expected.chars()),
+                    escaped(r.observed.chars()),
+                );
                 match r.status {
-                    Status::Passed => println!("  policy {}: passed ({})", r.rule, r.observed),
-                    Status::Failed => println!(
-                        "  policy {}: FAILED: expected {}, found {}",
-                        r.rule, r.expected, r.observed
-                    ),
-                    Status::Error => println!(
-                        "  policy {}: FAILED: cannot be checked: {}",
-                        r.rule, r.observed
-                    ),
+                    Status::Passed => println!("  policy {rule}: passed ({observed})"),
+                    Status::Failed => {
+                        println!("  policy {rule}: FAILED: expected {expected}, found {observed}")
+                    }
+                    Status::Error => {
+                        println!("  policy {rule}: FAILED: cannot be checked: {observed}")
+                    }
                 }
             }
         }
-        Verdict::Skipped(v) => println!("skipped {location} (predicate type {})", v.predicate_type),
+        Verdict::Skipped(v) => println!(
+            "skipped {location} (predicate type {})",
+            escaped(v.predicate_type.chars())
+        ),
         Verdict::Failed(reason) => println!("FAILED {location}: {}", joined(reason)),
     }
 }
 
+/// The most VSAs one `verify --vsa` writes (as `CHAINSEAL_MAX_SUBJECTS`' default).
+const MAX_VSAS: usize = 1024;
+
 fn print_verified(v: &verify::Verified) {
-    println!("  predicate type: {}", v.predicate_type);
+    use chainseal::error_text::escaped;
+    println!("  predicate type: {}", escaped(v.predicate_type.chars()));
     if let Some(id) = &v.builder_id {
-        println!("  builder id: {id}");
+        println!("  builder id: {}", escaped(id.chars()));
     }
     for (name, digests) in &v.subjects {
-        println!("  subject: {name} {}", digests.join(" "));
+        println!(
+            "  subject: {} {}",
+            escaped(name.chars()),
+            escaped(digests.join(" ").chars())
+        );
     }
 }
 
@@ -552,7 +577,7 @@ fn print_nothing_counted(report: &verify::Report, what: &str) {
     let found = if found.is_empty() {
         "none".to_owned()
     } else {
-        found.join(", ")
+        chainseal::error_text::escaped(found.join(", ").chars())
     };
     eprintln!(
         "no {what} of type {} verified (verified but of another type: {found}): set `--type` (`CHAINSEAL_VERIFY_TYPE`) to the predicate type to check, or `--type any`",

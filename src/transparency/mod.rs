@@ -10,6 +10,7 @@
 //! The `sigstore` crate's Rekor client has no `dsse` kind (neither to send nor to
 //! parse) and no Rekor v2, so the few calls are made here with reqwest.
 
+pub mod instance;
 pub mod rekor_v2;
 pub mod rfc3161;
 pub mod signing_config;

@@ -963,8 +963,10 @@ fn action_env(inputs: &[(&str, &str)], token: &str) -> Vec<(String, String)> {
 type Example<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a [&'a str]);
 
 /// actions/attest v4's documented examples, their `with:` inputs passed to
-/// chainseal's action as they are (plus `key`, which actions/attest does not have:
-/// it always signs keyless): each runs, and signs what actions/attest would sign.
+/// chainseal's action as they are: each runs, and signs what actions/attest would
+/// sign. Here they sign with a local `key`: the default, keyless with the instance
+/// the repository's visibility calls for as actions/attest, needs sigstore.dev or
+/// GitHub's services (that default is the next test's).
 #[test]
 fn actions_attest_examples_run_with_chainseal_s_action() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -1084,6 +1086,140 @@ fn actions_attest_examples_run_with_chainseal_s_action() {
         let v = run(&mut check);
         assert_eq!(v.code, 0, "{what}: {}{}", v.stdout, v.stderr);
     }
+}
+
+/// A loopback HTTPS proxy that records each `CONNECT host:port` it is asked for and
+/// refuses it (502): where the binary would have gone, without leaving the machine.
+fn refusing_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let mut reader = std::io::BufReader::new(&stream);
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_ok() {
+                log.lock().expect("log").push(line.trim().to_owned());
+            }
+            // The rest of the request head, then the refusal.
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = (&stream).write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    (url, seen)
+}
+
+/// The action with no `key` input signs keyless, as actions/attest always does, with
+/// the Sigstore instance the repository's visibility calls for: GitHub's (Fulcio and
+/// its timestamp authority, no public log) unless the event payload says the
+/// repository is public. The signing services are reached through a proxy that
+/// records where the binary went and refuses to go further (they are not on this
+/// machine): the run fails, naming the service, and stores nothing.
+#[test]
+fn the_action_signs_keyless_by_default_with_the_instance_the_visibility_calls_for() {
+    let Some(python) = tool("INTEROP_PYTHON", "the action's default Sigstore instance") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let work = dir.path();
+    artifacts(work);
+    let (_double, info) = oidc_double(&python, work, "good");
+    let issuer = info["issuer"].as_str().expect("issuer").to_owned();
+    // The action's step in this job: its inputs, then `extra` variables.
+    let run_action = |inputs: &[(&str, &str)], extra: &[(&str, String)]| {
+        let mut env = github_env_with_token(&info);
+        env.extend(action_env(inputs, "ghs_jobtoken"));
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        run(chainseal(work).envs(env.iter().map(|(k, v)| (k, v))))
+    };
+    let cases = [
+        (Some("private"), "fulcio.githubapp.com:443", "github"),
+        (Some("internal"), "fulcio.githubapp.com:443", "github"),
+        (None, "fulcio.githubapp.com:443", "github"),
+        (Some("public"), "fulcio.sigstore.dev:443", "public-good"),
+    ];
+    for (visibility, host, instance) in cases {
+        let event = work.join("event.json");
+        match visibility {
+            Some(v) => std::fs::write(
+                &event,
+                serde_json::json!({"repository": {"full_name": "octo-org/hello-service", "visibility": v}})
+                    .to_string(),
+            )
+            .expect("event"),
+            None => std::fs::write(&event, r#"{"ref": "refs/heads/main"}"#).expect("event"),
+        }
+        let (proxy, seen) = refusing_proxy();
+        let r = run_action(
+            &[("subject-path", "dist/*"), ("oidc-issuer", issuer.as_str())],
+            &[
+                ("GITHUB_EVENT_PATH", event.display().to_string()),
+                ("HTTPS_PROXY", proxy.clone()),
+                ("https_proxy", proxy),
+            ],
+        );
+        let what = format!("visibility {visibility:?}");
+        assert_ne!(r.code, 0, "{what}: nothing can be signed: {}", r.stdout);
+        let fulcio = format!("https://{}", host.trim_end_matches(":443"));
+        assert!(r.stderr.contains(&fulcio), "{what}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("with the {instance} Sigstore instance"))
+                || (visibility.is_none() && r.stderr.contains("visibility is unknown")),
+            "{what}: {}",
+            r.stderr
+        );
+        let seen = seen.lock().expect("log").clone();
+        assert_eq!(
+            seen.first().map(String::as_str),
+            Some(format!("CONNECT {host} HTTP/1.1").as_str()),
+            "{what}: the first service reached"
+        );
+        assert!(
+            !work.join("attestations").exists(),
+            "{what}: nothing is stored when nothing was signed"
+        );
+    }
+    // Any service setting is the user's choice: no visibility is read, and a
+    // conflicting `sigstore` input is refused before anything is signed.
+    let r = run_action(
+        &[
+            ("subject-path", "dist/*"),
+            ("sigstore", "github"),
+            ("rekor-url", "https://rekor.example.com"),
+        ],
+        &[],
+    );
+    assert_error(&r, "CHAINSEAL_SIGSTORE");
+    assert!(r.stderr.contains("CHAINSEAL_REKOR_URL"), "{}", r.stderr);
+    let r = run_action(
+        &[
+            ("subject-path", "dist/*"),
+            ("sigstore", "github"),
+            ("transparency", "on"),
+        ],
+        &[],
+    );
+    assert_error(&r, "GitHub's Sigstore instance");
+    assert!(
+        r.stderr.contains("CHAINSEAL_SIGSTORE=public-good"),
+        "{}",
+        r.stderr
+    );
+    // `auto` has no visibility to go by outside a GitHub job.
+    let r = attest(
+        work,
+        &env_file("gitlab.env"),
+        &[
+            ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+            ("CHAINSEAL_SIGSTORE", "auto"),
+        ],
+    );
+    assert_error(&r, "CHAINSEAL_SIGSTORE=auto");
 }
 
 /// The one Sigstore bundle file below `dir/attestations`.

@@ -849,3 +849,59 @@ fn verify_accepts_only_slsa_provenance_unless_type_says_otherwise() {
     let v = verify_with(&slsa, &["--type", "slsa-provenance"], &[]);
     assert_error(&v, "--type");
 }
+
+/// Regression: `verify` printed what a verified attestation says (predicate type,
+/// builder id, subject names) as it was, so a signed Statement could move the cursor,
+/// clear the screen or forge report lines in a terminal or CI log. Control characters
+/// are now escaped.
+#[test]
+fn verify_escapes_control_characters_of_what_it_prints() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envelope = common::demo_envelope(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "app\u{1b}[2J\nsubject: forged", "digest": {"sha256": "a".repeat(64)}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {"runDetails": {"builder": {"id": "https://ci\u{7}.example.com"}}},
+    }));
+    let path = dir.path().join("att.json");
+    std::fs::write(&path, envelope).expect("write");
+    let v = verify(dir.path(), repo("examples/demo.pub"), &path);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(
+        !v.stdout.contains('\u{1b}') && !v.stdout.contains('\u{7}'),
+        "{:?}",
+        v.stdout
+    );
+    assert!(
+        v.stdout
+            .contains("subject: app\\u{1b}[2J\\nsubject: forged sha256:"),
+        "{:?}",
+        v.stdout
+    );
+    assert_eq!(
+        v.stdout.matches("\n  subject: ").count(),
+        1,
+        "{:?}",
+        v.stdout
+    );
+    assert!(
+        v.stdout
+            .contains("builder id: https://ci\\u{7}.example.com"),
+        "{:?}",
+        v.stdout
+    );
+    // Another predicate type is skipped, and named escaped where it is reported.
+    let envelope = common::demo_envelope(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "app", "digest": {"sha256": "a".repeat(64)}}],
+        "predicateType": "https://example.com/p\r/v1",
+        "predicate": {},
+    }));
+    std::fs::write(&path, envelope).expect("write");
+    let v = verify(dir.path(), repo("examples/demo.pub"), &path);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    for out in [&v.stdout, &v.stderr] {
+        assert!(!out.contains('\r'), "{out:?}");
+        assert!(out.contains("https://example.com/p\\r/v1"), "{out:?}");
+    }
+}

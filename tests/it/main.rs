@@ -16,6 +16,7 @@ mod features;
 mod fuzz_corpus;
 mod github_store;
 mod golden;
+mod image;
 mod interop;
 mod keyless;
 mod kms_aws;

@@ -481,6 +481,19 @@ fn policy_flags_come_from_the_environment_too() {
     );
 }
 
+/// `chainseal verify --key demo.pub --vsa --vsa-key demo.key --storage OUT EXTRA FILE`.
+fn verify_with_vsas(dir: &Path, file: &Path, out: &Path, extra: &[&str]) -> common::Run {
+    run(chainseal(dir)
+        .args(["verify", "--key"])
+        .arg(repo("examples/demo.pub"))
+        .args(["--vsa", "--vsa-key"])
+        .arg(repo("examples/demo.key"))
+        .arg("--storage")
+        .arg(out)
+        .args(extra)
+        .arg(file))
+}
+
 /// Sign a VSA with `--vsa`, then check it with `--type vsa`, securesystemslib and
 /// slsa-verifier.
 #[test]
@@ -491,17 +504,7 @@ fn verify_writes_signed_vsas_that_others_verify() {
     let dir = tempfile::tempdir().expect("tmp");
     let file = signed(dir.path(), "att", &read_json(TEKTON_V1));
     let out = dir.path().join("vsas");
-    let vsa_run = |extra: &[&str]| {
-        run(chainseal(dir.path())
-            .args(["verify", "--key"])
-            .arg(repo("examples/demo.pub"))
-            .args(["--vsa", "--vsa-key"])
-            .arg(repo("examples/demo.key"))
-            .arg("--storage")
-            .arg(&out)
-            .args(extra)
-            .arg(&file))
-    };
+    let vsa_run = |extra: &[&str]| verify_with_vsas(dir.path(), &file, &out, extra);
     let r = vsa_run(&["--builder-id", "https://tekton.dev/chains/v2"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
@@ -921,4 +924,34 @@ fn boolean_variables_set_to_false_are_not_given() {
         .arg(repo("examples/demo.pub"))
         .arg(&file));
     common::assert_error(&r, "`--vsa` needs `CHAINSEAL_VSA_KEY`");
+}
+
+/// Regression: `--vsa` wrote one signed VSA per subject of what it verified, however
+/// many subjects the attestation's signer put in it. Over 1,024, nothing is signed or
+/// stored and the error says why.
+#[test]
+fn verify_vsa_refuses_to_write_more_than_1024_vsas() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let subjects: Vec<Value> = (0..1025)
+        .map(|i| json!({"name": format!("file-{i}"), "digest": {"sha256": format!("{i:064x}")}}))
+        .collect();
+    let file = signed(
+        dir.path(),
+        "many",
+        &json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": subjects,
+            "predicateType": "https://slsa.dev/provenance/v1",
+            "predicate": {"buildDefinition": {"buildType": "https://example.com/b"}, "runDetails": {"builder": {"id": "https://example.com/builder"}}},
+        }),
+    );
+    let out = dir.path().join("vsas");
+    let r = verify_with_vsas(dir.path(), &file, &out, &[]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("name 1025 subjects") && r.stderr.contains("at most 1024"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists(), "nothing written");
 }

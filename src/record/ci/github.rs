@@ -27,6 +27,7 @@ pub const VARS: &[&str] = &[
     EnvVars::GITHUB_OUTPUT,
     EnvVars::GITHUB_STEP_SUMMARY,
     EnvVars::GITHUB_ARTIFACTS_LIST,
+    EnvVars::GITHUB_EVENT_PATH,
 ];
 
 /// What the provenance of a GitHub Actions job needs (the claim names of
