@@ -140,6 +140,12 @@ pub struct ControllerArgs {
     )]
     pub kube_api_burst: u32,
 
+    /// The controller's own ServiceAccount (`NAMESPACE/NAME`), whose pull secrets are
+    /// tried after the run's, as Chains' k8schain does; default: the one the pod runs
+    /// as (its mounted token's subject).
+    #[arg(long, env = EnvVars::CHAINSEAL_SERVICE_ACCOUNT, value_name = "NAMESPACE/NAME")]
+    pub service_account: Option<String>,
+
     /// Where `gcs` storage (`storage.gcs.bucket`) is reached instead of Google's
     /// endpoint (an emulator, a private endpoint).
     #[arg(long, env = EnvVars::CHAINSEAL_STORAGE_ENDPOINT, value_name = "URL")]

@@ -207,6 +207,12 @@ impl EnvVars {
     /// (`--tenants-config`).
     pub const CHAINSEAL_TENANTS_CONFIG: &'static str = "CHAINSEAL_TENANTS_CONFIG";
 
+    /// The controller's own ServiceAccount, `NAMESPACE/NAME`: its pull secrets are
+    /// tried after the run's ServiceAccount's, as Chains' k8schain does. Default: the
+    /// ServiceAccount the pod runs as (its mounted token's subject); none outside a
+    /// cluster. Read by: controller (`--service-account`).
+    pub const CHAINSEAL_SERVICE_ACCOUNT: &'static str = "CHAINSEAL_SERVICE_ACCOUNT";
+
     /// Runs signed at once. Default: `4`. Read by: controller (`--workers`).
     pub const CHAINSEAL_WORKERS: &'static str = "CHAINSEAL_WORKERS";
 
@@ -547,6 +553,7 @@ impl EnvVars {
         Self::CHAINSEAL_CONFIG_NAMESPACE,
         Self::CHAINSEAL_CONFIG_NAME,
         Self::CHAINSEAL_TENANTS_CONFIG,
+        Self::CHAINSEAL_SERVICE_ACCOUNT,
         Self::CHAINSEAL_WORKERS,
         Self::CHAINSEAL_KUBE_API_QPS,
         Self::CHAINSEAL_KUBE_API_BURST,

@@ -166,6 +166,10 @@ fn controller(args: chainseal::cli::ControllerArgs) -> anyhow::Result<ExitCode> 
             registry: chainseal::config::registry_settings(&args.registry)?,
             storage_endpoint: chainseal::values::non_empty_owned(args.storage_endpoint.clone()),
             grafeas_url: chainseal::values::non_empty_owned(args.grafeas_url.clone()),
+            service_account: chainseal::controller::credentials::own_service_account(
+                args.service_account.as_deref(),
+                std::path::Path::new(chainseal::controller::credentials::POD_TOKEN),
+            )?,
         },
         metrics_addr: match args.metrics_addr.trim() {
             "off" => None,

@@ -310,6 +310,9 @@ pub struct Environment {
     pub storage_endpoint: Option<String>,
     /// The Grafeas server for `grafeas` storage (default Container Analysis).
     pub grafeas_url: Option<String>,
+    /// The controller's own ServiceAccount (namespace, name): its pull secrets come
+    /// after a run's.
+    pub service_account: Option<(String, String)>,
 }
 
 /// The value of `key`, which `backend` (named by `artifacts.<kind>.storage`) needs.
@@ -515,7 +518,7 @@ impl Settings {
             oci: artifacts.next().flatten(),
             registry: factory.shared_registry().ok(),
             tenants: super::tenants::Tenants::default(),
-            registries: super::credentials::RunRegistries::default(),
+            registries: super::credentials::RunRegistries::new(env.service_account.clone()),
             chains,
         })
     }

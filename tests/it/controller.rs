@@ -3083,3 +3083,102 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
         "{log}"
     );
 }
+
+/// Issue #24: the pull secrets of the controller's own ServiceAccount
+/// (`CHAINSEAL_SERVICE_ACCOUNT`; in a pod, the one it runs as) come after the run's,
+/// as Chains' k8schain: a run whose ServiceAccount has none pushes with them, and
+/// without them (no setting, no mounted token) its push is refused.
+#[test]
+fn the_controller_s_own_service_account_pull_secrets_follow_the_run_s() {
+    let Some(bin) = tool("REGISTRY_BIN", "controller ServiceAccount pull secrets") else {
+        return;
+    };
+    let registry_dir = tempfile::tempdir().expect("tmp");
+    let reg = common::registry::TestRegistry::start(&bin, registry_dir.path(), true);
+    let digest = reg.push_image("builds/app", "v1", "own-sa");
+    let host = reg.host.clone();
+    let docker_config =
+        std::fs::read(reg.docker_config(&registry_dir.path().join("auth"))).expect("config.json");
+    let run = |name: &str| {
+        let mut tr = taskrun(name, "True");
+        tr["metadata"]["namespace"] = "ci".into();
+        tr["status"]["results"] = json!([
+            {"name": "IMAGE_URL", "value": format!("{host}/builds/app")},
+            {"name": "IMAGE_DIGEST", "value": digest},
+        ]);
+        tr
+    };
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.taskrun.storage": "tekton",
+            "artifacts.oci.storage": "oci",
+        })),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "chainseal-controller", "namespace": "tekton-chains"},
+               "imagePullSecrets": [{"name": "controller-regcred"}]}),
+        secret(
+            "tekton-chains",
+            "controller-regcred",
+            "kubernetes.io/dockerconfigjson",
+            &[(".dockerconfigjson", docker_config)],
+        ),
+        run("without-own"),
+    ];
+    let Some(scene) = Scene::start("own-sa", &objects, json!({})) else {
+        return;
+    };
+    let signed = |name: &'static str, want: &'static str| {
+        move |runs: &[Value]| {
+            runs.iter()
+                .any(|r| r["metadata"]["name"] == name && annotation(r, "signed") == Some(want))
+        }
+    };
+    let sig = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    // Not configured (and no pod token here): the registry refuses the push.
+    let controller = Running(Some(
+        scene.controller(&[("CHAINSEAL_INSECURE_REGISTRIES", host.as_str())]),
+    ));
+    scene.wait_for(
+        "the push without credentials to fail",
+        Duration::from_secs(60),
+        |runs| {
+            runs.iter().any(|r| {
+                r["metadata"]["name"] == "without-own" && annotation(r, "retries").is_some()
+            })
+        },
+    );
+    assert_eq!(controller.stop(), 0);
+    assert!(
+        reg.inspect_raw("builds/app", &sig).is_none(),
+        "nothing pushed"
+    );
+    // With the controller's ServiceAccount named, the next run pushes with its secret.
+    let controller = Running(Some(scene.controller(&[
+        ("CHAINSEAL_INSECURE_REGISTRIES", host.as_str()),
+        (
+            "CHAINSEAL_SERVICE_ACCOUNT",
+            "tekton-chains/chainseal-controller",
+        ),
+    ])));
+    scene.send(
+        "POST",
+        "application/json",
+        &run("with-own"),
+        "/apis/tekton.dev/v1/namespaces/ci/taskruns",
+    );
+    scene.wait_for(
+        "the run to be signed with the controller's pull secret",
+        Duration::from_secs(60),
+        signed("with-own", "true"),
+    );
+    assert_eq!(controller.stop(), 0);
+    assert!(
+        reg.inspect_raw("builds/app", &sig).is_some(),
+        "the signature was pushed"
+    );
+    // A setting that names no ServiceAccount stops the controller at start.
+    let mut bad = scene.controller(&[("CHAINSEAL_SERVICE_ACCOUNT", "chainseal-controller")]);
+    assert_eq!(bad.wait().expect("exits").code(), Some(2));
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).expect("log");
+    assert!(log.contains("use NAMESPACE/NAME"), "{log}");
+}

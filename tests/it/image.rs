@@ -169,11 +169,18 @@ fn the_image_assembled_without_a_base_pushes_and_reads_back_with_skopeo() {
         std::fs::read(&shipped).expect("binary"),
         std::fs::read(binary).expect("binary")
     );
+    // Run as the image runs it: with nothing of this process's environment (the test
+    // harness's own CHAINSEAL_* variables would be refused as unknown settings).
     let version = Command::new(&shipped)
+        .env_clear()
         .arg("--version")
         .output()
         .expect("runs");
-    assert!(version.status.success());
+    assert!(
+        version.status.success(),
+        "{}",
+        String::from_utf8_lossy(&version.stderr)
+    );
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("chainseal "));
     let passwd = std::fs::read_to_string(root.join("etc/passwd")).expect("passwd");
     assert!(passwd.contains("nonroot:x:65532:65532:"), "{passwd}");
