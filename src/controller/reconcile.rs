@@ -501,6 +501,45 @@ impl From<Vec<Failure>> for NotSigned {
     }
 }
 
+/// Why a run's tenant cannot be told.
+enum Unknown {
+    /// Two tenants select its namespace.
+    Ambiguous(super::tenants::Ambiguous),
+    /// Its namespace's labels cannot be read (RBAC, the API down): it is tried again.
+    Unreadable(String),
+}
+
+/// The tenant of a run in `namespace`: the tenant that names it, else (tenants that
+/// select namespaces by label) the one its labels match, read through the API once a
+/// minute at most.
+async fn tenant_of<'a>(
+    cluster: &Cluster,
+    tenants: &'a super::tenants::Tenants,
+    namespace: &str,
+) -> Result<Option<&'a Arc<super::tenants::Tenant>>, Unknown> {
+    if !tenants.needs_labels(namespace) {
+        return Ok(tenants.named(namespace));
+    }
+    let labels = match tenants.cached_labels(namespace) {
+        Some(labels) => labels,
+        None => {
+            let labels = cluster
+                .namespace_labels(namespace)
+                .await
+                .map_err(|e| {
+                    Unknown::Unreadable(format!(
+                        "reading namespace {namespace}'s labels, which decide its tenant: {}",
+                        crate::error_text::joined(&e)
+                    ))
+                })?
+                .unwrap_or_default();
+            tenants.remember_labels(namespace, labels.clone());
+            labels
+        }
+    };
+    tenants.of(namespace, &labels).map_err(Unknown::Ambiguous)
+}
+
 /// The repositories the artifacts of a run would be pushed to that its tenant may not
 /// push to, as a refusal; `None` when every one is allowed.
 fn repository_refusal(
@@ -527,7 +566,7 @@ fn repository_refusal(
     };
     Some(format!(
         "{} may not push to {} (allowed: {allowed}): nothing was signed or pushed",
-        match tenant.config.namespaces.is_empty() {
+        match tenant.config.namespaces.is_empty() && tenant.config.selector.is_empty() {
             true => "namespaces of no tenant".to_owned(),
             false => format!("tenant `{}`", tenant.config.name),
         },
@@ -576,7 +615,14 @@ async fn sign_and_store(
     let record = tekton::from_values("the Kubernetes API", values)
         .map_err(|e| fail(Stage::PayloadCreation, crate::error_text::joined(&e)))?;
     // The run's tenant signs (a namespace no tenant names: chains-config's signers).
-    let tenant = settings.tenants.of(&key.namespace);
+    let tenant = match tenant_of(cluster, &settings.tenants, &key.namespace).await {
+        Ok(t) => t,
+        Err(Unknown::Ambiguous(why)) => {
+            record_error(counters, Stage::Signing);
+            return Err(NotSigned::Refused(why.to_string()));
+        }
+        Err(Unknown::Unreadable(why)) => return Err(fail(Stage::Signing, why).into()),
+    };
     let tenant_signer = tenant.and_then(|t| t.signer.as_ref());
     let storage_key = pipeline::storage_key(&record)
         .map_err(|e| fail(Stage::PayloadCreation, crate::error_text::joined(&e)))?;
@@ -614,7 +660,7 @@ async fn sign_and_store(
     };
     // The repository policy (the run's tenant's, or that of namespaces no tenant
     // names), before anything is signed or pushed.
-    if let Some(policy) = settings.tenants.policy_of(&key.namespace) {
+    if let Some(policy) = settings.tenants.policy_of(tenant) {
         let mut pushes = Vec::new();
         if let Some((a, g)) = &generated {
             let subjects = g

@@ -13,11 +13,16 @@
 //!                                # cosign.password)
 //!       # or kms: awskms:///alias/team-a   (chains-config's signers.kms.auth.* apply)
 //!     repositories: [registry.example.com/team-a/]
+//!   - name: team-c
+//!     namespaceSelector: {matchLabels: {team: c}}   # namespaces by label
+//!     signer: {kms: awskms:///alias/team-c}
 //! otherNamespaces:
 //!   repositories: [registry.example.com/shared/]   # default: none
 //! ```
 //!
-//! A namespace's runs are signed by its tenant's signer, and their attestations and
+//! A namespace's tenant is the one that names it, else the one whose selector its
+//! labels match (two matching: its runs are refused). A namespace's runs are signed
+//! by its tenant's signer, and their attestations and
 //! image signatures may go only to repositories under its tenant's prefixes; a run
 //! naming another repository is refused before anything is signed or pushed. A
 //! namespace no tenant names is signed as `chains-config` says, and, once any tenant
@@ -75,9 +80,20 @@ struct OtherDoc {
 #[serde(deny_unknown_fields)]
 struct TenantDoc {
     name: String,
+    #[serde(default)]
     namespaces: Vec<String>,
+    #[serde(rename = "namespaceSelector")]
+    namespace_selector: Option<SelectorDoc>,
     signer: Option<SignerDoc>,
     repositories: Option<Vec<String>>,
+}
+
+/// A label selector; `matchExpressions` is refused as an unknown field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelectorDoc {
+    #[serde(rename = "matchLabels")]
+    match_labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,8 +119,11 @@ pub enum SignerChoice {
 pub struct TenantConfig {
     /// Its name.
     pub name: String,
-    /// Its namespaces.
+    /// Its namespaces, by name.
     pub namespaces: BTreeSet<String>,
+    /// Its namespaces, by label: each of these labels, with these values (empty:
+    /// none by label).
+    pub selector: BTreeMap<String, String>,
     /// Its signer (`None`: chains-config's).
     pub signer: Option<SignerChoice>,
     /// The repository prefixes (`<registry>/<path>`) its runs may push to (`None`:
@@ -140,8 +159,20 @@ impl TenantsConfig {
             if t.name.trim().is_empty() || !names.insert(t.name.clone()) {
                 return Err(bad("every tenant needs a name of its own".into()));
             }
-            if t.namespaces.is_empty() {
-                return Err(bad("it names no namespace".into()));
+            let selector = match t.namespace_selector {
+                Some(s) if s.match_labels.is_empty() => {
+                    return Err(bad(
+                        "its `namespaceSelector` has no `matchLabels`: it would select every namespace".into(),
+                    ));
+                }
+                Some(s) => s.match_labels,
+                None => BTreeMap::new(),
+            };
+            if t.namespaces.is_empty() && selector.is_empty() {
+                return Err(bad(
+                    "it names no namespace (`namespaces`, or `namespaceSelector.matchLabels`)"
+                        .into(),
+                ));
             }
             for ns in &t.namespaces {
                 if let Some(other) = seen_ns.insert(ns.clone(), t.name.clone()) {
@@ -192,6 +223,7 @@ impl TenantsConfig {
             tenants.push(TenantConfig {
                 name: t.name,
                 namespaces: t.namespaces.into_iter().collect(),
+                selector,
                 signer,
                 repositories,
             });
@@ -297,34 +329,133 @@ impl Tenant {
     }
 }
 
-/// Every tenant, by namespace.
+/// How long a namespace's labels are used before they are read again.
+pub const LABELS_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+/// How many namespaces' labels are remembered.
+const MAX_LABELS_CACHED: usize = 4096;
+
+/// Namespaces' labels, as read, and when.
+type LabelCache = std::sync::Mutex<
+    std::collections::HashMap<String, (BTreeMap<String, String>, std::time::Instant)>,
+>;
+
+/// Every tenant, by namespace name and by namespace labels.
 #[derive(Debug, Default)]
 pub struct Tenants {
     by_namespace: BTreeMap<String, Arc<Tenant>>,
+    /// Tenants that select namespaces by label, in order.
+    by_labels: Vec<Arc<Tenant>>,
     /// The policy of namespaces no tenant names (when there are tenants).
     others: Option<Arc<Tenant>>,
+    /// Namespaces' labels, read through the API (only when tenants select by label).
+    labels: LabelCache,
+}
+
+/// A namespace more than one tenant selects by label: its runs are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("namespace `{namespace}` has the labels of tenants {}: a namespace has one tenant; make the tenants' `namespaceSelector`s exclusive, or name the namespace in one tenant's `namespaces`", .tenants.join(", "))]
+pub struct Ambiguous {
+    /// The namespace.
+    pub namespace: String,
+    /// The tenants whose selectors match it, quoted.
+    pub tenants: Vec<String>,
 }
 
 impl Tenants {
-    /// The tenant of `namespace`, if any.
-    pub fn of(&self, namespace: &str) -> Option<&Arc<Tenant>> {
+    /// The tenant that names `namespace`, if any (label selectors aside).
+    pub fn named(&self, namespace: &str) -> Option<&Arc<Tenant>> {
         self.by_namespace.get(namespace)
     }
 
-    /// The repository policy of `namespace`: its tenant's, or (when there are tenants)
-    /// the one of namespaces no tenant names.
-    pub fn policy_of(&self, namespace: &str) -> Option<&Arc<Tenant>> {
-        self.of(namespace).or(self.others.as_ref())
+    /// Whether `namespace`'s labels decide its tenant: no tenant names it and some
+    /// tenant selects by label.
+    pub fn needs_labels(&self, namespace: &str) -> bool {
+        !self.by_labels.is_empty() && !self.by_namespace.contains_key(namespace)
+    }
+
+    /// The tenant of `namespace` with `labels`: the one that names it, else the one
+    /// whose selector its labels match; two or more matching is [`Ambiguous`].
+    pub fn of(
+        &self,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Option<&Arc<Tenant>>, Ambiguous> {
+        if let Some(t) = self.by_namespace.get(namespace) {
+            return Ok(Some(t));
+        }
+        let matching: Vec<&Arc<Tenant>> = self
+            .by_labels
+            .iter()
+            .filter(|t| {
+                t.config
+                    .selector
+                    .iter()
+                    .all(|(k, v)| labels.get(k) == Some(v))
+            })
+            .collect();
+        match matching.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            many => Err(Ambiguous {
+                namespace: namespace.to_owned(),
+                tenants: many
+                    .iter()
+                    .map(|t| format!("`{}`", t.config.name))
+                    .collect(),
+            }),
+        }
+    }
+
+    /// The repository policy of a namespace whose tenant is `tenant`: its tenant's,
+    /// or (when there are tenants) the one of namespaces no tenant names.
+    pub fn policy_of<'a>(&'a self, tenant: Option<&'a Arc<Tenant>>) -> Option<&'a Arc<Tenant>> {
+        tenant.or(self.others.as_ref())
+    }
+
+    /// `namespace`'s labels as read less than [`LABELS_FRESH_FOR`] ago.
+    pub fn cached_labels(&self, namespace: &str) -> Option<BTreeMap<String, String>> {
+        let cache = self
+            .labels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .get(namespace)
+            .filter(|(_, at)| at.elapsed() < LABELS_FRESH_FOR)
+            .map(|(labels, _)| labels.clone())
+    }
+
+    /// Remember `namespace`'s `labels`, just read.
+    pub fn remember_labels(&self, namespace: &str, labels: BTreeMap<String, String>) {
+        let mut cache = self
+            .labels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= MAX_LABELS_CACHED {
+            cache.retain(|_, (_, at)| at.elapsed() < LABELS_FRESH_FOR);
+            if cache.len() >= MAX_LABELS_CACHED {
+                cache.clear();
+            }
+        }
+        cache.insert(namespace.to_owned(), (labels, std::time::Instant::now()));
     }
 
     /// `none`, or each tenant with its namespaces, for the settings log.
     pub fn describe(&self) -> String {
-        let mut by_tenant: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut by_tenant: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for (ns, t) in &self.by_namespace {
             by_tenant
                 .entry(t.config.name.as_str())
                 .or_default()
-                .push(ns);
+                .push(ns.clone());
+        }
+        for t in &self.by_labels {
+            let labels: Vec<String> = (t.config.selector.iter())
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            by_tenant
+                .entry(t.config.name.as_str())
+                .or_default()
+                .push(format!("labels {}", labels.join(",")));
         }
         if by_tenant.is_empty() {
             return "none".to_owned();
@@ -346,11 +477,13 @@ impl Tenants {
         controller_namespace: &str,
     ) -> Self {
         let mut by_namespace = BTreeMap::new();
+        let mut by_labels = Vec::new();
         let others = (!config.tenants.is_empty()).then(|| {
             Arc::new(Tenant {
                 config: TenantConfig {
                     name: "(namespaces of no tenant)".to_owned(),
                     namespaces: BTreeSet::new(),
+                    selector: BTreeMap::new(),
                     signer: None,
                     repositories: Some(config.other_repositories.clone()),
                 },
@@ -386,10 +519,15 @@ impl Tenants {
             for ns in &t.namespaces {
                 by_namespace.insert(ns.clone(), tenant.clone());
             }
+            if !t.selector.is_empty() {
+                by_labels.push(tenant);
+            }
         }
         Self {
             by_namespace,
+            by_labels,
             others,
+            labels: LabelCache::default(),
         }
     }
 }
@@ -463,6 +601,77 @@ mod tests {
             TenantsConfig::parse(&BTreeMap::new()).expect("none"),
             TenantsConfig::default()
         );
+    }
+
+    #[test]
+    fn tenants_select_namespaces_by_label_and_names_win() {
+        let c = parse(
+            "tenants:\n  - {name: a, namespaceSelector: {matchLabels: {team: a}}}\n  - {name: prod, namespaceSelector: {matchLabels: {env: prod, tier: web}}}\n  - {name: n, namespaces: [named]}\n",
+        )
+        .expect("parses");
+        let t = Tenants::make(
+            &c,
+            &SecretsData::new(),
+            &signing::KmsOptions::default(),
+            "tekton-chains",
+        );
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let of = |ns: &str, l: &[(&str, &str)]| {
+            t.of(ns, &labels(l))
+                .map(|t| t.map(|t| t.config.name.clone()))
+        };
+        assert_eq!(
+            of("x", &[("team", "a"), ("other", "1")]),
+            Ok(Some("a".into()))
+        );
+        assert_eq!(
+            of("x", &[("env", "prod")]),
+            Ok(None),
+            "every label must match"
+        );
+        assert_eq!(
+            of("x", &[("env", "prod"), ("tier", "web")]),
+            Ok(Some("prod".into()))
+        );
+        assert_eq!(of("x", &[]), Ok(None));
+        // A name wins over labels; two selectors matching is refused.
+        assert_eq!(of("named", &[("team", "a")]), Ok(Some("n".into())));
+        let err =
+            of("x", &[("team", "a"), ("env", "prod"), ("tier", "web")]).expect_err("ambiguous");
+        assert_eq!(err.tenants, ["`a`", "`prod`"]);
+        assert!(
+            err.to_string().contains("a namespace has one tenant"),
+            "{err}"
+        );
+        assert!(t.needs_labels("x") && !t.needs_labels("named"));
+        assert!(
+            t.describe().contains("labels env=prod,tier=web"),
+            "{}",
+            t.describe()
+        );
+        // Labels are remembered, for a minute.
+        assert_eq!(t.cached_labels("x"), None);
+        t.remember_labels("x", labels(&[("team", "a")]));
+        assert_eq!(t.cached_labels("x"), Some(labels(&[("team", "a")])));
+        for (text, says) in [
+            (
+                "tenants:\n  - {name: a, namespaceSelector: {matchLabels: {}}}\n",
+                "every namespace",
+            ),
+            (
+                "tenants:\n  - {name: a, namespaceSelector: {matchExpressions: []}}\n",
+                "matchExpressions",
+            ),
+            ("tenants:\n  - {name: a}\n", "names no namespace"),
+        ] {
+            let err = parse(text).expect_err(text).to_string();
+            assert!(err.contains(says), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -276,8 +276,22 @@ impl Cluster {
             + std::fmt::Debug,
         <K as ::kube::Resource>::DynamicType: Default,
     {
-        self.pace().await;
         let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        self.get_through(api, namespace, name).await
+    }
+
+    /// GET `name` through `api` (`namespace`: where it is, for messages).
+    async fn get_through<K>(
+        &self,
+        api: Api<K>,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<K>, Error>
+    where
+        K: ::kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        <K as ::kube::Resource>::DynamicType: Default,
+    {
+        self.pace().await;
         let resource = || K::plural(&Default::default()).into_owned();
         match api.get_opt(name).await {
             Ok(obj) => Ok(obj),
@@ -304,6 +318,16 @@ impl Cluster {
                 source,
             }),
         }
+    }
+
+    /// The labels of the namespace `name`; `None` when it does not exist.
+    pub async fn namespace_labels(
+        &self,
+        name: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>, Error> {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        let ns = self.get_through(api, name, name).await?;
+        Ok(ns.map(|ns| ns.metadata.labels.unwrap_or_default()))
     }
 
     /// The `data` of a Secret (decoded); `None` when it does not exist.

@@ -75,11 +75,13 @@ RESOURCES = {
     ("", "v1", "configmaps"): "ConfigMap",
     ("", "v1", "secrets"): "Secret",
     ("", "v1", "serviceaccounts"): "ServiceAccount",
+    ("", "v1", "namespaces"): "Namespace",  # cluster-scoped: /api/v1/namespaces/<name>
     ("coordination.k8s.io", "v1", "leases"): "Lease",
     ("events.k8s.io", "v1", "events"): "Event",
     ("", "v1", "events"): "Event",  # the core group's Events (RBAC tells the groups apart)
 }
 KIND_TO_RESOURCE = {kind: key for key, kind in RESOURCES.items()}
+CLUSTER_SCOPED = {("", "v1", "namespaces")}
 HISTORY = 1000  # events kept for watches
 
 LOCK = threading.Condition()
@@ -340,7 +342,8 @@ def seed(path):
     for obj in items:
         group, _, version = obj["apiVersion"].rpartition("/")
         res = (group, version, KIND_TO_RESOURCE[obj["kind"]][2])
-        obj["metadata"].setdefault("namespace", "default")
+        if res not in CLUSTER_SCOPED:
+            obj["metadata"].setdefault("namespace", "default")
         put_object(res, obj, "ADDED")
 
 

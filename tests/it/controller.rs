@@ -3182,3 +3182,102 @@ fn the_controller_s_own_service_account_pull_secrets_follow_the_run_s() {
     let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).expect("log");
     assert!(log.contains("use NAMESPACE/NAME"), "{log}");
 }
+
+/// Issue #24: tenants select namespaces by label (`namespaceSelector.matchLabels`):
+/// a labelled namespace's runs belong to the tenant its labels match (here one whose
+/// key Secret is missing, so the run fails instead of being signed with the cluster's
+/// key), a namespace two tenants select is refused, and one no tenant selects is
+/// signed as chains-config says.
+#[test]
+fn tenants_select_namespaces_by_label() {
+    let tenants = "tenants:\n  - name: team-x\n    namespaceSelector: {matchLabels: {team: x}}\n    signer: {secret: key-x-missing}\n  - name: prod\n    namespaceSelector: {matchLabels: {env: prod}}\n";
+    let namespace = |name: &str, labels: Value| {
+        json!({"apiVersion": "v1", "kind": "Namespace",
+               "metadata": {"name": name, "labels": labels}})
+    };
+    let run_in = |ns: &str, name: &str| {
+        let mut tr = taskrun(name, "True");
+        tr["metadata"]["namespace"] = ns.into();
+        tr
+    };
+    let objects = vec![
+        // No image signatures: a namespace of no tenant may push to no registry.
+        chains_config(json!({"artifacts.taskrun.storage": "tekton", "artifacts.oci.storage": ""})),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "chainseal-tenants", "namespace": "tekton-chains"},
+               "data": {"tenants.yaml": tenants}}),
+        namespace("ci", json!({"team": "x"})),
+        namespace("both", json!({"team": "x", "env": "prod"})),
+        namespace("plain", json!({"team": "y"})),
+        run_in("ci", "labelled"),
+        run_in("both", "two-tenants"),
+        run_in("plain", "no-tenant"),
+    ];
+    let Some(scene) = Scene::start("tenant-labels", &objects, json!({})) else {
+        return;
+    };
+    let controller = Running(Some(scene.controller(&[])));
+    let run_of = |ns: &str, name: &str| -> Option<Value> {
+        scene.curl(
+            &[],
+            &format!("/apis/tekton.dev/v1/namespaces/{ns}/taskruns"),
+        )["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["metadata"]["name"] == name)
+            .cloned()
+    };
+    let handled = |ns: &str, name: &str| {
+        let start = Instant::now();
+        loop {
+            if let Some(run) = run_of(ns, name)
+                && matches!(annotation(&run, "signed"), Some("true" | "failed"))
+            {
+                return run;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {ns}/{name}:\n{}",
+                scene.log_tails()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    assert_eq!(
+        annotation(&handled("plain", "no-tenant"), "signed"),
+        Some("true"),
+        "{}",
+        scene.log_tails()
+    );
+    assert_eq!(
+        annotation(&handled("ci", "labelled"), "signed"),
+        Some("failed")
+    );
+    let both = handled("both", "two-tenants");
+    assert_eq!(annotation(&both, "signed"), Some("failed"));
+    assert_eq!(annotation(&both, "retries"), None, "refused at once");
+    assert_eq!(controller.stop(), 0);
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).unwrap_or_default();
+    assert!(
+        log.contains("tenant `team-x` has no signer") && log.contains("key-x-missing"),
+        "{log}"
+    );
+    assert!(
+        log.contains("labels team=x"),
+        "the settings log names the selector: {log}"
+    );
+    let events = scene.curl(&[], "/apis/events.k8s.io/v1/namespaces/both/events")["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let refused = events
+        .iter()
+        .find(|e| e["regarding"]["name"] == "two-tenants")
+        .expect("an event on the refused run");
+    let note = refused["note"].as_str().expect("note");
+    assert!(
+        note.contains("namespace `both` has the labels of tenants `team-x`, `prod`"),
+        "{note}"
+    );
+}
