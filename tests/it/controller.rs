@@ -167,6 +167,40 @@ impl Scene {
             .find(|r| r["metadata"]["name"] == name)
     }
 
+    /// Wait until the TaskRun `namespace/name` exists and `done(run)` holds (within
+    /// `timeout`), or fail with the logs' tails; the run as it then was.
+    fn wait_for_run(
+        &self,
+        namespace: &str,
+        name: &str,
+        timeout: Duration,
+        done: &dyn Fn(&Value) -> bool,
+    ) -> Value {
+        let start = Instant::now();
+        loop {
+            let found = self.curl(
+                &[],
+                &format!("/apis/tekton.dev/v1/namespaces/{namespace}/taskruns"),
+            )["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["metadata"]["name"] == name)
+                .cloned();
+            if let Some(run) = found
+                && done(&run)
+            {
+                return run;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out waiting for {namespace}/{name}:\n{}",
+                self.log_tails()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Wait until `done(runs)` holds, or fail with the controller's log.
     fn wait_for(&self, what: &str, timeout: Duration, done: impl Fn(&[Value]) -> bool) {
         let start = Instant::now();
@@ -2927,32 +2961,8 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
     let controller = Running(Some(
         scene.controller(&[("CHAINSEAL_INSECURE_REGISTRIES", host.as_str())]),
     ));
-    let run_of = |ns: &str, name: &str| -> Option<Value> {
-        scene.curl(
-            &[],
-            &format!("/apis/tekton.dev/v1/namespaces/{ns}/taskruns"),
-        )["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|r| r["metadata"]["name"] == name)
-            .cloned()
-    };
     let wait = |ns: &str, name: &str, done: &dyn Fn(&Value) -> bool| {
-        let start = Instant::now();
-        loop {
-            if let Some(run) = run_of(ns, name)
-                && done(&run)
-            {
-                return run;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "timed out waiting for {ns}/{name}:\n{}",
-                scene.log_tails()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        scene.wait_for_run(ns, name, Duration::from_secs(120), done)
     };
     let handled = |r: &Value| matches!(annotation(r, "signed"), Some("true" | "failed"));
     let other = wait("other", "o-run", &handled);
@@ -3217,32 +3227,10 @@ fn tenants_select_namespaces_by_label() {
         return;
     };
     let controller = Running(Some(scene.controller(&[])));
-    let run_of = |ns: &str, name: &str| -> Option<Value> {
-        scene.curl(
-            &[],
-            &format!("/apis/tekton.dev/v1/namespaces/{ns}/taskruns"),
-        )["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|r| r["metadata"]["name"] == name)
-            .cloned()
-    };
     let handled = |ns: &str, name: &str| {
-        let start = Instant::now();
-        loop {
-            if let Some(run) = run_of(ns, name)
-                && matches!(annotation(&run, "signed"), Some("true" | "failed"))
-            {
-                return run;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "timed out waiting for {ns}/{name}:\n{}",
-                scene.log_tails()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        scene.wait_for_run(ns, name, Duration::from_secs(60), &|run| {
+            matches!(annotation(run, "signed"), Some("true" | "failed"))
+        })
     };
     assert_eq!(
         annotation(&handled("plain", "no-tenant"), "signed"),
