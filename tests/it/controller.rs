@@ -3269,3 +3269,72 @@ fn tenants_select_namespaces_by_label() {
         "{note}"
     );
 }
+
+/// Issue #24: a PipelineRun whose results name an image in a repository its tenant may
+/// not push to is refused as a TaskRun is: marked failed at once (not retried), a
+/// Warning Event naming the repository, nothing signed.
+#[test]
+fn a_pipelinerun_naming_a_forbidden_repository_is_refused() {
+    let tenants = "tenants:\n  - name: ci\n    namespaces: [ci]\n    repositories: ['registry.example.com/allowed/']\n";
+    let mut pr = pipelinerun("pr-forbidden", &[]);
+    pr["status"]["results"] = json!([
+        {"name": "IMAGE_URL", "value": "registry.example.com/forbidden/app"},
+        {"name": "IMAGE_DIGEST", "value": format!("sha256:{}", "e4".repeat(32))},
+    ]);
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.pipelinerun.storage": "oci",
+            "artifacts.taskrun.storage": "tekton",
+            "artifacts.oci.storage": "",
+        })),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "chainseal-tenants", "namespace": "tekton-chains"},
+               "data": {"tenants.yaml": tenants}}),
+        pr,
+    ];
+    let Some(scene) = Scene::start("pipelinerun refused", &objects, json!({})) else {
+        return;
+    };
+    let controller = Running(Some(scene.controller(&[])));
+    let marked = || {
+        scene
+            .runs("pipelineruns")
+            .into_iter()
+            .find(|r| r["metadata"]["name"] == "pr-forbidden")
+            .filter(|r| annotation(r, "signed").is_some())
+    };
+    let start = Instant::now();
+    let run = loop {
+        if let Some(run) = marked() {
+            break run;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out:\n{}",
+            scene.log_tails()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(controller.stop(), 0);
+    assert_eq!(annotation(&run, "signed"), Some("failed"), "{run}");
+    assert_eq!(
+        annotation(&run, "retries"),
+        None,
+        "refused at once, not retried"
+    );
+    let events = scene.curl(&[], "/apis/events.k8s.io/v1/namespaces/ci/events")["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let refused = events
+        .iter()
+        .find(|e| e["regarding"]["name"] == "pr-forbidden")
+        .expect("an event on the refused PipelineRun");
+    assert_eq!(refused["reason"], "NotAllowed");
+    let note = refused["note"].as_str().expect("note");
+    assert!(
+        note.contains("tenant `ci` may not push to")
+            && note.contains("registry.example.com/forbidden/app"),
+        "{note}"
+    );
+}
