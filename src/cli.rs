@@ -505,6 +505,16 @@ pub struct RegistryArgs {
         value_name = "FILE[,FILE...]"
     )]
     pub registry_auth_files: Option<String>,
+
+    /// The cloud keychains asked for a cloud registry's credentials when no pull
+    /// secret or docker configuration has them: a comma-separated list of `ecr`,
+    /// `google`, `acr`, or `none`. Default: all three.
+    #[arg(
+        long,
+        env = EnvVars::CHAINSEAL_REGISTRY_KEYCHAINS,
+        value_name = "ecr,google,acr|none"
+    )]
+    pub registry_keychains: Option<String>,
 }
 
 /// Which key signs: a key file, or Tekton Chains' `signing-secrets` directory.

@@ -93,6 +93,9 @@ pub enum Error {
     /// An empty item in a list.
     #[error(transparent)]
     EmptyListItem(#[from] crate::values::EmptyListItem),
+    /// A `CHAINSEAL_REGISTRY_KEYCHAINS` naming no keychain.
+    #[error(transparent)]
+    Keychains(#[from] crate::oci::cloud_keychains::UnknownKeychain),
     /// A storage destination that cannot be used.
     #[error(transparent)]
     Storage(#[from] crate::storage::settings::Error),
@@ -251,6 +254,10 @@ pub fn registry_settings(args: &crate::cli::RegistryArgs) -> Result<crate::oci::
         .into_iter()
         .map(PathBuf::from)
         .collect(),
+        keychains: match args.registry_keychains.as_deref() {
+            Some(value) => crate::oci::cloud_keychains::parse(value)?,
+            None => crate::oci::cloud_keychains::Cloud::ALL.to_vec(),
+        },
     })
 }
 

@@ -347,6 +347,13 @@ impl EnvVars {
     /// attest, verify, controller (`--registry-auth-files`).
     pub const CHAINSEAL_REGISTRY_AUTH_FILES: &'static str = "CHAINSEAL_REGISTRY_AUTH_FILES";
 
+    /// The cloud keychains (`ecr`, `google`, `acr`, comma-separated, or `none`) asked for
+    /// the credentials of the clouds' own registries when no pull secret or docker
+    /// configuration has any: ECR `GetAuthorizationToken` with the AWS credentials,
+    /// a Google access token, an ACR refresh token for the Azure identity. Default: all
+    /// three. Read by: attest, verify, controller (`--registry-keychains`).
+    pub const CHAINSEAL_REGISTRY_KEYCHAINS: &'static str = "CHAINSEAL_REGISTRY_KEYCHAINS";
+
     /// `runDetails.builder.id`; GitHub and GitLab builds take it from the platform.
     /// Default: Tekton: `https://tekton.dev/chains/v2`; generic: (required). Read by:
     /// attest (`--builder-id`).
@@ -582,6 +589,7 @@ impl EnvVars {
         Self::CHAINSEAL_OCI_ENCODING,
         Self::CHAINSEAL_INSECURE_REGISTRIES,
         Self::CHAINSEAL_REGISTRY_AUTH_FILES,
+        Self::CHAINSEAL_REGISTRY_KEYCHAINS,
         Self::CHAINSEAL_BUILDER_ID,
         Self::CHAINSEAL_FORMAT,
         Self::CHAINSEAL_BUILDTYPE,
@@ -743,6 +751,11 @@ impl EnvVars {
     /// Another endpoint for DynamoDB only. Default: `AWS_ENDPOINT_URL`, else AWS's. Read
     /// by: attest, controller (`dynamodb://`, the AWS SDK).
     pub const AWS_ENDPOINT_URL_DYNAMODB: &'static str = "AWS_ENDPOINT_URL_DYNAMODB";
+
+    /// Another endpoint for ECR only (the registry keychain's `GetAuthorizationToken`).
+    /// Default: `AWS_ENDPOINT_URL`, else AWS's. Read by: attest, verify, controller (the
+    /// AWS SDK).
+    pub const AWS_ENDPOINT_URL_ECR: &'static str = "AWS_ENDPOINT_URL_ECR";
 
     // Google (`gcpkms://` keys, `gs://` and `grafeas://` storage).
 
@@ -995,6 +1008,7 @@ impl EnvVars {
         Self::AWS_WEB_IDENTITY_TOKEN_FILE,
         Self::AWS_ENDPOINT_URL,
         Self::AWS_ENDPOINT_URL_DYNAMODB,
+        Self::AWS_ENDPOINT_URL_ECR,
         Self::GOOGLE_APPLICATION_CREDENTIALS,
         Self::GOOGLE_SERVICE_ACCOUNT,
         Self::AZURE_TENANT_ID,

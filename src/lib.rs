@@ -64,6 +64,7 @@
 
 pub mod attest;
 pub mod cli;
+pub mod cloud;
 pub mod config;
 pub mod controller;
 pub mod env_vars;

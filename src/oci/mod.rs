@@ -28,6 +28,7 @@ use crate::env_vars::EnvVars;
 use crate::error_kind::Kind;
 
 pub mod auth;
+pub mod cloud_keychains;
 pub mod cosign;
 pub mod manifest;
 pub mod referrers;
@@ -134,6 +135,9 @@ pub struct Settings {
     pub insecure_everywhere: bool,
     /// Docker config / `.dockerconfigjson` files read before the docker configuration.
     pub auth_files: Vec<PathBuf>,
+    /// The cloud keychains asked when nothing else has credentials for a registry
+    /// (`CHAINSEAL_REGISTRY_KEYCHAINS`; none by default here, all from the settings).
+    pub keychains: Vec<cloud_keychains::Cloud>,
 }
 
 /// Debug builds only (the integration tests' controller processes, whose registries
@@ -160,6 +164,8 @@ const CREDENTIALS_FRESH: Duration = Duration::from_secs(300);
 pub struct Registry {
     transport: transport::Transport,
     keychain: auth::Keychain,
+    /// The cloud keychains, shared by every client of the process.
+    cloud: Arc<cloud_keychains::CloudKeychains>,
     /// Each registry's credentials, where they came from, and when they were read.
     credentials: tokio::sync::Mutex<HashMap<String, (auth::Found, Instant)>>,
     /// The in-process locks of [`Registry::lock`]: one per tag being read, changed and
@@ -246,6 +252,9 @@ impl Registry {
                     .insecure_everywhere(settings.insecure_everywhere),
             ),
             keychain: auth::Keychain::new(settings.auth_files.clone()),
+            cloud: Arc::new(cloud_keychains::CloudKeychains::new(
+                settings.keychains.clone(),
+            )),
             credentials: Default::default(),
             locks: Default::default(),
             uploaded: Default::default(),
@@ -259,6 +268,7 @@ impl Registry {
         Self {
             transport: self.transport.sharing_hosts(),
             keychain: self.keychain.clone().with_pull_secrets(secrets),
+            cloud: self.cloud.clone(),
             credentials: Default::default(),
             locks: self.locks.clone(),
             uploaded: self.uploaded.clone(),
@@ -286,6 +296,14 @@ impl Registry {
                 path: PathBuf::from(registry),
                 reason: format!("the credential lookup stopped: {e}"),
             })??;
+        // Nothing configured for it: its cloud's keychain, when it is a cloud registry.
+        let found = if found.auth == oci_client::secrets::RegistryAuth::Anonymous
+            && let Some(cloud) = self.cloud.lookup(&self.transport, registry, stale).await
+        {
+            cloud
+        } else {
+            found
+        };
         debug!(registry, source = %found.source, "registry credentials");
         let mut known = self.credentials.lock().await;
         if known
@@ -370,13 +388,18 @@ impl Registry {
     fn error(&self, r: &Reference, action: &str, e: transport::Failure, source: &str) -> Error {
         let registry = r.resolve_registry().to_owned();
         if e.is_unauthorized() {
+            let cloud = self
+                .cloud
+                .searched(&registry)
+                .map(|k| format!(", {k}"))
+                .unwrap_or_default();
             return Error::Unauthorized {
                 registry,
                 action: action.to_owned(),
                 failure: Box::new(e),
                 searched: format!(
-                    "{} (set `CHAINSEAL_REGISTRY_AUTH_FILES` to a mounted `.dockerconfigjson`)",
-                    self.keychain.searched()
+                    "{}{cloud} (set `CHAINSEAL_REGISTRY_AUTH_FILES` to a mounted `.dockerconfigjson`)",
+                    self.keychain.searched(),
                 ),
                 source_used: source.to_owned(),
             };

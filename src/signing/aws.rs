@@ -104,16 +104,12 @@ impl AwsKmsSigner {
         let (endpoint, key) = parse(rest).ok_or_else(|| {
             kms("expected `awskms://[endpoint]/<key id | alias/name | arn>`".into())
         })?;
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .operation_timeout(TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .build();
-        let mut loader =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
-        if let Some(endpoint) = endpoint.or_else(|| options.endpoint.clone()) {
-            loader = loader.endpoint_url(endpoint);
-        }
-        let config = loader.load().await;
+        let config = crate::cloud::aws::sdk_config(
+            TIMEOUT,
+            endpoint.or_else(|| options.endpoint.clone()),
+            None,
+        )
+        .await;
         if config.region().is_none() {
             return Err(kms("no AWS region: set `AWS_REGION`".into()));
         }

@@ -2,11 +2,7 @@
 //! Chains URI form; the vault is `https://<vault host>/`), through the official
 //! `azure_security_keyvault_keys` client.
 //!
-//! * Credentials, in this order: a service principal secret (`AZURE_TENANT_ID`,
-//!   `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`); workload identity
-//!   (`AZURE_FEDERATED_TOKEN_FILE`, as AKS injects it); the Azure CLI when
-//!   `AZURE_AUTH_METHOD=cli`; otherwise managed identity (App Service / IMDS, a
-//!   user-assigned identity when `AZURE_CLIENT_ID` is set).
+//! * Credentials: [`crate::cloud::azure::credential`]'s chain.
 //! * The key (version `CHAINSEAL_KMS_KEY_VERSION`, default the current one) is read when
 //!   the signer is created; its JSON Web Key gives the public key and key id, and
 //!   signing is pinned to the version read.
@@ -16,15 +12,9 @@
 //! * Every call has a 30 s timeout.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use azure_core::credentials::{Secret, TokenCredential};
-use azure_identity::{
-    AzureCliCredential, ClientSecretCredential, ManagedIdentityCredential,
-    ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
-};
 use azure_security_keyvault_keys::models::{
     CurveName, JsonWebKey, KeyClientGetKeyOptions, KeyClientSignOptions, KeyType, SignParameters,
     SignatureAlgorithm,
@@ -36,7 +26,6 @@ use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
 use super::settings::KmsOptions;
 use super::{Error, PublicKey, Signature, Signer};
-use crate::env_vars::EnvVars;
 use crate::error_kind::{Kind, Reply};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -68,56 +57,6 @@ fn parse(rest: &str) -> Option<(String, String)> {
         return None;
     }
     Some((format!("https://{host}/"), name.to_owned()))
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// Bounded retries: a build's last step must fail in seconds, not minutes, when the
-/// vault or the token endpoint is unreachable or refuses the TLS handshake.
-fn client_options() -> azure_core::http::ClientOptions {
-    azure_core::http::ClientOptions {
-        retry: azure_core::http::RetryOptions::exponential(
-            azure_core::http::ExponentialRetryOptions {
-                max_retries: 2,
-                ..Default::default()
-            },
-        ),
-        ..Default::default()
-    }
-}
-
-/// The credential chain described in the module documentation.
-fn credential() -> azure_core::Result<(Arc<dyn TokenCredential>, &'static str)> {
-    if let (Some(tenant), Some(client), Some(secret)) = (
-        env(EnvVars::AZURE_TENANT_ID),
-        env(EnvVars::AZURE_CLIENT_ID),
-        env(EnvVars::AZURE_CLIENT_SECRET),
-    ) {
-        let options = azure_identity::ClientSecretCredentialOptions {
-            client_options: client_options(),
-        };
-        let c = ClientSecretCredential::new(&tenant, client, Secret::new(secret), Some(options))?;
-        return Ok((c, "service principal (AZURE_CLIENT_SECRET)"));
-    }
-    if env(EnvVars::AZURE_FEDERATED_TOKEN_FILE).is_some() {
-        return Ok((
-            WorkloadIdentityCredential::new(None)?,
-            "workload identity (AZURE_FEDERATED_TOKEN_FILE)",
-        ));
-    }
-    if env(EnvVars::AZURE_AUTH_METHOD).is_some_and(|m| m.eq_ignore_ascii_case("cli")) {
-        return Ok((AzureCliCredential::new(None)?, "Azure CLI"));
-    }
-    let options = ManagedIdentityCredentialOptions {
-        user_assigned_id: env(EnvVars::AZURE_CLIENT_ID).map(UserAssignedId::ClientId),
-        client_options: client_options(),
-    };
-    Ok((
-        ManagedIdentityCredential::new(Some(options))?,
-        "managed identity",
-    ))
 }
 
 /// The kind of a failed call, from the client's typed error: the HTTP status, a
@@ -321,7 +260,7 @@ impl AzureKmsSigner {
         };
         let (vault, name) = parse(rest)
             .ok_or_else(|| kms("expected `azurekms://<vault host>/<key name>`".into()))?;
-        let (credential, source) = credential()
+        let (credential, source) = crate::cloud::azure::credential()
             .map_err(|e| call_failed(&uri, "choosing an Azure credential", &e, "Azure"))?;
         let host_is_azure = vault.contains(".vault.azure.")
             || vault.contains(".vault.usgovcloudapi.")
@@ -331,7 +270,7 @@ impl AzureKmsSigner {
             // The challenge's resource is checked against Azure's vault domains; a
             // private or local endpoint cannot match them.
             verify_challenge_resource: Some(host_is_azure),
-            client_options: client_options(),
+            client_options: crate::cloud::azure::client_options(),
             ..Default::default()
         };
         let client = KeyClient::new(&vault, credential, Some(client_options))

@@ -106,14 +106,8 @@ impl DynamoDbStorage {
     async fn client(&self) -> Result<&aws_sdk_dynamodb::Client, Error> {
         self.client
             .get_or_try_init(|| async {
-                let timeouts = aws_config::timeout::TimeoutConfig::builder()
-                    .operation_timeout(Duration::from_secs(30))
-                    .connect_timeout(Duration::from_secs(5))
-                    .build();
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .timeout_config(timeouts)
-                    .load()
-                    .await;
+                let config =
+                    crate::cloud::aws::sdk_config(Duration::from_secs(30), None, None).await;
                 if config.region().is_none() {
                     return Err(failed(
                         "DynamoDB",

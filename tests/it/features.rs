@@ -125,3 +125,41 @@ fn mongodb_storage_needs_the_mongodb_feature() {
         "this build has no MongoDB storage; rebuild with `--features mongodb`",
     );
 }
+
+/// A cloud registry's keychain this build lacks: the registry is tried anonymously and
+/// the warning names the feature (here the push then finds no registry: the proxy it
+/// is sent through is closed).
+#[cfg(not(all(feature = "aws", feature = "gcp", feature = "azure")))]
+#[test]
+fn cloud_keychains_need_their_features() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    for (host, feature, keychain) in [
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com", "aws", "ECR"),
+        ("europe-docker.pkg.dev", "gcp", "Google"),
+        ("team.azurecr.io", "azure", "ACR"),
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let record = common::cosign::taskrun_record(
+            dir.path(),
+            &format!("{host}/team/app@{}", common::EXAMPLE_DIGEST),
+            "taskrun.yaml",
+        );
+        let r = run(chainseal(dir.path())
+            .env("CHAINSEAL_RECORD", &record)
+            .env("CHAINSEAL_KEY", repo("examples/demo.key"))
+            .env("CHAINSEAL_STORAGE", "oci")
+            .env("CHAINSEAL_INSECURE_REGISTRIES", host)
+            .env("HTTP_PROXY", format!("http://127.0.0.1:{closed}")));
+        assert_ne!(r.code, 0, "{host}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!(
+                "this build has no {keychain} keychain (the `{feature}` feature)"
+            )),
+            "{host}: {}",
+            r.stderr
+        );
+    }
+}

@@ -27,19 +27,7 @@ fn cloud_kms_keys_sign_verifiable_attestations() {
     std::fs::create_dir(&keys).expect("mkdir");
     let (_double, info) = kms_double(&python, "gcp", &keys);
     let endpoint = info["endpoint"].as_str().expect("endpoint").to_owned();
-    let adc = dir.path().join("adc.json");
-    std::fs::write(
-        &adc,
-        serde_json::json!({
-            "type": "authorized_user",
-            "client_id": "chainseal-test",
-            "client_secret": "not-a-secret",
-            "refresh_token": "double-refresh",
-            "token_uri": info["token_uri"],
-        })
-        .to_string(),
-    )
-    .expect("write ADC");
+    let adc = crate::common::google_adc(dir.path(), info["token_uri"].as_str().expect("token_uri"));
     let env = vec![
         ("GOOGLE_APPLICATION_CREDENTIALS", adc.display().to_string()),
         ("CHAINSEAL_KMS_ENDPOINT", endpoint.clone()),
@@ -237,17 +225,7 @@ fn cosign_v3_verifies_what_cloud_kms_keys_push() {
     let keys = dir.join("double");
     std::fs::create_dir(&keys).expect("mkdir");
     let (_double, info) = kms_double(&python, "gcp", &keys);
-    let adc = dir.join("adc.json");
-    std::fs::write(
-        &adc,
-        serde_json::json!({
-            "type": "authorized_user", "client_id": "chainseal-test",
-            "client_secret": "not-a-secret", "refresh_token": "double-refresh",
-            "token_uri": info["token_uri"],
-        })
-        .to_string(),
-    )
-    .expect("write ADC");
+    let adc = crate::common::google_adc(dir, info["token_uri"].as_str().expect("token_uri"));
     let env = vec![
         ("GOOGLE_APPLICATION_CREDENTIALS", adc.display().to_string()),
         (

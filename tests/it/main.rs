@@ -11,6 +11,7 @@ mod common;
 mod archivista;
 mod ci;
 mod cli;
+mod cloud_keychains;
 mod controller;
 mod features;
 mod fuzz_corpus;

@@ -391,24 +391,10 @@ fn object_target(
     }
 }
 
-fn moto(dir: &Path, what: &str) -> Option<(Service, String)> {
-    let bin = tool("MOTO_SERVER", what)?;
-    // Port 0: moto (werkzeug) picks one and says `Running on http://127.0.0.1:<port>`.
-    let (service, port) = common::spawn_reporting_port(
-        Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", "0"])
-            .current_dir(dir)
-            .stdout(Stdio::null()),
-        "Running on http://127.0.0.1:",
-        "moto",
-    );
-    Some((service, format!("http://127.0.0.1:{port}")))
-}
-
 #[test]
 fn s3_storage_conforms() {
     run_suite("s3", |dir, _| {
-        let (service, endpoint) = moto(dir, "S3 storage conformance")?;
+        let (service, endpoint) = common::moto(dir, "S3 storage conformance")?;
         Some(object_target(
             "s3",
             endpoint,
@@ -547,7 +533,7 @@ for item in d.scan(TableName=sys.argv[2])["Items"]:
 #[test]
 fn dynamodb_storage_conforms() {
     run_suite("dynamodb", |dir, py| {
-        let (service, endpoint) = moto(dir, "DynamoDB storage conformance")?;
+        let (service, endpoint) = common::moto(dir, "DynamoDB storage conformance")?;
         // Chains' URL form names the key attribute; here a table keyed by `name`.
         python(py, DYNAMO_ITEMS, &[&endpoint, "chains", "name"]);
         let py = py.to_owned();
@@ -827,7 +813,7 @@ fn refusals_name_the_backend_target_and_cause() {
             ],
         ),
     ];
-    let moto = moto(dir, "DynamoDB refusal");
+    let moto = common::moto(dir, "DynamoDB refusal");
     let mut subjects = String::new();
     if let Some((_, endpoint)) = &moto {
         python(&py, DYNAMO_ITEMS, &[endpoint, "chains", "Name"]);

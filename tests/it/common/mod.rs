@@ -495,6 +495,42 @@ pub fn http_double(python: &Path, file: &str, args: &[&str]) -> (Service, String
     (service, format!("http://127.0.0.1:{}", ready["port"]))
 }
 
+/// Application Default Credentials of type `authorized_user` refreshed at
+/// `token_uri` (a double's OAuth2 endpoint, which wants the refresh token
+/// `double-refresh`), written to `dir/adc.json`.
+pub fn google_adc(dir: &Path, token_uri: &str) -> PathBuf {
+    let adc = dir.join("adc.json");
+    std::fs::write(
+        &adc,
+        serde_json::json!({
+            "type": "authorized_user",
+            "client_id": "chainseal-test",
+            "client_secret": "not-a-secret",
+            "refresh_token": "double-refresh",
+            "token_uri": token_uri,
+        })
+        .to_string(),
+    )
+    .expect("write ADC");
+    adc
+}
+
+/// Start moto (`MOTO_SERVER`: AWS KMS, S3, DynamoDB, ECR) in `dir` on a port it
+/// picks; return it with its endpoint. `None` (skipped, said) outside CI when unset.
+pub fn moto(dir: &Path, what: &str) -> Option<(Service, String)> {
+    let bin = tool("MOTO_SERVER", what)?;
+    // Port 0: moto (werkzeug) picks one and says `Running on http://127.0.0.1:<port>`.
+    let (service, port) = spawn_reporting_port(
+        Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null()),
+        "Running on http://127.0.0.1:",
+        "moto",
+    );
+    Some((service, format!("http://127.0.0.1:{port}")))
+}
+
 /// Start SecantusDB (`secantusd-py`, a MongoDB wire-protocol server) in memory on a
 /// port it picks (it logs `secantus listening on 127.0.0.1:<port>` once it listens);
 /// return it with the port.

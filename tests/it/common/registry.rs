@@ -28,6 +28,11 @@ pub struct TestRegistry {
 impl TestRegistry {
     /// Start `docker-registry` (path `bin`) in `dir`; with `auth`, behind htpasswd.
     pub fn start(bin: &Path, dir: &Path, auth: bool) -> Self {
+        Self::start_with_users(bin, dir, auth, &[])
+    }
+
+    /// [`TestRegistry::start`]; with `auth`, `users` (name, password) may log in too.
+    pub fn start_with_users(bin: &Path, dir: &Path, auth: bool, users: &[(&str, &str)]) -> Self {
         std::fs::create_dir_all(dir).expect("registry dir");
         // Port 0: the registry picks a free port and logs `listening on 127.0.0.1:<port>`
         // (at level info).
@@ -37,12 +42,22 @@ impl TestRegistry {
         );
         if auth {
             let htpasswd = dir.join("htpasswd");
-            let out = Command::new("htpasswd")
-                .args(["-Bbn", USER, PASSWORD])
-                .output()
-                .expect("htpasswd runs (apache2-utils)");
-            assert!(out.status.success(), "htpasswd failed");
-            std::fs::write(&htpasswd, out.stdout).expect("write htpasswd");
+            let mut lines = Vec::new();
+            for (user, password) in std::iter::once((USER, PASSWORD)).chain(users.iter().copied()) {
+                let out = Command::new("htpasswd")
+                    .args(["-Bbn", user, password])
+                    .output()
+                    .expect("htpasswd runs (apache2-utils)");
+                assert!(out.status.success(), "htpasswd failed");
+                lines.extend(
+                    String::from_utf8(out.stdout)
+                        .expect("utf-8")
+                        .lines()
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+            std::fs::write(&htpasswd, lines.join("\n") + "\n").expect("write htpasswd");
             config.push_str(&format!(
                 "auth:\n  htpasswd: {{realm: basic-realm, path: {}}}\n",
                 htpasswd.display()
