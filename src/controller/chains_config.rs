@@ -110,6 +110,9 @@ pub struct ChainsConfig {
     pub managed_by: Vec<String>,
     /// `signers.x509.fulcio.*`: keyless signing for the `x509` signer, when enabled.
     pub fulcio: Option<Fulcio>,
+    /// `signers.x509.fulcio.address` (Chains' default when unset), enabled or not: the
+    /// Fulcio of keyless tenants too.
+    pub fulcio_address: String,
     /// `transparency.enabled`: `true` (on), `manual`, else off.
     pub transparency: crate::transparency::Mode,
     /// `transparency.url`.
@@ -409,6 +412,13 @@ impl ChainsConfig {
         };
         let transparency = transparency_mode(data);
         Ok(Self {
+            fulcio_address: fulcio.as_ref().map_or_else(
+                || {
+                    get("signers.x509.fulcio.address")
+                        .unwrap_or_else(|| crate::signing::keyless::DEFAULT_FULCIO_URL.into())
+                },
+                |f| f.address.clone(),
+            ),
             fulcio,
             transparency,
             transparency_url: get("transparency.url")

@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod queue;
 pub mod reconcile;
 pub mod settings;
+pub mod tenant_keyless;
 pub mod tenants;
 
 use std::sync::Arc;

@@ -685,7 +685,11 @@ async fn sign_and_store(
     }
     let mut attestation = None;
     if let Some((a, g)) = generated {
-        match tenant_signer.unwrap_or(&a.signer).get().await {
+        match tenant_signer
+            .unwrap_or(&a.signer)
+            .get_for(cluster, &key.namespace, &service_account)
+            .await
+        {
             Ok(signer) => attestation = Some((a, (g, signer))),
             Err(e) => {
                 record_error(counters, Stage::Signing);
@@ -698,7 +702,11 @@ async fn sign_and_store(
     }
     let mut images = None;
     if let Some(oci) = oci {
-        match tenant_signer.unwrap_or(&oci.signer).get().await {
+        match tenant_signer
+            .unwrap_or(&oci.signer)
+            .get_for(cluster, &key.namespace, &service_account)
+            .await
+        {
             Ok(signer) => images = Some((oci, signer)),
             Err(e) => failures.push(Failure {
                 stage: Stage::Signing,

@@ -91,6 +91,9 @@ pub enum SignerError {
     /// changes).
     #[error("{0}")]
     Tenant(Arc<str>),
+    /// The run's ServiceAccount got no certificate (a keyless tenant).
+    #[error(transparent)]
+    RunIdentity(Arc<super::tenant_keyless::Error>),
 }
 
 impl SignerError {
@@ -100,6 +103,7 @@ impl SignerError {
             Self::Settings(_) | Self::Tenant(_) => crate::error_kind::Kind::Invalid,
             Self::Load(e) => e.kind(),
             Self::Keyless(e) => e.kind(),
+            Self::RunIdentity(e) => e.kind(),
         }
     }
 }
@@ -121,6 +125,8 @@ pub enum SignerSlot {
     /// A key already loaded (a tenant's signing Secret, read through the API: loaded
     /// again when the Secret changes, with the settings).
     Fixed(Arc<dyn Signer>),
+    /// Keyless as each run's own ServiceAccount (a `keyless: true` tenant).
+    PerRun(Arc<super::tenant_keyless::PerServiceAccount>),
 }
 
 impl std::fmt::Debug for SignerSlot {
@@ -130,14 +136,34 @@ impl std::fmt::Debug for SignerSlot {
             Self::Keyless(_) => f.write_str("Keyless"),
             Self::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
             Self::Fixed(_) => f.write_str("Fixed"),
+            Self::PerRun(p) => f.debug_tuple("PerRun").field(p).finish(),
         }
     }
 }
 
 impl SignerSlot {
-    /// The signer.
+    /// The signer of a run of `namespace` running as `service_account`.
+    pub async fn get_for(
+        &self,
+        cluster: &crate::kube::Cluster,
+        namespace: &str,
+        service_account: &str,
+    ) -> Result<Arc<dyn Signer>, SignerError> {
+        match self {
+            Self::PerRun(per_run) => per_run
+                .signer(cluster, namespace, service_account)
+                .await
+                .map_err(|e| SignerError::RunIdentity(Arc::new(e))),
+            _ => self.get().await,
+        }
+    }
+
+    /// The signer (of any run: a [`SignerSlot::PerRun`] has none of its own).
     pub async fn get(&self) -> Result<Arc<dyn Signer>, SignerError> {
         match self {
+            Self::PerRun(_) => Err(SignerError::Tenant(Arc::from(
+                "a keyless tenant signs as each run's ServiceAccount: no signer without a run",
+            ))),
             Self::Loaded(s) => s.get().await,
             Self::Keyless(settings) => crate::signing::keyless::KeylessSigner::connect(settings)
                 .await
@@ -294,6 +320,10 @@ pub struct Settings {
     pub registry: Option<Arc<crate::oci::Registry>>,
     /// The tenants (per-namespace signers and repository policy).
     pub tenants: super::tenants::Tenants,
+    /// The Fulcio keyless tenants are certified by: the signing config's, else
+    /// chains-config's `signers.x509.fulcio.address` (enabled or not), else the
+    /// public one.
+    pub keyless_fulcio: String,
     /// Registry clients per run ServiceAccount (its pull secrets).
     pub registries: super::credentials::RunRegistries,
 }
@@ -518,6 +548,10 @@ impl Settings {
             oci: artifacts.next().flatten(),
             registry: factory.shared_registry().ok(),
             tenants: super::tenants::Tenants::default(),
+            keyless_fulcio: services
+                .fulcio
+                .clone()
+                .unwrap_or_else(|| chains.fulcio_address.clone()),
             registries: super::credentials::RunRegistries::new(env.service_account.clone()),
             chains,
         })
@@ -534,7 +568,13 @@ impl Settings {
     ) -> Self {
         // `kms` tenants' keys are reached with chains-config's KMS auth.
         let kms = kms_options(&self.chains).unwrap_or_default();
-        self.tenants = super::tenants::Tenants::make(config, secrets, &kms, controller_namespace);
+        self.tenants = super::tenants::Tenants::make(
+            config,
+            secrets,
+            &kms,
+            controller_namespace,
+            &self.keyless_fulcio,
+        );
         self
     }
 }

@@ -16,6 +16,9 @@
 //!   - name: team-c
 //!     namespaceSelector: {matchLabels: {team: c}}   # namespaces by label
 //!     signer: {kms: awskms:///alias/team-c}
+//!   - name: team-d
+//!     namespaces: [team-d]
+//!     signer: {keyless: true}   # each run as its own ServiceAccount (TokenRequest)
 //! otherNamespaces:
 //!   repositories: [registry.example.com/shared/]   # default: none
 //! ```
@@ -112,6 +115,8 @@ pub enum SignerChoice {
     Secret(String),
     /// A KMS key (parsed from its URI).
     Kms(signing::KeyRef),
+    /// Keyless, as each run's own ServiceAccount (a token from the TokenRequest API).
+    Keyless,
 }
 
 /// One tenant, as configured.
@@ -201,11 +206,7 @@ impl TenantsConfig {
                     secret: None,
                     kms: None,
                     keyless: true,
-                }) => {
-                    // Every keyless tenant would be certified for the controller's one
-                    // identity: verifiers could not tell tenants apart.
-                    return Err(bad("`keyless: true` is not available yet: keyless tenants would all sign as the controller's identity (a token per run ServiceAccount, through the TokenRequest API, is not implemented); give the tenant a key Secret or a KMS key".into()));
-                }
+                }) => Some(SignerChoice::Keyless),
                 Some(_) => {
                     return Err(bad(
                         "its signer names exactly one of `secret`, `kms` or `keyless: true`".into(),
@@ -469,12 +470,13 @@ impl Tenants {
 
     /// Make each tenant's signer: `secret` from `secrets` (the named Secrets' data,
     /// read from the controller's namespace), `kms` with `kms` (chains-config's KMS
-    /// options).
+    /// options), `keyless` certified by the Fulcio at `fulcio_url`.
     pub fn make(
         config: &TenantsConfig,
         secrets: &SecretsData,
         kms: &signing::KmsOptions,
         controller_namespace: &str,
+        fulcio_url: &str,
     ) -> Self {
         let mut by_namespace = BTreeMap::new();
         let mut by_labels = Vec::new();
@@ -511,6 +513,9 @@ impl Tenants {
                     kms: kms.clone(),
                     keyless: crate::signing::keyless::Settings::default(),
                 }),
+                SignerChoice::Keyless => SignerSlot::PerRun(Arc::new(
+                    super::tenant_keyless::PerServiceAccount::new(fulcio_url.to_owned()),
+                )),
             });
             let tenant = Arc::new(Tenant {
                 config: t.clone(),
@@ -614,6 +619,7 @@ mod tests {
             &SecretsData::new(),
             &signing::KmsOptions::default(),
             "tekton-chains",
+            crate::signing::keyless::DEFAULT_FULCIO_URL,
         );
         let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
             pairs
@@ -672,6 +678,26 @@ mod tests {
             let err = parse(text).expect_err(text).to_string();
             assert!(err.contains(says), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn a_keyless_tenant_signs_as_each_run_s_service_account() {
+        let c = parse("tenants:\n  - {name: k, namespaces: [k], signer: {keyless: true}}\n")
+            .expect("parses");
+        assert_eq!(c.tenants[0].signer, Some(SignerChoice::Keyless));
+        let t = Tenants::make(
+            &c,
+            &SecretsData::new(),
+            &signing::KmsOptions::default(),
+            "tekton-chains",
+            "https://fulcio.example",
+        );
+        let slot = t
+            .named("k")
+            .and_then(|t| t.signer.as_ref())
+            .expect("a signer");
+        assert!(matches!(slot, SignerSlot::PerRun(_)), "{slot:?}");
+        assert!(format!("{slot:?}").contains("https://fulcio.example"));
     }
 
     #[test]

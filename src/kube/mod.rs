@@ -407,56 +407,108 @@ impl Cluster {
         name: &str,
         namespace: &str,
     ) -> Error {
-        let resource = kind.plural().to_owned();
-        let (name, namespace) = (name.to_owned(), namespace.to_owned());
-        match e {
-            ::kube::Error::Api(status) if status.code == 403 => Error::Forbidden {
-                verb,
-                resource,
-                name,
-                namespace,
-                message: status.message,
-            },
-            ::kube::Error::Api(status) if status.code == 404 => Error::NotFound {
-                resource,
-                name,
-                namespace,
-            },
-            ::kube::Error::Api(status) if status.code == 422 => Error::Invalid {
-                verb,
-                resource,
-                name,
-                namespace,
-                message: status.message,
-            },
-            ::kube::Error::Api(status) => Error::Status {
-                verb,
-                resource,
-                name,
-                namespace,
-                code: status.code,
-                message: status.message,
-            },
-            other if replies::too_large(&other) => Error::Api {
-                verb,
-                resource,
-                name,
-                namespace,
-                message: format!(
-                    "the reply is larger than {} MiB, more than any one object or page can be",
-                    replies::MAX_REPLY_BYTES >> 20
-                ),
-            },
-            source => Error::Request {
-                verb,
-                resource,
-                name,
-                namespace,
-                source,
-            },
-        }
+        error_for(e, verb, kind.plural().to_owned(), name, namespace)
     }
 
+    /// A token for the ServiceAccount `namespace/name` with `audience`, valid
+    /// `seconds` (the API server may shorten it), through the TokenRequest API (`create`
+    /// on `serviceaccounts/token`).
+    pub async fn service_account_token(
+        &self,
+        namespace: &str,
+        name: &str,
+        audience: &str,
+        seconds: i64,
+    ) -> Result<crate::secret::SecretString, Error> {
+        use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+        self.pace().await;
+        let api: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+            Api::namespaced(self.client.clone(), namespace);
+        let request = TokenRequest {
+            spec: TokenRequestSpec {
+                audiences: vec![audience.to_owned()],
+                expiration_seconds: Some(seconds),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let resource = "serviceaccounts/token";
+        let answer = api
+            .create_token_request(name, &::kube::api::PostParams::default(), &request)
+            .await
+            .map_err(|e| error_for(e, "create", resource.to_owned(), name, namespace))?;
+        let token = answer.status.map(|s| s.token).unwrap_or_default();
+        if token.is_empty() {
+            return Err(Error::Api {
+                verb: "create",
+                resource: resource.to_owned(),
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                message: "the TokenRequest came back without a token".to_owned(),
+            });
+        }
+        Ok(crate::secret::SecretString::new(token))
+    }
+}
+
+/// The error of a `verb` request for `resource` `namespace/name` that failed with `e`.
+fn error_for(
+    e: ::kube::Error,
+    verb: &'static str,
+    resource: String,
+    name: &str,
+    namespace: &str,
+) -> Error {
+    let (name, namespace) = (name.to_owned(), namespace.to_owned());
+    match e {
+        ::kube::Error::Api(status) if status.code == 403 => Error::Forbidden {
+            verb,
+            resource,
+            name,
+            namespace,
+            message: status.message,
+        },
+        ::kube::Error::Api(status) if status.code == 404 => Error::NotFound {
+            resource,
+            name,
+            namespace,
+        },
+        ::kube::Error::Api(status) if status.code == 422 => Error::Invalid {
+            verb,
+            resource,
+            name,
+            namespace,
+            message: status.message,
+        },
+        ::kube::Error::Api(status) => Error::Status {
+            verb,
+            resource,
+            name,
+            namespace,
+            code: status.code,
+            message: status.message,
+        },
+        other if replies::too_large(&other) => Error::Api {
+            verb,
+            resource,
+            name,
+            namespace,
+            message: format!(
+                "the reply is larger than {} MiB, more than any one object or page can be",
+                replies::MAX_REPLY_BYTES >> 20
+            ),
+        },
+        source => Error::Request {
+            verb,
+            resource,
+            name,
+            namespace,
+            source,
+        },
+    }
+}
+
+impl Cluster {
     /// One run, as JSON.
     pub async fn get(&self, kind: TektonKind, namespace: &str, name: &str) -> Result<Value, Error> {
         self.pace().await;

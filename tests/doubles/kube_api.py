@@ -9,6 +9,7 @@ CONFIG: {"tokens": {"<bearer token>": {"serviceAccount": "<namespace>/<name>", "
          "rbac": [{"file": "examples/controller/controller.yaml"},
                   {"file": "examples/tekton/rbac.yaml", "namespace": "ci"}],
          "serviceAccounts": ["ci/nobody"],   # ServiceAccounts besides those the files define
+         "token_issuer_key": "key.pem",       # signs TokenRequest tokens (RS256, PKCS#8 PEM)
          "seed": ["objects.json", ...], "log": "requests.jsonl", "history": 1000,
          "fail_patches": {"<object name>": N},   # the first N storage patches fail (500)
          "concurrent_annotations": {"<object name>": {"key": "value"}}}
@@ -17,7 +18,8 @@ CONFIG: {"tokens": {"<bearer token>": {"serviceAccount": "<namespace>/<name>", "
 It keeps objects in memory and speaks the REST API the official clients use, with
 the semantics they rely on:
 
-* resources: tekton.dev/v1 taskruns and pipelineruns, v1 configmaps, secrets and serviceaccounts,
+* resources: tekton.dev/v1 taskruns and pipelineruns, v1 configmaps, secrets and serviceaccounts
+  (and their `token` subresource: the TokenRequest API, tokens signed with `token_issuer_key`),
   coordination.k8s.io/v1 leases, events.k8s.io/v1 and v1 events; namespaced paths and cluster-wide lists;
 * get, list (labelSelector with `=`, `==`, `!=`, existence; fieldSelector
   `metadata.name`/`metadata.namespace`; `limit` + `continue` pages), create (409 AlreadyExists), update (409
@@ -684,8 +686,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parsed = self.parse()
         if not parsed:
             return self.send_json(404, status(404, "NotFound", f"no route {self.path}"))
-        res, ns, _, _, _ = parsed
+        res, ns, target, sub, _ = parsed
         obj = self.body() or {}
+        if res == ("", "v1", "serviceaccounts") and sub == "token":
+            return self.token_request(res, ns, target, obj)
         self.log_request_line("create", res[2], obj)
         name = obj.get("metadata", {}).get("name")
         # A create names no object in its URL: resourceNames rules cannot allow it.
@@ -701,6 +705,48 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.record_write(res, ns, name, None, obj)
             put_object(res, obj, "ADDED")
         self.send_json(201, obj)
+
+    def token_request(self, res, ns, name, obj):
+        """TokenRequest (`create` on `serviceaccounts/token`): a JWT for the
+        ServiceAccount, signed RS256 by CONFIG["token_issuer_key"] (PKCS#8 PEM) as the
+        API server's service-account issuer (`token_issuer`, default
+        https://kubernetes.default.svc) signs it, with the requested audiences and the
+        `kubernetes.io` claims a projected token has."""
+        self.log_request_line("create", "serviceaccounts/token", obj)
+        if not self.authorize("create", res, ns, name, "token"):
+            return
+        exists = (ns, name) in RBAC["serviceaccounts"] or key_of(res, ns, name) in STATE["objects"]
+        if not exists:
+            return self.not_found(res, name)
+        if not CONFIG.get("token_issuer_key"):
+            return self.send_json(500, status(500, "InternalError", "the double has no token_issuer_key"))
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        spec = obj.get("spec") or {}
+        seconds = max(600, int(spec.get("expirationSeconds") or 3600))
+        audiences = spec.get("audiences") or ["https://kubernetes.default.svc"]
+        now = int(time.time())
+        issuer = CONFIG.get("token_issuer", "https://kubernetes.default.svc")
+        claims = {
+            "iss": issuer, "sub": f"system:serviceaccount:{ns}:{name}", "aud": audiences,
+            "iat": now, "nbf": now, "exp": now + seconds,
+            "kubernetes.io": {"namespace": ns, "serviceaccount": {"name": name, "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ns}/{name}"))}},
+        }
+        b64 = lambda data: base64.urlsafe_b64encode(data).rstrip(b"=").decode()  # noqa: E731
+        header = {"alg": "RS256", "kid": CONFIG.get("token_issuer_kid", "chainseal-test-issuer")}
+        signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+        with open(CONFIG["token_issuer_key"], "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), password=None)
+        signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        expires = datetime.datetime.fromtimestamp(now + seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        answer = {
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "metadata": {"name": name, "namespace": ns, "creationTimestamp": None},
+            "spec": {**spec, "audiences": audiences, "expirationSeconds": seconds},
+            "status": {"token": f"{signing_input}.{b64(signature)}", "expirationTimestamp": expires},
+        }
+        self.send_json(201, answer)
 
     def do_PUT(self):
         parsed = self.parse()

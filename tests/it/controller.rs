@@ -43,6 +43,27 @@ fn taskrun(name: &str, status: &str) -> Value {
     tr
 }
 
+/// A succeeded TaskRun `namespace/name` (as `service_account`, when given) whose
+/// results name the image `image@digest`.
+fn image_run(
+    namespace: &str,
+    name: &str,
+    service_account: Option<&str>,
+    image: &str,
+    digest: &str,
+) -> Value {
+    let mut tr = taskrun(name, "True");
+    tr["metadata"]["namespace"] = namespace.into();
+    if let Some(sa) = service_account {
+        tr["spec"]["serviceAccountName"] = sa.into();
+    }
+    tr["status"]["results"] = json!([
+        {"name": "IMAGE_URL", "value": image},
+        {"name": "IMAGE_DIGEST", "value": digest},
+    ]);
+    tr
+}
+
 fn chains_config(data: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap",
            "metadata": {"name": "chains-config", "namespace": "tekton-chains"},
@@ -65,6 +86,9 @@ impl Scene {
                 CONTROLLER_B: {"serviceAccount": "tekton-chains/chainseal-controller", "client": "replica-b"},
             },
             "rbac": [{"file": repo("examples/controller/controller.yaml")}],
+            // TokenRequest tokens, signed with the key the Sigstore double's Fulcio
+            // trusts for the cluster issuer https://kubernetes.default.svc.
+            "token_issuer_key": repo(common::TEST_ISSUER_KEY),
             "seed": [seed],
             "log": dir.path().join("requests.jsonl"),
             "history": 100000,
@@ -2883,16 +2907,7 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
     let docker_config =
         std::fs::read(reg.docker_config(&registry_dir.path().join("auth"))).expect("config.json");
     let run_in = |ns: &str, name: &str, sa: Option<&str>, repo_path: &str, digest: &str| {
-        let mut tr = taskrun(name, "True");
-        tr["metadata"]["namespace"] = ns.into();
-        if let Some(sa) = sa {
-            tr["spec"]["serviceAccountName"] = sa.into();
-        }
-        tr["status"]["results"] = json!([
-            {"name": "IMAGE_URL", "value": format!("{host}/{repo_path}")},
-            {"name": "IMAGE_DIGEST", "value": digest},
-        ]);
-        tr
+        image_run(ns, name, sa, &format!("{host}/{repo_path}"), digest)
     };
     let tenants = format!(
         "tenants:\n  - name: team-a\n    namespaces: [team-a]\n    signer: {{secret: key-a}}\n    repositories: ['{host}/team-a/']\n  - name: team-b\n    namespaces: [team-b]\n    signer: {{secret: key-b}}\n    repositories: ['{host}/team-b']\n  - name: team-c\n    namespaces: [team-c]\n    signer: {{secret: key-c-missing}}\n    repositories: ['{host}/team-c']\n"
@@ -3336,5 +3351,122 @@ fn a_pipelinerun_naming_a_forbidden_repository_is_refused() {
         note.contains("tenant `ci` may not push to")
             && note.contains("registry.example.com/forbidden/app"),
         "{note}"
+    );
+}
+
+/// Issue #24: a `keyless: true` tenant signs each run as the run's own ServiceAccount:
+/// the controller asks the TokenRequest API for a `sigstore` token of the run's
+/// ServiceAccount and Fulcio (the Sigstore double) certifies it, so `chainseal verify
+/// --certificate-identity https://kubernetes.io/namespaces/<ns>/serviceaccounts/<sa>`
+/// accepts that team's image and no other identity does; a run whose ServiceAccount
+/// does not exist is not signed (never with the cluster key).
+#[test]
+fn a_keyless_tenant_signs_as_each_run_s_service_account() {
+    let what = "controller keyless tenant";
+    let Some(bin) = tool("REGISTRY_BIN", what) else {
+        return;
+    };
+    let Some((_sigstore, url)) = common::sigstore_double(what) else {
+        return;
+    };
+    let registry_dir = tempfile::tempdir().expect("tmp");
+    let reg = common::registry::TestRegistry::start(&bin, registry_dir.path(), false);
+    let digest = reg.push_image("team-k/app", "v1", "keyless-tenant");
+    let host = reg.host.clone();
+    let run_in = |name: &str, sa: &str| {
+        image_run(
+            "team-k",
+            name,
+            Some(sa),
+            &format!("{host}/team-k/app"),
+            &digest,
+        )
+    };
+    let tenants = format!(
+        "tenants:\n  - name: team-k\n    namespaces: [team-k]\n    signer: {{keyless: true}}\n    repositories: ['{host}/team-k/']\n"
+    );
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.taskrun.storage": "oci",
+            "artifacts.oci.storage": "oci",
+            "signers.x509.fulcio.address": url,
+            "transparency.enabled": "true",
+            "transparency.url": url,
+        })),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "chainseal-tenants", "namespace": "tekton-chains"},
+               "data": {"tenants.yaml": tenants}}),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "builder", "namespace": "team-k"}}),
+        run_in("k-built", "builder"),
+        run_in("k-ghost", "ghost"),
+    ];
+    let Some(scene) = Scene::start(what, &objects, json!({})) else {
+        return;
+    };
+    let controller = Running(Some(
+        scene.controller(&[("CHAINSEAL_INSECURE_REGISTRIES", host.as_str())]),
+    ));
+    let handled = |r: &Value| matches!(annotation(r, "signed"), Some("true" | "failed"));
+    let built = scene.wait_for_run("team-k", "k-built", Duration::from_secs(120), &handled);
+    assert_eq!(
+        annotation(&built, "signed"),
+        Some("true"),
+        "{built}\n{}",
+        scene.log_tails()
+    );
+    let ghost = scene.wait_for_run("team-k", "k-ghost", Duration::from_secs(120), &|r| {
+        annotation(r, "signed") == Some("failed")
+    });
+    assert_eq!(annotation(&ghost, "signed"), Some("failed"));
+    assert_eq!(controller.stop(), 0);
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).unwrap_or_default();
+    assert!(
+        log.contains("no token for the run's ServiceAccount team-k/ghost"),
+        "{log}"
+    );
+    // The token was asked for the run's ServiceAccount, with Fulcio's audience.
+    let requests = std::fs::read_to_string(scene.dir.path().join("requests.jsonl")).expect("log");
+    let token_requests: Vec<Value> = requests
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON"))
+        .filter(|r| r["resource"] == "serviceaccounts/token")
+        .collect();
+    assert!(
+        token_requests
+            .iter()
+            .any(|r| r["path"].as_str().is_some_and(|p| p.split('?').next()
+                == Some("/api/v1/namespaces/team-k/serviceaccounts/builder/token"))
+                && r["body"]["spec"]["audiences"] == json!(["sigstore"])),
+        "{token_requests:?}"
+    );
+    // The attestation verifies as team-k's builder, and as no other identity.
+    let root = scene.dir.path().join("trusted_root.json");
+    common::download(&format!("{url}/trusted_root.json"), &root);
+    let image = format!("{host}/team-k/app@{digest}");
+    let verify = |identity: &str| {
+        common::run(
+            common::chainseal(scene.dir.path())
+                .env("CHAINSEAL_INSECURE_REGISTRIES", &host)
+                .args(["verify", "--type", "any", "--image", &image])
+                .args(["--certificate-identity", identity])
+                .args([
+                    "--certificate-oidc-issuer",
+                    "https://kubernetes.default.svc",
+                ])
+                .arg("--trusted-root")
+                .arg(&root),
+        )
+    };
+    let v = verify("https://kubernetes.io/namespaces/team-k/serviceaccounts/builder");
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    assert!(v.stderr.contains("attestation(s) verified"), "{}", v.stderr);
+    let v = verify(
+        "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/chainseal-controller",
+    );
+    assert_eq!(
+        v.code, 1,
+        "not the controller's identity: {}{}",
+        v.stdout, v.stderr
     );
 }

@@ -125,13 +125,17 @@ impl KeylessSigner {
     pub async fn connect(settings: &Settings) -> Result<Self, Error> {
         let now = jiff::Timestamp::now().as_second();
         let token = settings.tokens.get(now).await?;
+        Self::certify(&settings.fulcio_url, &token).await
+    }
+
+    /// Make a key and have the Fulcio at `fulcio_url` certify it for `token`.
+    pub async fn certify(fulcio_url: &str, token: &token::IdentityToken) -> Result<Self, Error> {
         let key = KeyFileSigner::ephemeral_p256().map_err(|e| Error::Key(Box::new(e)))?;
         let client = crate::http::client().map_err(|source| Error::FulcioUnreachable {
-            url: settings.fulcio_url.clone(),
+            url: fulcio_url.to_owned(),
             source,
         })?;
-        let chain =
-            fulcio::request_certificate(&client, &settings.fulcio_url, &token, &key).await?;
+        let chain = fulcio::request_certificate(&client, fulcio_url, token, &key).await?;
         tracing::info!(
             identity = chain.identity,
             issuer = chain.issuer.as_deref().unwrap_or(""),

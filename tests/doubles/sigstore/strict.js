@@ -100,10 +100,18 @@ async function authenticate(token, jwks) {
 /// `https://github.com/<owner>/<repo>/<path>@<ref>` of the job's (reusable) workflow,
 /// not the token's `sub`. A token without `job_workflow_ref` (real Fulcio refuses it:
 /// the template's key is missing) is certified for its `sub`, a leniency of the
-/// double that lets tests mint minimal tokens. Other issuers: the `sub`.
+/// double that lets tests mint minimal tokens. A `kubernetes` token (a ServiceAccount's)
+/// is certified as Fulcio's kubernetes principal certifies it,
+/// `https://kubernetes.io/namespaces/<ns>/serviceaccounts/<name>` from its
+/// `kubernetes.io` claim (without that claim, its `sub`: the same leniency). Other
+/// issuers: the `sub`.
 function subjectAlternativeName(type, claims) {
   if (type === 'github-workflow' && typeof claims.job_workflow_ref === 'string' && claims.job_workflow_ref) {
     return `https://github.com/${claims.job_workflow_ref}`;
+  }
+  const k8s = claims['kubernetes.io'];
+  if (type === 'kubernetes' && k8s && typeof k8s.namespace === 'string' && typeof k8s.serviceaccount?.name === 'string') {
+    return `https://kubernetes.io/namespaces/${k8s.namespace}/serviceaccounts/${k8s.serviceaccount.name}`;
   }
   return claims.sub;
 }
