@@ -110,6 +110,22 @@ pub fn check_github_issuer(
     }
 }
 
+/// The claims of the JWT `jwt`, read without checking its signature: for tokens whose
+/// signature someone else checks (an identity token Fulcio verifies, the pod's own
+/// token, a cloud's answer to us), never to trust what they say. The error says why it
+/// is no JWT.
+pub fn unverified_claims(jwt: &str) -> Result<Map<String, Value>, &'static str> {
+    let parts: Vec<&str> = jwt.trim().split('.').collect();
+    let [_, payload, _] = parts[..] else {
+        return Err("not a JWT (three dot-separated parts)");
+    };
+    URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("the claims are not base64url JSON")
+}
+
 /// Verified claims of an ID token.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Claims(pub Map<String, Value>);

@@ -71,16 +71,9 @@ pub fn own_service_account(
     let Ok(bytes) = crate::read_limited::read_at_most(token, MAX_TOKEN_BYTES) else {
         return Ok(None);
     };
-    use base64::Engine as _;
     let subject = String::from_utf8(bytes)
         .ok()
-        .and_then(|jwt| {
-            let payload = jwt.trim().split('.').nth(1)?.to_owned();
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(payload.trim_end_matches('='))
-                .ok()
-        })
-        .and_then(|claims| serde_json::from_slice::<Value>(&claims).ok())
+        .and_then(|jwt| crate::oidc::unverified_claims(&jwt).ok())
         .and_then(|claims| claims.get("sub")?.as_str().map(str::to_owned));
     Ok(subject
         .as_deref()

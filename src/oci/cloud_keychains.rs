@@ -453,12 +453,7 @@ fn first_line(text: &str) -> String {
 /// token is Azure's own answer to us, so it is read, not verified.
 #[cfg(feature = "azure")]
 fn tenant_of(token: &str) -> Option<String> {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1)?;
-    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&claims).ok()?;
+    let claims = crate::oidc::unverified_claims(token).ok()?;
     let tid = claims.get("tid")?.as_str()?;
     let plausible = !tid.is_empty()
         && tid.len() <= 64

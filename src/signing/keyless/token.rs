@@ -16,9 +16,7 @@
 
 use std::path::PathBuf;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use thiserror::Error;
 
 use crate::env_vars::EnvVars;
@@ -144,15 +142,7 @@ impl IdentityToken {
             reason: reason.to_owned(),
         };
         let text = std::str::from_utf8(jwt.expose()).map_err(|_| malformed("not UTF-8"))?;
-        let parts: Vec<&str> = text.trim().split('.').collect();
-        let [_, payload, _] = parts[..] else {
-            return Err(malformed("not a JWT (three dot-separated parts)"));
-        };
-        let claims: Map<String, Value> = URL_SAFE_NO_PAD
-            .decode(payload.trim_end_matches('='))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| malformed("the claims are not base64url JSON"))?;
+        let claims = crate::oidc::unverified_claims(text).map_err(malformed)?;
         let string = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         let issuer = string("iss").ok_or_else(|| malformed("no `iss` claim"))?;
         let subject = string("sub").ok_or_else(|| malformed("no `sub` claim"))?;
@@ -232,6 +222,8 @@ mod tests {
     use super::*;
 
     fn jwt(claims: serde_json::Value) -> SecretString {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let part = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
         SecretString::new(format!(
             "{}.{}.sig",
