@@ -254,7 +254,8 @@ pub fn registry_settings(args: &crate::cli::RegistryArgs) -> Result<crate::oci::
         .into_iter()
         .map(PathBuf::from)
         .collect(),
-        keychains: match args.registry_keychains.as_deref() {
+        // Empty is unset: every keychain (`none` turns them off).
+        keychains: match crate::values::non_empty(args.registry_keychains.as_deref()) {
             Some(value) => crate::oci::cloud_keychains::parse(value)?,
             None => crate::oci::cloud_keychains::Cloud::ALL.to_vec(),
         },

@@ -350,8 +350,8 @@ impl EnvVars {
     /// The cloud keychains (`ecr`, `google`, `acr`, comma-separated, or `none`) asked for
     /// the credentials of the clouds' own registries when no pull secret or docker
     /// configuration has any: ECR `GetAuthorizationToken` with the AWS credentials,
-    /// a Google access token, an ACR refresh token for the Azure identity. Default: all
-    /// three. Read by: attest, verify, controller (`--registry-keychains`).
+    /// a Google access token, an ACR refresh token for the Azure identity. Default (unset
+    /// or empty): all three. Read by: attest, verify, controller (`--registry-keychains`).
     pub const CHAINSEAL_REGISTRY_KEYCHAINS: &'static str = "CHAINSEAL_REGISTRY_KEYCHAINS";
 
     /// `runDetails.builder.id`; GitHub and GitLab builds take it from the platform.

@@ -47,6 +47,17 @@ pub enum Error {
     /// The token is not a JWT.
     #[error(transparent)]
     Malformed(#[from] crate::signing::keyless::token::Error),
+    /// The run names a ServiceAccount that cannot exist (not a DNS subdomain).
+    #[error("the run's ServiceAccount `{}` is not a valid ServiceAccount name", crate::error_text::shown(.0))]
+    BadName(String),
+    /// The API server answered a token for another subject.
+    #[error("the TokenRequest for {expected} answered a token for `{}`", crate::error_text::shown(.found))]
+    OtherSubject {
+        /// `system:serviceaccount:<namespace>:<name>`.
+        expected: String,
+        /// The token's `sub`.
+        found: String,
+    },
 }
 
 impl Error {
@@ -56,6 +67,8 @@ impl Error {
             Self::Token { source, .. } => source.kind(),
             Self::Keyless(e) => e.kind(),
             Self::Malformed(e) => e.kind(),
+            Self::BadName(_) => crate::error_kind::Kind::Invalid,
+            Self::OtherSubject { .. } => crate::error_kind::Kind::Invalid,
         }
     }
 }
@@ -95,6 +108,10 @@ impl PerServiceAccount {
         namespace: &str,
         service_account: &str,
     ) -> Result<Arc<dyn Signer>, Error> {
+        // The name comes from the run: it goes into the request's path only as a name.
+        if !is_dns_subdomain(service_account) {
+            return Err(Error::BadName(service_account.to_owned()));
+        }
         let slot = {
             let mut remembered = self
                 .remembered
@@ -134,9 +151,55 @@ impl PerServiceAccount {
             format!("the TokenRequest for ServiceAccount {namespace}/{service_account}"),
             now,
         )?;
+        let expected = format!("system:serviceaccount:{namespace}:{service_account}");
+        if token.subject != expected {
+            return Err(Error::OtherSubject {
+                expected,
+                found: token.subject,
+            });
+        }
         let signer: Arc<dyn Signer> =
             Arc::new(KeylessSigner::certify(&self.fulcio_url, &token).await?);
         *held = Some((signer.clone(), Instant::now()));
         Ok(signer)
+    }
+}
+
+/// Whether `name` is a DNS subdomain (RFC 1123), what Kubernetes names a ServiceAccount
+/// with: at most 253 characters of lower-case letters, digits, `-` and `.`, starting and
+/// ending with a letter or digit.
+fn is_dns_subdomain(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 253
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+        && name.chars().all(|c| alnum(c) || c == '-' || c == '.')
+        && !name.contains("..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_service_account_names_reach_the_token_request() {
+        for good in ["default", "builder", "team-a.ci", "a", "x1"] {
+            assert!(is_dns_subdomain(good), "{good}");
+        }
+        for bad in [
+            "",
+            "../../kube-system/serviceaccounts/admin",
+            "a/b",
+            "Builder",
+            "-a",
+            "a-",
+            "a..b",
+            "a?b",
+            "a%2fb",
+            &"a".repeat(254),
+        ] {
+            assert!(!is_dns_subdomain(bad), "{bad}");
+        }
     }
 }

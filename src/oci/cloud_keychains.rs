@@ -116,11 +116,7 @@ pub fn parse(value: &str) -> Result<Vec<Cloud>, UnknownKeychain> {
 /// The cloud registry `registry` (a host, perhaps with a port) is, and for ECR its
 /// region.
 pub fn cloud_of(registry: &str) -> Option<(Cloud, Option<String>)> {
-    let host = registry
-        .rsplit_once(':')
-        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(registry, |(host, _)| host)
-        .to_ascii_lowercase();
+    let host = host_of(registry).to_ascii_lowercase();
     if let Some(region) = ecr_region(&host) {
         return Some((Cloud::Ecr, Some(region)));
     }
@@ -170,7 +166,23 @@ struct Fetched {
     expires_in: Option<Duration>,
 }
 
-/// What is remembered of one registry.
+/// Why a keychain gave nothing.
+enum Miss {
+    /// No identity, or the cloud refused it: asked again after [`MISS_FOR`].
+    NoIdentity(String),
+    /// A timeout, a throttle, a server error: asked again at the next request.
+    Transient(String),
+}
+
+impl Miss {
+    fn reason(&self) -> &str {
+        match self {
+            Miss::NoIdentity(r) | Miss::Transient(r) => r,
+        }
+    }
+}
+
+/// What is remembered of one cloud credential.
 struct Remembered {
     found: Found,
     until: Instant,
@@ -181,11 +193,22 @@ struct Remembered {
 /// The cloud keychains of one process.
 pub struct CloudKeychains {
     on: Vec<Cloud>,
+    /// By [`cache_key`]: one ECR token per region, one Google token, one ACR refresh
+    /// token per registry.
     remembered: tokio::sync::Mutex<HashMap<String, Remembered>>,
+    /// The AWS SDK's configuration, loaded once (its credential chain caches).
+    #[cfg(feature = "aws")]
+    aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
     /// Google's credentials (they keep their token and renew it before it expires);
     /// made again after a refusal, so a revoked token is not offered twice.
     #[cfg(feature = "gcp")]
     google: tokio::sync::Mutex<Option<google_cloud_auth::credentials::AccessTokenCredentials>>,
+    /// Azure's credential, made once (it caches its tokens).
+    #[cfg(feature = "azure")]
+    azure: tokio::sync::OnceCell<(
+        std::sync::Arc<dyn azure_core::credentials::TokenCredential>,
+        &'static str,
+    )>,
 }
 
 impl std::fmt::Debug for CloudKeychains {
@@ -196,14 +219,29 @@ impl std::fmt::Debug for CloudKeychains {
     }
 }
 
+/// What a registry's credentials are remembered by: an ECR token serves every
+/// registry of its region, a Google token every registry, an ACR refresh token its
+/// own registry (so runs naming many hosts cost one fetch per region, not per host).
+fn cache_key(cloud: Cloud, region: Option<&str>, registry: &str) -> String {
+    match cloud {
+        Cloud::Ecr => format!("ecr {}", region.unwrap_or_default()),
+        Cloud::Google => "google".to_owned(),
+        Cloud::Acr => format!("acr {}", registry.to_ascii_lowercase()),
+    }
+}
+
 impl CloudKeychains {
     /// The keychains `on`.
     pub fn new(on: Vec<Cloud>) -> Self {
         Self {
             on,
             remembered: tokio::sync::Mutex::default(),
+            #[cfg(feature = "aws")]
+            aws: tokio::sync::OnceCell::new(),
             #[cfg(feature = "gcp")]
             google: tokio::sync::Mutex::default(),
+            #[cfg(feature = "azure")]
+            azure: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -217,7 +255,10 @@ impl CloudKeychains {
     /// Credentials for `registry` from its cloud's keychain; `None` when it is no cloud
     /// registry or its keychain is off. When the keychain finds nothing the result is
     /// anonymous access, its source saying why. `stale`: the registry refused what was
-    /// given last, so it is fetched again.
+    /// given last, so it is fetched again. Cloud credentials go only to a registry
+    /// reached over verified https, or over plain HTTP when the operator listed it
+    /// (`CHAINSEAL_INSECURE_REGISTRIES`): never through the unverified access of
+    /// chains-config's `storage.oci.repository.insecure`.
     pub async fn lookup(
         &self,
         transport: &Transport,
@@ -225,7 +266,13 @@ impl CloudKeychains {
         stale: bool,
     ) -> Option<Found> {
         let (cloud, region) = cloud_of(registry).filter(|(cloud, _)| self.on.contains(cloud))?;
-        let key = registry.to_ascii_lowercase();
+        let Some(base) = transport.trusted_base(registry).await else {
+            return Some(anonymous(
+                cloud,
+                "its registry is not reached over verified https or as a listed plain-HTTP registry (chains-config `storage.oci.repository.insecure`, or unreachable), so cloud credentials are not sent to it",
+            ));
+        };
+        let key = cache_key(cloud, region.as_deref(), registry);
         {
             let remembered = self.remembered.lock().await;
             if let Some(r) = remembered.get(&key)
@@ -237,10 +284,14 @@ impl CloudKeychains {
         }
         let fetched = tokio::time::timeout(
             LOOKUP_TIMEOUT,
-            self.fetch(cloud, region.as_deref(), transport, registry, stale),
+            self.fetch(cloud, region.as_deref(), &base, registry, stale),
         )
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {LOOKUP_TIMEOUT:?}")));
+        .unwrap_or_else(|_| {
+            Err(Miss::Transient(format!(
+                "no answer within {LOOKUP_TIMEOUT:?}"
+            )))
+        });
         let now = Instant::now();
         let (found, until, miss) = match fetched {
             Ok(Fetched { auth, expires_in }) => {
@@ -253,24 +304,35 @@ impl CloudKeychains {
                 };
                 (found, now + keep, false)
             }
-            Err(reason) => {
+            Err(miss) => {
+                let reason = brief(miss.reason());
                 tracing::warn!(
                     registry,
                     "{}: {reason}; trying anonymous access",
                     cloud.keychain()
                 );
-                let found = Found {
-                    auth: RegistryAuth::Anonymous,
-                    source: format!("anonymous ({} gave none: {reason})", cloud.keychain()),
+                // A passing failure is not remembered: the next request asks again.
+                let until = match miss {
+                    Miss::NoIdentity(_) => now + MISS_FOR,
+                    Miss::Transient(_) => now,
                 };
-                (found, now + MISS_FOR, true)
+                (anonymous(cloud, &reason), until, true)
             }
         };
         let mut remembered = self.remembered.lock().await;
         if remembered.len() >= MAX_REMEMBERED {
             remembered.retain(|_, r| r.until > now);
-            if remembered.len() >= MAX_REMEMBERED {
-                remembered.clear();
+            // Still full (a run naming ever new regions or registries): the entries
+            // closest to their end go, never every one at once.
+            while remembered.len() >= MAX_REMEMBERED {
+                let Some(first) = remembered
+                    .iter()
+                    .min_by_key(|(_, r)| r.until)
+                    .map(|(k, _)| k.clone())
+                else {
+                    break;
+                };
+                remembered.remove(&first);
             }
         }
         remembered.insert(
@@ -284,50 +346,253 @@ impl CloudKeychains {
         Some(found)
     }
 
-    /// Ask `cloud` for credentials for `registry` (in `region`, for ECR); `stale`: the
-    /// last ones were refused.
+    /// Ask `cloud` for credentials for `registry` (reached at `base`; in `region`, for
+    /// ECR); `stale`: the last ones were refused.
     async fn fetch(
         &self,
         cloud: Cloud,
         region: Option<&str>,
-        transport: &Transport,
+        base: &url::Url,
         registry: &str,
         stale: bool,
-    ) -> Result<Fetched, String> {
+    ) -> Result<Fetched, Miss> {
         match cloud {
-            Cloud::Ecr => ecr(region).await,
+            Cloud::Ecr => self.ecr(region).await,
             Cloud::Google => self.google(stale).await,
-            Cloud::Acr => acr(transport, registry).await,
+            Cloud::Acr => self.acr(base, registry).await,
         }
     }
 
+    /// ECR: `GetAuthorizationToken` in `region`.
+    #[cfg(feature = "aws")]
+    async fn ecr(&self, region: Option<&str>) -> Result<Fetched, Miss> {
+        use aws_sdk_ecr::error::SdkError;
+        use base64::Engine as _;
+        let sdk = self
+            .aws
+            .get_or_init(|| crate::cloud::aws::sdk_config(LOOKUP_TIMEOUT, None, None))
+            .await;
+        let mut config = aws_sdk_ecr::config::Builder::from(sdk);
+        if let Some(region) = region {
+            config = config.region(aws_config::Region::new(region.to_owned()));
+        }
+        let client = aws_sdk_ecr::Client::from_conf(config.build());
+        let reply = client.get_authorization_token().send().await.map_err(|e| {
+            let transient = match &e {
+                SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+                SdkError::DispatchFailure(d) => d.is_timeout() || d.is_io(),
+                SdkError::ServiceError(s) => matches!(
+                    s.err().meta().code(),
+                    Some("ThrottlingException" | "ServerException" | "ServiceUnavailableException")
+                ),
+                _ => false,
+            };
+            // The first line: the SDK's context goes on with every provider it tried.
+            let context = aws_sdk_ecr::error::DisplayErrorContext(&e).to_string();
+            let reason = format!(
+                "GetAuthorizationToken failed: {}",
+                context
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches(" Attempted:")
+            );
+            if transient {
+                Miss::Transient(reason)
+            } else {
+                Miss::NoIdentity(reason)
+            }
+        })?;
+        let bad = |what: &str| Miss::NoIdentity(format!("GetAuthorizationToken returned {what}"));
+        let data = reply
+            .authorization_data()
+            .first()
+            .ok_or_else(|| bad("no authorization data"))?;
+        let decoded = data
+            .authorization_token()
+            .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
+            .and_then(|t| String::from_utf8(t).ok())
+            .ok_or_else(|| bad("a token that is not base64 `user:password`"))?;
+        let (user, password) = decoded
+            .split_once(':')
+            .ok_or_else(|| bad("a token that is not `user:password`"))?;
+        Ok(Fetched {
+            auth: RegistryAuth::Basic(user.to_owned(), password.to_owned()),
+            expires_in: data.expires_at().map(|at| seconds_until(at.secs())),
+        })
+    }
+
+    #[cfg(not(feature = "aws"))]
+    async fn ecr(&self, _region: Option<&str>) -> Result<Fetched, Miss> {
+        Err(Miss::NoIdentity(
+            "this build has no ECR keychain (the `aws` feature)".to_owned(),
+        ))
+    }
+
     #[cfg(feature = "gcp")]
-    async fn google(&self, stale: bool) -> Result<Fetched, String> {
+    async fn google(&self, stale: bool) -> Result<Fetched, Miss> {
         let mut held = self.google.lock().await;
         if stale || held.is_none() {
             *held = Some(
                 google_cloud_auth::credentials::Builder::default()
                     .with_scopes([GOOGLE_SCOPE])
                     .build_access_token_credentials()
-                    .map_err(|e| format!("no Google credentials: {e}"))?,
+                    .map_err(|e| Miss::NoIdentity(format!("no Google credentials: {e}")))?,
             );
         }
-        let credentials = held.as_ref().ok_or("no Google credentials")?;
-        let token = credentials
-            .access_token()
-            .await
-            .map_err(|e| format!("no Google access token: {e}"))?;
+        let credentials = held
+            .as_ref()
+            .ok_or_else(|| Miss::NoIdentity("no Google credentials".to_owned()))?;
+        let token = credentials.access_token().await.map_err(|e| {
+            let reason = format!("no Google access token: {e}");
+            if e.is_transient() {
+                Miss::Transient(reason)
+            } else {
+                Miss::NoIdentity(reason)
+            }
+        })?;
         Ok(Fetched {
             auth: RegistryAuth::Basic("oauth2accesstoken".to_owned(), token.token),
+            // The credentials renew the token before it expires; it is asked again
+            // within FRESH_FOR.
             expires_in: None,
         })
     }
 
     #[cfg(not(feature = "gcp"))]
-    async fn google(&self, _stale: bool) -> Result<Fetched, String> {
+    async fn google(&self, _stale: bool) -> Result<Fetched, Miss> {
         let _ = GOOGLE_SCOPE;
-        Err("this build has no Google keychain (the `gcp` feature)".to_owned())
+        Err(Miss::NoIdentity(
+            "this build has no Google keychain (the `gcp` feature)".to_owned(),
+        ))
     }
+
+    /// ACR: an Entra ID token for the registry audience, exchanged at the registry
+    /// (`<base>/oauth2/exchange`: verified https, or plain HTTP for a listed registry),
+    /// through a client that follows no redirect (the token is in the body).
+    #[cfg(feature = "azure")]
+    async fn acr(&self, base: &url::Url, registry: &str) -> Result<Fetched, Miss> {
+        let (credential, source) = self
+            .azure
+            .get_or_try_init(|| async { crate::cloud::azure::credential() })
+            .await
+            .map_err(|e| Miss::NoIdentity(format!("no Azure credential: {e}")))?;
+        let token = credential
+            .get_token(&[ACR_SCOPE], None)
+            .await
+            .map_err(|e| {
+                let transient = matches!(
+                    e.kind(),
+                    azure_core::error::ErrorKind::Connection | azure_core::error::ErrorKind::Io
+                ) || e
+                    .http_status()
+                    .is_some_and(|s| u16::from(s) >= 500 || u16::from(s) == 429);
+                let reason = format!("{source} gave no token: {e}");
+                if transient {
+                    Miss::Transient(reason)
+                } else {
+                    Miss::NoIdentity(reason)
+                }
+            })?;
+        let access_token = token.token.secret();
+        let service = host_of(registry);
+        // Built in a block: the serializer is not `Send` and must not live across an await.
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "access_token")
+                .append_pair("service", service);
+            if let Some(tenant) = tenant_of(access_token) {
+                form.append_pair("tenant", &tenant);
+            }
+            form.append_pair("access_token", access_token);
+            form.finish()
+        };
+        let url = base
+            .join("oauth2/exchange")
+            .map_err(|e| Miss::NoIdentity(format!("no exchange URL: {e}")))?;
+        let client = crate::http::credentialed_client()
+            .map_err(|e| Miss::Transient(format!("no HTTP client: {}", e.detail())))?;
+        let request = client
+            .post(url)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json")
+            .body(form);
+        let reply = crate::http::send_within(request, MAX_EXCHANGE_REPLY)
+            .await
+            .map_err(|e| {
+                Miss::Transient(format!("the token exchange got no answer: {}", e.detail()))
+            })?;
+        let status = reply.status;
+        if !status.is_success() {
+            let reason = format!("the registry refused the token exchange: HTTP {status}");
+            return Err(if status.is_server_error() || status.as_u16() == 429 {
+                Miss::Transient(reason)
+            } else {
+                Miss::NoIdentity(reason)
+            });
+        }
+        let body = reply.body;
+        #[derive(serde::Deserialize)]
+        struct Exchanged {
+            refresh_token: String,
+        }
+        let exchanged: Exchanged = serde_json::from_slice(&body).map_err(|_| {
+            Miss::NoIdentity("the registry's token exchange answered no refresh token".to_owned())
+        })?;
+        if exchanged.refresh_token.is_empty() {
+            return Err(Miss::NoIdentity(
+                "the registry's token exchange answered an empty refresh token".to_owned(),
+            ));
+        }
+        // ACR refresh tokens live for hours; the Entra ID token's life bounds the reuse.
+        Ok(Fetched {
+            auth: RegistryAuth::Basic(ACR_USER.to_owned(), exchanged.refresh_token),
+            expires_in: Some(seconds_until(token.expires_on.unix_timestamp())),
+        })
+    }
+
+    #[cfg(not(feature = "azure"))]
+    async fn acr(&self, _base: &url::Url, _registry: &str) -> Result<Fetched, Miss> {
+        let _ = (ACR_USER, ACR_SCOPE);
+        Err(Miss::NoIdentity(
+            "this build has no ACR keychain (the `azure` feature)".to_owned(),
+        ))
+    }
+}
+
+/// Anonymous access, saying why `cloud`'s keychain gave nothing.
+fn anonymous(cloud: Cloud, reason: &str) -> Found {
+    Found {
+        auth: RegistryAuth::Anonymous,
+        source: format!("anonymous ({} gave none: {reason})", cloud.keychain()),
+    }
+}
+
+/// A registry host without its port.
+fn host_of(registry: &str) -> &str {
+    registry
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(registry, |(host, _)| host)
+}
+
+/// The most characters of a cloud's error kept (its replies may be long).
+const BRIEF_CHARS: usize = 300;
+
+/// A cloud client's error as a message shows it: its first line (the rest is its chain
+/// of causes or a reply body), at most [`BRIEF_CHARS`], control characters escaped.
+fn brief(text: &str) -> String {
+    let line: String = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(BRIEF_CHARS)
+        .collect();
+    crate::error_text::shown(&line)
 }
 
 /// The time left until `unix` (seconds since the epoch); none when it is past.
@@ -339,115 +604,9 @@ fn seconds_until(unix: i64) -> Duration {
     Duration::from_secs(u64::try_from(unix.saturating_sub(now)).unwrap_or(0))
 }
 
-/// ECR: `GetAuthorizationToken` in `region`.
-#[cfg(feature = "aws")]
-async fn ecr(region: Option<&str>) -> Result<Fetched, String> {
-    use base64::Engine as _;
-    let config =
-        crate::cloud::aws::sdk_config(LOOKUP_TIMEOUT, None, region.map(str::to_owned)).await;
-    let client = aws_sdk_ecr::Client::new(&config);
-    let reply = client.get_authorization_token().send().await.map_err(|e| {
-        // The first line: the SDK's context goes on with every provider it tried.
-        let context = aws_sdk_ecr::error::DisplayErrorContext(&e).to_string();
-        format!(
-            "GetAuthorizationToken failed: {}",
-            first_line(&context).trim_end_matches(" Attempted:")
-        )
-    })?;
-    let data = reply
-        .authorization_data()
-        .first()
-        .ok_or("GetAuthorizationToken returned no authorization data")?;
-    let decoded = data
-        .authorization_token()
-        .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
-        .and_then(|t| String::from_utf8(t).ok())
-        .ok_or("GetAuthorizationToken returned a token that is not base64 `user:password`")?;
-    let (user, password) = decoded
-        .split_once(':')
-        .ok_or("GetAuthorizationToken returned a token that is not `user:password`")?;
-    let expires_in = data.expires_at().map(|at| seconds_until(at.secs()));
-    Ok(Fetched {
-        auth: RegistryAuth::Basic(user.to_owned(), password.to_owned()),
-        expires_in,
-    })
-}
-
-#[cfg(not(feature = "aws"))]
-async fn ecr(_region: Option<&str>) -> Result<Fetched, String> {
-    Err("this build has no ECR keychain (the `aws` feature)".to_owned())
-}
-
 /// The most bytes of an ACR exchange reply read.
 #[cfg(feature = "azure")]
 const MAX_EXCHANGE_REPLY: u64 = 64 * 1024;
-
-/// ACR: an Entra ID token for the registry audience, exchanged at the registry.
-#[cfg(feature = "azure")]
-async fn acr(transport: &Transport, registry: &str) -> Result<Fetched, String> {
-    let (credential, source) = crate::cloud::azure::credential()
-        .map_err(|e| format!("no Azure credential: {}", first_line(&e.to_string())))?;
-    let token = credential
-        .get_token(&[ACR_SCOPE], None)
-        .await
-        .map_err(|e| format!("{source} gave no token: {}", first_line(&e.to_string())))?;
-    let access_token = token.token.secret();
-    let service = registry
-        .rsplit_once(':')
-        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(registry, |(host, _)| host);
-    // Built in a block: the serializer is not `Send` and must not live across an await.
-    let form = {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "access_token")
-            .append_pair("service", service);
-        if let Some(tenant) = tenant_of(access_token) {
-            form.append_pair("tenant", &tenant);
-        }
-        form.append_pair("access_token", access_token);
-        form.finish()
-    };
-    let request = super::transport::Request {
-        method: http::Method::POST,
-        repository: "",
-        path: "/oauth2/exchange".to_owned(),
-        accept: &["application/json"],
-        content_type: Some("application/x-www-form-urlencoded"),
-        body: Some(bytes::Bytes::from(form)),
-        limit: MAX_EXCHANGE_REPLY,
-        op: super::transport::Op::Pull,
-    };
-    let reply = transport
-        .send(registry, &request, &RegistryAuth::Anonymous)
-        .await
-        .map_err(|e| format!("the registry refused the token exchange: {e}"))?;
-    #[derive(serde::Deserialize)]
-    struct Exchanged {
-        refresh_token: String,
-    }
-    let exchanged: Exchanged = serde_json::from_slice(&reply.body)
-        .map_err(|_| "the registry's token exchange answered no refresh token".to_owned())?;
-    if exchanged.refresh_token.is_empty() {
-        return Err("the registry's token exchange answered an empty refresh token".to_owned());
-    }
-    // ACR refresh tokens live for hours; the Entra ID token's life bounds the reuse.
-    Ok(Fetched {
-        auth: RegistryAuth::Basic(ACR_USER.to_owned(), exchanged.refresh_token),
-        expires_in: Some(seconds_until(token.expires_on.unix_timestamp())),
-    })
-}
-
-#[cfg(not(feature = "azure"))]
-async fn acr(_transport: &Transport, _registry: &str) -> Result<Fetched, String> {
-    let _ = (ACR_USER, ACR_SCOPE);
-    Err("this build has no ACR keychain (the `azure` feature)".to_owned())
-}
-
-/// The first line of a cloud client's error (the rest is its whole chain of causes).
-#[cfg(any(feature = "aws", feature = "azure"))]
-fn first_line(text: &str) -> String {
-    crate::error_text::shown(text.lines().next().unwrap_or_default())
-}
 
 /// The tenant (`tid` claim) of an Entra ID token, which the exchange names; the
 /// token is Azure's own answer to us, so it is read, not verified.

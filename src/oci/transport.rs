@@ -434,8 +434,7 @@ struct Host {
     internal_ok: bool,
     /// The registry asked for basic credentials (no token service).
     basic: std::sync::atomic::AtomicBool,
-    /// How it is reached (the scheme and the client say it; kept for the tests).
-    #[cfg_attr(not(test), allow(dead_code, reason = "read by the tests"))]
+    /// How it is reached (the scheme and the client say it).
     access: Access,
     /// When the scheme is decided again (`None`: never).
     until: Option<tokio::time::Instant>,
@@ -579,6 +578,16 @@ impl Transport {
             *entry = host;
         }
         Ok(entry.clone())
+    }
+
+    /// Where `registry` is reached, when it is reached as the operator configured it —
+    /// verified https, or plain HTTP because it is listed — and not through
+    /// `insecure_everywhere`'s unverified access; `None` then, or when it cannot be
+    /// reached. Credentials that are not the registry's own (a cloud identity's) go
+    /// only there.
+    pub async fn trusted_base(&self, registry: &str) -> Option<url::Url> {
+        let host = self.host(registry).await.ok()?;
+        (host.access != Access::Unverified).then(|| host.base.clone())
     }
 
     /// Send `req` to `registry`, answering its authentication challenge with `auth`.
@@ -975,6 +984,25 @@ mod tests {
         let listed = Transport::new(vec![internal.to_owned()]).insecure_everywhere(true);
         let host = listed.host(internal).await.expect("host");
         assert_eq!((host.access, host.base.scheme()), (Access::Plain, "http"));
+    }
+
+    /// Review of #24: cloud keychain credentials go only to a registry reached as the
+    /// operator configured it, never through `insecure_everywhere`'s unverified access.
+    #[tokio::test(start_paused = true)]
+    async fn cloud_credentials_go_only_where_access_is_as_configured() {
+        let public = "192.0.2.1:5000";
+        let everywhere = Transport::new(Vec::new()).insecure_everywhere(true);
+        assert_eq!(everywhere.trusted_base(public).await, None);
+        let verified = Transport::new(Vec::new());
+        assert_eq!(
+            verified.trusted_base(public).await.map(|u| u.to_string()),
+            Some("https://192.0.2.1:5000/".to_owned())
+        );
+        let listed = Transport::new(vec![public.to_owned()]).insecure_everywhere(true);
+        assert_eq!(
+            listed.trusted_base(public).await.map(|u| u.to_string()),
+            Some("http://192.0.2.1:5000/".to_owned())
+        );
     }
 
     /// Review of #20: an unreachable registry was probed again on every request (and
