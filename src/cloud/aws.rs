@@ -9,13 +9,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The SDK configuration from the environment, each operation limited to `operation`
 /// (retries included); `endpoint` replaces the service's own (`AWS_ENDPOINT_URL` and
-/// `AWS_ENDPOINT_URL_<SERVICE>` are read by the SDK itself), `region` the configured
-/// one.
-pub async fn sdk_config(
-    operation: Duration,
-    endpoint: Option<String>,
-    region: Option<String>,
-) -> aws_config::SdkConfig {
+/// `AWS_ENDPOINT_URL_<SERVICE>` are read by the SDK itself).
+pub async fn sdk_config(operation: Duration, endpoint: Option<String>) -> aws_config::SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .operation_timeout(operation)
         .connect_timeout(CONNECT_TIMEOUT)
@@ -24,9 +19,6 @@ pub async fn sdk_config(
         aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
-    }
-    if let Some(region) = region {
-        loader = loader.region(aws_config::Region::new(region));
     }
     loader.load().await
 }

@@ -394,11 +394,12 @@ impl ChainsConfig {
                 invalid("builddefinition.buildtype", &v, &e.to_string())
             })?,
         };
+        let fulcio_address = get("signers.x509.fulcio.address")
+            .unwrap_or_else(|| crate::signing::keyless::DEFAULT_FULCIO_URL.into());
         let fulcio = match boolean(data, "signers.x509.fulcio.enabled", false) {
             false => None,
             true => Some(Fulcio {
-                address: get("signers.x509.fulcio.address")
-                    .unwrap_or_else(|| crate::signing::keyless::DEFAULT_FULCIO_URL.into()),
+                address: fulcio_address.clone(),
                 token_file: get("signers.x509.identity.token.file"),
                 provider: match get("signers.x509.fulcio.provider") {
                     None => None,
@@ -412,13 +413,7 @@ impl ChainsConfig {
         };
         let transparency = transparency_mode(data);
         Ok(Self {
-            fulcio_address: fulcio.as_ref().map_or_else(
-                || {
-                    get("signers.x509.fulcio.address")
-                        .unwrap_or_else(|| crate::signing::keyless::DEFAULT_FULCIO_URL.into())
-                },
-                |f| f.address.clone(),
-            ),
+            fulcio_address,
             fulcio,
             transparency,
             transparency_url: get("transparency.url")

@@ -129,8 +129,8 @@ impl PerServiceAccount {
                 .or_default()
                 .clone()
         };
-        // Held while a certificate is made: a run's two signers (attestation, image
-        // signatures) ask at once and share one.
+        // Held while a certificate is made: runs of one ServiceAccount signed at once
+        // wait for it and share it (a run's attestation and image signatures too).
         let mut held = slot.lock().await;
         if let Some((signer, at)) = held.as_ref()
             && at.elapsed() < REUSED_FOR

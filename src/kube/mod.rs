@@ -292,32 +292,10 @@ impl Cluster {
         <K as ::kube::Resource>::DynamicType: Default,
     {
         self.pace().await;
-        let resource = || K::plural(&Default::default()).into_owned();
-        match api.get_opt(name).await {
-            Ok(obj) => Ok(obj),
-            Err(::kube::Error::Api(status)) if status.code == 403 => Err(Error::Forbidden {
-                verb: "get",
-                resource: resource(),
-                name: name.to_owned(),
-                namespace: namespace.to_owned(),
-                message: status.message,
-            }),
-            Err(::kube::Error::Api(status)) => Err(Error::Status {
-                verb: "get",
-                resource: resource(),
-                name: name.to_owned(),
-                namespace: namespace.to_owned(),
-                code: status.code,
-                message: status.message,
-            }),
-            Err(source) => Err(Error::Request {
-                verb: "get",
-                resource: resource(),
-                name: name.to_owned(),
-                namespace: namespace.to_owned(),
-                source,
-            }),
-        }
+        api.get_opt(name).await.map_err(|e| {
+            let resource = K::plural(&Default::default()).into_owned();
+            error_for(e, "get", resource, name, namespace)
+        })
     }
 
     /// The labels of the namespace `name`; `None` when it does not exist.
@@ -449,66 +427,7 @@ impl Cluster {
         }
         Ok(crate::secret::SecretString::new(token))
     }
-}
 
-/// The error of a `verb` request for `resource` `namespace/name` that failed with `e`.
-fn error_for(
-    e: ::kube::Error,
-    verb: &'static str,
-    resource: String,
-    name: &str,
-    namespace: &str,
-) -> Error {
-    let (name, namespace) = (name.to_owned(), namespace.to_owned());
-    match e {
-        ::kube::Error::Api(status) if status.code == 403 => Error::Forbidden {
-            verb,
-            resource,
-            name,
-            namespace,
-            message: status.message,
-        },
-        ::kube::Error::Api(status) if status.code == 404 => Error::NotFound {
-            resource,
-            name,
-            namespace,
-        },
-        ::kube::Error::Api(status) if status.code == 422 => Error::Invalid {
-            verb,
-            resource,
-            name,
-            namespace,
-            message: status.message,
-        },
-        ::kube::Error::Api(status) => Error::Status {
-            verb,
-            resource,
-            name,
-            namespace,
-            code: status.code,
-            message: status.message,
-        },
-        other if replies::too_large(&other) => Error::Api {
-            verb,
-            resource,
-            name,
-            namespace,
-            message: format!(
-                "the reply is larger than {} MiB, more than any one object or page can be",
-                replies::MAX_REPLY_BYTES >> 20
-            ),
-        },
-        source => Error::Request {
-            verb,
-            resource,
-            name,
-            namespace,
-            source,
-        },
-    }
-}
-
-impl Cluster {
     /// One run, as JSON.
     pub async fn get(&self, kind: TektonKind, namespace: &str, name: &str) -> Result<Value, Error> {
         self.pace().await;
@@ -656,4 +575,61 @@ fn to_value(obj: DynamicObject, kind: TektonKind) -> Value {
         map.insert("kind".into(), resource.kind.into());
     }
     value
+}
+
+/// The error of a `verb` request for `resource` `namespace/name` that failed with `e`.
+fn error_for(
+    e: ::kube::Error,
+    verb: &'static str,
+    resource: String,
+    name: &str,
+    namespace: &str,
+) -> Error {
+    let (name, namespace) = (name.to_owned(), namespace.to_owned());
+    match e {
+        ::kube::Error::Api(status) if status.code == 403 => Error::Forbidden {
+            verb,
+            resource,
+            name,
+            namespace,
+            message: status.message,
+        },
+        ::kube::Error::Api(status) if status.code == 404 => Error::NotFound {
+            resource,
+            name,
+            namespace,
+        },
+        ::kube::Error::Api(status) if status.code == 422 => Error::Invalid {
+            verb,
+            resource,
+            name,
+            namespace,
+            message: status.message,
+        },
+        ::kube::Error::Api(status) => Error::Status {
+            verb,
+            resource,
+            name,
+            namespace,
+            code: status.code,
+            message: status.message,
+        },
+        other if replies::too_large(&other) => Error::Api {
+            verb,
+            resource,
+            name,
+            namespace,
+            message: format!(
+                "the reply is larger than {} MiB, more than any one object or page can be",
+                replies::MAX_REPLY_BYTES >> 20
+            ),
+        },
+        source => Error::Request {
+            verb,
+            resource,
+            name,
+            namespace,
+            source,
+        },
+    }
 }

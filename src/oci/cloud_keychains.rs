@@ -370,7 +370,7 @@ impl CloudKeychains {
         use base64::Engine as _;
         let sdk = self
             .aws
-            .get_or_init(|| crate::cloud::aws::sdk_config(LOOKUP_TIMEOUT, None, None))
+            .get_or_init(|| crate::cloud::aws::sdk_config(LOOKUP_TIMEOUT, None))
             .await;
         let mut config = aws_sdk_ecr::config::Builder::from(sdk);
         if let Some(region) = region {
@@ -387,15 +387,13 @@ impl CloudKeychains {
                 ),
                 _ => false,
             };
-            // The first line: the SDK's context goes on with every provider it tried.
-            let context = aws_sdk_ecr::error::DisplayErrorContext(&e).to_string();
+            // Its first line: the SDK's cause chain goes on with every provider it
+            // tried.
+            let text = crate::error_text::aws(&e);
+            let first = text.lines().next().unwrap_or_default();
             let reason = format!(
                 "GetAuthorizationToken failed: {}",
-                context
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .trim_end_matches(" Attempted:")
+                first.trim_end_matches(" Attempted:")
             );
             if transient {
                 Miss::Transient(reason)
@@ -579,20 +577,10 @@ fn host_of(registry: &str) -> &str {
         .map_or(registry, |(host, _)| host)
 }
 
-/// The most characters of a cloud's error kept (its replies may be long).
-const BRIEF_CHARS: usize = 300;
-
 /// A cloud client's error as a message shows it: its first line (the rest is its chain
-/// of causes or a reply body), at most [`BRIEF_CHARS`], control characters escaped.
+/// of causes or a reply body), as [`crate::error_text::shown`] cuts and escapes it.
 fn brief(text: &str) -> String {
-    let line: String = text
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(BRIEF_CHARS)
-        .collect();
-    crate::error_text::shown(&line)
+    crate::error_text::shown(text.lines().next().unwrap_or_default())
 }
 
 /// The time left until `unix` (seconds since the epoch); none when it is past.
@@ -630,26 +618,21 @@ mod tests {
             Some((Cloud::Ecr, region)) => region,
             _ => None,
         };
-        assert_eq!(
-            ecr("123456789012.dkr.ecr.us-east-1.amazonaws.com").as_deref(),
-            Some("us-east-1")
-        );
-        assert_eq!(
-            ecr("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com").as_deref(),
-            Some("us-gov-west-1")
-        );
-        assert_eq!(
-            ecr("123456789012.dkr-ecr.eu-west-1.on.aws").as_deref(),
-            Some("eu-west-1")
-        );
-        assert_eq!(
-            ecr("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn:443").as_deref(),
-            Some("cn-north-1")
-        );
-        assert_eq!(
-            ecr("123456789012.DKR.ECR.us-east-1.AMAZONAWS.COM").as_deref(),
-            Some("us-east-1")
-        );
+        for (host, region) in [
+            ("123456789012.dkr.ecr.us-east-1.amazonaws.com", "us-east-1"),
+            (
+                "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+                "us-gov-west-1",
+            ),
+            ("123456789012.dkr-ecr.eu-west-1.on.aws", "eu-west-1"),
+            (
+                "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn:443",
+                "cn-north-1",
+            ),
+            ("123456789012.DKR.ECR.us-east-1.AMAZONAWS.COM", "us-east-1"),
+        ] {
+            assert_eq!(ecr(host).as_deref(), Some(region), "{host}");
+        }
         for not_ecr in [
             "12345678901.dkr.ecr.us-east-1.amazonaws.com",
             "12345678901a.dkr.ecr.us-east-1.amazonaws.com",

@@ -104,12 +104,9 @@ impl AwsKmsSigner {
         let (endpoint, key) = parse(rest).ok_or_else(|| {
             kms("expected `awskms://[endpoint]/<key id | alias/name | arn>`".into())
         })?;
-        let config = crate::cloud::aws::sdk_config(
-            TIMEOUT,
-            endpoint.or_else(|| options.endpoint.clone()),
-            None,
-        )
-        .await;
+        let config =
+            crate::cloud::aws::sdk_config(TIMEOUT, endpoint.or_else(|| options.endpoint.clone()))
+                .await;
         if config.region().is_none() {
             return Err(kms("no AWS region: set `AWS_REGION`".into()));
         }

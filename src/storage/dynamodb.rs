@@ -106,8 +106,7 @@ impl DynamoDbStorage {
     async fn client(&self) -> Result<&aws_sdk_dynamodb::Client, Error> {
         self.client
             .get_or_try_init(|| async {
-                let config =
-                    crate::cloud::aws::sdk_config(Duration::from_secs(30), None, None).await;
+                let config = crate::cloud::aws::sdk_config(Duration::from_secs(30), None).await;
                 if config.region().is_none() {
                     return Err(failed(
                         "DynamoDB",
