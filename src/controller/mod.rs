@@ -238,9 +238,12 @@ async fn lead(
         &Default::default(),
     )
     .await;
-    let settings = Settings::build(&inputs.chains, &opts.env)
-        .await?
-        .with_tenants(&tenants, &inputs.secrets, &opts.config_namespace);
+    let tenancy = settings::Tenancy {
+        config: &tenants,
+        secrets: &inputs.secrets,
+        controller_namespace: &opts.config_namespace,
+    };
+    let settings = Settings::build(&inputs.chains, &opts.env, tenancy).await?;
     log_settings(&settings);
     let shared: SharedSettings = Arc::new(tokio::sync::RwLock::new(Arc::new(settings)));
     let queue = Arc::new(Queue::default());
@@ -320,22 +323,8 @@ impl ListsDone {
 }
 
 fn log_settings(s: &Settings) {
-    let describe = |a: &Option<settings::ArtifactSettings>| match a {
-        None => "disabled".to_owned(),
-        Some(a) => format!(
-            "{} → {}",
-            a.format,
-            a.backends
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
-    };
     info!(
-        taskrun = describe(&s.taskrun),
-        pipelinerun = describe(&s.pipelinerun),
-        oci = describe(&s.oci),
+        artifacts = s.artifacts.describe(),
         tenants = s.tenants.describe(),
         "settings"
     );
@@ -551,7 +540,12 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
             "a tenant's signing Secret"
         };
         seen = next.clone();
-        let built = match Settings::build(&next.chains, &opts.env).await {
+        let tenancy = settings::Tenancy {
+            config: &valid,
+            secrets: &next.secrets,
+            controller_namespace: &opts.config_namespace,
+        };
+        let built = match Settings::build(&next.chains, &opts.env, tenancy).await {
             Ok(s) => {
                 good_chains = next.chains.clone();
                 Ok(s)
@@ -571,12 +565,11 @@ async fn watch_config(cluster: Cluster, opts: Options, shared: SharedSettings, s
                 if !tenants_changed {
                     continue;
                 }
-                Settings::build(&good_chains, &opts.env).await
+                Settings::build(&good_chains, &opts.env, tenancy).await
             }
         };
         match built {
             Ok(s) => {
-                let s = s.with_tenants(&valid, &next.secrets, &opts.config_namespace);
                 info!("{what} changed: settings rebuilt");
                 log_settings(&s);
                 *shared.write().await = Arc::new(s);

@@ -624,6 +624,12 @@ async fn sign_and_store(
         Err(Unknown::Unreadable(why)) => return Err(fail(Stage::Signing, why).into()),
     };
     let tenant_signer = tenant.and_then(|t| t.signer.as_ref());
+    // Stored as its tenant's `storage` says, else as chains-config says.
+    let artifacts = match tenant.and_then(|t| t.storage.as_ref()) {
+        None => &settings.artifacts,
+        Some(Ok(own)) => own,
+        Some(Err(why)) => return Err(fail(Stage::Storage, why.to_string()).into()),
+    };
     let storage_key = pipeline::storage_key(&record)
         .map_err(|e| fail(Stage::PayloadCreation, crate::error_text::joined(&e)))?;
     let run = pipeline::run_id(&record);
@@ -631,8 +637,8 @@ async fn sign_and_store(
     // `recordError`) and of the image signatures (not counted).
     let mut failures = Vec::new();
     let artifact = match key.kind {
-        TektonKind::TaskRun => settings.taskrun.as_ref(),
-        TektonKind::PipelineRun => settings.pipelinerun.as_ref(),
+        TektonKind::TaskRun => artifacts.taskrun.as_ref(),
+        TektonKind::PipelineRun => artifacts.pipelinerun.as_ref(),
     };
     // The payloads first: the repository policy is checked before any signer is
     // asked for anything (a keyless signer would get a certificate).
@@ -651,7 +657,7 @@ async fn sign_and_store(
     }
     // Image signatures: TaskRuns only (their results name the images).
     let oci = match key.kind {
-        TektonKind::TaskRun => settings.oci.as_ref(),
+        TektonKind::TaskRun => artifacts.oci.as_ref(),
         TektonKind::PipelineRun => None,
     };
     let payloads = match oci {

@@ -300,16 +300,60 @@ pub struct ArtifactSettings {
     pub signer: SignerSlot,
 }
 
-/// Everything a worker needs.
-pub struct Settings {
-    /// The parsed ConfigMap.
-    pub chains: ChainsConfig,
+/// Each artifact type's settings (`None`: disabled).
+#[derive(Default)]
+pub struct Artifacts {
     /// TaskRun attestations.
     pub taskrun: Option<ArtifactSettings>,
     /// PipelineRun attestations.
     pub pipelinerun: Option<ArtifactSettings>,
     /// Image signatures.
     pub oci: Option<ArtifactSettings>,
+}
+
+impl Artifacts {
+    /// `taskrun=<format> → <stores>, …`, for the settings log.
+    pub fn describe(&self) -> String {
+        [
+            ("taskrun", &self.taskrun),
+            ("pipelinerun", &self.pipelinerun),
+            ("oci", &self.oci),
+        ]
+        .iter()
+        .map(|(kind, a)| match a {
+            None => format!("{kind}=disabled"),
+            Some(a) => format!(
+                "{kind}={} → {}",
+                a.format,
+                (a.backends.iter().map(ToString::to_string))
+                    .chain(a.tekton.then(|| "tekton".to_owned()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+}
+
+/// The tenants to build the settings with.
+#[derive(Debug, Clone, Copy)]
+pub struct Tenancy<'a> {
+    /// The tenants ConfigMap, parsed.
+    pub config: &'a super::tenants::TenantsConfig,
+    /// Their signing Secrets' data.
+    pub secrets: &'a super::tenants::SecretsData,
+    /// The namespace those Secrets are in (the controller's).
+    pub controller_namespace: &'a str,
+}
+
+/// Everything a worker needs.
+pub struct Settings {
+    /// The parsed ConfigMap.
+    pub chains: ChainsConfig,
+    /// Each artifact type's format, stores and signer (a tenant with storage of its
+    /// own has its own: [`super::tenants::Tenant::storage`]).
+    pub artifacts: Artifacts,
     /// The transparency log, when `transparency.enabled` is `true` or `manual`.
     pub rekor: Option<crate::transparency::Log>,
     /// The timestamp authorities, when `chainseal.tsa.url` or the signing config
@@ -443,8 +487,12 @@ impl Settings {
         o
     }
 
-    /// Build the settings for `data` (the ConfigMap's data).
-    pub async fn build(data: &BTreeMap<String, String>, env: &Environment) -> Result<Self, Error> {
+    /// Build the settings for `data` (the ConfigMap's data) and `tenancy`.
+    pub async fn build(
+        data: &BTreeMap<String, String>,
+        env: &Environment,
+        tenancy: Tenancy<'_>,
+    ) -> Result<Self, Error> {
         let chains = ChainsConfig::parse(data)?;
         for ignored in super::chains_config::ignored_keys(data) {
             tracing::warn!(
@@ -486,42 +534,37 @@ impl Settings {
         .services()
         .await
         .map_err(|e| Error::Transparency(crate::error_text::joined(&e)))?;
-        let mut signers: BTreeMap<&'static str, SignerSlot> = BTreeMap::new();
-        let mut artifacts = Vec::new();
-        for (kind, artifact) in [
-            ("taskrun", &chains.taskrun),
-            ("pipelinerun", &chains.pipelinerun),
-            ("oci", &chains.oci),
-        ] {
-            let Some(a) = artifact else {
-                artifacts.push(None);
-                continue;
+        let mut signers = Signers {
+            env,
+            fulcio: services.fulcio.as_deref(),
+            loaded: BTreeMap::new(),
+        };
+        let artifacts = open_artifacts(&chains, &factory, &mut signers).await?;
+        // Tenants with storage of their own: chains-config with their keys set.
+        let mut storage = BTreeMap::new();
+        for t in tenancy
+            .config
+            .tenants
+            .iter()
+            .filter(|t| !t.storage.0.is_empty())
+        {
+            let mut merged = data.clone();
+            merged.extend(t.storage.0.clone());
+            let made = match ChainsConfig::parse(&merged) {
+                Ok(c) => open_artifacts(&c, &factory, &mut signers).await,
+                Err(e) => Err(e.into()),
             };
-            let mut targets = Vec::new();
-            for b in &a.storage {
-                targets.extend(target(&chains, kind, *b)?);
-            }
-            let backends = factory.open(&targets)?;
-            let name = match a.signer {
-                SignerKind::X509 => "x509",
-                SignerKind::Kms => "kms",
-            };
-            let signer = match signers.get(name) {
-                Some(s) => s.clone(),
-                None => {
-                    let s = load_signer(a.signer, &chains, env, services.fulcio.as_deref()).await;
-                    signers.insert(name, s.clone());
-                    s
-                }
-            };
-            artifacts.push(Some(ArtifactSettings {
-                format: a.format,
-                backends,
-                tekton: a.storage.contains(&Backend::Tekton),
-                signer,
-            }));
+            let made = made.map_err(|e| {
+                let why = format!(
+                    "tenant `{}`: its `storage` cannot be used with chains-config: {}",
+                    t.name,
+                    crate::error_text::joined(&e)
+                );
+                tracing::warn!("{why} (its runs fail until this is fixed)");
+                Arc::from(why)
+            });
+            storage.insert(t.name.clone(), made);
         }
-        let mut artifacts = artifacts.into_iter();
         let transparency =
             |e: crate::transparency::Error| Error::Transparency(crate::error_text::joined(&e));
         let rekor = match chains.transparency {
@@ -540,43 +583,87 @@ impl Settings {
                 log.url().to_owned(),
             )));
         }
+        let keyless_fulcio = services
+            .fulcio
+            .clone()
+            .unwrap_or_else(|| chains.fulcio_address.clone());
+        // `kms` tenants' keys are reached with chains-config's KMS auth.
+        let tenants = super::tenants::Tenants::make(
+            tenancy.config,
+            tenancy.secrets,
+            &kms_options(&chains).unwrap_or_default(),
+            tenancy.controller_namespace,
+            &keyless_fulcio,
+            storage,
+        );
         Ok(Self {
             rekor,
             timestamps,
-            taskrun: artifacts.next().flatten(),
-            pipelinerun: artifacts.next().flatten(),
-            oci: artifacts.next().flatten(),
+            artifacts,
             registry: factory.shared_registry().ok(),
-            tenants: super::tenants::Tenants::default(),
-            keyless_fulcio: services
-                .fulcio
-                .clone()
-                .unwrap_or_else(|| chains.fulcio_address.clone()),
+            tenants,
+            keyless_fulcio,
             registries: super::credentials::RunRegistries::new(env.service_account.clone()),
             chains,
         })
     }
+}
 
-    /// These settings with `tenants` (their signing Secrets' data in `secrets`, read
-    /// from `controller_namespace`).
-    #[must_use]
-    pub fn with_tenants(
-        mut self,
-        config: &super::tenants::TenantsConfig,
-        secrets: &super::tenants::SecretsData,
-        controller_namespace: &str,
-    ) -> Self {
-        // `kms` tenants' keys are reached with chains-config's KMS auth.
-        let kms = kms_options(&self.chains).unwrap_or_default();
-        self.tenants = super::tenants::Tenants::make(
-            config,
-            secrets,
-            &kms,
-            controller_namespace,
-            &self.keyless_fulcio,
-        );
-        self
+/// chains-config's signers, each loaded once per settings (by the artifact types of
+/// chains-config and of every tenant's storage).
+struct Signers<'a> {
+    env: &'a Environment,
+    /// The signing config's Fulcio.
+    fulcio: Option<&'a str>,
+    loaded: BTreeMap<&'static str, SignerSlot>,
+}
+
+impl Signers<'_> {
+    /// The signer of `kind`, loaded on first use.
+    async fn slot(&mut self, kind: SignerKind, chains: &ChainsConfig) -> SignerSlot {
+        let name = match kind {
+            SignerKind::X509 => "x509",
+            SignerKind::Kms => "kms",
+        };
+        if let Some(s) = self.loaded.get(name) {
+            return s.clone();
+        }
+        let s = load_signer(kind, chains, self.env, self.fulcio).await;
+        self.loaded.insert(name, s.clone());
+        s
     }
+}
+
+/// Each artifact type `chains` enables, with its stores opened by `factory`.
+async fn open_artifacts(
+    chains: &ChainsConfig,
+    factory: &Factory,
+    signers: &mut Signers<'_>,
+) -> Result<Artifacts, Error> {
+    let mut made = [None, None, None];
+    for (slot, (kind, artifact)) in made.iter_mut().zip([
+        ("taskrun", &chains.taskrun),
+        ("pipelinerun", &chains.pipelinerun),
+        ("oci", &chains.oci),
+    ]) {
+        let Some(a) = artifact else { continue };
+        let mut targets = Vec::new();
+        for b in &a.storage {
+            targets.extend(target(chains, kind, *b)?);
+        }
+        *slot = Some(ArtifactSettings {
+            format: a.format,
+            backends: factory.open(&targets)?,
+            tekton: a.storage.contains(&Backend::Tekton),
+            signer: signers.slot(a.signer, chains).await,
+        });
+    }
+    let [taskrun, pipelinerun, oci] = made;
+    Ok(Artifacts {
+        taskrun,
+        pipelinerun,
+        oci,
+    })
 }
 
 async fn load_signer(

@@ -13,6 +13,8 @@
 //!                                # cosign.password)
 //!       # or kms: awskms:///alias/team-a   (chains-config's signers.kms.auth.* apply)
 //!     repositories: [registry.example.com/team-a/]
+//!     storage:                 # optional: chains-config's storage keys, over its own
+//!       storage.oci.repository: registry.example.com/team-a/attestations
 //!   - name: team-c
 //!     namespaceSelector: {matchLabels: {team: c}}   # namespaces by label
 //!     signer: {kms: awskms:///alias/team-c}
@@ -33,6 +35,10 @@
 //! a namespace outside every tenant must not write into a tenant's repositories with
 //! the controller's own credentials). Nothing in a run or its namespace chooses a
 //! signer: only this ConfigMap, which tenants cannot write.
+//!
+//! A tenant's `storage` holds chains-config keys that say where attestations and
+//! signatures go ([`STORAGE_KEYS`]); its runs are stored as chains-config with those
+//! keys set says (formats, signer kinds and registry options stay chains-config's).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -89,6 +95,31 @@ struct TenantDoc {
     namespace_selector: Option<SelectorDoc>,
     signer: Option<SignerDoc>,
     repositories: Option<Vec<String>>,
+    storage: Option<BTreeMap<String, String>>,
+}
+
+/// The chains-config keys a tenant's `storage` may set: where each artifact type is
+/// stored and where each backend is.
+pub const STORAGE_KEYS: &[&str] = &[
+    "artifacts.taskrun.storage",
+    "artifacts.pipelinerun.storage",
+    "artifacts.oci.storage",
+    "storage.oci.repository",
+    "storage.gcs.bucket",
+    "storage.docdb.url",
+    "storage.grafeas.projectid",
+    "storage.archivista.url",
+];
+
+/// A tenant's chains-config storage keys (empty: chains-config's storage). Its
+/// `Debug` shows the keys only: `storage.docdb.url` may hold a password.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StorageKeys(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for StorageKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 /// A label selector; `matchExpressions` is refused as an unknown field.
@@ -134,6 +165,8 @@ pub struct TenantConfig {
     /// The repository prefixes (`<registry>/<path>`) its runs may push to (`None`:
     /// anywhere the credentials reach).
     pub repositories: Option<Vec<String>>,
+    /// Its storage keys, set over chains-config's.
+    pub storage: StorageKeys,
 }
 
 /// Every tenant, as configured.
@@ -221,12 +254,15 @@ impl TenantsConfig {
                         .collect::<Result<Vec<_>, _>>()?,
                 ),
             };
+            let storage = storage_keys(t.storage.unwrap_or_default(), repositories.as_deref())
+                .map_err(bad)?;
             tenants.push(TenantConfig {
                 name: t.name,
                 namespaces: t.namespaces.into_iter().collect(),
                 selector,
                 signer,
                 repositories,
+                storage,
             });
         }
         let other_repositories = doc
@@ -255,6 +291,43 @@ impl TenantsConfig {
             })
             .collect()
     }
+}
+
+/// A tenant's `storage`: only [`STORAGE_KEYS`], each with a value, and a
+/// `storage.oci.repository` under the tenant's `repositories` (its runs could
+/// otherwise never be stored).
+fn storage_keys(
+    keys: BTreeMap<String, String>,
+    repositories: Option<&[String]>,
+) -> Result<StorageKeys, String> {
+    let mut out = BTreeMap::new();
+    for (key, value) in keys {
+        let key = key.trim().to_owned();
+        if !STORAGE_KEYS.contains(&key.as_str()) {
+            return Err(format!(
+                "its `storage` sets `{}`: a tenant's storage sets only {}",
+                crate::error_text::shown(&key),
+                STORAGE_KEYS.join(", ")
+            ));
+        }
+        let value = value.trim().to_owned();
+        // `""` disables an artifact type; the other keys need a place.
+        if value.is_empty() && !key.starts_with("artifacts.") {
+            return Err(format!("its `storage` sets `{key}` to nothing"));
+        }
+        if key == "storage.oci.repository"
+            && let Some(prefixes) = repositories
+            && !prefixes.iter().any(|p| allowed(&value, p))
+        {
+            return Err(format!(
+                "its `storage.oci.repository` `{}` is not under its `repositories` ({}): its runs could never be stored",
+                crate::error_text::shown(&value),
+                prefixes.join(", ")
+            ));
+        }
+        out.insert(key, value);
+    }
+    Ok(StorageKeys(out))
 }
 
 /// A repository prefix as compared: `registry.example.com/team-a/` (host lower-cased,
@@ -306,6 +379,9 @@ pub struct Tenant {
     pub config: TenantConfig,
     /// Its signer (`None`: chains-config's).
     pub signer: Option<SignerSlot>,
+    /// Where its runs are stored when its `storage` sets keys (`None`: as
+    /// chains-config says), or why they cannot be (its runs fail with this).
+    pub storage: Option<Result<super::settings::Artifacts, Arc<str>>>,
 }
 
 impl std::fmt::Debug for Tenant {
@@ -442,20 +518,20 @@ impl Tenants {
 
     /// `none`, or each tenant with its namespaces, for the settings log.
     pub fn describe(&self) -> String {
-        let mut by_tenant: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        let mut by_tenant: BTreeMap<&str, (&Tenant, Vec<String>)> = BTreeMap::new();
         for (ns, t) in &self.by_namespace {
-            by_tenant
-                .entry(t.config.name.as_str())
-                .or_default()
+            (by_tenant.entry(t.config.name.as_str()))
+                .or_insert((t, Vec::new()))
+                .1
                 .push(ns.clone());
         }
         for t in &self.by_labels {
             let labels: Vec<String> = (t.config.selector.iter())
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            by_tenant
-                .entry(t.config.name.as_str())
-                .or_default()
+            (by_tenant.entry(t.config.name.as_str()))
+                .or_insert((t, Vec::new()))
+                .1
                 .push(format!("labels {}", labels.join(",")));
         }
         if by_tenant.is_empty() {
@@ -463,20 +539,29 @@ impl Tenants {
         }
         by_tenant
             .iter()
-            .map(|(t, ns)| format!("{t} ({})", ns.join(",")))
+            .map(|(name, (t, ns))| {
+                let storage = match &t.storage {
+                    None => String::new(),
+                    Some(Ok(a)) => format!(" storage {}", a.describe()),
+                    Some(Err(_)) => " storage unusable".to_owned(),
+                };
+                format!("{name} ({}){storage}", ns.join(","))
+            })
             .collect::<Vec<_>>()
             .join("; ")
     }
 
     /// Make each tenant's signer: `secret` from `secrets` (the named Secrets' data,
     /// read from the controller's namespace), `kms` with `kms` (chains-config's KMS
-    /// options), `keyless` certified by the Fulcio at `fulcio_url`.
+    /// options), `keyless` certified by the Fulcio at `fulcio_url`; `storage` holds
+    /// the storage made for tenants whose `storage` sets keys, by tenant name.
     pub fn make(
         config: &TenantsConfig,
         secrets: &SecretsData,
         kms: &signing::KmsOptions,
         controller_namespace: &str,
         fulcio_url: &str,
+        mut storage: BTreeMap<String, Result<super::settings::Artifacts, Arc<str>>>,
     ) -> Self {
         let mut by_namespace = BTreeMap::new();
         let mut by_labels = Vec::new();
@@ -488,8 +573,10 @@ impl Tenants {
                     selector: BTreeMap::new(),
                     signer: None,
                     repositories: Some(config.other_repositories.clone()),
+                    storage: StorageKeys::default(),
                 },
                 signer: None,
+                storage: None,
             })
         });
         for t in &config.tenants {
@@ -520,6 +607,7 @@ impl Tenants {
             let tenant = Arc::new(Tenant {
                 config: t.clone(),
                 signer,
+                storage: storage.remove(&t.name),
             });
             for ns in &t.namespaces {
                 by_namespace.insert(ns.clone(), tenant.clone());
@@ -620,6 +708,7 @@ mod tests {
             &signing::KmsOptions::default(),
             "tekton-chains",
             crate::signing::keyless::DEFAULT_FULCIO_URL,
+            BTreeMap::new(),
         );
         let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
             pairs
@@ -691,6 +780,7 @@ mod tests {
             &signing::KmsOptions::default(),
             "tekton-chains",
             "https://fulcio.example",
+            BTreeMap::new(),
         );
         let slot = t
             .named("k")
@@ -698,6 +788,53 @@ mod tests {
             .expect("a signer");
         assert!(matches!(slot, SignerSlot::PerRun(_)), "{slot:?}");
         assert!(format!("{slot:?}").contains("https://fulcio.example"));
+    }
+
+    #[test]
+    fn a_tenant_s_storage_sets_only_storage_keys_within_its_repositories() {
+        let c = parse(
+            "tenants:\n  - name: a\n    namespaces: [a]\n    repositories: [reg.example/a/]\n    storage:\n      storage.oci.repository: ' reg.example/a/attestations '\n      artifacts.pipelinerun.storage: ''\n      storage.docdb.url: mongodb://user:hunter2@db/x/y\n",
+        )
+        .expect("parses");
+        let storage = &c.tenants[0].storage;
+        assert_eq!(
+            storage.0.get("storage.oci.repository").map(String::as_str),
+            Some("reg.example/a/attestations")
+        );
+        assert_eq!(
+            storage
+                .0
+                .get("artifacts.pipelinerun.storage")
+                .map(String::as_str),
+            Some(""),
+            "an artifact type may be turned off"
+        );
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("storage.docdb.url") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        for (text, says) in [
+            (
+                "tenants:\n  - {name: a, namespaces: [a], storage: {signers.x509.fulcio.enabled: 'true'}}\n",
+                "sets only artifacts.taskrun.storage",
+            ),
+            (
+                "tenants:\n  - {name: a, namespaces: [a], storage: {artifacts.taskrun.format: slsa/v1}}\n",
+                "`artifacts.taskrun.format`",
+            ),
+            (
+                "tenants:\n  - {name: a, namespaces: [a], storage: {storage.gcs.bucket: ' '}}\n",
+                "sets `storage.gcs.bucket` to nothing",
+            ),
+            (
+                "tenants:\n  - {name: a, namespaces: [a], repositories: [reg.example/a], storage: {storage.oci.repository: reg.example/b/att}}\n",
+                "is not under its `repositories` (reg.example/a)",
+            ),
+        ] {
+            let err = parse(text).expect_err(text).to_string();
+            assert!(err.contains(says), "{text}: {err}");
+        }
     }
 
     #[test]

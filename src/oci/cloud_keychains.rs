@@ -185,6 +185,8 @@ impl Miss {
 /// What is remembered of one cloud credential.
 struct Remembered {
     found: Found,
+    /// When it was fetched.
+    at: Instant,
     until: Instant,
     /// The keychain found nothing (asked again only after [`MISS_FOR`]).
     miss: bool,
@@ -196,6 +198,9 @@ pub struct CloudKeychains {
     /// By [`cache_key`]: one ECR token per region, one Google token, one ACR refresh
     /// token per registry.
     remembered: tokio::sync::Mutex<HashMap<String, Remembered>>,
+    /// One fetch per [`cache_key`] at a time: the clients of the process asking
+    /// meanwhile (every run ServiceAccount's) get what it fetched.
+    fetching: super::Locks,
     /// The AWS SDK's configuration, loaded once (its credential chain caches).
     #[cfg(feature = "aws")]
     aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
@@ -236,6 +241,7 @@ impl CloudKeychains {
         Self {
             on,
             remembered: tokio::sync::Mutex::default(),
+            fetching: super::Locks::default(),
             #[cfg(feature = "aws")]
             aws: tokio::sync::OnceCell::new(),
             #[cfg(feature = "gcp")]
@@ -273,25 +279,39 @@ impl CloudKeychains {
             ));
         };
         let key = cache_key(cloud, region.as_deref(), registry);
-        {
-            let remembered = self.remembered.lock().await;
-            if let Some(r) = remembered.get(&key)
-                && r.until > Instant::now()
-                && (!stale || r.miss)
-            {
-                return Some(r.found.clone());
-            }
+        let fetch = self.fetch(cloud, region.as_deref(), &base, registry, stale);
+        Some(self.remembered_or(key, stale, cloud, registry, fetch).await)
+    }
+
+    /// What is remembered under `key`, else what `fetch` gets (one fetch per key at a
+    /// time; callers waiting meanwhile get its result), remembered.
+    async fn remembered_or(
+        &self,
+        key: String,
+        stale: bool,
+        cloud: Cloud,
+        registry: &str,
+        fetch: impl std::future::Future<Output = Result<Fetched, Miss>>,
+    ) -> Found {
+        let asked = Instant::now();
+        // Fetched while this caller waited (even a passing failure: each waiter does
+        // not ask again in turn), else remembered and not refused.
+        let usable =
+            |r: &Remembered| r.at >= asked || (r.until > Instant::now() && (!stale || r.miss));
+        if let Some(r) = self.remembered.lock().await.get(&key).filter(|r| usable(r)) {
+            return r.found.clone();
         }
-        let fetched = tokio::time::timeout(
-            LOOKUP_TIMEOUT,
-            self.fetch(cloud, region.as_deref(), &base, registry, stale),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(Miss::Transient(format!(
-                "no answer within {LOOKUP_TIMEOUT:?}"
-            )))
-        });
+        let _fetch = super::hold(&self.fetching, key.clone()).await;
+        if let Some(r) = self.remembered.lock().await.get(&key).filter(|r| usable(r)) {
+            return r.found.clone();
+        }
+        let fetched = tokio::time::timeout(LOOKUP_TIMEOUT, fetch)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Miss::Transient(format!(
+                    "no answer within {LOOKUP_TIMEOUT:?}"
+                )))
+            });
         let now = Instant::now();
         let (found, until, miss) = match fetched {
             Ok(Fetched { auth, expires_in }) => {
@@ -339,11 +359,12 @@ impl CloudKeychains {
             key,
             Remembered {
                 found: found.clone(),
+                at: now,
                 until,
                 miss,
             },
         );
-        Some(found)
+        found
     }
 
     /// Ask `cloud` for credentials for `registry` (reached at `base`; in `region`, for
@@ -696,6 +717,46 @@ mod tests {
             keychains.searched("gcr.io"),
             Some("the Google keychain (Application Default Credentials)")
         );
+    }
+
+    /// Review of #24: with the credential lookup no longer serialised per registry
+    /// across clients, every run ServiceAccount's client asking at once must still
+    /// cost one cloud fetch; one refused caller fetches again, once.
+    #[tokio::test]
+    async fn clients_asking_at_once_share_one_fetch() {
+        let keychains = std::sync::Arc::new(CloudKeychains::new(vec![Cloud::Google]));
+        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let ask = |stale: bool| {
+            let (keychains, fetches) = (keychains.clone(), fetches.clone());
+            tokio::spawn(async move {
+                let fetch = async {
+                    let n = fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok(Fetched {
+                        auth: RegistryAuth::Basic("oauth2accesstoken".into(), format!("t{n}")),
+                        expires_in: None,
+                    })
+                };
+                let found = keychains
+                    .remembered_or("google".into(), stale, Cloud::Google, "gcr.io", fetch)
+                    .await;
+                match found.auth {
+                    RegistryAuth::Basic(_, password) => password,
+                    _ => String::new(),
+                }
+            })
+        };
+        let asked: Vec<_> = (0..8).map(|_| ask(false)).collect();
+        for a in asked {
+            assert_eq!(a.await.expect("joined"), "t0");
+        }
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Refused: fetched again, and those asking meanwhile get the new one.
+        let asked: Vec<_> = (0..4).map(|_| ask(true)).collect();
+        for a in asked {
+            assert_eq!(a.await.expect("joined"), "t1");
+        }
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[cfg(feature = "azure")]

@@ -168,6 +168,9 @@ pub struct Registry {
     cloud: Arc<cloud_keychains::CloudKeychains>,
     /// Each registry's credentials, where they came from, and when they were read.
     credentials: tokio::sync::Mutex<HashMap<String, (auth::Found, Instant)>>,
+    /// One credential lookup per registry at a time, of this client only: a run's
+    /// client whose pull secret answers never waits for another's cloud fetch.
+    lookups: Locks,
     /// The in-process locks of [`Registry::lock`]: one per tag being read, changed and
     /// written back (cosign tags, the referrers tag schema's index) and per blob being
     /// uploaded, so this process's own concurrent writes never collide.
@@ -184,8 +187,21 @@ pub struct Registry {
 /// deleted and made again) fails the manifests naming it until it is forgotten.
 const UPLOADS_REMEMBERED: Duration = Duration::from_secs(120);
 
-type Locks =
+pub(crate) type Locks =
     std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>;
+
+/// Hold the lock named `key` of `locks` (made on first use; locks nobody holds or
+/// waits for are forgotten, since a controller runs for months).
+pub(crate) async fn hold(locks: &Locks, key: String) -> tokio::sync::OwnedMutexGuard<()> {
+    let lock = {
+        let mut locks = locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
+        locks.entry(key).or_default().clone()
+    };
+    lock.lock_owned().await
+}
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -224,16 +240,7 @@ impl Registry {
     /// Hold the in-process lock named `key` (a whole tag reference, or a blob's
     /// repository and digest) while what it names is read, changed and written back.
     pub(crate) async fn lock(&self, key: String) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut locks = self
-                .locks
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            // Forget the locks nobody holds or waits for (a controller runs for months).
-            locks.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
-            locks.entry(key).or_default().clone()
-        };
-        lock.lock_owned().await
+        hold(&self.locks, key).await
     }
 
     /// For tests on loopback only: see [`transport::Transport::unverified_internal_for_tests`].
@@ -256,6 +263,7 @@ impl Registry {
                 settings.keychains.clone(),
             )),
             credentials: Default::default(),
+            lookups: Default::default(),
             locks: Default::default(),
             uploaded: Default::default(),
         })
@@ -270,6 +278,7 @@ impl Registry {
             keychain: self.keychain.clone().with_pull_secrets(secrets),
             cloud: self.cloud.clone(),
             credentials: Default::default(),
+            lookups: Default::default(),
             locks: self.locks.clone(),
             uploaded: self.uploaded.clone(),
         }
@@ -279,7 +288,7 @@ impl Registry {
     /// [`CREDENTIALS_FRESH`] or when `stale` (the registry refused them).
     async fn credentials(&self, registry: &str, stale: bool) -> Result<auth::Found, Error> {
         // One lookup per registry at a time: calls arriving meanwhile find it cached.
-        let _lookup = self.lock(format!("credentials {registry}")).await;
+        let _lookup = hold(&self.lookups, registry.to_owned()).await;
         if !stale
             && let Some((found, at)) = self.credentials.lock().await.get(registry)
             && at.elapsed() < CREDENTIALS_FRESH
@@ -781,6 +790,37 @@ mod tests {
             .await
             .expect("read");
         assert_eq!(basic(aged), "old");
+    }
+
+    /// Review of #24: a run's client looked its credentials up under a lock shared by
+    /// every client of the process, so a run whose pull secret answers waited for
+    /// another client's cloud fetch (up to 20 s) for the same registry.
+    #[tokio::test]
+    async fn a_run_s_credential_lookup_waits_for_no_other_client() {
+        let base = Registry::new(&Settings::default()).expect("registry");
+        let data = std::collections::BTreeMap::from([(
+            ".dockerconfigjson".to_owned(),
+            crate::secret::SecretBytes::new(
+                br#"{"auths":{"reg.example.com":{"auth":"cnVuOnJ1bg=="}}}"#.to_vec(),
+            ),
+        )]);
+        let secret =
+            auth::PullSecret::from_secret_data("team/regcred".into(), &data).expect("secret");
+        let run = base.with_pull_secrets(vec![secret]);
+        // The base client is in the middle of a lookup for the same registry.
+        let _busy = hold(&base.lookups, "reg.example.com".to_owned()).await;
+        let found = tokio::time::timeout(
+            Duration::from_secs(5),
+            run.credentials("reg.example.com", false),
+        )
+        .await
+        .expect("not held up by the other client's lookup")
+        .expect("found");
+        assert!(
+            matches!(found.auth, oci_client::secrets::RegistryAuth::Basic(ref u, _) if u == "run"),
+            "{}",
+            found.source
+        );
     }
 
     #[test]

@@ -3109,6 +3109,165 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
     );
 }
 
+/// Issue #24: a tenant's `storage` (chains-config storage keys, set over
+/// chains-config's) decides where its runs are stored: team A's attestations and
+/// signatures go to its own repository, team B's beside the image (chains-config),
+/// team C's to the run's annotations only, and team D's storage, which names GCS
+/// without a bucket, fails its runs (retried, nothing stored anywhere); a changed
+/// tenant storage applies to the next run without a restart.
+#[test]
+fn tenants_store_where_their_storage_says() {
+    let Some(bin) = tool("REGISTRY_BIN", "controller tenant storage") else {
+        return;
+    };
+    let registry_dir = tempfile::tempdir().expect("tmp");
+    let reg = common::registry::TestRegistry::start(&bin, registry_dir.path(), false);
+    let host = reg.host.clone();
+    let digests: Vec<String> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|t| reg.push_image(&format!("team-{t}/app"), "v1", &format!("storage-{t}")))
+        .collect();
+    let tag = |digest: &str, suffix: &str| {
+        format!("sha256-{}.{suffix}", digest.trim_start_matches("sha256:"))
+    };
+    let run_of = |team: &str, name: &str, digest: &str| {
+        image_run(
+            &format!("team-{team}"),
+            name,
+            None,
+            &format!("{host}/team-{team}/app"),
+            digest,
+        )
+    };
+    let tenants = |b_storage: &str| {
+        format!(
+            "tenants:\n  - name: team-a\n    namespaces: [team-a]\n    repositories: ['{host}/team-a/']\n    storage: {{storage.oci.repository: '{host}/team-a/attestations'}}\n  - name: team-b\n    namespaces: [team-b]\n{b_storage}  - name: team-c\n    namespaces: [team-c]\n    storage: {{artifacts.taskrun.storage: tekton, artifacts.oci.storage: tekton}}\n  - name: team-d\n    namespaces: [team-d]\n    storage: {{artifacts.taskrun.storage: gcs}}\n"
+        )
+    };
+    let objects = vec![
+        chains_config(json!({
+            "artifacts.taskrun.storage": "oci",
+            "artifacts.oci.storage": "oci",
+        })),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "chainseal-tenants", "namespace": "tekton-chains"},
+               "data": {"tenants.yaml": tenants("")}}),
+        run_of("a", "a-run", &digests[0]),
+        run_of("b", "b-run", &digests[1]),
+        run_of("c", "c-run", &digests[2]),
+        run_of("d", "d-run", &digests[3]),
+    ];
+    let Some(scene) = Scene::start("tenant storage", &objects, json!({})) else {
+        return;
+    };
+    let controller = Running(Some(
+        scene.controller(&[("CHAINSEAL_INSECURE_REGISTRIES", host.as_str())]),
+    ));
+    let wait = |ns: &str, name: &str, done: &dyn Fn(&Value) -> bool| {
+        scene.wait_for_run(ns, name, Duration::from_secs(120), done)
+    };
+    let signed_true = |r: &Value| annotation(r, "signed") == Some("true");
+    for (ns, name) in [
+        ("team-a", "a-run"),
+        ("team-b", "b-run"),
+        ("team-c", "c-run"),
+    ] {
+        let run = wait(ns, name, &|r| annotation(r, "signed").is_some());
+        assert!(signed_true(&run), "{name}: {run}\n{}", scene.log_tails());
+    }
+    // Team A: both in its own repository, nothing beside the image.
+    for suffix in ["att", "sig"] {
+        assert!(
+            reg.inspect_raw("team-a/attestations", &tag(&digests[0], suffix))
+                .is_some(),
+            "team A's .{suffix} is in its repository"
+        );
+        assert!(
+            reg.inspect_raw("team-a/app", &tag(&digests[0], suffix))
+                .is_none()
+        );
+    }
+    // Team B: chains-config's storage, beside the image.
+    for suffix in ["att", "sig"] {
+        assert!(
+            reg.inspect_raw("team-b/app", &tag(&digests[1], suffix))
+                .is_some(),
+            "team B's .{suffix} is beside its image"
+        );
+    }
+    // Team C: the run's annotations only.
+    let c = wait("team-c", "c-run", &signed_true);
+    let keys: Vec<&String> = c["metadata"]["annotations"]
+        .as_object()
+        .map(|a| a.keys().collect())
+        .unwrap_or_default();
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("chains.tekton.dev/signature-taskrun-")),
+        "{keys:?}"
+    );
+    for suffix in ["att", "sig"] {
+        assert!(
+            reg.inspect_raw("team-c/app", &tag(&digests[2], suffix))
+                .is_none()
+        );
+    }
+    // Team D: its storage cannot be used, so its run fails (retried), stores nothing.
+    let d = wait("team-d", "d-run", &|r| annotation(r, "retries").is_some());
+    assert_ne!(annotation(&d, "signed"), Some("true"));
+    for suffix in ["att", "sig"] {
+        assert!(
+            reg.inspect_raw("team-d/app", &tag(&digests[3], suffix))
+                .is_none()
+        );
+    }
+    let events = scene.curl(&[], "/apis/events.k8s.io/v1/namespaces/team-d/events")["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        events.iter().any(|e| e["reason"] == "SigningFailed"
+            && e["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("its `storage` cannot be used"))),
+        "{events:?}"
+    );
+    let log = std::fs::read_to_string(scene.dir.path().join("controller.log")).unwrap_or_default();
+    assert!(
+        log.contains("tenant `team-d`: its `storage` cannot be used with chains-config")
+            && log.contains("storage.gcs.bucket"),
+        "{log}"
+    );
+    // Team B gets storage of its own, live: the next run is stored there.
+    scene.send(
+        "PATCH",
+        "application/merge-patch+json",
+        &json!({"data": {"tenants.yaml": tenants(&format!(
+            "    storage: {{storage.oci.repository: '{host}/team-b/moved'}}\n"
+        ))}}),
+        "/api/v1/namespaces/tekton-chains/configmaps/chainseal-tenants",
+    );
+    wait_for_log_lines(
+        &scene,
+        &["the tenants ConfigMap changed: settings rebuilt"],
+        1,
+    );
+    scene.send(
+        "POST",
+        "application/json",
+        &run_of("b", "b-later", &digests[1]),
+        "/apis/tekton.dev/v1/namespaces/team-b/taskruns",
+    );
+    let later = wait("team-b", "b-later", &|r| annotation(r, "signed").is_some());
+    assert!(signed_true(&later), "{later}\n{}", scene.log_tails());
+    assert!(
+        reg.inspect_raw("team-b/moved", &tag(&digests[1], "att"))
+            .is_some(),
+        "the changed storage applied without a restart"
+    );
+    assert_eq!(controller.stop(), 0);
+}
+
 /// Issue #24: the pull secrets of the controller's own ServiceAccount
 /// (`CHAINSEAL_SERVICE_ACCOUNT`; in a pod, the one it runs as) come after the run's,
 /// as Chains' k8schain: a run whose ServiceAccount has none pushes with them, and
