@@ -431,9 +431,12 @@ pub struct StorageArgs {
     /// Where to store attestations, a comma-separated list: `file:///dir` or a
     /// directory path; `oci` (next to each image: cosign tags or referrers, plus image
     /// signatures) or `oci://<registry>/<repository>` (all in one repository);
-    /// `tekton` (Chains' annotations on the run itself).
-    #[arg(long, env = EnvVars::CHAINSEAL_STORAGE, default_value = DEFAULT_STORAGE, value_name = "URI[,URI...]")]
-    pub storage: String,
+    /// `tekton` (Chains' annotations on the run itself). Default: `attestations`; in a
+    /// GitHub Actions job signing keyless, also `github` as actions/attest stores (a
+    /// job without `attestations: write` or an API without an attestation store gets
+    /// a warning, not a failure, for that default).
+    #[arg(long, env = EnvVars::CHAINSEAL_STORAGE, value_name = "URI[,URI...]")]
+    pub storage: Option<String>,
 
     /// The endpoint `gs://` and `s3://` storage talks to instead of the cloud's (an
     /// emulator, MinIO, a private endpoint); credentials still come from the cloud's
@@ -471,17 +474,22 @@ pub struct StorageArgs {
     /// warning).
     #[arg(long, env = EnvVars::CHAINSEAL_GITHUB_STORAGE_RECORD, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub github_storage_record: bool,
+
+    /// The artifact version storage records name (actions/attest's `subject-version`).
+    #[arg(long, env = EnvVars::CHAINSEAL_SUBJECT_VERSION, value_name = "VERSION")]
+    pub subject_version: Option<String>,
 }
 
 impl Default for StorageArgs {
     fn default() -> Self {
         Self {
-            storage: DEFAULT_STORAGE.to_owned(),
+            storage: None,
             storage_endpoint: None,
             grafeas_url: None,
             oci_encoding: "dsse".to_owned(),
             github_token: None,
             github_storage_record: true,
+            subject_version: None,
         }
     }
 }

@@ -467,11 +467,15 @@ pub fn publish_settings(
         env,
         github_job,
     )?;
+    // As actions/attest: keyless in a GitHub job, also GitHub's attestation store
+    // unless the storage is set (a refusal of this default is only a warning).
+    let github_by_default = keyless && github_job;
     let (storage, stores) = storage_settings(
         store,
         registry_settings(registry)?,
         transparency.bundle,
         namespace,
+        github_by_default,
     )?;
     Ok(crate::attest::Publish {
         transparency,
@@ -480,18 +484,32 @@ pub fn publish_settings(
     })
 }
 
-/// The storage destinations and what their backends need, from their arguments.
+/// The storage destinations and what their backends need, from their arguments;
+/// `github_by_default`: unless the storage is set, GitHub's attestation store too
+/// (when the job has a token and a repository).
 fn storage_settings(
     args: &StorageArgs,
     registry: crate::oci::Settings,
     bundles: bool,
     namespace: Option<String>,
+    github_by_default: bool,
 ) -> Result<(Vec<StorageTarget>, crate::storage::Settings), Error> {
     let nonempty = |v: &Option<String>| crate::values::non_empty_owned(v.clone());
-    let storage = split_storage(&args.storage)?
+    let set = nonempty(&args.storage);
+    let mut storage = split_storage(set.as_deref().unwrap_or(crate::cli::DEFAULT_STORAGE))?
         .iter()
         .map(|s| StorageTarget::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
+    let by_default = set.is_none()
+        && github_by_default
+        && job_var(EnvVars::GITHUB_REPOSITORY).is_some()
+        && args
+            .github_token
+            .as_ref()
+            .is_some_and(|t| !t.expose().is_empty());
+    if by_default {
+        storage.push(StorageTarget::GitHub { repository: None });
+    }
     let oci_encoding = OciEncoding::from_name(&args.oci_encoding)
         .ok_or_else(|| Error::OciEncoding(args.oci_encoding.trim().to_owned()))?;
     let stores = crate::storage::Settings {
@@ -511,6 +529,8 @@ fn storage_settings(
             repository: job_var(EnvVars::GITHUB_REPOSITORY),
             token: args.github_token.clone(),
             storage_records: args.github_storage_record,
+            version: nonempty(&args.subject_version),
+            by_default,
         },
     };
     Ok((storage, stores))
@@ -771,7 +791,7 @@ mod tests {
                 ..SignerArgs::default()
             },
             store: crate::cli::StorageArgs {
-                storage: "file:///tmp/out,rel/dir".into(),
+                storage: Some("file:///tmp/out,rel/dir".into()),
                 ..Default::default()
             },
             builder_id: Some("https://example.com/builder".into()),
@@ -879,7 +899,7 @@ mod tests {
     #[test]
     fn bad_settings_are_rejected_with_the_setting_named() {
         let mut a = args();
-        a.store.storage = "ftp://host/dir".into();
+        a.store.storage = Some("ftp://host/dir".into());
         assert!(matches!(
             AttestConfig::from_args(a),
             Err(Error::Storage(
@@ -887,7 +907,7 @@ mod tests {
             ))
         ));
         let mut a = args();
-        a.store.storage = "s3://bucket/prefix/,gs://b".into();
+        a.store.storage = Some("s3://bucket/prefix/,gs://b".into());
         assert_eq!(
             AttestConfig::from_args(a).expect("valid").publish.storage,
             vec![

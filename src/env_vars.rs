@@ -306,7 +306,8 @@ impl EnvVars {
     /// its gitoid reported); `oci` (attestations and image signatures next to each image)
     /// or `oci://<registry>/<repository>` (cosign tags in one repository); `tekton`
     /// (Chains' annotations on the run, through the Kubernetes API). Default:
-    /// `attestations`. Read by: attest (`--storage`).
+    /// `attestations`, plus `github` for keyless signing in a GitHub Actions job (a
+    /// refusal of that default upload is a warning). Read by: attest (`--storage`).
     pub const CHAINSEAL_STORAGE: &'static str = "CHAINSEAL_STORAGE";
 
     /// Endpoint for `gs://` and `s3://` storage (controller: `gcs`) (an emulator, MinIO, a
@@ -332,6 +333,10 @@ impl EnvVars {
     /// `artifact-metadata: write`; a failure is a warning). Default: `true`. Read by:
     /// attest (`--github-storage-record`).
     pub const CHAINSEAL_GITHUB_STORAGE_RECORD: &'static str = "CHAINSEAL_GITHUB_STORAGE_RECORD";
+
+    /// The artifact version GitHub storage records name (`version`; actions/attest's
+    /// `subject-version`). Default: none. Read by: attest (`--subject-version`).
+    pub const CHAINSEAL_SUBJECT_VERSION: &'static str = "CHAINSEAL_SUBJECT_VERSION";
 
     /// `dsse` (cosign tags `sha256-<hex>.att` / `.sig`) or `sigstore-bundle` (Sigstore
     /// bundles v0.3 as OCI 1.1 referrers). Default: `dsse`. Read by: attest
@@ -586,6 +591,7 @@ impl EnvVars {
         Self::CHAINSEAL_GRAFEAS_URL,
         Self::CHAINSEAL_GITHUB_TOKEN,
         Self::CHAINSEAL_GITHUB_STORAGE_RECORD,
+        Self::CHAINSEAL_SUBJECT_VERSION,
         Self::CHAINSEAL_OCI_ENCODING,
         Self::CHAINSEAL_INSECURE_REGISTRIES,
         Self::CHAINSEAL_REGISTRY_AUTH_FILES,

@@ -40,6 +40,13 @@ pub struct Options {
     /// Create artifact metadata storage records for the image subjects when they are
     /// pushed to their registries (`CHAINSEAL_GITHUB_STORAGE_RECORD`).
     pub storage_records: bool,
+    /// The artifact version storage records name (`CHAINSEAL_SUBJECT_VERSION`).
+    pub version: Option<String>,
+    /// The store was added by default (keyless in a GitHub job, no storage set), as
+    /// actions/attest stores: a job without `attestations: write` (403) or an API with
+    /// no attestation store (404, GitHub Enterprise Server) gets a warning instead of
+    /// a failed run.
+    pub by_default: bool,
 }
 
 /// The largest reply read from GitHub's API.
@@ -59,6 +66,8 @@ pub struct GitHubStorage {
     repo: String,
     token: SecretString,
     storage_records: bool,
+    version: Option<String>,
+    by_default: bool,
     client: reqwest::Client,
     /// Whether the owner is an organisation, once GitHub said.
     organisation: tokio::sync::OnceCell<bool>,
@@ -186,6 +195,8 @@ impl GitHubStorage {
             repo: repo.to_owned(),
             token,
             storage_records: options.storage_records && images_pushed,
+            version: options.version.clone(),
+            by_default: options.by_default,
             client,
             organisation: tokio::sync::OnceCell::new(),
         })
@@ -287,13 +298,16 @@ impl GitHubStorage {
             else {
                 continue;
             };
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "name": subject.name,
                 "digest": format!("sha256:{}", subject.sha256),
                 "registry_url": format!("https://{}", image.registry()),
                 "status": "active",
-            })
-            .to_string();
+            });
+            if let Some(version) = &self.version {
+                body["version"] = version.as_str().into();
+            }
+            let body = body.to_string();
             let outcome = self
                 .send(&target, || {
                     self.request(reqwest::Method::POST, &path)
@@ -380,7 +394,14 @@ impl Storage for GitHubStorage {
             })
             .await?;
         if !reply.status.is_success() {
-            return Err(self.refused(&target, &reply));
+            let refused = self.refused(&target, &reply);
+            if self.by_default && matches!(reply.status.as_u16(), 403 | 404) {
+                warn!(
+                    "not stored in GitHub's attestation store, which keyless signing in a GitHub job uses by default: {refused}; set the storage (the action's `storage` input) to leave it out"
+                );
+                return Ok(Vec::new());
+            }
+            return Err(refused);
         }
         let id = id_text(&reply.json()["id"])
             .ok_or_else(|| failed(&target, "the reply names no attestation id"))?;

@@ -919,7 +919,7 @@ fn action_yml_pins_every_setting_and_maps_inputs_to_settings_the_binary_reads() 
 /// The environment the runner gives chainseal's docker action for a step `with:`
 /// `inputs`: each input given or its default (`${{ github.token }}` is `token`),
 /// put through `runs.env` as the runner evaluates it.
-fn action_env(inputs: &[(&str, &str)], token: &str) -> Vec<(String, String)> {
+pub(crate) fn action_env(inputs: &[(&str, &str)], token: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(repo("action.yml")).expect("action.yml");
     let action: Value = serde_saphyr::from_str(&text).expect("action.yml is YAML");
     let declared = action["inputs"].as_object().expect("inputs");

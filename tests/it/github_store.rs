@@ -11,7 +11,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::ci::{
-    artifacts, attest, env_file, gh_offline, gh_trusted_root, github_env_with_token,
+    action_env, artifacts, attest, env_file, gh_offline, gh_trusted_root, github_env_with_token,
     oidc_double_signing, release_job_claims, the_bundle,
 };
 use crate::common::{self, Run, repo, run, spawn_ready, tool};
@@ -146,20 +146,7 @@ fn github_store_uploads_bundles_that_gh_finds_by_owner_and_repository() {
         serde_json::from_slice(&std::fs::read(&bundle_path).expect("bundle")).expect("JSON");
     assert_eq!(body["bundle"], local);
 
-    // gh reads it back through the API: GH_HOST=github.localhost makes gh talk plain
-    // http to api.github.localhost, and HTTP_PROXY sends that to the double.
-    let gh_api = |args: &[&str]| {
-        let mut cmd = gh_offline(&gh, dir.path());
-        cmd.env("GH_HOST", "github.localhost")
-            .env("GH_TOKEN", READ_TOKEN)
-            .env("HTTP_PROXY", &api_url)
-            .args(["attestation", "verify"])
-            .args(args)
-            .arg("--custom-trusted-root")
-            .arg(dir.path().join("trusted_root.jsonl"))
-            .args(["--cert-oidc-issuer", issuer.as_str()]);
-        run(&mut cmd)
-    };
+    let gh_api = |args: &[&str]| gh_verify(&gh, dir.path(), &api_url, &issuer, args);
     let amd64 = dir.path().join("dist/hello-linux-amd64");
     let arm64 = dir.path().join("dist/hello-linux-arm64");
     for (artifact, how) in [
@@ -223,6 +210,23 @@ fn github_store_uploads_bundles_that_gh_finds_by_owner_and_repository() {
         assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
         assert!(!r.stderr.contains("Verification succeeded"), "{}", r.stderr);
     }
+}
+
+/// `gh attestation verify ARGS` reading attestations through the API double at
+/// `api_url` (GH_HOST=github.localhost makes gh talk plain http to
+/// api.github.localhost, and HTTP_PROXY sends that to the double), with the trusted
+/// root `gh_trusted_root` wrote in `dir` and `issuer`'s certificates.
+fn gh_verify(gh: &Path, dir: &Path, api_url: &str, issuer: &str, args: &[&str]) -> Run {
+    let mut cmd = gh_offline(gh, dir);
+    cmd.env("GH_HOST", "github.localhost")
+        .env("GH_TOKEN", READ_TOKEN)
+        .env("HTTP_PROXY", api_url)
+        .args(["attestation", "verify"])
+        .args(args)
+        .arg("--custom-trusted-root")
+        .arg(dir.join("trusted_root.jsonl"))
+        .args(["--cert-oidc-issuer", issuer]);
+    run(&mut cmd)
 }
 
 /// Refusals name the fix and keep what the local stores wrote; a token is never
@@ -410,6 +414,22 @@ fn github_store_makes_storage_records_for_pushed_images() {
     assert_eq!(body["name"], image.as_str());
     assert_eq!(body["digest"], digest.as_str());
     assert_eq!(body["registry_url"], format!("https://{}", reg.host));
+    assert!(body.get("version").is_none(), "{body}");
+    // actions/attest's `subject-version` names the version in the record.
+    assert_ne!(
+        attest_image(
+            "versioned",
+            &org_url,
+            &[("CHAINSEAL_SUBJECT_VERSION", "1.4.0")]
+        ),
+        ""
+    );
+    let record = requests(&org_log)
+        .into_iter()
+        .rfind(|r| r["path"] == "/orgs/octo-org/artifacts/metadata/storage-record")
+        .expect("a storage record request");
+    let body: Value = serde_json::from_str(record["body"].as_str().expect("body")).expect("JSON");
+    assert_eq!(body["version"], "1.4.0");
     assert_eq!(
         attest_image(
             "off",
@@ -425,4 +445,162 @@ fn github_store_makes_storage_records_for_pushed_images() {
             .is_some_and(|p| p.contains("storage-record"))),
         "no storage record for a user's repository"
     );
+}
+
+/// As actions/attest: keyless `attest` in a GitHub job with no storage set stores in
+/// the `attestations` directory and GitHub's attestation store (the action run with
+/// an actions/attest workflow's inputs, pointed at the doubles: gh finds and verifies
+/// the upload by owner); for that default
+/// store a job without `attestations: write` (403) or GHES (404) is a warning and the
+/// run succeeds with the local store, while a bad token still fails it; a set storage,
+/// or signing with a key, leaves GitHub out.
+#[test]
+fn keyless_in_a_github_job_stores_in_github_by_default() {
+    let Some(python) = tool("INTEROP_PYTHON", "github storage by default") else {
+        return;
+    };
+    let Some((_sigstore, url)) = common::sigstore_double("github storage by default") else {
+        return;
+    };
+    let Some(gh) = tool("GH_BIN", "github storage by default") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    gh_trusted_root(dir.path(), &url);
+    let (_api, api_url, log) = github_api(&python, dir.path(), "api", &[]);
+    let (_ghes, ghes_url, ghes_log) = github_api(&python, dir.path(), "ghes", &["--ghes"]);
+    let (_oidc, info) = oidc_double_signing(&python, dir.path(), "good", &release_job_claims());
+    let issuer = info["issuer"].as_str().expect("issuer").to_owned();
+    let attest_with = |name: &str, api: &str, extra: &[(&str, &str)]| {
+        let work = dir.path().join(name);
+        artifacts(&work);
+        let outputs = work.join("github-output");
+        let mut ci = github_env_with_token(&info);
+        ci.retain(|(k, _)| k != "GITHUB_API_URL");
+        ci.push(("GITHUB_API_URL".into(), api.to_owned()));
+        ci.push(("GITHUB_OUTPUT".into(), outputs.display().to_string()));
+        let mut env = vec![
+            ("CHAINSEAL_KEY", "keyless"),
+            ("CHAINSEAL_FULCIO_URL", url.as_str()),
+            ("CHAINSEAL_REKOR_URL", url.as_str()),
+            ("CHAINSEAL_SUBJECT_PATH", "dist/*"),
+            ("CHAINSEAL_STORAGE", ""),
+            ("CHAINSEAL_GITHUB_TOKEN", WRITE_TOKEN),
+            ("CHAINSEAL_GITHUB_OIDC_ISSUER", issuer.as_str()),
+            ("CHAINSEAL_GITHUB_OIDC_ISSUER_OVERRIDE", "true"),
+        ];
+        env.extend_from_slice(extra);
+        let r = attest(&work, &ci, &env);
+        no_token_shown(&r);
+        let id = output(&outputs, "attestation-id").unwrap_or_default();
+        (r, work, id)
+    };
+    let posts = |log: &Path| {
+        requests(log)
+            .iter()
+            .filter(|r| r["method"] == "POST")
+            .count()
+    };
+    // actions/attest's inputs through chainseal's action (no `storage`, no `key`, the
+    // job's token): the directory and GitHub. Only the services are the doubles.
+    let work = dir.path().join("action");
+    artifacts(&work);
+    let outputs = work.join("github-output");
+    let mut env = github_env_with_token(&info);
+    env.extend(action_env(
+        &[
+            ("subject-path", "dist/*"),
+            ("fulcio-url", url.as_str()),
+            ("rekor-url", url.as_str()),
+            ("oidc-issuer", issuer.as_str()),
+        ],
+        WRITE_TOKEN,
+    ));
+    env.retain(|(k, _)| k != "GITHUB_API_URL");
+    env.push(("GITHUB_API_URL".into(), api_url.clone()));
+    env.push(("GITHUB_OUTPUT".into(), outputs.display().to_string()));
+    let r = run(crate::common::chainseal(&work).envs(env.iter().map(|(k, v)| (k, v))));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    no_token_shown(&r);
+    assert_eq!(local_attestations(&work), 1);
+    assert_eq!(output(&outputs, "attestation-id").as_deref(), Some("1"));
+    assert_eq!(posts(&log), 1);
+    let found = gh_verify(
+        &gh,
+        dir.path(),
+        &api_url,
+        &issuer,
+        &[
+            work.join("dist/hello-linux-amd64").to_str().expect("utf-8"),
+            "--owner",
+            "octo-org",
+        ],
+    );
+    assert_eq!(found.code, 0, "{}{}", found.stdout, found.stderr);
+    assert!(
+        found
+            .stderr
+            .contains("Loaded 1 attestation from GitHub API"),
+        "{}",
+        found.stderr
+    );
+    // The binary alike, with the storage variable empty (as the action passes it).
+    let (r, work, id) = attest_with("default", &api_url, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(local_attestations(&work), 1);
+    assert_eq!(id, "2");
+    assert_eq!(posts(&log), 2);
+    // No `attestations: write`, and GHES: a warning naming the fix, the run succeeds.
+    for (name, api, token, words) in [
+        (
+            "read-only",
+            api_url.as_str(),
+            READ_TOKEN,
+            &["HTTP 403", "permissions: attestations: write"][..],
+        ),
+        (
+            "ghes",
+            ghes_url.as_str(),
+            WRITE_TOKEN,
+            &["HTTP 404", "GitHub Enterprise Server has none"][..],
+        ),
+    ] {
+        let (r, work, id) = attest_with(name, api, &[("CHAINSEAL_GITHUB_TOKEN", token)]);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("not stored in GitHub's attestation store"),
+            "{name}: {}",
+            r.stderr
+        );
+        for w in words {
+            assert!(r.stderr.contains(w), "{name}: `{w}` not in {}", r.stderr);
+        }
+        assert_eq!(local_attestations(&work), 1, "{name}");
+        assert_eq!(id, "", "{name}: no attestation id for what was not stored");
+    }
+    assert_eq!(posts(&ghes_log), 1, "GHES was asked");
+    // A bad token is not a missing permission: the run fails (the local store kept).
+    let (r, work, _) = attest_with(
+        "bad-token",
+        &api_url,
+        &[("CHAINSEAL_GITHUB_TOKEN", "ghs_wrong")],
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("HTTP 401"), "{}", r.stderr);
+    assert_eq!(local_attestations(&work), 1);
+    // A set storage decides alone; a key leaves GitHub out.
+    let before = posts(&log);
+    let (r, work, id) = attest_with("set", &api_url, &[("CHAINSEAL_STORAGE", "attestations")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!((local_attestations(&work), id.as_str()), (1, ""));
+    let key = repo("examples/demo.key");
+    let (r, work, id) = attest_with(
+        "key",
+        &api_url,
+        &[("CHAINSEAL_KEY", key.to_str().expect("utf-8"))],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!((local_attestations(&work), id.as_str()), (1, ""));
+    assert_eq!(posts(&log), before, "nothing uploaded to GitHub");
 }
