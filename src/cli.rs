@@ -432,9 +432,8 @@ pub struct StorageArgs {
     /// directory path; `oci` (next to each image: cosign tags or referrers, plus image
     /// signatures) or `oci://<registry>/<repository>` (all in one repository);
     /// `tekton` (Chains' annotations on the run itself). Default: `attestations`; in a
-    /// GitHub Actions job signing keyless, also `github` as actions/attest stores (a
-    /// job without `attestations: write` or an API without an attestation store gets
-    /// a warning, not a failure, for that default).
+    /// GitHub Actions job signing keyless (`attest`), also `github` as actions/attest
+    /// stores (any failure of that default upload is a warning, not a failed run).
     #[arg(long, env = EnvVars::CHAINSEAL_STORAGE, value_name = "URI[,URI...]")]
     pub storage: Option<String>,
 

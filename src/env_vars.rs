@@ -307,7 +307,8 @@ impl EnvVars {
     /// or `oci://<registry>/<repository>` (cosign tags in one repository); `tekton`
     /// (Chains' annotations on the run, through the Kubernetes API). Default:
     /// `attestations`, plus `github` for keyless signing in a GitHub Actions job (a
-    /// refusal of that default upload is a warning). Read by: attest (`--storage`).
+    /// failure of that default upload is a warning). Read by: attest, verify --vsa
+    /// (`--storage`).
     pub const CHAINSEAL_STORAGE: &'static str = "CHAINSEAL_STORAGE";
 
     /// Endpoint for `gs://` and `s3://` storage (controller: `gcs`) (an emulator, MinIO, a
@@ -335,7 +336,7 @@ impl EnvVars {
     pub const CHAINSEAL_GITHUB_STORAGE_RECORD: &'static str = "CHAINSEAL_GITHUB_STORAGE_RECORD";
 
     /// The artifact version GitHub storage records name (`version`; actions/attest's
-    /// `subject-version`). Default: none. Read by: attest (`--subject-version`).
+    /// `subject-version`). Default: none. Read by: attest, verify --vsa (`--subject-version`).
     pub const CHAINSEAL_SUBJECT_VERSION: &'static str = "CHAINSEAL_SUBJECT_VERSION";
 
     /// `dsse` (cosign tags `sha256-<hex>.att` / `.sig`) or `sigstore-bundle` (Sigstore

@@ -551,7 +551,24 @@ impl Settings {
             let mut merged = data.clone();
             merged.extend(t.storage.0.clone());
             let made = match ChainsConfig::parse(&merged) {
-                Ok(c) => open_artifacts(&c, &factory, &mut signers).await,
+                Ok(c) => {
+                    for (kind, artifact) in [
+                        ("taskrun", &c.taskrun),
+                        ("pipelinerun", &c.pipelinerun),
+                        ("oci", &c.oci),
+                    ] {
+                        let key = format!("artifacts.{kind}.storage");
+                        if artifact.is_none()
+                            && t.storage.0.get(&key).is_some_and(|v| !v.is_empty())
+                        {
+                            tracing::warn!(
+                                "tenant `{}`: its `{key}` has no effect: chains-config's `artifacts.{kind}.signer` is `none`",
+                                t.name
+                            );
+                        }
+                    }
+                    open_artifacts(&c, &factory, &mut signers).await
+                }
                 Err(e) => Err(e.into()),
             };
             let made = made.map_err(|e| {

@@ -184,8 +184,12 @@ impl TenantsConfig {
         let Some(text) = data.get(DATA_KEY).filter(|t| !t.trim().is_empty()) else {
             return Ok(Self::default());
         };
-        let doc: Document =
-            serde_saphyr::from_str(text).map_err(|e| Error::Malformed(e.to_string()))?;
+        // No source snippet in the error, and any `scheme://user:password@` in its
+        // words redacted: a tenant's `storage.docdb.url` may hold a password.
+        let mut options = serde_saphyr::Options::default();
+        options.with_snippet = false;
+        let doc: Document = serde_saphyr::from_str_with_options(text, options)
+            .map_err(|e| Error::Malformed(crate::secret::without_password(&e.to_string())))?;
         let mut seen_ns: BTreeMap<String, String> = BTreeMap::new();
         let mut names = BTreeSet::new();
         let mut tenants = Vec::new();
@@ -311,11 +315,13 @@ fn storage_keys(
             ));
         }
         let value = value.trim().to_owned();
-        // `""` disables an artifact type; the other keys need a place.
-        if value.is_empty() && !key.starts_with("artifacts.") {
+        // `""` turns an artifact type off, or (`storage.oci.repository`) stores beside
+        // each image; the other keys need a place.
+        if value.is_empty() && !key.starts_with("artifacts.") && key != "storage.oci.repository" {
             return Err(format!("its `storage` sets `{key}` to nothing"));
         }
         if key == "storage.oci.repository"
+            && !value.is_empty()
             && let Some(prefixes) = repositories
             && !prefixes.iter().any(|p| allowed(&value, p))
         {
@@ -834,6 +840,28 @@ mod tests {
         ] {
             let err = parse(text).expect_err(text).to_string();
             assert!(err.contains(says), "{text}: {err}");
+        }
+        // `storage.oci.repository: ''` stores beside each image, even with prefixes.
+        let beside = parse(
+            "tenants:\n  - {name: a, namespaces: [a], repositories: [reg.example/a], storage: {storage.oci.repository: ''}}\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            beside.tenants[0]
+                .storage
+                .0
+                .get("storage.oci.repository")
+                .map(String::as_str),
+            Some("")
+        );
+        // Review of #24: a malformed ConfigMap's error never shows a password, neither
+        // in a quoted value nor in a source snippet.
+        for text in [
+            "tenants:\n  - name: a\n    namespaces: [a]\n    storage: mongodb://user:hunter2@db/x/y\n",
+            "tenants:\n  - name: a\n    namespaces: [a]\n    storage: {storage.docdb.url: mongodb://user:hunter2@db/x/y}\n    bogus: 1\n",
+        ] {
+            let err = parse(text).expect_err(text).to_string();
+            assert!(!err.contains("hunter2"), "{err}");
         }
     }
 

@@ -105,6 +105,10 @@ pub struct Found {
     pub auth: RegistryAuth,
     /// Where it was found (a path, or `anonymous`), for messages.
     pub source: String,
+    /// Anonymous only because a cloud keychain failed in passing (no answer, a
+    /// server error): a refusal of it is a passing failure too, not a credentials
+    /// problem.
+    pub passing: bool,
 }
 
 impl std::fmt::Debug for Found {
@@ -206,6 +210,7 @@ impl Keychain {
         Ok(Found {
             auth: RegistryAuth::Anonymous,
             source: "anonymous".to_owned(),
+            passing: false,
         })
     }
 }
@@ -221,7 +226,11 @@ fn found_in(c: DockerCredential, source: String) -> Found {
         // exchange uses them as the password with the `<token>` user, as docker does.
         DockerCredential::IdentityToken(token) => RegistryAuth::Basic("<token>".into(), token),
     };
-    Found { auth, source }
+    Found {
+        auth,
+        source,
+        passing: false,
+    }
 }
 
 /// How long a credential helper may take before it is killed.

@@ -185,8 +185,10 @@ impl Miss {
 /// What is remembered of one cloud credential.
 struct Remembered {
     found: Found,
-    /// When it was fetched.
+    /// When its fetch ended.
     at: Instant,
+    /// Fetched anew after a refusal (not from credentials the cloud SDK cached).
+    forced: bool,
     until: Instant,
     /// The keychain found nothing (asked again only after [`MISS_FOR`]).
     miss: bool,
@@ -295,9 +297,17 @@ impl CloudKeychains {
     ) -> Found {
         let asked = Instant::now();
         // Fetched while this caller waited (even a passing failure: each waiter does
-        // not ask again in turn), else remembered and not refused.
-        let usable =
-            |r: &Remembered| r.at >= asked || (r.until > Instant::now() && (!stale || r.miss));
+        // not ask again in turn), else remembered. A caller whose credentials were
+        // refused takes only a fetch forced by a refusal (a plain one may hand back
+        // what the cloud SDK cached, the refused token) or a miss.
+        let usable = |r: &Remembered| {
+            let fresh = r.at >= asked;
+            let live = r.until > Instant::now();
+            match stale {
+                false => fresh || live,
+                true => (fresh && r.forced) || (r.miss && (fresh || live)),
+            }
+        };
         if let Some(r) = self.remembered.lock().await.get(&key).filter(|r| usable(r)) {
             return r.found.clone();
         }
@@ -321,6 +331,7 @@ impl CloudKeychains {
                 let found = Found {
                     auth,
                     source: cloud.keychain().to_owned(),
+                    passing: false,
                 };
                 (found, now + keep, false)
             }
@@ -332,11 +343,15 @@ impl CloudKeychains {
                     cloud.keychain()
                 );
                 // A passing failure is not remembered: the next request asks again.
-                let until = match miss {
-                    Miss::NoIdentity(_) => now + MISS_FOR,
-                    Miss::Transient(_) => now,
+                let (until, passing) = match miss {
+                    Miss::NoIdentity(_) => (now + MISS_FOR, false),
+                    Miss::Transient(_) => (now, true),
                 };
-                (anonymous(cloud, &reason), until, true)
+                let found = Found {
+                    passing,
+                    ..anonymous(cloud, &reason)
+                };
+                (found, until, true)
             }
         };
         let mut remembered = self.remembered.lock().await;
@@ -360,6 +375,7 @@ impl CloudKeychains {
             Remembered {
                 found: found.clone(),
                 at: now,
+                forced: stale,
                 until,
                 miss,
             },
@@ -587,6 +603,7 @@ fn anonymous(cloud: Cloud, reason: &str) -> Found {
     Found {
         auth: RegistryAuth::Anonymous,
         source: format!("anonymous ({} gave none: {reason})", cloud.keychain()),
+        passing: false,
     }
 }
 
@@ -719,44 +736,89 @@ mod tests {
         );
     }
 
+    /// One caller of `remembered_or` for Google, `after` a pause, `stale` or not; its
+    /// fetch (counted in `fetches`) takes 100 ms and gives the token `t<n>`.
+    fn ask(
+        keychains: &std::sync::Arc<CloudKeychains>,
+        fetches: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        stale: bool,
+        after: Duration,
+    ) -> tokio::task::JoinHandle<String> {
+        let (keychains, fetches) = (keychains.clone(), fetches.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let fetch = async {
+                let n = fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(Fetched {
+                    auth: RegistryAuth::Basic("oauth2accesstoken".into(), format!("t{n}")),
+                    expires_in: None,
+                })
+            };
+            let found = keychains
+                .remembered_or("google".into(), stale, Cloud::Google, "gcr.io", fetch)
+                .await;
+            match found.auth {
+                RegistryAuth::Basic(_, password) => password,
+                _ => String::new(),
+            }
+        })
+    }
+
     /// Review of #24: with the credential lookup no longer serialised per registry
     /// across clients, every run ServiceAccount's client asking at once must still
-    /// cost one cloud fetch; one refused caller fetches again, once.
+    /// cost one cloud fetch; refused callers fetch again, once, and those refused
+    /// meanwhile take that new fetch; a refused caller never takes a plain fetch it
+    /// waited for (the cloud SDK may hand back the refused token from its cache).
     #[tokio::test]
     async fn clients_asking_at_once_share_one_fetch() {
         let keychains = std::sync::Arc::new(CloudKeychains::new(vec![Cloud::Google]));
         let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let ask = |stale: bool| {
-            let (keychains, fetches) = (keychains.clone(), fetches.clone());
-            tokio::spawn(async move {
-                let fetch = async {
-                    let n = fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    Ok(Fetched {
-                        auth: RegistryAuth::Basic("oauth2accesstoken".into(), format!("t{n}")),
-                        expires_in: None,
-                    })
-                };
-                let found = keychains
-                    .remembered_or("google".into(), stale, Cloud::Google, "gcr.io", fetch)
-                    .await;
-                match found.auth {
-                    RegistryAuth::Basic(_, password) => password,
-                    _ => String::new(),
-                }
-            })
-        };
-        let asked: Vec<_> = (0..8).map(|_| ask(false)).collect();
+        let count = || fetches.load(std::sync::atomic::Ordering::SeqCst);
+        let now = Duration::ZERO;
+        let asked: Vec<_> = (0..8)
+            .map(|_| ask(&keychains, &fetches, false, now))
+            .collect();
         for a in asked {
             assert_eq!(a.await.expect("joined"), "t0");
         }
-        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
-        // Refused: fetched again, and those asking meanwhile get the new one.
-        let asked: Vec<_> = (0..4).map(|_| ask(true)).collect();
+        assert_eq!(count(), 1);
+        let asked: Vec<_> = (0..4)
+            .map(|_| ask(&keychains, &fetches, true, now))
+            .collect();
         for a in asked {
             assert_eq!(a.await.expect("joined"), "t1");
         }
-        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(count(), 2);
+        // A plain fetch under way (the cache emptied), and a refused caller asking
+        // while it runs: the refused one fetches anew.
+        keychains.remembered.lock().await.clear();
+        let plain = ask(&keychains, &fetches, false, now);
+        let refused = ask(&keychains, &fetches, true, Duration::from_millis(20));
+        assert_eq!(plain.await.expect("joined"), "t2");
+        assert_eq!(refused.await.expect("joined"), "t3");
+        assert_eq!(count(), 4);
+    }
+
+    /// Review of #24: a push refused after a keychain failed in passing was reported
+    /// as a credentials problem; the anonymous credentials now say they are passing.
+    #[tokio::test]
+    async fn a_passing_keychain_failure_is_marked_passing() {
+        let keychains = CloudKeychains::new(vec![Cloud::Google]);
+        let ask = |miss: Miss| {
+            keychains.remembered_or(
+                "google".into(),
+                false,
+                Cloud::Google,
+                "gcr.io",
+                async move { Err(miss) },
+            )
+        };
+        let transient = ask(Miss::Transient("HTTP 503".into())).await;
+        assert!(transient.passing && transient.auth == RegistryAuth::Anonymous);
+        // Not remembered: asked again, and an absent identity is no passing failure.
+        let absent = ask(Miss::NoIdentity("no credentials".into())).await;
+        assert!(!absent.passing && absent.source.contains("no credentials"));
     }
 
     #[cfg(feature = "azure")]

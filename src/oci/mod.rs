@@ -55,6 +55,9 @@ pub enum Error {
         searched: String,
         /// Which credentials were used.
         source_used: String,
+        /// The credentials were anonymous because a cloud keychain failed in passing:
+        /// the refusal is a passing failure too ([`Kind::Unavailable`]).
+        passing: bool,
         /// The registry's answer.
         #[source]
         failure: Box<transport::Failure>,
@@ -113,6 +116,7 @@ impl Error {
     /// What kind of failure this is (see [`crate::error_kind`]).
     pub fn kind(&self) -> Kind {
         match self {
+            Self::Unauthorized { passing: true, .. } => Kind::Unavailable,
             Self::Unauthorized { failure, .. }
             | Self::Unreachable { failure, .. }
             | Self::Registry { failure, .. } => failure.kind(),
@@ -389,12 +393,18 @@ impl Registry {
                     delay = (delay * 3).min(Duration::from_secs(5));
                     attempt += 1;
                 }
-                Err(e) => return Err(self.error(r, action, e, &found.source)),
+                Err(e) => return Err(self.error(r, action, e, Some(&found))),
             }
         }
     }
 
-    fn error(&self, r: &Reference, action: &str, e: transport::Failure, source: &str) -> Error {
+    fn error(
+        &self,
+        r: &Reference,
+        action: &str,
+        e: transport::Failure,
+        found: Option<&auth::Found>,
+    ) -> Error {
         let registry = r.resolve_registry().to_owned();
         if e.is_unauthorized() {
             let cloud = self
@@ -410,7 +420,8 @@ impl Registry {
                     "{}{cloud} (set `CHAINSEAL_REGISTRY_AUTH_FILES` to a mounted `.dockerconfigjson`)",
                     self.keychain.searched(),
                 ),
-                source_used: source.to_owned(),
+                source_used: found.map(|f| f.source.clone()).unwrap_or_default(),
+                passing: found.is_some_and(|f| f.passing),
             };
         }
         if e.is_unreachable() {
@@ -521,7 +532,7 @@ impl Registry {
                 },
             )
             .await?;
-        let put = upload_target(&started, digest).map_err(|e| self.error(r, &action, e, ""))?;
+        let put = upload_target(&started, digest).map_err(|e| self.error(r, &action, e, None))?;
         self.call(
             r,
             &action,
@@ -821,6 +832,30 @@ mod tests {
             "{}",
             found.source
         );
+    }
+
+    /// Review of #24: a refusal of anonymous credentials that a cloud keychain's
+    /// passing failure left is itself passing (retried as unavailable), not a
+    /// credentials error.
+    #[test]
+    fn a_refusal_after_a_passing_keychain_failure_is_unavailable() {
+        let base = Registry::new(&Settings::default()).expect("registry");
+        let r = parse_reference("gcr.io/p/app:v1").expect("reference");
+        let refused = || transport::Failure::Status {
+            status: 401,
+            code: Some("UNAUTHORIZED".into()),
+        };
+        let mut found = auth::Found {
+            auth: oci_client::secrets::RegistryAuth::Anonymous,
+            source: "anonymous (the Google keychain gave none: HTTP 503)".into(),
+            passing: true,
+        };
+        let e = base.error(&r, "pushing", refused(), Some(&found));
+        assert_eq!(e.kind(), Kind::Unavailable, "{e}");
+        assert!(e.to_string().contains("HTTP 503"), "{e}");
+        found.passing = false;
+        let e = base.error(&r, "pushing", refused(), Some(&found));
+        assert_eq!(e.kind(), Kind::Unauthenticated, "{e}");
     }
 
     #[test]

@@ -75,8 +75,7 @@ pub enum Op {
     Push,
 }
 
-/// One request to a registry.
-#[derive(Debug)]
+/// One request to a registry (its `Debug` gives the body's length, not its bytes).
 pub struct Request<'a> {
     /// Method.
     pub method: Method,
@@ -95,6 +94,21 @@ pub struct Request<'a> {
     pub limit: u64,
     /// Reading or writing.
     pub op: Op,
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("repository", &self.repository)
+            .field("path", &self.path)
+            .field("accept", &self.accept)
+            .field("content_type", &self.content_type)
+            .field("body_bytes", &self.body.as_ref().map(bytes::Bytes::len))
+            .field("limit", &self.limit)
+            .field("op", &self.op)
+            .finish()
+    }
 }
 
 /// A registry's reply.
@@ -1065,6 +1079,25 @@ mod tests {
 
     /// Regression (#18): registry error bodies reached Warning Events; only a
     /// well-formed code is kept.
+    /// Review of #24: a request's `Debug` printed its whole body (up to a blob's
+    /// bytes); it gives the length.
+    #[test]
+    fn a_request_s_debug_gives_its_body_s_length_not_its_bytes() {
+        let req = Request {
+            method: Method::PUT,
+            repository: "team/app",
+            path: "blobs/uploads/1".into(),
+            accept: &[],
+            content_type: Some("application/octet-stream"),
+            body: Some(bytes::Bytes::from_static(b"s3cret-bytes-of-a-blob")),
+            limit: 1024,
+            op: Op::Push,
+        };
+        let shown = format!("{req:?}");
+        assert!(shown.contains("body_bytes: Some(22)"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
     #[test]
     fn only_well_formed_error_codes_are_kept() {
         assert_eq!(

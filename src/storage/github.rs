@@ -43,9 +43,9 @@ pub struct Options {
     /// The artifact version storage records name (`CHAINSEAL_SUBJECT_VERSION`).
     pub version: Option<String>,
     /// The store was added by default (keyless in a GitHub job, no storage set), as
-    /// actions/attest stores: a job without `attestations: write` (403) or an API with
-    /// no attestation store (404, GitHub Enterprise Server) gets a warning instead of
-    /// a failed run.
+    /// actions/attest stores: any failure of it (no `attestations: write`, GitHub
+    /// Enterprise Server, a plan without attestations, no reply) is a warning, never a
+    /// failed run.
     pub by_default: bool,
 }
 
@@ -371,6 +371,21 @@ fn id_text(id: &Value) -> Option<String> {
 #[async_trait]
 impl Storage for GitHubStorage {
     async fn store(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
+        match self.upload(item).await {
+            Err(e) if self.by_default => {
+                warn!(
+                    "not stored in GitHub's attestation store, which keyless signing in a GitHub job uses by default: {e}; set the storage (the action's `storage` input) to leave it out"
+                );
+                Ok(Vec::new())
+            }
+            done => done,
+        }
+    }
+}
+
+impl GitHubStorage {
+    /// Upload `item`'s bundle (and make its storage records).
+    async fn upload(&self, item: &Signed<'_>) -> Result<Vec<Stored>, Error> {
         if item.public_key.is_none() {
             return Err(failed(
                 &self.to_string(),
@@ -394,14 +409,7 @@ impl Storage for GitHubStorage {
             })
             .await?;
         if !reply.status.is_success() {
-            let refused = self.refused(&target, &reply);
-            if self.by_default && matches!(reply.status.as_u16(), 403 | 404) {
-                warn!(
-                    "not stored in GitHub's attestation store, which keyless signing in a GitHub job uses by default: {refused}; set the storage (the action's `storage` input) to leave it out"
-                );
-                return Ok(Vec::new());
-            }
-            return Err(refused);
+            return Err(self.refused(&target, &reply));
         }
         let id = id_text(&reply.json()["id"])
             .ok_or_else(|| failed(&target, "the reply names no attestation id"))?;

@@ -457,7 +457,19 @@ impl Factory {
             .any(|t| matches!(t, StorageTarget::Oci { repository: None }));
         targets
             .iter()
-            .map(|t| self.open_one(t, images_pushed))
+            .filter_map(|t| match self.open_one(t, images_pushed) {
+                // GitHub's store added by default (not asked for) never stops a run.
+                Err(e)
+                    if self.settings.github.by_default
+                        && matches!(t, StorageTarget::GitHub { .. }) =>
+                {
+                    tracing::warn!(
+                        "GitHub's attestation store, which keyless signing in a GitHub job uses by default, is left out: {e}"
+                    );
+                    None
+                }
+                opened => Some(opened),
+            })
             .collect()
     }
 

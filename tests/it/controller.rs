@@ -2891,7 +2891,7 @@ fn secret(namespace: &str, name: &str, type_: &str, data: &[(&str, Vec<u8>)]) ->
 
 /// Issue #24: each namespace's runs are signed by its tenant's key (a Secret in the
 /// controller's namespace, plain or cosign-encrypted), pushed with the run's
-/// ServiceAccount's pull secret, and refused (marked failed, a Warning Event, nothing
+/// ServiceAccount's pull secret (two registries, each with its own htpasswd users), and refused (marked failed, a Warning Event, nothing
 /// pushed) when they name a repository their tenant may not push to; a pull secret
 /// added later is used without a restart.
 #[test]
@@ -2899,18 +2899,40 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
     let Some(bin) = tool("REGISTRY_BIN", "controller tenants") else {
         return;
     };
+    // Two registries with their own htpasswd: team A's (its pull secret's user) and
+    // team B's (a user of its own, `team-b`).
     let registry_dir = tempfile::tempdir().expect("tmp");
     let reg = common::registry::TestRegistry::start(&bin, registry_dir.path(), true);
+    let registry_b_dir = tempfile::tempdir().expect("tmp");
+    let reg_b = common::registry::TestRegistry::start_with_users(
+        &bin,
+        registry_b_dir.path(),
+        true,
+        &[("team-b", "team-b-pass")],
+    );
     let digest_a = reg.push_image("team-a/app", "v1", "tenant-a");
-    let digest_b = reg.push_image("team-b/app", "v1", "tenant-b");
+    let digest_b = reg_b.push_image("team-b/app", "v1", "tenant-b");
     let host = reg.host.clone();
+    let host_b = reg_b.host.clone();
     let docker_config =
         std::fs::read(reg.docker_config(&registry_dir.path().join("auth"))).expect("config.json");
+    let team_b_config = {
+        use base64::Engine as _;
+        let auth = base64::engine::general_purpose::STANDARD.encode("team-b:team-b-pass");
+        json!({"auths": {host_b.clone(): {"auth": auth}}})
+            .to_string()
+            .into_bytes()
+    };
     let run_in = |ns: &str, name: &str, sa: Option<&str>, repo_path: &str, digest: &str| {
-        image_run(ns, name, sa, &format!("{host}/{repo_path}"), digest)
+        let registry = if repo_path.starts_with("team-b/") {
+            &host_b
+        } else {
+            &host
+        };
+        image_run(ns, name, sa, &format!("{registry}/{repo_path}"), digest)
     };
     let tenants = format!(
-        "tenants:\n  - name: team-a\n    namespaces: [team-a]\n    signer: {{secret: key-a}}\n    repositories: ['{host}/team-a/']\n  - name: team-b\n    namespaces: [team-b]\n    signer: {{secret: key-b}}\n    repositories: ['{host}/team-b']\n  - name: team-c\n    namespaces: [team-c]\n    signer: {{secret: key-c-missing}}\n    repositories: ['{host}/team-c']\n"
+        "tenants:\n  - name: team-a\n    namespaces: [team-a]\n    signer: {{secret: key-a}}\n    repositories: ['{host}/team-a/']\n  - name: team-b\n    namespaces: [team-b]\n    signer: {{secret: key-b}}\n    repositories: ['{host_b}/team-b']\n  - name: team-c\n    namespaces: [team-c]\n    signer: {{secret: key-c-missing}}\n    repositories: ['{host}/team-c']\n"
     );
     let objects = vec![
         chains_config(json!({
@@ -2951,7 +2973,7 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
             "team-a",
             "regcred",
             "kubernetes.io/dockerconfigjson",
-            &[(".dockerconfigjson", docker_config.clone())],
+            &[(".dockerconfigjson", docker_config)],
         ),
         json!({"apiVersion": "v1", "kind": "ServiceAccount",
                "metadata": {"name": "default", "namespace": "team-b"}}),
@@ -2973,8 +2995,9 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
     let Some(scene) = Scene::start("tenants", &objects, json!({})) else {
         return;
     };
+    let insecure = format!("{host},{host_b}");
     let controller = Running(Some(
-        scene.controller(&[("CHAINSEAL_INSECURE_REGISTRIES", host.as_str())]),
+        scene.controller(&[("CHAINSEAL_INSECURE_REGISTRIES", insecure.as_str())]),
     ));
     let wait = |ns: &str, name: &str, done: &dyn Fn(&Value) -> bool| {
         scene.wait_for_run(ns, name, Duration::from_secs(120), done)
@@ -3010,18 +3033,20 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
         None,
         "refused at once, not retried"
     );
-    // Team B's ServiceAccount has no pull secret, the controller no credentials: its
-    // push is refused by the registry, and the run fails.
+    // Team B's ServiceAccount has no pull secret, the controller no credentials (team
+    // A's pull secret names only team A's registry): its push is refused by team B's
+    // registry, and the run fails.
     let no_creds = wait("team-b", "b-no-creds", &|r| {
         annotation(r, "retries").is_some()
     });
     assert_ne!(annotation(&no_creds, "signed"), Some("true"));
     let sig_b = format!("sha256-{}.sig", digest_b.trim_start_matches("sha256:"));
     assert!(
-        reg.inspect_raw("team-b/app", &sig_b).is_none(),
+        reg_b.inspect_raw("team-b/app", &sig_b).is_none(),
         "neither team A's refused run nor team B's run without credentials pushed anything"
     );
-    // A pull secret for team B, added while the controller runs: the next run uses it.
+    // A pull secret for team B (its registry's own user), added while the controller
+    // runs: the next run uses it.
     scene.send(
         "POST",
         "application/json",
@@ -3029,7 +3054,7 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
             "team-b",
             "regcred-b",
             "kubernetes.io/dockerconfigjson",
-            &[(".dockerconfigjson", docker_config)],
+            &[(".dockerconfigjson", team_b_config)],
         ),
         "/api/v1/namespaces/team-b/secrets",
     );
@@ -3056,18 +3081,25 @@ fn tenants_sign_with_their_own_keys_push_with_their_pull_secrets_and_stay_in_the
 
     // Each image's attestations and signature verify with its tenant's key only.
     let auth_dir = registry_dir.path().join("auth");
+    let auth_b_dir = registry_b_dir.path().join("auth");
+    reg_b.docker_config(&auth_b_dir);
     let verify = |image: String, key: &str| {
+        let auth = if image.starts_with(&host_b) {
+            &auth_b_dir
+        } else {
+            &auth_dir
+        };
         common::run(
             common::chainseal(scene.dir.path())
-                .env("CHAINSEAL_INSECURE_REGISTRIES", &host)
-                .env("DOCKER_CONFIG", &auth_dir)
+                .env("CHAINSEAL_INSECURE_REGISTRIES", &insecure)
+                .env("DOCKER_CONFIG", auth)
                 .args(["verify", "--type", "any", "--key"])
                 .arg(repo(key))
                 .args(["--image", &image]),
         )
     };
     let image_a = format!("{host}/team-a/app@{digest_a}");
-    let image_b = format!("{host}/team-b/app@{digest_b}");
+    let image_b = format!("{host_b}/team-b/app@{digest_b}");
     let r = verify(image_a.clone(), "examples/demo.pub");
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
