@@ -43,7 +43,7 @@ pub enum Backend {
 }
 
 /// Which key signs an artifact type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SignerKind {
     /// The `signing-secrets` Secret (`x509.pem` or `cosign.key`).
     X509,
@@ -360,6 +360,16 @@ fn image_storage(data: &BTreeMap<String, String>) -> Result<(), Error> {
 }
 
 impl ChainsConfig {
+    /// Each artifact type by name (`taskrun`, `pipelinerun`, `oci`), `None` when
+    /// disabled.
+    pub fn artifacts(&self) -> [(&'static str, Option<&Artifact>); 3] {
+        [
+            ("taskrun", self.taskrun.as_ref()),
+            ("pipelinerun", self.pipelinerun.as_ref()),
+            ("oci", self.oci.as_ref()),
+        ]
+    }
+
     /// Parse the ConfigMap's `data`.
     pub fn parse(data: &BTreeMap<String, String>) -> Result<Self, Error> {
         const ALL: &[&str] = &[

@@ -552,11 +552,7 @@ impl Settings {
             merged.extend(t.storage.0.clone());
             let made = match ChainsConfig::parse(&merged) {
                 Ok(c) => {
-                    for (kind, artifact) in [
-                        ("taskrun", &c.taskrun),
-                        ("pipelinerun", &c.pipelinerun),
-                        ("oci", &c.oci),
-                    ] {
+                    for (kind, artifact) in c.artifacts() {
                         let key = format!("artifacts.{kind}.storage");
                         if artifact.is_none()
                             && t.storage.0.get(&key).is_some_and(|v| !v.is_empty())
@@ -632,21 +628,17 @@ struct Signers<'a> {
     env: &'a Environment,
     /// The signing config's Fulcio.
     fulcio: Option<&'a str>,
-    loaded: BTreeMap<&'static str, SignerSlot>,
+    loaded: BTreeMap<SignerKind, SignerSlot>,
 }
 
 impl Signers<'_> {
     /// The signer of `kind`, loaded on first use.
     async fn slot(&mut self, kind: SignerKind, chains: &ChainsConfig) -> SignerSlot {
-        let name = match kind {
-            SignerKind::X509 => "x509",
-            SignerKind::Kms => "kms",
-        };
-        if let Some(s) = self.loaded.get(name) {
+        if let Some(s) = self.loaded.get(&kind) {
             return s.clone();
         }
         let s = load_signer(kind, chains, self.env, self.fulcio).await;
-        self.loaded.insert(name, s.clone());
+        self.loaded.insert(kind, s.clone());
         s
     }
 }
@@ -658,11 +650,7 @@ async fn open_artifacts(
     signers: &mut Signers<'_>,
 ) -> Result<Artifacts, Error> {
     let mut made = [None, None, None];
-    for (slot, (kind, artifact)) in made.iter_mut().zip([
-        ("taskrun", &chains.taskrun),
-        ("pipelinerun", &chains.pipelinerun),
-        ("oci", &chains.oci),
-    ]) {
+    for (slot, (kind, artifact)) in made.iter_mut().zip(chains.artifacts()) {
         let Some(a) = artifact else { continue };
         let mut targets = Vec::new();
         for b in &a.storage {
